@@ -1,0 +1,1 @@
+"""A faithful local emulator of asurso.ru for tests, the demo and benchmarks."""

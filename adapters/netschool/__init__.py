@@ -1,0 +1,1 @@
+"""Client for asurso.ru and other NetSchool («Сетевой город. Образование») servers. Read-only."""

@@ -1,0 +1,3 @@
+from asurso_sync.cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""Shared CLI plumbing: Russian help chrome, the error → exit-code mapping, consoles, config access."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+import typer.rich_utils as ru
+from rich.console import Console
+
+from asurso_sync import exitcodes
+from asurso_sync.config import Config, ConfigError, load_config
+from asurso_sync.secrets import SecretError
+from cache import CacheError
+
+# Russian chrome for Typer's rich help (the project's user-facing language).
+ru.ARGUMENTS_PANEL_TITLE = "Аргументы"
+ru.OPTIONS_PANEL_TITLE = "Параметры"
+ru.COMMANDS_PANEL_TITLE = "Команды"
+ru.ERRORS_PANEL_TITLE = "Ошибка"
+ru.ABORTED_TEXT = "Прервано."
+ru.DEFAULT_STRING = "[по умолчанию: {}]"
+ru.ENVVAR_STRING = "[переменная: {}]"
+ru.REQUIRED_LONG_STRING = "[обязательно]"
+ru.RICH_HELP = "Справка: [blue]'{command_path} {help_option}'[/]."
+
+HELP_OPTION_TEXT = "Показать эту справку и выйти."
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+out = Console()  # data and reports
+err = Console(stderr=True)  # messages, progress, errors
+
+log = logging.getLogger("asurso_sync")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class State:
+    """Per-invocation state set by the root callback."""
+
+    config_path: Path | None = None
+    verbose: int = 0
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+STATE = State()
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]Ошибка:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Map the project's expected errors to a Russian message and a documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(str(exc), style="red", highlight=False, markup=False)
+            raise typer.Exit(exitcodes.CONFIG) from None
+        except SecretError as exc:
+            raise fail(str(exc), exitcodes.CONFIG) from None
+        except CacheError as exc:
+            raise fail(str(exc), exitcodes.ATTENTION) from None
+        except KeyboardInterrupt:
+            err.print("Прервано пользователем.", style="yellow")
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            if exc.errno == 28:  # ENOSPC
+                raise fail(f"Нет места на диске ({exc.filename or ''}). Освободите место и повторите.", 1) from None
+            raise
+
+    return wrapper

@@ -1,0 +1,385 @@
+"""Configuration: a TOML file validated by pydantic, overridable by environment variables.
+
+Precedence: defaults < file < ``ASURSO_SYNC_<SECTION>__<KEY>`` environment variables.
+Unknown keys are errors; a plain-text ``password`` is rejected. Every problem is reported
+as one Russian message naming the file (or variable), the key and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+ENV_PREFIX = "ASURSO_SYNC_"
+CONFIG_ENV = "ASURSO_SYNC_CONFIG"
+DEFAULT_CONFIG = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """An invalid configuration. ``str()`` is the Russian message for the user."""
+
+
+_NO_PLAIN_CREDENTIAL_ADVICE = (
+    'пароль нельзя хранить в файле открытым текстом. Укажите password_env = "ИМЯ_ПЕРЕМЕННОЙ" '
+    '(пароль в переменной окружения) или password_command = ["команда", "аргумент"] '
+    '(команда, которая печатает пароль, например ["pass", "show", "asurso"])'
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plain_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(f"[password] {_NO_PLAIN_CREDENTIAL_ADVICE}")
+        return data
+
+
+def _check_command(v: list[str] | None) -> list[str] | None:
+    if v is not None and (not v or not all(isinstance(x, str) and x for x in v)):
+        raise ValueError("ожидается непустой список строк: программа и её аргументы")
+    return v
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_env_name(v: str | None) -> str | None:
+    if v is not None and not _ENV_NAME.match(v):
+        raise ValueError(f"«{v}» — не имя переменной окружения; укажите имя, например ASURSO_PASSWORD, а не сам пароль")
+    return v
+
+
+CommandList = Annotated[list[str] | None, AfterValidator(_check_command)]
+EnvName = Annotated[str | None, AfterValidator(_check_env_name)]
+
+
+class SchoolConfig(_Section):
+    name: str = "Школа"
+    scid: int | None = Field(default=None, gt=0)
+    timezone: str = "Europe/Samara"
+    work_program_approved: date | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"неизвестный часовой пояс «{v}»; для Самары — Europe/Samara") from exc
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class AsursoConfig(_Section):
+    base_url: str = "https://asurso.ru"
+    login: str | None = None
+    password_env: EnvName = None
+    password_command: CommandList = None
+    session_file: Path | None = None
+    role_group: str | None = None
+    ca_bundle: Path | None = None
+    verify_tls: bool = True
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"некорректный адрес «{v}»: ожидается адрес сервера вида https://asurso.ru")
+        if parts.path not in ("", "/"):
+            raise ValueError(f"адрес «{v}» должен быть без пути: только https://имя-сервера[:порт]")
+        try:
+            parts.port  # noqa: B018  (raises on a bad port)
+        except ValueError as exc:
+            raise ValueError(f"некорректный порт в адресе «{v}»") from exc
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> AsursoConfig:
+        if self.password_env and self.password_command:
+            raise ValueError("укажите только один источник пароля: password_env или password_command")
+        return self
+
+
+class SyncConfig(_Section):
+    concurrency: int = Field(default=2, ge=1, le=8)
+    min_interval: float = Field(default=0.3, ge=0, le=60)
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    lookback_days: int = Field(default=14, ge=0, le=366)
+
+
+class CacheConfig(_Section):
+    path: Path = Path("cache.db")
+
+
+_RULE_KEY = re.compile(r"^[A-Z]{3}\d{3}$|^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
+
+
+class RulesConfig(_Section):
+    """``select``/``ignore`` plus one table per rule (by code or kebab-case name) with its parameters."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+    select: list[str] = Field(default_factory=list)
+    ignore: list[str] = Field(default_factory=list)
+    warnings_to_teachers: bool = False
+
+    @model_validator(mode="after")
+    def _rule_tables(self) -> RulesConfig:
+        for key, value in (self.model_extra or {}).items():
+            if not _RULE_KEY.match(key):
+                raise ValueError(
+                    f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers "
+                    "и таблицы правил по коду (например [rules.TML001]) или имени"
+                )
+            if not isinstance(value, dict):
+                raise ValueError(f"[{key}] параметры правила задаются таблицей [rules.{key}]")
+        return self
+
+    def params(self, code: str) -> dict[str, Any]:
+        extra = self.model_extra or {}
+        value = extra.get(code, {})
+        return dict(value) if isinstance(value, dict) else {}
+
+
+class MailConfig(_Section):
+    backend: Literal["smtp", "file", "console", "memory"] = "file"
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    user: str | None = None
+    password_env: EnvName = None
+    password_command: CommandList = None
+    from_addr: str = "asurso-sync@localhost"
+    deputy_addr: str | None = None
+    directory: Path | None = None
+    outbox_dir: Path = Path("outbox")
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("from_addr", "deputy_addr")
+    @classmethod
+    def _addr(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^[^@\s<>]+@[^@\s<>]+$", v):
+            raise ValueError(f"«{v}» — не адрес электронной почты")
+        return v
+
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_WEEKLY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ScheduleConfig(_Section):
+    snapshot: str = "16:05"
+    nightly: str = "01:00"
+    weekly: str = "mon 07:00"
+    daily_check: str = "18:00"
+
+    @field_validator("snapshot", "nightly", "daily_check")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not _TIME.match(v):
+            raise ValueError(f"«{v}»: время задаётся как ЧЧ:ММ, например 16:05")
+        return v
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, v: str) -> str:
+        if not _WEEKLY.match(v):
+            raise ValueError(f'«{v}»: ожидается день недели и время, например "mon 07:00"')
+        return v
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    school: SchoolConfig = Field(default_factory=SchoolConfig)
+    asurso: AsursoConfig = Field(default_factory=AsursoConfig)
+    sync: SyncConfig = Field(default_factory=SyncConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    mail: MailConfig = Field(default_factory=MailConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    source: Annotated[Path | None, Field(exclude=True)] = None
+
+
+SECTIONS = tuple(name for name in Config.model_fields if name != "source")
+
+
+# --- error rendering -------------------------------------------------------------------------
+
+_MESSAGES = {
+    "missing": "обязательный ключ не задан",
+    "extra_forbidden": "неизвестный ключ (опечатка?)",
+    "int_parsing": "ожидается целое число",
+    "int_type": "ожидается целое число",
+    "int_from_float": "ожидается целое число",
+    "float_parsing": "ожидается число",
+    "float_type": "ожидается число",
+    "bool_parsing": "ожидается true или false",
+    "bool_type": "ожидается true или false",
+    "string_type": "ожидается строка в кавычках",
+    "list_type": 'ожидается список, например ["a", "b"]',
+    "date_from_datetime_parsing": "ожидается дата ГГГГ-ММ-ДД",
+    "date_parsing": "ожидается дата ГГГГ-ММ-ДД",
+    "date_type": "ожидается дата ГГГГ-ММ-ДД",
+    "model_type": "ожидается таблица [раздел]",
+    "dict_type": "ожидается таблица [раздел]",
+    "path_type": "ожидается путь к файлу",
+}
+
+
+def _describe(err: Mapping[str, Any]) -> tuple[str, str]:
+    loc = [str(p) for p in err.get("loc", ())]
+    typ = err.get("type", "")
+    msg = str(err.get("msg", ""))
+    if typ == "value_error":
+        msg = msg.removeprefix("Value error, ")
+        m = re.match(r"^\[([^\]]+)\] (.*)$", msg, re.S)
+        if m:  # a model-level validator naming its own key
+            loc, msg = [*loc, m.group(1)], m.group(2)
+    elif typ in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        ctx = err.get("ctx", {})
+        bound = next(iter(ctx.values()), "")
+        word = {
+            "greater_than_equal": "не меньше",
+            "greater_than": "больше",
+            "less_than_equal": "не больше",
+            "less_than": "меньше",
+        }[typ]
+        msg = f"значение должно быть {word} {bound}"
+    elif typ == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        msg = f"допустимые значения: {expected}"
+    else:
+        msg = _MESSAGES.get(typ, msg)
+    if loc and loc[0] in SECTIONS and len(loc) > 1:
+        key = f"[{loc[0]}] {'.'.join(loc[1:])}"
+    elif loc:
+        key = f"[{loc[0]}]" if loc[0] in SECTIONS else ".".join(loc)
+    else:
+        key = "(весь файл)"
+    return key, msg
+
+
+def _format_errors(where: str, exc: ValidationError, env_keys: Mapping[tuple[str, str], str]) -> str:
+    lines = []
+    for err in exc.errors():
+        key, msg = _describe(err)
+        loc = tuple(str(p) for p in err.get("loc", ()))[:2]
+        origin = f" (из переменной {env_keys[loc]})" if loc in env_keys else ""  # type: ignore[index]
+        value = ""
+        if err.get("type") not in ("missing", "value_error") and "input" in err and not isinstance(err["input"], dict):
+            value = f" (указано: {err['input']!r})"
+        lines.append(f"  ключ {key}{origin}: {msg}{value}")
+    head = f"Ошибка в конфигурации {where}:" if len(lines) == 1 else f"Ошибки в конфигурации {where}:"
+    return head + "\n" + "\n".join(lines)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], str]]:
+    data: dict[str, dict[str, Any]] = {}
+    origin: dict[tuple[str, str], str] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        section, key = section.lower(), key.lower()
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"Ошибка в переменной окружения {name}: нет раздела [{section}]; разделы: {', '.join(SECTIONS)}"
+            )
+        value: Any = raw
+        if raw.strip().startswith("["):
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"Ошибка в переменной окружения {name}: список не разобран ({exc})") from exc
+        data.setdefault(section, {})[key] = value
+        origin[(section, key)] = name
+    return data, origin
+
+
+def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, merge and validate the configuration. Raises :class:`ConfigError` with a Russian message."""
+    environ = os.environ if environ is None else environ
+    path = Path(path or environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    if not path.exists():
+        raise ConfigError(
+            f"Файл конфигурации не найден: {path}. Создайте его командой «asurso-sync init» "
+            f"или укажите другой файл: --config ПУТЬ (или переменная {CONFIG_ENV})."
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+        data: dict[str, Any] = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Ошибка в конфигурации {path}: файл должен быть в кодировке UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Ошибка в конфигурации {path}: не удалось разобрать TOML — {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"Не удалось прочитать файл конфигурации {path}: {exc.strerror}") from exc
+
+    env_data, env_origin = _env_overrides(environ)
+    for section, values in env_data.items():
+        current = data.get(section)
+        if current is None:
+            data[section] = dict(values)
+        elif isinstance(current, dict):
+            current.update(values)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(str(path), exc, env_origin)) from None
+
+    base = path.resolve().parent
+    config.source = path
+    config.cache.path = _resolve(base, config.cache.path)
+    config.mail.outbox_dir = _resolve(base, config.mail.outbox_dir)
+    if config.mail.directory is not None:
+        config.mail.directory = _resolve(base, config.mail.directory)
+    if config.asurso.session_file is not None:
+        config.asurso.session_file = _resolve(base, config.asurso.session_file)
+    if config.asurso.ca_bundle is not None:
+        config.asurso.ca_bundle = _resolve(base, config.asurso.ca_bundle)
+        if not config.asurso.ca_bundle.is_file():
+            raise ConfigError(
+                f"Ошибка в конфигурации {path}:\n  ключ [asurso] ca_bundle: файл {config.asurso.ca_bundle} не найден"
+            )
+    return config
+
+
+def _resolve(base: Path, p: Path) -> Path:
+    p = p.expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def example_config_text() -> str:
+    """The documented example configuration shipped with the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "config.example.toml", here.parent / "config.example.toml"):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise FileNotFoundError("config.example.toml")  # broken installation

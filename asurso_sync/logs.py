@@ -1,0 +1,61 @@
+"""Logging: one line per event, secrets redacted wherever they would appear."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+# Anything that looks like a credential in a log line: form fields and headers of the login flow.
+_SECRET_PATTERNS = [
+    re.compile(r"(?i)\b(pw2?|password|passwd|at|salt|esrnsec|nssessionid|accesstoken|refreshtoken)=([^&\s;,]+)"),
+    re.compile(r'(?i)"(pw2?|password|at|salt|accessToken|refreshToken|secureActiveToken)"\s*:\s*"([^"]*)"'),
+    re.compile(r"(?i)\b(at|authorization|cookie|set-cookie)\s*:\s*([^\r\n]+)"),
+]
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            text = text.replace(secret, "***")
+    for pat in _SECRET_PATTERNS:
+        text = pat.sub(lambda m: m.group(0).replace(m.group(2), "***") if m.group(2) else m.group(0), text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites every record's message with known secrets and credential-looking fields masked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add_secret(self, value: str) -> None:
+        if value:
+            self.secrets.add(value)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        clean = redact(msg, self.secrets)
+        if clean != msg:
+            record.msg, record.args = clean, None
+        return True
+
+
+REDACTOR = RedactingFilter()
+
+
+def setup_logging(verbosity: int = 0) -> None:
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    handler.addFilter(REDACTOR)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_asurso_sync", False):
+            root.removeHandler(h)
+    handler._asurso_sync = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING if verbosity < 2 else logging.DEBUG)

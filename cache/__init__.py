@@ -1,0 +1,51 @@
+"""The SQLite mirror of the journal: schema, migrations, temporal saves, history queries, sync state.
+
+Nothing outside this package writes the mirror's tables. Public API:
+"""
+
+from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
+from cache.files import create_private_file, ensure_private_dir, write_private_bytes
+from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
+from cache.queries import observations, present_at, table_counts, value_at
+from cache.runs import (
+    RunInfo,
+    audit,
+    audit_entries,
+    finish_run,
+    get_cursor,
+    last_runs,
+    last_successful_run,
+    start_run,
+)
+from cache.schema import ENTITIES, HISTORY_COLUMNS, Entity
+
+__all__ = [
+    "ENTITIES",
+    "HISTORY_COLUMNS",
+    "CacheError",
+    "CacheTooNewError",
+    "EmptyUnitError",
+    "Entity",
+    "RunInfo",
+    "SaveStats",
+    "UnitWriter",
+    "audit",
+    "audit_entries",
+    "create_private_file",
+    "ensure_private_dir",
+    "finish_run",
+    "get_cursor",
+    "last_runs",
+    "last_successful_run",
+    "observations",
+    "open_cache",
+    "pending_migrations",
+    "present_at",
+    "save_rows",
+    "schema_version",
+    "start_run",
+    "table_counts",
+    "unit",
+    "value_at",
+    "write_private_bytes",
+]

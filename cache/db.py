@@ -1,0 +1,81 @@
+"""Opening the cache: one SQLite file per school, WAL, foreign keys, mode 0600, migrated."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from cache.files import create_private_file, private_umask, tighten
+from cache.migrations import MIGRATION_SET, known_names, migrations
+
+
+class CacheError(Exception):
+    """A cache problem the user can act on; the message is Russian and says what to do."""
+
+
+class CacheTooNewError(CacheError):
+    pass
+
+
+def _connect(path: Path) -> Database:
+    with private_umask():
+        conn = sqlite3.connect(str(path), timeout=30.0)
+        db = Database(conn)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def open_cache(path: Path, *, create: bool = True, migrate: bool = True) -> Database:
+    """Open (and by default create and migrate) the cache at ``path``.
+
+    The file and its -wal/-shm companions are private (0600); a cache others could read
+    is tightened with a logged warning.
+    """
+    path = Path(path)
+    if not path.exists():
+        if not create:
+            raise CacheError(
+                f"Кэш не найден: {path}. Он создаётся командой «asurso-sync init» или первой синхронизацией."
+            )
+        create_private_file(path)
+    else:
+        tighten(path)
+    for suffix in ("-wal", "-shm"):
+        tighten(path.with_name(path.name + suffix))
+    try:
+        db = _connect(path)
+        if migrate:
+            _check_not_newer(db, path)
+            migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        raise CacheError(f"Файл {path} не является кэшем asurso-sync или повреждён: {exc}") from exc
+    for suffix in ("-wal", "-shm"):
+        tighten(path.with_name(path.name + suffix))
+    return db
+
+
+def _check_not_newer(db: Database, path: Path) -> None:
+    applied = {m.name for m in migrations.applied(db)}
+    unknown = applied - set(known_names())
+    if unknown:
+        raise CacheTooNewError(
+            f"Кэш {path} создан более новой версией asurso-sync (миграции {', '.join(sorted(unknown))}). "
+            "Обновите программу; старая версия не будет изменять этот файл."
+        )
+
+
+def schema_version(db: Database) -> list[str]:
+    """Names of the applied migrations, in order."""
+    return [m.name for m in migrations.applied(db)]
+
+
+def pending_migrations(db: Database) -> list[str]:
+    return [m.name for m in migrations.pending(db)]
+
+
+__all__ = ["MIGRATION_SET", "CacheError", "CacheTooNewError", "open_cache", "pending_migrations", "schema_version"]

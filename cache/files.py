@@ -1,0 +1,84 @@
+"""Private files: the cache and every output holds children's personal data (152-ФЗ).
+
+Files are created 0600 and folders 0700. An existing file that others can read is
+tightened, with a warning (the caller decides how to show it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files created inside the block (including SQLite's -wal/-shm) get no group/other bits."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) with mode 0700 if missing; existing folders are left as they are."""
+    if not path.exists():
+        with private_umask():
+            path.mkdir(parents=True, mode=DIR_MODE, exist_ok=True)
+
+
+def is_world_or_group_accessible(path: Path) -> bool:
+    return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
+def tighten(path: Path) -> bool:
+    """Make an existing file 0600. Returns True when its mode had to be changed."""
+    if not path.exists():
+        return False
+    if is_world_or_group_accessible(path):
+        old = stat.S_IMODE(path.stat().st_mode)
+        path.chmod(FILE_MODE)
+        log.warning(
+            "Права доступа к файлу %s были %s — доступ другим пользователям закрыт (теперь 0600): "
+            "в файле персональные данные обучающихся.",
+            path,
+            oct(old),
+        )
+        return True
+    return False
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file with mode 0600 unless it exists (then tighten it)."""
+    ensure_private_dir(path.parent)
+    if path.exists():
+        tighten(path)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    os.close(fd)
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` atomically to ``path`` with mode 0600 (temp file + rename)."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise

@@ -1,0 +1,136 @@
+"""Housekeeping records: sync runs, cursors, the audit log.
+
+Run and audit times are the *machine's* clock (UTC, ISO with offset) — they record what this
+installation did and when; mirrored history uses the server's clock (see ``cache.schema``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from cache.history import scope_text
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+def start_run(db: Database, kind: str, *, server_time: str | None = None) -> int:
+    cur = db.execute(
+        'INSERT INTO "sync_run" ("kind", "started_at", "status", "server_time") VALUES (?, ?, ?, ?)',
+        [kind, utc_now_iso(), "running", server_time],
+    )
+    run_id = cur.lastrowid
+    assert run_id is not None
+    return run_id
+
+
+def finish_run(
+    db: Database,
+    run_id: int,
+    status: str,
+    *,
+    counts: Mapping[str, Any] | None = None,
+    errors: list[str] | None = None,
+    server_time: str | None = None,
+) -> None:
+    if status not in {"ok", "failed", "partial"}:
+        raise ValueError(status)
+    db.execute(
+        'UPDATE "sync_run" SET "finished_at" = ?, "status" = ?, "counts" = ?, "errors" = ?, '
+        '"server_time" = coalesce(?, "server_time") WHERE "id" = ?',
+        [
+            utc_now_iso(),
+            status,
+            json.dumps(dict(counts or {}), ensure_ascii=False),
+            json.dumps(errors or [], ensure_ascii=False),
+            server_time,
+            run_id,
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    kind: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    server_time: str | None
+    counts: dict[str, Any]
+    errors: list[str]
+
+
+def _run_from_row(r: tuple[Any, ...]) -> RunInfo:
+    return RunInfo(
+        id=r[0],
+        kind=r[1],
+        started_at=r[2],
+        finished_at=r[3],
+        status=r[4],
+        server_time=r[5],
+        counts=json.loads(r[6]) if r[6] else {},
+        errors=json.loads(r[7]) if r[7] else [],
+    )
+
+
+_RUN_COLS = '"id", "kind", "started_at", "finished_at", "status", "server_time", "counts", "errors"'
+
+
+def last_runs(db: Database, limit: int = 10) -> list[RunInfo]:
+    cur = db.execute(f'SELECT {_RUN_COLS} FROM "sync_run" ORDER BY "id" DESC LIMIT ?', [limit])
+    return [_run_from_row(r) for r in cur.fetchall()]
+
+
+def last_successful_run(db: Database) -> RunInfo | None:
+    cur = db.execute(f"""SELECT {_RUN_COLS} FROM "sync_run" WHERE "status" = 'ok' ORDER BY "id" DESC LIMIT 1""")
+    row = cur.fetchone()
+    return _run_from_row(row) if row else None
+
+
+def get_cursor(db: Database, resource: str, scope: Mapping[str, Any] | None) -> str | None:
+    row = db.execute(
+        'SELECT "cursor" FROM "sync_state" WHERE "resource" = ? AND "scope" = ?', [resource, scope_text(scope)]
+    ).fetchone()
+    return row[0] if row else None
+
+
+def audit(
+    db: Database,
+    action: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    records: int | None = None,
+    actor: str | None = None,
+) -> None:
+    """Append to the audit log (who, when, what, how many records). Never put secrets in ``details``."""
+    db.execute(
+        'INSERT INTO "audit_log" ("at", "actor", "action", "details", "records") VALUES (?, ?, ?, ?, ?)',
+        [utc_now_iso(), actor or _actor(), action, json.dumps(dict(details or {}), ensure_ascii=False), records],
+    )
+
+
+def audit_entries(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    cur = db.execute(
+        'SELECT "id", "at", "actor", "action", "details", "records" FROM "audit_log" ORDER BY "id" DESC LIMIT ?',
+        [limit],
+    )
+    return [
+        {"id": r[0], "at": r[1], "actor": r[2], "action": r[3], "details": json.loads(r[4] or "{}"), "records": r[5]}
+        for r in cur.fetchall()
+    ]

@@ -1,0 +1,303 @@
+"""The mirror's entities: one spec per table drives both the DDL and the save API.
+
+Every mirrored table has the server's ids as primary key, data columns, and four
+history columns, all in *server time* (school-local, ISO without zone, the way the
+server itself writes times; Europe/Samara has no DST, so such strings compare
+correctly):
+
+- ``first_seen_at`` — the first observation that returned the row;
+- ``last_seen_at``  — the latest observation that returned it;
+- ``changed_at``    — the observation at which its data last changed (or it (re)appeared);
+- ``gone_at``       — set when a fully read unit no longer returned it (rows are never deleted).
+
+Column types are SQLite affinities. Dates are ``YYYY-MM-DD``; datetimes ``YYYY-MM-DDTHH:MM:SS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HISTORY_COLUMNS: tuple[str, ...] = ("first_seen_at", "last_seen_at", "changed_at", "gone_at")
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    key: tuple[str, ...]
+    columns: dict[str, str]  # data columns (key columns included) -> SQLite type
+    doc: str
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def data_columns(self) -> tuple[str, ...]:
+        return tuple(c for c in self.columns if c not in self.key)
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        return (*self.columns, *HISTORY_COLUMNS)
+
+    def ddl(self) -> list[str]:
+        cols = [f'"{name}" {typ}' + (" NOT NULL" if name in self.key else "") for name, typ in self.columns.items()]
+        cols += [f'"{h}" TEXT' for h in HISTORY_COLUMNS]
+        pk = ", ".join(f'"{k}"' for k in self.key)
+        stmts = [f'CREATE TABLE "{self.name}" (\n  ' + ",\n  ".join(cols) + f",\n  PRIMARY KEY ({pk})\n)"]
+        for idx in self.indexes:
+            idx_name = f"idx_{self.name}_{'_'.join(idx)}"
+            stmts.append(f'CREATE INDEX "{idx_name}" ON "{self.name}" (' + ", ".join(f'"{c}"' for c in idx) + ")")
+        return stmts
+
+
+def _e(name: str, key: tuple[str, ...], columns: dict[str, str], doc: str, *indexes: tuple[str, ...]) -> Entity:
+    return Entity(name=name, key=key, columns=columns, doc=doc, indexes=tuple(indexes))
+
+
+INT, TXT, REAL = "INTEGER", "TEXT", "REAL"
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in [
+        _e(
+            "school_year",
+            ("id",),
+            {
+                "id": INT,
+                "school_id": INT,
+                "global_year_id": INT,
+                "name": TXT,
+                "start_date": TXT,
+                "end_date": TXT,
+                "closed": INT,
+            },
+            "Учебный год (years/current, context/years).",
+        ),
+        _e(
+            "term",
+            ("id",),
+            {"id": INT, "school_year_id": INT, "name": TXT, "term_type_id": INT, "start_date": TXT, "end_date": TXT},
+            "Учебный период: четверть, полугодие (terms).",
+        ),
+        _e(
+            "vacation",
+            ("id",),
+            {"id": INT, "name": TXT, "start_date": TXT, "end_date": TXT},
+            "Каникулы (calendar/vacations).",
+        ),
+        _e(
+            "school_class",
+            ("id",),
+            {"id": INT, "name": TXT, "grade": INT, "letter": TXT, "class_type": TXT, "step": TXT},
+            "Класс (classes).",
+        ),
+        _e(
+            "class_chief",
+            ("class_id", "user_id"),
+            {"class_id": INT, "user_id": INT},
+            "Классный руководитель (classes?expand=chiefs).",
+        ),
+        _e(
+            "staff",
+            ("id",),
+            {"id": INT, "name": TXT, "email": TXT},
+            "Сотрудник: учитель, классный руководитель, администрация.",
+        ),
+        _e(
+            "student",
+            ("id",),
+            {"id": INT, "full_name": TXT, "class_id": INT},
+            "Обучающийся (grade/studentList).",
+            ("class_id",),
+        ),
+        _e(
+            "subject",
+            ("id",),
+            {"id": INT, "name": TXT, "short_name": TXT, "global_subject_id": INT, "global_subject_name": TXT},
+            "Предмет (subjects).",
+        ),
+        _e(
+            "subject_group",
+            ("id",),
+            {"id": INT, "name": TXT, "class_id": INT, "subject_id": INT, "is_iup": INT},
+            "Учебная группа: класс × предмет × подгруппа (subjectgroups).",
+            ("class_id",),
+        ),
+        _e(
+            "subject_group_teacher",
+            ("sg_id", "teacher_id"),
+            {"sg_id": INT, "teacher_id": INT},
+            "Учитель группы (subjectgroups → teachers).",
+            ("teacher_id",),
+        ),
+        _e(
+            "enrollment",
+            ("sg_id", "term_id", "student_id"),
+            {"sg_id": INT, "term_id": INT, "student_id": INT, "free": INT, "individual_educ": INT},
+            "Состав группы в периоде; free = выбыл, individual_educ = обучение на дому.",
+            ("student_id",),
+        ),
+        _e(
+            "schedule_time",
+            ("id",),
+            {"id": INT, "number": INT, "start_time": TXT, "end_time": TXT},
+            "Расписание звонков (schedule/times).",
+        ),
+        _e(
+            "class_meeting",
+            ("id",),
+            {
+                "id": INT,
+                "sg_id": INT,
+                "day": TXT,
+                "number": INT,
+                "schedule_time_id": INT,
+                "room": TXT,
+                "is_tkr": INT,
+                "read_only": INT,
+            },
+            "Урок (schedule/classmeetings, grade/journal → classMeeting).",
+            ("sg_id", "day"),
+            ("day",),
+        ),
+        _e(
+            "lesson_topic",
+            ("cm_id",),
+            {"cm_id": INT, "sg_id": INT, "ktp_lesson_id": INT, "topic": TXT},
+            "Тема урока: связь урока с уроком КТП (grade/journal/edit → lesson).",
+            ("sg_id",),
+        ),
+        _e(
+            "assignment_type",
+            ("id",),
+            {"id": INT, "name": TXT, "abbr": TXT, "sort_order": INT},
+            "Вид работы (grade/assignment/types).",
+        ),
+        _e(
+            "assignment",
+            ("id",),
+            {
+                "id": INT,
+                "sg_id": INT,
+                "class_meeting_id": INT,
+                "type_id": INT,
+                "name": TXT,
+                "weight": REAL,
+                "issue_date": TXT,
+                "due_date": TXT,
+                "issue_cm_id": INT,
+            },
+            "Задание: домашнее, классная работа, контрольная (grade/journal → assignments).",
+            ("sg_id",),
+            ("class_meeting_id",),
+        ),
+        _e(
+            "mark",
+            ("assignment_id", "student_id"),
+            {"assignment_id": INT, "student_id": INT, "sg_id": INT, "mark": TXT, "duty": INT},
+            "Отметка; mark NULL при duty=1 — «точка» (долг).",
+            ("sg_id",),
+            ("student_id",),
+        ),
+        _e(
+            "attendance",
+            ("class_meeting_id", "student_id"),
+            {"class_meeting_id": INT, "student_id": INT, "sg_id": INT, "reason": TXT},
+            "Посещаемость: код причины отсутствия на уроке.",
+            ("sg_id",),
+        ),
+        _e(
+            "attendance_reason",
+            ("code",),
+            {"code": TXT, "name": TXT},
+            "Справочник причин отсутствия (grade/attendance/reasons).",
+        ),
+        _e(
+            "term_mark",
+            ("sg_id", "term_id", "student_id"),
+            {"sg_id": INT, "term_id": INT, "student_id": INT, "mark": TXT, "mark_type": INT},
+            "Итоговая отметка за период; mark_type: 0 отметка, -1 н/а, -2 освобождён, -3 зачтено …",
+            ("term_id",),
+        ),
+        _e(
+            "ktp_plan",
+            ("id",),
+            {"id": INT, "sg_id": INT},
+            "КТП группы (subjectplans/getForSubjectGroup).",
+            ("sg_id",),
+        ),
+        _e(
+            "ktp_lesson",
+            ("id",),
+            {
+                "id": INT,
+                "plan_id": INT,
+                "sg_id": INT,
+                "unit_num": INT,
+                "lesson_num": INT,
+                "name": TXT,
+                "hours": REAL,
+                "hours_studied": REAL,
+                "last_study_day": TXT,
+                "home_assignment": TXT,
+            },
+            "Урок КТП (subjectplans/*).",
+            ("plan_id",),
+            ("sg_id",),
+        ),
+        _e(
+            "school_setting",
+            ("key",),
+            {"key": TXT, "value": TXT},
+            "Настройки школы (school/settings, editLimit, markSettings) как пары ключ — значение.",
+        ),
+    ]
+}
+
+# Housekeeping tables (not mirrored, no history columns).
+HOUSEKEEPING_DDL: list[str] = [
+    """CREATE TABLE "sync_run" (
+  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
+  "kind" TEXT NOT NULL,
+  "started_at" TEXT NOT NULL,
+  "finished_at" TEXT,
+  "status" TEXT NOT NULL,
+  "server_time" TEXT,
+  "counts" TEXT,
+  "errors" TEXT
+)""",
+    """CREATE TABLE "sync_state" (
+  "resource" TEXT NOT NULL,
+  "scope" TEXT NOT NULL,
+  "cursor" TEXT,
+  "run_id" INTEGER REFERENCES "sync_run"("id"),
+  "updated_at" TEXT NOT NULL,
+  PRIMARY KEY ("resource", "scope")
+)""",
+    """CREATE TABLE "observation" (
+  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
+  "run_id" INTEGER REFERENCES "sync_run"("id"),
+  "resource" TEXT NOT NULL,
+  "scope" TEXT NOT NULL,
+  "observed_at" TEXT NOT NULL,
+  "complete" INTEGER NOT NULL DEFAULT 1
+)""",
+    'CREATE INDEX "idx_observation_unit" ON "observation" ("resource", "scope", "observed_at")',
+    'CREATE INDEX "idx_observation_time" ON "observation" ("observed_at")',
+    """CREATE TABLE "change_log" (
+  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
+  "run_id" INTEGER REFERENCES "sync_run"("id"),
+  "tbl" TEXT NOT NULL,
+  "row_key" TEXT NOT NULL,
+  "op" TEXT NOT NULL CHECK ("op" IN ('insert', 'change', 'gone', 'reappear')),
+  "at" TEXT NOT NULL,
+  "old" TEXT,
+  "new" TEXT
+)""",
+    'CREATE INDEX "idx_change_log_row" ON "change_log" ("tbl", "row_key", "at")',
+    """CREATE TABLE "audit_log" (
+  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
+  "at" TEXT NOT NULL,
+  "actor" TEXT NOT NULL,
+  "action" TEXT NOT NULL,
+  "details" TEXT,
+  "records" INTEGER
+)""",
+]

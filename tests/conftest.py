@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from asurso_sync.config import example_config_text
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's ASURSO_SYNC_* variables."""
+    for name in list(os.environ):
+        if name.startswith("ASURSO_SYNC_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "config.toml"
+    path.write_text(example_config_text(), encoding="utf-8")
+    yield path
+
+
+def edit_config(path: Path, old: str, new: str) -> Path:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import logging
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from cache import ENTITIES, CacheError, CacheTooNewError, open_cache, pending_migrations, save_rows, schema_version
+from cache.migrations import MIGRATION_SET, known_names, migrations
+
+
+def mode(p: Path) -> int:
+    return stat.S_IMODE(p.stat().st_mode)
+
+
+def test_schema_has_every_entity_with_history_columns(tmp_path: Path) -> None:
+    db = open_cache(tmp_path / "c.db")
+    tables = set(db.table_names())
+    for name, entity in ENTITIES.items():
+        assert name in tables
+        cols = {c.name for c in db[name].columns}
+        assert set(entity.all_columns) == cols
+        assert db[name].pks == list(entity.key)
+    assert {"sync_run", "sync_state", "observation", "change_log", "audit_log"} <= tables
+    assert schema_version(db) == known_names()
+    assert pending_migrations(db) == []
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_journal_entities_required_by_the_issue_exist() -> None:
+    required = {
+        "school_year",
+        "term",
+        "vacation",
+        "school_class",
+        "class_chief",
+        "staff",
+        "student",
+        "subject",
+        "subject_group",
+        "subject_group_teacher",
+        "enrollment",
+        "schedule_time",
+        "class_meeting",
+        "assignment_type",
+        "assignment",
+        "mark",
+        "attendance",
+        "term_mark",
+        "ktp_plan",
+        "ktp_lesson",
+        "lesson_topic",
+        "attendance_reason",
+    }
+    assert required <= set(ENTITIES)
+    assert {"free", "individual_educ"} <= set(ENTITIES["enrollment"].columns)
+    assert {"issue_date", "issue_cm_id", "due_date", "weight"} <= set(ENTITIES["assignment"].columns)
+    assert "duty" in ENTITIES["mark"].columns
+    assert "mark_type" in ENTITIES["term_mark"].columns
+
+
+def test_cache_and_wal_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "c.db"
+    db = open_cache(path)
+    save_rows(db, "staff", [{"id": 1, "name": "Иванова А.А.", "email": None}], observed_at="2026-11-23T01:00:00")
+    assert mode(path) == 0o600
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        assert companion.exists()
+        assert mode(companion) == 0o600
+    assert mode(path.parent) == 0o700
+    db.close()
+
+
+def test_readable_cache_is_tightened_with_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "c.db"
+    open_cache(path).close()
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        open_cache(path).close()
+    assert mode(path) == 0o600
+    assert "0600" in caplog.text
+
+
+def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    # build a cache as the first release left it: only migration 0001 applied
+    old = Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="0002_history_indexes")
+    assert [m.name for m in migrations.applied(old)] == ["0001_initial"]
+    save_rows(old, "staff", [{"id": 7, "name": "Петров П.П.", "email": None}], observed_at="2026-09-01T01:00:00")
+    old.conn.close()
+
+    db = open_cache(path)
+    assert schema_version(db) == ["0001_initial", "0002_history_indexes"]
+    assert db.execute("SELECT name FROM staff WHERE id = 7").fetchone() == ("Петров П.П.",)
+    indexes = {i.name for i in db["mark"].indexes}
+    assert "idx_mark_first_seen" in indexes
+
+
+def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    db = open_cache(path)
+    db["_sqlite_migrations"].insert({"migration_set": MIGRATION_SET, "name": "9999_future", "applied_at": "x"})
+    db.close()
+    with pytest.raises(CacheTooNewError, match="более новой версией"):
+        open_cache(path)
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CacheError, match="не является кэшем"):
+        open_cache(path)
+
+
+def test_open_without_create(tmp_path: Path) -> None:
+    with pytest.raises(CacheError, match="Кэш не найден"):
+        open_cache(tmp_path / "none.db", create=False)
+    assert not (tmp_path / "none.db").exists()

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from asurso_sync import exitcodes
+from asurso_sync.cli import app
+from cache import finish_run, open_cache, start_run
+from tests.conftest import edit_config
+
+
+def test_help_is_russian_and_lists_commands(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "Проверка электронного журнала" in result.stdout
+    assert "init" in result.stdout and "status" in result.stdout
+
+
+def test_console_script_help_is_fully_russian() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "asurso_sync", "init", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert "Показать эту справку" in proc.stdout
+    assert "Show this message" not in proc.stdout
+
+
+def test_init_writes_config_and_private_cache(runner: CliRunner, tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    result = runner.invoke(app, ["--config", str(cfg), "init"])
+    assert result.exit_code == 0, result.output
+    assert cfg.exists()
+    assert "[asurso]" in cfg.read_text(encoding="utf-8")
+    cache = tmp_path / "cache.db"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    db = open_cache(cache)
+    assert db.execute("SELECT action FROM audit_log").fetchall() == [("init",)]
+
+
+def test_init_refuses_to_overwrite_without_force(runner: CliRunner, tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("# мой файл\n", encoding="utf-8")
+    result = runner.invoke(app, ["--config", str(cfg), "init"])
+    assert result.exit_code == exitcodes.CONFIG
+    assert "--force" in result.stderr
+    assert cfg.read_text(encoding="utf-8") == "# мой файл\n"
+    result = runner.invoke(app, ["--config", str(cfg), "init", "--force"])
+    assert result.exit_code == 0
+    assert "[school]" in cfg.read_text(encoding="utf-8")
+
+
+def test_config_errors_exit_2_with_one_message_and_write_nothing(runner: CliRunner, config_file: Path) -> None:
+    edit_config(config_file, "concurrency = 2", "concurency = 2")
+    result = runner.invoke(app, ["--config", str(config_file), "status"])
+    assert result.exit_code == exitcodes.CONFIG
+    assert "[sync] concurency" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (config_file.parent / "cache.db").exists()
+
+
+def test_config_via_environment_variable(runner: CliRunner, config_file: Path) -> None:
+    edit_config(config_file, 'password_env = "ASURSO_PASSWORD"', 'password = "x"')
+    result = runner.invoke(app, ["status"], env={"ASURSO_SYNC_CONFIG": str(config_file)})
+    assert result.exit_code == exitcodes.CONFIG
+    assert "[asurso] password" in result.stderr
+
+
+def test_status_before_any_sync_needs_attention(runner: CliRunner, config_file: Path) -> None:
+    open_cache(config_file.parent / "cache.db").close()
+    result = runner.invoke(app, ["--config", str(config_file), "status"])
+    assert result.exit_code == exitcodes.ATTENTION
+    assert "синхронизаций ещё не было" in result.stderr
+    assert "0o600" in result.stdout
+
+
+def test_status_missing_cache_says_what_to_do(runner: CliRunner, config_file: Path) -> None:
+    result = runner.invoke(app, ["--config", str(config_file), "status"])
+    assert result.exit_code == exitcodes.ATTENTION
+    assert "Кэш не найден" in result.stderr
+    assert not (config_file.parent / "cache.db").exists()
+
+
+def test_status_fresh_ok_and_json(runner: CliRunner, config_file: Path) -> None:
+    db = open_cache(config_file.parent / "cache.db")
+    run = start_run(db, "nightly")
+    finish_run(db, run, "ok", counts={"units": 3}, server_time="2026-11-23T01:00:03")
+    db.close()
+    result = runner.invoke(app, ["--config", str(config_file), "status"])
+    assert result.exit_code == 0, result.output
+    assert "Данные свежие" in result.stdout
+    result = runner.invoke(app, ["--config", str(config_file), "status", "--format", "json"])
+    assert result.exit_code == 0
+    payload = json.loads(result.stdout)
+    assert payload["runs"][0]["status"] == "ok"
+    assert payload["runs"][0]["counts"] == {"units": 3}
+    assert payload["cache"]["mode"] == "0o600"
+    assert payload["problems"] == []
+
+
+def test_status_after_failed_sync_needs_attention(runner: CliRunner, config_file: Path) -> None:
+    db = open_cache(config_file.parent / "cache.db")
+    finish_run(db, start_run(db, "nightly"), "ok")
+    finish_run(db, start_run(db, "nightly"), "failed", errors=["нет связи"])
+    db.close()
+    result = runner.invoke(app, ["--config", str(config_file), "status"])
+    assert result.exit_code == exitcodes.ATTENTION
+    assert "завершилась ошибкой" in result.stderr
+
+
+def test_status_rejects_unknown_format(runner: CliRunner, config_file: Path) -> None:
+    result = runner.invoke(app, ["--config", str(config_file), "status", "--format", "xml"])
+    assert result.exit_code == exitcodes.CONFIG
