@@ -1,0 +1,96 @@
+"""Fault injection for the emulator: each fault alone or the ``standard`` mix, seeded for reproducibility.
+
+Faults hit authenticated ``/webapi`` reads (not the login flow, logout or the control endpoints): the
+preset measures the client's read resilience, and a fault on the login itself must never be retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+DRIFTS = frozenset(
+    {
+        "teacher_single",  # assigns/{id}: "teacher": {...} instead of "teachers": [...]
+        "lesson_flat",  # grade/journal/edit: "lessonId" + "lessonName" instead of "lesson": {...}
+        "reason_mark",  # grade/attendance/reasons: "ReasonMark" instead of "mark"
+        "students_dict",  # student/diary/init: "students" as a dict keyed by index
+        "frac_digits",  # datetimes with 1-7 fractional second digits
+        "null_arrays",  # empty arrays sent as null or omitted
+        "string_ids",  # ids as numeric strings
+    }
+)
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Faults:
+    latency: float = 0.0  # seconds added to every answer
+    jitter: float = 0.0  # plus uniform 0..jitter seconds
+    error_5xx: float = 0.0  # share of answers replaced by 500/502/503
+    hang: float = 0.0  # share of requests that hang for ``hang_seconds``
+    hang_seconds: float = 120.0
+    reset: float = 0.0  # share of connections dropped mid-answer
+    expire_every: int = 0  # the session expires after every N authenticated requests
+    security_warning_at: int = 0  # at this request number the session falls into the SecurityWarning state
+    rate_limit: float = 0.0  # share of 429 answers with Retry-After
+    retry_after: str = "1"  # seconds, or an HTTP date
+    waf: float = 0.0  # share of firewall-like 403 HTML pages
+    drifts: frozenset[str] = field(default_factory=frozenset)
+    seed: int = 0
+
+    @property
+    def any(self) -> bool:
+        return self != Faults(seed=self.seed)
+
+
+STANDARD = Faults(
+    error_5xx=0.10,
+    hang=0.05,
+    hang_seconds=60.0,
+    expire_every=200,
+    security_warning_at=37,
+    drifts=frozenset({"lesson_flat"}),
+)
+
+_ALIASES = {"5xx": "error_5xx", "429": "rate_limit", "expire": "expire_every", "sw": "security_warning_at"}
+
+
+def parse_faults(spec: str | None, *, seed: int = 0) -> Faults:
+    """``standard``, ``none``, or ``key=value,...`` (keys: field names or 5xx, 429, expire, sw; drift=a+b)."""
+    if not spec or spec == "none":
+        return Faults(seed=seed)
+    base = Faults(seed=seed)
+    items = [s.strip() for s in spec.split(",") if s.strip()]
+    if items and items[0] == "standard":
+        base = replace(STANDARD, seed=seed)
+        items = items[1:]
+    names = {f.name: f for f in fields(Faults)}
+    changes: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = _ALIASES.get(key.strip(), key.strip())
+        if key in ("drift", "drifts"):
+            drifts = frozenset(v for v in value.split("+") if v)
+            unknown = drifts - DRIFTS
+            if unknown:
+                raise FaultSpecError(
+                    f"неизвестные отклонения схемы: {', '.join(sorted(unknown))}; есть: {', '.join(sorted(DRIFTS))}"
+                )
+            changes["drifts"] = base.drifts | drifts
+            continue
+        if not sep or key not in names or key in ("drifts", "seed"):
+            raise FaultSpecError(f"неизвестный сбой «{item}»; допустимы: standard, {', '.join(sorted(names))}, drift=…")
+        typ = names[key].type
+        try:
+            if typ in (float, "float"):
+                changes[key] = float(value)
+            elif typ in (int, "int"):
+                changes[key] = int(value)
+            else:
+                changes[key] = value
+        except ValueError as exc:
+            raise FaultSpecError(f"«{item}»: ожидается число") from exc
+    return replace(base, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,586 @@
+"""The generated school: deterministic from (seed, size).
+
+Structure (classes, staff, students, subjects, subject groups, enrollments, timetable, КТП) is built
+here; journal items with their entry times come from ``adapters.emulator.journal``.
+All times are naive Europe/Samara local datetimes, like the server's own.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+
+from adapters.emulator import calendar as cal
+from adapters.emulator import names
+
+Size = Literal["tiny", "small", "medium", "large"]
+SIZES: tuple[Size, ...] = ("tiny", "small", "medium", "large")
+
+SCHOOL_NAME = "АНОО СОШ «Сота»"
+DEPUTY_LOGIN = "zavuch"
+DEPUTY_PASSWORD = "Сота-2026"
+ADMIN_LOGIN = "admin"
+ADMIN_PASSWORD = "Админ-2026"
+
+# (grade, letters, students per class)
+_CLASS_PLAN: dict[Size, list[tuple[int, str, int]]] = {
+    "tiny": [(1, "а", 12), (8, "а", 14)],
+    "small": [(g, "а", 23) for g in range(1, 12)],
+    "medium": [(g, "абв", 24) for g in range(1, 12)],
+    "large": [(g, "абвгде", 25) for g in range(1, 10)] + [(g, "абв", 25) for g in (10, 11)],
+}
+
+# Учебный план: (subject, weekly hours, split) per grade. split: "lang" = two language subgroups,
+# "tech" = boys/girls technology groups. A group has at most one lesson a day (≤ 5 h on a 5-day week).
+_PRIMARY: list[tuple[str, int, str | None]] = [
+    ("Русский язык", 5, None),
+    ("Литературное чтение", 4, None),
+    ("Математика", 4, None),
+    ("Окружающий мир", 2, None),
+    ("Изобразительное искусство", 1, None),
+    ("Музыка", 1, None),
+    ("Труд (технология)", 1, None),
+    ("Физическая культура", 2, None),
+]
+_CURRICULUM: dict[int, list[tuple[str, int, str | None]]] = {
+    1: _PRIMARY,
+    **{g: [*_PRIMARY[:2], ("Иностранный язык (английский)", 2, "lang"), *_PRIMARY[2:]] for g in (2, 3, 4)},
+    **{
+        g: [
+            ("Русский язык", 5, None),
+            ("Литература", 3, None),
+            ("Иностранный язык (английский)", 3, "lang"),
+            ("Математика", 5, None),
+            ("История", 2, None),
+            ("География", 1, None),
+            ("Биология", 1, None),
+            ("Изобразительное искусство", 1, None),
+            ("Музыка", 1, None),
+            ("Труд (технология)", 2, "tech"),
+            ("Физическая культура", 2, None),
+        ]
+        + ([("Обществознание", 1, None)] if g == 6 else [])
+        for g in (5, 6)
+    },
+    **{
+        g: [
+            ("Русский язык", 4 if g == 7 else 3, None),
+            ("Литература", 2 if g < 9 else 3, None),
+            ("Иностранный язык (английский)", 3, "lang"),
+            ("Алгебра", 3, None),
+            ("Геометрия", 2, None),
+            ("Вероятность и статистика", 1, None),
+            ("Информатика", 1, None),
+            ("История", 2, None),
+            ("Обществознание", 1, None),
+            ("География", 2, None),
+            ("Биология", 1 if g == 7 else 2, None),
+            ("Физика", 2 if g < 9 else 3, None),
+            ("Физическая культура", 2, None),
+        ]
+        + ([("Химия", 2, None), ("Основы безопасности и защиты Родины", 1, None)] if g >= 8 else [])
+        + ([("Изобразительное искусство", 1, None), ("Труд (технология)", 2, "tech")] if g == 7 else [])
+        + ([("Музыка", 1, None), ("Труд (технология)", 1, "tech")] if g == 8 else [])
+        for g in (7, 8, 9)
+    },
+    **{
+        g: [
+            ("Русский язык", 2, None),
+            ("Литература", 3, None),
+            ("Иностранный язык (английский)", 3, "lang"),
+            ("Алгебра", 4, None),
+            ("Геометрия", 3, None),
+            ("Вероятность и статистика", 1, None),
+            ("Информатика", 1, None),
+            ("История", 2, None),
+            ("Обществознание", 2, None),
+            ("География", 1, None),
+            ("Биология", 1, None),
+            ("Физика", 2, None),
+            ("Химия", 1, None),
+            ("Физическая культура", 2, None),
+            ("Основы безопасности и защиты Родины", 1, None),
+        ]
+        + ([("Индивидуальный проект", 1, None)] if g == 10 else [])
+        for g in (10, 11)
+    },
+}
+PRIMARY_TEACHER_SUBJECTS = {
+    "Русский язык",
+    "Литературное чтение",
+    "Математика",
+    "Окружающий мир",
+    "Изобразительное искусство",
+    "Труд (технология)",
+}
+
+# Bell schedule (schedule/times): seven 40-minute lessons.
+BELLS: tuple[tuple[time, time], ...] = (
+    (time(8, 30), time(9, 10)),
+    (time(9, 20), time(10, 0)),
+    (time(10, 20), time(11, 0)),
+    (time(11, 20), time(12, 0)),
+    (time(12, 10), time(12, 50)),
+    (time(13, 0), time(13, 40)),
+    (time(13, 50), time(14, 30)),
+)
+
+Profile = Literal["diligent", "evening", "weekly", "forgetful", "sloppy"]
+PROFILES: tuple[Profile, ...] = ("diligent", "evening", "weekly", "forgetful", "sloppy")
+_PROFILE_WEIGHTS = (50, 18, 10, 12, 10)
+
+
+@dataclass(slots=True)
+class Person:
+    id: int
+    last: str
+    first: str
+    middle: str
+    gender: Literal["m", "f"]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.last} {self.first} {self.middle}".strip()
+
+    @property
+    def short_name(self) -> str:
+        return f"{self.last} {self.first[0]}. {self.middle[0]}." if self.middle else f"{self.last} {self.first[0]}."
+
+
+@dataclass(slots=True)
+class Staff(Person):
+    login: str = ""
+    password: str = ""
+    roles: tuple[str, ...] = ("Учитель",)
+    profile: Profile = "diligent"
+    email: str = ""
+
+
+@dataclass(slots=True)
+class Student(Person):
+    class_id: int = 0
+    individual_educ: bool = False  # обучение на дому (server flag)
+    family_educ: bool = False  # семейное обучение (the school's own list, not a server flag)
+    leave_at: datetime | None = None  # left the school (free: true from then on)
+    login: str = ""
+    password: str = ""
+
+    @property
+    def exempt(self) -> bool:
+        return self.individual_educ or self.family_educ
+
+
+@dataclass(slots=True)
+class ParentAccount:
+    id: int
+    login: str
+    password: str
+    child_id: int
+    name: str
+    teacher_id: int | None = None  # a teacher who is also this parent: two role groups
+
+
+@dataclass(slots=True)
+class SchoolClass:
+    id: int
+    grade: int
+    letter: str
+    chief_id: int
+    student_ids: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.grade}{self.letter}"
+
+
+@dataclass(slots=True)
+class Subject:
+    id: int
+    name: str
+    global_id: int
+
+
+@dataclass(slots=True)
+class Group:
+    id: int
+    class_id: int
+    subject_id: int
+    teacher_id: int
+    hours: int
+    subgroup: str  # "" for a whole class, else the subgroup's label
+    student_ids: list[int]
+    term_type: int
+    name: str = ""
+
+
+@dataclass(slots=True)
+class Term:
+    id: int
+    name: str
+    type_id: int
+    start: date
+    end: date
+
+
+@dataclass(slots=True)
+class Lesson:
+    """A class meeting (урок)."""
+
+    id: int
+    sg_id: int
+    day: date
+    number: int  # урок №, also the schedule time slot
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.day, BELLS[self.number - 1][0])
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.day, BELLS[self.number - 1][1])
+
+
+@dataclass(slots=True)
+class KtpLesson:
+    id: int
+    unit_num: int
+    lesson_num: int
+    name: str
+    home_assignment: str
+
+
+@dataclass(slots=True)
+class KtpPlan:
+    id: int
+    sg_id: int
+    lessons: list[KtpLesson]
+    uploaded_at: datetime | None  # None: never loaded (TML006)
+
+
+@dataclass
+class School:
+    seed: int
+    size: Size
+    scid: int
+    name: str
+    year_id: int
+    global_year_id: int
+    staff: dict[int, Staff]
+    students: dict[int, Student]
+    classes: dict[int, SchoolClass]
+    subjects: dict[int, Subject]
+    groups: dict[int, Group]
+    terms: dict[int, Term]
+    lessons: dict[int, Lesson]
+    lessons_by_sg: dict[int, list[Lesson]]
+    ktp: dict[int, KtpPlan]  # by sg_id
+    deputy_id: int
+    admin_id: int
+    parent_accounts: list[ParentAccount]
+    work_program_approved: date = date(2026, 9, 1)
+
+    def terms_for_group(self, sg_id: int) -> list[Term]:
+        tt = self.groups[sg_id].term_type
+        return [t for t in self.terms.values() if t.type_id == tt]
+
+    def term_of(self, sg_id: int, d: date) -> Term | None:
+        for t in self.terms_for_group(sg_id):
+            if t.start <= d <= t.end:
+                return t
+        return None
+
+    def grade_of_group(self, sg_id: int) -> int:
+        return self.classes[self.groups[sg_id].class_id].grade
+
+
+def _rng(seed: int, purpose: str) -> random.Random:
+    return random.Random(f"asurso-emulator:{seed}:{purpose}")
+
+
+class _Ids:
+    def __init__(self, start: int) -> None:
+        self.next = start
+
+    def __call__(self) -> int:
+        self.next += 1
+        return self.next
+
+
+Gender = Literal["m", "f"]
+
+
+def _person(rng: random.Random, pid: int, gender: Gender | None = None) -> tuple[int, str, str, str, Gender]:
+    g: Literal["m", "f"] = gender or ("m" if rng.random() < 0.5 else "f")
+    last = rng.choice(names.SURNAMES)
+    middle = rng.choice(names.MALE_PATRONYMIC)
+    if g == "f":
+        return pid, names.female_surname(last), rng.choice(names.FEMALE_FIRST), names.female_patronymic(middle), g
+    return pid, last, rng.choice(names.MALE_FIRST), middle, g
+
+
+def generate_structure(seed: int, size: Size) -> School:
+    if size not in SIZES:
+        raise ValueError(f"неизвестный размер школы «{size}»: допустимы {', '.join(SIZES)}")
+    rng = _rng(seed, "structure")
+    staff_ids, student_ids, class_ids = _Ids(811_600), _Ids(937_100), _Ids(105_000)
+    sg_ids, subj_ids = _Ids(5_331_300), _Ids(47_060)
+    staff: dict[int, Staff] = {}
+    used_logins: set[str] = set()
+
+    def new_staff(roles: tuple[str, ...] = ("Учитель",), gender: Literal["m", "f"] | None = None) -> Staff:
+        pid, last, first, middle, g = _person(rng, staff_ids(), gender or ("f" if rng.random() < 0.8 else "m"))
+        s = Staff(pid, last, first, middle, g, roles=roles)
+        base = f"{last}{first[0]}{middle[0]}"
+        login, n = base, 1
+        while login in used_logins:
+            n += 1
+            login = f"{base}{n}"
+        used_logins.add(login)
+        s.login, s.password = login, f"Учитель-{pid}"
+        s.profile = rng.choices(PROFILES, weights=_PROFILE_WEIGHTS)[0]
+        s.email = f"t{pid}@sota.example"
+        staff[pid] = s
+        return s
+
+    deputy = new_staff(("Завуч", "Учитель"), "f")
+    deputy.login, deputy.password, deputy.profile = DEPUTY_LOGIN, DEPUTY_PASSWORD, "diligent"
+    admin = new_staff(("Администратор",), "m")
+    admin.login, admin.password = ADMIN_LOGIN, ADMIN_PASSWORD
+    used_logins.update({DEPUTY_LOGIN, ADMIN_LOGIN})
+
+    subjects: dict[str, Subject] = {}
+    for grade_plan in _CURRICULUM.values():
+        for subj, _, _ in grade_plan:
+            if subj not in subjects:
+                subjects[subj] = Subject(subj_ids(), subj, 3200 + len(subjects))
+
+    classes: dict[int, SchoolClass] = {}
+    students: dict[int, Student] = {}
+    for grade, letters, count in _CLASS_PLAN[size]:
+        for letter in letters:
+            cid = class_ids()
+            cls = SchoolClass(cid, grade, letter, chief_id=0)
+            for _ in range(count):
+                pid, last, first, middle, g = _person(rng, student_ids())
+                st = Student(pid, last, first, middle, g, class_id=cid)
+                st.login, st.password = f"u{pid}", f"Ученик-{pid}"
+                students[pid] = st
+                cls.student_ids.append(pid)
+            cls.student_ids.sort(key=lambda i: (students[i].last, students[i].first))
+            classes[cid] = cls
+
+    # Special students: home-schooled, family education, leaving mid-year (deterministic picks).
+    pool = [s for s in students.values() if classes[s.class_id].grade >= 2]
+    n_special = max(1, len(students) // 120)
+    n_leave = max(2, len(students) // 50)
+    picks = rng.sample(pool, min(len(pool), 2 * n_special + n_leave))
+    for st in picks[:n_special]:
+        st.individual_educ = True
+    for st in picks[n_special : 2 * n_special]:
+        st.family_educ = True
+    for st in picks[2 * n_special :]:
+        day = rng.choice([d for d in cal.school_days() if date(2026, 10, 1) <= d <= date(2027, 3, 1)])
+        st.leave_at = datetime.combine(day, time(rng.randint(9, 14), rng.randint(0, 59)))
+
+    # Teachers: a class teacher for each primary class, subject teachers with a load cap.
+    groups: dict[int, Group] = {}
+    load: dict[int, int] = defaultdict(int)
+    by_subject: dict[str, list[Staff]] = defaultdict(list)
+    cap = 18 if size == "large" else 22
+
+    def subject_teacher(subj: str, hours: int) -> Staff:
+        for t in by_subject[subj]:
+            if load[t.id] + hours <= cap:
+                return t
+        t = new_staff()
+        by_subject[subj].append(t)
+        return t
+
+    primary_teacher: dict[int, Staff] = {}
+    for cls in classes.values():
+        if cls.grade <= 4:
+            primary_teacher[cls.id] = new_staff(gender="f")
+    if size in ("tiny", "small"):
+        by_subject["Русский язык"].append(deputy)  # the deputy teaches a little too
+
+    for cls in sorted(classes.values(), key=lambda c: (c.grade, c.letter)):
+        boys = [i for i in cls.student_ids if students[i].gender == "m"]
+        girls = [i for i in cls.student_ids if students[i].gender == "f"]
+        half = len(cls.student_ids) // 2
+        for subj, hours, split in _CURRICULUM[cls.grade]:
+            if split == "lang":
+                parts = [("1 подгруппа", cls.student_ids[:half]), ("2 подгруппа", cls.student_ids[half:])]
+            elif split == "tech":
+                parts = [("мальчики", boys), ("девочки", girls)]
+            else:
+                parts = [("", list(cls.student_ids))]
+            for label, members in parts:
+                if cls.grade <= 4 and subj in PRIMARY_TEACHER_SUBJECTS:
+                    teacher = primary_teacher[cls.id]
+                else:
+                    teacher = subject_teacher(subj, hours)
+                load[teacher.id] += hours
+                sg = Group(
+                    sg_ids(),
+                    cls.id,
+                    subjects[subj].id,
+                    teacher.id,
+                    hours,
+                    label,
+                    members,
+                    cal.term_type_for_grade(cls.grade),
+                )
+                sg.name = f"{cls.name}/{subj}" + (f" ({label})" if label else "")
+                groups[sg.id] = sg
+
+    # Class chiefs: the primary class teacher, else a teacher of the class (one class each where possible).
+    chiefs_taken: set[int] = set()
+    for cls in sorted(classes.values(), key=lambda c: (c.grade, c.letter)):
+        if cls.id in primary_teacher:
+            cls.chief_id = primary_teacher[cls.id].id
+        else:
+            teachers = sorted({g.teacher_id for g in groups.values() if g.class_id == cls.id})
+            free = [t for t in teachers if t not in chiefs_taken and t not in (deputy.id, admin.id)]
+            cls.chief_id = free[0] if free else teachers[0]
+        chiefs_taken.add(cls.chief_id)
+
+    terms: dict[int, Term] = {}
+    for i, spec in enumerate(cal.TERMS):
+        tid = 26_900 + i
+        terms[tid] = Term(tid, spec.name, spec.type_id, spec.start, spec.end)
+
+    lessons, lessons_by_sg = _timetable(seed, classes, groups, staff)
+    ktp = _ktp(seed, groups, subjects, lessons_by_sg)
+
+    # One teacher is also a parent of a student: an account with two role groups (choose-session-role).
+    parent_accounts: list[ParentAccount] = []
+    some = sorted(students.values(), key=lambda s: s.id)
+    for idx, st in enumerate(some[:: max(1, len(some) // 3)][:3]):
+        pid = 700_000 + st.id
+        parent = ParentAccount(pid, f"p{st.id}", f"Родитель-{pid}", st.id, f"Родитель: {st.full_name}")
+        if idx == 0:
+            dual = next(t for t in staff.values() if t.roles == ("Учитель",))
+            dual.roles = ("Учитель", "Родитель")
+            parent.teacher_id = dual.id
+        parent_accounts.append(parent)
+
+    return School(
+        seed=seed,
+        size=size,
+        scid=1,
+        name=SCHOOL_NAME,
+        year_id=8987,
+        global_year_id=26,
+        staff=staff,
+        students=students,
+        classes=classes,
+        subjects={s.id: s for s in subjects.values()},
+        groups=groups,
+        terms=terms,
+        lessons=lessons,
+        lessons_by_sg=lessons_by_sg,
+        ktp=ktp,
+        deputy_id=deputy.id,
+        admin_id=admin.id,
+        parent_accounts=parent_accounts,
+    )
+
+
+def _timetable(
+    seed: int, classes: dict[int, SchoolClass], groups: dict[int, Group], staff: dict[int, Staff]
+) -> tuple[dict[int, Lesson], dict[int, list[Lesson]]]:
+    """A weekly timetable (each group at most once a day, subgroups in parallel), repeated on every school day."""
+    rng = _rng(seed, "timetable")
+    busy: set[tuple[int, int, int]] = set()  # (teacher, weekday, slot)
+    weekly: dict[int, list[tuple[int, int, list[int]]]] = {}  # class -> [(weekday, slot, [sg ids])]
+    for cls in sorted(classes.values(), key=lambda c: (c.grade, c.letter)):
+        units: dict[tuple[int, str], list[Group]] = defaultdict(list)  # subject (+split kind) -> parallel groups
+        for g in groups.values():
+            if g.class_id == cls.id:
+                units[(g.subject_id, "split" if g.subgroup else "")].append(g)
+        day_load = [0] * 5
+        plan: list[tuple[int, list[Group]]] = []  # (weekday, parallel groups)
+        for _, unit_groups in sorted(units.items(), key=lambda kv: (-kv[1][0].hours, kv[0])):
+            hours = unit_groups[0].hours
+            days = sorted(range(5), key=lambda d: (day_load[d], rng.random()))[:hours]
+            for d in days:
+                day_load[d] += 1
+                plan.append((d, unit_groups))
+        slots: list[tuple[int, int, list[int]]] = []
+        for d in range(5):
+            todays = [u for wd, u in plan if wd == d]
+            rng.shuffle(todays)
+            used: set[int] = set()
+            for unit_groups in todays:
+                teachers = {g.teacher_id for g in unit_groups}
+                slot = next(
+                    (s for s in range(1, 8) if s not in used and all((t, d, s) not in busy for t in teachers)),
+                    next(s for s in range(1, 8) if s not in used),
+                )
+                used.add(slot)
+                for t in teachers:
+                    busy.add((t, d, slot))
+                slots.append((d, slot, [g.id for g in unit_groups]))
+        weekly[cls.id] = slots
+
+    lessons: dict[int, Lesson] = {}
+    by_sg: dict[int, list[Lesson]] = defaultdict(list)
+    next_id = 224_100_000
+    for day in cal.school_days():
+        wd = day.weekday()
+        for cls_id in sorted(weekly):
+            for d, slot, sg_list in sorted(weekly[cls_id], key=lambda x: x[1]):
+                if d != wd:
+                    continue
+                for sg in sg_list:
+                    next_id += 1
+                    lesson = Lesson(next_id, sg, day, slot)
+                    lessons[next_id] = lesson
+                    by_sg[sg].append(lesson)
+    return lessons, dict(by_sg)
+
+
+_TOPIC_WORDS = (
+    "Введение",
+    "Повторение",
+    "Закрепление",
+    "Обобщение",
+    "Практикум",
+    "Решение задач",
+    "Контроль знаний",
+    "Работа над ошибками",
+    "Проект",
+    "Изучение нового материала",
+)
+
+
+def _ktp(
+    seed: int, groups: dict[int, Group], subjects: dict[str, Subject], lessons_by_sg: dict[int, list[Lesson]]
+) -> dict[int, KtpPlan]:
+    rng = _rng(seed, "ktp")
+    subj_name = {s.id: s.name for s in subjects.values()}
+    plans: dict[int, KtpPlan] = {}
+    lid = 991_000
+    for sg_id in sorted(groups):
+        g = groups[sg_id]
+        n = len(lessons_by_sg.get(sg_id, []))
+        lessons = []
+        per_unit = 8
+        for i in range(n):
+            lid += 1
+            unit = i // per_unit + 1
+            lessons.append(
+                KtpLesson(
+                    lid,
+                    unit,
+                    i % per_unit + 1,
+                    f"{subj_name[g.subject_id]}: {rng.choice(_TOPIC_WORDS).lower()} по разделу {unit}, урок {i + 1}",
+                    f"§{unit}.{i % per_unit + 1}, упр. {rng.randint(1, 300)}",
+                )
+            )
+        uploaded = datetime(2026, 8, 25, 10, 0) + timedelta(days=rng.randint(0, 12), minutes=rng.randint(0, 400))
+        plans[sg_id] = KtpPlan(900_000 + sg_id % 100_000, sg_id, lessons, uploaded)
+    return plans

@@ -1,0 +1,33 @@
+"""In-process use of the emulator with network-like behaviour.
+
+``httpx.ASGITransport`` ignores timeouts and surfaces the app's own exceptions. This transport
+enforces the request's read timeout (so an emulated hang becomes ``httpx.ReadTimeout``) and turns an
+emulated connection reset into ``httpx.RemoteProtocolError``, as a real socket would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from adapters.emulator.server import EmulatedConnectionReset
+
+
+class EmulatorTransport(httpx.AsyncBaseTransport):
+    def __init__(self, app: object, *, client: tuple[str, int] = ("127.0.0.1", 40000)) -> None:
+        self._inner = httpx.ASGITransport(app=app, client=client)  # type: ignore[arg-type]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions.get("timeout", {}).get("read")
+        try:
+            if timeout is None:
+                return await self._inner.handle_async_request(request)
+            return await asyncio.wait_for(self._inner.handle_async_request(request), timeout)
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout("эмулятор не ответил вовремя", request=request) from exc
+        except EmulatedConnectionReset as exc:
+            raise httpx.RemoteProtocolError("соединение разорвано сервером", request=request) from exc
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

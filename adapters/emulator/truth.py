@@ -1,0 +1,256 @@
+"""Ground truth: the core rules of rule-contract.md evaluated on the emulator's complete data.
+
+Computed from exact entry times of every item (not from what the scenario meant to plant), for a
+period ``[from, as_of]``: a violation is listed iff its deadline has passed at ``as_of`` and its entity
+belongs to the period (lesson rules by the lesson's date ≥ from, term rules by the term's end ≥ from,
+TML006 for every group whose КТП is still missing at ``as_of``).
+
+Interpretations (the same in the rules engine): "a mark" is a numeric mark (a «точка» is a debt, not a
+mark); grade 1 is unmarked, so DEN001/FIN* do not apply to it; "enrolled at the term's end" means in
+the group's list without ``free`` at the term's last day; weekly hours are the group's lessons in a full
+school week.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from adapters.emulator import calendar as cal
+from adapters.emulator.journal import (
+    ABSENT_CODES,
+    HOMEWORK,
+    NO_HOMEWORK_GRADE1,
+    NOT_GIVEN,
+    WRITTEN_TYPES,
+    Journal,
+    required_marks,
+    term_minimum,
+    weighted_average,
+)
+from adapters.emulator.school import School
+
+CORE_RULES = (
+    "TML001",
+    "TML002",
+    "TML003",
+    "TML004",
+    "TML005",
+    "TML006",
+    "CMP001",
+    "CMP002",
+    "MRK001",
+    "MRK002",
+    "MRK003",
+    "MRK004",
+    "MRK005",
+    "ATT001",
+    "ATT002",
+    "DEN001",
+    "FIN001",
+    "FIN002",
+    "FIN003",
+)
+ALLOWED_MARKS = frozenset({2, 3, 4, 5})
+ALLOWED_CODES = frozenset({"УП", "НП", "ОТ", "Б", "ОП"})
+PLACEHOLDERS = frozenset({"урок", "тема", "без темы", "нет", "-", "."})
+DEADLINE = time(16, 0)
+WRITTEN_DAYS = 7
+FIN002_DAYS = 3
+KTP_DAYS = 7
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    rule: str
+    entity: tuple[tuple[str, int], ...]
+    note: str
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {"rule": self.rule, "entity": dict(self.entity), "note": self.note}, ensure_ascii=False, sort_keys=False
+        )
+
+
+def _fmt(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M") if t else "never"
+
+
+def is_placeholder(topic: str) -> bool:
+    s = topic.strip().casefold()
+    return len(s) < 4 or s in PLACEHOLDERS
+
+
+def ground_truth(school: School, journal: Journal, start: date, as_of: datetime) -> list[Violation]:
+    out: list[Violation] = []
+    out.extend(_lesson_rules(school, journal, start, as_of))
+    out.extend(_term_rules(school, journal, start, as_of))
+    approval_deadline = datetime.combine(school.work_program_approved + timedelta(days=KTP_DAYS), time(23, 59, 59))
+    if approval_deadline < as_of:
+        for sg_id, plan in sorted(school.ktp.items()):
+            if plan.uploaded_at is None or plan.uploaded_at > as_of:
+                out.append(Violation("TML006", (("sg", sg_id),), "КТП not loaded"))
+    return sorted(set(out))
+
+
+def _visible(t: datetime, as_of: datetime) -> bool:
+    return t <= as_of
+
+
+def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> Iterator[Violation]:
+    for lesson in sorted(school.lessons.values(), key=lambda le: le.id):
+        d = lesson.day
+        if d < start or not cal.is_school_day(d):
+            continue
+        deadline = datetime.combine(d, DEADLINE)
+        if deadline >= as_of:
+            continue
+        sg_id = lesson.sg_id
+        grade = school.grade_of_group(sg_id)
+        cm = (("cm", lesson.id),)
+
+        topic = j.topics.get(lesson.id)
+        if topic is None or topic.at > deadline:
+            yield Violation("TML001", cm, f"topic entered {_fmt(topic.at if topic else None)}")
+        if topic is not None and _visible(topic.at, as_of) and is_placeholder(topic.text):
+            yield Violation("CMP001", cm, f"placeholder topic {topic.text!r}")
+
+        # Homework given at this lesson (issue lesson).
+        given = [a for a in j.assignments_by_sg[sg_id] if a.type_id == HOMEWORK and a.issue_cm_id == lesson.id]
+        if grade == 1:
+            ok = [a for a in given if a.name == NO_HOMEWORK_GRADE1 and a.at <= deadline]
+            for a in given:
+                if _visible(a.at, as_of) and a.name != NO_HOMEWORK_GRADE1:
+                    yield Violation("CMP002", cm, f"homework in grade 1: {a.name!r}")
+        else:
+            ok = [a for a in given if a.name.strip() and a.at <= deadline]
+        if not ok:
+            first = min((a.at for a in given), default=None)
+            yield Violation("TML002", cm, f"homework entered {_fmt(first)}")
+
+        attached = [a for a in j.assignments_by_cm.get(lesson.id, []) if a.type_id != HOMEWORK]
+        if not any(a.at <= deadline for a in attached):
+            yield Violation("TML003", cm, f"classwork entered {_fmt(min((a.at for a in attached), default=None))}")
+
+        codes: dict[int, str] = {}
+        for att in j.attendance.get(lesson.id, []):
+            code = att.code_at(as_of)
+            if code is not None:
+                codes[att.student_id] = code
+
+        late_marks = [
+            m
+            for a in attached
+            if a.type_id not in WRITTEN_TYPES
+            for m in j.marks.get(a.id, [])
+            if m.mark is not None and _visible(m.at, as_of) and m.at > deadline
+        ]
+        if late_marks:
+            yield Violation("TML004", cm, f"mark entered {_fmt(min(m.at for m in late_marks))}")
+
+        for a in attached:
+            if a.type_id in WRITTEN_TYPES and _visible(a.at, as_of):
+                yield from _tml005(school, j, a, lesson.day, codes, as_of)
+
+        # Mark- and attendance-level rules.
+        marked: dict[int, list[int]] = defaultdict(list)
+        for a in attached:
+            for m in j.marks.get(a.id, []):
+                if m.mark is None or not _visible(m.at, as_of):
+                    continue
+                marked[m.student_id].append(m.mark)
+                ent = (("assignment", a.id), ("student", m.student_id))
+                if grade == 1:
+                    yield Violation("MRK002", ent, f"mark {m.mark} in grade 1")
+                elif m.mark not in ALLOWED_MARKS:
+                    yield Violation("MRK001", ent, f"mark {m.mark}")
+        for sid in sorted(set(marked) | set(codes)):
+            st = school.students[sid]
+            ent = (("cm", lesson.id), ("student", sid))
+            code = codes.get(sid)
+            if sid in marked and code in ABSENT_CODES:
+                yield Violation("MRK003", ent, f"mark {marked[sid][0]} and {code}")
+            if st.exempt:
+                yield Violation("MRK004", ent, "mark or attendance for an exempt student")
+            if st.leave_at is not None and lesson.day > st.leave_at.date():
+                yield Violation("MRK005", ent, f"after leaving on {st.leave_at.date()}")
+        for att in j.attendance.get(lesson.id, []):
+            ent = (("cm", lesson.id), ("student", att.student_id))
+            code = att.code_at(as_of)
+            if code is not None and code not in ALLOWED_CODES:
+                yield Violation("ATT001", ent, f"code {code!r}")
+            att_deadline = datetime.combine(cal.next_school_day(d), DEADLINE)
+            if att_deadline < as_of and att.code_at(att_deadline) == "ОТ":
+                yield Violation("ATT002", ent, f"ОТ still present at {_fmt(att_deadline)}")
+
+
+def _tml005(
+    school: School, j: Journal, a: Any, day: date, codes: dict[int, str], as_of: datetime
+) -> Iterator[Violation]:
+    deadline = datetime.combine(day + timedelta(days=WRITTEN_DAYS), time(23, 59, 59))
+    if deadline >= as_of:
+        return
+    marks = [m for m in j.marks.get(a.id, []) if m.mark is not None and _visible(m.at, as_of)]
+    ent = (("assignment", a.id),)
+    late = [m for m in marks if m.at > deadline]
+    if late:
+        yield Violation("TML005", ent, f"mark entered {_fmt(min(m.at for m in late))}")
+        return
+    if any(m.at <= deadline for m in marks):
+        return
+    group = school.groups[a.sg_id]
+    eligible = [
+        sid
+        for sid in group.student_ids
+        if not school.students[sid].exempt
+        and (school.students[sid].leave_at is None or day < school.students[sid].leave_at.date())  # type: ignore[union-attr]
+        and codes.get(sid) not in ABSENT_CODES
+    ]
+    if eligible:
+        yield Violation("TML005", ent, "no marks within 7 days")
+
+
+def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Iterator[Violation]:
+    for sg_id in sorted(school.groups):
+        group = school.groups[sg_id]
+        if school.grade_of_group(sg_id) == 1:
+            continue
+        lessons = {le.id: le for le in school.lessons_by_sg.get(sg_id, [])}
+        for term in school.terms_for_group(sg_id):
+            if term.end < start or datetime.combine(term.end, time(23, 59, 59)) >= as_of:
+                continue
+            tms = {tm.student_id: tm for tm in j.term_marks.get((sg_id, term.id), [])}
+            fin002_deadline = datetime.combine(term.end + timedelta(days=FIN002_DAYS), time(23, 59, 59))
+            for sid in group.student_ids:
+                st = school.students[sid]
+                if st.exempt or (st.leave_at is not None and st.leave_at.date() <= term.end):
+                    continue
+                ent = (("student", sid), ("sg", sg_id), ("term", term.id))
+                marks = [
+                    (m.mark, a.weight)
+                    for a in j.assignments_by_sg[sg_id]
+                    if a.cm_id in lessons and term.start <= lessons[a.cm_id].day <= term.end
+                    for m in j.marks.get(a.id, [])
+                    if m.student_id == sid and m.mark is not None and _visible(m.at, as_of)
+                ]
+                need = required_marks(group.term_type, group.hours)
+                if len(marks) < need:
+                    yield Violation("DEN001", ent, f"{len(marks)} marks, {need} required")
+                tm = tms.get(sid)
+                visible_tm = tm if tm is not None and _visible(tm.at, as_of) else None
+                if visible_tm is not None and visible_tm.mark_type == NOT_GIVEN and visible_tm.mark is not None:
+                    if len(marks) < term_minimum(group.term_type):
+                        yield Violation("FIN001", ent, f"term mark {visible_tm.mark} with {len(marks)} marks")
+                    avg = weighted_average([(int(m), w) for m, w in marks])
+                    if avg is not None and abs(visible_tm.mark - avg) >= 1:
+                        yield Violation("FIN003", ent, f"term mark {visible_tm.mark}, average {avg:.2f}")
+                if fin002_deadline < as_of and (tm is None or tm.at > fin002_deadline):
+                    yield Violation("FIN002", ent, f"term mark entered {_fmt(tm.at if tm else None)}")
+
+
+def write_jsonl(violations: list[Violation]) -> str:
+    return "".join(v.as_json() + "\n" for v in violations)

@@ -1,0 +1,75 @@
+"""Test helpers for the emulator: an in-process client, a hand-made login, a loopback uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import uvicorn
+
+from adapters.emulator.server import Emulator, EmulatorSettings, password_hashes
+from adapters.emulator.transport import EmulatorTransport
+
+BASE = "http://emu.test"
+
+
+def client(emu: Emulator, **kw: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=EmulatorTransport(emu), base_url=BASE, **kw)
+
+
+async def login(
+    c: httpx.AsyncClient,
+    user: str = "zavuch",
+    password: str = "Сота-2026",
+    *,
+    upper: bool = False,
+    rolegroup: str | None = None,
+    referer: bool = True,
+) -> httpx.Response:
+    await c.get("/webapi/logindata")
+    d = (await c.post("/webapi/auth/getdata")).json()
+    pw, pw2 = password_hashes(password, d["salt"])
+    names = ("LoginType", "UN", "PW") if upper else ("loginType", "un", "pw")
+    form = {names[0]: "1", "scid": "1", names[1]: user, names[2]: pw, "pw2": pw2, "lt": d["lt"], "ver": d["ver"]}
+    if rolegroup:
+        form["rolegroup"] = rolegroup
+    headers = {"Referer": f"{c.base_url}/"} if referer else {}
+    r = await c.post("/webapi/login", data=form, headers=headers)
+    if r.status_code == 200:
+        c.headers["at"] = r.json()["at"]
+    return r
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(emu: Emulator) -> Iterator[str]:
+    """Run ``emu`` under uvicorn on an ephemeral loopback port; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(emu, host="127.0.0.1", port=port, log_level="error", date_header=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def tiny(**kw: Any) -> Emulator:
+    return Emulator(EmulatorSettings(size="tiny", control=True, **kw))

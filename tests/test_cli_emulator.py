@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from asurso_sync.cli import app
+from tests.emu import free_port
+
+
+def test_accounts_json_has_the_fixed_deputy(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["emulator", "accounts", "--size", "tiny", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["scid"] == 1
+    deputy = next(a for a in data["accounts"] if a["login"] == "zavuch")
+    assert deputy["password"] == "Сота-2026" and deputy["role"] == "завуч"
+    roles = {a["role"] for a in data["accounts"]}
+    assert {"завуч", "администратор", "учитель", "ученик", "родитель"} <= roles
+    teacher = next(a for a in data["accounts"] if a["role"] == "учитель")
+    assert teacher["password"] == f"Учитель-{teacher['user_id']}"
+    assert any(a["role_groups"] for a in data["accounts"])
+
+
+def test_ground_truth_file_is_deterministic(runner: CliRunner, tmp_path: Path) -> None:
+    args = [
+        "emulator",
+        "ground-truth",
+        "--size",
+        "tiny",
+        "--seed",
+        "2",
+        "--from",
+        "2026-11-09",
+        "--as-of",
+        "2027-01-04T07:00",
+    ]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert runner.invoke(app, [*args, "--out", str(a)]).exit_code == 0
+    assert runner.invoke(app, [*args, "--out", str(b)]).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+    lines = [json.loads(x) for x in a.read_text(encoding="utf-8").splitlines()]
+    assert lines and set(lines[0]) == {"rule", "entity", "note"}
+    assert all(isinstance(v, int) for line in lines for v in line["entity"].values())
+    assert oct(a.stat().st_mode & 0o777) == "0o600"
+
+
+def test_bad_arguments_exit_2(runner: CliRunner) -> None:
+    r = runner.invoke(app, ["emulator", "ground-truth", "--from", "вчера", "--as-of", "2027-01-04T07:00"])
+    assert r.exit_code == 2 and "--from" in r.stderr
+    r = runner.invoke(app, ["emulator", "accounts", "--size", "huge"])
+    assert r.exit_code == 2 and "tiny" in r.stderr
+
+
+def test_serve_answers_over_loopback() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "asurso_sync",
+            "emulator",
+            "serve",
+            "--port",
+            str(port),
+            "--size",
+            "tiny",
+            "--clock",
+            "2026-11-23T16:05",
+            "--test-mode",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/webapi/logindata", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert r.json()["productName"] == "Сетевой Город. Образование"
+        assert r.headers["date"] == "Mon, 23 Nov 2026 12:05:00 GMT"
+        clock = httpx.post(f"http://127.0.0.1:{port}/_emulator/clock", json={"advance_seconds": 3600}).json()
+        assert clock["now"] == "2026-11-23T17:05:00"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+
+
+def test_ground_truth_identical_across_processes(tmp_path: Path) -> None:
+    """Byte-identical output whatever Python's per-process string hashing is."""
+    outs = []
+    for hash_seed in ("1", "2"):
+        target = tmp_path / f"gt{hash_seed}.jsonl"
+        subprocess.run(
+            [sys.executable, "-m", "asurso_sync", "emulator", "ground-truth", "--size", "tiny", "--seed", "9",
+             "--from", "2026-11-09", "--as-of", "2027-01-04T07:00", "--out", str(target)],
+            check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        outs.append(target.read_bytes())
+    assert outs[0] == outs[1] and outs[0]
