@@ -92,7 +92,9 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.0f} MB")
     if args.json:
-        args.json.write_text(json.dumps({"generation": gen, "journal": journal, "peak_rss_mb": round(peak_mb)}, indent=2))
+        args.json.write_text(
+            json.dumps({"generation": gen, "journal": journal, "peak_rss_mb": round(peak_mb)}, indent=2)
+        )
 
 
 if __name__ == "__main__":

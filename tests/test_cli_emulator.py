@@ -105,9 +105,26 @@ def test_ground_truth_identical_across_processes(tmp_path: Path) -> None:
     for hash_seed in ("1", "2"):
         target = tmp_path / f"gt{hash_seed}.jsonl"
         subprocess.run(
-            [sys.executable, "-m", "asurso_sync", "emulator", "ground-truth", "--size", "tiny", "--seed", "9",
-             "--from", "2026-11-09", "--as-of", "2027-01-04T07:00", "--out", str(target)],
-            check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            [
+                sys.executable,
+                "-m",
+                "asurso_sync",
+                "emulator",
+                "ground-truth",
+                "--size",
+                "tiny",
+                "--seed",
+                "9",
+                "--from",
+                "2026-11-09",
+                "--as-of",
+                "2027-01-04T07:00",
+                "--out",
+                str(target),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
         )
         outs.append(target.read_bytes())
     assert outs[0] == outs[1] and outs[0]
