@@ -1,0 +1,102 @@
+"""``fetch_*``: typed reads of the endpoints the sync needs (HTTP only; storing is the cache's job)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from adapters.netschool.client import NetSchoolClient
+from adapters.netschool.models import (
+    AssignmentType,
+    AttendanceReason,
+    ClassMeeting,
+    Journal,
+    LessonEdit,
+    ScheduleTime,
+    SchoolClass,
+    SchoolSettings,
+    SchoolYear,
+    StudentListItem,
+    Subject,
+    SubjectGroup,
+    SubjectPlan,
+    Term,
+    Vacation,
+    parse,
+)
+
+
+async def _get(client: NetSchoolClient, model: Any, path: str, params: Any = None) -> Any:
+    return parse(model, await client.get_json(path, params), path.removeprefix("/webapi/"))
+
+
+async def fetch_current_year(client: NetSchoolClient) -> SchoolYear:
+    return await _get(client, SchoolYear, "/webapi/years/current")  # type: ignore[no-any-return]
+
+
+async def fetch_terms(client: NetSchoolClient) -> list[Term]:
+    return await _get(client, list[Term], "/webapi/terms")  # type: ignore[no-any-return]
+
+
+async def fetch_vacations(client: NetSchoolClient) -> list[Vacation]:
+    return await _get(client, list[Vacation], "/webapi/calendar/vacations")  # type: ignore[no-any-return]
+
+
+async def fetch_classes(client: NetSchoolClient) -> list[SchoolClass]:
+    return await _get(client, list[SchoolClass], "/webapi/classes", {"expand": "chiefs"})  # type: ignore[no-any-return]
+
+
+async def fetch_subjects(client: NetSchoolClient) -> list[Subject]:
+    return await _get(client, list[Subject], "/webapi/subjects")  # type: ignore[no-any-return]
+
+
+async def fetch_subject_groups(client: NetSchoolClient, class_id: int | None = None) -> list[SubjectGroup]:
+    params = {"classId": class_id} if class_id is not None else None
+    return await _get(client, list[SubjectGroup], "/webapi/subjectgroups", params)  # type: ignore[no-any-return]
+
+
+async def fetch_class_students(client: NetSchoolClient, class_id: int) -> list[StudentListItem]:
+    return await _get(client, list[StudentListItem], "/webapi/grade/studentList", {"classId": class_id})  # type: ignore[no-any-return]
+
+
+async def fetch_group_students(client: NetSchoolClient, sg_id: int, term_id: int) -> list[StudentListItem]:
+    params = {"sgid": sg_id, "termId": term_id}
+    return await _get(client, list[StudentListItem], "/webapi/grade/studentList", params)  # type: ignore[no-any-return]
+
+
+async def fetch_class_meetings(
+    client: NetSchoolClient, start: date, end: date, class_ids: list[int]
+) -> list[ClassMeeting]:
+    params: list[tuple[str, Any]] = [("start", f"{start}T00:00:00"), ("end", f"{end}T00:00:00")]
+    params += [("classId", c) for c in class_ids]
+    return await _get(client, list[ClassMeeting], "/webapi/schedule/classmeetings", params)  # type: ignore[no-any-return]
+
+
+async def fetch_schedule_times(client: NetSchoolClient) -> list[ScheduleTime]:
+    return await _get(client, list[ScheduleTime], "/webapi/schedule/times")  # type: ignore[no-any-return]
+
+
+async def fetch_assignment_types(client: NetSchoolClient) -> list[AssignmentType]:
+    return await _get(client, list[AssignmentType], "/webapi/grade/assignment/types", {"all": "true"})  # type: ignore[no-any-return]
+
+
+async def fetch_attendance_reasons(client: NetSchoolClient) -> list[AttendanceReason]:
+    return await _get(client, list[AttendanceReason], "/webapi/grade/attendance/reasons")  # type: ignore[no-any-return]
+
+
+async def fetch_school_settings(client: NetSchoolClient, year_id: int) -> SchoolSettings:
+    return await _get(client, SchoolSettings, "/webapi/school/settings", {"yearId": year_id})  # type: ignore[no-any-return]
+
+
+async def fetch_journal(client: NetSchoolClient, sg_id: int, term_id: int, *, year_id: int, class_id: int) -> Journal:
+    params = {"yearId": year_id, "classId": class_id, "grade": -1, "sgId": sg_id, "termId": term_id}
+    return await _get(client, Journal, "/webapi/grade/journal", params)  # type: ignore[no-any-return]
+
+
+async def fetch_lesson_edit(client: NetSchoolClient, cm_id: int, sg_id: int, term_id: int) -> LessonEdit:
+    params = {"cmid": cm_id, "sgId": sg_id, "termId": term_id}
+    return await _get(client, LessonEdit, "/webapi/grade/journal/edit", params)  # type: ignore[no-any-return]
+
+
+async def fetch_subject_plan(client: NetSchoolClient, sg_id: int) -> SubjectPlan:
+    return await _get(client, SubjectPlan, "/webapi/subjectplans/getForSubjectGroup", {"sgId": sg_id})  # type: ignore[no-any-return]

@@ -1,0 +1,588 @@
+"""An async, read-only client for NetSchool servers (asurso.ru): login, session hygiene, polite resilient reads.
+
+One ``httpx.AsyncClient`` per run. Only idempotent reads are retried (timeouts, connection errors, 5xx, 429),
+with full-jitter exponential backoff, ``Retry-After`` honoured, attempts and total time capped. An expired
+session (401 or an HTML page where JSON was expected) triggers exactly one re-login per request, shared by
+concurrent requests. The password login itself is never retried. Every request passes one gate that
+allows only GETs and an explicit list of reading POSTs: the client cannot call a write endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, stop_after_delay
+
+from adapters.netschool.errors import (
+    AccessDenied,
+    FirewallBlocked,
+    HTTPStatusError,
+    LoginError,
+    LoginLockedError,
+    NetSchoolError,
+    PasswordLoginDisabled,
+    ReadOnlyViolation,
+    ServerUnavailable,
+    SessionLost,
+    TLSVerificationError,
+)
+from adapters.netschool.models import Context, LoginResponse, parse
+
+log = logging.getLogger(__name__)
+
+# POSTs that read (login flow, acknowledgements, searches). Anything else that is not a GET is refused.
+READ_POSTS = frozenset(
+    {
+        "/webapi/auth/getdata",
+        "/webapi/login",
+        "/webapi/auth/logout",
+        "/asp/logout.asp",
+        "/asp/securitywarning.asp",
+        "/webapi/terms/search",
+    }
+)
+STAFF_ROLE_WORDS = ("завуч", "администратор", "директор", "учитель", "сотрудник", "педагог")
+_SECRET_KEYS = re.compile(r"(?i)^(at|pw2?|salt|accesstoken|refreshtoken|secureactivetoken|esrnsec|nssessionid)$")
+
+
+@dataclass
+class ImportedSession:
+    """An ``at`` and cookies taken from a browser session (for servers where password login is off)."""
+
+    at: str
+    cookies: dict[str, str]
+
+    @classmethod
+    def load(cls, path: Path) -> ImportedSession:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(at=str(data["at"]), cookies={str(k): str(v) for k, v in dict(data.get("cookies", {})).items()})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise NetSchoolError(
+                f"Не удалось прочитать файл сессии {path}: ожидается JSON с ключами at и cookies ({exc})"
+            ) from exc
+
+
+@dataclass
+class ClientSettings:
+    base_url: str
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    scid: int | None = None
+    school_name: str | None = None
+    role_group: str | None = None
+    session: ImportedSession | None = field(default=None, repr=False)
+    concurrency: int = 2
+    min_interval: float = 0.3
+    timeout: float = 30.0
+    verify: bool | str = True
+    max_attempts: int = 5
+    max_retry_seconds: float = 180.0
+    backoff_max: float = 30.0
+    retry_after_max: float = 120.0  # never wait longer than this for a server's Retry-After
+    keepalive: bool = True
+    record_dir: Path | None = None
+    school_timezone: str = "Europe/Samara"
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    bytes: int = 0
+    retries: int = 0
+    relogins: int = 0
+    security_warnings: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request sent
+
+
+class _Transient(Exception):
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail, self.retry_after = detail, retry_after
+
+
+class _SessionExpired(Exception):
+    pass
+
+
+@dataclass
+class LoginInfo:
+    at: str
+    timeout_ms: int | None
+    entry_point: str | None
+    user_id: int | None
+    user_name: str | None
+    other_session: bool
+    product: str | None
+    version: str | None
+
+
+def password_hashes(password: str, salt: str) -> tuple[str, str]:
+    """NetSchool: ``pw2 = md5(salt + md5(cp1251(password)))``, ``pw = pw2[:len(password)]``."""
+    try:
+        encoded = password.encode("cp1251")
+    except UnicodeEncodeError as exc:
+        raise LoginError("пароль содержит символы вне кодировки windows-1251 — такой пароль сервер не примет") from exc
+    h1 = hashlib.md5(encoded, usedforsecurity=False).hexdigest()
+    pw2 = hashlib.md5((salt + h1).encode("ascii"), usedforsecurity=False).hexdigest()
+    return pw2[: len(password)], pw2
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from ``Retry-After`` (delta-seconds or an HTTP date); 0 or garbage mean "no hint"."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+        return seconds if seconds > 0 else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return delta if delta > 0 else None
+
+
+def _is_html(resp: httpx.Response) -> bool:
+    ctype = resp.headers.get("content-type", "")
+    if "html" in ctype:
+        return True
+    head = resp.content[:200].lstrip().lower()
+    return head.startswith((b"<html", b"<!doctype", b"<!--"))
+
+
+def _version_tuple(version: str | None) -> tuple[int, ...]:
+    if not version:
+        return ()
+    return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: ("***" if _SECRET_KEYS.match(str(k)) else _redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+class NetSchoolClient:
+    """Use as ``async with NetSchoolClient(settings) as client:`` — logs in on entry, always logs out on exit."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        self.info: LoginInfo | None = None
+        self.context: Context | None = None
+        self.server_version: str | None = None
+        self.server_time: datetime | None = None  # school-local time of the last response (Date header)
+        self._transport = transport
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._tz = ZoneInfo(settings.school_timezone)
+        self._sem = asyncio.Semaphore(settings.concurrency)
+        self._pace_lock = asyncio.Lock()
+        self._next_slot = 0.0
+        self._relogin_lock = asyncio.Lock()
+        self._generation = 0
+        self._last_request = 0.0
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._record_seq = 0
+        self._ver = ""
+        self._http: httpx.AsyncClient | None = None
+        self._rng = random.Random()  # noqa: S311 - jitter for backoff and pacing, not a secret
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> NetSchoolClient:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        s = self.settings
+        verify: bool | str = s.verify
+        self._http = httpx.AsyncClient(
+            base_url=s.base_url,
+            timeout=httpx.Timeout(connect=min(10.0, s.timeout), read=s.timeout, write=s.timeout, pool=s.timeout),
+            verify=verify,
+            transport=self._transport,
+            headers={"X-Requested-With": "XMLHttpRequest", "User-Agent": "asurso-sync (read-only)"},
+            follow_redirects=False,
+        )
+        try:
+            if s.session is not None:
+                await self._import_session(s.session)
+            else:
+                await self.login()
+            self.context = parse(Context, await self.get_json("/webapi/context"), "context")
+        except BaseException:
+            await self.close()
+            raise
+        if s.keepalive and self.info and self.info.timeout_ms:
+            self._keepalive_task = asyncio.create_task(self._keepalive(self.info.timeout_ms / 1000 / 3))
+
+    async def close(self) -> None:
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._keepalive_task
+            self._keepalive_task = None
+        if self._http is None:
+            return
+        try:
+            if self.info is not None and self.settings.session is None:
+                # shielded: a Ctrl-C or a cancelled run still ends the session on the server
+                await asyncio.shield(self._logout(self.info.at))
+        except Exception as exc:  # logging out is best effort
+            log.info("Выход из сессии не удался: %s", exc)
+        finally:
+            self.info = None
+            await self._http.aclose()
+            self._http = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            raise RuntimeError("client is not open")
+        return self._http
+
+    # --- login ----------------------------------------------------------------------------------
+
+    async def login(self, *, rolegroup: str | None = None) -> LoginInfo:
+        """The password login of netschool-api.md §2.1. Raises on refusal; never retries a refused login."""
+        s = self.settings
+        if not s.login or s.password is None:
+            raise LoginError("не заданы логин или пароль")
+        data = await self._public_json("GET", "/webapi/logindata")
+        self.server_version = data.get("version") if isinstance(data, dict) else None
+        if isinstance(data, dict) and (data.get("schoolLogin") is False or data.get("esiaMainAuth") is True):
+            raise PasswordLoginDisabled()
+        scid = s.scid or await self._resolve_scid()
+        auth = await self._public_json("POST", "/webapi/auth/getdata")
+        if not isinstance(auth, dict) or not all(auth.get(k) for k in ("lt", "ver", "salt")):
+            raise PasswordLoginDisabled()
+        pw, pw2 = password_hashes(s.password, str(auth["salt"]))
+        form = {
+            "loginType": "1",
+            "scid": str(scid),
+            "un": s.login,
+            "pw": pw,
+            "pw2": pw2,
+            "lt": str(auth["lt"]),
+            "ver": str(auth["ver"]),
+        }
+        if rolegroup is not None:
+            form["rolegroup"] = rolegroup
+        origin = f"{urlsplit(s.base_url).scheme}://{urlsplit(s.base_url).netloc}"
+        resp = await self._raw("POST", "/webapi/login", data=form, headers={"Referer": f"{origin}/"})
+        if resp.status_code != 200:
+            message = _message(resp)
+            if "не ранее" in message:
+                raise LoginLockedError(message)
+            raise LoginError(message or f"HTTP {resp.status_code}")
+        body = parse(LoginResponse, resp.json(), "login")
+        self._ver = str(auth["ver"])
+        entry = body.entryPoint or ""
+        if "choose-session-role" in entry.lower() and rolegroup is None:
+            group = self._pick_role_group((body.accountInfo or {}).get("userRoles") or [])
+            await self._logout(body.at)
+            return await self.login(rolegroup=group)
+        user = (body.accountInfo or {}).get("user") or {}
+        other = "securitywarning" in entry.lower()
+        self.info = LoginInfo(
+            body.at,
+            body.timeOut,
+            body.entryPoint,
+            user.get("id"),
+            user.get("name"),
+            other,
+            data.get("productName") if isinstance(data, dict) else None,
+            self.server_version,
+        )
+        self.http.headers["at"] = body.at
+        self._generation += 1
+        if other:
+            self.stats.security_warnings += 1
+            log.warning("Под учётной записью %s открыт другой сеанс (предупреждение сервера SecurityWarning)", s.login)
+            await self._ack_security_warning()
+        return self.info
+
+    def _pick_role_group(self, roles: list[dict[str, Any]]) -> str:
+        wanted = (self.settings.role_group or "").casefold()
+        options = [(str((r.get("role") or {}).get("id")), str((r.get("role") or {}).get("name", ""))) for r in roles]
+        for rid, name in options:
+            if wanted and wanted == name.casefold():
+                return rid
+        if not wanted:
+            for rid, name in options:
+                if any(w in name.casefold() for w in STAFF_ROLE_WORDS):
+                    return rid
+        names = ", ".join(n for _, n in options) or "нет"
+        raise LoginError(f"у учётной записи несколько ролей ({names}); укажите нужную в [asurso] role_group")
+
+    async def _resolve_scid(self) -> int:
+        name = self.settings.school_name
+        if not name:
+            raise LoginError("не задан номер школы: укажите [school] scid")
+        found = await self._public_json("GET", "/webapi/schools/search", params={"name": name})
+        items = found if isinstance(found, list) else []
+        exact = [
+            x
+            for x in items
+            if name.casefold() in (str(x.get("shortName", "")).casefold(), str(x.get("name", "")).casefold())
+        ]
+        pick = exact or (items if len(items) == 1 else [])
+        if len(pick) != 1:
+            raise LoginError(f"школа «{name}» не найдена однозначно ({len(items)} вариантов): укажите [school] scid")
+        return int(pick[0]["id"])
+
+    async def _import_session(self, session: ImportedSession) -> None:
+        for name, value in session.cookies.items():
+            self.http.cookies.set(name, value)
+        self.http.headers["at"] = session.at
+        self.info = LoginInfo(session.at, None, None, None, None, False, None, None)
+        self._generation += 1
+
+    async def _ack_security_warning(self) -> None:
+        at = self.http.headers.get("at", "")
+        await self._raw("POST", "/asp/SecurityWarning.asp", data={"at": at, "WarnType": "2", "VER": self._ver})
+
+    async def _logout(self, at: str) -> None:
+        if _version_tuple(self.server_version) and _version_tuple(self.server_version) < (5, 29):
+            await self._raw("POST", "/asp/logout.asp", data={"at": at, "VER": self._ver})
+        else:
+            resp = await self._raw("POST", "/webapi/auth/logout", data={"at": at, "ver": self._ver}, headers={"at": at})
+            if resp.status_code not in (200, 204, 401):  # 401: already logged out
+                log.info("Выход из сессии: сервер ответил %s", resp.status_code)
+
+    async def _relogin(self, generation: int) -> None:
+        async with self._relogin_lock:
+            if self._generation != generation:
+                return  # a concurrent request has already logged in again
+            if self.settings.session is not None or self.settings.password is None:
+                raise SessionLost("сохранённая сессия истекла; войдите в браузере и обновите файл сессии")
+            log.info("Сессия истекла — повторный вход")
+            self.stats.relogins += 1
+            await self.login()
+
+    async def _keepalive(self, interval: float) -> None:
+        interval = max(1.0, min(interval, 300.0))
+        while True:
+            await self._sleep(interval)
+            if self._monotonic() - self._last_request >= interval:
+                try:
+                    await self.get_json("/webapi/context")
+                except Exception as exc:
+                    log.info("Поддержание сессии: %s", exc)
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def get_json(self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None) -> Any:
+        """An authenticated, retried, re-login-once GET returning parsed JSON."""
+        return await self._authed_json("GET", path, params=params)
+
+    async def post_read_json(self, path: str, json_body: Any) -> Any:
+        """A reading POST (only the allowlisted ones, e.g. ``terms/search``)."""
+        return await self._authed_json("POST", path, json=json_body)
+
+    async def _authed_json(self, method: str, path: str, **kw: Any) -> Any:
+        for attempt in (1, 2):
+            generation = self._generation
+            acks = 0
+            while True:
+                resp = await self._retrying(method, path, **kw)
+                if resp.status_code == 200 and _is_html(resp) and "securitywarning" in resp.text.lower() and acks < 2:
+                    acks += 1
+                    self.stats.security_warnings += 1
+                    log.warning("Сервер сообщает о другом сеансе этой учётной записи (SecurityWarning) — подтверждаем")
+                    await self._ack_security_warning()
+                    continue
+                break
+            expired = resp.status_code == 401 or (resp.status_code == 200 and _is_html(resp))
+            if expired:
+                if attempt == 2:
+                    raise SessionLost(f"{path}: {resp.status_code}")
+                await self._relogin(generation)
+                continue
+            if resp.status_code == 403:
+                if _is_html(resp):
+                    raise FirewallBlocked(path)
+                raise AccessDenied(path, _message(resp))
+            if resp.status_code >= 400:
+                raise HTTPStatusError(path, resp.status_code, _message(resp))
+            try:
+                return resp.json()
+            except ValueError as exc:
+                raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
+        raise AssertionError("unreachable")
+
+    async def _public_json(self, method: str, path: str, **kw: Any) -> Any:
+        resp = await self._retrying(method, path, **kw) if method == "GET" else await self._raw(method, path, **kw)
+        if resp.status_code == 403 and _is_html(resp):
+            raise FirewallBlocked(path)
+        if resp.status_code >= 400:
+            raise HTTPStatusError(path, resp.status_code, _message(resp))
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return min(exc.retry_after, self.settings.retry_after_max)
+        ceiling = min(self.settings.backoff_max, 0.5 * 2 ** (state.attempt_number - 1))
+        return self._rng.uniform(0, ceiling)  # full jitter
+
+    async def _retrying(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        s = self.settings
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(s.max_attempts) | stop_after_delay(s.max_retry_seconds),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=self._count_retry,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(method, path, **kw)
+        except _Transient as exc:
+            attempts = retrying.statistics.get("attempt_number", s.max_attempts)
+            raise ServerUnavailable(path, exc.detail, attempts) from None
+        raise AssertionError("unreachable")
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        log.info("Повтор запроса (%s), попытка %s", exc, state.attempt_number + 1)
+
+    async def _attempt(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        resp = await self._raw(method, path, **kw)
+        if resp.status_code in (500, 502, 503, 504):
+            raise _Transient(f"HTTP {resp.status_code}")
+        if resp.status_code == 429:
+            raise _Transient("HTTP 429", parse_retry_after(resp.headers.get("retry-after")))
+        return resp
+
+    async def _pace(self) -> None:
+        interval = self.settings.min_interval
+        if interval <= 0:
+            return
+        async with self._pace_lock:
+            now = self._monotonic()
+            start = max(now, self._next_slot)
+            self._next_slot = start + interval * self._rng.uniform(0.8, 1.2)
+        if start > now:
+            await self._sleep(start - now)
+
+    async def _raw(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """The single gate every request passes: read-only check, politeness, errors mapped, recording."""
+        norm = "/" + path.lower().lstrip("/").split("?")[0]
+        if method != "GET" and not (method == "POST" and norm in READ_POSTS):
+            raise ReadOnlyViolation(f"{method} {path} не входит в список разрешённых чтений")
+        async with self._sem:
+            await self._pace()
+            self.stats.requests += 1
+            self.stats.calls.append((method, norm))
+            self._last_request = self._monotonic()
+            try:
+                resp = await self.http.request(method, path, **kw)
+            except httpx.TimeoutException as exc:
+                raise _Transient(f"тайм-аут: {type(exc).__name__}") from exc
+            except httpx.ConnectError as exc:
+                text = str(exc)
+                if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+                    raise TLSVerificationError(text) from exc
+                raise _Transient(f"нет соединения: {text}") from exc
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+                raise _Transient(f"соединение разорвано: {type(exc).__name__}") from exc
+        self.stats.bytes += len(resp.content)
+        self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
+        self._note_date(resp)
+        if self.settings.record_dir is not None:
+            self._record(method, path, kw, resp)
+        return resp
+
+    def _note_date(self, resp: httpx.Response) -> None:
+        raw = resp.headers.get("date")
+        if not raw:
+            return
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        self.server_time = when.astimezone(self._tz).replace(tzinfo=None)
+
+    def _record(self, method: str, path: str, kw: Mapping[str, Any], resp: httpx.Response) -> None:
+        directory = self.settings.record_dir
+        assert directory is not None
+        self._record_seq += 1
+        slug = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")[:80]
+        target = directory / f"{self._record_seq:05d}-{method}-{slug}.json"
+        try:
+            body: Any = resp.json()
+        except ValueError:
+            body = resp.text
+        entry = {
+            "request": {
+                "method": method,
+                "path": path,
+                "params": _redact(dict(kw.get("params") or {})),
+                "form": _redact(dict(kw.get("data") or {})),
+                "json": _redact(kw.get("json")),
+            },
+            "response": {
+                "status": resp.status_code,
+                "headers": {k: v for k, v in resp.headers.items() if k.lower() not in ("set-cookie", "at")},
+                "body": _redact(body),
+            },
+        }
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # payloads hold personal data
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(entry, fh, ensure_ascii=False, indent=1)
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.text[:200].strip()
+    if isinstance(data, dict):
+        parts = [str(data.get("message") or ""), str(data.get("details") or "")]
+        return ", ".join(p for p in parts if p and p != "None")
+    return str(data)[:200]

@@ -1,0 +1,100 @@
+"""The client's errors. ``str(error)`` is a Russian message for the user: what happened and what to do."""
+
+from __future__ import annotations
+
+
+class NetSchoolError(Exception):
+    """Base class for errors talking to a NetSchool server."""
+
+
+class LoginError(NetSchoolError):
+    """The server refused the login (wrong login/password, unknown school). Never retried automatically."""
+
+    def __init__(self, server_message: str) -> None:
+        self.server_message = server_message
+        super().__init__(
+            f"Сервер отказал во входе: «{server_message}». Проверьте логин, пароль и номер школы (scid). "
+            "Повторных попыток не было: после 5 неудачных попыток сервер блокирует вход на 15 минут."
+        )
+
+
+class LoginLockedError(LoginError):
+    def __init__(self, server_message: str) -> None:
+        self.server_message = server_message
+        NetSchoolError.__init__(
+            self,
+            f"Вход временно заблокирован сервером после неудачных попыток: «{server_message}». "
+            "Дождитесь указанного времени и проверьте пароль.",
+        )
+
+
+class PasswordLoginDisabled(NetSchoolError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Вход по логину и паролю на этом сервере отключён (только Госуслуги). Войдите в браузере и "
+            "сохраните сессию в файл ([asurso] session_file или --session): at и cookies NSSESSIONID, ESRNSec."
+        )
+
+
+class SessionLost(NetSchoolError):
+    """The session expired again right after a fresh login: stop the run."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Сессия потеряна и повторный вход не помог ({detail}). Возможно, под этой учётной записью "
+            "одновременно работает другой пользователь или изменились права. Запуск остановлен."
+        )
+
+
+class FirewallBlocked(NetSchoolError):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"Сервер ответил страницей запрета доступа (403) на {path}: запросы с этого адреса, вероятно, "
+            "блокирует межсетевой экран региона. Запуск остановлен, чтобы не усугублять блокировку; "
+            "обратитесь к администратору сети или в региональную поддержку АСУ РСО."
+        )
+
+
+class AccessDenied(NetSchoolError):
+    def __init__(self, path: str, server_message: str) -> None:
+        self.path = path
+        super().__init__(f"Нет прав на {path}: «{server_message}». Нужна учётная запись завуча или администратора.")
+
+
+class ServerUnavailable(NetSchoolError):
+    """Retries exhausted on timeouts, connection errors, 5xx or 429."""
+
+    def __init__(self, path: str, detail: str, attempts: int) -> None:
+        self.path, self.attempts = path, attempts
+        super().__init__(
+            f"Сервер не отвечает на {path} после {attempts} попыток ({detail}). Повторите позже: региональные "
+            "серверы бывают недоступны, особенно в 02:00–06:00."
+        )
+
+
+class TLSVerificationError(NetSchoolError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"Не удалось проверить TLS-сертификат сервера ({detail}). Многие российские серверы подписаны "
+            "сертификатом НУЦ Минцифры («Russian Trusted Root CA»), которого нет в стандартном наборе: "
+            "скачайте его с Госуслуг и укажите путь в [asurso] ca_bundle. Отключать проверку (verify_tls) не следует."
+        )
+
+
+class HTTPStatusError(NetSchoolError):
+    def __init__(self, path: str, status: int, message: str) -> None:
+        self.path, self.status = path, status
+        super().__init__(f"Сервер ответил {status} на {path}: {message}")
+
+
+class ParseError(NetSchoolError):
+    """A response did not match the expected shape; names the endpoint and the field."""
+
+    def __init__(self, endpoint: str, field: str, detail: str) -> None:
+        self.endpoint, self.field = endpoint, field
+        super().__init__(f"Неожиданный ответ {endpoint}: поле «{field}» — {detail}")
+
+
+class ReadOnlyViolation(NetSchoolError):
+    """A programming error: code tried to call an endpoint that is not on the read-only allowlist."""

@@ -1,0 +1,109 @@
+"""Commands that talk to the server: ``login-check`` and ``get``."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from adapters.netschool.errors import (
+    FirewallBlocked,
+    LoginError,
+    NetSchoolError,
+    PasswordLoginDisabled,
+    ServerUnavailable,
+    SessionLost,
+    TLSVerificationError,
+)
+from asurso_sync import exitcodes
+from asurso_sync.cli_common import STATE, err, fail, out
+from asurso_sync.connect import make_client
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SessionOpt = Annotated[
+    Path | None,
+    typer.Option("--session", help="Файл с сессией из браузера (at и cookies) вместо входа по паролю.", dir_okay=False),
+]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--record", help="Сохранять каждый запрос и ответ в папку (секреты скрыты) — для отладки.", file_okay=False
+    ),
+]
+
+
+def server_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Map the client's errors to a Russian message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (LoginError, PasswordLoginDisabled) as exc:
+            raise fail(str(exc), exitcodes.AUTH) from None
+        except TLSVerificationError as exc:
+            raise fail(str(exc), exitcodes.CONFIG) from None
+        except (ServerUnavailable, FirewallBlocked, SessionLost) as exc:
+            raise fail(str(exc), exitcodes.TEMPFAIL) from None
+        except NetSchoolError as exc:
+            raise fail(str(exc), exitcodes.ATTENTION) from None
+
+    return wrapper
+
+
+def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:
+    """Проверить вход: сервер, версия, пользователь, школа, роли, учебный год, тайм-аут сессии; затем выход."""
+
+    async def run() -> dict[str, Any]:
+        async with make_client(STATE.config(), session_file=session, record_dir=record) as client:
+            ctx = client.context
+            info = client.info
+            assert ctx is not None and info is not None
+            return {
+                "Сервер": STATE.config().asurso.base_url,
+                "Продукт": ctx.productName or info.product or "—",
+                "Версия": ctx.version or client.server_version or "—",
+                "Пользователь": f"{ctx.user.name if ctx.user else info.user_name} (id {ctx.userId})",
+                "Школа": f"{ctx.organizationName or '—'} (scid {ctx.schoolId})",
+                "Роли": ", ".join(ctx.roles) or "—",
+                "Учебный год": f"{ctx.schoolyear.name if ctx.schoolyear else '—'} (id {ctx.schoolYearId})",
+                "Тайм-аут сессии": f"{info.timeout_ms // 60000} мин" if info.timeout_ms else "—",
+                "Другой сеанс": "был открыт (предупреждение подтверждено)" if info.other_session else "нет",
+                "Время сервера": client.server_time.isoformat(timespec="seconds") if client.server_time else "—",
+            }
+
+    facts = asyncio.run(run())
+    for key, value in facts.items():
+        out.print(f"[bold]{key}:[/] {value}", highlight=False)
+    err.print("[green]Вход выполнен, сессия закрыта.[/]")
+
+
+def get(
+    path: Annotated[str, typer.Argument(help="Путь API, например /webapi/classes или classes.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Параметр запроса ключ=значение (можно несколько раз).")
+    ] = None,
+    session: SessionOpt = None,
+    record: RecordOpt = None,
+) -> None:
+    """Выполнить любой GET от имени пользователя и напечатать ответ как JSON (для изучения сервера)."""
+    params: list[tuple[str, str]] = []
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail(f"параметр «{item}» должен иметь вид ключ=значение", exitcodes.CONFIG)
+        params.append((key, value))
+    full = path if path.startswith("/") else f"/webapi/{path}"
+
+    async def run() -> Any:
+        async with make_client(STATE.config(), session_file=session, record_dir=record) as client:
+            return await client.get_json(full, params or None)
+
+    out.print_json(json.dumps(asyncio.run(run()), ensure_ascii=False))

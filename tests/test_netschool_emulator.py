@@ -1,0 +1,250 @@
+"""The client against the emulator: in-process and over loopback HTTP, with every fault, read-only proven."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.emulator.faults import Faults, parse_faults
+from adapters.emulator.server import READ_POSTS as EMULATOR_READ_POSTS
+from adapters.emulator.server import Emulator, EmulatorSettings
+from adapters.emulator.transport import EmulatorTransport
+from adapters.netschool import api
+from adapters.netschool.client import READ_POSTS, ClientSettings, NetSchoolClient
+from adapters.netschool.errors import FirewallBlocked
+from adapters.netschool.models import declared
+from asurso_sync.cli import app
+from tests.conftest import edit_config
+from tests.emu import serve
+
+CLOCK_TERM = 1  # index of the current quarter (2 четверть) for the emulator's default clock
+
+
+class NoSleep:
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(0)
+
+
+def settings(base: str = "http://emu.test", **kw: Any) -> ClientSettings:
+    """In-process: a short read timeout (a spurious one only costs a retry); sleeps are disabled per test."""
+    defaults: dict[str, Any] = {
+        "base_url": base,
+        "login": "zavuch",
+        "password": "Сота-2026",
+        "scid": 1,
+        "min_interval": 0,
+        "timeout": 0.25,
+        "max_attempts": 8,
+        "keepalive": False,
+    }
+    defaults.update(kw)
+    return ClientSettings(**defaults)
+
+
+async def read_everything(client: NetSchoolClient, journals: int = 50) -> dict[str, Any]:
+    """Every directory endpoint, ``journals`` group journals, their lessons' editors (topics) and КТП.
+
+    Returned as plain data with declared fields only (``declared``), so reads under faults and drifts compare
+    equal to a clean read whenever they carry the same information.
+    """
+    year = await api.fetch_current_year(client)
+    terms = await api.fetch_terms(client)
+    classes = await api.fetch_classes(client)
+    groups = await api.fetch_subject_groups(client)
+    out: dict[str, Any] = {
+        "year": year,
+        "terms": terms,
+        "vacations": await api.fetch_vacations(client),
+        "classes": classes,
+        "subjects": await api.fetch_subjects(client),
+        "groups": groups,
+        "times": await api.fetch_schedule_times(client),
+        "types": await api.fetch_assignment_types(client),
+        "reasons": await api.fetch_attendance_reasons(client),
+        "settings": await api.fetch_school_settings(client, year.id),
+        "class_students": {c.id: await api.fetch_class_students(client, c.id) for c in classes},
+        "meetings": await api.fetch_class_meetings(
+            client, date(2026, 11, 16), date(2026, 11, 20), [c.id for c in classes]
+        ),
+        "journals": {},
+        "group_students": {},
+        "edits": {},
+        "plans": {},
+    }
+    quarter = sorted(t.id for t in terms if t.termTypeId == 1)[CLOCK_TERM]
+    half = sorted(t.id for t in terms if t.termTypeId == 2)[0]
+    grade_of = {c.id: c.grade_number or 0 for c in classes}
+    for g in groups[:journals]:
+        class_id = g.class_.id if g.class_ else 0
+        term_id = half if grade_of.get(class_id, 0) >= 10 else quarter
+        body = (await api.fetch_journal(client, g.id, term_id, year_id=year.id, class_id=class_id)).journals[0]
+        out["journals"][g.id] = {k: v for k, v in declared(body).items() if k != "lastAccess"}
+        out["group_students"][g.id] = await api.fetch_group_students(client, g.id, term_id)
+        for cm in body.classMeeting[:3]:
+            out["edits"][cm.id] = await api.fetch_lesson_edit(client, cm.id, g.id, term_id)
+        out["plans"][g.id] = await api.fetch_subject_plan(client, g.id)
+    return {
+        k: ({kk: declared(vv) for kk, vv in v.items()} if isinstance(v, dict) else declared(v)) for k, v in out.items()
+    }
+
+
+async def run_read(emu: Emulator, *, journals: int = 50, **kw: Any) -> tuple[dict[str, Any], NetSchoolClient]:
+    client = NetSchoolClient(settings(**kw), transport=EmulatorTransport(emu), sleep=NoSleep())
+    async with client:
+        data = await read_everything(client, journals)
+    return data, client
+
+
+@pytest.fixture(scope="module")
+def clean_read() -> dict[str, Any]:
+    emu = Emulator(EmulatorSettings(size="small"))
+    data, _ = asyncio.run(run_read(emu))
+    return data
+
+
+def test_full_read_is_read_only(clean_read: dict[str, Any]) -> None:
+    emu = Emulator(EmulatorSettings(size="small"))
+    data, client = asyncio.run(run_read(emu))
+    assert data == clean_read
+    assert len(data["journals"]) == 50
+    used = set(client.stats.calls)
+    assert all(m == "GET" or (m == "POST" and p in READ_POSTS) for m, p in used), used
+    assert {p for m, p in used if m == "POST"} <= {"/webapi/auth/getdata", "/webapi/login", "/webapi/auth/logout"}
+    assert EMULATOR_READ_POSTS | {"/webapi/terms/search"} >= READ_POSTS
+    assert emu.write_attempts == []
+    served = {(m, p) for m, p, _ in emu.request_log}
+    assert all(m == "GET" or p in READ_POSTS for m, p in served)
+    assert not emu.sessions  # logged out
+
+
+def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -> None:
+    emu = Emulator(EmulatorSettings(size="small", faults=parse_faults("standard", seed=11)))
+    data, client = asyncio.run(run_read(emu, concurrency=2))
+    assert data == clean_read
+    s = client.stats
+    assert s.retries > 0 and s.relogins >= 1 and s.security_warnings == 1
+    assert any(code >= 500 for code in s.by_status)
+    assert emu.write_attempts == []
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        Faults(error_5xx=0.3, seed=1),
+        Faults(hang=0.2, hang_seconds=30, seed=2),
+        Faults(reset=0.2, seed=3),
+        Faults(expire_every=15, seed=4),
+        Faults(security_warning_at=9, seed=5),
+        Faults(rate_limit=0.2, retry_after="3", seed=6),
+        Faults(latency=0.005, jitter=0.005, seed=7),
+        Faults(drifts=frozenset({"lesson_flat", "reason_mark", "string_ids", "frac_digits", "null_arrays"}), seed=8),
+    ],
+    ids=["5xx", "hang", "reset", "expiry", "security-warning", "429", "latency", "drifts"],
+)
+def test_each_fault_alone(clean_read: dict[str, Any], faults: Faults) -> None:
+    emu = Emulator(EmulatorSettings(size="small", faults=faults))
+    sleeper = NoSleep()
+    client = NetSchoolClient(settings(), transport=EmulatorTransport(emu), sleep=sleeper)
+
+    async def go() -> dict[str, Any]:
+        async with client:
+            return await read_everything(client, 12)
+
+    data = asyncio.run(go())
+    expected = dict(clean_read)
+    for key in ("journals", "group_students", "edits", "plans"):
+        expected[key] = {k: v for k, v in clean_read[key].items() if k in data[key]}
+    assert data == expected
+    if faults.rate_limit:
+        assert 3.0 in sleeper.calls  # Retry-After honoured
+    if faults.expire_every:
+        assert client.stats.relogins >= 1
+
+
+def test_waf_stops_the_run() -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", faults=Faults(waf=1.0)))
+
+    async def go() -> None:
+        async with NetSchoolClient(settings(), transport=EmulatorTransport(emu), sleep=NoSleep()) as client:
+            await api.fetch_terms(client)
+
+    with pytest.raises(FirewallBlocked):
+        asyncio.run(go())
+    assert not emu.sessions  # logged out even so
+
+
+def test_concurrent_expiry_relogs_in_once() -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", faults=Faults(expire_every=4)))
+
+    async def go() -> NetSchoolClient:
+        client = NetSchoolClient(settings(concurrency=4), transport=EmulatorTransport(emu), sleep=NoSleep())
+        async with client:
+            # the session lives for 4 requests: context + 3 …
+            await asyncio.gather(*(api.fetch_terms(client) for _ in range(3)))
+            # … then four concurrent requests all meet the expired session; one re-login serves them all
+            await asyncio.gather(*(api.fetch_terms(client) for _ in range(4)))
+        return client
+
+    client = asyncio.run(go())
+    assert client.stats.relogins == 1
+
+
+def test_keepalive_pings_an_idle_session() -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", session_timeout_ms=3000))
+
+    async def go() -> int:
+        async with NetSchoolClient(settings(keepalive=True), transport=EmulatorTransport(emu)) as client:
+            before = client.stats.requests
+            await asyncio.sleep(1.6)  # interval = timeOut / 3 = 1 s
+            return client.stats.requests - before
+
+    assert asyncio.run(go()) >= 1
+
+
+# --- over loopback HTTP -------------------------------------------------------------------------
+
+
+def test_standard_faults_over_loopback_http(clean_read: dict[str, Any]) -> None:
+    emu = Emulator(EmulatorSettings(size="small", faults=replace(parse_faults("standard", seed=3), hang_seconds=1.5)))
+    with serve(emu) as base:
+
+        async def go() -> tuple[dict[str, Any], NetSchoolClient]:
+            client = NetSchoolClient(settings(base, timeout=0.5), sleep=NoSleep())
+            async with client:
+                return await read_everything(client, 20), client
+
+        data, client = asyncio.run(go())
+    assert data["journals"] == {k: v for k, v in clean_read["journals"].items() if k in data["journals"]}
+    assert len(data["journals"]) == 20
+    assert client.stats.retries > 0
+
+
+def test_login_check_and_get_commands_over_loopback(runner: CliRunner, config_file: Path) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny"))
+    with serve(emu) as base:
+        edit_config(config_file, 'base_url = "https://asurso.ru"', f'base_url = "{base}"')
+        env = {"ASURSO_PASSWORD": "Сота-2026"}
+        result = runner.invoke(app, ["--config", str(config_file), "login-check"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "Фролова" in result.stdout or "Пользователь" in result.stdout
+        assert "5.47.0" in result.stdout and "2026/2027" in result.stdout
+        result = runner.invoke(app, ["--config", str(config_file), "get", "terms"], env=env)
+        assert result.exit_code == 0 and '"termName": "1 четверть"' in result.stdout
+        result = runner.invoke(app, ["--config", str(config_file), "get", "grade/journal", "-p", "sgId"], env=env)
+        assert result.exit_code == 2
+        result = runner.invoke(app, ["--config", str(config_file), "login-check"], env={"ASURSO_PASSWORD": "нет"})
+        assert result.exit_code == 5 and "Неправильный пароль" in result.stderr
+        assert "нет" not in result.stderr.replace("нет прав", "")
+        assert not emu.sessions
+    result = runner.invoke(app, ["--config", str(config_file), "login-check"], env={})
+    assert result.exit_code == 2 and "ASURSO_PASSWORD" in result.stderr

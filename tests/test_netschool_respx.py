@@ -1,0 +1,341 @@
+"""respx unit tests of the client: each login branch, the retry policy, re-login once, logout, read-only gate."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+
+from adapters.netschool.client import ClientSettings, NetSchoolClient, parse_retry_after, password_hashes
+from adapters.netschool.errors import (
+    FirewallBlocked,
+    LoginError,
+    LoginLockedError,
+    PasswordLoginDisabled,
+    ReadOnlyViolation,
+    ServerUnavailable,
+    SessionLost,
+    TLSVerificationError,
+)
+
+BASE = "https://asurso.test"
+AT = "4012341777721575425550192"
+
+
+def settings(**kw: object) -> ClientSettings:
+    defaults: dict[str, object] = {
+        "base_url": BASE,
+        "login": "zavuch",
+        "password": "Сота-2026",
+        "scid": 107,
+        "min_interval": 0,
+        "keepalive": False,
+        "max_attempts": 4,
+    }
+    defaults.update(kw)
+    return ClientSettings(**defaults)  # type: ignore[arg-type]
+
+
+class Sleeps(list[float]):
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def login_body(entry: str = "/angular/school/main/", at: str = AT, **extra: object) -> dict[str, object]:
+    return {
+        "at": at,
+        "timeOut": 3_600_000,
+        "entryPoint": entry,
+        "requestData": None,
+        "accountInfo": {"user": {"id": 811645, "name": "Иванова М. И."}, "userRoles": []},
+        **extra,
+    }
+
+
+CONTEXT = {
+    "userId": 811645,
+    "schoolId": 107,
+    "schoolYearId": 8987,
+    "roles": ["Principal"],
+    "user": {"id": 811645, "name": "Иванова М. И."},
+    "productName": "Сетевой Город. Образование",
+    "version": "5.47.0",
+    "schoolyear": {"id": 8987, "name": "2026/2027"},
+}
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=BASE, assert_all_called=False) as router:
+        router.get("/webapi/logindata").respond(
+            json={"productName": "Сетевой Город. Образование", "version": "5.47.0", "schoolLogin": True},
+            headers={"set-cookie": "NSSESSIONID=abc; path=/"},
+        )
+        router.post("/webapi/auth/getdata").respond(json={"lt": "878792729", "ver": "679337794", "salt": "9369808045"})
+        router.post("/webapi/login", name="login").respond(
+            json=login_body(), headers={"set-cookie": "ESRNSec=s1; path=/"}
+        )
+        router.get("/webapi/context", name="context").respond(json=CONTEXT)
+        router.post("/webapi/auth/logout", name="logout").respond(200)
+        yield router
+
+
+def form(request: httpx.Request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+
+
+async def test_login_sends_the_documented_form(api: respx.MockRouter) -> None:
+    async with NetSchoolClient(settings()) as client:
+        assert client.info is not None and client.info.at == AT
+        assert client.context is not None and client.context.userId == 811645
+    sent = api["login"].calls.last.request
+    f = form(sent)
+    h1 = hashlib.md5("Сота-2026".encode("cp1251")).hexdigest()
+    pw2 = hashlib.md5(("9369808045" + h1).encode()).hexdigest()
+    assert f == {
+        "loginType": "1",
+        "scid": "107",
+        "un": "zavuch",
+        "pw": pw2[:9],
+        "pw2": pw2,
+        "lt": "878792729",
+        "ver": "679337794",
+    }
+    assert sent.headers["referer"] == f"{BASE}/"
+    assert sent.headers["x-requested-with"] == "XMLHttpRequest"
+    assert "NSSESSIONID=abc" in sent.headers["cookie"]
+    ctx_req = api["context"].calls.last.request
+    assert ctx_req.headers["at"] == AT and "ESRNSec=s1" in ctx_req.headers["cookie"]
+    assert api["logout"].called
+    assert form(api["logout"].calls.last.request)["at"] == AT
+
+
+async def test_wrong_password_is_not_retried(api: respx.MockRouter) -> None:
+    api["login"].respond(409, json={"message": "Неправильный пароль или логин"})
+    with pytest.raises(LoginError, match="Неправильный пароль или логин"):
+        async with NetSchoolClient(settings()):
+            pass
+    assert api["login"].call_count == 1
+
+
+async def test_lock_message(api: respx.MockRouter) -> None:
+    api["login"].respond(
+        409, json={"message": "Следующая попытка может быть совершена не ранее чем 28.11.2026 14:35:12"}
+    )
+    with pytest.raises(LoginLockedError, match=r"28\.11\.2026 14:35:12"):
+        async with NetSchoolClient(settings()):
+            pass
+    assert api["login"].call_count == 1
+
+
+@pytest.mark.parametrize("variant", ["schoolLogin", "nosalt"])
+async def test_password_login_disabled(api: respx.MockRouter, variant: str) -> None:
+    if variant == "schoolLogin":
+        api.get("/webapi/logindata").respond(json={"schoolLogin": False, "esiaMainAuth": True})
+    else:
+        api.post("/webapi/auth/getdata").respond(json={})
+    with pytest.raises(PasswordLoginDisabled, match="session_file"):
+        async with NetSchoolClient(settings()):
+            pass
+    assert not api["login"].called
+
+
+async def test_choose_session_role_picks_staff_and_logs_in_again(api: respx.MockRouter) -> None:
+    roles = [
+        {"userId": 1, "schoolId": 107, "role": {"id": 2, "name": "Родитель"}},
+        {"userId": 2, "schoolId": 107, "role": {"id": 7, "name": "Учитель"}},
+    ]
+    first = login_body("/angular/school/choose-session-role/", at="1" * 26)
+    first["accountInfo"] = {"user": {"id": 1}, "userRoles": roles}
+    api["login"].side_effect = [httpx.Response(200, json=first), httpx.Response(200, json=login_body())]
+    async with NetSchoolClient(settings()) as client:
+        assert client.info is not None and client.info.at == AT
+    assert "rolegroup" not in form(api["login"].calls[0].request)
+    assert form(api["login"].calls[1].request)["rolegroup"] == "7"
+    assert form(api["logout"].calls[0].request)["at"] == "1" * 26
+
+
+async def test_configured_role_group_wins(api: respx.MockRouter) -> None:
+    roles = [{"role": {"id": 2, "name": "Родитель"}}, {"role": {"id": 7, "name": "Учитель"}}]
+    first = login_body("/angular/school/choose-session-role/")
+    first["accountInfo"] = {"user": {"id": 1}, "userRoles": roles}
+    api["login"].side_effect = [httpx.Response(200, json=first), httpx.Response(200, json=login_body())]
+    async with NetSchoolClient(settings(role_group="Родитель")):
+        pass
+    assert form(api["login"].calls[1].request)["rolegroup"] == "2"
+
+
+async def test_security_warning_at_login_is_acknowledged(api: respx.MockRouter) -> None:
+    api["login"].respond(json=login_body("/asp/SecurityWarning.asp", requestData={"warnType": "1", "atlist": "1"}))
+    ack = api.post("/asp/SecurityWarning.asp").respond(200, html="<html>OK</html>")
+    async with NetSchoolClient(settings()) as client:
+        assert client.info is not None and client.info.other_session
+        assert client.stats.security_warnings == 1
+    assert ack.called and form(ack.calls.last.request)["WarnType"] == "2"
+
+
+async def test_retries_5xx_then_succeeds_with_backoff(api: respx.MockRouter) -> None:
+    route = api.get("/webapi/terms")
+    route.side_effect = [httpx.Response(503), httpx.Response(502, html="<h1>502</h1>"), httpx.Response(200, json=[])]
+    sleeps = Sleeps()
+    async with NetSchoolClient(settings(), sleep=sleeps) as client:
+        assert await client.get_json("/webapi/terms") == []
+        assert client.stats.retries == 2
+    assert len(sleeps) == 2 and all(0 <= s <= 30 for s in sleeps)
+
+
+async def test_retry_after_seconds_and_date_are_honoured(api: respx.MockRouter) -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    api.get("/webapi/terms").side_effect = [
+        httpx.Response(429, headers={"Retry-After": "7"}),
+        httpx.Response(429, headers={"Retry-After": later}),
+        httpx.Response(429, headers={"Retry-After": "0"}),
+        httpx.Response(200, json=[]),
+    ]
+    sleeps = Sleeps()
+    async with NetSchoolClient(settings(max_attempts=5, backoff_max=2.0), sleep=sleeps) as client:
+        await client.get_json("/webapi/terms")
+    assert sleeps[0] == 7
+    assert 15 <= sleeps[1] <= 21
+    assert sleeps[2] <= 2.0  # Retry-After: 0 is no hint: ordinary backoff
+
+
+def test_parse_retry_after() -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("0") is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Sat, 28 Nov 2026 12:01:00 GMT", now) == 60
+    assert parse_retry_after("Sat, 28 Nov 2026 11:59:00 GMT", now) is None
+
+
+async def test_attempts_cap(api: respx.MockRouter) -> None:
+    route = api.get("/webapi/terms").respond(503)
+    async with NetSchoolClient(settings(max_attempts=3), sleep=Sleeps()) as client:
+        with pytest.raises(ServerUnavailable, match="после 3 попыток"):
+            await client.get_json("/webapi/terms")
+    assert route.call_count == 3
+
+
+async def test_total_time_cap(api: respx.MockRouter) -> None:
+    route = api.get("/webapi/terms").respond(503)
+    async with NetSchoolClient(settings(max_attempts=1000, max_retry_seconds=0.3, backoff_max=0.05)) as client:
+        with pytest.raises(ServerUnavailable):
+            await client.get_json("/webapi/terms")
+    assert 2 <= route.call_count < 1000
+
+
+async def test_timeouts_and_resets_are_retried(api: respx.MockRouter) -> None:
+    api.get("/webapi/terms").side_effect = [
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("reset"),
+        httpx.ConnectError("refused"),
+        httpx.Response(200, json=[]),
+    ]
+    async with NetSchoolClient(settings(), sleep=Sleeps()) as client:
+        assert await client.get_json("/webapi/terms") == []
+        assert client.stats.retries == 3
+
+
+async def test_relogin_once_on_expiry(api: respx.MockRouter) -> None:
+    api.get("/webapi/terms").side_effect = [
+        httpx.Response(401, headers={"auth-error": "SessionExpired"}),
+        httpx.Response(200, json=[{"id": 1}]),
+    ]
+    async with NetSchoolClient(settings()) as client:
+        assert await client.get_json("/webapi/terms") == [{"id": 1}]
+        assert client.stats.relogins == 1
+    assert api["login"].call_count == 2
+
+
+async def test_html_where_json_expected_means_logged_out(api: respx.MockRouter) -> None:
+    api.get("/webapi/terms").side_effect = [
+        httpx.Response(200, html="<html><!--Jumptologin page--></html>"),
+        httpx.Response(200, json=[]),
+    ]
+    async with NetSchoolClient(settings()) as client:
+        assert await client.get_json("/webapi/terms") == []
+        assert client.stats.relogins == 1
+
+
+async def test_second_expiry_after_relogin_stops_the_run(api: respx.MockRouter) -> None:
+    api.get("/webapi/terms").respond(401, headers={"auth-error": "SessionExpired"})
+    async with NetSchoolClient(settings()) as client:
+        with pytest.raises(SessionLost, match="Запуск остановлен"):
+            await client.get_json("/webapi/terms")
+    assert api["login"].call_count == 2
+
+
+async def test_security_warning_interstitial_is_acknowledged_and_repeated(api: respx.MockRouter) -> None:
+    page = '<html><form action="/asp/SecurityWarning.asp"><input name="WarnType" value="1"></form></html>'
+    api.get("/webapi/terms").side_effect = [httpx.Response(200, html=page), httpx.Response(200, json=[])]
+    ack = api.post("/asp/SecurityWarning.asp").respond(200, html="<html>OK</html>")
+    async with NetSchoolClient(settings()) as client:
+        assert await client.get_json("/webapi/terms") == []
+        assert client.stats.security_warnings == 1 and client.stats.relogins == 0
+    assert ack.call_count == 1
+
+
+async def test_waf_page_stops_without_retry(api: respx.MockRouter) -> None:
+    route = api.get("/webapi/terms").respond(403, html="<html><h1>Forbidden</h1></html>")
+    async with NetSchoolClient(settings()) as client:
+        with pytest.raises(FirewallBlocked, match="межсетевой экран"):
+            await client.get_json("/webapi/terms")
+    assert route.call_count == 1
+
+
+async def test_logout_happens_on_error_too(api: respx.MockRouter) -> None:
+    with pytest.raises(RuntimeError):
+        async with NetSchoolClient(settings()):
+            raise RuntimeError("boom")
+    assert api["logout"].called
+
+
+async def test_tls_failure_explains_the_ca_bundle(api: respx.MockRouter) -> None:
+    api.get("/webapi/logindata").mock(
+        side_effect=httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    )
+    with pytest.raises(TLSVerificationError, match="ca_bundle"):
+        async with NetSchoolClient(settings()):
+            pass
+
+
+async def test_read_only_gate_refuses_writes_before_sending(api: respx.MockRouter) -> None:
+    write = api.post("/webapi/grade/journal/edit").respond(200)
+    async with NetSchoolClient(settings()) as client:
+        for method, path in (
+            ("POST", "/webapi/grade/journal/edit"),
+            ("POST", "/webapi/grade/journal/quickedit"),
+            ("DELETE", "/webapi/grade/journal/assignments/1"),
+            ("PUT", "/webapi/mysettings"),
+        ):
+            with pytest.raises(ReadOnlyViolation):
+                await client._raw(method, path)
+    assert not write.called
+
+
+async def test_recording_redacts_secrets(api: respx.MockRouter, tmp_path: Path) -> None:
+    api.get("/webapi/terms").respond(json=[{"id": 1, "termName": "1 четверть"}])
+    rec = tmp_path / "rec"
+    async with NetSchoolClient(settings(record_dir=rec)) as client:
+        await client.get_json("/webapi/terms")
+    files = sorted(rec.iterdir())
+    assert any("webapi_terms" in f.name for f in files)
+    text = "".join(f.read_text(encoding="utf-8") for f in files)
+    _, pw2 = password_hashes("Сота-2026", "9369808045")
+    for secret in (AT, pw2, "Сота-2026", "9369808045", "s1"):
+        assert secret not in text
+    assert "1 четверть" in text
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in files)
+
+
+def test_password_outside_cp1251_cannot_log_in() -> None:
+    with pytest.raises(LoginError, match="windows-1251"):
+        password_hashes("пароль😀", "1")
