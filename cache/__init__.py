@@ -6,7 +6,16 @@ Nothing outside this package writes the mirror's tables. Public API:
 from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
-from cache.queries import observations, present_at, table_counts, value_at
+from cache.queries import (
+    canonical_dump,
+    lessons_touched_in_run,
+    live_count,
+    observations,
+    present_at,
+    rows,
+    table_counts,
+    value_at,
+)
 from cache.runs import (
     RunInfo,
     audit,
@@ -31,16 +40,20 @@ __all__ = [
     "UnitWriter",
     "audit",
     "audit_entries",
+    "canonical_dump",
     "create_private_file",
     "ensure_private_dir",
     "finish_run",
     "get_cursor",
     "last_runs",
     "last_successful_run",
+    "lessons_touched_in_run",
+    "live_count",
     "observations",
     "open_cache",
     "pending_migrations",
     "present_at",
+    "rows",
     "save_rows",
     "schema_version",
     "start_run",

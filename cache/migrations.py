@@ -6,22 +6,28 @@ a file created at every earlier step to the newest schema.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from cache.schema import ENTITIES, HOUSEKEEPING_DDL
+_SQL = Path(__file__).resolve().parent / "sql"
 
 MIGRATION_SET = "asurso_sync_cache"
 migrations = Migrations(MIGRATION_SET)
 
 
+def _run_sql_file(db: Database, name: str) -> None:
+    """Run a frozen SQL file statement by statement (inside the migration's transaction)."""
+    for stmt in (_SQL / name).read_text(encoding="utf-8").split(";\n\n"):
+        if stmt.strip():
+            db.execute(stmt.strip().rstrip(";"))
+
+
 @migrations(name="0001_initial")
 def m0001_initial(db: Database) -> None:
-    for entity in ENTITIES.values():
-        for stmt in entity.ddl():
-            db.execute(stmt)
-    for stmt in HOUSEKEEPING_DDL:
-        db.execute(stmt)
+    # Frozen DDL of the first schema; later changes go into new migrations, never into this file.
+    _run_sql_file(db, "0001_initial.sql")
 
 
 # Tables whose first_seen_at the rules engine filters by time (observed evidence).
@@ -32,6 +38,18 @@ _TIMED_TABLES = ("class_meeting", "lesson_topic", "assignment", "mark", "attenda
 def m0002_history_indexes(db: Database) -> None:
     for table in _TIMED_TABLES:
         db.execute(f'CREATE INDEX "idx_{table}_first_seen" ON "{table}" ("first_seen_at")')
+
+
+# A journal unit is one subject group in one term: its rows carry the term, so that the unit's scope
+# (sg_id, term_id) says exactly which rows a complete read replaces.
+_TERM_SCOPED = ("class_meeting", "assignment", "mark", "attendance")
+
+
+@migrations(name="0003_term_scope")
+def m0003_term_scope(db: Database) -> None:
+    for table in _TERM_SCOPED:
+        db.execute(f'ALTER TABLE "{table}" ADD COLUMN "term_id" INTEGER')
+        db.execute(f'CREATE INDEX "idx_{table}_unit" ON "{table}" ("sg_id", "term_id")')
 
 
 def known_names() -> list[str]:

@@ -70,3 +70,48 @@ def table_counts(db: Database) -> dict[str, int]:
     return {
         name: db.execute(f'SELECT count(*) FROM "{name}" WHERE "gone_at" IS NULL').fetchone()[0] for name in ENTITIES
     }
+
+
+def live_count(db: Database, table: str, scope: dict[str, Any]) -> int:
+    """Live rows of ``table`` whose columns equal ``scope``."""
+    where = " AND ".join(f'"{c}" = ?' for c in scope) or "1"
+    row = db.execute(f'SELECT count(*) FROM "{table}" WHERE "gone_at" IS NULL AND {where}', list(scope.values()))
+    return int(row.fetchone()[0])
+
+
+def lessons_touched_in_run(db: Database, run_id: int) -> set[int]:
+    """Class meetings whose assignments, marks or attendance changed (or appeared, or went) in ``run_id``."""
+    cur = db.execute(
+        """
+        SELECT json_extract(c.row_key, '$[0]') FROM change_log c
+         WHERE c.run_id = ? AND c.tbl IN ('attendance', 'class_meeting')
+        UNION
+        SELECT a.class_meeting_id FROM change_log c JOIN assignment a ON a.id = json_extract(c.row_key, '$[0]')
+         WHERE c.run_id = ? AND c.tbl = 'assignment'
+        UNION
+        SELECT a.class_meeting_id FROM change_log c JOIN assignment a ON a.id = json_extract(c.row_key, '$[0]')
+         WHERE c.run_id = ? AND c.tbl = 'mark'
+        """,
+        [run_id, run_id, run_id],
+    )
+    return {int(r[0]) for r in cur.fetchall() if r[0] is not None}
+
+
+def rows(db: Database, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Run a read-only query over the mirror and return dicts (for the sync's planning and the rules)."""
+    cur = db.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def canonical_dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every mirrored table's live rows, data columns only (history excluded), sorted: for comparing mirrors."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for name, entity in ENTITIES.items():
+        cols = ", ".join(f'"{c}"' for c in entity.columns)
+        keys = ", ".join(f'"{k}"' for k in entity.key)
+        out[name] = [
+            tuple(r)
+            for r in db.execute(f'SELECT {cols} FROM "{name}" WHERE "gone_at" IS NULL ORDER BY {keys}').fetchall()
+        ]
+    return out

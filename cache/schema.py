@@ -10,6 +10,8 @@ correctly):
 - ``changed_at``    — the observation at which its data last changed (or it (re)appeared);
 - ``gone_at``       — set when a fully read unit no longer returned it (rows are never deleted).
 
+The DDL of released migrations is frozen in ``cache/sql``; ``Entity.ddl()`` renders the current spec (for
+documentation and the schema test, which checks that migrations produce exactly these columns).
 Column types are SQLite affinities. Dates are ``YYYY-MM-DD``; datetimes ``YYYY-MM-DDTHH:MM:SS``.
 """
 
@@ -146,6 +148,7 @@ ENTITIES: dict[str, Entity] = {
             {
                 "id": INT,
                 "sg_id": INT,
+                "term_id": INT,
                 "day": TXT,
                 "number": INT,
                 "schedule_time_id": INT,
@@ -176,6 +179,7 @@ ENTITIES: dict[str, Entity] = {
             {
                 "id": INT,
                 "sg_id": INT,
+                "term_id": INT,
                 "class_meeting_id": INT,
                 "type_id": INT,
                 "name": TXT,
@@ -191,7 +195,7 @@ ENTITIES: dict[str, Entity] = {
         _e(
             "mark",
             ("assignment_id", "student_id"),
-            {"assignment_id": INT, "student_id": INT, "sg_id": INT, "mark": TXT, "duty": INT},
+            {"assignment_id": INT, "student_id": INT, "sg_id": INT, "term_id": INT, "mark": TXT, "duty": INT},
             "Отметка; mark NULL при duty=1 — «точка» (долг).",
             ("sg_id",),
             ("student_id",),
@@ -199,7 +203,7 @@ ENTITIES: dict[str, Entity] = {
         _e(
             "attendance",
             ("class_meeting_id", "student_id"),
-            {"class_meeting_id": INT, "student_id": INT, "sg_id": INT, "reason": TXT},
+            {"class_meeting_id": INT, "student_id": INT, "sg_id": INT, "term_id": INT, "reason": TXT},
             "Посещаемость: код причины отсутствия на уроке.",
             ("sg_id",),
         ),

@@ -95,9 +95,9 @@ def test_partial_read_never_marks_gone(db: Database) -> None:
 
 def test_type_drift_is_not_a_change(db: Database) -> None:
     """Ids as numeric strings, marks as numbers or strings, booleans: the same value, no spurious history."""
-    mark = {"assignment_id": 5, "student_id": 9, "sg_id": 10, "mark": 5, "duty": False}
+    mark = {"assignment_id": 5, "student_id": 9, "sg_id": 10, "term_id": 3, "mark": 5, "duty": False}
     save_rows(db, "mark", [mark], observed_at=T1)
-    drifted = {"assignment_id": "5", "student_id": "9", "sg_id": "10", "mark": "5", "duty": 0}
+    drifted = {"assignment_id": "5", "student_id": "9", "sg_id": "10", "term_id": "3", "mark": "5", "duty": 0}
     s = save_rows(db, "mark", [drifted], observed_at=T2)
     assert s.unchanged == 1
     assert row(db, "mark", "assignment_id = 5")["mark"] == "5"
@@ -105,7 +105,9 @@ def test_type_drift_is_not_a_change(db: Database) -> None:
 
 def test_composite_keys_lookup_in_chunks(db: Database) -> None:
     rows = [
-        {"class_meeting_id": cm, "student_id": st_, "sg_id": 1, "reason": "ОТ"} for cm in range(30) for st_ in range(30)
+        {"class_meeting_id": cm, "student_id": st_, "sg_id": 1, "term_id": 3, "reason": "ОТ"}
+        for cm in range(30)
+        for st_ in range(30)
     ]
     assert save_rows(db, "attendance", rows, observed_at=T1).new == 900
     rows[0] = {**rows[0], "reason": "Б"}

@@ -409,13 +409,27 @@ class NetSchoolClient:
 
     async def get_json(self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None) -> Any:
         """An authenticated, retried, re-login-once GET returning parsed JSON."""
-        return await self._authed_json("GET", path, params=params)
+        return (await self.get_json_dated(path, params))[0]
+
+    async def get_json_dated(
+        self, path: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None
+    ) -> tuple[Any, datetime | None]:
+        """Like :meth:`get_json`, plus the server's time (school-local) from this response's ``Date``."""
+        resp = await self._authed("GET", path, params=params)
+        try:
+            return resp.json(), self._local_date(resp)
+        except ValueError as exc:
+            raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
 
     async def post_read_json(self, path: str, json_body: Any) -> Any:
         """A reading POST (only the allowlisted ones, e.g. ``terms/search``)."""
-        return await self._authed_json("POST", path, json=json_body)
+        resp = await self._authed("POST", path, json=json_body)
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
 
-    async def _authed_json(self, method: str, path: str, **kw: Any) -> Any:
+    async def _authed(self, method: str, path: str, **kw: Any) -> httpx.Response:
         for attempt in (1, 2):
             generation = self._generation
             acks = 0
@@ -440,10 +454,7 @@ class NetSchoolClient:
                 raise AccessDenied(path, _message(resp))
             if resp.status_code >= 400:
                 raise HTTPStatusError(path, resp.status_code, _message(resp))
-            try:
-                return resp.json()
-            except ValueError as exc:
-                raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
+            return resp
         raise AssertionError("unreachable")
 
     async def _public_json(self, method: str, path: str, **kw: Any) -> Any:
@@ -535,17 +546,22 @@ class NetSchoolClient:
             self._record(method, path, kw, resp)
         return resp
 
-    def _note_date(self, resp: httpx.Response) -> None:
+    def _local_date(self, resp: httpx.Response) -> datetime | None:
         raw = resp.headers.get("date")
         if not raw:
-            return
+            return None
         try:
             when = parsedate_to_datetime(raw)
         except (TypeError, ValueError):
-            return
+            return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        self.server_time = when.astimezone(self._tz).replace(tzinfo=None)
+        return when.astimezone(self._tz).replace(tzinfo=None)
+
+    def _note_date(self, resp: httpx.Response) -> None:
+        when = self._local_date(resp)
+        if when is not None:
+            self.server_time = when
 
     def _record(self, method: str, path: str, kw: Mapping[str, Any], resp: httpx.Response) -> None:
         directory = self.settings.record_dir

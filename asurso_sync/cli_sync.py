@@ -1,0 +1,116 @@
+"""``asurso-sync sync``: mirror the journal into the cache, with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from asurso_sync import exitcodes
+from asurso_sync.cli_common import STATE, err, fail, out
+from asurso_sync.cli_server import RecordOpt, SessionOpt
+from asurso_sync.sync import Mode, SyncLocked, SyncOptions, SyncReport, sync_once
+
+STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "ошибка"}
+
+
+def sync(
+    snapshot: Annotated[bool, typer.Option("--snapshot", help="Только сегодняшние уроки (снимок в 16:05).")] = False,
+    full: Annotated[bool, typer.Option("--all", help="Полная загрузка учебного года (долго).")] = False,
+    start: Annotated[str | None, typer.Option("--from", help="Начало периода ГГГГ-ММ-ДД.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Конец периода ГГГГ-ММ-ДД.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Прочитать и сравнить, ничего не записывая.")] = False,
+    accept_empty: Annotated[
+        bool, typer.Option("--accept-empty", help="Принять пустые ответы сервера как удаление данных.")
+    ] = False,
+    session: SessionOpt = None,
+    record: RecordOpt = None,
+) -> None:
+    """Синхронизировать журнал в кэш: по умолчанию — ежедневная (изменения и недавние уроки).
+
+    Код выхода: 0 — успешно; 1 — часть данных не прочитана или сервер вернул пустой ответ там, где были \
+данные (ничего не удалено); 5 — вход отклонён; 6 — сервер недоступен; 7 — идёт другой запуск.
+    """
+    if snapshot and full:
+        raise fail("укажите либо --snapshot, либо --all", exitcodes.CONFIG)
+    try:
+        d_from = date.fromisoformat(start) if start else None
+        d_to = date.fromisoformat(end) if end else None
+    except ValueError:
+        raise fail("даты --from/--to задаются как ГГГГ-ММ-ДД", exitcodes.CONFIG) from None
+    config = STATE.config()
+    mode: Mode = "snapshot" if snapshot else "all" if full else "incremental"
+    options = SyncOptions(
+        mode=mode,
+        start=d_from,
+        end=d_to,
+        dry_run=dry_run,
+        accept_empty=accept_empty,
+        lookback_days=config.sync.lookback_days,
+    )
+    interactive = err.is_terminal
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not interactive,
+    )
+    task = bar.add_task("Синхронизация", total=0)
+
+    def progress(description: str, done: int) -> None:
+        bar.update(task, completed=done, description=f"Синхронизация: {description[:40]}")
+
+    def total(more: int) -> None:
+        current = bar.tasks[0].total or 0
+        bar.update(task, total=current + more)
+
+    try:
+        with bar:
+            report = asyncio.run(
+                sync_once(config, options, session_file=session, record_dir=record, progress=progress, total=total)
+            )
+    except SyncLocked as exc:
+        raise fail(str(exc), exitcodes.LOCKED) from None
+    _summary(report)
+    if report.status == "failed":
+        raise fail(report.error or "синхронизация не удалась", exitcodes.TEMPFAIL)
+    if report.status != "ok":
+        raise typer.Exit(exitcodes.ATTENTION)
+
+
+def _summary(r: SyncReport) -> None:
+    title = "Проверка без записи (--dry-run)" if r.dry_run else f"Синхронизация №{r.run_id}"
+    t = Table(title=title, title_justify="left", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    word = "было бы " if r.dry_run else ""
+    rows = [
+        ("Итог", STATUS_RU.get(r.status, r.status)),
+        ("Время сервера", r.server_time.isoformat(timespec="minutes") if r.server_time else "—"),
+        ("Единиц работы", f"{r.units} (не прочитано: {len(r.units_failed)}, пустых: {len(r.units_empty)})"),
+        ("Запросов", f"{r.requests}, {r.bytes / 1_048_576:.1f} МБ"),
+        (f"Записей {word}новых", str(r.rows.new)),
+        (f"Записей {word}изменено", str(r.rows.changed)),
+        (f"Записей {word}исчезло", str(r.rows.gone)),
+        ("Повторов / повторных входов", f"{r.retries} / {r.relogins}"),
+        ("Длительность", f"{r.seconds:.1f} с"),
+    ]
+    if r.security_warnings:
+        rows.append(("Внимание", "под этой учётной записью был открыт другой сеанс"))
+    for key, value in rows:
+        t.add_row(key, value)
+    out.print(t)
+    for item in r.units_empty[:10]:
+        err.print(
+            f"[yellow]Пустой ответ, данные в кэше сохранены:[/] {item} (если данные удалены на сервере — "
+            "повторите с --accept-empty)"
+        )
+    for item in r.units_failed[:10]:
+        err.print(f"[yellow]Не прочитано:[/] {item}")

@@ -1,0 +1,555 @@
+"""Sync: mirror the school's journal from the adapter into the cache, unit by unit, with history.
+
+A unit of work is one (resource, scope): the directory, one class's student list, one group's journal in
+one term, one lesson's topic, one group's КТП. Each unit's rows, its observation record and its cursor are
+written in one transaction (``cache.unit``), stamped with the server time of its response, so a crash loses
+at most the units in flight and a rerun repairs them.
+
+Modes (``SyncOptions.mode``):
+- ``incremental`` (nightly): directory; journals of each group's current term and of terms that ended within
+  the look-back window; topics of held lessons in the look-back window that have no topic yet, are from the
+  last two days, or whose journal rows changed in this run (a lesson past the edit limit with a known topic
+  is never refetched); КТП of groups that have none yet.
+- ``snapshot`` (16:05): every group's current-term journal (today's lessons, yesterday's attendance codes,
+  last week's written work) and the topics of today's lessons.
+- ``all``: the whole year so far — every term's journal, every held lesson's topic, every КТП.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from adapters.netschool import api
+from adapters.netschool.client import NetSchoolClient
+from adapters.netschool.errors import (
+    FirewallBlocked,
+    LoginError,
+    NetSchoolError,
+    ReadOnlyViolation,
+    ServerUnavailable,
+    SessionLost,
+)
+from adapters.netschool.models import ClassMeeting, Journal, LessonEdit, SubjectPlan, Term, parse, reset_drift_report
+from asurso_sync import mirror
+from cache import (
+    EmptyUnitError,
+    SaveStats,
+    audit,
+    finish_run,
+    lessons_touched_in_run,
+    live_count,
+    rows,
+    start_run,
+    unit,
+)
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["incremental", "snapshot", "all"]
+KIND = {"incremental": "nightly", "snapshot": "snapshot", "all": "full"}
+BREAKER = 5  # units in a row that exhausted their retries: the server is down, stop the run
+RECENT_DAYS = 2  # topics of the last two days are always refetched by the nightly sync
+DEFAULT_EDIT_LIMIT_DAYS = 14
+
+
+@dataclass
+class SyncOptions:
+    mode: Mode = "incremental"
+    start: date | None = None
+    end: date | None = None
+    dry_run: bool = False
+    accept_empty: bool = False
+    lookback_days: int = 14
+
+
+@dataclass
+class SyncReport:
+    run_id: int | None
+    mode: Mode
+    status: str = "ok"
+    units: int = 0
+    units_failed: list[str] = field(default_factory=list)
+    units_empty: list[str] = field(default_factory=list)
+    rows: SaveStats = field(default_factory=SaveStats)
+    requests: int = 0
+    bytes: int = 0
+    retries: int = 0
+    relogins: int = 0
+    security_warnings: int = 0
+    seconds: float = 0.0
+    server_time: datetime | None = None
+    error: str | None = None
+    dry_run: bool = False
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "units": self.units,
+            "units_failed": len(self.units_failed),
+            "units_empty": len(self.units_empty),
+            **self.rows.as_dict(),
+            "requests": self.requests,
+            "bytes": self.bytes,
+            "retries": self.retries,
+            "relogins": self.relogins,
+            "security_warnings": self.security_warnings,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+class _DryRun(Exception):
+    pass
+
+
+Progress = Callable[[str, int], None]  # (description, units completed so far)
+
+
+def _ts(t: datetime | None) -> str:
+    return (t or datetime.now()).replace(microsecond=0).isoformat()
+
+
+class Sync:
+    def __init__(
+        self,
+        db: Database,
+        client: NetSchoolClient,
+        options: SyncOptions,
+        progress: Progress | None = None,
+        total: Callable[[int], None] | None = None,
+    ) -> None:
+        self.db, self.client, self.opt = db, client, options
+        self.report = SyncReport(run_id=None, mode=options.mode, dry_run=options.dry_run)
+        self._progress = progress or (lambda _d, _n: None)
+        self._total = total or (lambda _n: None)
+        self._done = 0
+        self._parallel = asyncio.Semaphore(max(2, client.settings.concurrency * 2))
+        self._second_pass: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._failing_in_row = 0
+
+    # --- entry point ------------------------------------------------------------------------------
+
+    async def run(self) -> SyncReport:
+        self._started = time.monotonic()
+        reset_drift_report()
+        try:
+            if self.opt.dry_run:
+                try:
+                    with self.db.atomic():
+                        await self._run()
+                        raise _DryRun
+                except _DryRun:
+                    pass
+            else:
+                await self._run()
+        finally:
+            self._collect_stats()
+        return self.report
+
+    def _collect_stats(self) -> None:
+        self.report.seconds = time.monotonic() - self._started
+        s = self.client.stats
+        self.report.requests, self.report.bytes = s.requests, s.bytes
+        self.report.retries, self.report.relogins = s.retries, s.relogins
+        self.report.security_warnings = s.security_warnings
+
+    async def _run(self) -> None:
+        today = (self.client.server_time or datetime.now()).date()
+        run_id = start_run(self.db, KIND[self.opt.mode], server_time=_ts(self.client.server_time))
+        self.report.run_id = run_id
+        try:
+            await self._stages(today, run_id)
+        except NetSchoolError as exc:  # unit-level errors are absorbed in _safely: what arrives here ends the run
+            self.report.status, self.report.error = "failed", str(exc)
+        except BaseException as exc:
+            self.report.status, self.report.error = "failed", f"{type(exc).__name__}: {exc}"
+            self._collect_stats()
+            finish_run(
+                self.db,
+                run_id,
+                "failed",
+                counts=self.report.counts(),
+                errors=[self.report.error],
+                server_time=_ts(self.client.server_time),
+            )
+            raise
+        if self.report.status == "ok" and (self.report.units_failed or self.report.units_empty):
+            self.report.status = "partial"
+        self.report.server_time = self.client.server_time
+        self._collect_stats()
+        errors = [self.report.error] if self.report.error else []
+        errors += self.report.units_failed + [f"пустой ответ: {u}" for u in self.report.units_empty]
+        finish_run(
+            self.db,
+            run_id,
+            self.report.status,
+            counts=self.report.counts(),
+            errors=errors,
+            server_time=_ts(self.client.server_time),
+        )
+        audit(
+            self.db,
+            "sync",
+            {"mode": self.opt.mode, "run_id": run_id, "status": self.report.status},
+            records=self.report.rows.written,
+        )
+
+    # --- stages -----------------------------------------------------------------------------------
+
+    async def _stages(self, today: date, run_id: int) -> None:
+        have_directory = live_count(self.db, "school_class", {}) > 0
+        if self.opt.mode != "snapshot" or not have_directory:
+            self._total(1)
+            await self._directory(run_id)
+        classes = rows(self.db, 'SELECT "id", "grade" FROM "school_class" WHERE "gone_at" IS NULL ORDER BY "id"')
+        if self.opt.mode != "snapshot":
+            self._total(len(classes))
+            await self._gather(self._students(c["id"], run_id) for c in classes)
+        terms = {t.id: t for t in await self._class_terms(classes)}
+        class_terms = self._class_term_map
+        groups = rows(self.db, 'SELECT "id", "class_id" FROM "subject_group" WHERE "gone_at" IS NULL ORDER BY "id"')
+        year_id = int(
+            rows(self.db, 'SELECT "id" FROM "school_year" WHERE "gone_at" IS NULL ORDER BY "id" DESC')[0]["id"]
+        )
+
+        # Which (group, term) journals to read.
+        jobs: list[tuple[int, int, int]] = []
+        for g in groups:
+            for term_id in class_terms.get(g["class_id"], []):
+                t = terms[term_id]
+                if self._term_selected(t, today):
+                    jobs.append((g["id"], g["class_id"], term_id))
+        schedule = await self._schedules(classes, [terms[t] for _, _, t in jobs])
+        if self.opt.mode == "snapshot":
+            # Every group's current term, not only groups with lessons today: the 16:05 observation also decides
+            # yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
+            jobs = [j for j in jobs if terms[j[2]].startDate <= today <= terms[j[2]].endDate]
+        self._total(len(jobs))
+        await self._gather(self._journal(sg, cls, term_id, year_id, schedule, run_id) for sg, cls, term_id in jobs)
+
+        lessons = self._topic_lessons(today, run_id, [j[0] for j in jobs])
+        self._total(len(lessons))
+        await self._gather(self._topic(cm, sg, term, run_id) for cm, sg, term in lessons)
+
+        if self.opt.mode != "snapshot":
+            if self.opt.mode == "all":
+                plan_groups = [g["id"] for g in groups]
+            else:
+                plan_groups = [
+                    r["id"]
+                    for r in rows(
+                        self.db,
+                        """
+                    SELECT g."id" FROM "subject_group" g WHERE g."gone_at" IS NULL AND NOT EXISTS
+                      (SELECT 1 FROM "ktp_plan" p WHERE p."sg_id" = g."id" AND p."gone_at" IS NULL) ORDER BY g."id" """,
+                    )
+                ]
+            self._total(len(plan_groups))
+            await self._gather(self._plan(sg, run_id) for sg in plan_groups)
+
+    def _term_selected(self, t: Term, today: date) -> bool:
+        if self.opt.start and t.endDate < self.opt.start:
+            return False
+        if self.opt.end and t.startDate > self.opt.end:
+            return False
+        if t.startDate > today:
+            return False
+        if self.opt.mode == "all":
+            return True
+        if t.startDate <= today <= t.endDate:
+            return True
+        return self.opt.mode == "incremental" and today - t.endDate <= timedelta(days=self.opt.lookback_days)
+
+    async def _gather(self, coros: Any) -> None:
+        """Run a stage's units concurrently, then give the units that failed one more try."""
+
+        async def bounded(coro: Awaitable[None]) -> None:
+            async with self._parallel:
+                await coro
+
+        await asyncio.gather(*(bounded(c) for c in coros))
+        again, self._second_pass = self._second_pass, []
+        for label, work in again:
+            await self._safely(label, work, last_try=True)
+
+    def _tick(self, description: str) -> None:
+        self._done += 1
+        self.report.units += 1
+        self._progress(description, self._done)
+
+    async def _safely(self, label: str, work: Callable[[], Awaitable[None]], *, last_try: bool = False) -> None:
+        """Run one unit. A failed unit gets a second try at the end of its stage; if that fails too it is
+        recorded and the run goes on. Fatal errors propagate, and so does a server that keeps failing
+        (``BREAKER`` units in a row exhausted their retries): better stop than hammer it."""
+        try:
+            await work()
+            self._failing_in_row = 0
+        except EmptyUnitError as exc:
+            self.report.units_empty.append(label)
+            log.warning("Пустой ответ для %s: %s", label, exc)
+        except (SessionLost, FirewallBlocked, LoginError, ReadOnlyViolation):
+            raise
+        except NetSchoolError as exc:
+            if isinstance(exc, ServerUnavailable):
+                self._failing_in_row += 1
+                if self._failing_in_row >= BREAKER:
+                    raise ServerUnavailable(exc.path, f"{BREAKER} единиц подряд без ответа", exc.attempts) from exc
+            if last_try:
+                self.report.units_failed.append(f"{label}: {exc}")
+                log.warning("Не удалось прочитать %s: %s", label, exc)
+            else:
+                self._second_pass.append((label, work))
+                return  # counted when its second try ends
+        self._tick(label)
+
+    def _save(
+        self,
+        resource: str,
+        scope: dict[str, Any] | None,
+        observed: datetime | None,
+        run_id: int,
+        tables: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None, bool]],
+        *,
+        unit_allow_empty: bool | None = None,
+    ) -> None:
+        allow = self.opt.accept_empty if unit_allow_empty is None else unit_allow_empty
+        with unit(self.db, resource, scope, observed_at=_ts(observed), run_id=run_id, allow_empty=allow) as u:
+            for table, (table_rows, table_scope, complete) in tables.items():
+                u.save(table, table_rows, scope=table_scope, complete=complete)
+        self.report.rows += u.stats
+
+    # --- units ------------------------------------------------------------------------------------
+
+    async def _directory(self, run_id: int) -> None:
+        await self._gather([self._directory_unit(run_id)])
+        if self.report.units_failed or self.report.units_empty:
+            raise NetSchoolError(
+                "не удалось прочитать справочники школы: "
+                + "; ".join(self.report.units_failed + self.report.units_empty)
+            )
+
+    async def _directory_unit(self, run_id: int) -> None:
+        async def work() -> None:
+            c = self.client
+            year, terms, vacations, classes, subjects = await asyncio.gather(
+                api.fetch_current_year(c),
+                api.fetch_terms(c),
+                api.fetch_vacations(c),
+                api.fetch_classes(c),
+                api.fetch_subjects(c),
+            )
+            groups, times, types, reasons = await asyncio.gather(
+                api.fetch_subject_groups(c),
+                api.fetch_schedule_times(c),
+                api.fetch_assignment_types(c),
+                api.fetch_attendance_reasons(c),
+            )
+            settings = await api.fetch_school_settings(c, year.id)
+            data = mirror.directory_rows(
+                context=c.context,
+                year=year,
+                terms=terms,
+                vacations=vacations,
+                classes=classes,
+                subjects=subjects,
+                groups=groups,
+                times=times,
+                types=types,
+                reasons=reasons,
+                settings=settings,
+            )
+            partial = {"school_year", "school_setting"}
+            self._save(
+                "directory", None, c.server_time, run_id, {t: (r, None, t not in partial) for t, r in data.items()}
+            )
+
+        await self._safely("справочники", work)
+
+    async def _students(self, class_id: int, run_id: int) -> None:
+        async def work() -> None:
+            items = await api.fetch_class_students(self.client, class_id)
+            self._save(
+                "students",
+                {"class_id": class_id},
+                self.client.server_time,
+                run_id,
+                {"student": (mirror.student_rows(class_id, items), {"class_id": class_id}, True)},
+            )
+
+        await self._safely(f"ученики класса {class_id}", work)
+
+    _class_term_map: dict[int, list[int]]
+
+    async def _class_terms(self, classes: list[dict[str, Any]]) -> list[Term]:
+        """The terms each class works in (``terms/search`` by class), from the server."""
+        self._class_term_map = {}
+        found: dict[int, Term] = {}
+
+        async def one(class_id: int) -> None:
+            data = await self.client.post_read_json("/webapi/terms/search", {"classIds": [class_id]})
+            terms = parse(list[Term], data, "terms/search")
+            self._class_term_map[class_id] = [t.id for t in terms]
+            for t in terms:
+                found[t.id] = t
+
+        await self._gather(one(c["id"]) for c in classes)
+        return list(found.values())
+
+    async def _schedules(self, classes: list[dict[str, Any]], terms: list[Term]) -> dict[int, ClassMeeting]:
+        if not terms:
+            return {}
+        # The whole of the selected terms, future lessons included (the timetable is known in advance): a
+        # narrower window would leave lesson numbers blank in the journal units and fake "changes".
+        start = min(t.startDate for t in terms)
+        end = max(t.endDate for t in terms)
+        schedule: dict[int, ClassMeeting] = {}
+
+        async def one(class_id: int) -> None:
+            try:
+                for cm in await api.fetch_class_meetings(self.client, start, end, [class_id]):
+                    schedule[cm.id] = cm
+            except (SessionLost, FirewallBlocked, LoginError):
+                raise
+            except NetSchoolError as exc:  # lesson numbers are a nicety; journals still mirror without them
+                log.warning("Расписание класса %s не получено: %s", class_id, exc)
+
+        await self._gather(one(c["id"]) for c in classes)
+        return schedule
+
+    async def _journal(
+        self, sg: int, class_id: int, term_id: int, year_id: int, schedule: dict[int, ClassMeeting], run_id: int
+    ) -> None:
+        label = f"журнал группы {sg}, период {term_id}"
+
+        async def work() -> None:
+            params = {"yearId": year_id, "classId": class_id, "grade": -1, "sgId": sg, "termId": term_id}
+            data, observed = await self.client.get_json_dated("/webapi/grade/journal", params)
+            journal = parse(Journal, data, "grade/journal")
+            if not journal.journals:
+                raise NetSchoolError(f"{label}: в ответе нет журнала")
+            body = journal.journals[0]
+            scope = {"sg_id": sg, "term_id": term_id}
+            if not body.classMeeting and not body.students and not self.opt.accept_empty:
+                had = live_count(self.db, "class_meeting", scope) + live_count(self.db, "enrollment", scope)
+                if had:
+                    raise EmptyUnitError("journal", scope, had)
+            data_rows = mirror.journal_rows(body, sg, term_id, schedule)
+            self._save(
+                "journal",
+                scope,
+                observed,
+                run_id,
+                {t: (r, scope, True) for t, r in data_rows.items()},
+                unit_allow_empty=True,
+            )
+            if journal.editLimit and journal.editLimit.limitPastDays is not None:
+                self._edit_limit = journal.editLimit.limitPastDays
+
+        await self._safely(label, work)
+
+    _edit_limit: int = DEFAULT_EDIT_LIMIT_DAYS
+
+    def _topic_lessons(self, today: date, run_id: int, job_groups: list[int]) -> list[tuple[int, int, int]]:
+        """(cm, sg, term) whose topic to (re)read, per the mode's policy."""
+        held = rows(
+            self.db,
+            """
+            SELECT cm."id" AS cm, cm."sg_id" AS sg, cm."term_id" AS term, cm."day" AS day,
+                   (SELECT 1 FROM "lesson_topic" t WHERE t."cm_id" = cm."id" AND t."gone_at" IS NULL) AS known
+              FROM "class_meeting" cm WHERE cm."gone_at" IS NULL AND cm."day" <= ? ORDER BY cm."day", cm."id" """,
+            [today.isoformat()],
+        )
+        vacations = rows(self.db, 'SELECT "start_date", "end_date" FROM "vacation" WHERE "gone_at" IS NULL')
+        groups = set(job_groups)
+
+        def in_vacation(day: str) -> bool:
+            return any(v["start_date"] <= day <= v["end_date"] for v in vacations)
+
+        start = self.opt.start.isoformat() if self.opt.start else None
+        end = self.opt.end.isoformat() if self.opt.end else None
+        picked: list[tuple[int, int, int]] = []
+        if self.opt.mode == "snapshot":
+            return [(h["cm"], h["sg"], h["term"]) for h in held if h["day"] == today.isoformat() and h["sg"] in groups]
+        window = (today - timedelta(days=self.opt.lookback_days)).isoformat()
+        recent = (today - timedelta(days=RECENT_DAYS - 1)).isoformat()
+        editable = (today - timedelta(days=self._edit_limit)).isoformat()
+        touched = lessons_touched_in_run(self.db, run_id) if self.opt.mode == "incremental" else set()
+        for h in held:
+            day = h["day"]
+            if in_vacation(day) or (start and day < start) or (end and day > end):
+                continue
+            if self.opt.mode == "all":
+                picked.append((h["cm"], h["sg"], h["term"]))
+                continue
+            if day < window:
+                continue
+            if not h["known"] or day >= recent or (h["cm"] in touched and day >= editable):
+                picked.append((h["cm"], h["sg"], h["term"]))
+        return picked
+
+    async def _topic(self, cm: int, sg: int, term: int, run_id: int) -> None:
+        async def work() -> None:
+            params = {"cmid": cm, "sgId": sg, "termId": term}
+            data, observed = await self.client.get_json_dated("/webapi/grade/journal/edit", params)
+            topic = mirror.topic_rows(parse(LessonEdit, data, "grade/journal/edit"), cm, sg)
+            # A missing topic is never taken as "deleted": a single null must not erase what was seen.
+            self._save("topic", {"cm_id": cm}, observed, run_id, {"lesson_topic": (topic, {"cm_id": cm}, bool(topic))})
+
+        await self._safely(f"тема урока {cm}", work)
+
+    async def _plan(self, sg: int, run_id: int) -> None:
+        async def work() -> None:
+            data, observed = await self.client.get_json_dated("/webapi/subjectplans/getForSubjectGroup", {"sgId": sg})
+            plan = mirror.plan_rows(parse(SubjectPlan, data, "subjectplans/getForSubjectGroup"), sg)
+            scope = {"sg_id": sg}
+            self._save("ktp", scope, observed, run_id, {t: (r, scope, True) for t, r in plan.items()})
+
+        await self._safely(f"КТП группы {sg}", work)
+
+
+class SyncLocked(Exception):
+    def __init__(self, lock_path: str) -> None:
+        super().__init__(
+            f"Кэш занят другим запуском (блокировка {lock_path}). Дождитесь его окончания; если запуска точно нет, "
+            "удалите файл блокировки."
+        )
+
+
+async def sync_once(
+    config: Any,
+    options: SyncOptions,
+    *,
+    transport: Any = None,
+    session_file: Any = None,
+    record_dir: Any = None,
+    progress: Progress | None = None,
+    total: Callable[[int], None] | None = None,
+) -> SyncReport:
+    """Lock the cache, log in, run one sync, log out. ``config`` is an ``asurso_sync.config.Config``."""
+    from filelock import FileLock, Timeout
+
+    from asurso_sync.connect import make_client
+    from cache import open_cache
+
+    lock_path = f"{config.cache.path}.lock"
+    lock = FileLock(lock_path, timeout=0, mode=0o600)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SyncLocked(lock_path) from None
+    try:
+        db = open_cache(config.cache.path)
+        try:
+            client = make_client(config, session_file=session_file, record_dir=record_dir, transport=transport)
+            async with client:
+                return await Sync(db, client, options, progress=progress, total=total).run()
+        finally:
+            db.close()
+    finally:
+        lock.release()

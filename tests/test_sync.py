@@ -1,0 +1,269 @@
+"""The sync against the emulator: temporal correctness, faults, crash safety, the empty-remote guard."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+from typer.testing import CliRunner
+
+from adapters.emulator.faults import parse_faults
+from adapters.emulator.server import Emulator, EmulatorSettings
+from asurso_sync.cli import app
+from asurso_sync.sync import SyncLocked
+from cache import canonical_dump, open_cache, rows
+from tests.emu import serve
+from tests.sync_helpers import make_config, run
+
+START = datetime(2026, 11, 23, 16, 5)
+
+
+@pytest.fixture(autouse=True)
+def _password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASURSO_PASSWORD", "Сота-2026")
+
+
+def standard_schedule(emu: Emulator, config: object, start: datetime, days: int) -> list[datetime]:
+    """A full sync at ``start``, then 01:00 nightly and 16:05 snapshots on school days for ``days`` days."""
+    from adapters.emulator import calendar as cal
+
+    times = [start]
+    run(emu, config, "all", at=start)  # type: ignore[arg-type]
+    day = start.date()
+    for _ in range(days):
+        day += timedelta(days=1)
+        night = datetime.combine(day, datetime.min.time()).replace(hour=1)
+        run(emu, config, "incremental", at=night)  # type: ignore[arg-type]
+        times.append(night)
+        if cal.is_school_day(day):
+            snap = night.replace(hour=16, minute=5)
+            run(emu, config, "snapshot", at=snap)  # type: ignore[arg-type]
+            times.append(snap)
+    return times
+
+
+def test_items_are_first_seen_at_the_first_sync_after_their_entry(tmp_path: Path) -> None:
+    emu = Emulator(EmulatorSettings(size="small", clock=START))
+    config = make_config(tmp_path)
+    times = standard_schedule(emu, config, START, 4)
+    db = open_cache(config.cache.path)
+    horizon = times[-1]
+
+    def first_after(entered: datetime, lesson_day: object = None) -> str:
+        """Journals are read by every sync; a topic by the nightly sync, or by the snapshot of its own day."""
+        return min(
+            t
+            for t in times
+            if t >= entered and (lesson_day is None or t.hour == 1 or t == START or t.date() == lesson_day)
+        ).isoformat()
+
+    checked = 0
+    for r in rows(db, 'SELECT "cm_id", "first_seen_at" FROM "lesson_topic"'):
+        entered = emu.journal.topics[r["cm_id"]].at
+        if entered > START:
+            assert r["first_seen_at"] == first_after(entered, emu.school.lessons[r["cm_id"]].day), r
+            checked += 1
+    assert checked > 20
+    marks = rows(db, 'SELECT "assignment_id", "student_id", "first_seen_at" FROM "mark"')
+    by_key = {(m.assignment_id, m.student_id): m for ms in emu.journal.marks.values() for m in ms}
+    late = [r for r in marks if by_key[(r["assignment_id"], r["student_id"])].at > START]
+    assert len(late) > 20
+    for r in late:
+        assert r["first_seen_at"] == first_after(by_key[(r["assignment_id"], r["student_id"])].at), r
+    homework = rows(db, 'SELECT "id", "first_seen_at" FROM "assignment" WHERE "type_id" = 3')
+    new_hw = [r for r in homework if emu.journal.assignments[r["id"]].at > START]
+    assert new_hw and all(r["first_seen_at"] == first_after(emu.journal.assignments[r["id"]].at) for r in new_hw)
+    # every mark entered up to the last sync, on a lesson of a synced term, is in the mirror
+    lessons_synced = {r["id"] for r in rows(db, 'SELECT "id" FROM "class_meeting"')}
+    entered = {
+        k for k, m in by_key.items() if m.at <= horizon and emu.journal.assignments[k[0]].cm_id in lessons_synced
+    }
+    assert entered <= {(r["assignment_id"], r["student_id"]) for r in marks}
+    # «ОТ» replaced by the class chief later: the old and new codes are both in the history
+    changes = rows(db, """SELECT "old", "new" FROM "change_log" WHERE "tbl" = 'attendance' AND "op" = 'change'""")
+    expected = [
+        a
+        for atts in emu.journal.attendance.values()
+        for a in atts
+        if a.cm_id in lessons_synced
+        and len(a.versions) > 1
+        and a.versions[1][0] <= horizon
+        and any(a.versions[0][0] <= t < a.versions[1][0] for t in times)
+    ]
+    assert expected and len(changes) == len(expected)
+    assert all('"ОТ"' in c["old"] for c in changes)
+
+
+def test_standard_faults_give_the_same_mirror(tmp_path: Path) -> None:
+    clean = Emulator(EmulatorSettings(size="tiny", clock=START))
+    faulty = Emulator(EmulatorSettings(size="tiny", clock=START, faults=parse_faults("standard", seed=4)))
+    c1 = make_config(tmp_path / "a" if (tmp_path / "a").mkdir() is None else tmp_path)
+    c2 = make_config(
+        tmp_path / "b" if (tmp_path / "b").mkdir() is None else tmp_path, ASURSO_SYNC_SYNC__CONCURRENCY="2"
+    )
+    for emu, cfg in ((clean, c1), (faulty, c2)):
+        run(emu, cfg, "all", at=START)
+        run(emu, cfg, "incremental", at=START + timedelta(hours=9))
+        run(emu, cfg, "snapshot", at=START + timedelta(days=1))
+    d1, d2 = canonical_dump(open_cache(c1.cache.path)), canonical_dump(open_cache(c2.cache.path))
+    assert sum(len(v) for v in d1.values()) > 5000
+    assert d1 == d2
+    runs = rows(open_cache(c2.cache.path), 'SELECT "status", "counts" FROM "sync_run"')
+    assert all(r["status"] == "ok" for r in runs)
+    assert any('"retries": 0' not in r["counts"] for r in runs)
+
+
+def test_empty_remote_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+    run(emu, config, "all")
+    db = open_cache(config.cache.path)
+    before = canonical_dump(db)
+    original = emu.views.journal
+
+    def empty_journal(sg_id: int, term: object, now: datetime) -> dict[str, object]:
+        out = original(sg_id, term, now)  # type: ignore[arg-type]
+        body = out["journals"][0]
+        for key in ("students", "classMeeting", "assignments", "marks", "attendance"):
+            body[key] = []
+        return out
+
+    monkeypatch.setattr(emu.views, "journal", empty_journal)
+    report = run(emu, config, "incremental")
+    assert report.status == "partial" and report.units_empty
+    assert canonical_dump(db) == before  # nothing marked gone
+    report = run(emu, config, "incremental", accept_empty=True)
+    assert report.status == "ok" and report.rows.gone > 0
+    assert rows(db, 'SELECT count(*) AS n FROM "mark" WHERE "gone_at" IS NOT NULL')[0]["n"] > 0
+    assert rows(db, 'SELECT count(*) AS n FROM "mark"')[0]["n"] == sum(1 for _ in before["mark"])  # never deleted
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+    open_cache(config.cache.path).close()
+    report = run(emu, config, "all", dry_run=True)
+    assert report.rows.new > 1000 and report.dry_run
+    db = open_cache(config.cache.path)
+    assert all(not v for v in canonical_dump(db).values())
+    assert rows(db, 'SELECT count(*) AS n FROM "sync_run"')[0]["n"] == 0
+    assert rows(db, 'SELECT count(*) AS n FROM "change_log"')[0]["n"] == 0
+
+
+def test_second_sync_is_refused_while_one_runs(tmp_path: Path) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+    with FileLock(f"{config.cache.path}.lock", timeout=0), pytest.raises(SyncLocked, match="занят"):
+        run(emu, config, "incremental")
+
+
+def test_cursors_and_observations_commit_with_their_rows(tmp_path: Path) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+    run(emu, config, "all")
+    db = open_cache(config.cache.path)
+    orphans = rows(
+        db,
+        """SELECT s.* FROM "sync_state" s WHERE NOT EXISTS (SELECT 1 FROM "observation" o
+            WHERE o."resource" = s."resource" AND o."scope" = s."scope"
+              AND o."observed_at" = s."updated_at" AND o."run_id" = s."run_id")""",
+    )
+    assert orphans == []
+    journal_units = rows(db, """SELECT count(*) AS n FROM "sync_state" WHERE "resource" = 'journal'""")[0]["n"]
+    assert journal_units == len(rows(db, 'SELECT DISTINCT "sg_id", "term_id" FROM "class_meeting"'))
+
+
+def _dump_db(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    db = open_cache(path)
+    try:
+        return canonical_dump(db)
+    finally:
+        db.close()
+
+
+def test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START, faults=replace(parse_faults(None), latency=0.004)))
+    reference = make_config(tmp_path / "ref" if (tmp_path / "ref").mkdir() is None else tmp_path)
+    with serve(emu) as base:
+        run_ref = make_config(tmp_path / "ref", base_url=base)
+        asyncio_sync(run_ref)
+        expected = _dump_db(reference.cache.path)
+        work = tmp_path / "work"
+        work.mkdir()
+        config = make_config(work, base_url=base)
+        env = {
+            **os.environ,
+            "ASURSO_PASSWORD": "Сота-2026",
+            "ASURSO_SYNC_ASURSO__BASE_URL": base,
+            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
+            "ASURSO_SYNC_CONFIG": str(work / "config.toml"),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "asurso_sync", "sync", "--all"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if config.cache.path.exists():
+                db = open_cache(config.cache.path)
+                n = rows(db, 'SELECT count(*) AS n FROM "observation"')[0]["n"]
+                db.close()
+                if n > 40:
+                    break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        partial = _dump_db(config.cache.path)
+        assert sum(map(len, partial.values())) < sum(map(len, expected.values()))  # really interrupted
+        db = open_cache(config.cache.path)
+        assert rows(db, 'SELECT "status" FROM "sync_run"')[0]["status"] == "running"
+        db.close()
+        emu.sessions.clear()  # the killed process could not log out; its session would only cause a warning
+        done = subprocess.run(
+            [sys.executable, "-m", "asurso_sync", "sync", "--all"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    assert _dump_db(config.cache.path) == expected
+    db = open_cache(config.cache.path)
+    dup = rows(db, 'SELECT "assignment_id", "student_id", count(*) AS n FROM "mark" GROUP BY 1, 2 HAVING n > 1')
+    assert dup == []
+
+
+def asyncio_sync(config: object) -> None:
+    from asurso_sync.sync import SyncOptions, sync_once
+
+    asyncio.run(sync_once(config, SyncOptions(mode="all")))
+
+
+def test_sync_command_over_loopback_with_summary(runner: CliRunner, tmp_path: Path) -> None:
+    emu = Emulator(EmulatorSettings(size="small", clock=START))
+    with serve(emu) as base:
+        make_config(tmp_path, base_url=base)
+        env = {
+            "ASURSO_PASSWORD": "Сота-2026",
+            "ASURSO_SYNC_ASURSO__BASE_URL": base,
+            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
+        }
+        result = runner.invoke(app, ["--config", str(tmp_path / "config.toml"), "sync", "--all"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "Синхронизация №1" in result.stdout and "успешно" in result.stdout
+        result = runner.invoke(app, ["--config", str(tmp_path / "config.toml"), "sync"], env=env)
+        assert result.exit_code == 0 and "Записей изменено" in result.stdout
+        result = runner.invoke(app, ["--config", str(tmp_path / "config.toml"), "status"], env=env)
+        assert result.exit_code == 0 and "Данные свежие" in result.stdout
+    db = open_cache(tmp_path / "cache.db")
+    counts = {k: len(v) for k, v in canonical_dump(db).items()}
+    assert counts["school_class"] == 11 and counts["student"] > 200 and counts["mark"] > 10_000
+    audit = rows(db, """SELECT count(*) AS n FROM "audit_log" WHERE "action" = 'sync'""")
+    assert audit[0]["n"] == 2
