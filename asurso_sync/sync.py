@@ -6,11 +6,12 @@ written in one transaction (``cache.unit``), stamped with the server time of its
 at most the units in flight and a rerun repairs them.
 
 Modes (``SyncOptions.mode``):
-- ``incremental`` (nightly): directory; journals of each group's current term and of terms that ended within
-  the look-back window; topics of held lessons in the look-back window that have no topic yet, are from the
-  last two days, or whose journal rows changed in this run (a lesson past the edit limit with a known topic
-  is never refetched); КТП of groups that have none yet.
-- ``snapshot`` (16:05): every group's current-term journal (today's lessons, yesterday's attendance codes,
+- ``incremental`` (nightly): directory; journals of each group's current term, of terms that ended within
+  three weeks (or the look-back window) and of a term that starts within that time; topics of held lessons
+  in the look-back window that have no topic yet, are from the last two days, or whose journal rows changed
+  in this run (a lesson past the edit limit with a known topic is never refetched); КТП of groups that have
+  none yet.
+- ``snapshot`` (16:05): the same journals as the nightly sync (today's lessons, yesterday's attendance codes,
   last week's written work) and the topics of today's lessons.
 - ``all``: the whole year so far — every term's journal, every held lesson's topic, every КТП.
 """
@@ -57,6 +58,7 @@ Mode = Literal["incremental", "snapshot", "all"]
 KIND = {"incremental": "nightly", "snapshot": "snapshot", "all": "full"}
 BREAKER = 5  # units in a row that exhausted their retries: the server is down, stop the run
 RECENT_DAYS = 2  # topics of the last two days are always refetched by the nightly sync
+TERM_TAIL_DAYS = 21  # a term stays (or becomes) interesting this long after (before) its end (start)
 DEFAULT_EDIT_LIMIT_DAYS = 14
 
 
@@ -226,10 +228,8 @@ class Sync:
                 if self._term_selected(t, today):
                     jobs.append((g["id"], g["class_id"], term_id))
         schedule = await self._schedules(classes, [terms[t] for _, _, t in jobs])
-        if self.opt.mode == "snapshot":
-            # Every group's current term, not only groups with lessons today: the 16:05 observation also decides
-            # yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
-            jobs = [j for j in jobs if terms[j[2]].startDate <= today <= terms[j[2]].endDate]
+        # The snapshot reads the same journals as the nightly sync, not only groups with lessons today: the 16:05
+        # observation also decides yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
         self._total(len(jobs))
         await self._gather(self._journal(sg, cls, term_id, year_id, schedule, run_id) for sg, cls, term_id in jobs)
 
@@ -254,17 +254,19 @@ class Sync:
             await self._gather(self._plan(sg, run_id) for sg in plan_groups)
 
     def _term_selected(self, t: Term, today: date) -> bool:
+        """Which terms' journals to read. Around a term's end the neighbours matter too: homework given at the
+        last lesson is due (and served) in the next term's journal, and deadlines about a term (ATT002 after
+        its last day, TML005's day 7, FIN002's 3 days) fall into the vacation or the next term."""
         if self.opt.start and t.endDate < self.opt.start:
             return False
         if self.opt.end and t.startDate > self.opt.end:
             return False
-        if t.startDate > today:
-            return False
-        if self.opt.mode == "all":
+        tail = timedelta(days=max(self.opt.lookback_days, TERM_TAIL_DAYS))
+        if t.startDate > today + tail:
+            return False  # not started, and not about to
+        if self.opt.mode == "all" or t.startDate > today or t.endDate >= today:
             return True
-        if t.startDate <= today <= t.endDate:
-            return True
-        return self.opt.mode == "incremental" and today - t.endDate <= timedelta(days=self.opt.lookback_days)
+        return today - t.endDate <= tail
 
     async def _gather(self, coros: Any) -> None:
         """Run a stage's units concurrently, then give the units that failed one more try."""

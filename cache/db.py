@@ -49,9 +49,19 @@ def open_cache(path: Path, *, create: bool = True, migrate: bool = True) -> Data
         tighten(path.with_name(path.name + suffix))
     try:
         db = _connect(path)
-        if migrate:
+        if migrate and (migrations.pending(db) or not db.table_names()):
+            # Serialise migrations between processes (a first sync and a `status`, say): the write lock is
+            # taken before looking at what is pending, so a second opener waits and then finds nothing to do.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                _check_not_newer(db, path)
+                migrations.apply(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.conn.rollback()
+                raise
+        elif migrate:
             _check_not_newer(db, path)
-            migrations.apply(db)
     except sqlite3.DatabaseError as exc:
         raise CacheError(f"Файл {path} не является кэшем asurso-sync или повреждён: {exc}") from exc
     for suffix in ("-wal", "-shm"):

@@ -123,3 +123,19 @@ def test_open_without_create(tmp_path: Path) -> None:
     with pytest.raises(CacheError, match="Кэш не найден"):
         open_cache(tmp_path / "none.db", create=False)
     assert not (tmp_path / "none.db").exists()
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    """Several processes opening a fresh cache at once: exactly one migrates, none fails."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "race.db"
+    code = f"from cache import open_cache; open_cache(__import__('pathlib').Path({str(path)!r})).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)]
+    for p in procs:
+        _, stderr = p.communicate(timeout=60)
+        assert p.returncode == 0, stderr.decode()
+    db = open_cache(path)
+    assert schema_version(db) == known_names()
+    assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(known_names())

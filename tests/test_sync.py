@@ -191,7 +191,7 @@ def _dump_db(path: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 def test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    emu = Emulator(EmulatorSettings(size="tiny", clock=START, faults=replace(parse_faults(None), latency=0.004)))
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START, faults=replace(parse_faults(None), latency=0.01)))
     reference = make_config(tmp_path / "ref" if (tmp_path / "ref").mkdir() is None else tmp_path)
     with serve(emu) as base:
         run_ref = make_config(tmp_path / "ref", base_url=base)
