@@ -145,14 +145,16 @@ class RulesConfig(_Section):
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
     warnings_to_teachers: bool = False
+    family_education: list[int | str] = Field(default_factory=list)
+    freshness_hours: float = Field(default=26, gt=0, le=24 * 30)
 
     @model_validator(mode="after")
     def _rule_tables(self) -> RulesConfig:
         for key, value in (self.model_extra or {}).items():
             if not _RULE_KEY.match(key):
                 raise ValueError(
-                    f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers "
-                    "и таблицы правил по коду (например [rules.TML001]) или имени"
+                    f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers, "
+                    "family_education, freshness_hours и таблицы правил по коду (например [rules.TML001]) или имени"
                 )
             if not isinstance(value, dict):
                 raise ValueError(f"[{key}] параметры правила задаются таблицей [rules.{key}]")

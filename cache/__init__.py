@@ -5,6 +5,7 @@ Nothing outside this package writes the mirror's tables. Public API:
 
 from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes
+from cache.findings import findings_by_state, record_check
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
 from cache.queries import (
     canonical_dump,
@@ -43,6 +44,7 @@ __all__ = [
     "canonical_dump",
     "create_private_file",
     "ensure_private_dir",
+    "findings_by_state",
     "finish_run",
     "get_cursor",
     "last_runs",
@@ -53,6 +55,7 @@ __all__ = [
     "open_cache",
     "pending_migrations",
     "present_at",
+    "record_check",
     "rows",
     "save_rows",
     "schema_version",

@@ -52,5 +52,11 @@ def m0003_term_scope(db: Database) -> None:
         db.execute(f'CREATE INDEX "idx_{table}_unit" ON "{table}" ("sg_id", "term_id")')
 
 
+@migrations(name="0004_findings")
+def m0004_findings(db: Database) -> None:
+    """Check runs and the findings' lifecycle (new / open / resolved), keyed by fingerprint."""
+    _run_sql_file(db, "0004_findings.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -147,11 +147,8 @@ def test_password_env_must_be_a_name_not_a_password(config_file: Path) -> None:
 
 
 def test_rules_tables_by_code_or_name(config_file: Path) -> None:
-    edit_config(
-        config_file,
-        "warnings_to_teachers = false",
-        'warnings_to_teachers = false\n[rules.TML001]\ndeadline = "15:00"\n[rules.lesson-topic-late]\ngrace = 5',
-    )
+    with config_file.open("a", encoding="utf-8") as fh:
+        fh.write('\n[rules.TML001]\ndeadline = "15:00"\n\n[rules.lesson-topic-late]\ngrace = 5\n')
     cfg = load_config(config_file)
     assert cfg.rules.params("TML001") == {"deadline": "15:00"}
     assert cfg.rules.params("lesson-topic-late") == {"grace": 5}

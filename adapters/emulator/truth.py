@@ -144,7 +144,7 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
 
         late_marks = [
             m
-            for a in attached
+            for a in j.assignments_by_cm.get(lesson.id, [])  # any non-written work attached, homework included
             if a.type_id not in WRITTEN_TYPES
             for m in j.marks.get(a.id, [])
             if m.mark is not None and _visible(m.at, as_of) and m.at > deadline
@@ -158,7 +158,7 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
 
         # Mark- and attendance-level rules.
         marked: dict[int, list[int]] = defaultdict(list)
-        for a in attached:
+        for a in j.assignments_by_cm.get(lesson.id, []):  # marks on any work attached to the lesson
             for m in j.marks.get(a.id, []):
                 if m.mark is None or not _visible(m.at, as_of):
                     continue
@@ -176,8 +176,10 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
                 yield Violation("MRK003", ent, f"mark {marked[sid][0]} and {code}")
             if st.exempt:
                 yield Violation("MRK004", ent, "mark or attendance for an exempt student")
-            if st.leave_at is not None and lesson.day > st.leave_at.date():
-                yield Violation("MRK005", ent, f"after leaving on {st.leave_at.date()}")
+            # The contract's leave day is the day the group's list first shows ``free: true``; under the standard
+            # schedule that starts at ``start`` it is the later of the real leave day and ``start``.
+            if st.leave_at is not None and lesson.day > max(st.leave_at.date(), start):
+                yield Violation("MRK005", ent, f"after leaving on {max(st.leave_at.date(), start)}")
         for att in j.attendance.get(lesson.id, []):
             ent = (("cm", lesson.id), ("student", att.student_id))
             code = att.code_at(as_of)

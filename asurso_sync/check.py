@@ -1,0 +1,353 @@
+"""``check``: run the rules over the cache, record the findings' lifecycle, and present the result."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from asurso_sync.config import Config
+from cache import audit, last_runs, last_successful_run, open_cache, record_check, rows
+from rules.engine import CheckResult, run_rules
+from rules.registry import REGISTRY, Selection, unknown_tokens
+
+FAMILY_TITLES = {
+    "TML": "Сроки",
+    "CMP": "Полнота",
+    "MRK": "Отметки",
+    "ATT": "Посещаемость",
+    "DEN": "Накопляемость",
+    "FIN": "Итоговые",
+    "OCP": "Оценочные процедуры",
+}
+
+
+class StaleData(Exception):
+    pass
+
+
+class CheckUsageError(Exception):
+    pass
+
+
+@dataclass
+class CheckOptions:
+    start: date | None = None
+    end: date | None = None
+    as_of: datetime | None = None
+    teacher: str | None = None
+    class_name: str | None = None
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    stale_ok: bool = False
+
+
+@dataclass
+class CheckOutcome:
+    result: CheckResult
+    findings: list[dict[str, Any]]
+    resolved: list[dict[str, Any]]
+    run_id: int
+    names: dict[str, dict[int, str]]
+    lessons_by_teacher: dict[int, int]
+    freshness: str
+
+    @property
+    def exit_severity(self) -> str:
+        sev = {f["severity"] for f in self.findings}
+        return "error" if "error" in sev else "warning" if "warning" in sev else "ok"
+
+
+def _as_of_text(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.replace(tzinfo=tz).isoformat(timespec="seconds")
+
+
+def freshness_gate(db: Database, hours: float, stale_ok: bool) -> str:
+    runs = last_runs(db, 1)
+    ok = last_successful_run(db)
+    if not runs:
+        raise StaleData("синхронизаций ещё не было — сначала выполните «asurso-sync sync --all»")
+    if runs[0].status == "failed" and not stale_ok:
+        raise StaleData(f"последняя синхронизация №{runs[0].id} завершилась ошибкой; повторите «asurso-sync sync»")
+    if ok is None or ok.finished_at is None:
+        if not stale_ok:
+            raise StaleData("нет ни одной успешной синхронизации")
+        return "нет успешной синхронизации"
+    age = (datetime.now(UTC) - datetime.fromisoformat(ok.finished_at)).total_seconds() / 3600
+    if age > hours and not stale_ok:
+        raise StaleData(
+            f"данные устарели: последняя успешная синхронизация {age:.0f} ч назад (допускается {hours:.0f} ч)"
+        )
+    return f"синхронизация №{ok.id}, время сервера {ok.server_time or '—'}"
+
+
+def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> CheckOutcome:
+    tz = config.school.tz
+    own = db is None
+    db = db or open_cache(config.cache.path, create=False)
+    try:
+        bad = unknown_tokens(opt.select + opt.ignore + config.rules.select + config.rules.ignore)
+        if bad:
+            raise CheckUsageError(f"неизвестные правила: {', '.join(bad)} (список: «asurso-sync rules list»)")
+        freshness = freshness_gate(db, config.rules.freshness_hours, opt.stale_ok)
+        as_of = opt.as_of or datetime.now(tz).replace(tzinfo=None, microsecond=0)
+        first = rows(db, 'SELECT min("observed_at") AS t FROM "observation"')[0]["t"]
+        start = opt.start or (date.fromisoformat(first[:10]) if first else as_of.date())
+        end = opt.end or as_of.date()
+        selection = Selection(
+            select=opt.select or list(config.rules.select), ignore=[*config.rules.ignore, *opt.ignore]
+        )
+        params = {key: config.rules.params(key) for key in (config.rules.model_extra or {})}
+        result = run_rules(
+            db,
+            as_of=as_of,
+            start=start,
+            end=end,
+            selection=selection,
+            rule_params=params,
+            family_education=_family(db, config),
+            work_program_approved=config.school.work_program_approved,
+        )
+        names = _names(db)
+        findings = [f.as_contract() for f in result.findings]
+        counts = {"findings": len(findings), "undecided": dict(result.undecided)}
+        run_id, findings, resolved = record_check(
+            db,
+            findings,
+            as_of=_as_of_text(as_of, tz),
+            period_from=start.isoformat(),
+            period_to=end.isoformat(),
+            rules=[r.code for r in result.rules],
+            counts=counts,
+        )
+        findings = _filter(findings, opt, names)
+        resolved = _filter(resolved, opt, names)
+        audit(
+            db,
+            "check",
+            {"check_run": run_id, "from": start.isoformat(), "to": end.isoformat(), "as_of": as_of.isoformat()},
+            records=len(findings),
+        )
+        lessons = {
+            r["teacher"]: r["n"]
+            for r in rows(
+                db,
+                """
+                SELECT t."teacher_id" AS teacher, count(*) AS n FROM "class_meeting" cm
+                  JOIN "subject_group_teacher" t ON t."sg_id" = cm."sg_id" AND t."gone_at" IS NULL
+                 WHERE cm."gone_at" IS NULL AND cm."day" >= ? AND cm."day" <= ? AND cm."day" || 'T16:00:00' < ?
+                   AND NOT EXISTS (SELECT 1 FROM "vacation" v WHERE v."gone_at" IS NULL
+                                    AND cm."day" BETWEEN v."start_date" AND v."end_date")
+                 GROUP BY 1""",
+                [start.isoformat(), end.isoformat(), as_of.isoformat()],
+            )
+        }
+        return CheckOutcome(result, findings, resolved, run_id, names, lessons, freshness)
+    finally:
+        if own:
+            db.close()
+
+
+def _family(db: Database, config: Config) -> frozenset[int]:
+    ids: set[int] = set()
+    names = {
+        r["full_name"].casefold(): r["id"]
+        for r in rows(db, 'SELECT "id", "full_name" FROM "student"')
+        if r["full_name"]
+    }
+    for item in config.rules.family_education:
+        if isinstance(item, int) or str(item).isdigit():
+            ids.add(int(item))
+        elif str(item).casefold() in names:
+            ids.add(names[str(item).casefold()])
+    return frozenset(ids)
+
+
+def _names(db: Database) -> dict[str, dict[int, str]]:
+    return {
+        "teacher": {r["id"]: r["name"] for r in rows(db, 'SELECT "id", "name" FROM "staff"')},
+        "class": {r["id"]: r["name"] for r in rows(db, 'SELECT "id", "name" FROM "school_class"')},
+        "group": {r["id"]: r["name"] for r in rows(db, 'SELECT "id", "name" FROM "subject_group"')},
+    }
+
+
+def _filter(items: list[dict[str, Any]], opt: CheckOptions, names: dict[str, dict[int, str]]) -> list[dict[str, Any]]:
+    out = items
+    if opt.teacher:
+        t = opt.teacher.casefold()
+        out = [
+            f
+            for f in out
+            if str(f.get("teacher_id")) == opt.teacher
+            or t in (names["teacher"].get(f.get("teacher_id") or 0) or "").casefold()
+        ]
+    if opt.class_name:
+        out = [
+            f for f in out if (names["class"].get(f.get("class_id") or 0) or "").casefold() == opt.class_name.casefold()
+        ]
+    return out
+
+
+# --- presentation ------------------------------------------------------------------------------------
+
+
+def grouped(outcome: CheckOutcome) -> dict[str, dict[str, Counter[str]]]:
+    """teacher → "class, subject" → rule → count."""
+    tree: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for f in outcome.findings:
+        teacher = outcome.names["teacher"].get(f.get("teacher_id") or 0) or "учитель не указан"
+        where = (
+            outcome.names["group"].get(f.get("sg_id") or 0) or outcome.names["class"].get(f.get("class_id") or 0) or "—"
+        )
+        tree[teacher][where][f["rule"]] += 1
+    return tree
+
+
+def on_time_share(outcome: CheckOutcome) -> dict[int, float]:
+    """Per teacher: share of held lessons with no TML001–TML004 finding (filled on time)."""
+    late: defaultdict[int, set[int]] = defaultdict(set)
+    for f in outcome.findings:
+        if f["rule"] in ("TML001", "TML002", "TML003", "TML004") and f.get("teacher_id"):
+            late[f["teacher_id"]].add(f["entity"]["cm"])
+    return {t: max(0.0, 1 - len(late.get(t, set())) / n) for t, n in outcome.lessons_by_teacher.items() if n}
+
+
+def to_jsonl(outcome: CheckOutcome) -> str:
+    return "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in outcome.findings)
+
+
+def to_json(outcome: CheckOutcome) -> str:
+    r = outcome.result
+    return json.dumps(
+        {
+            "as_of": r.as_of.isoformat(),
+            "from": r.start.isoformat(),
+            "to": r.end.isoformat(),
+            "check_run": outcome.run_id,
+            "freshness": outcome.freshness,
+            "rules": [x.code for x in r.rules],
+            "undecided": dict(r.undecided),
+            "findings": outcome.findings,
+            "resolved": outcome.resolved,
+        },
+        ensure_ascii=False,
+        indent=1,
+    )
+
+
+CSV_COLUMNS = ["rule", "severity", "date", "message", "teacher", "class", "state", "first_seen", "fingerprint"]
+
+
+def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
+    return [
+        f["rule"],
+        f["severity"],
+        f.get("date"),
+        f["message"],
+        outcome.names["teacher"].get(f.get("teacher_id") or 0, ""),
+        outcome.names["class"].get(f.get("class_id") or 0, ""),
+        f["state"],
+        f.get("first_seen"),
+        f["fingerprint"],
+    ]
+
+
+def to_csv(outcome: CheckOutcome) -> bytes:
+    """CSV that opens in Excel as is: UTF-8 with BOM, ';' as separator (the Russian locale's list separator)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";")
+    w.writerow(["правило", "важность", "дата", "замечание", "учитель", "класс", "состояние", "впервые", "отпечаток"])
+    for f in outcome.findings:
+        w.writerow(_row(outcome, f))
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(outcome: CheckOutcome, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Сводка"
+    rules = sorted({f["rule"] for f in outcome.findings})
+    share = on_time_share(outcome)
+    ws.append(["Учитель", "Уроков", "Заполнено в срок, %", *rules, "Всего"])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    per: defaultdict[int, Counter[str]] = defaultdict(Counter)
+    for f in outcome.findings:
+        per[f.get("teacher_id") or 0][f["rule"]] += 1
+    teachers = sorted(
+        set(per) | set(outcome.lessons_by_teacher), key=lambda t: outcome.names["teacher"].get(t, "") or ""
+    )
+    for t in teachers:
+        counts = per.get(t, Counter())
+        pct = share.get(t)
+        ws.append(
+            [
+                outcome.names["teacher"].get(t, "учитель не указан"),
+                outcome.lessons_by_teacher.get(t, 0),
+                round(pct * 100, 1) if pct is not None else None,
+                *[counts.get(r, 0) for r in rules],
+                sum(counts.values()),
+            ]
+        )
+    ws.freeze_panes = "B2"
+    ws.column_dimensions["A"].width = 36
+    for i in range(2, len(rules) + 5):
+        ws.column_dimensions[get_column_letter(i)].width = 11
+    families: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in outcome.findings:
+        families[f["rule"][:3]].append(f)
+    for fam in sorted(families):
+        sheet = wb.create_sheet(FAMILY_TITLES.get(fam, fam)[:31])
+        sheet.append(
+            ["Правило", "Важность", "Дата", "Замечание", "Учитель", "Класс", "Состояние", "Впервые", "Отпечаток"]
+        )
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for f in families[fam]:
+            sheet.append(_row(outcome, f))
+        sheet.freeze_panes = "A2"
+        for col, width in zip("ABCDEFGHI", (9, 9, 11, 70, 30, 8, 10, 26, 22), strict=True):
+            sheet.column_dimensions[col].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    from cache.files import write_private_bytes
+
+    write_private_bytes(path, buf.getvalue())
+
+
+def rule_rows() -> list[dict[str, Any]]:
+    from rules.engine import all_rules
+
+    return [
+        {
+            "code": r.code,
+            "name": r.name,
+            "title": r.title,
+            "clause": r.clause,
+            "severity": r.severity,
+            "entity": list(r.entity),
+            "params": r.params,
+            "core": r.core,
+            "preview": r.preview,
+            "owner": r.owner,
+            "predicate": r.predicate,
+            "doc": r.doc,
+        }
+        for r in all_rules()
+    ]
+
+
+__all__ = ["REGISTRY", "CheckOptions", "CheckOutcome", "CheckUsageError", "StaleData", "run_check"]

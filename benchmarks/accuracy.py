@@ -1,0 +1,124 @@
+"""Accuracy of the rules engine against the emulator's ground truth, per core rule.
+
+A school year stretch is simulated exactly as in production — a full sync at the start, a 16:05 snapshot
+every school day and a 01:00 sync every night, through the real client, sync and cache — then ``check``
+runs at the end and its findings are compared with the ground truth (rule-contract.md).
+
+Run: python -m benchmarks.accuracy [--seeds 1,2,3] [--size small] [--from 2026-12-07] [--weeks 4] [--nightly-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from adapters.emulator import calendar as cal
+from adapters.emulator.server import Emulator, EmulatorSettings
+from adapters.emulator.transport import EmulatorTransport
+from adapters.emulator.truth import CORE_RULES, ground_truth
+from asurso_sync.config import Config, example_config_text, load_config
+from asurso_sync.sync import SyncOptions, sync_once
+from cache import open_cache
+from rules.engine import run_rules
+
+
+@dataclass
+class RuleScore:
+    rule: str
+    planted: int
+    found: int
+    true_positive: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positive / self.found if self.found else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positive / self.planted if self.planted else 1.0
+
+
+def _config(folder: Path) -> Config:
+    (folder / "config.toml").write_text(example_config_text(), encoding="utf-8")
+    return load_config(
+        folder / "config.toml",
+        environ={
+            "ASURSO_SYNC_ASURSO__BASE_URL": "http://emu.test",
+            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
+            "ASURSO_SYNC_SYNC__TIMEOUT": "5",
+        },
+    )
+
+
+def simulate(
+    seed: int, size: str, start: date, weeks: int, *, snapshots: bool = True, folder: Path | None = None
+) -> tuple[Emulator, Config]:
+    """Follow the standard observation schedule from ``start`` for ``weeks`` weeks."""
+    os.environ.setdefault("ASURSO_PASSWORD", "Сота-2026")
+    emu = Emulator(EmulatorSettings(size=size, seed=seed))  # type: ignore[arg-type]
+    config = _config(folder or Path(tempfile.mkdtemp(prefix="accuracy-")))
+
+    def sync(mode: str, at: datetime) -> None:
+        emu.clock = at
+        asyncio.run(sync_once(config, SyncOptions(mode=mode), transport=EmulatorTransport(emu)))  # type: ignore[arg-type]
+
+    sync("all", datetime.combine(start, datetime.min.time()).replace(hour=1))
+    day, end = start, start + timedelta(weeks=weeks)
+    while day < end:
+        if snapshots and cal.is_school_day(day):
+            sync("snapshot", datetime.combine(day, datetime.min.time()).replace(hour=16, minute=5))
+        day += timedelta(days=1)
+        sync("incremental", datetime.combine(day, datetime.min.time()).replace(hour=1))
+    return emu, config
+
+
+def score(emu: Emulator, config: Config, start: date) -> tuple[list[RuleScore], dict[str, int], float]:
+    db = open_cache(config.cache.path)
+    family = frozenset(s.id for s in emu.school.students.values() if s.family_educ)
+    started = time.perf_counter()
+    result = run_rules(db, as_of=emu.clock, start=start, family_education=family)
+    seconds = time.perf_counter() - started
+    db.close()
+    truth = {
+        (v.rule, tuple(sorted(dict(v.entity).items()))) for v in ground_truth(emu.school, emu.journal, start, emu.clock)
+    }
+    found = {(f.rule, tuple(sorted(f.entity.items()))) for f in result.findings if f.rule in CORE_RULES}
+    scores = []
+    for code in CORE_RULES:
+        g = {x for x in truth if x[0] == code}
+        f = {x for x in found if x[0] == code}
+        scores.append(RuleScore(code, len(g), len(f), len(g & f)))
+    return scores, dict(result.undecided), seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--from", dest="start", default="2026-12-07")
+    parser.add_argument("--weeks", type=int, default=4)
+    parser.add_argument(
+        "--nightly-only", action="store_true", help="no 16:05 snapshots (most timing is then undecided)"
+    )
+    args = parser.parse_args()
+    start = date.fromisoformat(args.start)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        emu, config = simulate(seed, args.size, start, args.weeks, snapshots=not args.nightly_only)
+        scores, undecided, seconds = score(emu, config, start)
+        print(
+            f"seed {seed}, {args.size}, {start} + {args.weeks} weeks, check at {emu.clock:%Y-%m-%d %H:%M} "
+            f"({seconds:.2f} s); undecided: {sum(undecided.values())}"
+        )
+        print(f"  {'rule':7} {'planted':>7} {'found':>6} {'precision':>9} {'recall':>7}")
+        for s in scores:
+            print(f"  {s.rule:7} {s.planted:7} {s.found:6} {s.precision:9.3f} {s.recall:7.3f}")
+
+
+if __name__ == "__main__":
+    main()

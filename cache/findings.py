@@ -1,0 +1,135 @@
+"""Findings' lifecycle: each check run records its findings; a finding keeps its first sighting, is ``new`` the
+first time, ``open`` while it persists, and ``resolved`` (with the time) when a later run within the same scope
+no longer finds it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlite_utils import Database
+
+from cache.runs import utc_now_iso
+
+
+def record_check(
+    db: Database,
+    findings: Iterable[Mapping[str, Any]],
+    *,
+    as_of: str,
+    period_from: str,
+    period_to: str,
+    rules: list[str],
+    counts: Mapping[str, Any],
+) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Store one check run. Returns (run id, findings with ``state``/``first_seen`` set, resolved findings).
+
+    ``findings`` are contract dicts (rule, entity, fingerprint, severity, message, …). A stored finding that is not
+    found again is resolved only if this run covered it: its rule was evaluated and its date is in the period.
+    """
+    items = [dict(f) for f in findings]
+    with db.atomic():
+        cur = db.execute(
+            'INSERT INTO "check_run" ("started_at", "as_of", "period_from", "period_to", "rules", "status", "counts") '
+            "VALUES (?, ?, ?, ?, ?, 'ok', ?)",
+            [
+                utc_now_iso(),
+                as_of,
+                period_from,
+                period_to,
+                json.dumps(rules),
+                json.dumps(dict(counts), ensure_ascii=False),
+            ],
+        )
+        run_id = int(cur.lastrowid or 0)
+        known = {
+            r[0]: (r[1], r[2])
+            for r in db.execute('SELECT "fingerprint", "state", "first_seen" FROM "finding"').fetchall()
+        }
+        seen: set[str] = set()
+        for f in items:
+            fp = f["fingerprint"]
+            seen.add(fp)
+            prev = known.get(fp)
+            if prev is None or prev[0] == "resolved":
+                f["state"], f["first_seen"] = "new", as_of
+            else:
+                f["state"], f["first_seen"] = "open", prev[1]
+            db.execute(
+                'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", '
+                '"sg_id", "date", "message", "evidence", "state", "first_seen", "last_seen", "resolved_at", '
+                '"check_run_id") '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) "
+                'ON CONFLICT ("fingerprint") DO UPDATE SET "state" = excluded."state", '
+                '"first_seen" = excluded."first_seen", "last_seen" = excluded."last_seen", "resolved_at" = NULL, '
+                '"message" = excluded."message", "teacher_id" = excluded."teacher_id", '
+                '"severity" = excluded."severity", "evidence" = excluded."evidence", '
+                '"check_run_id" = excluded."check_run_id"',
+                [
+                    fp,
+                    f["rule"],
+                    json.dumps(f["entity"], sort_keys=True),
+                    f["severity"],
+                    f.get("teacher_id"),
+                    f.get("class_id"),
+                    f.get("sg_id"),
+                    f.get("date"),
+                    f["message"],
+                    f["evidence"],
+                    f["state"],
+                    f["first_seen"],
+                    as_of,
+                    run_id,
+                ],
+            )
+        resolved: list[dict[str, Any]] = []
+        placeholders = ", ".join("?" * len(rules)) or "''"
+        rows = db.execute(
+            f'SELECT "fingerprint", "rule", "entity", "teacher_id", "class_id", "sg_id", "date", "message", '
+            f'"first_seen", "severity" FROM "finding" WHERE "state" != \'resolved\' AND "rule" IN ({placeholders}) '
+            'AND ("date" IS NULL OR ("date" >= ? AND "date" <= ?))',
+            [*rules, period_from, period_to],
+        ).fetchall()
+        for r in rows:
+            if r[0] in seen:
+                continue
+            db.execute(
+                'UPDATE "finding" SET "state" = \'resolved\', "resolved_at" = ? WHERE "fingerprint" = ?', [as_of, r[0]]
+            )
+            resolved.append(
+                {
+                    "fingerprint": r[0],
+                    "rule": r[1],
+                    "entity": json.loads(r[2]),
+                    "teacher_id": r[3],
+                    "class_id": r[4],
+                    "sg_id": r[5],
+                    "date": r[6],
+                    "message": r[7],
+                    "first_seen": r[8],
+                    "severity": r[9],
+                    "state": "resolved",
+                    "resolved_at": as_of,
+                }
+            )
+    return run_id, items, resolved
+
+
+def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, Any]]:
+    sql = (
+        'SELECT "fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", "sg_id", "date", "message", '
+        '"evidence", "state", "first_seen", "last_seen", "resolved_at" FROM "finding"'
+    )
+    params: list[Any] = []
+    if state:
+        sql += ' WHERE "state" = ?'
+        params.append(state)
+    cur = db.execute(sql + ' ORDER BY "rule", "date", "fingerprint"', params)
+    names = [d[0] for d in cur.description]
+    out = []
+    for row in cur.fetchall():
+        item = dict(zip(names, row, strict=True))
+        item["entity"] = json.loads(item["entity"])
+        out.append(item)
+    return out

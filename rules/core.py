@@ -1,0 +1,684 @@
+"""The core rules of rule-contract.md. Each is found with precision = recall = 1.0 against the emulator's ground
+truth whatever evidence is available; undecided items are counted, never flagged.
+
+Interpretations shared with the emulator's ground truth: "a mark" is a numeric mark (a «точка» is a debt);
+grade 1 is unmarked, so DEN001/FIN* do not apply to it; weekly hours are the group's lessons in its fullest
+week of the term; a student's leave day is the day the group's list first showed them with ``free``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+
+from rules.engine import ABSENT, DEFAULT_WRITTEN, Finding, RuleContext
+from rules.evidence import Verdict, ts
+from rules.facts import Assignment, Lesson
+from rules.registry import rule
+
+NO_HOMEWORK = "Не предусмотрено"
+PLACEHOLDERS = ["урок", "тема", "без темы", "нет", "-", "."]
+
+
+# --- shared helpers --------------------------------------------------------------------------------
+
+
+def due_lessons(ctx: RuleContext) -> Iterator[Lesson]:
+    """Held lessons of the period whose 16:00 deadline has passed."""
+    f = ctx.facts
+    today = ctx.as_of.date()
+    for lesson in f.lessons.values():
+        if lesson.day > today or not ctx.in_period(lesson.day) or not f.is_school_day(lesson.day):
+            continue
+        if ctx.passed(ctx.deadline(lesson.day)):
+            yield lesson
+
+
+def _first_of_day(ctx: RuleContext) -> dict[tuple[int, date], int]:
+    cache = getattr(ctx, "_first_of_day", None)
+    if cache is None:
+        cache = {}
+        for sg, lessons in ctx.facts.lessons_by_sg.items():
+            for le in lessons:  # ordered by day, number
+                cache.setdefault((sg, le.day), le.id)
+        ctx._first_of_day = cache  # type: ignore[attr-defined]
+    return cache
+
+
+def homework_given_at(ctx: RuleContext, lesson: Lesson) -> list[Assignment]:
+    """Homework of the lesson's group whose issue lesson is this lesson (``issueCmId``, else the issue date)."""
+    first = _first_of_day(ctx)
+    return [
+        a
+        for a in ctx.facts.homework_by_sg.get(lesson.sg, [])
+        if a.issue_cm == lesson.id
+        or (a.issue_cm is None and a.issue_date == lesson.day and first.get((lesson.sg, lesson.day)) == lesson.id)
+    ]
+
+
+def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
+    later = [
+        le
+        for le in ctx.facts.lessons_by_sg.get(lesson.sg, [])
+        if (le.day, le.number or 0) > (lesson.day, lesson.number or 0)
+    ]
+    return later[0].term if later else lesson.term
+
+
+def attached(ctx: RuleContext, lesson: Lesson) -> list[Assignment]:
+    return ctx.facts.assignments_by_cm.get(lesson.id, [])
+
+
+def written_types(ctx: RuleContext) -> set[str]:
+    return set(ctx.p_default("written_types", list(DEFAULT_WRITTEN)))
+
+
+def numeric_marks(ctx: RuleContext, a: Assignment) -> list[tuple[int, int, str]]:
+    """(student, mark, first_seen) of the numeric marks of an assignment."""
+    return [(m.student, n, m.first_seen) for m in ctx.facts.marks.get(a.id, []) if (n := m.numeric) is not None]
+
+
+def codes_at(ctx: RuleContext, lesson: Lesson) -> dict[int, str]:
+    return {student: reason for student, (reason, _first) in ctx.facts.attendance.get(lesson.id, {}).items()}
+
+
+def _count(ctx: RuleContext, verdict: Verdict) -> None:
+    if verdict is Verdict.UNDECIDED and ctx.current is not None:
+        ctx.undecided[ctx.current.code] += 1
+
+
+# --- timeliness ------------------------------------------------------------------------------------
+
+
+@rule(
+    "TML001",
+    "lesson-topic-late",
+    "Тема урока не внесена до 16:00",
+    clause="3.7, 4.2.5.2",
+    entity=("cm",),
+    params={"deadline": "16:00", "grace_minutes": 10},
+    core=True,
+    predicate="у проведённого урока нет темы к 16:00 дня урока (в том числе совсем нет)",
+    example="8б, Алгебра, 23.11.2026, урок 3: тема урока не внесена до 16:00",
+)
+def tml001(ctx: RuleContext) -> Iterator[Finding]:
+    """The topic of a lesson must be in the journal by 16:00 of the lesson day (Положение 3.7). Evidence: the
+    topic was seen at the 16:05 snapshot (on time) or was missing from an observation made after 16:00."""
+    for lesson in due_lessons(ctx):
+        topic = ctx.facts.topics.get(lesson.id)
+        verdict = ctx.decide("topic", {"cm_id": lesson.id}, topic[0] if topic else None, ctx.deadline(lesson.day))
+        if verdict is Verdict.LATE:
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "тема урока не внесена до 16:00")
+        _count(ctx, verdict)
+
+
+@rule(
+    "TML002",
+    "homework-late",
+    "Домашнее задание не внесено до 16:00",
+    clause="3.7, 4.2.5.2",
+    entity=("cm",),
+    params={"deadline": "16:00", "grace_minutes": 10},
+    core=True,
+    predicate="2–11 классы: к 16:00 нет домашнего задания, выданного на уроке (любой непустой текст, в т. ч. "
+    "«Не задано»); 1 класс: нет записи «Не предусмотрено»",
+)
+def tml002(ctx: RuleContext) -> Iterator[Finding]:
+    """Homework given at a lesson must be entered by 16:00 of the lesson day. In grade 1 the entry is «Не
+    предусмотрено». The homework belongs to the journal of the lesson it is due for (often the next term's)."""
+    for lesson in due_lessons(ctx):
+        grade1 = ctx.facts.grade(lesson.sg) == 1
+        given = homework_given_at(ctx, lesson)
+        valid = [a for a in given if (a.name == NO_HOMEWORK if grade1 else a.name.strip())]
+        pick = valid or given
+        term = pick[0].term if pick else next_lesson_term(ctx, lesson)
+        first = min((a.first_seen for a in valid), default=None)
+        verdict = ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, ctx.deadline(lesson.day))
+        if verdict is Verdict.LATE:
+            text = "запись «Не предусмотрено» не внесена до 16:00" if grade1 else "домашнее задание не внесено до 16:00"
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, text)
+        _count(ctx, verdict)
+
+
+@rule(
+    "TML003",
+    "control-form-missing",
+    "Не указана форма контроля на уроке",
+    clause="4.2.5.2",
+    entity=("cm",),
+    params={"deadline": "16:00", "grace_minutes": 10},
+    core=True,
+    predicate="к 16:00 у проведённого урока нет ни одного задания, кроме домашнего (форма контроля)",
+)
+def tml003(ctx: RuleContext) -> Iterator[Finding]:
+    """Every lesson needs a form of control: a classwork assignment of any type other than homework, by 16:00."""
+    for lesson in due_lessons(ctx):
+        classwork = [a for a in attached(ctx, lesson) if not ctx.facts.is_homework(a.type_id)]
+        first = min((a.first_seen for a in classwork), default=None)
+        verdict = ctx.decide("journal", ctx.journal_unit(lesson.sg, lesson.term), first, ctx.deadline(lesson.day))
+        if verdict is Verdict.LATE:
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "не указана форма контроля (задание на уроке) до 16:00")
+        _count(ctx, verdict)
+
+
+@rule(
+    "TML004",
+    "lesson-marks-late",
+    "Отметки за работу на уроке внесены после 16:00",
+    clause="4.2.5.1",
+    entity=("cm",),
+    params={"deadline": "16:00", "grace_minutes": 10},
+    core=True,
+    predicate="отметка за не письменную работу, привязанную к уроку, впервые появилась после 16:00 дня урока",
+)
+def tml004(ctx: RuleContext) -> Iterator[Finding]:
+    """Marks for work at the lesson (not written work) go in on the lesson day by 16:00 (Положение 4.2.5.1)."""
+    written = written_types(ctx)
+    for lesson in due_lessons(ctx):
+        verdicts = []
+        for a in attached(ctx, lesson):
+            if ctx.facts.is_written(a.type_id, written):
+                continue
+            unit = ctx.journal_unit(lesson.sg, a.term)
+            verdicts += [
+                ctx.decide("journal", unit, first, ctx.deadline(lesson.day)) for _s, _m, first in numeric_marks(ctx, a)
+            ]
+        if Verdict.LATE in verdicts:
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "отметки за работу на уроке внесены после 16:00")
+        elif Verdict.UNDECIDED in verdicts:
+            _count(ctx, Verdict.UNDECIDED)
+
+
+@rule(
+    "TML005",
+    "written-marks-late",
+    "Отметки за письменную работу не выставлены в течение 7 дней",
+    clause="5.2",
+    entity=("assignment",),
+    params={"days": 7, "grace_minutes": 10, "written_types": list(DEFAULT_WRITTEN)},
+    core=True,
+    predicate="отметка за письменную работу выставлена позже D+7 23:59, или к этому сроку отметок нет, "
+    "хотя есть присутствовавшие обучающиеся",
+)
+def tml005(ctx: RuleContext) -> Iterator[Finding]:
+    """Written work given on day D is marked within 7 days: by D+7, 23:59 (Положение 5.2)."""
+    written = written_types(ctx)
+    days = int(ctx.p("days"))
+    for lesson in due_lessons(ctx):
+        deadline = datetime.combine(lesson.day + timedelta(days=days), time(23, 59, 59))
+        if not ctx.passed(deadline):
+            continue
+        for a in attached(ctx, lesson):
+            if not ctx.facts.is_written(a.type_id, written):
+                continue
+            unit = ctx.journal_unit(lesson.sg, a.term)
+            marks = numeric_marks(ctx, a)
+            verdicts = [ctx.decide("journal", unit, first, deadline) for _s, _m, first in marks]
+            if Verdict.LATE in verdicts:
+                yield _written(ctx, lesson, a, "отметки за письменную работу выставлены позже 7 дней")
+                continue
+            if Verdict.ON_TIME in verdicts:
+                continue
+            verdict = ctx.decide("journal", unit, None, deadline)
+            if verdict is Verdict.LATE and _someone_to_mark(ctx, lesson):
+                yield _written(ctx, lesson, a, "отметки за письменную работу не выставлены в течение 7 дней")
+            elif verdict is Verdict.UNDECIDED:
+                _count(ctx, verdict)
+
+
+def _written(ctx: RuleContext, lesson: Lesson, a: Assignment, text: str) -> Finding:
+    name = ctx.facts.type_name.get(a.type_id, "работа")
+    return ctx.lesson_finding(lesson, {"assignment": a.id}, f"{name}: {text}")
+
+
+def _someone_to_mark(ctx: RuleContext, lesson: Lesson) -> bool:
+    codes = codes_at(ctx, lesson)
+    for student, (_free, _ind) in ctx.facts.enrollment.get((lesson.sg, lesson.term or 0), {}).items():
+        if ctx.exempt(lesson.sg, lesson.term, student) or ctx.left_before(
+            lesson.sg, lesson.term, student, lesson.day + timedelta(days=1)
+        ):
+            continue
+        if codes.get(student) not in ABSENT:
+            return True
+    return False
+
+
+@rule(
+    "TML006",
+    "ktp-missing",
+    "КТП не загружено в течение недели после утверждения рабочей программы",
+    clause="3.5",
+    entity=("sg",),
+    params={"days": 7},
+    core=True,
+    predicate="у учебной группы нет КТП через 7 дней после утверждения рабочей программы ([school] "
+    "work_program_approved, по умолчанию 1 сентября)",
+)
+def tml006(ctx: RuleContext) -> Iterator[Finding]:
+    """The calendar-thematic plan (КТП) of every group is loaded within a week of the work programme's approval."""
+    f = ctx.facts
+    approved = ctx.work_program_approved or min((t[0] for t in f.terms.values()), default=ctx.as_of.date())
+    deadline = datetime.combine(approved + timedelta(days=int(ctx.p("days"))), time(23, 59, 59))
+    if not ctx.passed(deadline):
+        return
+    for sg in f.groups:
+        if sg in f.plans:
+            continue
+        verdict = ctx.decide("ktp", {"sg_id": sg}, None, deadline)
+        if verdict is Verdict.LATE:
+            yield ctx.group_finding(sg, {"sg": sg}, f"КТП не загружено (срок {deadline:%d.%m.%Y})", None)
+        _count(ctx, verdict)
+
+
+# --- completeness ---------------------------------------------------------------------------------
+
+
+@rule(
+    "CMP001",
+    "topic-placeholder",
+    "Тема урока — заглушка",
+    clause="4.2.5.2",
+    entity=("cm",),
+    params={"placeholders": PLACEHOLDERS, "min_length": 4},
+    core=True,
+    predicate="тема есть, но без пробелов по краям и без учёта регистра короче 4 символов или это «урок», "
+    "«тема», «без темы», «нет», «-», «.»",
+)
+def cmp001(ctx: RuleContext) -> Iterator[Finding]:
+    """A topic such as «урок» or «-» is no topic: the journal must say what the lesson was about."""
+    words = {w.casefold() for w in ctx.p("placeholders")}
+    shortest = int(ctx.p("min_length"))
+    for lesson in due_lessons(ctx):
+        topic = ctx.facts.topics.get(lesson.id)
+        if topic is None:
+            continue
+        text = (topic[1] or "").strip().casefold()
+        if len(text) < shortest or text in words:
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"тема урока «{topic[1]}» — заглушка")
+
+
+@rule(
+    "CMP002",
+    "grade1-homework",
+    "Домашнее задание в 1 классе",
+    clause="4.2.5.2",
+    entity=("cm",),
+    core=True,
+    predicate="в 1 классе на уроке задано домашнее задание с текстом, отличным от «Не предусмотрено»",
+)
+def cmp002(ctx: RuleContext) -> Iterator[Finding]:
+    """Grade 1 has no homework: the only allowed entry is «Не предусмотрено»."""
+    for lesson in due_lessons(ctx):
+        if ctx.facts.grade(lesson.sg) != 1:
+            continue
+        for a in homework_given_at(ctx, lesson):
+            if a.name != NO_HOMEWORK:
+                yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"домашнее задание в 1 классе: «{a.name}»")
+                break
+
+
+# --- marks ----------------------------------------------------------------------------------------
+
+
+def _marks_of_lessons(ctx: RuleContext) -> Iterator[tuple[Lesson, Assignment, int, int]]:
+    for lesson in due_lessons(ctx):
+        for a in attached(ctx, lesson):
+            for student, mark, _first in numeric_marks(ctx, a):
+                yield lesson, a, student, mark
+
+
+@rule(
+    "MRK001",
+    "mark-out-of-scale",
+    "Отметка вне 5-балльной шкалы",
+    clause="5.3",
+    entity=("assignment", "student"),
+    params={"allowed": [2, 3, 4, 5]},
+    core=True,
+    predicate="2–11 классы: числовая отметка не из разрешённого набора",
+)
+def mrk001(ctx: RuleContext) -> Iterator[Finding]:
+    """Marks are 2, 3, 4, 5 (Положение 5.3); a school may allow 1 in the rule's parameters."""
+    allowed = {int(x) for x in ctx.p("allowed")}
+    for lesson, a, student, mark in _marks_of_lessons(ctx):
+        if ctx.facts.grade(lesson.sg) >= 2 and mark not in allowed:
+            yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» вне шкалы")
+
+
+@rule(
+    "MRK002",
+    "grade1-mark",
+    "Отметка в 1 классе",
+    clause="4.2.5.2, 5.3",
+    entity=("assignment", "student"),
+    core=True,
+    predicate="в 1 классе выставлена числовая отметка (обучение безотметочное)",
+)
+def mrk002(ctx: RuleContext) -> Iterator[Finding]:
+    """Grade 1 is taught without marks."""
+    for lesson, a, student, mark in _marks_of_lessons(ctx):
+        if ctx.facts.grade(lesson.sg) == 1:
+            yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» в 1 классе")
+
+
+def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
+    return {student for a in attached(ctx, lesson) for student, _m, _f in numeric_marks(ctx, a)}
+
+
+@rule(
+    "MRK003",
+    "mark-and-absence",
+    "Отметка и отсутствие на одном уроке",
+    clause="5.4",
+    entity=("cm", "student"),
+    core=True,
+    predicate="у обучающегося на уроке и отметка, и отсутствие УП/НП/ОТ/Б (опоздание ОП допустимо)",
+)
+def mrk003(ctx: RuleContext) -> Iterator[Finding]:
+    """An absent student cannot have a mark for that lesson's work (a «точка» is the way to record a debt)."""
+    for lesson in due_lessons(ctx):
+        codes = codes_at(ctx, lesson)
+        for student in sorted(_marked_students(ctx, lesson)):
+            if codes.get(student) in ABSENT:
+                yield ctx.lesson_finding(
+                    lesson,
+                    {"cm": lesson.id, "student": student},
+                    f"отметка и отсутствие «{codes[student]}» у одного обучающегося",
+                )
+
+
+@rule(
+    "MRK004",
+    "exempt-student-marked",
+    "Отметка или посещаемость у обучающегося на дому / на семейном обучении",
+    clause="5.5",
+    entity=("cm", "student"),
+    core=True,
+    predicate="отметка или код посещаемости у обучающегося на дому (individualEduc) или на семейном обучении",
+)
+def mrk004(ctx: RuleContext) -> Iterator[Finding]:
+    """Home-schooled and family-education students are not marked or registered in the class journal."""
+    for lesson in due_lessons(ctx):
+        for student in sorted(_marked_students(ctx, lesson) | set(codes_at(ctx, lesson))):
+            if ctx.exempt(lesson.sg, lesson.term, student):
+                yield ctx.lesson_finding(
+                    lesson,
+                    {"cm": lesson.id, "student": student},
+                    "отметка или посещаемость у обучающегося на дому / семейном обучении",
+                )
+
+
+@rule(
+    "MRK005",
+    "departed-student-marked",
+    "Отметка или посещаемость у выбывшего ученика",
+    clause="5.7",
+    entity=("cm", "student"),
+    core=True,
+    predicate="отметка или код посещаемости на уроке после дня выбытия (первый день, когда список группы показал "
+    "ученика выбывшим)",
+)
+def mrk005(ctx: RuleContext) -> Iterator[Finding]:
+    """After a student has left, their row is read-only: nothing is entered for later lessons."""
+    for lesson in due_lessons(ctx):
+        for student in sorted(_marked_students(ctx, lesson) | set(codes_at(ctx, lesson))):
+            if ctx.left_before(lesson.sg, lesson.term, student, lesson.day):
+                yield ctx.lesson_finding(
+                    lesson, {"cm": lesson.id, "student": student}, "отметка или посещаемость у выбывшего ученика"
+                )
+
+
+# --- attendance -----------------------------------------------------------------------------------
+
+
+@rule(
+    "ATT001",
+    "attendance-code-invalid",
+    "Недопустимый код отсутствия",
+    clause="5.4",
+    entity=("cm", "student"),
+    params={"allowed": ["УП", "НП", "ОТ", "Б", "ОП"], "allow_osv": False},
+    core=True,
+    predicate="код посещаемости не из разрешённого набора (УП, НП, ОТ, Б, ОП; ОСВ — если разрешено)",
+)
+def att001(ctx: RuleContext) -> Iterator[Finding]:
+    """Only the school's attendance codes may be used."""
+    allowed = set(ctx.p("allowed")) | ({"ОСВ"} if ctx.p("allow_osv") else set())
+    for lesson in due_lessons(ctx):
+        for student, code in sorted(codes_at(ctx, lesson).items()):
+            if code not in allowed:
+                yield ctx.lesson_finding(
+                    lesson, {"cm": lesson.id, "student": student}, f"недопустимый код отсутствия «{code}»"
+                )
+
+
+def _reason_at(ctx: RuleContext, lesson: Lesson, student: int, moment: str) -> str | None:
+    current = ctx.facts.attendance.get(lesson.id, {}).get(student)
+    if current is None or current[1] > moment:
+        return None
+    history = ctx.facts.attendance_history.get((lesson.id, student), [])
+    value = history[0][1] if history else current[0]
+    for at, _old, new in history:
+        if at <= moment:
+            value = new
+    return value
+
+
+@rule(
+    "ATT002",
+    "absence-unclarified",
+    "Причина отсутствия «ОТ» не уточнена классным руководителем",
+    clause="4.2.6.4",
+    entity=("cm", "student"),
+    severity="warning",
+    params={"school_days": 1, "deadline": "16:00"},
+    core=True,
+    owner="chief",
+    predicate="код «ОТ» всё ещё стоит в 16:00 следующего учебного дня после урока",
+)
+def att002(ctx: RuleContext) -> Iterator[Finding]:
+    """The class teacher replaces «ОТ» (absent, reason unknown) with the real reason by 16:00 of the next school
+    day. The remark goes to the class chief, not to the subject teacher."""
+    f = ctx.facts
+    for lesson in due_lessons(ctx):
+        rows = f.attendance.get(lesson.id, {})
+        if not rows:
+            continue
+        day = lesson.day
+        for _ in range(int(ctx.p("school_days"))):
+            day = f.next_school_day(day)
+        deadline = ctx.deadline(day)
+        if not ctx.passed(deadline):
+            continue
+        assert ctx.observations is not None
+        from rules.evidence import unit_key
+
+        for student, (reason, _first) in sorted(rows.items()):
+            history = f.attendance_history.get((lesson.id, student), [])
+            if reason != "ОТ" and not any(old == "ОТ" for _at, old, _new in history):
+                continue
+            seen = ctx.observations.first_at_or_after(
+                unit_key("journal", ctx.journal_unit(lesson.sg, lesson.term)), ts(deadline)
+            )
+            if seen is None:
+                _count(ctx, Verdict.UNDECIDED)
+            elif _reason_at(ctx, lesson, student, seen) == "ОТ":
+                yield ctx.lesson_finding(
+                    lesson,
+                    {"cm": lesson.id, "student": student},
+                    f"причина отсутствия «ОТ» не уточнена к {deadline:%d.%m %H:%M}",
+                    owner="chief",
+                )
+
+
+# --- accumulation and term marks ------------------------------------------------------------------
+
+QUARTER_MIN = {1: 3, 2: 5, 3: 7}
+HALF_MIN = {1: 5, 2: 8, 3: 10}
+
+
+def _ended_terms(ctx: RuleContext) -> Iterator[tuple[int, int, date, date, int | None]]:
+    """(sg, term, start, end, term type) of ended terms of marked groups (grades 2–11) in the period."""
+    f = ctx.facts
+    for sg, term in sorted(f.enrollment):
+        if term not in f.terms or f.grade(sg) < 2:
+            continue
+        start, end, typ, _name = f.terms[term]
+        if end < ctx.start or end > ctx.end or not ctx.passed(datetime.combine(end, time(23, 59, 59))):
+            continue
+        yield sg, term, start, end, typ
+
+
+def _students(ctx: RuleContext, sg: int, term: int, end: date) -> list[int]:
+    out = []
+    for student in sorted(ctx.facts.enrollment.get((sg, term), {})):
+        if ctx.exempt(sg, term, student) or ctx.left_before(sg, term, student, end + timedelta(days=1)):
+            continue
+        out.append(student)
+    return out
+
+
+def _term_marks(ctx: RuleContext, sg: int, start: date, end: date) -> dict[int, list[tuple[int, float]]]:
+    marks: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for le in ctx.facts.lessons_by_sg.get(sg, []):
+        if start <= le.day <= end:
+            for a in attached(ctx, le):
+                for student, mark, _first in numeric_marks(ctx, a):
+                    marks[student].append((mark, a.weight))
+    return marks
+
+
+def weekly_hours(ctx: RuleContext, sg: int, start: date, end: date) -> int:
+    weeks: defaultdict[tuple[int, int], int] = defaultdict(int)
+    for le in ctx.facts.lessons_by_sg.get(sg, []):
+        if start <= le.day <= end:
+            weeks[le.day.isocalendar()[:2]] += 1
+    return max(weeks.values(), default=0)
+
+
+def _term_label(ctx: RuleContext, term: int) -> str:
+    return ctx.facts.terms[term][3]
+
+
+@rule(
+    "DEN001",
+    "marks-too-few",
+    "Недостаточная накопляемость отметок",
+    clause="4.2.5.2",
+    entity=("student", "sg", "term"),
+    params={"quarter": QUARTER_MIN, "half_year": HALF_MIN},
+    core=True,
+    predicate="после окончания периода у обучающегося меньше текущих отметок, чем требует недельная нагрузка "
+    "(четверть: 1 ч → 3, 2 ч → 5, ≥ 3 ч → 7; полугодие: 5, 8, 10)",
+)
+def den001(ctx: RuleContext) -> Iterator[Finding]:
+    """Marks accumulate in line with the weekly load: after a term every student has enough current marks."""
+    quarter = {int(k): int(v) for k, v in dict(ctx.p("quarter")).items()}
+    half = {int(k): int(v) for k, v in dict(ctx.p("half_year")).items()}
+    for sg, term, start, end, typ in _ended_terms(ctx):
+        table = half if typ == 2 else quarter
+        hours = weekly_hours(ctx, sg, start, end)
+        need = table[min(max(hours, 1), 3)]
+        marks = _term_marks(ctx, sg, start, end)
+        for student in _students(ctx, sg, term, end):
+            have = len(marks.get(student, []))
+            if have < need:
+                yield ctx.group_finding(
+                    sg,
+                    {"student": student, "sg": sg, "term": term},
+                    f"{_term_label(ctx, term)}: у обучающегося {have} отметок, нужно не меньше {need}",
+                    end,
+                )
+
+
+@rule(
+    "FIN001",
+    "term-mark-on-too-few",
+    "Итоговая отметка при недостаточном числе текущих",
+    clause="5.9",
+    entity=("student", "sg", "term"),
+    params={"quarter": 3, "half_year": 5},
+    core=True,
+    predicate="выставлена числовая итоговая отметка, а текущих отметок меньше минимума (четверть 3, полугодие 5)",
+)
+def fin001(ctx: RuleContext) -> Iterator[Finding]:
+    """A numeric term mark needs at least a minimum of current marks; otherwise the student is «н/а»."""
+    for sg, term, start, end, typ in _ended_terms(ctx):
+        minimum = int(ctx.p("half_year") if typ == 2 else ctx.p("quarter"))
+        marks = _term_marks(ctx, sg, start, end)
+        given = ctx.facts.term_marks.get((sg, term), {})
+        for student in _students(ctx, sg, term, end):
+            tm = given.get(student)
+            if tm and tm[0] and tm[0].strip().isdigit() and (tm[1] or 0) == 0 and len(marks.get(student, [])) < minimum:
+                yield ctx.group_finding(
+                    sg,
+                    {"student": student, "sg": sg, "term": term},
+                    f"{_term_label(ctx, term)}: итоговая «{tm[0]}» при {len(marks.get(student, []))} текущих отметках",
+                    end,
+                )
+
+
+@rule(
+    "FIN002",
+    "term-mark-missing",
+    "Не выставлена итоговая отметка",
+    clause="4.2.5.4",
+    entity=("student", "sg", "term"),
+    params={"days": 3, "grace_minutes": 10},
+    core=True,
+    predicate="через 3 дня после окончания периода у обучающегося нет итоговой отметки (н/а и «освобождён» считаются)",
+)
+def fin002(ctx: RuleContext) -> Iterator[Finding]:
+    """Term marks are entered within a few days after the term ends."""
+    days = int(ctx.p("days"))
+    for sg, term, _start, end, _typ in _ended_terms(ctx):
+        deadline = datetime.combine(end + timedelta(days=days), time(23, 59, 59))
+        if not ctx.passed(deadline):
+            continue
+        given = ctx.facts.term_marks.get((sg, term), {})
+        for student in _students(ctx, sg, term, end):
+            tm = given.get(student)
+            verdict = ctx.decide("journal", ctx.journal_unit(sg, term), tm[2] if tm else None, deadline)
+            if verdict is Verdict.LATE:
+                yield ctx.group_finding(
+                    sg,
+                    {"student": student, "sg": sg, "term": term},
+                    f"{_term_label(ctx, term)}: итоговая отметка не выставлена к {deadline:%d.%m.%Y}",
+                    end,
+                )
+            _count(ctx, verdict)
+
+
+@rule(
+    "FIN003",
+    "term-mark-vs-average",
+    "Итоговая отметка расходится со средним баллом",
+    clause="5.9",
+    entity=("student", "sg", "term"),
+    severity="info",
+    params={"threshold": 1.0},
+    core=True,
+    owner="deputy",
+    predicate="|итоговая − средневзвешенный балл| ≥ 1 (средний балл — лишь рекомендация: сведения для завуча)",
+)
+def fin003(ctx: RuleContext) -> Iterator[Finding]:
+    """The weighted average only recommends; a large gap is information for the deputy, never a remark."""
+    threshold = float(ctx.p("threshold"))
+    for sg, term, start, end, _typ in _ended_terms(ctx):
+        marks = _term_marks(ctx, sg, start, end)
+        given = ctx.facts.term_marks.get((sg, term), {})
+        for student in _students(ctx, sg, term, end):
+            tm = given.get(student)
+            values = marks.get(student, [])
+            total = sum(w for _m, w in values)
+            if not tm or not tm[0] or not tm[0].strip().isdigit() or (tm[1] or 0) != 0 or not total:
+                continue
+            avg = round(sum(m * w for m, w in values) / total, 2)
+            if abs(int(tm[0]) - avg) >= threshold:
+                yield ctx.group_finding(
+                    sg,
+                    {"student": student, "sg": sg, "term": term},
+                    f"{_term_label(ctx, term)}: итоговая «{tm[0]}», средний балл {avg:.2f}",
+                    end,
+                )

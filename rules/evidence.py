@@ -1,0 +1,64 @@
+"""How the engine knows when something was entered (rule-contract.md, "Evidence").
+
+1. exact — the entry time from the access log (when synced; not yet mirrored, so never used here);
+2. observed — the mirror's own observations: an item present in an observation made at or before
+   ``deadline + grace`` was on time; an item absent from an observation made at or after the deadline was not
+   there by the deadline;
+3. otherwise undecided: the rule does not flag it and ``check`` counts it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlite_utils import Database
+
+
+class Verdict(Enum):
+    ON_TIME = "on_time"
+    LATE = "late"
+    UNDECIDED = "undecided"
+
+
+def ts(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def unit_key(resource: str, scope: dict[str, Any]) -> tuple[str, str]:
+    return resource, json.dumps(dict(sorted(scope.items())), ensure_ascii=False, separators=(",", ":"))
+
+
+class Observations:
+    """When each unit (resource, scope) was fully read, as sorted server-time strings."""
+
+    def __init__(self, db: Database, as_of: datetime) -> None:
+        self.as_of = ts(as_of)
+        self._times: dict[tuple[str, str], list[str]] = defaultdict(list)
+        cur = db.execute(
+            'SELECT "resource", "scope", "observed_at" FROM "observation" WHERE "observed_at" <= ? '
+            'ORDER BY "observed_at"',
+            [self.as_of],
+        )
+        for resource, scope, at in cur:
+            self._times[(resource, scope)].append(at)
+
+    def first_at_or_after(self, key: tuple[str, str], moment: str) -> str | None:
+        times = self._times.get(key)
+        if not times:
+            return None
+        i = bisect.bisect_left(times, moment)
+        return times[i] if i < len(times) else None
+
+    def decide(self, key: tuple[str, str], first_seen: str | None, deadline: datetime, grace: timedelta) -> Verdict:
+        """Was the item (first seen at ``first_seen``, or never) in place by ``deadline``?"""
+        if first_seen is not None and first_seen <= ts(deadline + grace):
+            return Verdict.ON_TIME
+        after = self.first_at_or_after(key, ts(deadline))
+        if after is not None and (first_seen is None or after < first_seen):
+            return Verdict.LATE
+        return Verdict.UNDECIDED

@@ -1,0 +1,260 @@
+"""Further checkable rules from the catalogue (compliance-anchors.md §2). They are recommendations or signals
+rather than hard requirements of the Положение, so they are warnings or information, and the federal
+recommendations on оценочные процедуры (OCP*) are ``preview``: run and stored, kept out of teacher lists
+until the school selects them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from itertools import pairwise
+
+from rules.core import attached, codes_at, due_lessons, numeric_marks, written_types
+from rules.engine import ABSENT, Finding, RuleContext
+from rules.facts import Lesson
+from rules.registry import rule
+
+CONTROL_TYPES = ["Контрольная работа", "Диагностическая контрольная работа", "Тематическая работа", "Диктант"]
+
+
+def _control_lessons(ctx: RuleContext) -> list[tuple[Lesson, str]]:
+    kinds = set(ctx.p_default("control_types", CONTROL_TYPES))
+    out = []
+    for lesson in due_lessons(ctx):
+        for a in attached(ctx, lesson):
+            name = ctx.facts.type_name.get(a.type_id, "")
+            if name in kinds:
+                out.append((lesson, name))
+                break
+    return out
+
+
+@rule(
+    "OCP001",
+    "control-works-too-often",
+    "Оценочные процедуры по предмету чаще раза в 2,5 недели",
+    clause="письмо Минпросвещения и Рособрнадзора от 06.08.2021",
+    entity=("cm",),
+    severity="warning",
+    params={"days": 17, "control_types": CONTROL_TYPES},
+    preview=True,
+    predicate="в группе две контрольные (оценочные) работы ближе, чем через 17 дней",
+)
+def ocp001(ctx: RuleContext) -> Iterator[Finding]:
+    """Federal recommendation: at most one оценочная процедура per subject per 2.5 weeks."""
+    days = int(ctx.p("days"))
+    by_sg: defaultdict[int, list[Lesson]] = defaultdict(list)
+    for lesson, _name in _control_lessons(ctx):
+        by_sg[lesson.sg].append(lesson)
+    for lessons in by_sg.values():
+        lessons.sort(key=lambda le: le.day)
+        for prev, cur in pairwise(lessons):
+            if (cur.day - prev.day).days < days:
+                yield ctx.lesson_finding(
+                    cur,
+                    {"cm": cur.id},
+                    f"оценочная процедура через {(cur.day - prev.day).days} дн. после предыдущей ({prev.day:%d.%m})",
+                )
+
+
+@rule(
+    "OCP003",
+    "control-work-first-or-last",
+    "Оценочная процедура на первом или последнем уроке дня",
+    clause="письмо Минпросвещения и Рособрнадзора от 06.08.2021",
+    entity=("cm",),
+    severity="warning",
+    params={"control_types": CONTROL_TYPES},
+    preview=True,
+    predicate="контрольная работа на первом или последнем уроке дня класса (кроме предметов с 1 часом в неделю)",
+)
+def ocp003(ctx: RuleContext) -> Iterator[Finding]:
+    """Federal recommendation: no оценочные процедуры on the first or the last lesson of the day."""
+    f = ctx.facts
+    day_bounds: dict[tuple[int, date], tuple[int, int]] = {}
+    for lesson in f.lessons.values():
+        if lesson.number is None:
+            continue
+        key = (f.group_class.get(lesson.sg, 0), lesson.day)
+        lo, hi = day_bounds.get(key, (lesson.number, lesson.number))
+        day_bounds[key] = (min(lo, lesson.number), max(hi, lesson.number))
+    for lesson, name in _control_lessons(ctx):
+        bounds = day_bounds.get((f.group_class.get(lesson.sg, 0), lesson.day))
+        if lesson.number is None or bounds is None or lesson.number not in bounds:
+            continue
+        week = [
+            le for le in f.lessons_by_sg.get(lesson.sg, []) if le.day.isocalendar()[:2] == lesson.day.isocalendar()[:2]
+        ]
+        if len(week) <= 1:
+            continue
+        place = "первом" if lesson.number == bounds[0] else "последнем"
+        yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"{name} на {place} уроке дня")
+
+
+@rule(
+    "OCP005",
+    "control-works-same-day",
+    "Больше одной оценочной процедуры в классе за день",
+    clause="письмо Минпросвещения и Рособрнадзора от 06.08.2021",
+    entity=("cm",),
+    severity="warning",
+    params={"per_day": 1, "control_types": CONTROL_TYPES},
+    preview=True,
+    predicate="в один день в классе больше одной контрольной работы",
+)
+def ocp005(ctx: RuleContext) -> Iterator[Finding]:
+    """Federal recommendation: at most one оценочная процедура per class per day."""
+    per_day = int(ctx.p("per_day"))
+    by_day: defaultdict[tuple[int, date], list[Lesson]] = defaultdict(list)
+    for lesson, _name in _control_lessons(ctx):
+        by_day[(ctx.facts.group_class.get(lesson.sg, 0), lesson.day)].append(lesson)
+    for lessons in by_day.values():
+        if len(lessons) > per_day:
+            for lesson in sorted(lessons, key=lambda le: le.number or 0)[per_day:]:
+                yield ctx.lesson_finding(
+                    lesson, {"cm": lesson.id}, f"{len(lessons)} оценочные процедуры в классе за день"
+                )
+
+
+def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, list[tuple[Lesson, list[int], str | None]]]]:
+    """Per (group, student): the group's held lessons in order with the student's marks and absence code."""
+    f = ctx.facts
+    today = ctx.as_of.date()
+    for sg, lessons in f.lessons_by_sg.items():
+        held = [le for le in lessons if le.day <= today and f.is_school_day(le.day)]
+        if not held or f.grade(sg) < 2:
+            continue
+        marks: defaultdict[tuple[int, int], list[int]] = defaultdict(list)
+        for le in held:
+            for a in attached(ctx, le):
+                for student, mark, _first in numeric_marks(ctx, a):
+                    marks[(le.id, student)].append(mark)
+        students = {s for le in held for s in f.enrollment.get((sg, le.term or 0), {})}
+        for student in sorted(students):
+            if any(ctx.exempt(sg, le.term, student) for le in held[:1]):
+                continue
+            seq = [
+                (le, marks.get((le.id, student), []), codes_at(ctx, le).get(student))
+                for le in held
+                if not ctx.left_before(sg, le.term, student, le.day)
+            ]
+            yield sg, student, seq
+
+
+@rule(
+    "MRK007",
+    "two-after-absence",
+    "«2» сразу после пропуска",
+    clause="5.4",
+    entity=("cm", "student"),
+    severity="warning",
+    predicate="неудовлетворительная отметка на первом уроке после отсутствия (Б, УП, НП)",
+)
+def mrk007(ctx: RuleContext) -> Iterator[Finding]:
+    """A «2» on the first lesson after an absence usually means the student had no chance to catch up."""
+    for _sg, student, seq in _student_sequences(ctx):
+        for (_prev, _pm, pcode), (lesson, marks, _code) in pairwise(seq):
+            if pcode in {"Б", "УП", "НП"} and 2 in marks and ctx.in_period(lesson.day):
+                yield ctx.lesson_finding(
+                    lesson, {"cm": lesson.id, "student": student}, "«2» на первом уроке после пропуска"
+                )
+
+
+@rule(
+    "MRK008",
+    "two-not-followed-up",
+    "«2» не исправлена за 3 урока",
+    clause="5.4",
+    entity=("cm", "student"),
+    severity="warning",
+    params={"lessons": 3},
+    predicate="после «2» обучающийся не получил ни одной отметки в следующие 3 урока группы",
+)
+def mrk008(ctx: RuleContext) -> Iterator[Finding]:
+    """After a «2» the student should be given a chance to improve: another mark within a few lessons."""
+    window = int(ctx.p("lessons"))
+    for _sg, student, seq in _student_sequences(ctx):
+        for i, (lesson, marks, _code) in enumerate(seq):
+            later = seq[i + 1 : i + 1 + window]
+            if 2 in marks and len(later) == window and not any(m for _le, m, _c in later) and ctx.in_period(lesson.day):
+                yield ctx.lesson_finding(
+                    lesson, {"cm": lesson.id, "student": student}, f"после «2» нет отметок {window} урока"
+                )
+
+
+@rule(
+    "MRK010",
+    "chain-of-twos",
+    "Цепочка неудовлетворительных отметок",
+    clause="5.4",
+    entity=("cm", "student"),
+    severity="info",
+    params={"chain": 2},
+    owner="deputy",
+    predicate="у обучающегося подряд 2 и более «2» по предмету (сигнал классному руководителю и завучу)",
+)
+def mrk010(ctx: RuleContext) -> Iterator[Finding]:
+    """Consecutive unsatisfactory marks are an academic-risk signal for the class teacher and the deputy."""
+    chain = int(ctx.p("chain"))
+    for _sg, student, seq in _student_sequences(ctx):
+        run = 0
+        for lesson, marks, _code in seq:
+            for mark in marks:
+                run = run + 1 if mark == 2 else 0
+                if run == chain and ctx.in_period(lesson.day):
+                    yield ctx.lesson_finding(lesson, {"cm": lesson.id, "student": student}, f"{chain} «2» подряд")
+
+
+@rule(
+    "DEN003",
+    "long-gap-without-marks",
+    "Долгий перерыв без отметок",
+    clause="4.2.5.2",
+    entity=("student", "sg"),
+    severity="warning",
+    params={"lessons": 8},
+    predicate="присутствовавший обучающийся не получал отметок по предмету больше 8 уроков подряд",
+)
+def den003(ctx: RuleContext) -> Iterator[Finding]:
+    """Marks accumulate steadily; a long run of lessons without any mark hides problems until the term's end."""
+    limit = int(ctx.p("lessons"))
+    for sg, student, seq in _student_sequences(ctx):
+        run = 0
+        for lesson, marks, code in seq:
+            if marks:
+                run = 0
+            elif code not in ABSENT:
+                run += 1
+                if run == limit + 1 and ctx.in_period(lesson.day):
+                    yield ctx.group_finding(
+                        sg,
+                        {"student": student, "sg": sg},
+                        f"нет отметок {limit + 1} уроков подряд (по {lesson.day:%d.%m})",
+                        lesson.day,
+                    )
+
+
+@rule(
+    "DEN004",
+    "lesson-few-marks",
+    "Мало отметок на уроке",
+    clause="4.2.5.2",
+    entity=("cm",),
+    severity="info",
+    params={"min_marks": 1},
+    predicate="на проведённом уроке 2–11 класса не выставлено ни одной отметки (урок без оценивания)",
+)
+def den004(ctx: RuleContext) -> Iterator[Finding]:
+    """Information for the deputy: lessons where nobody was assessed."""
+    minimum = int(ctx.p("min_marks"))
+    written = written_types(ctx)
+    for lesson in due_lessons(ctx):
+        if ctx.facts.grade(lesson.sg) < 2:
+            continue
+        work = attached(ctx, lesson)
+        if any(ctx.facts.is_written(a.type_id, written) for a in work):
+            continue  # marked within 7 days: TML005's business
+        count = sum(len(numeric_marks(ctx, a)) for a in work)
+        if count < minimum:
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "на уроке не выставлено ни одной отметки")

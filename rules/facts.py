@@ -1,0 +1,187 @@
+"""What the rules read: one pass of SQL over the mirror, shaped for the checks (read-only)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlite_utils import Database
+
+HOMEWORK_NAME = "Домашнее задание"
+
+
+@dataclass(slots=True)
+class Lesson:
+    id: int
+    sg: int
+    term: int | None
+    day: date
+    number: int | None
+
+
+@dataclass(slots=True)
+class Assignment:
+    id: int
+    sg: int
+    term: int | None
+    cm: int | None
+    type_id: int
+    name: str
+    weight: float
+    issue_date: date | None
+    issue_cm: int | None
+    first_seen: str
+
+
+@dataclass(slots=True)
+class Mark:
+    student: int
+    mark: str | None
+    duty: bool
+    first_seen: str
+
+    @property
+    def numeric(self) -> int | None:
+        return int(self.mark) if self.mark is not None and self.mark.strip().isdigit() else None
+
+
+@dataclass
+class Facts:
+    lessons: dict[int, Lesson] = field(default_factory=dict)
+    lessons_by_sg: dict[int, list[Lesson]] = field(default_factory=lambda: defaultdict(list))
+    group_class: dict[int, int] = field(default_factory=dict)
+    group_subject: dict[int, str] = field(default_factory=dict)
+    group_teacher: dict[int, int | None] = field(default_factory=dict)
+    class_name: dict[int, str] = field(default_factory=dict)
+    class_grade: dict[int, int] = field(default_factory=dict)
+    class_chief: dict[int, int | None] = field(default_factory=dict)
+    vacations: list[tuple[date, date]] = field(default_factory=list)
+    terms: dict[int, tuple[date, date, int | None, str]] = field(default_factory=dict)
+    topics: dict[int, tuple[str, str]] = field(default_factory=dict)  # cm -> (first_seen, current topic)
+    type_name: dict[int, str] = field(default_factory=dict)
+    assignments: dict[int, Assignment] = field(default_factory=dict)
+    assignments_by_cm: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
+    homework_by_sg: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
+    marks: dict[int, list[Mark]] = field(default_factory=lambda: defaultdict(list))
+    attendance: dict[int, dict[int, tuple[str, str]]] = field(default_factory=lambda: defaultdict(dict))
+    attendance_history: dict[tuple[int, int], list[tuple[str, str | None, str | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    enrollment: dict[tuple[int, int], dict[int, tuple[bool, bool]]] = field(default_factory=lambda: defaultdict(dict))
+    left_on: dict[tuple[int, int, int], date] = field(default_factory=dict)  # (sg, term, student) -> leave day
+    term_marks: dict[tuple[int, int], dict[int, tuple[str | None, int | None, str]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    plans: set[int] = field(default_factory=set)
+    groups: list[int] = field(default_factory=list)
+
+    def is_school_day(self, d: date) -> bool:
+        return d.weekday() < 5 and not any(a <= d <= b for a, b in self.vacations)
+
+    def next_school_day(self, d: date) -> date:
+        n = d + timedelta(days=1)
+        for _ in range(60):
+            if self.is_school_day(n):
+                return n
+            n += timedelta(days=1)
+        return n
+
+    def grade(self, sg: int) -> int:
+        return self.class_grade.get(self.group_class.get(sg, 0), 0)
+
+    def is_written(self, type_id: int, written: set[str]) -> bool:
+        return self.type_name.get(type_id, "") in written
+
+    def is_homework(self, type_id: int) -> bool:
+        return self.type_name.get(type_id) == HOMEWORK_NAME
+
+
+def _d(s: str | None) -> date | None:
+    return date.fromisoformat(s[:10]) if s else None
+
+
+def load(db: Database, as_of: datetime) -> Facts:
+    f = Facts()
+    q = db.execute
+    for cid, name, grade in q('SELECT "id", "name", "grade" FROM "school_class" WHERE "gone_at" IS NULL'):
+        f.class_name[cid], f.class_grade[cid] = name, grade or 0
+    for cid, uid in q('SELECT "class_id", min("user_id") FROM "class_chief" WHERE "gone_at" IS NULL GROUP BY 1'):
+        f.class_chief[cid] = uid
+    for sg, cls, subj in q(
+        'SELECT g."id", g."class_id", coalesce(s."name", g."name") FROM "subject_group" g '
+        'LEFT JOIN "subject" s ON s."id" = g."subject_id" WHERE g."gone_at" IS NULL'
+    ):
+        f.group_class[sg], f.group_subject[sg] = cls, subj
+        f.groups.append(sg)
+    for sg, tid in q(
+        'SELECT "sg_id", min("teacher_id") FROM "subject_group_teacher" WHERE "gone_at" IS NULL GROUP BY 1'
+    ):
+        f.group_teacher[sg] = tid
+    f.vacations = [
+        (date.fromisoformat(a[:10]), date.fromisoformat(b[:10]))
+        for a, b in q('SELECT "start_date", "end_date" FROM "vacation" WHERE "gone_at" IS NULL')
+        if a and b
+    ]
+    for tid, a, b, typ, name in q(
+        'SELECT "id", "start_date", "end_date", "term_type_id", "name" FROM "term" WHERE "gone_at" IS NULL'
+    ):
+        f.terms[tid] = (_d(a), _d(b), typ, name)  # type: ignore[assignment]
+    for cm, sg, term, day, number in q(
+        'SELECT "id", "sg_id", "term_id", "day", "number" FROM "class_meeting" WHERE "gone_at" IS NULL '
+        'ORDER BY "day", coalesce("number", 0), "id"'
+    ):
+        lesson = Lesson(cm, sg, term, date.fromisoformat(day), number)
+        f.lessons[cm] = lesson
+        f.lessons_by_sg[sg].append(lesson)
+    for cm, first, topic in q('SELECT "cm_id", "first_seen_at", "topic" FROM "lesson_topic"'):
+        f.topics[cm] = (first, topic)
+    f.type_name = dict(q('SELECT "id", "name" FROM "assignment_type" WHERE "gone_at" IS NULL').fetchall())
+    for row in q(
+        'SELECT "id", "sg_id", "term_id", "class_meeting_id", "type_id", "name", "weight", "issue_date", '
+        '"issue_cm_id", "first_seen_at" FROM "assignment" WHERE "gone_at" IS NULL'
+    ):
+        a = Assignment(row[0], row[1], row[2], row[3], row[4], row[5] or "", row[6] or 0.0, _d(row[7]), row[8], row[9])
+        f.assignments[a.id] = a
+        if a.cm is not None:
+            f.assignments_by_cm[a.cm].append(a)
+        if f.is_homework(a.type_id):
+            f.homework_by_sg[a.sg].append(a)
+    for aid, student, mark, duty, first in q(
+        'SELECT "assignment_id", "student_id", "mark", "duty", "first_seen_at" FROM "mark" WHERE "gone_at" IS NULL'
+    ):
+        f.marks[aid].append(Mark(student, mark, bool(duty), first))
+    for cm, student, reason, first in q(
+        'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
+    ):
+        f.attendance[cm][student] = (reason, first)
+    for key, at, old, new in q(
+        """SELECT "row_key", "at", "old", "new" FROM "change_log" WHERE "tbl" = 'attendance' AND "op" = 'change'
+           ORDER BY "at", "id" """
+    ):
+        cm, student = json.loads(key)
+        f.attendance_history[(cm, student)].append(
+            (at, json.loads(old or "{}").get("reason"), json.loads(new or "{}").get("reason"))
+        )
+    for sg, term, student, free, ind, first in q(
+        'SELECT "sg_id", "term_id", "student_id", "free", "individual_educ", "first_seen_at" FROM "enrollment" '
+        'WHERE "gone_at" IS NULL'
+    ):
+        f.enrollment[(sg, term)][student] = (bool(free), bool(ind))
+        if free:
+            f.left_on[(sg, term, student)] = _d(first)  # type: ignore[assignment]
+    for key, at, new in q(
+        """SELECT "row_key", "at", "new" FROM "change_log" WHERE "tbl" = 'enrollment' AND "op" = 'change'
+           ORDER BY "at", "id" """
+    ):
+        if json.loads(new or "{}").get("free") == 1:
+            sg, term, student = json.loads(key)
+            f.left_on[(sg, term, student)] = _d(at)  # type: ignore[assignment]
+    for sg, term, student, mark, mtype, first in q(
+        'SELECT "sg_id", "term_id", "student_id", "mark", "mark_type", "first_seen_at" FROM "term_mark" '
+        'WHERE "gone_at" IS NULL'
+    ):
+        f.term_marks[(sg, term)][student] = (mark, mtype, first)
+    f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
+    return f

@@ -1,0 +1,101 @@
+"""The rule registry: every rule has a stable code, a kebab-case name, a Russian title, its Положение clause,
+parameters with defaults, a severity, the entity it is about, and a docstring that explains it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from rules.engine import Finding, RuleContext
+
+Severity = Literal["error", "warning", "info"]
+RuleFn = Callable[["RuleContext"], Iterator["Finding"]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    title: str
+    clause: str
+    severity: Severity
+    entity: tuple[str, ...]
+    params: dict[str, Any]
+    fn: RuleFn
+    doc: str
+    core: bool = False
+    preview: bool = False
+    owner: Literal["teacher", "chief", "deputy"] = "teacher"
+    predicate: str = ""
+    example: str = ""
+
+    @property
+    def family(self) -> str:
+        return self.code[:3]
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    name: str,
+    title: str,
+    *,
+    clause: str,
+    entity: tuple[str, ...],
+    severity: Severity = "error",
+    params: dict[str, Any] | None = None,
+    core: bool = False,
+    preview: bool = False,
+    owner: Literal["teacher", "chief", "deputy"] = "teacher",
+    predicate: str = "",
+    example: str = "",
+) -> Callable[[RuleFn], RuleFn]:
+    def register(fn: RuleFn) -> RuleFn:
+        if code in REGISTRY:
+            raise ValueError(f"duplicate rule code {code}")
+        REGISTRY[code] = Rule(
+            code,
+            name,
+            title,
+            clause,
+            severity,
+            entity,
+            dict(params or {}),
+            fn,
+            (fn.__doc__ or "").strip(),
+            core,
+            preview,
+            owner,
+            predicate,
+            example,
+        )
+        return fn
+
+    return register
+
+
+@dataclass
+class Selection:
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+
+    def chosen(self) -> list[Rule]:
+        def matches(r: Rule, token: str) -> bool:
+            return token in (r.code, r.name) or (len(token) <= 3 and r.code.startswith(token.upper()))
+
+        rules = sorted(REGISTRY.values(), key=lambda r: r.code)
+        if self.select:
+            rules = [r for r in rules if any(matches(r, t) for t in self.select)]
+        else:
+            rules = [r for r in rules if not r.preview]
+        return [r for r in rules if not any(matches(r, t) for t in self.ignore)]
+
+
+def unknown_tokens(tokens: list[str]) -> list[str]:
+    known = {r.code for r in REGISTRY.values()} | {r.name for r in REGISTRY.values()}
+    families = {r.family for r in REGISTRY.values()}
+    return [t for t in tokens if t not in known and t.upper() not in families]

@@ -1,0 +1,437 @@
+"""Rules: per-rule boundaries on hand-built caches, lifecycle, the check command, and ground-truth accuracy."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from asurso_sync.check import CheckOptions, StaleData, run_check
+from asurso_sync.cli import app
+from benchmarks.accuracy import score, simulate
+from cache import finish_run, open_cache, start_run, unit
+from rules.engine import all_rules, fingerprint, run_rules
+from rules.registry import Selection
+from tests.sync_helpers import make_config
+
+MON, TUE = "2026-11-23", "2026-11-24"
+SNAP = f"{MON}T16:05:00"
+NIGHT = f"{TUE}T01:00:00"
+SG, SG1, TERM = 10, 20, 100
+STUDENTS = (1, 2, 3)
+
+
+class Mirror:
+    """A tiny hand-built mirror: class 8а (group 10) and 1а (group 20), one quarter, Monday 23.11.2026."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = open_cache(path)
+        with unit(self.db, "directory", None, observed_at=f"{MON}T01:00:00") as u:
+            u.save(
+                "school_class",
+                [
+                    {"id": 1, "name": "8а", "grade": 8, "letter": "а", "class_type": None, "step": None},
+                    {"id": 2, "name": "1а", "grade": 1, "letter": "а", "class_type": None, "step": None},
+                ],
+            )
+            u.save("class_chief", [{"class_id": 1, "user_id": 501}, {"class_id": 2, "user_id": 502}])
+            u.save(
+                "staff",
+                [
+                    {"id": 500, "name": "Учитель А. А.", "email": None},
+                    {"id": 501, "name": "Классный Б. Б.", "email": None},
+                    {"id": 502, "name": "Начальная В. В.", "email": None},
+                ],
+            )
+            u.save(
+                "subject",
+                [
+                    {
+                        "id": 7,
+                        "name": "Алгебра",
+                        "short_name": None,
+                        "global_subject_id": None,
+                        "global_subject_name": None,
+                    }
+                ],
+            )
+            u.save(
+                "subject_group",
+                [
+                    {"id": SG, "name": "8а/Алгебра", "class_id": 1, "subject_id": 7, "is_iup": 0},
+                    {"id": SG1, "name": "1а/Математика", "class_id": 2, "subject_id": 7, "is_iup": 0},
+                ],
+            )
+            u.save("subject_group_teacher", [{"sg_id": SG, "teacher_id": 500}, {"sg_id": SG1, "teacher_id": 502}])
+            u.save(
+                "term",
+                [
+                    {
+                        "id": TERM,
+                        "school_year_id": 1,
+                        "name": "2 четверть",
+                        "term_type_id": 1,
+                        "start_date": "2026-11-05",
+                        "end_date": "2026-12-28",
+                    }
+                ],
+            )
+            u.save(
+                "assignment_type",
+                [
+                    {"id": 3, "name": "Домашнее задание", "abbr": "ДЗ", "sort_order": 1},
+                    {"id": 10, "name": "Ответ на уроке", "abbr": "О", "sort_order": 2},
+                    {"id": 4, "name": "Контрольная работа", "abbr": "КР", "sort_order": 3},
+                ],
+            )
+
+    def journal(
+        self,
+        at: str,
+        sg: int,
+        *,
+        lessons: list[tuple[int, str]],
+        assignments: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        marks: list[tuple[int, int, str | None]] = (),
+        attendance: list[tuple[int, int, str]] = (),  # type: ignore[assignment]
+        students: tuple[int, ...] = STUDENTS,
+        individual: tuple[int, ...] = (),
+    ) -> None:
+        scope = {"sg_id": sg, "term_id": TERM}
+        with unit(self.db, "journal", scope, observed_at=at, allow_empty=True) as u:
+            u.save(
+                "class_meeting",
+                [
+                    {
+                        "id": cm,
+                        "sg_id": sg,
+                        "term_id": TERM,
+                        "day": day,
+                        "number": 2,
+                        "schedule_time_id": 2,
+                        "room": None,
+                        "is_tkr": 0,
+                        "read_only": None,
+                    }
+                    for cm, day in lessons
+                ],
+                scope=scope,
+                complete=True,
+            )
+            u.save(
+                "assignment",
+                [{"sg_id": sg, "term_id": TERM, "weight": 10, "issue_cm_id": None, **a} for a in assignments],
+                scope=scope,
+                complete=True,
+            )
+            u.save(
+                "mark",
+                [
+                    {"assignment_id": a, "student_id": s, "sg_id": sg, "term_id": TERM, "mark": m, "duty": 0}
+                    for a, s, m in marks
+                ],
+                scope=scope,
+                complete=True,
+            )
+            u.save(
+                "attendance",
+                [
+                    {"class_meeting_id": cm, "student_id": s, "sg_id": sg, "term_id": TERM, "reason": r}
+                    for cm, s, r in attendance
+                ],
+                scope=scope,
+                complete=True,
+            )
+            u.save(
+                "enrollment",
+                [
+                    {"sg_id": sg, "term_id": TERM, "student_id": s, "free": 0, "individual_educ": int(s in individual)}
+                    for s in students
+                ],
+                scope=scope,
+                complete=True,
+            )
+
+    def topic(self, at: str, cm: int, sg: int, text: str | None) -> None:
+        with unit(self.db, "topic", {"cm_id": cm}, observed_at=at) as u:
+            if text:
+                u.save(
+                    "lesson_topic",
+                    [{"cm_id": cm, "sg_id": sg, "ktp_lesson_id": 1, "topic": text}],
+                    scope={"cm_id": cm},
+                    complete=True,
+                )
+
+    def check(
+        self, code: str, as_of: str = f"{TUE}T01:00:00", start: str = MON, **kw: Any
+    ) -> tuple[set[tuple[Any, ...]], int]:
+        res = run_rules(
+            self.db,
+            as_of=datetime.fromisoformat(as_of),
+            start=date.fromisoformat(start),
+            selection=Selection(select=[code]),
+            **kw,
+        )
+        return {tuple(sorted(f.entity.items())) for f in res.findings}, res.undecided.get(code, 0)
+
+
+def hw(aid: int, cm_due: int, issue_cm: int, name: str, issue: str = MON) -> dict[str, Any]:
+    return {
+        "id": aid,
+        "class_meeting_id": cm_due,
+        "type_id": 3,
+        "name": name,
+        "issue_date": issue,
+        "due_date": "2026-11-25",
+        "issue_cm_id": issue_cm,
+    }
+
+
+def cw(aid: int, cm: int, type_id: int = 10, day: str = MON) -> dict[str, Any]:
+    return {"id": aid, "class_meeting_id": cm, "type_id": type_id, "name": "Работа", "issue_date": day, "due_date": day}
+
+
+@pytest.fixture
+def m(tmp_path: Path) -> Mirror:
+    return Mirror(tmp_path / "c.db")
+
+
+LESSONS = [(1, MON), (2, MON.replace("23", "25"))]
+
+
+def test_tml001_boundaries_on_time_late_undecided(m: Mirror) -> None:
+    m.journal(f"{MON}T01:00:00", SG, lessons=[(1, MON), (3, MON), (4, MON)])
+    m.topic(SNAP, 1, SG, "Квадратные уравнения")  # entered 15:59, seen at the 16:05 snapshot: on time
+    m.topic(SNAP, 3, SG, None)  # absent at 16:05 …
+    m.topic(NIGHT, 3, SG, "Квадратные уравнения")  # … entered in the evening: late
+    # lesson 4: never observed after the deadline: undecided, not flagged
+    found, undecided = m.check("TML001")
+    assert found == {(("cm", 3),)} and undecided == 1
+
+
+def test_tml002_grade1_and_homework_text(m: Mirror) -> None:
+    m.journal(SNAP, SG, lessons=[*LESSONS, (3, MON)], assignments=[hw(50, 2, 1, "№ 12"), hw(51, 2, 3, "  ")])
+    m.journal(
+        SNAP,
+        SG1,
+        lessons=[(11, MON), (12, MON)],
+        assignments=[hw(60, 12, 11, "Не предусмотрено"), hw(61, 12, 12, "Прочитать сказку")],
+    )
+    found, _ = m.check("TML002")
+    assert found == {(("cm", 3),), (("cm", 12),)}  # empty text; grade 1 without «Не предусмотрено»
+    found, _ = m.check("CMP002")
+    assert found == {(("cm", 12),)}
+
+
+def test_tml003_and_tml004(m: Mirror) -> None:
+    m.journal(SNAP, SG, lessons=[(1, MON), (3, MON)], assignments=[cw(70, 1)], marks=[(70, 1, "5")])
+    m.journal(
+        NIGHT,
+        SG,
+        lessons=[(1, MON), (3, MON)],
+        assignments=[cw(70, 1), cw(71, 3)],
+        marks=[(70, 1, "5"), (70, 2, "4"), (71, 1, "3")],
+    )
+    assert m.check("TML003")[0] == {(("cm", 3),)}  # classwork for lesson 3 appeared only at night
+    assert m.check("TML004")[0] == {(("cm", 1),), (("cm", 3),)}  # a second mark on lesson 1 came in late
+
+
+def test_tml005_day7_vs_day8(m: Mirror) -> None:
+    # written work (КР) on Monday 23.11; D+7 = 30.11 (a school day): the 16:05 snapshot that day decides
+    lessons = [(1, MON)]
+    m.journal(f"{MON}T16:05:00", SG, lessons=lessons, assignments=[cw(80, 1, 4), cw(81, 1, 4)])
+    m.journal(
+        "2026-11-30T16:05:00",
+        SG,
+        lessons=lessons,
+        assignments=[cw(80, 1, 4), cw(81, 1, 4)],
+        marks=[(80, 1, "4"), (80, 2, "5")],
+    )  # day 7 before the snapshot: on time
+    m.journal(
+        "2026-12-01T01:00:00",
+        SG,
+        lessons=lessons,
+        assignments=[cw(80, 1, 4), cw(81, 1, 4)],
+        marks=[(80, 1, "4"), (80, 2, "5"), (81, 1, "3")],
+    )  # the other one came on day 8: late
+    found, _ = m.check("TML005", as_of="2026-12-01T07:00:00")
+    assert found == {(("assignment", 81),)}
+
+
+def test_marks_and_attendance_rules(m: Mirror) -> None:
+    m.journal(
+        SNAP,
+        SG,
+        lessons=[(1, MON)],
+        assignments=[cw(90, 1)],
+        marks=[(90, 1, "5"), (90, 2, "1"), (90, 3, "4")],
+        attendance=[(1, 1, "ОП"), (1, 3, "НП"), (1, 2, "Н")],
+        individual=(2,),
+    )
+    m.journal(SNAP, SG1, lessons=[(11, MON)], assignments=[cw(91, 11)], marks=[(91, 1, "5")])
+    assert m.check("MRK001")[0] == {(("assignment", 90), ("student", 2))}
+    assert m.check("MRK002")[0] == {(("assignment", 91), ("student", 1))}
+    assert m.check("MRK003")[0] == {(("cm", 1), ("student", 3))}  # НП + mark; ОП + mark is fine
+    assert m.check("MRK004")[0] == {(("cm", 1), ("student", 2))}
+    assert m.check("ATT001")[0] == {(("cm", 1), ("student", 2))}
+    fam, _ = m.check("MRK004", family_education=frozenset({1}))
+    assert (("cm", 1), ("student", 1)) in fam
+
+
+def test_att002_ot_clarified_in_time_or_not(m: Mirror) -> None:
+    lessons = [(1, MON)]
+    m.journal(SNAP, SG, lessons=lessons, attendance=[(1, 1, "ОТ"), (1, 2, "ОТ")])
+    m.journal(f"{TUE}T16:05:00", SG, lessons=lessons, attendance=[(1, 1, "Б"), (1, 2, "ОТ")])
+    found, _ = m.check("ATT002", as_of=f"{TUE}T16:06:00")
+    assert found == {(("cm", 1), ("student", 2))}
+    res = run_rules(
+        m.db,
+        as_of=datetime.fromisoformat(f"{TUE}T16:06:00"),
+        start=date.fromisoformat(MON),
+        selection=Selection(select=["ATT002"]),
+    )
+    assert res.findings[0].teacher_id == 501  # the class chief, not the subject teacher
+
+
+def test_placeholder_topic(m: Mirror) -> None:
+    m.journal(SNAP, SG, lessons=[(1, MON), (3, MON), (4, MON)])
+    m.topic(SNAP, 1, SG, " Урок ")
+    m.topic(SNAP, 3, SG, "ИЗО")
+    m.topic(SNAP, 4, SG, "Дроби")
+    assert m.check("CMP001")[0] == {(("cm", 1),), (("cm", 3),)}
+
+
+def test_registry_has_25_rules_with_metadata() -> None:
+    rules = all_rules()
+    assert len(rules) >= 25
+    assert sum(r.core for r in rules) == 19
+    for r in rules:
+        assert r.code[:3].isalpha() and r.code[3:].isdigit()
+        assert r.name == r.name.lower() and " " not in r.name
+        assert r.title and r.clause and r.doc and r.entity
+        assert r.severity in ("error", "warning", "info")
+    assert {r.code for r in rules if r.preview} >= {"OCP001", "OCP005"}
+    assert fingerprint("TML001", {"cm": 1}) == fingerprint("TML001", {"cm": 1}) != fingerprint("TML001", {"cm": 2})
+
+
+def test_lifecycle_new_open_resolved(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    m = Mirror(config.cache.path)
+    finish_run(m.db, start_run(m.db, "nightly"), "ok")
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 2, "1")])
+    opts = CheckOptions(start=date.fromisoformat(MON), as_of=datetime.fromisoformat(NIGHT), select=["MRK001"])
+    first = run_check(config, opts, db=m.db)
+    assert [f["state"] for f in first.findings] == ["new"]
+    assert first.findings[0]["first_seen"] == "2026-11-24T01:00:00+04:00"
+    second = run_check(
+        config,
+        CheckOptions(start=opts.start, as_of=datetime.fromisoformat(f"{TUE}T09:00:00"), select=["MRK001"]),
+        db=m.db,
+    )
+    assert [f["state"] for f in second.findings] == ["open"]
+    assert second.findings[0]["first_seen"] == first.findings[0]["first_seen"]
+    m.journal(f"{TUE}T10:00:00", SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 2, "2")])
+    third = run_check(
+        config,
+        CheckOptions(start=opts.start, as_of=datetime.fromisoformat(f"{TUE}T11:00:00"), select=["MRK001"]),
+        db=m.db,
+    )
+    assert third.findings == [] and [r["state"] for r in third.resolved] == ["resolved"]
+
+
+def test_freshness_gate(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    m = Mirror(config.cache.path)
+    with pytest.raises(StaleData, match="синхронизаций ещё не было"):
+        run_check(config, CheckOptions(), db=m.db)
+    finish_run(m.db, start_run(m.db, "nightly"), "failed")
+    with pytest.raises(StaleData, match="ошибкой"):
+        run_check(config, CheckOptions(), db=m.db)
+    run_check(config, CheckOptions(stale_ok=True, as_of=datetime.fromisoformat(NIGHT)), db=m.db)
+
+
+def _synced_small(tmp_path: Path) -> tuple[Any, Any]:
+    return simulate(1, "tiny", date(2026, 12, 14), 1, folder=tmp_path)
+
+
+def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path) -> None:
+    _emu, _config = _synced_small(tmp_path)
+    base = ["--config", str(tmp_path / "config.toml"), "check", "--as-of", "2026-12-21T01:00", "--from", "2026-12-14"]
+    table = runner.invoke(app, base)
+    assert table.exit_code == 2, table.output  # errors found
+    assert "Замечания по учителям" in table.stdout and "Итого по правилам" in table.stdout
+    jsonl = runner.invoke(app, [*base, "--format", "jsonl"])
+    lines = [json.loads(x) for x in jsonl.stdout.splitlines()]
+    assert lines
+    keys = {
+        "rule",
+        "name",
+        "severity",
+        "entity",
+        "teacher_id",
+        "class_id",
+        "sg_id",
+        "date",
+        "message",
+        "evidence",
+        "fingerprint",
+        "state",
+        "first_seen",
+    }
+    assert all(set(x) == keys for x in lines)
+    assert all(x["state"] == "open" for x in lines)  # the table run before already saw them
+    assert all(isinstance(v, int) for x in lines for v in x["entity"].values())
+    xlsx = tmp_path / "отчёт.xlsx"
+    assert runner.invoke(app, [*base, "--format", "xlsx", "--output", str(xlsx)]).exit_code == 2
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames[0] == "Сводка" and len(wb.sheetnames) > 2
+    assert wb["Сводка"]["C1"].value == "Заполнено в срок, %"
+    csv_file = tmp_path / "f.csv"
+    runner.invoke(app, [*base, "--format", "csv", "--output", str(csv_file)])
+    assert csv_file.read_bytes().startswith(b"\xef\xbb\xbf") and "правило;" in csv_file.read_text(encoding="utf-8-sig")
+    only_info = runner.invoke(app, [*base, "--select", "FIN003", "--select", "DEN004"])
+    assert only_info.exit_code in (0, 1)
+    bad = runner.invoke(app, [*base, "--select", "XYZ999"])
+    assert bad.exit_code == 2 and "XYZ999" in bad.stderr
+    one = runner.invoke(app, [*base, "--format", "jsonl", "--class", "1а"])
+    assert all(json.loads(x)["class_id"] == next(iter(_emu.school.classes)) for x in one.stdout.splitlines())
+
+
+def test_check_refuses_stale_data_with_exit_3(runner: CliRunner, tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    db = open_cache(config.cache.path)
+    finish_run(db, start_run(db, "nightly"), "failed")
+    db.close()
+    r = runner.invoke(app, ["--config", str(tmp_path / "config.toml"), "check"])
+    assert r.exit_code == 3 and "не сформированы" in r.stderr
+
+
+def test_rules_list_and_explain(runner: CliRunner) -> None:
+    r = runner.invoke(app, ["rules", "list", "--format", "json"])
+    items = json.loads(r.stdout)
+    assert len(items) >= 25 and {"code", "name", "title", "clause", "params"} <= set(items[0])
+    r = runner.invoke(app, ["rules", "explain", "TML005"])
+    assert r.exit_code == 0 and "5.2" in r.stdout and "days = 7" in r.stdout
+    assert runner.invoke(app, ["rules", "explain", "lesson-topic-late"]).exit_code == 0
+    assert runner.invoke(app, ["rules", "explain", "NOPE01"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("seed", "size", "start", "weeks"),
+    [(1, "small", "2026-12-07", 4), (2, "tiny", "2026-11-16", 3), (3, "tiny", "2027-03-08", 4)],
+)
+def test_ground_truth_precision_and_recall_are_one(
+    tmp_path: Path, seed: int, size: str, start: str, weeks: int
+) -> None:
+    """The standard observation schedule through the real sync; every core rule at 1.000 / 1.000."""
+    emu, config = simulate(seed, size, date.fromisoformat(start), weeks, folder=tmp_path)
+    scores, undecided, _ = score(emu, config, date.fromisoformat(start))
+    bad = [(s.rule, s.planted, s.found, s.true_positive) for s in scores if s.precision != 1 or s.recall != 1]
+    assert bad == []
+    assert sum(s.planted for s in scores) > 30
+    assert sum(undecided.values()) == 0
