@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlite_utils import Database
 
 from asurso_sync.config import Config
-from cache import audit, last_runs, last_successful_run, open_cache, record_check, rows
-from rules.engine import CheckResult, run_rules
+from cache import audit, last_runs, last_successful_run, open_cache, record_check, rows, waivers
+from rules.engine import CheckResult, Override, run_rules
 from rules.registry import REGISTRY, Selection, unknown_tokens
 
 FAMILY_TITLES = {
@@ -48,6 +48,7 @@ class CheckOptions:
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     stale_ok: bool = False
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # from the command line: the strongest
 
 
 @dataclass
@@ -94,7 +95,26 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
     own = db is None
     db = db or open_cache(config.cache.path, create=False)
     try:
-        bad = unknown_tokens(opt.select + opt.ignore + config.rules.select + config.rules.ignore)
+        overrides = [
+            Override(
+                o.rule, list(o.grade), list(o.classes), list(o.subjects), list(o.teachers), dict(o.params), o.ignore
+            )
+            for o in config.rules.override
+        ]
+        overrides = [
+            Override(
+                o.rule, list(o.grade), list(o.classes), list(o.subjects), list(o.teachers), dict(o.params), o.ignore
+            )
+            for o in config.rules.override
+        ]
+        bad = unknown_tokens(
+            opt.select
+            + opt.ignore
+            + config.rules.select
+            + config.rules.ignore
+            + [o.rule for o in overrides]
+            + list(opt.params)
+        )
         if bad:
             raise CheckUsageError(f"неизвестные правила: {', '.join(bad)} (список: «asurso-sync rules list»)")
         freshness = freshness_gate(db, config.rules.freshness_hours, opt.stale_ok)
@@ -115,10 +135,13 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             rule_params=params,
             family_education=_family(db, config),
             work_program_approved=config.school.work_program_approved,
+            overrides=overrides,
+            cli_params=opt.params,
+            active_waivers=waivers(db),
         )
         names = _names(db)
         findings = [f.as_contract() for f in result.findings]
-        counts = {"findings": len(findings), "undecided": dict(result.undecided)}
+        counts = {"findings": len(findings), "undecided": dict(result.undecided), "waived": result.waived}
         run_id, findings, resolved = record_check(
             db,
             findings,

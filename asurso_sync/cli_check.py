@@ -61,6 +61,10 @@ def check(
     ] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Момент проверки (для разборов и демо), ISO.")] = None,
     stale_ok: Annotated[bool, typer.Option("--stale-ok", help="Проверять даже по устаревшим данным.")] = False,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Параметр правила: КОД.имя=значение (важнее конфигурации)."),
+    ] = None,
 ) -> None:
     """Проверить журнал по Положению и показать замечания.
 
@@ -86,6 +90,7 @@ def check(
         select=list(select or []),
         ignore=list(ignore or []),
         stale_ok=stale_ok,
+        params=_params(param or []),
     )
     try:
         outcome = run_check(STATE.config(), opts)
@@ -112,6 +117,23 @@ def check(
             typer.echo(payload.decode("utf-8-sig"), nl=False)
     code = {"error": CHECK_ERRORS, "warning": CHECK_WARNINGS}.get(outcome.exit_severity, CHECK_OK)
     raise typer.Exit(code)
+
+
+def _params(items: list[str]) -> dict[str, dict[str, object]]:
+    import tomllib
+
+    out_: dict[str, dict[str, object]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        code, dot, name = key.partition(".")
+        if not sep or not dot or not code or not name:
+            raise fail(f"параметр «{item}» задаётся как КОД.имя=значение, например TML005.days=10", exitcodes.CONFIG)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        out_.setdefault(code, {})[name] = value
+    return out_
 
 
 def _print_table(outcome) -> None:  # type: ignore[no-untyped-def]
@@ -198,3 +220,65 @@ def rules_explain(code: Annotated[str, typer.Argument(help="Код или имя
         for k, v in x["params"].items():
             out.print(f"  {k} = {v!r}" + (f" → {configured[k]!r}" if k in configured else ""), highlight=False)
     out.print(x["doc"], highlight=False)
+
+
+@rules_app.command("waive")
+def rules_waive(
+    code: Annotated[str, typer.Argument(help="Код правила, например TML001.")],
+    reason: Annotated[str, typer.Option("--reason", help="Почему замечание принято (обязательно).")],
+    cm: Annotated[int | None, typer.Option("--cm", help="Урок (id).")] = None,
+    sg: Annotated[int | None, typer.Option("--sg", help="Учебная группа (id).")] = None,
+    student: Annotated[int | None, typer.Option("--student", help="Обучающийся (id).")] = None,
+    class_name: Annotated[str | None, typer.Option("--class", help="Класс, например 8б.")] = None,
+    teacher: Annotated[int | None, typer.Option("--teacher", help="Учитель (id).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Действует до даты ГГГГ-ММ-ДД.")] = None,
+) -> None:
+    """Исключение: не показывать замечание правила в указанной области (с причиной и сроком)."""
+    import getpass
+
+    from cache import add_waiver, audit, open_cache
+
+    scope = {
+        k: v
+        for k, v in {"cm": cm, "sg": sg, "student": student, "class": class_name, "teacher": teacher}.items()
+        if v is not None
+    }
+    if not scope:
+        raise fail("укажите область исключения: --cm, --sg, --student, --class или --teacher", exitcodes.CONFIG)
+    if code not in {x["code"] for x in rule_rows()}:
+        raise fail(f"правило «{code}» не найдено", exitcodes.CONFIG)
+    _date(until, "--until")
+    db = open_cache(STATE.config().cache.path, create=False)
+    wid = add_waiver(db, code, scope, reason, getpass.getuser(), until)
+    audit(db, "waiver", {"id": wid, "rule": code, "scope": scope, "until": until})
+    out.print(f"Исключение №{wid} добавлено.")
+
+
+@rules_app.command("waivers")
+def rules_waivers() -> None:
+    """Действующие исключения."""
+    from cache import open_cache, waivers
+
+    t = Table("№", "правило", "область", "причина", "автор", "до")
+    for w in waivers(open_cache(STATE.config().cache.path, create=False)):
+        t.add_row(
+            str(w["id"]),
+            w["rule"],
+            ", ".join(f"{k}={v}" for k, v in w["scope"].items()),
+            w["reason"],
+            w["author"],
+            w["expires"] or "бессрочно",
+        )
+    out.print(t)
+
+
+@rules_app.command("unwaive")
+def rules_unwaive(waiver_id: Annotated[int, typer.Argument(help="Номер исключения.")]) -> None:
+    """Отменить исключение."""
+    from cache import audit, open_cache, remove_waiver
+
+    db = open_cache(STATE.config().cache.path, create=False)
+    if not remove_waiver(db, waiver_id):
+        raise fail(f"исключения №{waiver_id} нет", exitcodes.CONFIG)
+    audit(db, "waiver-removed", {"id": waiver_id})
+    out.print(f"Исключение №{waiver_id} отменено.")

@@ -135,6 +135,26 @@ class CacheConfig(_Section):
     path: Path = Path("cache.db")
 
 
+class RuleOverrideConfig(_Section):
+    """``[[rules.override]]``: a rule's parameters (or ``ignore``) for some grades, classes, subjects, teachers."""
+
+    rule: str
+    grade: list[int] = Field(default_factory=list)
+    classes: list[str] = Field(default_factory=list)
+    subjects: list[str] = Field(default_factory=list)
+    teachers: list[int | str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    ignore: bool = False
+
+    @model_validator(mode="after")
+    def _scoped(self) -> RuleOverrideConfig:
+        if not (self.grade or self.classes or self.subjects or self.teachers):
+            raise ValueError("укажите, к чему относится исключение: grade, classes, subjects или teachers")
+        if not self.ignore and not self.params:
+            raise ValueError("укажите params (параметры правила) или ignore = true")
+        return self
+
+
 _RULE_KEY = re.compile(r"^[A-Z]{3}\d{3}$|^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 
 
@@ -147,6 +167,7 @@ class RulesConfig(_Section):
     warnings_to_teachers: bool = False
     family_education: list[int | str] = Field(default_factory=list)
     freshness_hours: float = Field(default=26, gt=0, le=24 * 30)
+    override: list[RuleOverrideConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _rule_tables(self) -> RulesConfig:
@@ -154,7 +175,8 @@ class RulesConfig(_Section):
             if not _RULE_KEY.match(key):
                 raise ValueError(
                     f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers, "
-                    "family_education, freshness_hours и таблицы правил по коду (например [rules.TML001]) или имени"
+                    "family_education, freshness_hours, override и таблицы правил по коду "
+                    "(например [rules.TML001]) или имени"
                 )
             if not isinstance(value, dict):
                 raise ValueError(f"[{key}] параметры правила задаются таблицей [rules.{key}]")

@@ -5,7 +5,7 @@ Nothing outside this package writes the mirror's tables. Public API:
 
 from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes
-from cache.findings import findings_by_state, record_check
+from cache.findings import add_waiver, findings_by_state, record_check, remove_waiver, waivers
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
 from cache.queries import (
     canonical_dump,
@@ -39,6 +39,7 @@ __all__ = [
     "RunInfo",
     "SaveStats",
     "UnitWriter",
+    "add_waiver",
     "audit",
     "audit_entries",
     "canonical_dump",
@@ -56,6 +57,7 @@ __all__ = [
     "pending_migrations",
     "present_at",
     "record_check",
+    "remove_waiver",
     "rows",
     "save_rows",
     "schema_version",
@@ -63,5 +65,6 @@ __all__ = [
     "table_counts",
     "unit",
     "value_at",
+    "waivers",
     "write_private_bytes",
 ]

@@ -133,3 +133,29 @@ def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, 
         item["entity"] = json.loads(item["entity"])
         out.append(item)
     return out
+
+
+def add_waiver(db: Database, rule: str, scope: Mapping[str, Any], reason: str, author: str, expires: str | None) -> int:
+    cur = db.execute(
+        'INSERT INTO "waiver" ("rule", "scope", "reason", "author", "created_at", "expires") VALUES (?, ?, ?, ?, ?, ?)',
+        [rule, json.dumps(dict(sorted(scope.items())), ensure_ascii=False), reason, author, utc_now_iso(), expires],
+    )
+    return int(cur.lastrowid or 0)
+
+
+def waivers(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
+    sql = 'SELECT "id", "rule", "scope", "reason", "author", "created_at", "expires", "active" FROM "waiver"'
+    if active_only:
+        sql += ' WHERE "active" = 1'
+    cur = db.execute(sql + ' ORDER BY "id"')
+    names = [d[0] for d in cur.description]
+    out = []
+    for row in cur.fetchall():
+        item = dict(zip(names, row, strict=True))
+        item["scope"] = json.loads(item["scope"])
+        out.append(item)
+    return out
+
+
+def remove_waiver(db: Database, waiver_id: int) -> bool:
+    return bool(db.execute('UPDATE "waiver" SET "active" = 0 WHERE "id" = ?', [waiver_id]).rowcount)

@@ -58,5 +58,11 @@ def m0004_findings(db: Database) -> None:
     _run_sql_file(db, "0004_findings.sql")
 
 
+@migrations(name="0005_waivers")
+def m0005_waivers(db: Database) -> None:
+    """Waivers: the deputy's decisions that a finding in a scope is accepted (with a reason and an expiry)."""
+    _run_sql_file(db, "0005_waivers.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -24,46 +24,57 @@ PLACEHOLDERS = ["урок", "тема", "без темы", "нет", "-", "."]
 # --- shared helpers --------------------------------------------------------------------------------
 
 
-def due_lessons(ctx: RuleContext) -> Iterator[Lesson]:
-    """Held lessons of the period whose 16:00 deadline has passed."""
-    f = ctx.facts
-    today = ctx.as_of.date()
-    for lesson in f.lessons.values():
-        if lesson.day > today or not ctx.in_period(lesson.day) or not f.is_school_day(lesson.day):
-            continue
-        if ctx.passed(ctx.deadline(lesson.day)):
-            yield lesson
+def due_lessons(ctx: RuleContext) -> list[Lesson]:
+    """Held lessons of the period whose deadline (16:00 by default) has passed; computed once per deadline."""
+    key = ("due", str(ctx.p_default("deadline", "16:00")))
+    hit = ctx.memo.get(key)
+    if hit is None:
+        f = ctx.facts
+        today = ctx.as_of.date()
+        school_day: dict[date, bool] = {}
+        hit = []
+        for lesson in f.lessons.values():
+            if lesson.day > today or not ctx.in_period(lesson.day):
+                continue
+            if school_day.setdefault(lesson.day, f.is_school_day(lesson.day)) and ctx.passed(ctx.deadline(lesson.day)):
+                hit.append(lesson)
+        ctx.memo[key] = hit
+    return hit
 
 
 def _first_of_day(ctx: RuleContext) -> dict[tuple[int, date], int]:
-    cache = getattr(ctx, "_first_of_day", None)
+    cache = ctx.memo.get("first_of_day")
     if cache is None:
         cache = {}
         for sg, lessons in ctx.facts.lessons_by_sg.items():
             for le in lessons:  # ordered by day, number
                 cache.setdefault((sg, le.day), le.id)
-        ctx._first_of_day = cache  # type: ignore[attr-defined]
+        ctx.memo["first_of_day"] = cache
     return cache
 
 
 def homework_given_at(ctx: RuleContext, lesson: Lesson) -> list[Assignment]:
     """Homework of the lesson's group whose issue lesson is this lesson (``issueCmId``, else the issue date)."""
-    first = _first_of_day(ctx)
-    return [
-        a
-        for a in ctx.facts.homework_by_sg.get(lesson.sg, [])
-        if a.issue_cm == lesson.id
-        or (a.issue_cm is None and a.issue_date == lesson.day and first.get((lesson.sg, lesson.day)) == lesson.id)
-    ]
+    index = ctx.memo.get("homework")
+    if index is None:
+        first = _first_of_day(ctx)
+        index = defaultdict(list)
+        for sg, items in ctx.facts.homework_by_sg.items():
+            for a in items:
+                cm = a.issue_cm if a.issue_cm is not None else first.get((sg, a.issue_date)) if a.issue_date else None
+                if cm is not None:
+                    index[cm].append(a)
+        ctx.memo["homework"] = index
+    return index.get(lesson.id, [])  # type: ignore[no-any-return]
 
 
 def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
-    later = [
-        le
-        for le in ctx.facts.lessons_by_sg.get(lesson.sg, [])
-        if (le.day, le.number or 0) > (lesson.day, lesson.number or 0)
-    ]
-    return later[0].term if later else lesson.term
+    lessons = ctx.facts.lessons_by_sg[lesson.sg]
+    order = ctx.memo.get(("order", lesson.sg))
+    if order is None:
+        order = ctx.memo[("order", lesson.sg)] = {le.id: i for i, le in enumerate(lessons)}
+    i = order.get(lesson.id)
+    return lessons[i + 1].term if i is not None and i + 1 < len(lessons) else lesson.term
 
 
 def attached(ctx: RuleContext, lesson: Lesson) -> list[Assignment]:
@@ -74,13 +85,18 @@ def written_types(ctx: RuleContext) -> set[str]:
     return set(ctx.p_default("written_types", list(DEFAULT_WRITTEN)))
 
 
-def numeric_marks(ctx: RuleContext, a: Assignment) -> list[tuple[int, int, str]]:
+def numeric_marks(ctx: RuleContext, a: Assignment) -> Iterator[tuple[int, int, str]]:
     """(student, mark, first_seen) of the numeric marks of an assignment."""
-    return [(m.student, n, m.first_seen) for m in ctx.facts.marks.get(a.id, []) if (n := m.numeric) is not None]
+    for m in ctx.facts.marks.get(a.id, ()):
+        if m.numeric is not None:
+            yield m.student, m.numeric, m.first_seen
+
+
+_NO_CODES: dict[int, str] = {}
 
 
 def codes_at(ctx: RuleContext, lesson: Lesson) -> dict[int, str]:
-    return {student: reason for student, (reason, _first) in ctx.facts.attendance.get(lesson.id, {}).items()}
+    return ctx.facts.codes.get(lesson.id, _NO_CODES)
 
 
 def _count(ctx: RuleContext, verdict: Verdict) -> None:
@@ -176,14 +192,15 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
     """Marks for work at the lesson (not written work) go in on the lesson day by 16:00 (Положение 4.2.5.1)."""
     written = written_types(ctx)
     for lesson in due_lessons(ctx):
-        verdicts = []
-        for a in attached(ctx, lesson):
-            if ctx.facts.is_written(a.type_id, written):
-                continue
-            unit = ctx.journal_unit(lesson.sg, a.term)
-            verdicts += [
-                ctx.decide("journal", unit, first, ctx.deadline(lesson.day)) for _s, _m, first in numeric_marks(ctx, a)
-            ]
+        deadline = ctx.deadline(lesson.day)
+        in_time = ts(deadline + ctx.grace)
+        verdicts = [
+            ctx.decide("journal", ctx.journal_unit(lesson.sg, a.term), first, deadline)
+            for a in attached(ctx, lesson)
+            if not ctx.facts.is_written(a.type_id, written)
+            for _s, _m, first in numeric_marks(ctx, a)
+            if first > in_time  # seen by deadline + grace: on time, nothing to decide
+        ]
         if Verdict.LATE in verdicts:
             yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "отметки за работу на уроке внесены после 16:00")
         elif Verdict.UNDECIDED in verdicts:
@@ -213,7 +230,7 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             if not ctx.facts.is_written(a.type_id, written):
                 continue
             unit = ctx.journal_unit(lesson.sg, a.term)
-            marks = numeric_marks(ctx, a)
+            marks = list(numeric_marks(ctx, a))
             verdicts = [ctx.decide("journal", unit, first, deadline) for _s, _m, first in marks]
             if Verdict.LATE in verdicts:
                 yield _written(ctx, lesson, a, "отметки за письменную работу выставлены позже 7 дней")
@@ -540,13 +557,18 @@ def _students(ctx: RuleContext, sg: int, term: int, end: date) -> list[int]:
 
 
 def _term_marks(ctx: RuleContext, sg: int, start: date, end: date) -> dict[int, list[tuple[int, float]]]:
-    marks: dict[int, list[tuple[int, float]]] = defaultdict(list)
-    for le in ctx.facts.lessons_by_sg.get(sg, []):
-        if start <= le.day <= end:
-            for a in attached(ctx, le):
-                for student, mark, _first in numeric_marks(ctx, a):
-                    marks[student].append((mark, a.weight))
-    return marks
+    """Numeric current marks with weights per student in one group's term (shared by DEN001, FIN001, FIN003)."""
+    key = ("term-marks", sg, start, end)
+    cached = ctx.memo.get(key)
+    if cached is None:
+        cached = defaultdict(list)
+        for le in ctx.facts.lessons_by_sg.get(sg, []):
+            if start <= le.day <= end:
+                for a in attached(ctx, le):
+                    for student, mark, _first in numeric_marks(ctx, a):
+                        cached[student].append((mark, a.weight))
+        ctx.memo[key] = cached
+    return cached
 
 
 def weekly_hours(ctx: RuleContext, sg: int, start: date, end: date) -> int:

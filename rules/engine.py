@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -89,6 +90,8 @@ class RuleContext:
     undecided: Counter[str] = field(default_factory=Counter)
     current: Rule | None = None
 
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-check caches shared by the rules
+
     def p(self, name: str) -> Any:
         assert self.current is not None
         own = self.rule_params.get(self.current.code, {}) or self.rule_params.get(self.current.name, {})
@@ -96,8 +99,13 @@ class RuleContext:
 
     # -- time
     def deadline(self, d: date) -> datetime:
-        hh, mm = (int(x) for x in str(self.p_default("deadline", "16:00")).split(":"))
-        return datetime.combine(d, datetime.min.time()).replace(hour=hh, minute=mm)
+        text = str(self.p_default("deadline", "16:00"))
+        key = ("deadline", text, d)
+        hit = self.memo.get(key)
+        if hit is None:
+            hh, mm = (int(x) for x in text.split(":"))
+            hit = self.memo[key] = datetime.combine(d, datetime.min.time()).replace(hour=hh, minute=mm)
+        return hit
 
     def p_default(self, name: str, default: Any) -> Any:
         assert self.current is not None
@@ -117,7 +125,11 @@ class RuleContext:
     # -- evidence
     def decide(self, resource: str, scope: dict[str, Any], first_seen: str | None, deadline: datetime) -> Verdict:
         assert self.observations is not None
-        return self.observations.decide(unit_key(resource, scope), first_seen, deadline, self.grace)
+        memo_key = (resource, *scope.items())
+        key = self.memo.get(memo_key)
+        if key is None:
+            key = self.memo[memo_key] = unit_key(resource, scope)
+        return self.observations.decide(key, first_seen, deadline, self.grace)
 
     def journal_unit(self, sg: int, term: int | None) -> dict[str, Any]:
         return {"sg_id": sg, "term_id": term}
@@ -179,6 +191,56 @@ class RuleContext:
 
 
 @dataclass
+class Override:
+    """Parameters (or ``ignore``) of one rule for a scope: grades, classes, subjects or teachers."""
+
+    rule: str
+    grade: list[int] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+    teachers: list[int | str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    ignore: bool = False
+
+    def applies_to(self, r: Rule) -> bool:
+        return self.rule in (r.code, r.name)
+
+    def matches(self, f: Finding, facts: facts_mod.Facts) -> bool:
+        cls = f.class_id or facts.group_class.get(f.sg_id or 0)
+        if self.grade and facts.class_grade.get(cls or 0) not in self.grade:
+            return False
+        if self.classes and (facts.class_name.get(cls or 0) or "").casefold() not in {
+            c.casefold() for c in self.classes
+        }:
+            return False
+        if self.subjects and (facts.group_subject.get(f.sg_id or 0) or "").casefold() not in {
+            s.casefold() for s in self.subjects
+        }:
+            return False
+        if self.teachers:
+            name = (facts.staff_name.get(f.teacher_id or 0) or "").casefold()
+            wanted = {str(t).casefold() for t in self.teachers}
+            if str(f.teacher_id) not in wanted and not any(w and w in name for w in wanted):
+                return False
+        return True
+
+
+def waiver_matches(w: dict[str, Any], f: Finding, facts: facts_mod.Facts) -> bool:
+    if w["rule"] not in (f.rule, f.name):
+        return False
+    for key, value in w["scope"].items():
+        if key == "class":
+            if (facts.class_name.get(f.class_id or 0) or "").casefold() != str(value).casefold():
+                return False
+        elif key == "teacher":
+            if f.teacher_id != int(value):
+                return False
+        elif f.entity.get(key) != int(value) and not (key == "sg" and f.sg_id == int(value)):
+            return False
+    return True
+
+
+@dataclass
 class CheckResult:
     findings: list[Finding]
     undecided: Counter[str]
@@ -186,6 +248,7 @@ class CheckResult:
     as_of: datetime
     start: date
     end: date
+    waived: dict[int, int] = field(default_factory=dict)  # waiver id -> findings it suppressed
 
 
 def run_rules(
@@ -198,18 +261,23 @@ def run_rules(
     rule_params: dict[str, dict[str, Any]] | None = None,
     family_education: frozenset[int] = frozenset(),
     work_program_approved: date | None = None,
+    overrides: list[Override] | None = None,
+    cli_params: dict[str, dict[str, Any]] | None = None,
+    active_waivers: list[dict[str, Any]] | None = None,
 ) -> CheckResult:
-    import rules.core
-    import rules.extra  # noqa: F401
-
+    """Evaluate the selected rules. Parameter precedence: defaults < config < overrides (for their scope) < CLI."""
     chosen = (selection or Selection()).chosen()
+    cli = cli_params or {}
+    base = {k: {**v, **cli.get(k, {})} for k, v in (rule_params or {}).items()}
+    for k, v in cli.items():
+        base.setdefault(k, dict(v))
     ctx = RuleContext(
         db,
         facts_mod.load(db, as_of),
         as_of,
         start,
         end or as_of.date(),
-        dict(rule_params or {}),
+        base,
         family_education,
         work_program_approved,
         Observations(db, as_of),
@@ -217,11 +285,57 @@ def run_rules(
     findings: list[Finding] = []
     for r in chosen:
         ctx.current = r
-        for finding in r.fn(ctx):
+        found = list(r.fn(ctx))
+        for o in overrides or []:
+            if not o.applies_to(r):
+                continue
+            found = [f for f in found if not o.matches(f, ctx.facts)]
+            if o.ignore:
+                continue
+            keep_undecided = ctx.undecided.copy()
+            own = {**base.get(r.code, {}), **base.get(r.name, {})}
+            ctx.rule_params = {**base, r.code: {**own, **o.params, **cli.get(r.code, {}), **cli.get(r.name, {})}}
+            found += [f for f in r.fn(ctx) if o.matches(f, ctx.facts)]
+            ctx.rule_params, ctx.undecided = base, keep_undecided
+        for finding in found:
             finding.name, finding.severity = r.name, r.severity
-            findings.append(finding)
-    findings.sort(key=lambda x: (x.rule, sorted(x.entity.items())))
-    return CheckResult(findings, ctx.undecided, chosen, as_of, start, ctx.end)
+        findings.extend(found)
+    waived: dict[int, int] = {}
+    kept: list[Finding] = []
+    live = [w for w in active_waivers or [] if not w.get("expires") or w["expires"] >= as_of.date().isoformat()]
+    for finding in findings:
+        hit = next((w for w in live if waiver_matches(w, finding, ctx.facts)), None)
+        if hit is None:
+            kept.append(finding)
+        else:
+            waived[hit["id"]] = waived.get(hit["id"], 0) + 1
+    if any(r.code == "WVR001" for r in chosen):
+        kept += list(_waiver_findings(active_waivers or [], waived, as_of))
+    kept.sort(key=lambda x: (x.rule, sorted(x.entity.items())))
+    return CheckResult(kept, ctx.undecided, chosen, as_of, start, ctx.end, waived)
+
+
+def _waiver_findings(items: list[dict[str, Any]], waived: dict[int, int], as_of: datetime) -> Iterator[Finding]:
+    rule_meta = REGISTRY["WVR001"]
+    for w in items:
+        if w.get("expires") and w["expires"] < as_of.date().isoformat():
+            text = f"исключение №{w['id']} ({w['rule']}) истекло {w['expires']}: продлите или удалите его"
+        elif not waived.get(w["id"]):
+            text = f"исключение №{w['id']} ({w['rule']}) ни к чему не применилось: возможно, оно больше не нужно"
+        else:
+            continue
+        yield Finding(
+            "WVR001",
+            {"waiver": int(w["id"])},
+            text,
+            None,
+            None,
+            None,
+            None,
+            "observed",
+            rule_meta.name,
+            rule_meta.severity,
+        )
 
 
 def all_rules() -> list[Rule]:

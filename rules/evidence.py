@@ -39,6 +39,7 @@ class Observations:
     def __init__(self, db: Database, as_of: datetime) -> None:
         self.as_of = ts(as_of)
         self._times: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._texts: dict[tuple[datetime, timedelta], tuple[str, str]] = {}
         cur = db.execute(
             'SELECT "resource", "scope", "observed_at" FROM "observation" WHERE "observed_at" <= ? '
             'ORDER BY "observed_at"',
@@ -56,9 +57,12 @@ class Observations:
 
     def decide(self, key: tuple[str, str], first_seen: str | None, deadline: datetime, grace: timedelta) -> Verdict:
         """Was the item (first seen at ``first_seen``, or never) in place by ``deadline``?"""
-        if first_seen is not None and first_seen <= ts(deadline + grace):
+        texts = self._texts.get((deadline, grace))
+        if texts is None:
+            texts = self._texts[(deadline, grace)] = (ts(deadline + grace), ts(deadline))
+        if first_seen is not None and first_seen <= texts[0]:
             return Verdict.ON_TIME
-        after = self.first_at_or_after(key, ts(deadline))
+        after = self.first_at_or_after(key, texts[1])
         if after is not None and (first_seen is None or after < first_seen):
             return Verdict.LATE
         return Verdict.UNDECIDED

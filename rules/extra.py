@@ -118,7 +118,8 @@ def ocp005(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, list[tuple[Lesson, list[int], str | None]]]]:
-    """Per (group, student): the group's held lessons in order with the student's marks and absence code."""
+    """Per (group, student): the group's held lessons in order with the student's marks and absence code.
+    Generated group by group (not kept): memory stays flat on a large school's full year."""
     f = ctx.facts
     today = ctx.as_of.date()
     for sg, lessons in f.lessons_by_sg.items():
@@ -132,7 +133,7 @@ def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, list[tuple[
                     marks[(le.id, student)].append(mark)
         students = {s for le in held for s in f.enrollment.get((sg, le.term or 0), {})}
         for student in sorted(students):
-            if any(ctx.exempt(sg, le.term, student) for le in held[:1]):
+            if ctx.exempt(sg, held[0].term, student):
                 continue
             seq = [
                 (le, marks.get((le.id, student), []), codes_at(ctx, le).get(student))
@@ -140,6 +141,82 @@ def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, list[tuple[
                 if not ctx.left_before(sg, le.term, student, le.day)
             ]
             yield sg, student, seq
+
+
+Sequence = list[tuple[Lesson, list[int], str | None]]
+
+
+def _mrk007(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
+    for (_prev, _pm, pcode), (lesson, marks, _code) in pairwise(seq):
+        if pcode in {"Б", "УП", "НП"} and 2 in marks and ctx.in_period(lesson.day):
+            yield ctx.lesson_finding(
+                lesson, {"cm": lesson.id, "student": student}, "«2» на первом уроке после пропуска"
+            )
+
+
+def _mrk008(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
+    window = int(ctx.p("lessons"))
+    for i, (lesson, marks, _code) in enumerate(seq):
+        later = seq[i + 1 : i + 1 + window]
+        if 2 in marks and len(later) == window and not any(m for _le, m, _c in later) and ctx.in_period(lesson.day):
+            yield ctx.lesson_finding(
+                lesson, {"cm": lesson.id, "student": student}, f"после «2» нет отметок {window} урока"
+            )
+
+
+def _mrk010(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
+    chain = int(ctx.p("chain"))
+    run = 0
+    for lesson, marks, _code in seq:
+        for mark in marks:
+            run = run + 1 if mark == 2 else 0
+            if run == chain and ctx.in_period(lesson.day):
+                yield ctx.lesson_finding(lesson, {"cm": lesson.id, "student": student}, f"{chain} «2» подряд")
+
+
+def _den003(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
+    limit = int(ctx.p("lessons"))
+    run = 0
+    for lesson, marks, code in seq:
+        if marks:
+            run = 0
+        elif code not in ABSENT:
+            run += 1
+            if run == limit + 1 and ctx.in_period(lesson.day):
+                yield ctx.group_finding(
+                    sg,
+                    {"student": student, "sg": sg},
+                    f"нет отметок {limit + 1} уроков подряд (по {lesson.day:%d.%m})",
+                    lesson.day,
+                )
+
+
+_CHECKERS = {"MRK007": _mrk007, "MRK008": _mrk008, "MRK010": _mrk010, "DEN003": _den003}
+
+
+def _sequence_findings(ctx: RuleContext, code: str) -> list[Finding]:
+    """The four per-student sequence rules share one pass over the sequences (the expensive part). The result is
+    cached under the rules' effective parameters, so an override with other parameters is computed afresh."""
+    from rules.registry import REGISTRY
+
+    current = ctx.current
+    try:
+        params = []
+        for c in _CHECKERS:
+            ctx.current = REGISTRY[c]
+            params.append(tuple(sorted((k, repr(ctx.p(k))) for k in REGISTRY[c].params)))
+        key = ("sequence-findings", tuple(params))
+        cached: dict[str, list[Finding]] | None = ctx.memo.get(key)
+        if cached is None:
+            cached = {c: [] for c in _CHECKERS}
+            for sg, student, seq in _student_sequences(ctx):
+                for c, check in _CHECKERS.items():
+                    ctx.current = REGISTRY[c]
+                    cached[c].extend(check(ctx, sg, student, seq))
+            ctx.memo[key] = cached
+        return cached[code]
+    finally:
+        ctx.current = current
 
 
 @rule(
@@ -153,12 +230,7 @@ def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, list[tuple[
 )
 def mrk007(ctx: RuleContext) -> Iterator[Finding]:
     """A «2» on the first lesson after an absence usually means the student had no chance to catch up."""
-    for _sg, student, seq in _student_sequences(ctx):
-        for (_prev, _pm, pcode), (lesson, marks, _code) in pairwise(seq):
-            if pcode in {"Б", "УП", "НП"} and 2 in marks and ctx.in_period(lesson.day):
-                yield ctx.lesson_finding(
-                    lesson, {"cm": lesson.id, "student": student}, "«2» на первом уроке после пропуска"
-                )
+    return iter(_sequence_findings(ctx, "MRK007"))
 
 
 @rule(
@@ -173,14 +245,7 @@ def mrk007(ctx: RuleContext) -> Iterator[Finding]:
 )
 def mrk008(ctx: RuleContext) -> Iterator[Finding]:
     """After a «2» the student should be given a chance to improve: another mark within a few lessons."""
-    window = int(ctx.p("lessons"))
-    for _sg, student, seq in _student_sequences(ctx):
-        for i, (lesson, marks, _code) in enumerate(seq):
-            later = seq[i + 1 : i + 1 + window]
-            if 2 in marks and len(later) == window and not any(m for _le, m, _c in later) and ctx.in_period(lesson.day):
-                yield ctx.lesson_finding(
-                    lesson, {"cm": lesson.id, "student": student}, f"после «2» нет отметок {window} урока"
-                )
+    return iter(_sequence_findings(ctx, "MRK008"))
 
 
 @rule(
@@ -196,14 +261,7 @@ def mrk008(ctx: RuleContext) -> Iterator[Finding]:
 )
 def mrk010(ctx: RuleContext) -> Iterator[Finding]:
     """Consecutive unsatisfactory marks are an academic-risk signal for the class teacher and the deputy."""
-    chain = int(ctx.p("chain"))
-    for _sg, student, seq in _student_sequences(ctx):
-        run = 0
-        for lesson, marks, _code in seq:
-            for mark in marks:
-                run = run + 1 if mark == 2 else 0
-                if run == chain and ctx.in_period(lesson.day):
-                    yield ctx.lesson_finding(lesson, {"cm": lesson.id, "student": student}, f"{chain} «2» подряд")
+    return iter(_sequence_findings(ctx, "MRK010"))
 
 
 @rule(
@@ -218,21 +276,7 @@ def mrk010(ctx: RuleContext) -> Iterator[Finding]:
 )
 def den003(ctx: RuleContext) -> Iterator[Finding]:
     """Marks accumulate steadily; a long run of lessons without any mark hides problems until the term's end."""
-    limit = int(ctx.p("lessons"))
-    for sg, student, seq in _student_sequences(ctx):
-        run = 0
-        for lesson, marks, code in seq:
-            if marks:
-                run = 0
-            elif code not in ABSENT:
-                run += 1
-                if run == limit + 1 and ctx.in_period(lesson.day):
-                    yield ctx.group_finding(
-                        sg,
-                        {"student": student, "sg": sg},
-                        f"нет отметок {limit + 1} уроков подряд (по {lesson.day:%d.%m})",
-                        lesson.day,
-                    )
+    return iter(_sequence_findings(ctx, "DEN003"))
 
 
 @rule(
@@ -255,6 +299,23 @@ def den004(ctx: RuleContext) -> Iterator[Finding]:
         work = attached(ctx, lesson)
         if any(ctx.facts.is_written(a.type_id, written) for a in work):
             continue  # marked within 7 days: TML005's business
-        count = sum(len(numeric_marks(ctx, a)) for a in work)
+        count = sum(1 for a in work for _ in numeric_marks(ctx, a))
         if count < minimum:
             yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "на уроке не выставлено ни одной отметки")
+
+
+@rule(
+    "WVR001",
+    "waiver-stale",
+    "Исключение истекло или ни к чему не применилось",
+    clause="4.2.2.8",
+    entity=("waiver",),
+    severity="info",
+    owner="deputy",
+    predicate="исключение (waiver) просрочено или в этой проверке не скрыло ни одного замечания",
+)
+def wvr001(ctx: RuleContext) -> Iterator[Finding]:
+    """Waivers are the deputy's decisions («замечание принято, причина …»). They expire and may outlive their
+    reason; this rule lists those to review. Its findings are produced by the engine after all other rules ran
+    (it needs their results), so this function yields nothing itself."""
+    return iter(())

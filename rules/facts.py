@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -41,10 +42,7 @@ class Mark:
     mark: str | None
     duty: bool
     first_seen: str
-
-    @property
-    def numeric(self) -> int | None:
-        return int(self.mark) if self.mark is not None and self.mark.strip().isdigit() else None
+    numeric: int | None  # the mark as a number; None for a «точка» or a non-numeric value
 
 
 @dataclass
@@ -66,6 +64,7 @@ class Facts:
     homework_by_sg: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
     marks: dict[int, list[Mark]] = field(default_factory=lambda: defaultdict(list))
     attendance: dict[int, dict[int, tuple[str, str]]] = field(default_factory=lambda: defaultdict(dict))
+    codes: dict[int, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))  # cm -> student -> code
     attendance_history: dict[tuple[int, int], list[tuple[str, str | None, str | None]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -76,6 +75,7 @@ class Facts:
     )
     plans: set[int] = field(default_factory=set)
     groups: list[int] = field(default_factory=list)
+    staff_name: dict[int, str] = field(default_factory=dict)
 
     def is_school_day(self, d: date) -> bool:
         return d.weekday() < 5 and not any(a <= d <= b for a, b in self.vacations)
@@ -148,14 +148,17 @@ def load(db: Database, as_of: datetime) -> Facts:
             f.assignments_by_cm[a.cm].append(a)
         if f.is_homework(a.type_id):
             f.homework_by_sg[a.sg].append(a)
+    intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
     for aid, student, mark, duty, first in q(
         'SELECT "assignment_id", "student_id", "mark", "duty", "first_seen_at" FROM "mark" WHERE "gone_at" IS NULL'
     ):
-        f.marks[aid].append(Mark(student, mark, bool(duty), first))
+        numeric = int(mark) if mark is not None and mark.strip().isdigit() else None
+        f.marks[aid].append(Mark(student, mark, bool(duty), intern(first), numeric))
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
     ):
-        f.attendance[cm][student] = (reason, first)
+        f.attendance[cm][student] = (reason, intern(first))
+        f.codes[cm][student] = reason
     for key, at, old, new in q(
         """SELECT "row_key", "at", "old", "new" FROM "change_log" WHERE "tbl" = 'attendance' AND "op" = 'change'
            ORDER BY "at", "id" """
@@ -183,5 +186,6 @@ def load(db: Database, as_of: datetime) -> Facts:
         'WHERE "gone_at" IS NULL'
     ):
         f.term_marks[(sg, term)][student] = (mark, mtype, first)
+    f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     return f

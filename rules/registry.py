@@ -39,6 +39,14 @@ class Rule:
 REGISTRY: dict[str, Rule] = {}
 
 
+def load_catalogue() -> dict[str, Rule]:
+    """Import the rule modules (they register themselves) and return the registry."""
+    import rules.core
+    import rules.extra  # noqa: F401
+
+    return REGISTRY
+
+
 def rule(
     code: str,
     name: str,
@@ -87,7 +95,7 @@ class Selection:
         def matches(r: Rule, token: str) -> bool:
             return token in (r.code, r.name) or (len(token) <= 3 and r.code.startswith(token.upper()))
 
-        rules = sorted(REGISTRY.values(), key=lambda r: r.code)
+        rules = sorted(load_catalogue().values(), key=lambda r: r.code)
         if self.select:
             rules = [r for r in rules if any(matches(r, t) for t in self.select)]
         else:
@@ -96,6 +104,7 @@ class Selection:
 
 
 def unknown_tokens(tokens: list[str]) -> list[str]:
-    known = {r.code for r in REGISTRY.values()} | {r.name for r in REGISTRY.values()}
-    families = {r.family for r in REGISTRY.values()}
+    catalogue = load_catalogue()
+    known = {r.code for r in catalogue.values()} | {r.name for r in catalogue.values()}
+    families = {r.family for r in catalogue.values()}
     return [t for t in tokens if t not in known and t.upper() not in families]

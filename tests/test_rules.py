@@ -435,3 +435,61 @@ def test_ground_truth_precision_and_recall_are_one(
     assert bad == []
     assert sum(s.planted for s in scores) > 30
     assert sum(undecided.values()) == 0
+
+
+def test_conformance_table_is_current_and_complete() -> None:
+    from rules.conformance import CLAUSES, render
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "conformance.md"
+    assert doc.read_text(encoding="utf-8") == render(), "regenerate: python -m rules.conformance > docs/conformance.md"
+    covered = {c for c, _w, why in CLAUSES if why is None}
+    for r in all_rules():
+        if r.code.startswith(("OCP", "WVR")):  # federal recommendations; the waivers meta-rule
+            continue
+        assert any(part.strip() in covered for part in r.clause.split(",")), r.code
+
+
+def test_overrides_waivers_and_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = make_config(tmp_path)
+    m = Mirror(config.cache.path)
+    finish_run(m.db, start_run(m.db, "nightly"), "ok")
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 1, "1"), (90, 2, "1")])
+    as_of = datetime.fromisoformat(NIGHT)
+
+    def codes(**kw: Any) -> set[tuple[Any, ...]]:
+        res = run_rules(
+            m.db, as_of=as_of, start=date.fromisoformat(MON), selection=Selection(select=["MRK001", "WVR001"]), **kw
+        )
+        return {(f.rule, tuple(sorted(f.entity.items()))) for f in res.findings}
+
+    assert len(codes()) == 2
+    from rules.engine import Override
+
+    allow_one = Override("MRK001", grade=[8], params={"allowed": [1, 2, 3, 4, 5]})
+    assert codes(overrides=[allow_one]) == set()  # the override's params, for grade 8 only
+    assert len(codes(overrides=[Override("MRK001", grade=[1], params={"allowed": [1, 2, 3, 4, 5]})])) == 2
+    assert codes(overrides=[Override("MRK001", classes=["8А"], ignore=True)]) == set()
+    # CLI parameters beat overrides
+    strict = {"MRK001": {"allowed": [2, 3, 4, 5]}}
+    assert len(codes(overrides=[allow_one], cli_params=strict)) == 2
+    # waivers: one hides a finding, one expired, one matches nothing -> WVR001 lists the last two
+    from cache import add_waiver, waivers
+
+    add_waiver(m.db, "MRK001", {"student": 1}, "справка", "zavuch", None)
+    add_waiver(m.db, "MRK001", {"student": 2}, "устарело", "zavuch", "2026-11-01")
+    add_waiver(m.db, "MRK001", {"student": 3}, "не нужно", "zavuch", None)
+    found = codes(active_waivers=waivers(m.db))
+    assert found == {
+        ("MRK001", (("assignment", 90), ("student", 2))),
+        ("WVR001", (("waiver", 2),)),
+        ("WVR001", (("waiver", 3),)),
+    }
+    # through the config: [[rules.override]] is read and validated
+    text = (tmp_path / "config.toml").read_text(encoding="utf-8")
+    (tmp_path / "config.toml").write_text(
+        text + '\n[[rules.override]]\nrule = "MRK001"\ngrade = [8]\nparams = { allowed = [1, 2, 3, 4, 5] }\n',
+        encoding="utf-8",
+    )
+    cfg = make_config(tmp_path)
+    outcome = run_check(cfg, CheckOptions(start=date.fromisoformat(MON), as_of=as_of, select=["MRK001"]), db=m.db)
+    assert outcome.findings == []
