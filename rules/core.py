@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from rules.engine import ABSENT, DEFAULT_WRITTEN, Finding, RuleContext
@@ -579,8 +580,39 @@ def weekly_hours(ctx: RuleContext, sg: int, start: date, end: date) -> int:
     return max(weeks.values(), default=0)
 
 
-def _term_label(ctx: RuleContext, term: int) -> str:
-    return ctx.facts.terms[term][3]
+@dataclass(slots=True)
+class TermRow:
+    """One enrolled, non-exempt student of one group in one ended term, with what the term rules need."""
+
+    sg: int
+    term: int
+    start: date
+    end: date
+    term_type: int | None
+    student: int
+    marks: list[tuple[int, float]]  # numeric current marks with weights
+    term_mark: tuple[str | None, int | None, str] | None  # (mark, mark type, first seen)
+
+    @property
+    def numeric_term_mark(self) -> int | None:
+        tm = self.term_mark
+        if tm and tm[0] and tm[0].strip().isdigit() and (tm[1] or 0) == 0:
+            return int(tm[0])
+        return None
+
+
+def _term_rows(ctx: RuleContext) -> Iterator[TermRow]:
+    for sg, term, start, end, typ in _ended_terms(ctx):
+        marks = _term_marks(ctx, sg, start, end)
+        given = ctx.facts.term_marks.get((sg, term), {})
+        for student in _students(ctx, sg, term, end):
+            yield TermRow(sg, term, start, end, typ, student, marks.get(student, []), given.get(student))
+
+
+def _term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
+    label = ctx.facts.terms[row.term][3]
+    entity = {"student": row.student, "sg": row.sg, "term": row.term}
+    return ctx.group_finding(row.sg, entity, f"{label}: {text}", row.end)
 
 
 @rule(
@@ -598,20 +630,11 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
     """Marks accumulate in line with the weekly load: after a term every student has enough current marks."""
     quarter = {int(k): int(v) for k, v in dict(ctx.p("quarter")).items()}
     half = {int(k): int(v) for k, v in dict(ctx.p("half_year")).items()}
-    for sg, term, start, end, typ in _ended_terms(ctx):
-        table = half if typ == 2 else quarter
-        hours = weekly_hours(ctx, sg, start, end)
-        need = table[min(max(hours, 1), 3)]
-        marks = _term_marks(ctx, sg, start, end)
-        for student in _students(ctx, sg, term, end):
-            have = len(marks.get(student, []))
-            if have < need:
-                yield ctx.group_finding(
-                    sg,
-                    {"student": student, "sg": sg, "term": term},
-                    f"{_term_label(ctx, term)}: у обучающегося {have} отметок, нужно не меньше {need}",
-                    end,
-                )
+    for row in _term_rows(ctx):
+        table = half if row.term_type == 2 else quarter
+        need = table[min(max(weekly_hours(ctx, row.sg, row.start, row.end), 1), 3)]
+        if len(row.marks) < need:
+            yield _term_finding(ctx, row, f"у обучающегося {len(row.marks)} отметок, нужно не меньше {need}")
 
 
 @rule(
@@ -626,19 +649,11 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
 )
 def fin001(ctx: RuleContext) -> Iterator[Finding]:
     """A numeric term mark needs at least a minimum of current marks; otherwise the student is «н/а»."""
-    for sg, term, start, end, typ in _ended_terms(ctx):
-        minimum = int(ctx.p("half_year") if typ == 2 else ctx.p("quarter"))
-        marks = _term_marks(ctx, sg, start, end)
-        given = ctx.facts.term_marks.get((sg, term), {})
-        for student in _students(ctx, sg, term, end):
-            tm = given.get(student)
-            if tm and tm[0] and tm[0].strip().isdigit() and (tm[1] or 0) == 0 and len(marks.get(student, [])) < minimum:
-                yield ctx.group_finding(
-                    sg,
-                    {"student": student, "sg": sg, "term": term},
-                    f"{_term_label(ctx, term)}: итоговая «{tm[0]}» при {len(marks.get(student, []))} текущих отметках",
-                    end,
-                )
+    for row in _term_rows(ctx):
+        minimum = int(ctx.p("half_year") if row.term_type == 2 else ctx.p("quarter"))
+        mark = row.numeric_term_mark
+        if mark is not None and len(row.marks) < minimum:
+            yield _term_finding(ctx, row, f"итоговая «{mark}» при {len(row.marks)} текущих отметках")
 
 
 @rule(
@@ -654,22 +669,15 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
 def fin002(ctx: RuleContext) -> Iterator[Finding]:
     """Term marks are entered within a few days after the term ends."""
     days = int(ctx.p("days"))
-    for sg, term, _start, end, _typ in _ended_terms(ctx):
-        deadline = datetime.combine(end + timedelta(days=days), time(23, 59, 59))
+    for row in _term_rows(ctx):
+        deadline = datetime.combine(row.end + timedelta(days=days), time(23, 59, 59))
         if not ctx.passed(deadline):
             continue
-        given = ctx.facts.term_marks.get((sg, term), {})
-        for student in _students(ctx, sg, term, end):
-            tm = given.get(student)
-            verdict = ctx.decide("journal", ctx.journal_unit(sg, term), tm[2] if tm else None, deadline)
-            if verdict is Verdict.LATE:
-                yield ctx.group_finding(
-                    sg,
-                    {"student": student, "sg": sg, "term": term},
-                    f"{_term_label(ctx, term)}: итоговая отметка не выставлена к {deadline:%d.%m.%Y}",
-                    end,
-                )
-            _count(ctx, verdict)
+        first = row.term_mark[2] if row.term_mark else None
+        verdict = ctx.decide("journal", ctx.journal_unit(row.sg, row.term), first, deadline)
+        if verdict is Verdict.LATE:
+            yield _term_finding(ctx, row, f"итоговая отметка не выставлена к {deadline:%d.%m.%Y}")
+        _count(ctx, verdict)
 
 
 @rule(
@@ -687,20 +695,11 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
 def fin003(ctx: RuleContext) -> Iterator[Finding]:
     """The weighted average only recommends; a large gap is information for the deputy, never a remark."""
     threshold = float(ctx.p("threshold"))
-    for sg, term, start, end, _typ in _ended_terms(ctx):
-        marks = _term_marks(ctx, sg, start, end)
-        given = ctx.facts.term_marks.get((sg, term), {})
-        for student in _students(ctx, sg, term, end):
-            tm = given.get(student)
-            values = marks.get(student, [])
-            total = sum(w for _m, w in values)
-            if not tm or not tm[0] or not tm[0].strip().isdigit() or (tm[1] or 0) != 0 or not total:
-                continue
-            avg = round(sum(m * w for m, w in values) / total, 2)
-            if abs(int(tm[0]) - avg) >= threshold:
-                yield ctx.group_finding(
-                    sg,
-                    {"student": student, "sg": sg, "term": term},
-                    f"{_term_label(ctx, term)}: итоговая «{tm[0]}», средний балл {avg:.2f}",
-                    end,
-                )
+    for row in _term_rows(ctx):
+        mark = row.numeric_term_mark
+        total = sum(w for _m, w in row.marks)
+        if mark is None or not total:
+            continue
+        avg = round(sum(m * w for m, w in row.marks) / total, 2)
+        if abs(mark - avg) >= threshold:
+            yield _term_finding(ctx, row, f"итоговая «{mark}», средний балл {avg:.2f}")

@@ -676,25 +676,23 @@ class Emulator:
             sg_id = group(request, sess, "sgId")
             return v.journal(sg_id, term_of(request, sg_id), e.clock)
 
-        def journal_short(request: Request, sess: Session) -> Any:
-            cm = qint(request, "cmid")
-            lesson = s.lessons.get(cm or 0)
+        def readable_lesson(request: Request, sess: Session) -> Any:
+            """The lesson named by ``cmid``, if it exists and the session may read its group."""
+            lesson = s.lessons.get(qint(request, "cmid") or 0)
             if lesson is None:
                 raise Reply(JSONResponse({"message": "Урок не найден"}, 404))
             if not e.may_read_group(sess, lesson.sg_id):
                 raise Reply(JSONResponse({"message": "Недостаточно прав"}, 403))
+            return lesson
+
+        def journal_short(request: Request, sess: Session) -> Any:
+            lesson = readable_lesson(request, sess)
             term = s.term_of(lesson.sg_id, lesson.day)
             assert term is not None
             return v.journal(lesson.sg_id, term, e.clock)
 
         def journal_edit(request: Request, sess: Session) -> Any:
-            cm = qint(request, "cmid")
-            lesson = s.lessons.get(cm or 0)
-            if lesson is None:
-                raise Reply(JSONResponse({"message": "Урок не найден"}, 404))
-            if not e.may_read_group(sess, lesson.sg_id):
-                raise Reply(JSONResponse({"message": "Недостаточно прав"}, 403))
-            return v.journal_edit(lesson.id, e.clock)
+            return v.journal_edit(readable_lesson(request, sess).id, e.clock)
 
         def plan(request: Request, sess: Session) -> Any:
             return v.plan(group(request, sess, "sgId"), e.clock)
