@@ -7,6 +7,7 @@ from cache.db import CacheError, CacheTooNewError, open_cache, pending_migration
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes
 from cache.findings import add_waiver, findings_by_state, record_check, remove_waiver, waivers
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
+from cache.outbox import OutboxRow, claim, enqueue, mark_failed, mark_sent, outbox_rows
 from cache.queries import (
     canonical_dump,
     lessons_touched_in_run,
@@ -36,6 +37,7 @@ __all__ = [
     "CacheTooNewError",
     "EmptyUnitError",
     "Entity",
+    "OutboxRow",
     "RunInfo",
     "SaveStats",
     "UnitWriter",
@@ -43,7 +45,9 @@ __all__ = [
     "audit",
     "audit_entries",
     "canonical_dump",
+    "claim",
     "create_private_file",
+    "enqueue",
     "ensure_private_dir",
     "findings_by_state",
     "finish_run",
@@ -52,8 +56,11 @@ __all__ = [
     "last_successful_run",
     "lessons_touched_in_run",
     "live_count",
+    "mark_failed",
+    "mark_sent",
     "observations",
     "open_cache",
+    "outbox_rows",
     "pending_migrations",
     "present_at",
     "record_check",

@@ -64,5 +64,11 @@ def m0005_waivers(db: Database) -> None:
     _run_sql_file(db, "0005_waivers.sql")
 
 
+@migrations(name="0006_outbox")
+def m0006_outbox(db: Database) -> None:
+    """The e-mail outbox: one row per (recipient, list kind, period), so no message goes out twice."""
+    _run_sql_file(db, "0006_outbox.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

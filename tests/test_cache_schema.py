@@ -96,13 +96,8 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     old.conn.close()
 
     db = open_cache(path)
-    assert schema_version(db) == [
-        "0001_initial",
-        "0002_history_indexes",
-        "0003_term_scope",
-        "0004_findings",
-        "0005_waivers",
-    ]
+    assert schema_version(db) == known_names()  # every later migration applied to the old file
+    assert schema_version(db)[:3] == ["0001_initial", "0002_history_indexes", "0003_term_scope"]
     assert db.execute("SELECT name FROM staff WHERE id = 7").fetchone() == ("Петров П.П.",)
     assert "term_id" in db["mark"].columns_dict  # 0003 added the unit scope to old files
     indexes = {i.name for i in db["mark"].indexes}

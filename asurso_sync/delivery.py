@@ -1,0 +1,72 @@
+"""Delivering the outbox: each message at most once unless an operator decides otherwise.
+
+Transient failures (network, 4xx) are retried with backoff; a permanent one (5xx, security) marks the row
+``failed`` with the server's reply. A row left in ``sending`` by a crash is reported and resent only with
+``resend=True``. Every send is in the audit log with its Message-ID.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from sqlite_utils import Database
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from adapters.mail.backends import MailBackend, MailError, MailTemporaryError
+from cache import audit, claim, mark_failed, mark_sent, outbox_rows
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    already_sent: int = 0
+    stuck_sending: list[str] = field(default_factory=list)
+
+
+def deliver(
+    db: Database,
+    backend: MailBackend,
+    *,
+    period: str | None = None,
+    resend: bool = False,
+    attempts: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    report = DeliveryReport()
+    for row in outbox_rows(db, period=period):
+        if row.state == "sent":
+            report.already_sent += 1
+            continue
+        if row.state == "sending" and not resend:
+            report.stuck_sending.append(row.recipient)
+            continue
+        if not claim(db, row.id, allow_sending=resend):
+            continue
+        message = message_from_bytes(row.message, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(MailTemporaryError),
+                stop=stop_after_attempt(attempts),
+                wait=wait_random_exponential(multiplier=2, max=60),
+                sleep=sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    message_id = backend.send(message)
+        except MailError as exc:
+            mark_failed(db, row.id, str(exc))
+            audit(db, "send-failed", {"outbox": row.id, "kind": row.kind, "period": row.period, "error": str(exc)})
+            report.failed.append((row.recipient, str(exc)))
+            continue
+        mark_sent(db, row.id, message_id)
+        audit(
+            db, "send", {"outbox": row.id, "kind": row.kind, "period": row.period, "message_id": message_id}, records=1
+        )
+        report.sent.append(row.recipient)
+    return report
