@@ -19,6 +19,13 @@ from rules.facts import Assignment, Lesson
 from rules.registry import rule
 
 NO_HOMEWORK = "Не предусмотрено"
+# How absences are named in remarks: without health details («Б» is «по болезни»; 152-ФЗ, special category).
+ABSENCE_KIND = {
+    "Б": "уважительная причина",
+    "УП": "уважительная причина",
+    "НП": "неуважительная причина",
+    "ОТ": "причина не указана",
+}
 PLACEHOLDERS = ["урок", "тема", "без темы", "нет", "-", "."]
 
 
@@ -402,7 +409,7 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
                 yield ctx.lesson_finding(
                     lesson,
                     {"cm": lesson.id, "student": student},
-                    f"отметка и отсутствие «{codes[student]}» у одного обучающегося",
+                    f"отметка при отсутствии на уроке ({ABSENCE_KIND.get(codes[student], 'отсутствие')})",
                 )
 
 

@@ -493,3 +493,12 @@ def test_overrides_waivers_and_precedence(tmp_path: Path, monkeypatch: pytest.Mo
     cfg = make_config(tmp_path)
     outcome = run_check(cfg, CheckOptions(start=date.fromisoformat(MON), as_of=as_of, select=["MRK001"]), db=m.db)
     assert outcome.findings == []
+
+
+def test_remark_texts_carry_no_health_details(m: Mirror) -> None:
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 1, "4")], attendance=[(1, 1, "Б")])
+    res = run_rules(
+        m.db, as_of=datetime.fromisoformat(NIGHT), start=date.fromisoformat(MON), selection=Selection(select=["MRK003"])
+    )
+    assert len(res.findings) == 1
+    assert "«Б»" not in res.findings[0].message and "уважительная причина" in res.findings[0].message
