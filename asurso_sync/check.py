@@ -351,6 +351,12 @@ def to_xlsx(outcome: CheckOutcome, path: Path) -> None:
     write_private_bytes(path, buf.getvalue())
 
 
+def _sample(r: Any) -> str:
+    """A sample remark for ``rules explain`` when the rule has no example of its own."""
+    where = "8б, Алгебра, 23.11.2026, урок 3" if "cm" in r.entity or "assignment" in r.entity else "8б, Алгебра"
+    return f"{where}: {r.title[0].lower()}{r.title[1:]}"
+
+
 def rule_rows() -> list[dict[str, Any]]:
     from rules.engine import all_rules
 
@@ -368,6 +374,7 @@ def rule_rows() -> list[dict[str, Any]]:
             "owner": r.owner,
             "predicate": r.predicate,
             "doc": r.doc,
+            "example": r.example or _sample(r),
         }
         for r in all_rules()
     ]

@@ -212,14 +212,16 @@ def rules_explain(code: Annotated[str, typer.Argument(help="Код или имя
     except Exception:
         configured = {}
     out.print(f"[bold]{x['code']} {x['name']}[/] — {x['title']}")
-    out.print(f"Пункт Положения: {x['clause']}; важность: {x['severity']}; объект: {', '.join(x['entity'])}")
+    severity = {"error": "нарушение", "warning": "предупреждение", "info": "сведения для завуча"}[x["severity"]]
+    kind = " (предварительное правило: включается через [rules] select)" if x["preview"] else ""
+    out.print(f"Пункт Положения: {x['clause']}; важность: {severity}{kind}; объект: {', '.join(x['entity'])}")
     if x["predicate"]:
         out.print(f"Нарушение, когда: {x['predicate']}")
     if x["params"]:
         out.print("Параметры (по умолчанию → в конфигурации):")
         for k, v in x["params"].items():
             out.print(f"  {k} = {v!r}" + (f" → {configured[k]!r}" if k in configured else ""), highlight=False)
-    out.print(x["doc"], highlight=False)
+    out.print(f"Пример замечания: {x['example']}", highlight=False)
 
 
 @rules_app.command("waive")
