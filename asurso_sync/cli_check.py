@@ -214,9 +214,13 @@ def rules_explain(code: Annotated[str, typer.Argument(help="Код или имя
     out.print(f"[bold]{x['code']} {x['name']}[/] — {x['title']}")
     severity = {"error": "нарушение", "warning": "предупреждение", "info": "сведения для завуча"}[x["severity"]]
     kind = " (предварительное правило: включается через [rules] select)" if x["preview"] else ""
-    out.print(f"Пункт Положения: {x['clause']}; важность: {severity}{kind}; объект: {', '.join(x['entity'])}")
+    out.print(
+        f"Пункт Положения: {x['clause']}; важность: {severity}{kind}; объект: {', '.join(x['entity'])}",
+        markup=False,
+        highlight=False,
+    )
     if x["predicate"]:
-        out.print(f"Нарушение, когда: {x['predicate']}")
+        out.print(f"Нарушение, когда: {x['predicate']}", markup=False, highlight=False)
     if x["params"]:
         out.print("Параметры (по умолчанию → в конфигурации):")
         for k, v in x["params"].items():
