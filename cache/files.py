@@ -63,7 +63,11 @@ def create_private_file(path: Path) -> None:
     if path.exists():
         tighten(path)
         return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:  # another process created it in between: fine, just keep it private
+        tighten(path)
+        return
     os.close(fd)
 
 
