@@ -93,13 +93,12 @@ def written_types(ctx: RuleContext) -> set[str]:
     return set(ctx.p_default("written_types", list(DEFAULT_WRITTEN)))
 
 
-def numeric_marks(ctx: RuleContext, a: Assignment) -> Iterator[tuple[int, int, str]]:
+def numeric_marks(ctx: RuleContext, a: Assignment) -> list[tuple[int, int, str]]:
     """(student, mark, first_seen) of the numeric marks of an assignment."""
-    for m in ctx.facts.marks.get(a.id, ()):
-        if m.numeric is not None:
-            yield m.student, m.numeric, m.first_seen
+    return ctx.facts.marks.get(a.id, _NO_MARKS)
 
 
+_NO_MARKS: list[tuple[int, int, str]] = []
 _NO_CODES: dict[int, str] = {}
 
 

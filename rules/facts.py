@@ -36,15 +36,6 @@ class Assignment:
     first_seen: str
 
 
-@dataclass(slots=True)
-class Mark:
-    student: int
-    mark: str | None
-    duty: bool
-    first_seen: str
-    numeric: int | None  # the mark as a number; None for a «точка» or a non-numeric value
-
-
 @dataclass
 class Facts:
     lessons: dict[int, Lesson] = field(default_factory=dict)
@@ -62,7 +53,8 @@ class Facts:
     assignments: dict[int, Assignment] = field(default_factory=dict)
     assignments_by_cm: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
     homework_by_sg: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
-    marks: dict[int, list[Mark]] = field(default_factory=lambda: defaultdict(list))
+    # assignment -> [(student, numeric mark, first seen)]: the rules read numeric marks only (a «точка» is a debt)
+    marks: dict[int, list[tuple[int, int, str]]] = field(default_factory=lambda: defaultdict(list))
     attendance: dict[int, dict[int, tuple[str, str]]] = field(default_factory=lambda: defaultdict(dict))
     codes: dict[int, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))  # cm -> student -> code
     attendance_history: dict[tuple[int, int], list[tuple[str, str | None, str | None]]] = field(
@@ -149,11 +141,12 @@ def load(db: Database, as_of: datetime) -> Facts:
         if f.is_homework(a.type_id):
             f.homework_by_sg[a.sg].append(a)
     intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
-    for aid, student, mark, duty, first in q(
-        'SELECT "assignment_id", "student_id", "mark", "duty", "first_seen_at" FROM "mark" WHERE "gone_at" IS NULL'
+    for aid, student, mark, first in q(
+        'SELECT "assignment_id", "student_id", "mark", "first_seen_at" FROM "mark" '
+        'WHERE "gone_at" IS NULL AND "mark" IS NOT NULL'
     ):
-        numeric = int(mark) if mark is not None and mark.strip().isdigit() else None
-        f.marks[aid].append(Mark(student, mark, bool(duty), intern(first), numeric))
+        if mark.strip().isdigit():
+            f.marks[aid].append((student, int(mark), intern(first)))
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
     ):
