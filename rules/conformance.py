@@ -1,5 +1,5 @@
 """The conformance table: every clause of the school's Положение mapped to its rules, or marked «не
-автоматизируется» with the reason. Generated from the registry: ``python -m rules.conformance > docs/conformance.md``
+автоматизируется» with the reason. Generated from the registry: ``python -m rules.conformance > rules/conformance.md``
 (a test checks that the committed file is current)."""
 
 from __future__ import annotations

@@ -440,8 +440,8 @@ def test_ground_truth_precision_and_recall_are_one(
 def test_conformance_table_is_current_and_complete() -> None:
     from rules.conformance import CLAUSES, render
 
-    doc = Path(__file__).resolve().parent.parent / "docs" / "conformance.md"
-    assert doc.read_text(encoding="utf-8") == render(), "regenerate: python -m rules.conformance > docs/conformance.md"
+    doc = Path(__file__).resolve().parent.parent / "rules" / "conformance.md"
+    assert doc.read_text(encoding="utf-8") == render(), "regenerate: python -m rules.conformance > rules/conformance.md"
     covered = {c for c, _w, why in CLAUSES if why is None}
     for r in all_rules():
         if r.code.startswith(("OCP", "WVR")):  # federal recommendations; the waivers meta-rule
