@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from asurso_sync.config import Config
 from cache import audit, last_runs, last_successful_run, open_cache, record_check, rows, waivers
 from rules.engine import CheckResult, Override, run_rules
-from rules.registry import REGISTRY, Selection, unknown_tokens
+from rules.registry import Selection, unknown_tokens
 
 FAMILY_TITLES = {
     "TML": "Сроки",
@@ -380,4 +380,4 @@ def rule_rows() -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["REGISTRY", "CheckOptions", "CheckOutcome", "CheckUsageError", "StaleData", "run_check"]
+__all__ = ["CheckOptions", "CheckOutcome", "CheckUsageError", "StaleData", "run_check"]

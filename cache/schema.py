@@ -10,8 +10,8 @@ correctly):
 - ``changed_at``    — the observation at which its data last changed (or it (re)appeared);
 - ``gone_at``       — set when a fully read unit no longer returned it (rows are never deleted).
 
-The DDL of released migrations is frozen in ``cache/sql``; ``Entity.ddl()`` renders the current spec (for
-documentation and the schema test, which checks that migrations produce exactly these columns).
+The DDL of released migrations is frozen in ``cache/sql``; this spec is what the save API uses, and the schema
+test checks that the migrations produce exactly these columns and indexes.
 Column types are SQLite affinities. Dates are ``YYYY-MM-DD``; datetimes ``YYYY-MM-DDTHH:MM:SS``.
 """
 
@@ -37,16 +37,6 @@ class Entity:
     @property
     def all_columns(self) -> tuple[str, ...]:
         return (*self.columns, *HISTORY_COLUMNS)
-
-    def ddl(self) -> list[str]:
-        cols = [f'"{name}" {typ}' + (" NOT NULL" if name in self.key else "") for name, typ in self.columns.items()]
-        cols += [f'"{h}" TEXT' for h in HISTORY_COLUMNS]
-        pk = ", ".join(f'"{k}"' for k in self.key)
-        stmts = [f'CREATE TABLE "{self.name}" (\n  ' + ",\n  ".join(cols) + f",\n  PRIMARY KEY ({pk})\n)"]
-        for idx in self.indexes:
-            idx_name = f"idx_{self.name}_{'_'.join(idx)}"
-            stmts.append(f'CREATE INDEX "{idx_name}" ON "{self.name}" (' + ", ".join(f'"{c}"' for c in idx) + ")")
-        return stmts
 
 
 def _e(name: str, key: tuple[str, ...], columns: dict[str, str], doc: str, *indexes: tuple[str, ...]) -> Entity:
@@ -254,54 +244,3 @@ ENTITIES: dict[str, Entity] = {
         ),
     ]
 }
-
-# Housekeeping tables (not mirrored, no history columns).
-HOUSEKEEPING_DDL: list[str] = [
-    """CREATE TABLE "sync_run" (
-  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
-  "kind" TEXT NOT NULL,
-  "started_at" TEXT NOT NULL,
-  "finished_at" TEXT,
-  "status" TEXT NOT NULL,
-  "server_time" TEXT,
-  "counts" TEXT,
-  "errors" TEXT
-)""",
-    """CREATE TABLE "sync_state" (
-  "resource" TEXT NOT NULL,
-  "scope" TEXT NOT NULL,
-  "cursor" TEXT,
-  "run_id" INTEGER REFERENCES "sync_run"("id"),
-  "updated_at" TEXT NOT NULL,
-  PRIMARY KEY ("resource", "scope")
-)""",
-    """CREATE TABLE "observation" (
-  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
-  "run_id" INTEGER REFERENCES "sync_run"("id"),
-  "resource" TEXT NOT NULL,
-  "scope" TEXT NOT NULL,
-  "observed_at" TEXT NOT NULL,
-  "complete" INTEGER NOT NULL DEFAULT 1
-)""",
-    'CREATE INDEX "idx_observation_unit" ON "observation" ("resource", "scope", "observed_at")',
-    'CREATE INDEX "idx_observation_time" ON "observation" ("observed_at")',
-    """CREATE TABLE "change_log" (
-  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
-  "run_id" INTEGER REFERENCES "sync_run"("id"),
-  "tbl" TEXT NOT NULL,
-  "row_key" TEXT NOT NULL,
-  "op" TEXT NOT NULL CHECK ("op" IN ('insert', 'change', 'gone', 'reappear')),
-  "at" TEXT NOT NULL,
-  "old" TEXT,
-  "new" TEXT
-)""",
-    'CREATE INDEX "idx_change_log_row" ON "change_log" ("tbl", "row_key", "at")',
-    """CREATE TABLE "audit_log" (
-  "id" INTEGER PRIMARY KEY AUTOINCREMENT,
-  "at" TEXT NOT NULL,
-  "actor" TEXT NOT NULL,
-  "action" TEXT NOT NULL,
-  "details" TEXT,
-  "records" INTEGER
-)""",
-]

@@ -24,6 +24,9 @@ def test_schema_has_every_entity_with_history_columns(tmp_path: Path) -> None:
         cols = {c.name for c in db[name].columns}
         assert set(entity.all_columns) == cols
         assert db[name].pks == list(entity.key)
+        made = {i.name for i in db[name].indexes}
+        for idx in entity.indexes:
+            assert f"idx_{name}_{'_'.join(idx)}" in made, (name, idx)
     assert {"sync_run", "sync_state", "observation", "change_log", "audit_log"} <= tables
     assert schema_version(db) == known_names()
     assert pending_migrations(db) == []

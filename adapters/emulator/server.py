@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
@@ -956,11 +956,3 @@ def _password_ok(password: str, salt: str, pw: str, pw2: str) -> bool:
     except UnicodeEncodeError:
         return False  # a password not representable in cp1251 can never log in
     return secrets.compare_digest(pw2, expect_pw2) and (not pw or secrets.compare_digest(pw, expect_pw))
-
-
-def create_app(settings: EmulatorSettings | None = None) -> Emulator:
-    return Emulator(settings)
-
-
-def parse_query(url: str) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(url).query)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import random
 import zlib
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from adapters.emulator import calendar as cal
-from adapters.emulator.journal import ASSIGNMENT_TYPES, ATTENDANCE_REASONS, HOMEWORK, NA, Journal
+from adapters.emulator.journal import ASSIGNMENT_TYPES, ATTENDANCE_REASONS, HOMEWORK, Journal
 from adapters.emulator.school import BELLS, School, Term
 
 EDIT_LIMIT_DAYS = 14
@@ -580,8 +580,4 @@ def week_bounds(d: date) -> tuple[date, date]:
     return monday, monday + timedelta(days=6)
 
 
-def day_start(d: date) -> datetime:
-    return datetime.combine(d, time())
-
-
-__all__ = ["NA", "Views", "d2s", "day_start", "week_bounds"]
+__all__ = ["Views", "d2s", "week_bounds"]
