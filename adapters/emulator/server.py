@@ -337,7 +337,7 @@ class Emulator:
                     return await fn(request)
                 except Reply as r:
                     return r.response
-                except (KeyError, ValueError) as exc:
+                except ValueError as exc:  # unparsable or missing parameters; any other error is the emulator's bug
                     return JSONResponse({"message": "Неверные параметры запроса", "details": str(exc)}, 400)
 
             return wrapped
