@@ -101,12 +101,6 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             )
             for o in config.rules.override
         ]
-        overrides = [
-            Override(
-                o.rule, list(o.grade), list(o.classes), list(o.subjects), list(o.teachers), dict(o.params), o.ignore
-            )
-            for o in config.rules.override
-        ]
         bad = unknown_tokens(
             opt.select
             + opt.ignore
@@ -150,6 +144,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             period_to=end.isoformat(),
             rules=[r.code for r in result.rules],
             counts=counts,
+            settled={f.fingerprint for f in result.findings if f.settled},
         )
         findings = _filter(findings, opt, names)
         resolved = _filter(resolved, opt, names)
@@ -375,6 +370,7 @@ def rule_rows() -> list[dict[str, Any]]:
             "predicate": r.predicate,
             "doc": r.doc,
             "example": r.example or _sample(r),
+            "advice": r.advice,
         }
         for r in all_rules()
     ]

@@ -226,6 +226,8 @@ def rules_explain(code: Annotated[str, typer.Argument(help="Код или имя
         for k, v in x["params"].items():
             out.print(f"  {k} = {v!r}" + (f" → {configured[k]!r}" if k in configured else ""), highlight=False)
     out.print(f"Пример замечания: {x['example']}", highlight=False)
+    if x["advice"]:
+        out.print(f"Что сделать учителю: {x['advice']}", highlight=False)
 
 
 @rules_app.command("waive")

@@ -5,9 +5,9 @@ Nothing outside this package writes the mirror's tables. Public API:
 
 from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes
-from cache.findings import add_waiver, findings_by_state, record_check, remove_waiver, waivers
+from cache.findings import add_waiver, findings_by_state, last_check, record_check, remove_waiver, waivers
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
-from cache.outbox import OutboxRow, claim, enqueue, mark_failed, mark_sent, outbox_rows
+from cache.outbox import OutboxRow, claim, enqueue, fix_week, mark_failed, mark_sent, outbox_rows, week_cutoff
 from cache.queries import (
     canonical_dump,
     lessons_touched_in_run,
@@ -51,7 +51,9 @@ __all__ = [
     "ensure_private_dir",
     "findings_by_state",
     "finish_run",
+    "fix_week",
     "get_cursor",
+    "last_check",
     "last_runs",
     "last_successful_run",
     "lessons_touched_in_run",
@@ -73,5 +75,6 @@ __all__ = [
     "unit",
     "value_at",
     "waivers",
+    "week_cutoff",
     "write_private_bytes",
 ]

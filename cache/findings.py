@@ -5,7 +5,7 @@ no longer finds it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from sqlite_utils import Database
@@ -22,11 +22,13 @@ def record_check(
     period_to: str,
     rules: list[str],
     counts: Mapping[str, Any],
+    settled: Collection[str] = (),
 ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
     """Store one check run. Returns (run id, findings with ``state``/``first_seen`` set, resolved findings).
 
     ``findings`` are contract dicts (rule, entity, fingerprint, severity, message, …). A stored finding that is not
     found again is resolved only if this run covered it: its rule was evaluated and its date is in the period.
+    ``settled`` lists the fingerprints that are a matter of record (the late entry has been made since).
     """
     items = [dict(f) for f in findings]
     with db.atomic():
@@ -59,13 +61,13 @@ def record_check(
             db.execute(
                 'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", '
                 '"sg_id", "date", "message", "evidence", "state", "first_seen", "last_seen", "resolved_at", '
-                '"check_run_id") '
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) "
+                '"check_run_id", "settled") '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) "
                 'ON CONFLICT ("fingerprint") DO UPDATE SET "state" = excluded."state", '
                 '"first_seen" = excluded."first_seen", "last_seen" = excluded."last_seen", "resolved_at" = NULL, '
                 '"message" = excluded."message", "teacher_id" = excluded."teacher_id", '
                 '"severity" = excluded."severity", "evidence" = excluded."evidence", '
-                '"check_run_id" = excluded."check_run_id"',
+                '"check_run_id" = excluded."check_run_id", "settled" = excluded."settled"',
                 [
                     fp,
                     f["rule"],
@@ -81,6 +83,7 @@ def record_check(
                     f["first_seen"],
                     as_of,
                     run_id,
+                    int(fp in settled),
                 ],
             )
         resolved: list[dict[str, Any]] = []
@@ -119,7 +122,7 @@ def record_check(
 def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, Any]]:
     sql = (
         'SELECT "fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", "sg_id", "date", "message", '
-        '"evidence", "state", "first_seen", "last_seen", "resolved_at" FROM "finding"'
+        '"evidence", "state", "first_seen", "last_seen", "resolved_at", "settled" FROM "finding"'
     )
     params: list[Any] = []
     if state:
@@ -159,3 +162,18 @@ def waivers(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
 
 def remove_waiver(db: Database, waiver_id: int) -> bool:
     return bool(db.execute('UPDATE "waiver" SET "active" = 0 WHERE "id" = ?', [waiver_id]).rowcount)
+
+
+def last_check(db: Database) -> dict[str, Any] | None:
+    """The newest check run (id, as_of, period, rules, counts), or None when ``check`` never ran."""
+    cur = db.execute(
+        'SELECT "id", "started_at", "as_of", "period_from", "period_to", "rules", "counts" FROM "check_run" '
+        'ORDER BY "id" DESC LIMIT 1'
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    item = dict(zip([d[0] for d in cur.description], row, strict=True))
+    item["rules"] = json.loads(item["rules"])
+    item["counts"] = json.loads(item["counts"] or "{}")
+    return item

@@ -70,5 +70,17 @@ def m0006_outbox(db: Database) -> None:
     _run_sql_file(db, "0006_outbox.sql")
 
 
+@migrations(name="0007_remark_week")
+def m0007_remark_week(db: Database) -> None:
+    """Which check run each week's remark lists were sent from, so the next week's «new» starts after it."""
+    _run_sql_file(db, "0007_remark_week.sql")
+
+
+@migrations(name="0008_finding_settled")
+def m0008_finding_settled(db: Database) -> None:
+    """A finding that is a matter of record (the late entry has been made since): nothing left to fix."""
+    db.execute('ALTER TABLE "finding" ADD COLUMN "settled" INTEGER NOT NULL DEFAULT 0')
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

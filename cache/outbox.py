@@ -85,3 +85,17 @@ def outbox_rows(db: Database, *, period: str | None = None, states: tuple[str, .
         sql += f' AND "state" IN ({", ".join("?" * len(states))})'
         params += list(states)
     return [OutboxRow(*r) for r in db.execute(sql + ' ORDER BY "id"', params).fetchall()]
+
+
+def fix_week(db: Database, week: str, check_run_id: int, as_of: str) -> None:
+    """Remember the check run a week's lists were first sent from (later sends of the week keep the first)."""
+    db.execute(
+        'INSERT OR IGNORE INTO "remark_week" ("week", "check_run_id", "as_of", "created_at") VALUES (?, ?, ?, ?)',
+        [week, check_run_id, as_of, utc_now_iso()],
+    )
+
+
+def week_cutoff(db: Database, week: str) -> str | None:
+    """The as_of of the check a week's lists were sent from, or None when they were never sent."""
+    row = db.execute('SELECT "as_of" FROM "remark_week" WHERE "week" = ?', [week]).fetchone()
+    return str(row[0]) if row else None

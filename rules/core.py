@@ -119,6 +119,7 @@ def _count(ctx: RuleContext, verdict: Verdict) -> None:
     "lesson-topic-late",
     "Тема урока не внесена до 16:00",
     clause="3.7, 4.2.5.2",
+    advice="внесите тему урока",
     entity=("cm",),
     params={"deadline": "16:00", "grace_minutes": 10},
     core=True,
@@ -132,7 +133,10 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
         topic = ctx.facts.topics.get(lesson.id)
         verdict = ctx.decide("topic", {"cm_id": lesson.id}, topic[0] if topic else None, ctx.deadline(lesson.day))
         if verdict is Verdict.LATE:
-            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "тема урока не внесена до 16:00")
+            late = " (внесена позже)" if topic else ""
+            yield ctx.lesson_finding(
+                lesson, {"cm": lesson.id}, f"тема урока не внесена до 16:00{late}", settled=bool(topic)
+            )
         _count(ctx, verdict)
 
 
@@ -141,6 +145,7 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
     "homework-late",
     "Домашнее задание не внесено до 16:00",
     clause="3.7, 4.2.5.2",
+    advice="внесите домашнее задание (или «Не задано»/«Не предусмотрено»)",
     entity=("cm",),
     params={"deadline": "16:00", "grace_minutes": 10},
     core=True,
@@ -160,7 +165,8 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
         verdict = ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, ctx.deadline(lesson.day))
         if verdict is Verdict.LATE:
             text = "запись «Не предусмотрено» не внесена до 16:00" if grade1 else "домашнее задание не внесено до 16:00"
-            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, text)
+            late = " (внесено позже)" if valid else ""
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, text + late, settled=bool(valid))
         _count(ctx, verdict)
 
 
@@ -169,6 +175,7 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
     "control-form-missing",
     "Не указана форма контроля на уроке",
     clause="4.2.5.2",
+    advice="укажите форму контроля (задание на уроке)",
     entity=("cm",),
     params={"deadline": "16:00", "grace_minutes": 10},
     core=True,
@@ -181,7 +188,13 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
         first = min((a.first_seen for a in classwork), default=None)
         verdict = ctx.decide("journal", ctx.journal_unit(lesson.sg, lesson.term), first, ctx.deadline(lesson.day))
         if verdict is Verdict.LATE:
-            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "не указана форма контроля (задание на уроке) до 16:00")
+            late = " (указана позже)" if classwork else ""
+            yield ctx.lesson_finding(
+                lesson,
+                {"cm": lesson.id},
+                f"не указана форма контроля (задание на уроке) до 16:00{late}",
+                settled=bool(classwork),
+            )
         _count(ctx, verdict)
 
 
@@ -190,6 +203,7 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
     "lesson-marks-late",
     "Отметки за работу на уроке внесены после 16:00",
     clause="4.2.5.1",
+    advice="вносите отметки за урок до 16:00 дня урока",
     entity=("cm",),
     params={"deadline": "16:00", "grace_minutes": 10},
     core=True,
@@ -209,7 +223,9 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
             if first > in_time  # seen by deadline + grace: on time, nothing to decide
         ]
         if Verdict.LATE in verdicts:
-            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "отметки за работу на уроке внесены после 16:00")
+            yield ctx.lesson_finding(
+                lesson, {"cm": lesson.id}, "отметки за работу на уроке внесены после 16:00", settled=True
+            )
         elif Verdict.UNDECIDED in verdicts:
             _count(ctx, Verdict.UNDECIDED)
 
@@ -219,6 +235,7 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
     "written-marks-late",
     "Отметки за письменную работу не выставлены в течение 7 дней",
     clause="5.2",
+    advice="выставьте отметки за письменную работу",
     entity=("assignment",),
     params={"days": 7, "grace_minutes": 10, "written_types": list(DEFAULT_WRITTEN)},
     core=True,
@@ -240,7 +257,7 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             marks = list(numeric_marks(ctx, a))
             verdicts = [ctx.decide("journal", unit, first, deadline) for _s, _m, first in marks]
             if Verdict.LATE in verdicts:
-                yield _written(ctx, lesson, a, "отметки за письменную работу выставлены позже 7 дней")
+                yield _written(ctx, lesson, a, "отметки за письменную работу выставлены позже 7 дней", settled=True)
                 continue
             if Verdict.ON_TIME in verdicts:
                 continue
@@ -251,9 +268,9 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
                 _count(ctx, verdict)
 
 
-def _written(ctx: RuleContext, lesson: Lesson, a: Assignment, text: str) -> Finding:
+def _written(ctx: RuleContext, lesson: Lesson, a: Assignment, text: str, *, settled: bool = False) -> Finding:
     name = ctx.facts.type_name.get(a.type_id, "работа")
-    return ctx.lesson_finding(lesson, {"assignment": a.id}, f"{name}: {text}")
+    return ctx.lesson_finding(lesson, {"assignment": a.id}, f"{name}: {text}", settled=settled)
 
 
 def _someone_to_mark(ctx: RuleContext, lesson: Lesson) -> bool:
@@ -273,6 +290,7 @@ def _someone_to_mark(ctx: RuleContext, lesson: Lesson) -> bool:
     "ktp-missing",
     "КТП не загружено в течение недели после утверждения рабочей программы",
     clause="3.5",
+    advice="загрузите КТП",
     entity=("sg",),
     params={"days": 7},
     core=True,
@@ -303,6 +321,7 @@ def tml006(ctx: RuleContext) -> Iterator[Finding]:
     "topic-placeholder",
     "Тема урока — заглушка",
     clause="4.2.5.2",
+    advice="внесите содержательную тему урока по КТП",
     entity=("cm",),
     params={"placeholders": PLACEHOLDERS, "min_length": 4},
     core=True,
@@ -327,6 +346,7 @@ def cmp001(ctx: RuleContext) -> Iterator[Finding]:
     "grade1-homework",
     "Домашнее задание в 1 классе",
     clause="4.2.5.2",
+    advice="в 1 классе домашнее задание не задаётся: укажите «Не предусмотрено»",
     entity=("cm",),
     core=True,
     predicate="в 1 классе на уроке задано домашнее задание с текстом, отличным от «Не предусмотрено»",
@@ -357,6 +377,7 @@ def _marks_of_lessons(ctx: RuleContext) -> Iterator[tuple[Lesson, Assignment, in
     "mark-out-of-scale",
     "Отметка вне 5-балльной шкалы",
     clause="5.3",
+    advice="исправьте отметку: допустимы 2, 3, 4, 5",
     entity=("assignment", "student"),
     params={"allowed": [2, 3, 4, 5]},
     core=True,
@@ -375,6 +396,7 @@ def mrk001(ctx: RuleContext) -> Iterator[Finding]:
     "grade1-mark",
     "Отметка в 1 классе",
     clause="4.2.5.2, 5.3",
+    advice="удалите отметку: в 1 классе обучение безотметочное",
     entity=("assignment", "student"),
     core=True,
     predicate="в 1 классе выставлена числовая отметка (обучение безотметочное)",
@@ -395,6 +417,7 @@ def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
     "mark-and-absence",
     "Отметка и отсутствие на одном уроке",
     clause="5.4",
+    advice="удалите отметку или исправьте отметку об отсутствии",
     entity=("cm", "student"),
     core=True,
     predicate="у обучающегося на уроке и отметка, и отсутствие УП/НП/ОТ/Б (опоздание ОП допустимо)",
@@ -417,6 +440,7 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
     "exempt-student-marked",
     "Отметка или посещаемость у обучающегося на дому / на семейном обучении",
     clause="5.5",
+    advice="удалите отметку/посещаемость: ученик обучается на дому или в семье",
     entity=("cm", "student"),
     core=True,
     predicate="отметка или код посещаемости у обучающегося на дому (individualEduc) или на семейном обучении",
@@ -438,6 +462,7 @@ def mrk004(ctx: RuleContext) -> Iterator[Finding]:
     "departed-student-marked",
     "Отметка или посещаемость у выбывшего ученика",
     clause="5.7",
+    advice="удалите отметку/посещаемость: ученик выбыл из группы",
     entity=("cm", "student"),
     core=True,
     predicate="отметка или код посещаемости на уроке после дня выбытия (первый день, когда список группы показал "
@@ -461,6 +486,7 @@ def mrk005(ctx: RuleContext) -> Iterator[Finding]:
     "attendance-code-invalid",
     "Недопустимый код отсутствия",
     clause="5.4",
+    advice="замените код на допустимый (УП, НП, ОТ, Б, ОП)",
     entity=("cm", "student"),
     params={"allowed": ["УП", "НП", "ОТ", "Б", "ОП"], "allow_osv": False},
     core=True,
@@ -494,6 +520,7 @@ def _reason_at(ctx: RuleContext, lesson: Lesson, student: int, moment: str) -> s
     "absence-unclarified",
     "Причина отсутствия «ОТ» не уточнена классным руководителем",
     clause="4.2.6.4",
+    advice="уточните причину отсутствия (УП или НП) вместо «ОТ»",
     entity=("cm", "student"),
     severity="warning",
     params={"school_days": 1, "deadline": "16:00"},
@@ -626,6 +653,7 @@ def _term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
     "marks-too-few",
     "Недостаточная накопляемость отметок",
     clause="4.2.5.2",
+    advice="выставьте недостающие текущие отметки",
     entity=("student", "sg", "term"),
     params={"quarter": QUARTER_MIN, "half_year": HALF_MIN},
     core=True,
@@ -648,6 +676,7 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
     "term-mark-on-too-few",
     "Итоговая отметка при недостаточном числе текущих",
     clause="5.9",
+    advice="проверьте итоговую отметку: текущих отметок недостаточно",
     entity=("student", "sg", "term"),
     params={"quarter": 3, "half_year": 5},
     core=True,
@@ -667,6 +696,7 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
     "term-mark-missing",
     "Не выставлена итоговая отметка",
     clause="4.2.5.4",
+    advice="выставьте итоговую отметку (или «н/а», «осв»)",
     entity=("student", "sg", "term"),
     params={"days": 3, "grace_minutes": 10},
     core=True,
@@ -691,6 +721,7 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
     "term-mark-vs-average",
     "Итоговая отметка расходится со средним баллом",
     clause="5.9",
+    advice="сверьте итоговую отметку со средним баллом",
     entity=("student", "sg", "term"),
     severity="info",
     params={"threshold": 1.0},

@@ -47,6 +47,9 @@ class Finding:
     severity: str = "error"
     state: str = "new"
     first_seen: str | None = None
+    # A matter of record: the late entry has since been made, nothing is left to fix (e.g. a topic entered at
+    # 18:40). Kept for the statistics; a remark list shows it once, as new, and does not carry it over.
+    settled: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -155,14 +158,13 @@ class RuleContext:
         *,
         owner: str = "teacher",
         evidence: str = "observed",
+        settled: bool = False,
     ) -> Finding:
         f = self.facts
         cls = f.group_class.get(lesson.sg)
         who = f.class_chief.get(cls or 0) if owner == "chief" else f.group_teacher.get(lesson.sg)
         number = f", урок {lesson.number}" if lesson.number else ""
-        where = (
-            f"{f.class_name.get(cls or 0, '?')}, {f.group_subject.get(lesson.sg, '?')}, {lesson.day:%d.%m.%Y}{number}"
-        )
+        where = f"{f.class_name.get(cls or 0, '?')}, {f.group_label.get(lesson.sg, '?')}, {lesson.day:%d.%m.%Y}{number}"
         return Finding(
             self.current.code if self.current else "",
             entity,
@@ -172,12 +174,13 @@ class RuleContext:
             lesson.sg,
             lesson.day,
             evidence,
+            settled=settled,
         )
 
     def group_finding(self, sg: int, entity: dict[str, int], text: str, day: date | None) -> Finding:
         f = self.facts
         cls = f.group_class.get(sg)
-        where = f"{f.class_name.get(cls or 0, '?')}, {f.group_subject.get(sg, '?')}"
+        where = f"{f.class_name.get(cls or 0, '?')}, {f.group_label.get(sg, '?')}"
         return Finding(
             self.current.code if self.current else "",
             entity,

@@ -42,6 +42,7 @@ class Facts:
     lessons_by_sg: dict[int, list[Lesson]] = field(default_factory=lambda: defaultdict(list))
     group_class: dict[int, int] = field(default_factory=dict)
     group_subject: dict[int, str] = field(default_factory=dict)
+    group_label: dict[int, str] = field(default_factory=dict)  # "Иностранный язык (английский) (1 подгруппа)"
     group_teacher: dict[int, int | None] = field(default_factory=dict)
     class_name: dict[int, str] = field(default_factory=dict)
     class_grade: dict[int, int] = field(default_factory=dict)
@@ -101,11 +102,12 @@ def load(db: Database, as_of: datetime) -> Facts:
         f.class_name[cid], f.class_grade[cid] = name, grade or 0
     for cid, uid in q('SELECT "class_id", min("user_id") FROM "class_chief" WHERE "gone_at" IS NULL GROUP BY 1'):
         f.class_chief[cid] = uid
-    for sg, cls, subj in q(
-        'SELECT g."id", g."class_id", coalesce(s."name", g."name") FROM "subject_group" g '
+    for sg, cls, subj, name in q(
+        'SELECT g."id", g."class_id", coalesce(s."name", g."name"), g."name" FROM "subject_group" g '
         'LEFT JOIN "subject" s ON s."id" = g."subject_id" WHERE g."gone_at" IS NULL'
     ):
         f.group_class[sg], f.group_subject[sg] = cls, subj
+        f.group_label[sg] = group_label(name, subj)
         f.groups.append(sg)
     for sg, tid in q(
         'SELECT "sg_id", min("teacher_id") FROM "subject_group_teacher" WHERE "gone_at" IS NULL GROUP BY 1'
@@ -182,3 +184,9 @@ def load(db: Database, as_of: datetime) -> Facts:
     f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     return f
+
+
+def group_label(name: str | None, subject: str | None) -> str:
+    """The group's name without its class prefix ("8а/Алгебра" → "Алгебра"); subgroups keep their suffix."""
+    label = (name or "").partition("/")[2].strip() if "/" in (name or "") else (name or "").strip()
+    return label or subject or "?"

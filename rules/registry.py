@@ -30,6 +30,7 @@ class Rule:
     owner: Literal["teacher", "chief", "deputy"] = "teacher"
     predicate: str = ""
     example: str = ""
+    advice: str = ""  # what the teacher should do, imperative, Russian («внесите тему урока»)
 
     @property
     def family(self) -> str:
@@ -61,6 +62,7 @@ def rule(
     owner: Literal["teacher", "chief", "deputy"] = "teacher",
     predicate: str = "",
     example: str = "",
+    advice: str = "",
 ) -> Callable[[RuleFn], RuleFn]:
     def register(fn: RuleFn) -> RuleFn:
         if code in REGISTRY:
@@ -80,6 +82,7 @@ def rule(
             owner,
             predicate,
             example,
+            advice,
         )
         return fn
 
@@ -108,3 +111,19 @@ def unknown_tokens(tokens: list[str]) -> list[str]:
     known = {r.code for r in catalogue.values()} | {r.name for r in catalogue.values()}
     families = {r.family for r in catalogue.values()}
     return [t for t in tokens if t not in known and t.upper() not in families]
+
+
+def ruleset_version() -> str:
+    """A short stable id of the catalogue (codes, severities, parameters, titles): printed in every list's footer,
+    so a remark can be traced to the rules that produced it."""
+    import hashlib
+    import json
+
+    catalogue = load_catalogue()
+    payload = json.dumps(
+        [(r.code, r.severity, r.params, r.title, r.preview) for r in sorted(catalogue.values(), key=lambda r: r.code)],
+        ensure_ascii=False,
+        sort_keys=True,
+        default=str,
+    )
+    return f"{len(catalogue)}.{hashlib.sha256(payload.encode()).hexdigest()[:8]}"

@@ -313,7 +313,7 @@ def test_registry_has_25_rules_with_metadata() -> None:
     for r in rules:
         assert r.code[:3].isalpha() and r.code[3:].isdigit()
         assert r.name == r.name.lower() and " " not in r.name
-        assert r.title and r.clause and r.doc and r.entity
+        assert r.title and r.clause and r.doc and r.entity and r.advice
         assert r.severity in ("error", "warning", "info")
     assert {r.code for r in rules if r.preview} >= {"OCP001", "OCP005"}
     assert fingerprint("TML001", {"cm": 1}) == fingerprint("TML001", {"cm": 1}) != fingerprint("TML001", {"cm": 2})
