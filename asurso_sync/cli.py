@@ -12,7 +12,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from asurso_sync import __version__, cli_check, cli_emulator, cli_server, cli_sync, exitcodes
+from asurso_sync import (
+    __version__,
+    cli_check,
+    cli_demo,
+    cli_emulator,
+    cli_remarks,
+    cli_server,
+    cli_sync,
+    exitcodes,
+)
 from asurso_sync.cli_common import CONTEXT_SETTINGS, HELP_OPTION_TEXT, STATE, err, fail, handle_errors, out
 from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, ConfigError, example_config_text, load_config
 from asurso_sync.logs import setup_logging
@@ -34,12 +43,14 @@ app = typer.Typer(
     add_completion=False,
 )
 
+app.command("demo", rich_help_panel="Начало работы")(handle_errors(cli_demo.demo))
 app.add_typer(cli_emulator.app, name="emulator", rich_help_panel="Эмулятор")
 app.command("login-check", rich_help_panel="Сервер")(handle_errors(cli_server.server_errors(cli_server.login_check)))
 app.command("get", rich_help_panel="Сервер")(handle_errors(cli_server.server_errors(cli_server.get)))
 app.command("sync", rich_help_panel="Синхронизация")(handle_errors(cli_server.server_errors(cli_sync.sync)))
 app.command("check", rich_help_panel="Проверка")(handle_errors(cli_check.check))
 app.add_typer(cli_check.rules_app, name="rules", rich_help_panel="Проверка")
+app.add_typer(cli_remarks.app, name="remarks", rich_help_panel="Списки замечаний")
 
 FRESH_HOURS = 26
 

@@ -78,6 +78,7 @@ class SchoolConfig(_Section):
     scid: int | None = Field(default=None, gt=0)
     timezone: str = "Europe/Samara"
     work_program_approved: date | None = None
+    regulation: str = "Положение об электронном журнале"
 
     @field_validator("timezone")
     @classmethod
@@ -201,6 +202,11 @@ class MailConfig(_Section):
     directory: Path | None = None
     outbox_dir: Path = Path("outbox")
     timeout: float = Field(default=30.0, gt=0, le=600)
+    send_empty: bool = False
+    contest: str = (
+        "Если замечание ошибочно, ответьте на это письмо или обратитесь к заместителю директора по УВР: "
+        "замечание проверят и при необходимости снимут."
+    )
 
     @field_validator("from_addr", "deputy_addr")
     @classmethod

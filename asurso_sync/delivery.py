@@ -8,7 +8,7 @@ Transient failures (network, 4xx) are retried with backoff; a permanent one (5xx
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -16,7 +16,17 @@ from email.message import EmailMessage
 from sqlite_utils import Database
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from adapters.mail.backends import MailBackend, MailError, MailTemporaryError
+from adapters.mail.backends import (
+    ConsoleBackend,
+    FileBackend,
+    MailBackend,
+    MailError,
+    MailTemporaryError,
+    MemoryBackend,
+    SMTPBackend,
+)
+from asurso_sync.config import Config
+from asurso_sync.secrets import resolve_password
 from cache import audit, claim, mark_failed, mark_sent, outbox_rows
 
 
@@ -33,12 +43,16 @@ def deliver(
     backend: MailBackend,
     *,
     period: str | None = None,
+    recipients: Collection[str] | None = None,
     resend: bool = False,
     attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeliveryReport:
     report = DeliveryReport()
+    wanted = {r.casefold() for r in recipients} if recipients is not None else None
     for row in outbox_rows(db, period=period):
+        if wanted is not None and row.recipient.casefold() not in wanted:
+            continue
         if row.state == "sent":
             report.already_sent += 1
             continue
@@ -70,3 +84,20 @@ def deliver(
         )
         report.sent.append(row.recipient)
     return report
+
+
+def backend_from_config(config: Config) -> MailBackend:
+    """The backend ``[mail] backend`` names; the SMTP password comes from the environment or a command."""
+    m = config.mail
+    if m.backend == "smtp":
+        password = None
+        if m.user:
+            password = resolve_password(
+                section="mail", password_env=m.password_env, password_command=m.password_command
+            )
+        return SMTPBackend(m.host, m.port, m.security, m.user, password, m.timeout)
+    if m.backend == "file":
+        return FileBackend(m.outbox_dir)
+    if m.backend == "console":
+        return ConsoleBackend()
+    return MemoryBackend()

@@ -1,0 +1,101 @@
+"""``asurso-sync demo``: the first thing a new user runs."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from asurso_sync import exitcodes
+from asurso_sync.cli_common import err, fail, out
+from asurso_sync.demo import DEFAULT_FROM, DEFAULT_SEED, DemoOptions, datasette_hint, run_demo
+
+SIZES = ("tiny", "small", "medium", "large")
+WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+
+
+def demo(
+    size: Annotated[str, typer.Option("--size", help="Размер школы: tiny, small, medium или large.")] = "small",
+    seed: Annotated[int, typer.Option("--seed", help="Зерно генератора школы (та же школа при том же зерне).")] = (
+        DEFAULT_SEED
+    ),
+    weeks: Annotated[int, typer.Option("--weeks", min=1, max=40, help="Сколько недель учебного года прожить.")] = 4,
+    start: Annotated[
+        str,
+        typer.Option("--from", help="Первый день (лучше понедельник); по умолчанию период захватывает конец четверти."),
+    ] = DEFAULT_FROM.isoformat(),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Папка для результатов.")] = Path("demo-out"),
+    faults: Annotated[
+        bool, typer.Option("--faults", help="Со сбоями сервера (набор standard): замечания должны совпасть.")
+    ] = False,
+) -> None:
+    """Демонстрация без настройки и без сети: встроенный эмулятор АСУ РСО, синхронизация, проверка, рассылка.
+
+    Эмулятор школы АНОО СОШ «Сота» работает в этом же процессе; программа «проживает» несколько недель: полная \
+синхронизация в начале, снимок в 16:05 каждого учебного дня, синхронизация в 01:00 каждую ночь, по понедельникам — \
+проверка и рассылка списков замечаний (письма принимает встроенный почтовый сервер и складывает в папку mail). \
+В конце замечания сравниваются с эталоном эмулятора (accuracy.txt).
+
+    Код выхода: 0 — точность 1.000 по всем основным правилам; 1 — есть расхождения с эталоном.
+    """
+    if size not in SIZES:
+        raise fail(f"--size: «{size}» — допустимы {', '.join(SIZES)}", exitcodes.CONFIG)
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        raise fail(f"--from: «{start}» — не дата ГГГГ-ММ-ДД", exitcodes.CONFIG) from None
+    opt = DemoOptions(size=size, seed=seed, weeks=weeks, start=first, out=out_dir, faults=faults)
+    total = weeks * 7
+    err.print(
+        f"Демонстрация: школа «{size}», seed {seed}, с {first:%d.%m.%Y} на {weeks} нед."
+        + (" Сервер со сбоями (standard)." if faults else ""),
+        highlight=False,
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("подготовка", total=total)
+
+        def progress(day: date, what: str) -> None:
+            done = (day - first).days
+            bar.update(task, completed=done, description=f"{day:%d.%m.%Y} {WEEKDAYS[day.weekday()]}: {what}")
+
+        result = run_demo(opt, progress)
+        bar.update(task, completed=total, description="готово")
+
+    table = Table(title="Точность: замечания против эталона эмулятора", title_justify="left")
+    for col in ("Правило", "Заложено", "Найдено", "Precision", "Recall"):
+        table.add_column(col, justify="right" if col != "Правило" else "left")
+    for s in result.scores:
+        style = None if s.precision == 1.0 and s.recall == 1.0 else "red"
+        table.add_row(s.rule, str(s.planted), str(s.found), f"{s.precision:.3f}", f"{s.recall:.3f}", style=style)
+    out.print(table)
+    o = result.out
+    out.print(
+        f"Проверка на {result.as_of:%d.%m.%Y %H:%M}: замечаний {result.findings}, не определено {result.undecided}. "
+        f"Писем отправлено: {result.messages} (недели {', '.join(result.weeks_sent) or '—'}). "
+        f"Запросов к эмулятору: {result.requests}; заняло {result.seconds:.0f} с.",
+        highlight=False,
+    )
+    out.print("\nЧто посмотреть:", highlight=False)
+    out.print(f"  письма (.eml, открываются почтовой программой): {o / 'mail'}", highlight=False)
+    out.print(f"  списки замечаний и сводка (.html, .xlsx): {o / 'remarks'}", highlight=False)
+    out.print(f"  замечания (JSON Lines): {o / 'findings.jsonl'};  эталон: {o / 'ground_truth.jsonl'}", highlight=False)
+    out.print(f"  точность по правилам: {o / 'accuracy.txt'}", highlight=False)
+    out.print(
+        f"  кэш (SQLite): {o / 'cache.db'} — например, asurso-sync -c {o / 'config.toml'} status", highlight=False
+    )
+    hint = datasette_hint(o)
+    if hint:
+        out.print(f"  просмотр кэша в браузере: {hint}", highlight=False)
+    if not result.perfect:
+        raise typer.Exit(exitcodes.ATTENTION)

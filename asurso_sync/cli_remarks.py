@@ -1,0 +1,194 @@
+"""``asurso-sync remarks build|send|status``: the weekly remark lists."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.table import Table
+
+from adapters.mail.backends import MailError
+from asurso_sync import exitcodes
+from asurso_sync.cli_common import CONTEXT_SETTINGS, STATE, err, fail, handle_errors, out
+from asurso_sync.config import Config
+from asurso_sync.delivery import backend_from_config, deliver
+from asurso_sync.remarks import RemarksError, Week, build_week, enqueue_week, write_files
+from cache import open_cache, outbox_rows
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    help=(
+        "Еженедельные списки замечаний: учителям — только их замечания, заместителю директора — сводка.\n\n"
+        "Списки строятся по последней проверке («asurso-sync check»). Неделя — с понедельника по воскресенье; "
+        "по умолчанию — последняя завершившаяся."
+    ),
+    context_settings=CONTEXT_SETTINGS,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+WeekOption = Annotated[
+    str | None,
+    typer.Option("--week", "-w", help="Неделя: 2026-W48 или любая дата внутри недели (по умолчанию — прошедшая)."),
+]
+
+
+def _week(config: Config, text: str | None) -> Week:
+    if text:
+        return Week.parse(text)
+    return Week.last_completed(datetime.now(config.school.tz).date())
+
+
+def _errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """RemarksError and mail errors → a Russian message and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except RemarksError as exc:
+            code = exitcodes.STALE if "проверок ещё не было" in str(exc) else exitcodes.CONFIG
+            raise fail(str(exc), code) from None
+        except MailError as exc:
+            raise fail(str(exc), exitcodes.CONFIG) from None
+
+    return handle_errors(wrapper)
+
+
+@app.command("build")
+@_errors
+def build(
+    week: WeekOption = None,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Папка для файлов (.html, .txt, .xlsx, .eml).")] = Path(
+        "remarks"
+    ),
+    only: Annotated[str | None, typer.Option("--only", help="Только этот учитель: id или часть ФИО.")] = None,
+) -> None:
+    """Сформировать списки замечаний и сводку в файлы, ничего не отправляя."""
+    config = STATE.config()
+    w = _week(config, week)
+    with (
+        closing(open_cache(config.cache.path, create=False)) as db,
+        err.status(f"Формирование списков за неделю {w.span}…"),
+    ):
+        wl = build_week(db, config, w)
+        files = write_files(config, wl, out_dir, only=only)
+    shown = wl.recipients(config, only)
+    out.print(
+        f"Неделя {w.span} ({w.label}): списков учителям — {len(shown)}, замечаний в них — "
+        f"{sum(t.part.total + t.chief.total for t in shown)}.",
+        highlight=False,
+    )
+    out.print(f"Файлы ({len(files)}) записаны в {out_dir / w.label}", highlight=False)
+    missing = [t.name for t in shown if not t.email]
+    if missing:
+        err.print(f"[yellow]Нет адреса электронной почты:[/] {', '.join(missing)}", highlight=False)
+
+
+@app.command("send")
+@_errors
+def send(
+    week: WeekOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Показать, кому и что уйдёт, ничего не отправляя.")
+    ] = False,
+    only: Annotated[str | None, typer.Option("--only", help="Только этому учителю: id или часть ФИО.")] = None,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Повторить письма, застрявшие в состоянии «отправляется» (сбой между почтовым сервером и записью).",
+        ),
+    ] = False,
+) -> None:
+    """Разослать списки замечаний учителям и сводку заместителю директора.
+
+    Каждое письмо уходит один раз: повторный запуск за ту же неделю ничего не отправит повторно. Код выхода: 0 — \
+всё отправлено; 1 — нужно внимание (нет адресов, ошибки отправки, «застрявшие» письма); 2 — ошибка настройки.
+    """
+    config = STATE.config()
+    w = _week(config, week)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        with err.status(f"Формирование списков за неделю {w.span}…"):
+            wl = build_week(db, config, w)
+        plan = enqueue_week(db, config, wl, only=only, dry_run=dry_run)
+        if dry_run:
+            table = Table(title=f"Будет отправлено за неделю {w.span}", title_justify="left")
+            for col in ("Кому", "Адрес", "Письмо", "Замечаний"):
+                table.add_column(col)
+            for p in plan.planned:
+                table.add_row(p.name, p.recipient, "сводка" if p.kind == "deputy" else "список", str(p.remarks))
+            out.print(table)
+            _missing(plan.missing)
+            raise typer.Exit(exitcodes.ATTENTION if plan.missing else exitcodes.OK)
+        backend = backend_from_config(config)
+        recipients = [p.recipient for p in plan.planned] if only else None
+        with err.status("Отправка писем…"):
+            report = deliver(db, backend, period=w.label, recipients=recipients, resend=resend)
+    out.print(
+        f"Неделя {w.span}: отправлено {len(report.sent)}, уже были отправлены раньше {report.already_sent}.",
+        highlight=False,
+    )
+    for recipient, error in report.failed:
+        err.print(f"[red]Не отправлено[/] {recipient}: {error}", highlight=False)
+    if report.stuck_sending:
+        err.print(
+            "[yellow]Письма в состоянии «отправляется» (сбой во время прошлой отправки; возможно, уже дошли):[/] "
+            + ", ".join(report.stuck_sending)
+            + ". Проверьте у получателей и при необходимости повторите с --resend.",
+            highlight=False,
+        )
+    _missing(plan.missing)
+    if report.failed or report.stuck_sending or plan.missing:
+        raise typer.Exit(exitcodes.ATTENTION)
+
+
+def _missing(names: list[str]) -> None:
+    if names:
+        err.print(
+            "[yellow]Нет адреса — письмо не сформировано:[/] "
+            + ", ".join(names)
+            + ". Добавьте адреса в справочник ([mail] directory) или [mail] deputy_addr.",
+            highlight=False,
+        )
+
+
+STATES = {"pending": "ожидает", "sending": "отправляется", "sent": "отправлено", "failed": "ошибка"}
+
+
+@app.command("status")
+@_errors
+def status(week: WeekOption = None) -> None:
+    """Состояние писем за неделю: кому отправлено, что ждёт, что не удалось.
+
+    Код выхода: 0 — всё отправлено; 1 — есть неотправленные, ошибки или «застрявшие» письма.
+    """
+    config = STATE.config()
+    w = _week(config, week)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        items = outbox_rows(db, period=w.label)
+    if not items:
+        out.print(f"За неделю {w.span} ({w.label}) писем не формировалось.", highlight=False)
+        return
+    table = Table(title=f"Письма за неделю {w.span}", title_justify="left")
+    for col in ("Адрес", "Письмо", "Состояние", "Попыток", "Отправлено (UTC)", "Ошибка"):
+        table.add_column(col)
+    for row in items:
+        table.add_row(
+            row.recipient,
+            "сводка" if row.kind == "deputy" else "список",
+            STATES.get(row.state, row.state),
+            str(row.attempts),
+            (row.sent_at or "")[:19],
+            row.last_error or "",
+        )
+    out.print(table)
+    if any(r.state != "sent" for r in items):
+        raise typer.Exit(exitcodes.ATTENTION)

@@ -1,0 +1,311 @@
+"""``asurso-sync demo``: the whole job on the built-in emulator, with no config and no network.
+
+A generated school (АНОО СОШ «Сота») runs in-process; the demo moves its clock along the standard observation
+schedule of the rule contract — a full sync at the start, a 16:05 snapshot every school day, a 01:00 sync every
+night — and on every Monday at 07:00 runs the check and sends the remark lists for the week that ended. Everything
+goes through the production code: the real client, sync, cache, rules, remark lists and SMTP delivery; only the
+clock, the server and the mail server (aiosmtpd on loopback, storing each message as .eml) are simulated.
+
+At the end the check's findings are compared with the emulator's ground truth per core rule (accuracy.txt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from adapters.emulator import calendar as cal
+from adapters.emulator.faults import parse_faults
+from adapters.emulator.school import SCHOOL_NAME
+from adapters.emulator.server import Emulator, EmulatorSettings
+from adapters.emulator.transport import EmulatorTransport
+from adapters.emulator.truth import CORE_RULES, ground_truth, write_jsonl
+from adapters.mail.backends import SMTPBackend
+from asurso_sync.check import CheckOptions, CheckOutcome, run_check, to_jsonl
+from asurso_sync.config import Config, load_config
+from asurso_sync.delivery import deliver
+from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
+from asurso_sync.sync import SyncOptions, sync_once
+from cache import open_cache
+from cache.files import ensure_private_dir, write_private_bytes
+
+DEFAULT_SEED = 1
+DEFAULT_FROM = date(2026, 12, 7)  # four weeks from here cross the end of the 2nd quarter (27.12)
+PASSWORD_ENV = "ASURSO_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
+DEMO_FILES = ("cache.db", "cache.db-wal", "cache.db-shm", "findings.jsonl", "ground_truth.jsonl", "accuracy.txt")
+DEMO_DIRS = ("mail", "remarks")
+
+
+@dataclass
+class DemoOptions:
+    size: str = "small"
+    seed: int = DEFAULT_SEED
+    weeks: int = 4
+    start: date = DEFAULT_FROM
+    out: Path = Path("demo-out")
+    faults: bool = False
+
+
+@dataclass
+class RuleScore:
+    rule: str
+    planted: int
+    found: int
+    true_positive: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positive / self.found if self.found else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positive / self.planted if self.planted else 1.0
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    scores: list[RuleScore]
+    findings: int
+    undecided: int
+    messages: int
+    weeks_sent: list[str]
+    requests: int
+    seconds: float
+    as_of: datetime
+    fingerprints: list[str] = field(default_factory=list)
+
+    @property
+    def perfect(self) -> bool:
+        return all(s.precision == 1.0 and s.recall == 1.0 for s in self.scores)
+
+
+class MailDrop:
+    """An aiosmtpd handler that stores every accepted message as an .eml file (0600)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        rcpt = "_".join(envelope.rcpt_tos).replace("@", "_at_").replace("/", "_")
+        write_private_bytes(self.folder / f"{self.count:03d}-{rcpt}.eml", bytes(envelope.original_content))
+        return "250 Сообщение принято"
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config_text(emu: Emulator, out: Path, smtp_port: int) -> str:
+    school = emu.school
+    family = sorted(s.id for s in school.students.values() if s.family_educ)
+    deputy = next(s for s in school.staff.values() if s.login == "zavuch")
+    return f"""# Конфигурация демонстрации (создана «asurso-sync demo»; эмулятор АСУ РСО в том же процессе).
+[school]
+name = {json.dumps(SCHOOL_NAME, ensure_ascii=False)}
+scid = {school.scid}
+timezone = "Europe/Samara"
+regulation = "Положение об электронном журнале АНОО СОШ «Сота»"
+
+[asurso]
+base_url = "http://emulator.invalid"
+login = "zavuch"
+password_env = "{PASSWORD_ENV}"
+
+[sync]
+concurrency = 2
+min_interval = 0
+timeout = 0.5
+
+[cache]
+path = "cache.db"
+
+[rules]
+family_education = {json.dumps(family)}
+freshness_hours = 26
+
+[mail]
+backend = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from_addr = "asurso-sync@sota.example"
+deputy_addr = "{deputy.email}"
+directory = "teachers.csv"
+"""
+
+
+def _directory_csv(emu: Emulator) -> bytes:
+    lines = ["id;ФИО;email"]
+    lines += [f"{s.id};{s.full_name};{s.email}" for s in sorted(emu.school.staff.values(), key=lambda s: s.id)]
+    return ("\n".join(lines) + "\n").encode("utf-8-sig")
+
+
+def clean_out(out: Path) -> None:
+    """Remove what an earlier demo wrote into ``out`` (only the demo's own files)."""
+    for name in (*DEMO_FILES, "config.toml", "teachers.csv"):
+        (out / name).unlink(missing_ok=True)
+    for name in DEMO_DIRS:
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+
+
+Progress = Callable[[date, str], None]
+
+
+def prepare(out: Path, emu: Emulator, smtp_port: int) -> Config:
+    """Write the demo's config.toml and teacher directory into ``out`` and load the config."""
+    deputy = next(s for s in emu.school.staff.values() if s.login == "zavuch")
+    os.environ[PASSWORD_ENV] = deputy.password  # the emulator's published demo password, not a secret
+    write_private_bytes(out / "config.toml", _config_text(emu, out, smtp_port).encode())
+    write_private_bytes(out / "teachers.csv", _directory_csv(emu))
+    return load_config(out / "config.toml", environ={})
+
+
+def _at(d: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(d, datetime.min.time()).replace(hour=hour, minute=minute)
+
+
+def simulate(
+    emu: Emulator,
+    config: Config,
+    start: date,
+    weeks: int,
+    *,
+    monday: Callable[[datetime], None] | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Follow the standard observation schedule from ``start`` (01:00) for ``weeks`` weeks: a full sync first,
+    a 16:05 snapshot every school day, a 01:00 sync every night; ``monday`` is called at 07:00 every Monday."""
+
+    def sync(mode: str, at: datetime) -> None:
+        emu.clock = at
+        options = SyncOptions(mode=mode, lookback_days=config.sync.lookback_days)  # type: ignore[arg-type]
+        asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu)))
+
+    if progress:
+        progress(start, "полная синхронизация")
+    sync("all", _at(start, 1))
+    day, end = start, start + timedelta(weeks=weeks)
+    while day < end:
+        if cal.is_school_day(day):
+            sync("snapshot", _at(day, 16, 5))
+        day += timedelta(days=1)
+        sync("incremental", _at(day, 1))
+        if monday and day.weekday() == 0:
+            emu.clock = _at(day, 7)
+            monday(emu.clock)
+        if progress:
+            progress(day, "проверка и рассылка" if day.weekday() == 0 else "снимок 16:05 и ночная синхронизация")
+
+
+def run_demo(opt: DemoOptions, progress: Progress | None = None) -> DemoResult:
+    started = time.perf_counter()
+    out = opt.out
+    ensure_private_dir(out)
+    clean_out(out)
+    mail_dir = out / "mail"
+    ensure_private_dir(mail_dir)
+    faults = parse_faults("standard", seed=opt.seed) if opt.faults else parse_faults(None)
+    emu = Emulator(EmulatorSettings(size=opt.size, seed=opt.seed, clock=_at(opt.start, 1), faults=faults))  # type: ignore[arg-type]
+    drop = MailDrop(mail_dir)
+    controller = Controller(drop, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    weeks_sent: list[str] = []
+    outcomes: list[CheckOutcome] = []
+    try:
+        config = prepare(out, emu, controller.port)
+        backend = SMTPBackend("127.0.0.1", controller.port, "none", timeout=10)
+
+        def weekly(at: datetime) -> None:
+            outcomes.append(run_check(config, CheckOptions(start=opt.start, as_of=at)))
+            week = Week.last_completed(at.date())
+            if week.sunday < opt.start:
+                return
+            with closing(open_cache(config.cache.path, create=False)) as db:
+                wl = build_week(db, config, week)
+                write_files(config, wl, out / "remarks")
+                enqueue_week(db, config, wl)
+                deliver(db, backend, period=week.label)
+            weeks_sent.append(week.label)
+
+        simulate(emu, config, opt.start, opt.weeks, monday=weekly, progress=progress)
+        if not outcomes or emu.clock.date() != opt.start + timedelta(weeks=opt.weeks):
+            emu.clock = _at(opt.start + timedelta(weeks=opt.weeks), 7)
+            weekly(emu.clock)
+    finally:
+        controller.stop()
+    outcome = outcomes[-1]
+    as_of = emu.clock
+    truth = ground_truth(emu.school, emu.journal, opt.start, as_of)
+    write_private_bytes(out / "ground_truth.jsonl", write_jsonl(truth).encode())
+    write_private_bytes(out / "findings.jsonl", to_jsonl(outcome).encode())
+    scores = score(outcome, truth)
+    write_private_bytes(out / "accuracy.txt", accuracy_text(scores, opt, as_of, outcome).encode())
+    return DemoResult(
+        out=out,
+        scores=scores,
+        findings=len(outcome.findings),
+        undecided=sum(outcome.result.undecided.values()),
+        messages=drop.count,
+        weeks_sent=weeks_sent,
+        requests=emu.total_requests,
+        seconds=time.perf_counter() - started,
+        as_of=as_of,
+        fingerprints=sorted(f["fingerprint"] for f in outcome.findings),
+    )
+
+
+def score(outcome: CheckOutcome, truth: list[Any]) -> list[RuleScore]:
+    expected = {(v.rule, tuple(sorted(dict(v.entity).items()))) for v in truth}
+    found = {(f["rule"], tuple(sorted(f["entity"].items()))) for f in outcome.findings if f["rule"] in CORE_RULES}
+    scores = []
+    for code in CORE_RULES:
+        g = {x for x in expected if x[0] == code}
+        f = {x for x in found if x[0] == code}
+        scores.append(RuleScore(code, len(g), len(f), len(g & f)))
+    return scores
+
+
+def accuracy_text(scores: list[RuleScore], opt: DemoOptions, as_of: datetime, outcome: CheckOutcome) -> str:
+    lines = [
+        "Точность проверки: замечания asurso-sync против эталона эмулятора (rule-contract.md)",
+        f"Школа {opt.size}, seed {opt.seed}, период с {opt.start:%d.%m.%Y}, проверка на {as_of:%d.%m.%Y %H:%M}"
+        + (", со сбоями сервера (standard)" if opt.faults else ""),
+        f"Не определено (нет данных о времени): {sum(outcome.result.undecided.values())}",
+        "",
+        f"{'правило':8} {'заложено':>8} {'найдено':>8} {'precision':>9} {'recall':>7}",
+    ]
+    for s in scores:
+        lines.append(f"{s.rule:8} {s.planted:8} {s.found:8} {s.precision:9.3f} {s.recall:7.3f}")
+    total_g = sum(s.planted for s in scores)
+    total_f = sum(s.found for s in scores)
+    total_tp = sum(s.true_positive for s in scores)
+    lines.append(
+        f"{'всего':8} {total_g:8} {total_f:8} {total_tp / total_f if total_f else 1:9.3f} "
+        f"{total_tp / total_g if total_g else 1:7.3f}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def datasette_hint(out: Path) -> str | None:
+    return f"datasette {out / 'cache.db'}" if shutil.which("datasette") else None
+
+
+__all__ = ["DEFAULT_FROM", "DEFAULT_SEED", "DemoOptions", "DemoResult", "run_demo"]

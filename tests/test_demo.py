@@ -1,0 +1,51 @@
+"""`asurso-sync demo`: the whole job on the built-in emulator, end to end (real sync, rules, lists, SMTP)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from asurso_sync.cli import app
+from asurso_sync.demo import DemoOptions, run_demo
+
+
+def test_demo_produces_everything(tmp_path: Path, runner: CliRunner) -> None:
+    out = tmp_path / "demo-out"
+    result = runner.invoke(app, ["demo", "--size", "tiny", "--weeks", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Точность" in result.output and "Писем отправлено" in result.output
+    accuracy = (out / "accuracy.txt").read_text(encoding="utf-8")
+    rows = [line.split() for line in accuracy.splitlines() if line[:3] in ("TML", "CMP", "MRK", "ATT", "DEN", "FIN")]
+    assert len(rows) == 19 and all(r[3] == "1.000" and r[4] == "1.000" for r in rows)
+    assert sum(int(r[1]) for r in rows) > 20  # violations were planted and found
+    findings = [json.loads(line) for line in (out / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert findings and set(findings[0]) >= {"rule", "entity", "fingerprint", "state", "message", "evidence"}
+    assert (out / "ground_truth.jsonl").stat().st_size > 0
+    mails = sorted((out / "mail").glob("*.eml"))
+    assert mails
+    subjects = {str(message_from_bytes(p.read_bytes(), policy=policy.default)["Subject"]) for p in mails}
+    assert any(s.startswith("Сводка") for s in subjects) and any(s.startswith("Список замечаний") for s in subjects)
+    lists = out / "remarks"
+    assert sorted(p.name for p in lists.iterdir()) == ["2026-W50", "2026-W51"]
+    assert (lists / "2026-W51" / "svodka-ezh-2026-W51.xlsx").exists()
+    assert ((out / "cache.db").stat().st_mode & 0o077) == 0
+    # a second run starts afresh in the same folder (its own files only)
+    (out / "notes.txt").write_text("мои заметки", encoding="utf-8")
+    again = runner.invoke(app, ["demo", "--size", "tiny", "--weeks", "1", "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert (out / "notes.txt").exists() and sorted(p.name for p in lists.iterdir()) == ["2026-W50"]
+
+
+def test_demo_under_faults_finds_the_same(tmp_path: Path) -> None:
+    """The standard fault preset (5xx, hangs, expired sessions, a SecurityWarning, a schema drift) changes
+    nothing in the findings."""
+    start = date(2026, 12, 14)
+    clean = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "clean"))
+    faulty = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "faulty", faults=True))
+    assert clean.fingerprints and clean.fingerprints == faulty.fingerprints
+    assert clean.perfect and faulty.perfect
+    assert faulty.requests > clean.requests  # the faults happened and were retried

@@ -1,0 +1,387 @@
+"""Weekly remark lists: content, privacy, rendering snapshots, and `remarks send` through a real SMTP server.
+
+The school is the emulator's `tiny` one, followed along the standard observation schedule for two weeks from
+07.12.2026 through the real sync, and checked on Monday 21.12.2026 07:00 (as the weekly job does).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import date, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from adapters.emulator.server import Emulator, EmulatorSettings
+from asurso_sync.check import CheckOptions, run_check
+from asurso_sync.cli import app
+from asurso_sync.demo import prepare, simulate
+from asurso_sync.remarks import (
+    RemarksError,
+    Week,
+    build_week,
+    load_directory,
+    render_summary,
+    render_teacher,
+)
+from cache import open_cache, outbox_rows, rows
+from tests.conftest import edit_config
+from tests.emu import free_port
+
+START = date(2026, 12, 7)
+MONDAY = datetime(2026, 12, 21, 7, 0)
+W50, W51 = Week(2026, 50), Week(2026, 51)
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def messages(self) -> list[EmailMessage]:
+        out = []
+        for e in self.envelopes:
+            msg = message_from_bytes(e.original_content, policy=policy.default)
+            assert isinstance(msg, EmailMessage)
+            out.append(msg)
+        return out
+
+
+@pytest.fixture(scope="module")
+def school_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synced and checked tiny school (built once; each test works on its own copy)."""
+    folder = tmp_path_factory.mktemp("school")
+    emu = Emulator(EmulatorSettings(size="tiny", seed=1))
+    config = prepare(folder, emu, smtp_port=25)
+    simulate(emu, config, START, 2)
+    run_check(config, CheckOptions(start=START, as_of=MONDAY))
+    return folder
+
+
+@pytest.fixture
+def school(school_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    target = tmp_path / "school"
+    shutil.copytree(school_dir, target)
+    os.environ.setdefault("ASURSO_DEMO_PASSWORD", "unused")
+    yield target
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Recorder]]:
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, handler
+    finally:
+        controller.stop()
+
+
+def _config(school: Path, port: int) -> Path:
+    path = school / "config.toml"
+    edit_config(path, "port = 25", f"port = {port}")
+    return path
+
+
+def _cli(runner: CliRunner, config: Path, *args: str) -> Any:
+    return runner.invoke(app, ["-c", str(config), *args])
+
+
+def _load(school: Path) -> Any:
+    from asurso_sync.config import load_config
+
+    return load_config(school / "config.toml", environ={})
+
+
+# --- weeks and the directory --------------------------------------------------------------------
+
+
+def test_weeks() -> None:
+    assert Week.parse("2026-W48") == Week.parse("2026-11-25") == Week.of(date(2026, 11, 29))
+    w = Week.parse("2026-w48")
+    assert (w.monday, w.sunday, w.label, w.span) == (
+        date(2026, 11, 23),
+        date(2026, 11, 29),
+        "2026-W48",
+        "23.11–29.11.2026",
+    )
+    assert Week.last_completed(date(2026, 11, 30)) == w  # on Monday: the week that ended yesterday
+    assert Week.last_completed(date(2026, 11, 29)) == Week(2026, 47)
+    assert Week.parse("2026-W53").sunday == date(2027, 1, 3)  # 2026 has 53 ISO weeks
+    with pytest.raises(RemarksError):
+        Week.parse("2025-W53")
+    with pytest.raises(RemarksError, match="2026-W48"):
+        Week.parse("на прошлой неделе")
+
+
+def test_directory_csv_and_toml(tmp_path: Path) -> None:
+    csv_file = tmp_path / "t.csv"
+    csv_file.write_text("ФИО;e-mail\nИванова Мария Петровна;ivanova@school.example\n\n", encoding="utf-8-sig")
+    d = load_directory(csv_file)
+    assert d.find(1, "иванова  мария петровна") == "ivanova@school.example"
+    assert d.find(2, "Петров Пётр", "petrov@server.example") == "petrov@server.example"  # server data fallback
+    csv_file.write_text("id,email\n811601,t811601@school.example\n811602,не-адрес\n", encoding="utf-8")
+    with pytest.raises(RemarksError, match=r"t\.csv, строка 3: «не-адрес»"):
+        load_directory(csv_file)
+    csv_file.write_text("учитель\nИванова\n", encoding="utf-8")
+    with pytest.raises(RemarksError, match="заголовки"):
+        load_directory(csv_file)
+    toml_file = tmp_path / "t.toml"
+    toml_file.write_text('[teachers]\n"Сидорова Анна Ильинична" = "sidorova@school.example"\n811601 = "a@b.example"\n')
+    d = load_directory(toml_file)
+    assert d.find(811601, "кто-то") == "a@b.example"
+    assert d.find(5, "Сидорова Анна Ильинична") == "sidorova@school.example"
+    with pytest.raises(RemarksError, match="не читается"):
+        load_directory(tmp_path / "missing.csv")
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+def test_lists_hold_only_the_teachers_own_findings(school: Path) -> None:
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+        owners = {
+            r["fingerprint"]: r["teacher_id"]
+            for r in rows(db, 'SELECT "fingerprint", "teacher_id" FROM "finding" WHERE "state" != \'resolved\'')
+        }
+        taught = {
+            r["teacher_id"]: r["n"]
+            for r in rows(db, 'SELECT "teacher_id", count(*) AS n FROM "subject_group_teacher" GROUP BY 1')
+        }
+    with_remarks = [tl for tl in wl.lists if not tl.empty]
+    assert len(with_remarks) >= 3
+    for tl in wl.lists:
+        for part in (tl.part, tl.chief):
+            for r in (*part.new, *part.still_open, *part.resolved):
+                assert owners.get(r.fingerprint, tl.teacher_id) == tl.teacher_id
+                assert r.severity == "error" or r.owner == "chief"
+                assert r.owner != "deputy"  # FIN003 and other information for the deputy never reach a teacher
+        assert tl.teacher_id in taught or not tl.part.new
+    summary = wl.summary
+    assert {t.teacher_id for t in summary.teachers} == {tl.teacher_id for tl in wl.lists}
+    assert summary.undecided == 0 and summary.school_on_time is not None
+    assert all(len(t.trend) == 4 for t in summary.teachers)
+    assert all(t.trend[0] is None for t in summary.teachers)  # before the check period: unknown, not 100 %
+
+
+def test_sections_new_open_resolved_and_settled(school: Path, smtp: tuple[int, Recorder]) -> None:
+    """A week's «new» starts after the check the previous week's lists were sent from; a late entry that has
+    been made since (a matter of record) is shown once and not carried over."""
+    port, _handler = smtp
+    config_path = _config(school, port)
+    config = _load(school)
+    runner = CliRunner()
+    assert _cli(runner, config_path, "remarks", "send", "--week", "2026-W50").exit_code == 0
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        w50 = build_week(db, config, W50)
+        w51 = build_week(db, config, W51)
+        settled = {r["fingerprint"] for r in rows(db, 'SELECT "fingerprint" FROM "finding" WHERE "settled" = 1')}
+    new50 = {r.fingerprint for tl in w50.lists for r in tl.part.new}
+    new51 = {r.fingerprint for tl in w51.lists for r in tl.part.new}
+    open51 = {r.fingerprint for tl in w51.lists for r in tl.part.still_open}
+    assert new50 and settled
+    # W50's lists were built from the same check: W51 then has nothing new from it, and carries only what is
+    # still to be fixed
+    assert not (new51 & new50)
+    assert open51 <= new50 - settled
+    assert not (open51 & settled)
+
+
+def test_rendering_snapshots(school: Path) -> None:
+    """The lists as users see them. Set UPDATE_SNAPSHOTS=1 to rewrite the files after an intended change."""
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    teacher = max(wl.lists, key=lambda tl: tl.part.total + tl.chief.total)
+    chief = next(tl for tl in wl.lists if tl.chief.new or tl.chief.still_open) if any(
+        tl.chief.new or tl.chief.still_open for tl in wl.lists
+    ) else None
+    rendered = {"teacher": render_teacher(teacher), "summary": render_summary(wl.summary)}
+    if chief is not None:
+        rendered["chief"] = render_teacher(chief)
+
+    def normal(text: str) -> str:
+        return re.sub(r"версия \d+\.[0-9a-f]{8} \(asurso-sync [^)]+\)", "версия <rules> (asurso-sync <v>)", text)
+
+    SNAPSHOTS.mkdir(exist_ok=True)
+    for name, r in rendered.items():
+        for ext, body in (("txt", r.text), ("html", r.html)):
+            path = SNAPSHOTS / f"remarks-{name}.{ext}"
+            if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
+                path.write_text(normal(body), encoding="utf-8")
+            assert normal(body) == path.read_text(encoding="utf-8"), f"{path.name} changed"
+    text = rendered["teacher"].text
+    assert "Новые за неделю".upper() in text and "→" in text and "Положение об электронном журнале" in text
+    assert "Если замечание ошибочно" in text
+    html = rendered["teacher"].html
+    assert '<meta name="viewport"' in html and "<style" not in html  # inline CSS only, mobile-friendly
+    assert teacher.name in html
+
+
+def test_no_health_detail_in_lists(school: Path) -> None:
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    for tl in wl.lists:
+        text = render_teacher(tl).text
+        assert "«Б»" not in text and " Б)" not in text and "болезн" not in text
+
+
+def test_summary_workbook(school: Path) -> None:
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    rendered = render_summary(wl.summary)
+    assert rendered.xlsx is not None
+    path = school / "s.xlsx"
+    path.write_bytes(rendered.xlsx)
+    wb = load_workbook(path)
+    assert wb.sheetnames[:3] == ["Сводка", "Динамика", "Давние"]
+    teacher_sheets = wb.sheetnames[3:]
+    with_items = [tl for tl in wl.lists if not (tl.part.empty and tl.chief.empty and not tl.part.resolved)]
+    assert len([s for s in teacher_sheets if s != "Для сведения"]) == len(with_items)
+    assert wb["Динамика"]._charts  # the on-time chart
+    summary = wb["Сводка"]
+    assert summary["A2"].value == "Учитель" and summary["C2"].value == "В срок, %"
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def test_send_once_per_teacher_and_deputy_summary(
+    school: Path, smtp: tuple[int, Recorder], runner: CliRunner
+) -> None:
+    port, handler = smtp
+    config_path = _config(school, port)
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    expected = {tl.email for tl in wl.lists if not tl.empty}
+
+    dry = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Будет отправлено" in dry.output and handler.envelopes == []
+
+    first = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
+    assert first.exit_code == 0, first.output
+    messages = handler.messages()
+    recipients = [m["To"].addresses[0].addr_spec for m in messages]
+    assert sorted(recipients) == sorted([*expected, config.mail.deputy_addr])
+    deputy = next(m for m in messages if m["To"].addresses[0].addr_spec == config.mail.deputy_addr)
+    assert deputy["Subject"] == "Сводка по ведению электронного журнала за 14.12–20.12.2026"
+    attachments = list(deputy.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["svodka-ezh-2026-W51.xlsx"]
+    for m in messages:
+        assert m.get_body(("plain",)) is not None and m.get_body(("html",)) is not None
+        assert m["Message-ID"] and m["From"].addresses[0].display_name == "АНОО СОШ «Сота»"
+
+    # each teacher's message: exactly that teacher's list (no other teacher's remark, no other teacher's name)
+    by_email = {tl.email: tl for tl in wl.lists}
+    names = {tl.name for tl in wl.lists}
+    for m in messages:
+        tl = by_email.get(m["To"].addresses[0].addr_spec)
+        if tl is None or m["Subject"].startswith("Сводка"):  # the deputy also teaches: two messages
+            continue
+        body = m.get_body(("plain",)).get_content()
+        assert tl.name in body
+        assert not [other for other in names - {tl.name} if other in body], body
+        lines = {line for line in body.splitlines() if line.strip().startswith("- ")}
+        own = len(tl.part.new) + len(tl.part.still_open) + len(tl.part.resolved)
+        own += len(tl.chief.new) + len(tl.chief.still_open) + len(tl.chief.resolved)
+        assert len([line for line in body.splitlines() if line.strip().startswith("- ")]) == own
+        assert lines
+
+    second = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
+    assert second.exit_code == 0 and "отправлено 0" in second.output
+    assert len(handler.envelopes) == len(messages)  # nothing went twice
+    status = _cli(runner, config_path, "remarks", "status", "--week", "2026-W51")
+    assert status.exit_code == 0 and "отправлено" in status.output
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        sent = outbox_rows(db, period="2026-W51")
+        assert all(r.state == "sent" and r.message_id for r in sent)
+        actions = [a for (a,) in db.execute('SELECT "action" FROM "audit_log"').fetchall()]
+    assert actions.count("send") == len(messages) and "remarks-enqueue" in actions
+
+
+def test_missing_address_is_reported_not_skipped(
+    school: Path, smtp: tuple[int, Recorder], runner: CliRunner
+) -> None:
+    port, handler = smtp
+    config_path = _config(school, port)
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    victim = next(tl for tl in wl.lists if not tl.empty)
+    directory = school / "teachers.csv"
+    kept = [
+        line
+        for line in directory.read_text(encoding="utf-8-sig").splitlines()
+        if not line.startswith(f"{victim.teacher_id};")
+    ]
+    directory.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    result = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
+    assert result.exit_code == 1
+    assert victim.name in result.output and "Нет адреса" in result.output
+    assert victim.email not in [e.rcpt_tos[0] for e in handler.envelopes]
+    deputy = next(m for m in handler.messages() if m["To"].addresses[0].addr_spec == config.mail.deputy_addr)
+    assert victim.name in deputy.get_body(("plain",)).get_content()  # the deputy sees who did not get a list
+
+
+def test_only_one_teacher_and_stuck_sending(school: Path, smtp: tuple[int, Recorder], runner: CliRunner) -> None:
+    port, handler = smtp
+    config_path = _config(school, port)
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    tl = next(t for t in wl.lists if not t.empty)
+    result = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51", "--only", str(tl.teacher_id))
+    assert result.exit_code == 0, result.output
+    assert [e.rcpt_tos for e in handler.envelopes] == [[tl.email]]
+    # a crash between the SMTP conversation and the commit leaves «sending»: reported, resent only on request
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        db.execute("UPDATE outbox SET state = 'sending' WHERE recipient = ?", [tl.email])
+    again = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51", "--only", str(tl.teacher_id))
+    assert again.exit_code == 1 and "отправляется" in again.output and len(handler.envelopes) == 1
+    status = _cli(runner, config_path, "remarks", "status", "--week", "2026-W51")
+    assert status.exit_code == 1 and "отправляется" in status.output
+    forced = _cli(
+        runner, config_path, "remarks", "send", "--week", "2026-W51", "--only", str(tl.teacher_id), "--resend"
+    )
+    assert forced.exit_code == 0 and len(handler.envelopes) == 2
+
+
+def test_build_writes_files(school: Path, runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "lists"
+    result = _cli(runner, school / "config.toml", "remarks", "build", "--week", "2026-W51", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    folder = out / "2026-W51"
+    names = sorted(p.name for p in folder.iterdir())
+    assert {"summary.html", "summary.txt", "summary.eml", "svodka-ezh-2026-W51.xlsx"} <= set(names)
+    assert any(n.endswith(".eml") and n.startswith("teacher-") for n in names)
+    assert all((p.stat().st_mode & 0o077) == 0 for p in folder.iterdir())  # personal data: 0600
+
+
+def test_no_check_yet_is_a_clear_error(tmp_path: Path, runner: CliRunner) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", seed=1))
+    prepare(tmp_path, emu, smtp_port=25)
+    open_cache(tmp_path / "cache.db").close()
+    result = _cli(runner, tmp_path / "config.toml", "remarks", "build", "--week", "2026-W51")
+    assert result.exit_code == 3 and "asurso-sync check" in result.output
+    bad = _cli(runner, tmp_path / "config.toml", "remarks", "status", "--week", "вчера")
+    assert bad.exit_code == 2 and "2026-W48" in bad.output
