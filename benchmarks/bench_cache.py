@@ -6,6 +6,7 @@ Run: python -m benchmarks.bench_cache [--rows 200000]. Target (issue «Sync»): 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +18,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--unit", type=int, default=2_000, help="rows per unit (one transaction)")
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    results: dict[str, float] = {}
     db = open_cache(Path(tempfile.mkdtemp()) / "bench.db")
     n, per = args.rows, args.unit
 
@@ -41,6 +44,9 @@ def main() -> None:
                 u.save("mark", batch(sg, value), scope={"sg_id": sg, "term_id": 1}, complete=True)
         seconds = time.perf_counter() - started
         print(f"{label:22} {n:8} rows  {seconds:6.2f} s  {n / seconds:10,.0f} rows/s")
+        results[label] = round(n / seconds)
+    if args.json:
+        args.json.write_text(json.dumps({"rows": n, "rows_per_s": results}, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ week of the term; a student's leave day is the day the group's list first showed
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -215,12 +215,17 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
     for lesson in due_lessons(ctx):
         deadline = ctx.deadline(lesson.day)
         in_time = ts(deadline + ctx.grace)
+        # The observed verdict is monotonic in first_seen (a later first sighting can only be «later»), so per
+        # journal unit only the latest mark seen after deadline + grace needs deciding.
+        latest: dict[int | None, str] = {}
+        for a in attached(ctx, lesson):
+            if ctx.facts.is_written(a.type_id, written):
+                continue
+            for _s, _m, first in numeric_marks(ctx, a):
+                if first > in_time and first > latest.get(a.term, ""):  # seen by deadline + grace: on time
+                    latest[a.term] = first
         verdicts = [
-            ctx.decide("journal", ctx.journal_unit(lesson.sg, a.term), first, deadline)
-            for a in attached(ctx, lesson)
-            if not ctx.facts.is_written(a.type_id, written)
-            for _s, _m, first in numeric_marks(ctx, a)
-            if first > in_time  # seen by deadline + grace: on time, nothing to decide
+            ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, deadline) for term, first in latest.items()
         ]
         if Verdict.LATE in verdicts:
             yield ctx.lesson_finding(
@@ -254,8 +259,14 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             if not ctx.facts.is_written(a.type_id, written):
                 continue
             unit = ctx.journal_unit(lesson.sg, a.term)
-            marks = list(numeric_marks(ctx, a))
-            verdicts = [ctx.decide("journal", unit, first, deadline) for _s, _m, first in marks]
+            marks = numeric_marks(ctx, a)
+            # monotonic in first_seen: the earliest mark decides «on time», the latest decides «late»
+            firsts = [first for _s, _m, first in marks]
+            verdicts = (
+                [ctx.decide("journal", unit, min(firsts), deadline), ctx.decide("journal", unit, max(firsts), deadline)]
+                if firsts
+                else []
+            )
             if Verdict.LATE in verdicts:
                 yield _written(ctx, lesson, a, "отметки за письменную работу выставлены позже 7 дней", settled=True)
                 continue
@@ -365,8 +376,14 @@ def cmp002(ctx: RuleContext) -> Iterator[Finding]:
 # --- marks ----------------------------------------------------------------------------------------
 
 
-def _marks_of_lessons(ctx: RuleContext) -> Iterator[tuple[Lesson, Assignment, int, int]]:
+def _marks_of_lessons(ctx: RuleContext, grades: Callable[[int], bool]) -> Iterator[tuple[Lesson, Assignment, int, int]]:
+    grade_of: dict[int, bool] = {}
     for lesson in due_lessons(ctx):
+        wanted = grade_of.get(lesson.sg)
+        if wanted is None:
+            wanted = grade_of[lesson.sg] = grades(ctx.facts.grade(lesson.sg))
+        if not wanted:
+            continue
         for a in attached(ctx, lesson):
             for student, mark, _first in numeric_marks(ctx, a):
                 yield lesson, a, student, mark
@@ -386,8 +403,8 @@ def _marks_of_lessons(ctx: RuleContext) -> Iterator[tuple[Lesson, Assignment, in
 def mrk001(ctx: RuleContext) -> Iterator[Finding]:
     """Marks are 2, 3, 4, 5 (Положение 5.3); a school may allow 1 in the rule's parameters."""
     allowed = {int(x) for x in ctx.p("allowed")}
-    for lesson, a, student, mark in _marks_of_lessons(ctx):
-        if ctx.facts.grade(lesson.sg) >= 2 and mark not in allowed:
+    for lesson, a, student, mark in _marks_of_lessons(ctx, lambda grade: grade >= 2):
+        if mark not in allowed:
             yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» вне шкалы")
 
 
@@ -403,9 +420,8 @@ def mrk001(ctx: RuleContext) -> Iterator[Finding]:
 )
 def mrk002(ctx: RuleContext) -> Iterator[Finding]:
     """Grade 1 is taught without marks."""
-    for lesson, a, student, mark in _marks_of_lessons(ctx):
-        if ctx.facts.grade(lesson.sg) == 1:
-            yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» в 1 классе")
+    for lesson, a, student, mark in _marks_of_lessons(ctx, lambda grade: grade == 1):
+        yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» в 1 классе")
 
 
 def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
@@ -447,9 +463,17 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
 )
 def mrk004(ctx: RuleContext) -> Iterator[Finding]:
     """Home-schooled and family-education students are not marked or registered in the class journal."""
+    exempt_in: dict[tuple[int, int | None], set[int]] = {}
     for lesson in due_lessons(ctx):
+        key = (lesson.sg, lesson.term)
+        exempt = exempt_in.get(key)
+        if exempt is None:
+            enrolled = ctx.facts.enrollment.get((lesson.sg, lesson.term or 0), {})
+            exempt = exempt_in[key] = {s for s in enrolled if ctx.exempt(lesson.sg, lesson.term, s)}
+        if not exempt and not ctx.family_education:
+            continue
         for student in sorted(_marked_students(ctx, lesson) | set(codes_at(ctx, lesson))):
-            if ctx.exempt(lesson.sg, lesson.term, student):
+            if student in exempt or ctx.exempt(lesson.sg, lesson.term, student):
                 yield ctx.lesson_finding(
                     lesson,
                     {"cm": lesson.id, "student": student},
@@ -470,7 +494,10 @@ def mrk004(ctx: RuleContext) -> Iterator[Finding]:
 )
 def mrk005(ctx: RuleContext) -> Iterator[Finding]:
     """After a student has left, their row is read-only: nothing is entered for later lessons."""
+    departed: set[tuple[int, int]] = {(sg, term) for sg, term, _student in ctx.facts.left_on}
     for lesson in due_lessons(ctx):
+        if (lesson.sg, lesson.term or 0) not in departed:
+            continue
         for student in sorted(_marked_students(ctx, lesson) | set(codes_at(ctx, lesson))):
             if ctx.left_before(lesson.sg, lesson.term, student, lesson.day):
                 yield ctx.lesson_finding(
@@ -606,11 +633,15 @@ def _term_marks(ctx: RuleContext, sg: int, start: date, end: date) -> dict[int, 
 
 
 def weekly_hours(ctx: RuleContext, sg: int, start: date, end: date) -> int:
-    weeks: defaultdict[tuple[int, int], int] = defaultdict(int)
-    for le in ctx.facts.lessons_by_sg.get(sg, []):
-        if start <= le.day <= end:
-            weeks[le.day.isocalendar()[:2]] += 1
-    return max(weeks.values(), default=0)
+    key = ("weekly-hours", sg, start, end)
+    hit = ctx.memo.get(key)
+    if hit is None:
+        weeks: defaultdict[tuple[int, int], int] = defaultdict(int)
+        for le in ctx.facts.lessons_by_sg.get(sg, []):
+            if start <= le.day <= end:
+                weeks[le.day.isocalendar()[:2]] += 1
+        hit = ctx.memo[key] = max(weeks.values(), default=0)
+    return int(hit)
 
 
 @dataclass(slots=True)
@@ -634,12 +665,19 @@ class TermRow:
         return None
 
 
-def _term_rows(ctx: RuleContext) -> Iterator[TermRow]:
-    for sg, term, start, end, typ in _ended_terms(ctx):
-        marks = _term_marks(ctx, sg, start, end)
-        given = ctx.facts.term_marks.get((sg, term), {})
-        for student in _students(ctx, sg, term, end):
-            yield TermRow(sg, term, start, end, typ, student, marks.get(student, []), given.get(student))
+def _term_rows(ctx: RuleContext) -> list[TermRow]:
+    """Shared by DEN001 and FIN001–FIN003 (computed once per check)."""
+    key = ("term-rows", ctx.start, ctx.end)
+    hit: list[TermRow] | None = ctx.memo.get(key)
+    if hit is None:
+        hit = []
+        for sg, term, start, end, typ in _ended_terms(ctx):
+            marks = _term_marks(ctx, sg, start, end)
+            given = ctx.facts.term_marks.get((sg, term), {})
+            for student in _students(ctx, sg, term, end):
+                hit.append(TermRow(sg, term, start, end, typ, student, marks.get(student, []), given.get(student)))
+        ctx.memo[key] = hit
+    return hit
 
 
 def _term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:

@@ -33,7 +33,7 @@ DEFAULT_WRITTEN = (
 ABSENT = frozenset({"УП", "НП", "ОТ", "Б"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     rule: str
     entity: dict[str, int]

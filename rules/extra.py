@@ -135,18 +135,22 @@ def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, list[tuple[
                 for student, mark, _first in numeric_marks(ctx, a):
                     marks[(le.id, student)].append(mark)
         students = {s for le in held for s in f.enrollment.get((sg, le.term or 0), {})}
+        codes = [codes_at(ctx, le) for le in held]
+        terms = {le.term for le in held}
         for student in sorted(students):
             if ctx.exempt(sg, held[0].term, student):
                 continue
+            left = {term: f.left_on.get((sg, term or 0, student)) for term in terms}
             seq = [
-                (le, marks.get((le.id, student), []), codes_at(ctx, le).get(student))
-                for le in held
-                if not ctx.left_before(sg, le.term, student, le.day)
+                (le, marks.get((le.id, student), _NONE), code.get(student))
+                for le, code in zip(held, codes, strict=True)
+                if (gone := left[le.term]) is None or gone >= le.day
             ]
             yield sg, student, seq
 
 
 Sequence = list[tuple[Lesson, list[int], str | None]]
+_NONE: list[int] = []
 
 
 def _mrk007(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:

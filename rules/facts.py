@@ -69,9 +69,13 @@ class Facts:
     plans: set[int] = field(default_factory=set)
     groups: list[int] = field(default_factory=list)
     staff_name: dict[int, str] = field(default_factory=dict)
+    _school_days: dict[date, bool] = field(default_factory=dict)
 
     def is_school_day(self, d: date) -> bool:
-        return d.weekday() < 5 and not any(a <= d <= b for a, b in self.vacations)
+        hit = self._school_days.get(d)
+        if hit is None:
+            hit = self._school_days[d] = d.weekday() < 5 and not any(a <= d <= b for a, b in self.vacations)
+        return hit
 
     def next_school_day(self, d: date) -> date:
         n = d + timedelta(days=1)
@@ -122,33 +126,49 @@ def load(db: Database, as_of: datetime) -> Facts:
         'SELECT "id", "start_date", "end_date", "term_type_id", "name" FROM "term" WHERE "gone_at" IS NULL'
     ):
         f.terms[tid] = (_d(a), _d(b), typ, name)  # type: ignore[assignment]
+    days: dict[str, date] = {}  # one date object per distinct day (memory on a full year)
     for cm, sg, term, day, number in q(
         'SELECT "id", "sg_id", "term_id", "day", "number" FROM "class_meeting" WHERE "gone_at" IS NULL '
         'ORDER BY "day", coalesce("number", 0), "id"'
     ):
-        lesson = Lesson(cm, sg, term, date.fromisoformat(day), number)
+        d = days.get(day)
+        if d is None:
+            d = days[day] = date.fromisoformat(day)
+        lesson = Lesson(cm, sg, term, d, number)
         f.lessons[cm] = lesson
         f.lessons_by_sg[sg].append(lesson)
+    intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
     for cm, first, topic in q('SELECT "cm_id", "first_seen_at", "topic" FROM "lesson_topic"'):
-        f.topics[cm] = (first, topic)
+        f.topics[cm] = (intern(first), topic)
     f.type_name = dict(q('SELECT "id", "name" FROM "assignment_type" WHERE "gone_at" IS NULL').fetchall())
     for row in q(
         'SELECT "id", "sg_id", "term_id", "class_meeting_id", "type_id", "name", "weight", "issue_date", '
         '"issue_cm_id", "first_seen_at" FROM "assignment" WHERE "gone_at" IS NULL'
     ):
-        a = Assignment(row[0], row[1], row[2], row[3], row[4], row[5] or "", row[6] or 0.0, _d(row[7]), row[8], row[9])
+        issued = days.get(row[7][:10]) if row[7] else None
+        a = Assignment(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            intern(row[5] or ""),
+            row[6] or 0.0,
+            issued or _d(row[7]),
+            row[8],
+            intern(row[9]),
+        )
         f.assignments[a.id] = a
         if a.cm is not None:
             f.assignments_by_cm[a.cm].append(a)
         if f.is_homework(a.type_id):
             f.homework_by_sg[a.sg].append(a)
-    intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
+    people: dict[int, int] = {}  # one int object per student id, shared by all their rows
     for aid, student, mark, first in q(
-        'SELECT "assignment_id", "student_id", "mark", "first_seen_at" FROM "mark" '
-        'WHERE "gone_at" IS NULL AND "mark" IS NOT NULL'
+        'SELECT "assignment_id", "student_id", CAST(trim("mark") AS INTEGER), "first_seen_at" FROM "mark" '
+        'WHERE "gone_at" IS NULL AND trim("mark") <> \'\' AND trim("mark") NOT GLOB \'*[^0-9]*\''
     ):
-        if mark.strip().isdigit():
-            f.marks[aid].append((student, int(mark), intern(first)))
+        f.marks[aid].append((people.setdefault(student, student), mark, intern(first)))
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
     ):
