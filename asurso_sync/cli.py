@@ -18,6 +18,7 @@ from asurso_sync import (
     cli_demo,
     cli_emulator,
     cli_remarks,
+    cli_schedule,
     cli_server,
     cli_sync,
     exitcodes,
@@ -25,7 +26,18 @@ from asurso_sync import (
 from asurso_sync.cli_common import CONTEXT_SETTINGS, HELP_OPTION_TEXT, STATE, err, fail, handle_errors, out
 from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, ConfigError, example_config_text, load_config
 from asurso_sync.logs import setup_logging
-from cache import audit, last_runs, last_successful_run, open_cache, schema_version, table_counts
+from asurso_sync.scheduler import next_runs
+from cache import (
+    audit,
+    last_check,
+    last_runs,
+    last_successful_run,
+    open_cache,
+    outbox_rows,
+    purge_records,
+    schema_version,
+    table_counts,
+)
 from cache.files import write_private_bytes
 
 app = typer.Typer(
@@ -51,6 +63,9 @@ app.command("sync", rich_help_panel="Синхронизация")(handle_errors(
 app.command("check", rich_help_panel="Проверка")(handle_errors(cli_check.check))
 app.add_typer(cli_check.rules_app, name="rules", rich_help_panel="Проверка")
 app.add_typer(cli_remarks.app, name="remarks", rich_help_panel="Списки замечаний")
+app.add_typer(cli_schedule.app, name="schedule", rich_help_panel="Работа по расписанию")
+app.command("purge", rich_help_panel="Персональные данные")(handle_errors(cli_schedule.purge_command))
+app.command("selfcheck", rich_help_panel="Персональные данные")(handle_errors(cli_schedule.selfcheck))
 
 FRESH_HOURS = 26
 
@@ -133,10 +148,10 @@ def _age_hours(iso: str | None) -> float | None:
 def status(
     fmt: Annotated[str, typer.Option("--format", "-f", help="Вывод: table (таблица) или json.")] = "table",
 ) -> None:
-    """Состояние: кэш, последние синхронизации, свежесть данных.
+    """Состояние: кэш, последние синхронизации, свежесть данных, письма, расписание.
 
     Код выхода 0 — всё в порядке; 1 — требуется внимание (синхронизаций не было, последняя завершилась \
-ошибкой или данные старше 26 часов); 2 — ошибка конфигурации.
+ошибкой, данные старше 26 часов, письма с ошибкой или «застрявшие»); 2 — ошибка конфигурации.
     """
     if fmt not in ("table", "json"):
         raise fail(f"неизвестный формат «{fmt}»: допустимы table, json", exitcodes.CONFIG)
@@ -157,7 +172,20 @@ def status(
         problems.append(f"нет успешной синхронизации за последние {FRESH_HOURS} ч")
     counts = table_counts(db)
     version = schema_version(db)
+    outbox: dict[str, int] = {}
+    for row in outbox_rows(db):
+        outbox[row.state] = outbox.get(row.state, 0) + 1
+    if outbox.get("failed"):
+        problems.append(f"писем с ошибкой отправки: {outbox['failed']} («asurso-sync remarks status»)")
+    if outbox.get("sending"):
+        problems.append(f"писем в состоянии «отправляется» (сбой при отправке): {outbox['sending']}")
+    check = last_check(db)
+    purges = purge_records(db)
     db.close()
+    jobs = [
+        {"job": name, "title": title, "next": when.isoformat() if when else None}
+        for name, title, when in next_runs(config)
+    ]
 
     if fmt == "json":
         payload = {
@@ -167,6 +195,10 @@ def status(
             "runs": [r.__dict__ for r in runs],
             "fresh_hours": round(age, 2) if age is not None else None,
             "rows": counts,
+            "outbox": outbox,
+            "last_check": {"id": check["id"], "as_of": check["as_of"]} if check else None,
+            "last_purge": purges[-1]["at"] if purges else None,
+            "schedule": jobs,
             "problems": problems,
         }
         out.print_json(json.dumps(payload, ensure_ascii=False))
@@ -184,6 +216,13 @@ def status(
             out.print(t)
         rows = ", ".join(f"{k}: {v}" for k, v in counts.items() if v)
         out.print(f"Записей в зеркале: {rows or 'пока нет'}")
+        out.print(f"Последняя проверка: {check['as_of'] if check else 'не выполнялась'}", highlight=False)
+        states = {"pending": "ожидают", "sending": "отправляются", "sent": "отправлено", "failed": "ошибка"}
+        mail = ", ".join(f"{states.get(k, k)}: {v}" for k, v in sorted(outbox.items()))
+        out.print(f"Письма: {mail or 'не отправлялись'}", highlight=False)
+        out.print(f"Последнее удаление устаревших данных: {purges[-1]['at'][:19] if purges else 'не выполнялось'}")
+        nxt = "; ".join(f"{j['job']} {j['next'][:16].replace('T', ' ')}" for j in jobs if j["next"])
+        out.print(f"Расписание (следующий запуск): {nxt}", highlight=False)
         if problems:
             for p in problems:
                 err.print(f"[yellow]Внимание:[/] {p}")

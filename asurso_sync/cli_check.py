@@ -26,7 +26,7 @@ from asurso_sync.check import (
     to_xlsx,
 )
 from asurso_sync.cli_common import CONTEXT_SETTINGS, STATE, err, fail, out
-from cache.files import write_private_bytes
+from cache.files import open_to_others, unsafe_folder_message, write_private_bytes
 
 # check's own exit codes (issue «Rules engine»): they differ from the general ones on purpose
 CHECK_OK, CHECK_WARNINGS, CHECK_ERRORS, CHECK_STALE, CHECK_ENGINE = 0, 1, 2, 3, 4
@@ -65,6 +65,9 @@ def check(
         list[str] | None,
         typer.Option("--param", "-p", help="Параметр правила: КОД.имя=значение (важнее конфигурации)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Записать файл даже в папку, открытую другим пользователям.")
+    ] = False,
 ) -> None:
     """Проверить журнал по Положению и показать замечания.
 
@@ -75,6 +78,8 @@ def check(
         raise fail(f"неизвестный формат «{fmt}»: допустимы {', '.join(FORMATS)}", CHECK_ENGINE)
     if fmt == "xlsx" and output is None:
         raise fail("для формата xlsx укажите файл: --output отчёт.xlsx", exitcodes.CONFIG)
+    if output is not None and not force and open_to_others(output.resolve().parent):
+        raise fail(unsafe_folder_message(output.resolve().parent), exitcodes.CONFIG)
     moment = None
     if as_of:
         try:

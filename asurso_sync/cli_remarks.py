@@ -19,6 +19,7 @@ from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
 from asurso_sync.remarks import RemarksError, Week, build_week, enqueue_week, write_files
 from cache import open_cache, outbox_rows
+from cache.files import open_to_others, unsafe_folder_message
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,10 +71,16 @@ def build(
         "remarks"
     ),
     only: Annotated[str | None, typer.Option("--only", help="Только этот учитель: id или часть ФИО.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Записать файлы даже в папку, открытую другим пользователям.")
+    ] = False,
 ) -> None:
     """Сформировать списки замечаний и сводку в файлы, ничего не отправляя."""
     config = STATE.config()
     w = _week(config, week)
+    for folder in (out_dir, out_dir / w.label):
+        if not force and open_to_others(folder):
+            raise fail(unsafe_folder_message(folder), exitcodes.CONFIG)
     with (
         closing(open_cache(config.cache.path, create=False)) as db,
         err.status(f"Формирование списков за неделю {w.span}…"),

@@ -225,6 +225,8 @@ class ScheduleConfig(_Section):
     nightly: str = "01:00"
     weekly: str = "mon 07:00"
     daily_check: str = "18:00"
+    misfire_hours: float = Field(default=6.0, gt=0, le=72)
+    log_file: Path | None = Path("asurso-sync.log")
 
     @field_validator("snapshot", "nightly", "daily_check")
     @classmethod
@@ -241,6 +243,11 @@ class ScheduleConfig(_Section):
         return v
 
 
+class RetentionConfig(_Section):
+    keep_days: int | None = Field(default=None, ge=30, le=3650)
+    auto: bool = False
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     school: SchoolConfig = Field(default_factory=SchoolConfig)
@@ -250,6 +257,7 @@ class Config(BaseModel):
     rules: RulesConfig = Field(default_factory=RulesConfig)
     mail: MailConfig = Field(default_factory=MailConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     source: Annotated[Path | None, Field(exclude=True)] = None
 
@@ -388,6 +396,8 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
     config.source = path
     config.cache.path = _resolve(base, config.cache.path)
     config.mail.outbox_dir = _resolve(base, config.mail.outbox_dir)
+    if config.schedule.log_file is not None:
+        config.schedule.log_file = _resolve(base, config.schedule.log_file)
     if config.mail.directory is not None:
         config.mail.directory = _resolve(base, config.mail.directory)
     if config.asurso.session_file is not None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 
 # Anything that looks like a credential in a log line: form fields and headers of the login flow.
 _SECRET_PATTERNS = [
@@ -59,3 +62,29 @@ def setup_logging(verbosity: int = 0) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING if verbosity < 2 else logging.DEBUG)
+
+
+class PrivateRotatingFileHandler(RotatingFileHandler):
+    """A rotating log whose every file (the current one and each new one after rotation) is 0600."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, self.mode if "a" in self.mode else "a", encoding=self.encoding, errors=self.errors)
+
+
+def add_file_log(path: Path, level: int = logging.INFO) -> None:
+    """One line per event into a rotating file (1 MB × 5), private (0600), with the same redaction."""
+    from cache.files import create_private_file, ensure_private_dir, tighten
+
+    ensure_private_dir(path.parent)
+    if not path.exists():
+        create_private_file(path)
+    tighten(path)
+    handler = PrivateRotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    handler.addFilter(REDACTOR)
+    handler.setLevel(level)
+    handler._asurso_sync = True  # type: ignore[attr-defined]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level, level))

@@ -549,8 +549,16 @@ async def sync_once(
         db = open_cache(config.cache.path)
         try:
             client = make_client(config, session_file=session_file, record_dir=record_dir, transport=transport)
-            async with client:
-                return await Sync(db, client, options, progress=progress, total=total).run()
+            started = False
+            try:
+                async with client:
+                    started = True
+                    return await Sync(db, client, options, progress=progress, total=total).run()
+            except NetSchoolError as exc:
+                if not started:  # login refused or server unreachable: the run failed, and status/check must know
+                    run_id = start_run(db, KIND[options.mode])
+                    finish_run(db, run_id, "failed", errors=[str(exc)])
+                raise
         finally:
             db.close()
     finally:

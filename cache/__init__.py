@@ -8,6 +8,7 @@ from cache.files import create_private_file, ensure_private_dir, write_private_b
 from cache.findings import add_waiver, findings_by_state, last_check, record_check, remove_waiver, waivers
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
 from cache.outbox import OutboxRow, claim, enqueue, fix_week, mark_failed, mark_sent, outbox_rows, week_cutoff
+from cache.purge import PurgeReport, purge, purge_records
 from cache.queries import (
     canonical_dump,
     lessons_touched_in_run,
@@ -38,6 +39,7 @@ __all__ = [
     "EmptyUnitError",
     "Entity",
     "OutboxRow",
+    "PurgeReport",
     "RunInfo",
     "SaveStats",
     "UnitWriter",
@@ -65,6 +67,8 @@ __all__ = [
     "outbox_rows",
     "pending_migrations",
     "present_at",
+    "purge",
+    "purge_records",
     "record_check",
     "remove_waiver",
     "rows",

@@ -86,3 +86,16 @@ def write_private_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def open_to_others(folder: Path) -> bool:
+    """True when other users of the machine can list or write ``folder`` (o+r or o+w)."""
+    return folder.exists() and bool(folder.stat().st_mode & (stat.S_IROTH | stat.S_IWOTH))
+
+
+def unsafe_folder_message(folder: Path) -> str:
+    mode = oct(stat.S_IMODE(folder.stat().st_mode))[2:]
+    return (
+        f"папка {folder} открыта другим пользователям компьютера (права {mode}), а файл содержит персональные "
+        f"данные обучающихся. Выберите личную папку, выполните «chmod 700 {folder}» или добавьте --force."
+    )

@@ -82,5 +82,11 @@ def m0008_finding_settled(db: Database) -> None:
     db.execute('ALTER TABLE "finding" ADD COLUMN "settled" INTEGER NOT NULL DEFAULT 0')
 
 
+@migrations(name="0009_purge")
+def m0009_purge(db: Database) -> None:
+    """152-ФЗ retention: the destruction records and the aggregates kept after personal data is purged."""
+    _run_sql_file(db, "0009_purge.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

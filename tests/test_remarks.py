@@ -209,9 +209,11 @@ def test_rendering_snapshots(school: Path) -> None:
     with closing(open_cache(config.cache.path, create=False)) as db:
         wl = build_week(db, config, W51)
     teacher = max(wl.lists, key=lambda tl: tl.part.total + tl.chief.total)
-    chief = next(tl for tl in wl.lists if tl.chief.new or tl.chief.still_open) if any(
-        tl.chief.new or tl.chief.still_open for tl in wl.lists
-    ) else None
+    chief = (
+        next(tl for tl in wl.lists if tl.chief.new or tl.chief.still_open)
+        if any(tl.chief.new or tl.chief.still_open for tl in wl.lists)
+        else None
+    )
     rendered = {"teacher": render_teacher(teacher), "summary": render_summary(wl.summary)}
     if chief is not None:
         rendered["chief"] = render_teacher(chief)
@@ -264,9 +266,7 @@ def test_summary_workbook(school: Path) -> None:
 # --- sending ------------------------------------------------------------------------------------
 
 
-def test_send_once_per_teacher_and_deputy_summary(
-    school: Path, smtp: tuple[int, Recorder], runner: CliRunner
-) -> None:
+def test_send_once_per_teacher_and_deputy_summary(school: Path, smtp: tuple[int, Recorder], runner: CliRunner) -> None:
     port, handler = smtp
     config_path = _config(school, port)
     config = _load(school)
@@ -319,9 +319,7 @@ def test_send_once_per_teacher_and_deputy_summary(
     assert actions.count("send") == len(messages) and "remarks-enqueue" in actions
 
 
-def test_missing_address_is_reported_not_skipped(
-    school: Path, smtp: tuple[int, Recorder], runner: CliRunner
-) -> None:
+def test_missing_address_is_reported_not_skipped(school: Path, smtp: tuple[int, Recorder], runner: CliRunner) -> None:
     port, handler = smtp
     config_path = _config(school, port)
     config = _load(school)

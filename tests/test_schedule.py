@@ -1,0 +1,284 @@
+"""Running unattended: scheduler wiring, the jobs against a real emulator server, purge, selfcheck, status."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from apscheduler.schedulers.background import BackgroundScheduler
+from typer.testing import CliRunner
+
+from adapters.emulator.server import Emulator, EmulatorSettings
+from adapters.emulator.transport import EmulatorTransport
+from adapters.netschool.errors import LoginError
+from asurso_sync.cli import app
+from asurso_sync.config import Config, load_config
+from asurso_sync.demo import prepare, simulate
+from asurso_sync.scheduler import Jobs, configure, fire_times, is_school_day, triggers
+from cache import audit_entries, open_cache, outbox_rows, rows
+from tests.conftest import edit_config
+from tests.emu import free_port, serve
+
+MONDAY = date(2026, 12, 7)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Recorder]]:
+    handler = Recorder()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, handler
+    finally:
+        controller.stop()
+
+
+def _school(folder: Path, smtp_port: int = 25, **env: str) -> tuple[Emulator, Config]:
+    emu = Emulator(EmulatorSettings(size="tiny", seed=1, control=True, clock=datetime(2026, 12, 7, 0, 30)))
+    config = prepare(folder, emu, smtp_port)
+    return emu, config
+
+
+# --- wiring -------------------------------------------------------------------------------------
+
+
+def test_triggers_fire_on_the_right_days(tmp_path: Path) -> None:
+    _emu, config = _school(tmp_path)
+    tz = config.school.tz
+    times = fire_times(config, datetime(2026, 12, 7, tzinfo=tz), datetime(2026, 12, 21, tzinfo=tz))
+    by_job: dict[str, list[datetime]] = {}
+    for moment, name in times:
+        by_job.setdefault(name, []).append(moment)
+    assert all(t.utcoffset() == timedelta(hours=4) for t, _n in times)  # Samara time, no DST
+    assert [t.strftime("%a %H:%M") for t in by_job["weekly"]] == ["Mon 07:00", "Mon 07:00"]
+    assert len(by_job["nightly"]) == 14 and {t.strftime("%H:%M") for t in by_job["nightly"]} == {"01:00"}
+    assert len(by_job["snapshot"]) == 12 and all(t.weekday() < 6 for t in by_job["snapshot"])
+    assert {t.strftime("%H:%M") for t in by_job["daily_check"]} == {"18:00"}
+    assert times == sorted(times, key=lambda x: x[0])
+
+
+def test_school_days_come_from_the_mirror(tmp_path: Path) -> None:
+    emu, config = _school(tmp_path)
+    assert is_school_day(config, date(2026, 12, 7)) and not is_school_day(config, date(2026, 12, 12))  # no sync yet
+    simulate(emu, config, MONDAY, 1)
+    assert is_school_day(config, date(2026, 12, 8))
+    assert not is_school_day(config, date(2026, 12, 13))  # Sunday: no lessons
+    assert not is_school_day(config, date(2026, 12, 31))  # winter holidays (a vacation in the mirror)
+
+
+def test_job_options_misfire_coalescing_and_error_isolation(tmp_path: Path) -> None:
+    """A machine that was off: each missed job runs once (coalesce, grace in hours); a failing job is logged and
+    audited and the others still run; the scheduler keeps running."""
+    _emu, config = _school(tmp_path)
+    open_cache(config.cache.path).close()
+    calls: list[str] = []
+    done = threading.Event()
+
+    class FakeJobs(Jobs):
+        def run(self, name: str) -> str:
+            calls.append(name)
+            if len(calls) == 4:
+                done.set()
+            if name == "nightly":
+                raise RuntimeError("сервер недоступен")
+            return "ok"
+
+    scheduler = BackgroundScheduler(timezone=config.school.tz)
+    configure(scheduler, config, FakeJobs(config))
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert set(jobs) == {"snapshot", "nightly", "daily_check", "weekly"}
+    for j in jobs.values():
+        assert j.misfire_grace_time == 6 * 3600 and j.coalesce and j.max_instances == 1
+    scheduler.start(paused=True)
+    try:
+        missed = datetime.now(config.school.tz) - timedelta(hours=3)
+        for j in scheduler.get_jobs():
+            j.modify(next_run_time=missed)  # three hours of missed runs
+        scheduler.resume()
+        assert done.wait(20)
+        time.sleep(0.5)
+        assert sorted(calls) == ["daily_check", "nightly", "snapshot", "weekly"]  # each once, none twice
+        assert scheduler.running
+    finally:
+        scheduler.shutdown(wait=True)
+    with closing(open_cache(config.cache.path)) as db:
+        actions = [e["action"] for e in audit_entries(db)]
+    assert actions.count("schedule-error") == 1 and actions.count("schedule-job") == 3
+
+
+# --- the jobs against a real emulator server -------------------------------------------------------
+
+
+def test_jobs_against_emulator_serve(tmp_path: Path, smtp: tuple[int, Recorder]) -> None:
+    """The triggers' fire times over nine days, each job run at its time with the emulator's clock moved there
+    through its control endpoint: snapshots on school days only, the Monday send once."""
+    port, handler = smtp
+    emu, _ = _school(tmp_path, port)
+    with serve(emu) as base:
+        edit_config(tmp_path / "config.toml", 'base_url = "http://emulator.invalid"', f'base_url = "{base}"')
+        config = load_config(tmp_path / "config.toml", environ={})
+        clock: dict[str, datetime] = {"now": datetime(2026, 12, 7, 0, 30)}
+
+        def at(moment: datetime) -> None:
+            clock["now"] = moment
+            r = httpx.post(f"{base}/_emulator/clock", json={"now": moment.isoformat()})
+            assert r.status_code == 200
+
+        jobs = Jobs(config, now=lambda: clock["now"])
+        at(datetime(2026, 12, 7, 0, 30))
+        jobs._sync("all")  # the first run of a new installation: «asurso-sync sync --all»
+        tz = config.school.tz
+        for moment, name in fire_times(config, datetime(2026, 12, 7, 1, tzinfo=tz), datetime(2026, 12, 15, tzinfo=tz)):
+            at(moment.replace(tzinfo=None))
+            jobs.run(name)
+        weekly_again = jobs.run("weekly")  # rerun on the same Monday: nothing goes twice
+    snapshots = [r for n, r in jobs.results if n == "snapshot"]
+    skipped = [r for r in snapshots if r.startswith("пропущено")]
+    assert len(snapshots) == 7 and len(skipped) == 1  # Mon 7 – Sat 12 and Mon 14; the Saturday has no lessons
+    with closing(open_cache(config.cache.path)) as db:
+        kinds = [r["kind"] for r in rows(db, 'SELECT "kind" FROM "sync_run" WHERE "status" = \'ok\'')]
+        sent = outbox_rows(db, period="2026-W50")
+    assert kinds.count("snapshot") == 6 and kinds.count("nightly") == 8 and kinds.count("full") == 1
+    assert sent and all(r.state == "sent" for r in sent)
+    assert any(r.kind == "deputy" for r in sent)
+    assert len(handler.envelopes) == len(sent)
+    assert weekly_again == "отправлено писем: 0"
+
+
+def test_weekly_send_waits_for_fresh_data(tmp_path: Path, smtp: tuple[int, Recorder]) -> None:
+    """After a failed sync the weekly job sends the operator a notice instead of teacher lists."""
+    port, handler = smtp
+    emu, config = _school(tmp_path, port)
+    simulate(emu, config, MONDAY, 1)
+    os.environ["ASURSO_DEMO_PASSWORD"] = "неверный"
+    jobs = Jobs(config, now=lambda: datetime(2026, 12, 14, 7, 0), transport=EmulatorTransport(emu))
+    emu.clock = datetime(2026, 12, 14, 7, 0)
+    with pytest.raises(LoginError):
+        jobs.run("nightly")
+    result = jobs.run("weekly")
+    assert result.startswith("рассылка не выполнена")
+    with closing(open_cache(config.cache.path)) as db:
+        items = outbox_rows(db)
+    assert [(r.kind, r.recipient) for r in items] == [("alert", config.mail.deputy_addr)]
+    assert len(handler.envelopes) == 1 and b"asurso-sync" in handler.envelopes[0].original_content
+    assert jobs.run("weekly").startswith("рассылка не выполнена") and len(handler.envelopes) == 1  # once a week
+
+
+# --- purge, selfcheck, status, outputs --------------------------------------------------------------
+
+
+def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: CliRunner) -> None:
+    emu, config = _school(tmp_path)
+    simulate(emu, config, MONDAY, 1)
+    cfg = str(tmp_path / "config.toml")
+    marks_sql = """SELECT count(*) AS n FROM "mark" m JOIN "assignment" a ON a."id" = m."assignment_id"
+                   JOIN "class_meeting" cm ON cm."id" = a."class_meeting_id" WHERE cm."day" {} '2026-12-10'"""
+    with closing(open_cache(config.cache.path)) as db:
+        old = rows(db, marks_sql.format("<"))[0]["n"]
+        new = rows(db, marks_sql.format(">="))[0]["n"]
+    assert old and new
+    dry = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--dry-run"])
+    assert dry.exit_code == 0 and "отметки" in dry.output
+    done = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--yes", "--reason", "тест"])
+    assert done.exit_code == 0, done.output
+    with closing(open_cache(config.cache.path)) as db:
+        assert rows(db, marks_sql.format("<"))[0]["n"] == 0
+        assert rows(db, marks_sql.format(">="))[0]["n"] == new  # newer data untouched
+        agg = rows(db, 'SELECT "kind", sum("count") AS n FROM "purge_aggregate" GROUP BY 1')
+        actions = [e["action"] for e in audit_entries(db)]
+    assert {a["kind"] for a in agg} >= {"marks"} and sum(a["n"] for a in agg if a["kind"] == "marks") <= old
+    assert "purge" in actions
+    report = runner.invoke(app, ["-c", cfg, "purge", "--report"])
+    assert "АКТ № 1" in report.output and "тест" in report.output and "отметки" in report.output
+    again = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--yes"])
+    assert "Удалять нечего" in again.output
+    assert ((tmp_path / "cache.db").stat().st_mode & 0o077) == 0
+
+
+def test_selfcheck_explains_what_to_fix(tmp_path: Path, runner: CliRunner) -> None:
+    emu, config = _school(tmp_path)
+    simulate(emu, config, MONDAY, 1)
+    cfg = str(tmp_path / "config.toml")
+    config.cache.path.chmod(0o644)
+    result = runner.invoke(app, ["-c", cfg, "selfcheck"])
+    assert result.exit_code == 1
+    assert "chmod 600" in result.output and "[retention] keep_days" in result.output
+    assert "https" in result.output
+    config.cache.path.chmod(0o600)
+    edit_config(tmp_path / "config.toml", "[rules]", "[retention]\nkeep_days = 1095\n\n[rules]")
+    fixed = runner.invoke(app, ["-c", cfg, "selfcheck"])
+    assert "chmod 600" not in fixed.output and "срок хранения персональных данных установлен" in fixed.output
+    assert "удалялись в последние 40 дней" in fixed.output  # retention set, but no purge yet
+
+
+def test_status_shows_mail_and_schedule(tmp_path: Path, runner: CliRunner) -> None:
+    emu, config = _school(tmp_path)
+    simulate(emu, config, MONDAY, 1)
+    cfg = str(tmp_path / "config.toml")
+    result = runner.invoke(app, ["-c", cfg, "status"])
+    assert "Расписание" in result.output and "Письма: не отправлялись" in result.output
+    with closing(open_cache(config.cache.path)) as db:
+        from cache import enqueue, mark_failed
+
+        row_id, _ = enqueue(db, recipient="a@b.example", kind="teacher", period="2026-W50", subject="x", message=b"x")
+        mark_failed(db, row_id, "550 нет такого адресата")
+    failed = runner.invoke(app, ["-c", cfg, "status", "--format", "json"])
+    assert failed.exit_code == 1 and '"failed": 1' in failed.output
+
+
+def test_outputs_refuse_folders_open_to_others(tmp_path: Path, runner: CliRunner) -> None:
+    emu, config = _school(tmp_path)
+    simulate(emu, config, MONDAY, 1)
+    cfg = str(tmp_path / "config.toml")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    base = ["-c", cfg, "check", "--as-of", "2026-12-14T07:00", "--format", "csv", "--output"]
+    refused = runner.invoke(app, [*base, str(shared / "r.csv")])
+    assert refused.exit_code == 2 and "chmod 700" in refused.output and not (shared / "r.csv").exists()
+    forced = runner.invoke(app, [*base, str(shared / "r.csv"), "--force"])
+    assert forced.exit_code in (0, 1, 2) and (shared / "r.csv").exists()
+    assert ((shared / "r.csv").stat().st_mode & 0o077) == 0
+
+
+def test_systemd_units_and_job_log(tmp_path: Path, runner: CliRunner) -> None:
+    _emu, config = _school(tmp_path)
+    cfg = str(tmp_path / "config.toml")
+    out = tmp_path / "units"
+    result = runner.invoke(app, ["-c", cfg, "schedule", "systemd", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    service = (out / "asurso-sync.service").read_text(encoding="utf-8")
+    assert "schedule run" in service and "UMask=0077" in service
+    timer = (out / "asurso-sync-snapshot.timer").read_text(encoding="utf-8")
+    assert "OnCalendar=Mon..Sat *-*-* 16:05:00 Europe/Samara" in timer and "Persistent=true" in timer
+    assert "schedule job weekly" in (out / "asurso-sync-weekly.service").read_text(encoding="utf-8")
+    listing = runner.invoke(app, ["-c", cfg, "schedule", "list"])
+    assert listing.exit_code == 0 and "weekly" in listing.output
+    # a job from the command line against an unreachable server: a clear error, exit 1, a log line, no password
+    os.environ["ASURSO_DEMO_PASSWORD"] = "Секрет-Пароль-42"
+    job = runner.invoke(app, ["-c", cfg, "schedule", "job", "nightly"])
+    assert job.exit_code == 1 and "nightly" in job.output
+    log_file = tmp_path / "asurso-sync.log"
+    assert log_file.exists() and (log_file.stat().st_mode & 0o077) == 0
+    assert "Секрет-Пароль-42" not in log_file.read_text(encoding="utf-8")
+    with closing(open_cache(config.cache.path)) as db:
+        assert "schedule-error" in [e["action"] for e in audit_entries(db)]
+    assert triggers(config)["weekly"].timezone == config.school.tz
