@@ -130,6 +130,7 @@ class SyncConfig(_Section):
     min_interval: float = Field(default=0.3, ge=0, le=60)
     timeout: float = Field(default=30.0, gt=0, le=600)
     lookback_days: int = Field(default=14, ge=0, le=366)
+    access_log: Literal["auto", "hub", "asp", "off"] = "auto"
 
 
 class CacheConfig(_Section):

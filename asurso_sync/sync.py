@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+import httpx
 from sqlite_utils import Database
 
 from adapters.netschool import api
@@ -39,15 +40,18 @@ from adapters.netschool.errors import (
     SessionLost,
 )
 from adapters.netschool.models import ClassMeeting, Journal, LessonEdit, SubjectPlan, Term, parse, reset_drift_report
+from adapters.netschool.reports import fetch_access_log
 from asurso_sync import mirror
 from cache import (
     EmptyUnitError,
     SaveStats,
     audit,
     finish_run,
+    get_cursor,
     lessons_touched_in_run,
     live_count,
     rows,
+    save_access_rows,
     start_run,
     unit,
 )
@@ -60,6 +64,8 @@ BREAKER = 5  # units in a row that exhausted their retries: the server is down, 
 RECENT_DAYS = 2  # topics of the last two days are always refetched by the nightly sync
 TERM_TAIL_DAYS = 21  # a term stays (or becomes) interesting this long after (before) its end (start)
 DEFAULT_EDIT_LIMIT_DAYS = 14
+ACCESS_OVERLAP_DAYS = 1  # the report (by action date) is re-read from the day before the last read
+REPORT_TIMEOUT = 120.0  # seconds: one report, queue to file, never longer
 
 
 @dataclass
@@ -70,6 +76,8 @@ class SyncOptions:
     dry_run: bool = False
     accept_empty: bool = False
     lookback_days: int = 14
+    access_log: str | None = None  # auto | hub | asp | off («Отчёт о доступе…»); None: [sync] access_log
+    hub_available: bool = True  # a WebSocket can be opened (false for in-process transports)
 
 
 @dataclass
@@ -252,6 +260,11 @@ class Sync:
                 ]
             self._total(len(plan_groups))
             await self._gather(self._plan(sg, run_id) for sg in plan_groups)
+
+        if self.opt.mode != "snapshot" and (self.opt.access_log or "off") != "off":
+            year_start = min((t.startDate for t in terms.values()), default=today)
+            self._total(len(classes))
+            await self._gather(self._access_log(c["id"], today, year_start, run_id) for c in classes)
 
     def _term_selected(self, t: Term, today: date) -> bool:
         """Which terms' journals to read. Around a term's end the neighbours matter too: homework given at the
@@ -514,6 +527,55 @@ class Sync:
 
         await self._safely(f"КТП группы {sg}", work)
 
+    async def _access_log(self, class_id: int, today: date, year_start: date, run_id: int) -> None:
+        """«Отчёт о доступе к классному журналу» of one class since the previous read (with an overlap: the report
+        may still gain rows for recent days), or the whole year with ``--all``."""
+        scope = {"class_id": class_id}
+        cursor = get_cursor(self.db, "access_log", scope)
+        if self.opt.mode == "all" or cursor is None:
+            start = self.opt.start or (
+                year_start if self.opt.mode == "all" else today - timedelta(self.opt.lookback_days)
+            )
+        else:
+            start = date.fromisoformat(cursor) - timedelta(days=ACCESS_OVERLAP_DAYS)
+        start = max(start, year_start)
+        end = self.opt.end or today
+
+        async def work() -> None:
+            entries = await fetch_access_log(
+                self.client,
+                class_id,
+                start,
+                end,
+                method=self.opt.access_log,  # type: ignore[arg-type]
+                timeout=REPORT_TIMEOUT,
+                hub_available=self.opt.hub_available,
+            )
+            observed = _ts(self.client.server_time)
+            with unit(self.db, "access_log", scope, observed_at=observed, run_id=run_id) as u:
+                added = save_access_rows(
+                    self.db,
+                    [
+                        {
+                            "class_name": e.class_name,
+                            "subject": e.subject,
+                            "at": e.at.isoformat(timespec="seconds"),
+                            "user": e.user,
+                            "lesson_day": e.lesson_day.isoformat() if e.lesson_day else None,
+                            "lesson_number": e.lesson_number,
+                            "period": e.period,
+                            "action": e.action,
+                        }
+                        for e in entries
+                    ],
+                    observed_at=observed,
+                    run_id=run_id,
+                )
+                u.cursor = end.isoformat()
+            self.report.rows.new += added
+
+        await self._safely(f"отчёт о доступе, класс {class_id}", work)
+
 
 class SyncLocked(Exception):
     def __init__(self, lock_path: str) -> None:
@@ -549,6 +611,9 @@ async def sync_once(
         db = open_cache(config.cache.path)
         try:
             client = make_client(config, session_file=session_file, record_dir=record_dir, transport=transport)
+            options.hub_available = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
+            if options.access_log is None:
+                options.access_log = config.sync.access_log
             started = False
             try:
                 async with client:

@@ -5,6 +5,7 @@ every school day and a 01:00 sync every night, through the real client, sync and
 runs at the end and its findings are compared with the ground truth (rule-contract.md).
 
 Run: python -m benchmarks.accuracy [--seeds 1,2,3] [--size small] [--from 2026-12-07] [--weeks 4] [--nightly-only]
+     [--access-log auto|asp|off]
 """
 
 from __future__ import annotations
@@ -57,7 +58,14 @@ def _config(folder: Path) -> Config:
 
 
 def simulate(
-    seed: int, size: str, start: date, weeks: int, *, snapshots: bool = True, folder: Path | None = None
+    seed: int,
+    size: str,
+    start: date,
+    weeks: int,
+    *,
+    snapshots: bool = True,
+    folder: Path | None = None,
+    access_log: str = "auto",
 ) -> tuple[Emulator, Config]:
     """Follow the standard observation schedule from ``start`` for ``weeks`` weeks."""
     os.environ.setdefault("ASURSO_PASSWORD", "Сота-2026")
@@ -66,7 +74,8 @@ def simulate(
 
     def sync(mode: str, at: datetime) -> None:
         emu.clock = at
-        asyncio.run(sync_once(config, SyncOptions(mode=mode), transport=EmulatorTransport(emu)))  # type: ignore[arg-type]
+        options = SyncOptions(mode=mode, access_log=access_log)  # type: ignore[arg-type]
+        asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu)))
 
     sync("all", datetime.combine(start, datetime.min.time()).replace(hour=1))
     day, end = start, start + timedelta(weeks=weeks)
@@ -104,12 +113,17 @@ def main() -> None:
     parser.add_argument("--from", dest="start", default="2026-12-07")
     parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument(
-        "--nightly-only", action="store_true", help="no 16:05 snapshots (most timing is then undecided)"
+        "--nightly-only",
+        action="store_true",
+        help="no 16:05 snapshots (timing is then decided by the access report, or undecided without it)",
     )
+    parser.add_argument("--access-log", default="auto", choices=("auto", "asp", "off"))
     args = parser.parse_args()
     start = date.fromisoformat(args.start)
     for seed in (int(s) for s in args.seeds.split(",")):
-        emu, config = simulate(seed, args.size, start, args.weeks, snapshots=not args.nightly_only)
+        emu, config = simulate(
+            seed, args.size, start, args.weeks, snapshots=not args.nightly_only, access_log=args.access_log
+        )
         scores, undecided, seconds = score(emu, config, start)
         print(
             f"seed {seed}, {args.size}, {start} + {args.weeks} weeks, check at {emu.clock:%Y-%m-%d %H:%M} "

@@ -3,6 +3,7 @@
 Nothing outside this package writes the mirror's tables. Public API:
 """
 
+from cache.access import classify, save_access_rows
 from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes
 from cache.findings import add_waiver, findings_by_state, last_check, record_check, remove_waiver, waivers
@@ -48,6 +49,7 @@ __all__ = [
     "audit_entries",
     "canonical_dump",
     "claim",
+    "classify",
     "create_private_file",
     "enqueue",
     "ensure_private_dir",
@@ -72,6 +74,7 @@ __all__ = [
     "record_check",
     "remove_waiver",
     "rows",
+    "save_access_rows",
     "save_rows",
     "schema_version",
     "start_run",

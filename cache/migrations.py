@@ -88,5 +88,11 @@ def m0009_purge(db: Database) -> None:
     _run_sql_file(db, "0009_purge.sql")
 
 
+@migrations(name="0010_access_log")
+def m0010_access_log(db: Database) -> None:
+    """Rows of «Отчёт о доступе к классному журналу»: exact entry times (a row's identity is its content)."""
+    _run_sql_file(db, "0010_access_log.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -131,11 +131,17 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
     topic was seen at the 16:05 snapshot (on time) or was missing from an observation made after 16:00."""
     for lesson in due_lessons(ctx):
         topic = ctx.facts.topics.get(lesson.id)
-        verdict = ctx.decide("topic", {"cm_id": lesson.id}, topic[0] if topic else None, ctx.deadline(lesson.day))
+        deadline = ctx.deadline(lesson.day)
+        exact = ctx.exact([ctx.facts.exact_topic.get(lesson.id)], deadline) if topic else None
+        verdict = exact or ctx.decide("topic", {"cm_id": lesson.id}, topic[0] if topic else None, deadline)
         if verdict is Verdict.LATE:
             late = " (внесена позже)" if topic else ""
             yield ctx.lesson_finding(
-                lesson, {"cm": lesson.id}, f"тема урока не внесена до 16:00{late}", settled=bool(topic)
+                lesson,
+                {"cm": lesson.id},
+                f"тема урока не внесена до 16:00{late}",
+                settled=bool(topic),
+                evidence="exact" if exact else "observed",
             )
         _count(ctx, verdict)
 
@@ -162,11 +168,15 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
         pick = valid or given
         term = pick[0].term if pick else next_lesson_term(ctx, lesson)
         first = min((a.first_seen for a in valid), default=None)
-        verdict = ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, ctx.deadline(lesson.day))
+        deadline = ctx.deadline(lesson.day)
+        exact = ctx.exact([ctx.facts.exact_homework.get((lesson.id, a.name)) for a in valid], deadline)
+        verdict = exact or ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, deadline)
         if verdict is Verdict.LATE:
             text = "запись «Не предусмотрено» не внесена до 16:00" if grade1 else "домашнее задание не внесено до 16:00"
             late = " (внесено позже)" if valid else ""
-            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, text + late, settled=bool(valid))
+            yield ctx.lesson_finding(
+                lesson, {"cm": lesson.id}, text + late, settled=bool(valid), evidence="exact" if exact else "observed"
+            )
         _count(ctx, verdict)
 
 
@@ -186,7 +196,12 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
     for lesson in due_lessons(ctx):
         classwork = [a for a in attached(ctx, lesson) if not ctx.facts.is_homework(a.type_id)]
         first = min((a.first_seen for a in classwork), default=None)
-        verdict = ctx.decide("journal", ctx.journal_unit(lesson.sg, lesson.term), first, ctx.deadline(lesson.day))
+        deadline = ctx.deadline(lesson.day)
+        f = ctx.facts
+        exact = ctx.exact(
+            [f.exact_task.get((lesson.id, f.type_name.get(a.type_id, ""), a.name)) for a in classwork], deadline
+        )
+        verdict = exact or ctx.decide("journal", ctx.journal_unit(lesson.sg, lesson.term), first, deadline)
         if verdict is Verdict.LATE:
             late = " (указана позже)" if classwork else ""
             yield ctx.lesson_finding(
@@ -224,9 +239,20 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
             for _s, _m, first in numeric_marks(ctx, a):
                 if first > in_time and first > latest.get(a.term, ""):  # seen by deadline + grace: on time
                     latest[a.term] = first
-        verdicts = [
-            ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, deadline) for term, first in latest.items()
-        ]
+        marked_types = {
+            ctx.facts.type_name.get(a.type_id, "")
+            for a in attached(ctx, lesson)
+            if not ctx.facts.is_written(a.type_id, written) and numeric_marks(ctx, a)
+        }
+        exact_marks = [ctx.facts.exact_marks.get((lesson.id, typ), (None, None))[1] for typ in marked_types]
+        exact = ctx.exact(exact_marks, deadline, latest=True)
+        if exact is not None:
+            verdicts = [exact]
+        else:
+            verdicts = [
+                ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, deadline)
+                for term, first in latest.items()
+            ]
         if Verdict.LATE in verdicts:
             yield ctx.lesson_finding(
                 lesson, {"cm": lesson.id}, "отметки за работу на уроке внесены после 16:00", settled=True
@@ -262,15 +288,23 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             marks = numeric_marks(ctx, a)
             # monotonic in first_seen: the earliest mark decides «on time», the latest decides «late»
             firsts = [first for _s, _m, first in marks]
-            verdicts = (
-                [ctx.decide("journal", unit, min(firsts), deadline), ctx.decide("journal", unit, max(firsts), deadline)]
-                if firsts
-                else []
-            )
+            low, high = ctx.facts.exact_marks.get((lesson.id, ctx.facts.type_name.get(a.type_id, "")), (None, None))
+            if firsts and low is not None and high is not None:
+                verdicts = [ctx.exact([low], deadline), ctx.exact([high], deadline)]  # exact evidence
+            elif firsts:
+                verdicts = [
+                    ctx.decide("journal", unit, min(firsts), deadline),
+                    ctx.decide("journal", unit, max(firsts), deadline),
+                ]
+            else:
+                verdicts = []
             if Verdict.LATE in verdicts:
                 yield _written(ctx, lesson, a, "отметки за письменную работу выставлены позже 7 дней", settled=True)
                 continue
             if Verdict.ON_TIME in verdicts:
+                continue
+            if verdicts:  # marks are there, but when they came is not known: undecided, never «no marks»
+                _count(ctx, Verdict.UNDECIDED)
                 continue
             verdict = ctx.decide("journal", unit, None, deadline)
             if verdict is Verdict.LATE and _someone_to_mark(ctx, lesson):
@@ -576,6 +610,20 @@ def att002(ctx: RuleContext) -> Iterator[Finding]:
             history = f.attendance_history.get((lesson.id, student), [])
             if reason != "ОТ" and not any(old == "ОТ" for _at, old, _new in history):
                 continue
+            versions = f.exact_attendance.get((lesson.id, student))
+            if versions:  # exact: the code in force at the deadline, from the access report
+                limit = ts(deadline)
+                in_force = [code for at, code in versions if at <= limit]
+                if in_force and in_force[-1] == "ОТ":
+                    yield ctx.lesson_finding(
+                        lesson,
+                        {"cm": lesson.id, "student": student},
+                        f"причина отсутствия «ОТ» не уточнена к {deadline:%d.%m %H:%M}",
+                        owner="chief",
+                        evidence="exact",
+                    )
+                if in_force:
+                    continue
             seen = ctx.observations.first_at_or_after(
                 unit_key("journal", ctx.journal_unit(lesson.sg, lesson.term)), ts(deadline)
             )

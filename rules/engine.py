@@ -13,7 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from rules import facts as facts_mod
-from rules.evidence import Observations, Verdict, unit_key
+from rules.evidence import Observations, Verdict, ts, unit_key
 from rules.registry import REGISTRY, Rule, Selection
 
 SAMARA_OFFSET = "+04:00"
@@ -133,6 +133,15 @@ class RuleContext:
         if key is None:
             key = self.memo[memo_key] = unit_key(resource, scope)
         return self.observations.decide(key, first_seen, deadline, self.grace)
+
+    def exact(self, times: list[str | None], deadline: datetime, *, latest: bool = False) -> Verdict | None:
+        """Exact evidence (the access report): the entry times of all the items a decision needs, or None when
+        any of them is missing (then the observed evidence decides). ``latest``: late if any was late; else the
+        first entry decides."""
+        if not times or any(x is None for x in times):
+            return None
+        moment = max(times) if latest else min(times)  # type: ignore[type-var]
+        return Verdict.ON_TIME if str(moment) <= ts(deadline) else Verdict.LATE
 
     def journal_unit(self, sg: int, term: int | None) -> dict[str, Any]:
         return {"sg_id": sg, "term_id": term}

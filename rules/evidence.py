@@ -1,6 +1,6 @@
 """How the engine knows when something was entered (rule-contract.md, "Evidence").
 
-1. exact — the entry time from the access log (when synced; not yet mirrored, so never used here);
+1. exact — the entry time from «Отчёт о доступе к классному журналу» (``access_log``; see ``RuleContext.exact``);
 2. observed — the mirror's own observations: an item present in an observation made at or before
    ``deadline + grace`` was on time; an item absent from an observation made at or after the deadline was not
    there by the deadline;

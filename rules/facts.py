@@ -70,6 +70,12 @@ class Facts:
     groups: list[int] = field(default_factory=list)
     staff_name: dict[int, str] = field(default_factory=dict)
     _school_days: dict[date, bool] = field(default_factory=dict)
+    # exact evidence from «Отчёт о доступе к классному журналу» (entry times, school-local ISO)
+    exact_topic: dict[int, str] = field(default_factory=dict)  # cm -> first «тема урока» action
+    exact_homework: dict[tuple[int, str], str] = field(default_factory=dict)  # (issue cm, text) -> first
+    exact_task: dict[tuple[int, str, str], str] = field(default_factory=dict)  # (cm, type, text) -> first
+    exact_marks: dict[tuple[int, str], tuple[str, str]] = field(default_factory=dict)  # (cm, type) -> (min, max)
+    exact_attendance: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)  # -> [(at, code)]
 
     def is_school_day(self, d: date) -> bool:
         hit = self._school_days.get(d)
@@ -202,6 +208,7 @@ def load(db: Database, as_of: datetime) -> Facts:
     ):
         f.term_marks[(sg, term)][student] = (mark, mtype, first)
     f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
+    _load_access_log(f, db, as_of)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     return f
 
@@ -210,3 +217,33 @@ def group_label(name: str | None, subject: str | None) -> str:
     """The group's name without its class prefix ("8а/Алгебра" → "Алгебра"); subgroups keep their suffix."""
     label = (name or "").partition("/")[2].strip() if "/" in (name or "") else (name or "").strip()
     return label or subject or "?"
+
+
+def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
+    """Exact entry times from the mirrored access report (rows resolved to a lesson only)."""
+    names: dict[str, int | None] = {}
+    for sid, name in db.execute('SELECT "id", "full_name" FROM "student"'):
+        norm = " ".join((name or "").split()).casefold()
+        names[norm] = None if norm in names else sid  # a name two students share decides nothing
+    limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
+    for cm, kind, detail, at in db.execute(
+        'SELECT "cm_id", "kind", "detail", "at" FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? '
+        'ORDER BY "at"',
+        [limit],
+    ):
+        if kind == "topic":
+            f.exact_topic.setdefault(cm, at)
+        elif kind == "homework":
+            f.exact_homework.setdefault((cm, detail or ""), at)
+        elif kind == "task":
+            typ, _, text = (detail or "").partition("|")
+            f.exact_task.setdefault((cm, typ, text), at)
+        elif kind == "mark":
+            mark_key = (cm, detail or "")
+            low, _high = f.exact_marks.get(mark_key, (at, at))
+            f.exact_marks[mark_key] = (low, at)
+        elif kind == "attendance":
+            code, _, student = (detail or "").partition("|")
+            sid = names.get(" ".join(student.split()).casefold())
+            if sid is not None:
+                f.exact_attendance.setdefault((cm, sid), []).append((at, code))

@@ -257,10 +257,28 @@ def test_tml005_day7_vs_day8(m: Mirror) -> None:
         SG,
         lessons=lessons,
         assignments=[cw(80, 1, 4), cw(81, 1, 4)],
+        marks=[(80, 1, "4"), (80, 2, "5")],
+    )  # after the deadline (day 7, 23:59) the other one still has no marks
+    m.journal(
+        "2026-12-01T16:05:00",
+        SG,
+        lessons=lessons,
+        assignments=[cw(80, 1, 4), cw(81, 1, 4)],
         marks=[(80, 1, "4"), (80, 2, "5"), (81, 1, "3")],
-    )  # the other one came on day 8: late
-    found, _ = m.check("TML005", as_of="2026-12-01T07:00:00")
-    assert found == {(("assignment", 81),)}
+    )  # …they came on day 8: late
+    found, undecided = m.check("TML005", as_of="2026-12-01T18:00:00")
+    assert found == {(("assignment", 81),)} and undecided == 0
+
+
+def test_tml005_marks_first_seen_after_the_deadline_are_undecided(m: Mirror) -> None:
+    """Marks absent at 16:05 on day 7 and present at 01:00 on day 8 may have come at 23:00 (on time) or at
+    00:30 (late): without the access report that is undecided, never «no marks within 7 days»."""
+    lessons = [(1, MON)]
+    m.journal(f"{MON}T16:05:00", SG, lessons=lessons, assignments=[cw(81, 1, 4)])
+    m.journal("2026-11-30T16:05:00", SG, lessons=lessons, assignments=[cw(81, 1, 4)])
+    m.journal("2026-12-01T01:00:00", SG, lessons=lessons, assignments=[cw(81, 1, 4)], marks=[(81, 1, "3")])
+    found, undecided = m.check("TML005", as_of="2026-12-01T07:00:00")
+    assert found == set() and undecided == 1
 
 
 def test_marks_and_attendance_rules(m: Mirror) -> None:
@@ -422,14 +440,18 @@ def test_rules_list_and_explain(runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(
-    ("seed", "size", "start", "weeks"),
-    [(1, "small", "2026-12-07", 4), (2, "tiny", "2026-11-16", 3), (3, "tiny", "2027-03-08", 4)],
+    ("seed", "size", "start", "weeks", "access"),
+    [
+        (1, "small", "2026-12-07", 4, "off"),  # observed evidence alone (snapshots decide everything)
+        (2, "tiny", "2026-11-16", 3, "auto"),  # with the access report as well (exact where it has the time)
+        (3, "tiny", "2027-03-08", 4, "auto"),
+    ],
 )
 def test_ground_truth_precision_and_recall_are_one(
-    tmp_path: Path, seed: int, size: str, start: str, weeks: int
+    tmp_path: Path, seed: int, size: str, start: str, weeks: int, access: str
 ) -> None:
     """The standard observation schedule through the real sync; every core rule at 1.000 / 1.000."""
-    emu, config = simulate(seed, size, date.fromisoformat(start), weeks, folder=tmp_path)
+    emu, config = simulate(seed, size, date.fromisoformat(start), weeks, folder=tmp_path, access_log=access)
     scores, undecided, _ = score(emu, config, date.fromisoformat(start))
     bad = [(s.rule, s.planted, s.found, s.true_positive) for s in scores if s.precision != 1 or s.recall != 1]
     assert bad == []

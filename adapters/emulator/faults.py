@@ -38,6 +38,7 @@ class Faults:
     rate_limit: float = 0.0  # share of 429 answers with Retry-After
     retry_after: str = "1"  # seconds, or an HTTP date
     waf: float = 0.0  # share of firewall-like 403 HTML pages
+    report_error: float = 0.0  # share of report tasks that end with an error completion on the hub
     drifts: frozenset[str] = field(default_factory=frozenset)
     seed: int = 0
 
@@ -52,10 +53,17 @@ STANDARD = Faults(
     hang_seconds=60.0,
     expire_every=200,
     security_warning_at=37,
+    report_error=0.2,
     drifts=frozenset({"lesson_flat"}),
 )
 
-_ALIASES = {"5xx": "error_5xx", "429": "rate_limit", "expire": "expire_every", "sw": "security_warning_at"}
+_ALIASES = {
+    "report": "report_error",
+    "5xx": "error_5xx",
+    "429": "rate_limit",
+    "expire": "expire_every",
+    "sw": "security_warning_at",
+}
 
 
 def parse_faults(spec: str | None, *, seed: int = 0) -> Faults:

@@ -25,12 +25,14 @@ from zoneinfo import ZoneInfo
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from adapters.emulator import calendar as cal
 from adapters.emulator.faults import Faults
 from adapters.emulator.journal import Journal, Scenario, generate_journal
+from adapters.emulator.reports import ReportQueue, access_rows, hub, parse_filters, render_html
 from adapters.emulator.school import School, Size, generate_structure
 from adapters.emulator.views import Views, week_bounds
 
@@ -63,6 +65,13 @@ READ_POSTS = frozenset(
         "/asp/logout.asp",
         "/asp/securitywarning.asp",
         "/webapi/terms/search",
+        # reports: POSTs that build a report (read-only on the journal)
+        "/webapi/reports/journalaccess/initfilters",
+        "/webapi/v2/reports/journalaccess/initfilters",
+        "/webapi/reports/journalaccess/queue",
+        "/webapi/v2/reports/journalaccess/queue",
+        "/asp/reports/reportjournalaccess.asp",
+        "/asp/reports/journalaccess.asp",
     }
 )
 PUBLIC = frozenset(
@@ -136,6 +145,7 @@ class Emulator:
         self.school: School = generate_structure(self.settings.seed, self.settings.size)
         self.journal: Journal = generate_journal(self.school, self.settings.scenario)
         self.views = Views(self.school, self.journal, self.settings.faults.drifts)
+        self.reports = ReportQueue()
         self.clock: datetime = self.settings.clock
         self.sessions: dict[str, Session] = {}
         self.salts: dict[str, tuple[str, str, str]] = {}  # NSSESSIONID -> (lt, ver, salt)
@@ -328,7 +338,7 @@ class Emulator:
 
     # --- routes -------------------------------------------------------------------------------
 
-    def _routes(self) -> list[Route]:
+    def _routes(self) -> list[BaseRoute]:
         e = self
 
         def ep(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -751,7 +761,7 @@ class Emulator:
                 }
             )
 
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/webapi/logindata", ep(logindata)),
             Route("/webapi/auth/getdata", ep(getdata), methods=["POST"]),
             Route("/webapi/login", ep(login), methods=["POST"]),
@@ -799,6 +809,138 @@ class Emulator:
             Route("/webapi/student/diary/assigns/{aid:int}", ep(assign)),
             Route("/webapi/student/diary/pastmandatory", json_get(past_mandatory)),
             Route("/webapi/announcements", json_get(lambda r, x: v.announcements(e.clock))),
+        ]
+
+        # -- «Отчёт о доступе к классному журналу» (modern pipeline, hub, files; legacy ASP pages)
+        def may_read_class(sess: Session, class_id: int) -> bool:
+            return any(e.may_read_group(sess, g.id) for g in s.groups.values() if g.class_id == class_id) or (
+                e.is_staff_admin(sess)
+            )
+
+        def report_description(request: Request, sess: Session) -> Any:
+            return {
+                "report": {
+                    "id": "journalaccess",
+                    "name": "Отчёт о доступе к классному журналу",
+                    "group": "Журнал",
+                    "level": 1,
+                    "order": 40,
+                    "filterPanel": {
+                        "filters": [
+                            {
+                                "id": "PCLID_IUP",
+                                "title": "Класс",
+                                "order": 1,
+                                "filterType": "SingleSelect",
+                                "optionalFlag": False,
+                                "hideSingleOption": False,
+                                "hasSureCheckedFlag": False,
+                                "hideTitleFlag": False,
+                                "existStateProvider": False,
+                                "emptyText": None,
+                                "dependencies": [],
+                            },
+                            {
+                                "id": "period",
+                                "title": "Период",
+                                "order": 2,
+                                "filterType": "DateRange",
+                                "optionalFlag": False,
+                                "hideSingleOption": False,
+                                "hasSureCheckedFlag": False,
+                                "hideTitleFlag": False,
+                                "existStateProvider": False,
+                                "emptyText": None,
+                                "dependencies": [],
+                            },
+                        ]
+                    },
+                    "presentTypes": ["Html", "Pdf", "EmailDelivery"],
+                },
+                "filterSources": report_sources(sess),
+            }
+
+        def report_sources(sess: Session) -> list[dict[str, Any]]:
+            first = min(t.start for t in s.terms.values())
+            last = max(t.end for t in s.terms.values())
+            return [
+                {
+                    "filterId": "PCLID_IUP",
+                    "items": [
+                        {"value": f"{c.id}_0", "title": c.name}
+                        for c in sorted(s.classes.values(), key=lambda c: (c.grade, c.letter))
+                        if may_read_class(sess, c.id)
+                    ],
+                    "defaultValue": None,
+                },
+                {
+                    "filterId": "period",
+                    "range": {"start": f"{first.isoformat()}T00:00:00", "end": f"{last.isoformat()}T00:00:00"},
+                },
+            ]
+
+        async def report_initfilters(request: Request) -> Response:
+            sess = e.session(request)
+            return JSONResponse(report_sources(sess))
+
+        async def report_queue(request: Request) -> Response:
+            sess = e.session(request)
+            body = json.loads((await request.body()) or b"{}")
+            class_id, start, end = parse_filters(body, s.classes)
+            if not may_read_class(sess, class_id):
+                return JSONResponse({"message": "Недостаточно прав для построения отчёта"}, 403)
+            task = e.reports.add(class_id, start, end, sess.user_id)
+            if request.url.path.startswith("/webapi/v2/"):
+                return JSONResponse({"taskId": task.id, "queueKey": task.key})
+            return JSONResponse(task.id)
+
+        async def report_file(request: Request) -> Response:
+            e.session(request)
+            content = e.reports.files.get(int(request.path_params["fid"]))
+            if content is None:
+                return JSONResponse({"message": "Файл не найден"}, 404)
+            return HTMLResponse(content)
+
+        async def asp_report_form(request: Request) -> Response:
+            form = await read_form(request)
+            request.scope["query_string"] = f"at={form.get('at') or form.get('AT') or ''}".encode()
+            e.session(Request(request.scope))
+            return HTMLResponse(
+                "<html><body><form method='post' action='/asp/Reports/JournalAccess.asp'>"
+                "<input type='hidden' name='RPNAME' value='Отчёт о доступе к классному журналу'>"
+                "<input type='hidden' name='RPTID' value='JournalAccess'>"
+                "<select name='PCLID_IUP'>"
+                + "".join(f"<option value='{c.id}_0'>{c.name}</option>" for c in s.classes.values())
+                + "</select><input name='ADT'><input name='DDT'></form></body></html>"
+            )
+
+        async def asp_report(request: Request) -> Response:
+            form = await read_form(request)
+            request.scope["query_string"] = f"at={form.get('at') or form.get('AT') or ''}".encode()
+            sess = e.session(Request(request.scope))
+            class_id = int(str(form.get("PCLID_IUP", "")).split("_")[0])
+            if class_id not in s.classes or not may_read_class(sess, class_id):
+                return HTMLResponse("<html><body>Недостаточно прав</body></html>", 403)
+            start = datetime.strptime(form["ADT"], "%d.%m.%Y").date()
+            end = datetime.strptime(form["DDT"], "%d.%m.%Y").date()
+            await asyncio.sleep(e.reports.build_seconds)
+            title = f"Класс: {s.classes[class_id].name}; период: {start:%d.%m.%Y} – {end:%d.%m.%Y}"
+            return HTMLResponse(render_html(title, access_rows(e, class_id, start, end)))
+
+        async def queue_hub(websocket: WebSocket) -> None:
+            await hub(e, websocket)
+
+        routes += [
+            Route("/webapi/reports/journalaccess", json_get(report_description)),
+            Route("/webapi/reports/journalaccess/initfilters", ep(report_initfilters), methods=["POST"]),
+            Route("/webapi/v2/reports/journalaccess/initfilters", ep(report_initfilters), methods=["POST"]),
+            Route("/webapi/reports/journalaccess/queue", ep(report_queue), methods=["POST"]),
+            Route("/webapi/v2/reports/journalaccess/queue", ep(report_queue), methods=["POST"]),
+            Route("/webapi/files/{fid:int}", ep(report_file)),
+            Route("/asp/reports/reportjournalaccess.asp", ep(asp_report_form), methods=["POST"]),
+            Route("/asp/reports/journalaccess.asp", ep(asp_report), methods=["POST"]),
+            WebSocketRoute("/webapi/signalr/queueHub", queue_hub),
+            WebSocketRoute("/webapi/signalr/queuehub", queue_hub),
         ]
         if e.settings.control:
             routes += [

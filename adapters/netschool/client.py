@@ -39,6 +39,7 @@ from adapters.netschool.errors import (
     NetSchoolError,
     PasswordLoginDisabled,
     ReadOnlyViolation,
+    ReportError,
     ServerUnavailable,
     SessionLost,
     TLSVerificationError,
@@ -56,8 +57,16 @@ READ_POSTS = frozenset(
         "/asp/logout.asp",
         "/asp/securitywarning.asp",
         "/webapi/terms/search",
+        # building a report reads the journal; these POSTs change nothing on the server
+        "/webapi/reports/journalaccess/initfilters",
+        "/webapi/v2/reports/journalaccess/initfilters",
+        "/webapi/reports/journalaccess/queue",
+        "/webapi/v2/reports/journalaccess/queue",
+        "/asp/reports/reportjournalaccess.asp",
+        "/asp/reports/journalaccess.asp",
     }
 )
+RS = "\x1e"  # SignalR JSON protocol record separator
 STAFF_ROLE_WORDS = ("завуч", "администратор", "директор", "учитель", "сотрудник", "педагог")
 _SECRET_KEYS = re.compile(r"(?i)^(at|pw2?|salt|accesstoken|refreshtoken|secureactivetoken|esrnsec|nssessionid)$")
 
@@ -429,7 +438,78 @@ class NetSchoolClient:
         except ValueError as exc:
             raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
 
-    async def _authed(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    async def get_html(self, path: str) -> str:
+        """An authenticated GET of an HTML page (a report file): HTML here is the answer, not a lost session."""
+        return (await self._authed("GET", path, html_ok=True)).text
+
+    async def post_read_form_html(self, path: str, form: Mapping[str, Any]) -> str:
+        """A reading form POST of the legacy ASP pages (allowlisted), with ``at`` and ``VER`` added."""
+        data = {"at": self.http.headers.get("at", ""), "VER": self._ver or "", **form}
+        return (await self._authed("POST", path, data=data, html_ok=True)).text
+
+    async def hub_run_task(self, task_id: int, queue_key: str | None, *, timeout: float) -> str:
+        """Run a queued report task on the SignalR hub (ASP.NET Core JSON protocol) and return the file id.
+
+        The hub gets the session token in the query and the session cookies; frames are JSON separated by
+        0x1E. Never waits longer than ``timeout`` seconds in total."""
+        import ssl
+
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import WebSocketException
+
+        parts = urlsplit(self.settings.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        url = f"{scheme}://{parts.netloc}/webapi/signalr/queueHub?at={self.http.headers.get('at', '')}"
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
+        context: ssl.SSLContext | None = None
+        if scheme == "wss":
+            verify = self.settings.verify
+            context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+            if verify is False:
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        args: list[Any] = [task_id, queue_key] if queue_key else [task_id, "report-v2"]
+        target = "startTaskAsync" if queue_key else "startTask"
+        self.stats.requests += 1
+        self.stats.calls.append(("WS", "/webapi/signalr/queuehub"))
+        try:
+            async with asyncio.timeout(timeout):
+                async with connect(
+                    url, additional_headers={"Cookie": cookie} if cookie else None, ssl=context, open_timeout=timeout
+                ) as ws:
+                    await ws.send(json.dumps({"protocol": "json", "version": 1}) + RS)
+                    invocation = {"arguments": args, "invocationId": "0", "target": target, "type": 1}
+                    buffer, sent = "", False
+                    while True:
+                        while RS not in buffer:
+                            chunk = await ws.recv()
+                            buffer += chunk if isinstance(chunk, str) else chunk.decode("utf-8")
+                        frame, _, buffer = buffer.partition(RS)
+                        msg = json.loads(frame or "{}")
+                        if not sent:  # the handshake answer: {} or {"error": ...}
+                            if msg.get("error"):
+                                raise ReportError(f"хаб отчётов отказал: {msg['error']}")
+                            await ws.send(json.dumps(invocation) + RS)
+                            sent = True
+                            continue
+                        kind, name = msg.get("type"), str(msg.get("target", "")).lower()
+                        if kind == 3 and isinstance(msg.get("result"), dict) and not msg["result"].get("success", True):
+                            raise ReportError(f"отчёт не построен: {msg['result'].get('message') or 'ошибка'}")
+                        if kind == 3 and msg.get("error"):
+                            raise ReportError(f"отчёт не построен: {msg['error']}")
+                        if kind == 1 and name == "complete":
+                            data = (msg.get("arguments") or [{}])[0]
+                            return str(data.get("data") or data.get("Data"))
+                        if kind == 1 and name == "error":
+                            data = (msg.get("arguments") or [{}])[0]
+                            raise ReportError(f"отчёт не построен: {data.get('details') or data.get('Details')}")
+                        if kind == 7:
+                            raise ReportError(f"хаб отчётов закрыл соединение: {msg.get('error') or ''}")
+        except TimeoutError:
+            raise ReportError(f"отчёт не построен за {timeout:.0f} с") from None
+        except (WebSocketException, OSError) as exc:
+            raise ReportError(f"нет соединения с хабом отчётов: {exc}") from exc
+
+    async def _authed(self, method: str, path: str, *, html_ok: bool = False, **kw: Any) -> httpx.Response:
         for attempt in (1, 2):
             generation = self._generation
             acks = 0
@@ -442,7 +522,7 @@ class NetSchoolClient:
                     await self._ack_security_warning()
                     continue
                 break
-            expired = resp.status_code == 401 or (resp.status_code == 200 and _is_html(resp))
+            expired = resp.status_code == 401 or (resp.status_code == 200 and _is_html(resp) and not html_ok)
             if expired:
                 if attempt == 2:
                     raise SessionLost(f"{path}: {resp.status_code}")

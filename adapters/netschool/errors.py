@@ -98,3 +98,10 @@ class ParseError(NetSchoolError):
 
 class ReadOnlyViolation(NetSchoolError):
     """A programming error: code tried to call an endpoint that is not on the read-only allowlist."""
+
+
+class ReportError(NetSchoolError):
+    """A server report could not be built or fetched (hub error, timeout, an unexpected page)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"Отчёт о доступе к журналу: {message}")

@@ -1,0 +1,246 @@
+"""«Отчёт о доступе к классному журналу» (netschool-api.md §3.5): rows, HTML, the queue, the SignalR hub.
+
+Rows come from the entry times the journal already keeps: one row per journal action of a class whose action
+date is in the period (the «Период» filter is about when things were done — inferred, see CHOICES.md), as of
+the emulator's clock. Columns (inferred, see CHOICES.md): «Класс», «Предмет», «Дата и время
+действия», «Пользователь», «Дата урока» («23.11.2026, урок 3»), «Период», «Действие». Actions:
+«Тема урока: добавлена», «Домашнее задание: добавлено («текст»)», «Задание «вид»: добавлено («текст»)»,
+«Отметка «вид»: выставлена», «Посещаемость: «код» (Фамилия И. О.)».
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from adapters.emulator.journal import HOMEWORK, TYPE_NAMES
+
+if TYPE_CHECKING:
+    from adapters.emulator.server import Emulator
+
+RS = "\x1e"  # SignalR JSON protocol record separator
+HEADERS = ("Класс", "Предмет", "Дата и время действия", "Пользователь", "Дата урока", "Период", "Действие")
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    at: datetime
+    class_name: str
+    subject: str
+    user: str
+    lesson_day: date
+    lesson_number: int
+    period: str
+    action: str
+
+
+def access_rows(emu: Emulator, class_id: int, start: date, end: date) -> list[AccessRow]:
+    """The report's rows: actions done on days ``start``..``end``, up to the clock, on lessons held by then."""
+    now = emu.clock
+    return [
+        r
+        for r in emu.reports.all_rows(emu, class_id)
+        if start <= r.at.date() <= end and r.at <= now and r.lesson_day <= now.date()
+    ]
+
+
+def _class_rows(emu: Emulator, class_id: int) -> list[AccessRow]:
+    """Every action ever done in the class's journal (the journal is generated whole; the clock filters)."""
+    s, j = emu.school, emu.journal
+    cls = s.classes[class_id]
+    out: list[AccessRow] = []
+    for g in s.groups.values():
+        if g.class_id != class_id:
+            continue
+        teacher = s.staff[g.teacher_id].full_name
+        subject = g.name.partition("/")[2] or s.subjects[g.subject_id].name
+        homework_at: dict[int, list[Any]] = {}
+        for a in j.assignments_by_sg.get(g.id, []):
+            if a.type_id == HOMEWORK:
+                homework_at.setdefault(a.issue_cm_id, []).append(a)
+        for le in s.lessons_by_sg.get(g.id, []):
+            term = next(
+                (t.name for t in s.terms.values() if t.type_id == g.term_type and t.start <= le.day <= t.end), ""
+            )
+            actions: list[tuple[datetime, str]] = []
+            topic = j.topics.get(le.id)
+            if topic is not None:
+                actions.append((topic.at, "Тема урока: добавлена"))
+            for a in homework_at.get(le.id, []):
+                actions.append((a.at, f"Домашнее задание: добавлено («{a.name}»)"))
+            for a in j.assignments_by_cm.get(le.id, []):
+                kind = TYPE_NAMES.get(a.type_id, "?")
+                if a.type_id != HOMEWORK:
+                    actions.append((a.at, f"Задание «{kind}»: добавлено («{a.name}»)"))
+                actions += [
+                    (m.at, f"Отметка «{kind}»: выставлена") for m in j.marks.get(a.id, []) if m.mark is not None
+                ]
+            for att in j.attendance.get(le.id, []):
+                student = s.students[att.student_id].full_name
+                actions += [(at, f"Посещаемость: «{code}» ({student})") for at, code in att.versions]
+            out += [
+                AccessRow(at, cls.name, subject, teacher, le.day, le.number, term, action) for at, action in actions
+            ]
+    out.sort(key=lambda r: (r.at, r.subject, r.lesson_day, r.action))
+    return out
+
+
+def render_html(title: str, rows: list[AccessRow], *, header: tuple[str, ...] = HEADERS) -> str:
+    """The report as the server's printable HTML (``table.table-print``)."""
+
+    def cells(r: AccessRow) -> dict[str, str]:
+        return {
+            "Класс": r.class_name,
+            "Предмет": r.subject,
+            "Дата и время действия": f"{r.at:%d.%m.%Y %H:%M}",
+            "Пользователь": r.user,
+            "Дата урока": f"{r.lesson_day:%d.%m.%Y}, урок {r.lesson_number}",
+            "Период": r.period,
+            "Действие": r.action,
+        }
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(cells(r)[h])}</td>" for h in header) + "</tr>" for r in rows)
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Отчёт о доступе к классному журналу</title>'
+        '<link rel="stylesheet" href="/static/dist/pages/common/css/export-tables.min.css"></head><body>'
+        f'<h2 class="report-title">Отчёт о доступе к классному журналу</h2><div class="filters">{html.escape(title)}'
+        f'</div><table class="table-print"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+        "</body></html>"
+    )
+
+
+@dataclass
+class Task:
+    id: int
+    key: str
+    class_id: int
+    start: date
+    end: date
+    user_id: int
+
+
+@dataclass
+class ReportQueue:
+    """Queued report tasks and built files, per emulator."""
+
+    build_seconds: float = 0.05
+    tasks: dict[int, Task] = field(default_factory=dict)
+    files: dict[int, str] = field(default_factory=dict)
+    _rows: dict[int, list[AccessRow]] = field(default_factory=dict)
+
+    def all_rows(self, emu: Emulator, class_id: int) -> list[AccessRow]:
+        hit = self._rows.get(class_id)
+        if hit is None:
+            hit = self._rows[class_id] = _class_rows(emu, class_id)
+        return hit
+
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(301_000_001))
+
+    def add(self, class_id: int, start: date, end: date, user_id: int) -> Task:
+        tid = next(self._ids)
+        task = Task(tid, f"q-{tid:x}", class_id, start, end, user_id)
+        self.tasks[tid] = task
+        return task
+
+    def build(self, emu: Emulator, task: Task) -> int:
+        cls = emu.school.classes[task.class_id]
+        title = f"Класс: {cls.name}; период: {task.start:%d.%m.%Y} – {task.end:%d.%m.%Y}"
+        file_id = next(self._ids)
+        self.files[file_id] = render_html(title, access_rows(emu, task.class_id, task.start, task.end))
+        return file_id
+
+
+def parse_filters(body: dict[str, Any], school_classes: dict[int, Any]) -> tuple[int, date, date]:
+    """``selectedData`` → (class id, period start, period end). PCLID_IUP is "<classId>_0" (or the id alone)."""
+    values = {str(x.get("filterId", "")).upper(): str(x.get("filterValue", "")) for x in body.get("selectedData") or []}
+    raw = values.get("PCLID_IUP") or values.get("PCLID") or ""
+    class_id = int(raw.split("_")[0].strip().rstrip("*").strip())
+    if class_id not in school_classes:
+        raise ValueError(f"класс {class_id} не найден")
+    period = values.get("PERIOD", "")
+    a, _, b = period.partition(" - ")
+    return class_id, date.fromisoformat(a.strip()[:10]), date.fromisoformat(b.strip()[:10])
+
+
+async def hub(emu: Emulator, ws: WebSocket) -> None:
+    """ASP.NET Core SignalR JSON protocol (≥ 5.32 path ``/webapi/signalr/queueHub?at=…``): handshake, then
+    ``startTask``/``startTaskAsync`` invocations answered with ``progress`` and ``complete`` (or an error)."""
+    at = ws.query_params.get("at", "")
+    sess = emu.sessions.get(at)
+    if sess is None or ws.cookies.get("ESRNSec") != sess.esrn:
+        await ws.close(code=1008)
+        return
+    await ws.accept()
+    buffer = ""
+    try:
+        text = await ws.receive_text()
+        buffer += text
+        handshake, _, buffer = buffer.partition(RS)
+        if json.loads(handshake or "{}").get("protocol") != "json":
+            await ws.send_text(json.dumps({"error": "Requested protocol 'messagepack' is not available."}) + RS)
+            await ws.close()
+            return
+        await ws.send_text("{}" + RS)
+        while True:
+            while RS not in buffer:
+                buffer += await ws.receive_text()
+            frame, _, buffer = buffer.partition(RS)
+            msg = json.loads(frame)
+            if msg.get("type") == 6:  # ping
+                await ws.send_text(json.dumps({"type": 6}) + RS)
+                continue
+            if msg.get("type") == 7:  # close
+                break
+            if msg.get("type") != 1 or msg.get("target") not in ("startTask", "startTaskAsync"):
+                continue
+            inv = msg.get("invocationId")
+            task = emu.reports.tasks.get(int((msg.get("arguments") or [0])[0]))
+            if task is None or task.user_id != sess.user_id:
+                await ws.send_text(
+                    json.dumps(
+                        {"type": 3, "invocationId": inv, "result": {"success": False, "message": "Задание не найдено"}}
+                    )
+                    + RS
+                )
+                continue
+            await ws.send_text(json.dumps({"type": 3, "invocationId": inv, "result": {"success": True}}) + RS)
+            await ws.send_text(
+                json.dumps(
+                    {
+                        "type": 1,
+                        "target": "progress",
+                        "arguments": [{"taskId": task.id, "status": "В процессе обработки"}],
+                    }
+                )
+                + RS
+            )
+            await asyncio.sleep(emu.reports.build_seconds)
+            f = emu.settings.faults
+            if f.report_error and emu._fault_rng.random() < f.report_error:
+                await ws.send_text(
+                    json.dumps(
+                        {
+                            "type": 1,
+                            "target": "error",
+                            "arguments": [{"taskId": task.id, "details": "Ошибка построения отчёта"}],
+                        }
+                    )
+                    + RS
+                )
+                continue
+            file_id = emu.reports.build(emu, task)
+            await ws.send_text(
+                json.dumps({"type": 1, "target": "complete", "arguments": [{"taskId": task.id, "data": str(file_id)}]})
+                + RS
+            )
+    except WebSocketDisconnect:
+        return
+    await ws.close()
