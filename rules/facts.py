@@ -7,6 +7,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -133,6 +134,8 @@ def load(db: Database, as_of: datetime) -> Facts:
     ):
         f.terms[tid] = (_d(a), _d(b), typ, name)  # type: ignore[assignment]
     days: dict[str, date] = {}  # one date object per distinct day (memory on a full year)
+    shared: dict[Any, Any] = {}  # one object per distinct group / term / type id
+    weights: dict[float, float] = {}
     for cm, sg, term, day, number in q(
         'SELECT "id", "sg_id", "term_id", "day", "number" FROM "class_meeting" WHERE "gone_at" IS NULL '
         'ORDER BY "day", coalesce("number", 0), "id"'
@@ -140,7 +143,7 @@ def load(db: Database, as_of: datetime) -> Facts:
         d = days.get(day)
         if d is None:
             d = days[day] = date.fromisoformat(day)
-        lesson = Lesson(cm, sg, term, d, number)
+        lesson = Lesson(cm, shared.setdefault(sg, sg), shared.setdefault(term, term), d, number)
         f.lessons[cm] = lesson
         f.lessons_by_sg[sg].append(lesson)
     intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
@@ -154,12 +157,12 @@ def load(db: Database, as_of: datetime) -> Facts:
         issued = days.get(row[7][:10]) if row[7] else None
         a = Assignment(
             row[0],
-            row[1],
-            row[2],
+            shared.setdefault(row[1], row[1]),
+            shared.setdefault(row[2], row[2]),
             row[3],
-            row[4],
+            shared.setdefault(row[4], row[4]),
             intern(row[5] or ""),
-            row[6] or 0.0,
+            weights.setdefault(float(row[6] or 0.0), float(row[6] or 0.0)),
             issued or _d(row[7]),
             row[8],
             intern(row[9]),
