@@ -15,7 +15,6 @@ import asyncio
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -24,25 +23,10 @@ from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.emulator.truth import CORE_RULES, ground_truth
 from asurso_sync.config import Config, example_config_text, load_config
+from asurso_sync.demo import RuleScore
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
 from rules.engine import run_rules
-
-
-@dataclass
-class RuleScore:
-    rule: str
-    planted: int
-    found: int
-    true_positive: int
-
-    @property
-    def precision(self) -> float:
-        return self.true_positive / self.found if self.found else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positive / self.planted if self.planted else 1.0
 
 
 def _config(folder: Path) -> Config:

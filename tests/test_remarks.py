@@ -12,13 +12,10 @@ import shutil
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -36,29 +33,12 @@ from asurso_sync.remarks import (
 )
 from cache import open_cache, outbox_rows, rows
 from tests.conftest import edit_config
-from tests.emu import free_port
+from tests.smtp import Recorder, smtp_server
 
 START = date(2026, 12, 7)
 MONDAY = datetime(2026, 12, 21, 7, 0)
 W50, W51 = Week(2026, 50), Week(2026, 51)
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-    def messages(self) -> list[EmailMessage]:
-        out = []
-        for e in self.envelopes:
-            msg = message_from_bytes(e.original_content, policy=policy.default)
-            assert isinstance(msg, EmailMessage)
-            out.append(msg)
-        return out
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +62,8 @@ def school(school_dir: Path, tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, Recorder]]:
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, handler
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def _config(school: Path, port: int) -> Path:

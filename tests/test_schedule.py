@@ -9,11 +9,9 @@ from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from apscheduler.schedulers.background import BackgroundScheduler
 from typer.testing import CliRunner
 
@@ -26,29 +24,16 @@ from asurso_sync.demo import prepare, simulate
 from asurso_sync.scheduler import Jobs, configure, fire_times, is_school_day, triggers
 from cache import audit_entries, open_cache, outbox_rows, rows
 from tests.conftest import edit_config
-from tests.emu import free_port, serve
+from tests.emu import serve
+from tests.smtp import Recorder, smtp_server
 
 MONDAY = date(2026, 12, 7)
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.envelopes: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, Recorder]]:
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, handler
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def _school(folder: Path, smtp_port: int = 25, **env: str) -> tuple[Emulator, Config]:
