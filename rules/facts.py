@@ -223,30 +223,32 @@ def group_label(name: str | None, subject: str | None) -> str:
 
 
 def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
-    """Exact entry times from the mirrored access report (rows resolved to a lesson only)."""
+    """Exact entry times from the mirrored access report (rows resolved to a lesson only), aggregated in SQL:
+    a year of a large school is ~700 000 rows, the rules need one or two times per lesson and kind."""
+    limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
+    q = db.execute
+    base = 'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? AND "kind" = ?'
+    f.exact_topic = dict(q(f'SELECT "cm_id", min("at") {base} GROUP BY 1', [limit, "topic"]).fetchall())
+    for cm, detail, at in q(f'SELECT "cm_id", "detail", min("at") {base} GROUP BY 1, 2', [limit, "homework"]):
+        f.exact_homework[(cm, detail or "")] = at
+    for cm, detail, at in q(f'SELECT "cm_id", "detail", min("at") {base} GROUP BY 1, 2', [limit, "task"]):
+        typ, _, text = (detail or "").partition("|")
+        f.exact_task[(cm, typ, text)] = at
+    for cm, detail, low, high in q(
+        f'SELECT "cm_id", "detail", min("at"), max("at") {base} GROUP BY 1, 2', [limit, "mark"]
+    ):
+        f.exact_marks[(cm, detail or "")] = (low, high)
     names: dict[str, int | None] = {}
-    for sid, name in db.execute('SELECT "id", "full_name" FROM "student"'):
+    for sid, name in q('SELECT "id", "full_name" FROM "student"'):
         norm = " ".join((name or "").split()).casefold()
         names[norm] = None if norm in names else sid  # a name two students share decides nothing
-    limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
-    for cm, kind, detail, at in db.execute(
-        'SELECT "cm_id", "kind", "detail", "at" FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? '
-        'ORDER BY "at"',
-        [limit],
+    # attendance: only the lessons where «ОТ» was ever entered (ATT002 is the one rule that reads it)
+    for cm, detail, at in q(
+        f'SELECT "cm_id", "detail", "at" {base} AND "cm_id" IN (SELECT "cm_id" FROM "access_log" '
+        'WHERE "kind" = \'attendance\' AND "detail" LIKE \'ОТ|%\') ORDER BY "at"',
+        [limit, "attendance"],
     ):
-        if kind == "topic":
-            f.exact_topic.setdefault(cm, at)
-        elif kind == "homework":
-            f.exact_homework.setdefault((cm, detail or ""), at)
-        elif kind == "task":
-            typ, _, text = (detail or "").partition("|")
-            f.exact_task.setdefault((cm, typ, text), at)
-        elif kind == "mark":
-            mark_key = (cm, detail or "")
-            low, _high = f.exact_marks.get(mark_key, (at, at))
-            f.exact_marks[mark_key] = (low, at)
-        elif kind == "attendance":
-            code, _, student = (detail or "").partition("|")
-            sid = names.get(" ".join(student.split()).casefold())
-            if sid is not None:
-                f.exact_attendance.setdefault((cm, sid), []).append((at, code))
+        code, _, student = (detail or "").partition("|")
+        sid = names.get(" ".join(student.split()).casefold())
+        if sid is not None:
+            f.exact_attendance.setdefault((cm, sid), []).append((at, code))
