@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
+import signal
 import stat
 import sys
 from contextlib import closing
@@ -21,6 +24,8 @@ from asurso_sync.config import Config
 from asurso_sync.logs import add_file_log
 from asurso_sync.scheduler import JOBS, Jobs, configure, next_runs
 from cache import open_cache, outbox_rows, purge, purge_records
+
+log = logging.getLogger("asurso_sync.schedule")
 
 app = typer.Typer(
     help=(
@@ -53,10 +58,15 @@ def run() -> None:
     for name, title, when in next_runs(config):
         err.print(f"{name:12} {title}: следующий запуск {when:%d.%m.%Y %H:%M}" if when else name, highlight=False)
     err.print("Планировщик запущен. Журнал: " + str(config.schedule.log_file or "stderr"), highlight=False)
-    try:
+
+    def stop(signum: int, _frame: object) -> None:  # systemd stops services with SIGTERM
+        log.info("stopping the scheduler (signal %d)", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        err.print("Планировщик остановлен.")
+    err.print("Планировщик остановлен.")
 
 
 @app.command("list")

@@ -54,6 +54,7 @@ def setup_logging(verbosity: int = 0) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
     handler.addFilter(REDACTOR)
+    handler.setLevel(level)  # a file log may lower the root level; the terminal keeps what -v asked for
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_asurso_sync", False):

@@ -267,3 +267,34 @@ def test_systemd_units_and_job_log(tmp_path: Path, runner: CliRunner) -> None:
     with closing(open_cache(config.cache.path)) as db:
         assert "schedule-error" in [e["action"] for e in audit_entries(db)]
     assert triggers(config)["weekly"].timezone == config.school.tz
+
+
+def test_schedule_run_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """The long-lived process (as systemd runs it): starts, lists its jobs, and stops cleanly on SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+
+    _school(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASURSO_SYNC_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asurso_sync", "-c", str(tmp_path / "config.toml"), "schedule", "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        log_file = tmp_path / "asurso-sync.log"
+        while time.monotonic() < deadline and "Scheduler started" not in (
+            log_file.read_text(encoding="utf-8") if log_file.exists() else ""
+        ):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "следующий запуск" in err and "Планировщик остановлен" in err
+    assert "INFO" not in err  # the terminal gets what -v asks for; the details go to the log file
