@@ -131,18 +131,6 @@ class Remark:
     message: str
     cm: int = 0
 
-    @property
-    def where(self) -> str:
-        parts = [self.class_name, self.subject]
-        if self.day:
-            parts.append(f"{self.day:%d.%m}")
-        return ", ".join(p for p in parts if p)
-
-    @property
-    def todo(self) -> str:
-        """«внесите тему урока 8б, Алгебра, 23.11» — what to do, and where."""
-        return f"{self.advice} ({self.where})" if self.advice else self.where
-
 
 @dataclass
 class Part:
@@ -362,6 +350,7 @@ class Builder:
         for r in rows(db, 'SELECT "class_id", "user_id" FROM "class_chief" WHERE "gone_at" IS NULL'):
             self.chiefs[r["user_id"]].append(self.classes.get(r["class_id"], "?"))
         self.findings = [self._remark(f) for f in findings_by_state(db)]
+        self._per_week: dict[tuple[str, Week], dict[int, int]] = {}
         self.directory = load_directory(config.mail.directory)
         run = last_successful_run(db)
         self.footer = Footer(
@@ -446,7 +435,13 @@ class Builder:
 
     # -- the deputy's numbers
     def _lessons(self, week: Week) -> dict[int, int]:
-        """Held lessons per teacher in the week whose 16:00 deadline had passed at the check."""
+        """Held lessons per teacher in the week whose 16:00 deadline had passed at the check (once per week)."""
+        hit = self._per_week.get(("lessons", week))
+        if hit is None:
+            hit = self._per_week[("lessons", week)] = self._lessons_sql(week)
+        return hit
+
+    def _lessons_sql(self, week: Week) -> dict[int, int]:
         as_of = str(self.check["as_of"])[:19]
         return {
             r["teacher"]: r["n"]
@@ -465,11 +460,15 @@ class Builder:
 
     def _late_lessons(self, week: Week) -> dict[int, int]:
         """Per teacher: lessons of the week with a timeliness finding (TML001–TML004, whatever its state)."""
+        hit = self._per_week.get(("late", week))
+        if hit is not None:
+            return hit
         by_teacher: dict[int, set[int]] = defaultdict(set)
         for r in self.findings:
             if r.rule in TIMELY and r.teacher_id and r.day and week.monday <= r.day <= week.sunday:
                 by_teacher[r.teacher_id].add(r.cm)
-        return {t: len(cms) for t, cms in by_teacher.items()}
+        hit = self._per_week[("late", week)] = {t: len(cms) for t, cms in by_teacher.items()}
+        return hit
 
     def on_time(self, week: Week) -> dict[int, float]:
         """Per teacher: share of the week's held lessons without a timeliness finding. Empty for a week the
