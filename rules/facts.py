@@ -228,16 +228,17 @@ def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     q = db.execute
     base = 'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? AND "kind" = ?'
-    f.exact_topic = dict(q(f'SELECT "cm_id", min("at") {base} GROUP BY 1', [limit, "topic"]).fetchall())
+    intern = sys.intern  # times repeat, and texts are the assignments' own (interned in load): share them
+    f.exact_topic = {cm: intern(at) for cm, at in q(f'SELECT "cm_id", min("at") {base} GROUP BY 1', [limit, "topic"])}
     for cm, detail, at in q(f'SELECT "cm_id", "detail", min("at") {base} GROUP BY 1, 2', [limit, "homework"]):
-        f.exact_homework[(cm, detail or "")] = at
+        f.exact_homework[(cm, intern(detail or ""))] = intern(at)
     for cm, detail, at in q(f'SELECT "cm_id", "detail", min("at") {base} GROUP BY 1, 2', [limit, "task"]):
         typ, _, text = (detail or "").partition("|")
-        f.exact_task[(cm, typ, text)] = at
+        f.exact_task[(cm, intern(typ), intern(text))] = intern(at)
     for cm, detail, low, high in q(
         f'SELECT "cm_id", "detail", min("at"), max("at") {base} GROUP BY 1, 2', [limit, "mark"]
     ):
-        f.exact_marks[(cm, detail or "")] = (low, high)
+        f.exact_marks[(cm, intern(detail or ""))] = (intern(low), intern(high))
     names: dict[str, int | None] = {}
     for sid, name in q('SELECT "id", "full_name" FROM "student"'):
         norm = " ".join((name or "").split()).casefold()
