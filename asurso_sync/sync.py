@@ -66,6 +66,7 @@ TERM_TAIL_DAYS = 21  # a term stays (or becomes) interesting this long after (be
 DEFAULT_EDIT_LIMIT_DAYS = 14
 ACCESS_OVERLAP_DAYS = 1  # the report (by action date) is re-read from the day before the last read
 REPORT_TIMEOUT = 120.0  # seconds: one report, queue to file, never longer
+ACCESS_CHUNK_DAYS = 31  # a year is read month by month: reports a server can build, progress kept per month
 
 
 @dataclass
@@ -529,7 +530,8 @@ class Sync:
 
     async def _access_log(self, class_id: int, today: date, year_start: date, run_id: int) -> None:
         """«Отчёт о доступе к классному журналу» of one class since the previous read (with an overlap: the report
-        may still gain rows for recent days), or the whole year with ``--all``."""
+        may still gain rows for recent days), or the whole year with ``--all`` — one report per month at most,
+        each saved with its cursor, so a long read that breaks goes on where it stopped."""
         scope = {"class_id": class_id}
         cursor = get_cursor(self.db, "access_log", scope)
         if self.opt.mode == "all" or cursor is None:
@@ -541,38 +543,44 @@ class Sync:
         start = max(start, year_start)
         end = self.opt.end or today
 
+        pending = {"next": start}  # a retried unit goes on from the first month not yet saved
+
         async def work() -> None:
-            entries = await fetch_access_log(
-                self.client,
-                class_id,
-                start,
-                end,
-                method=self.opt.access_log,  # type: ignore[arg-type]
-                timeout=REPORT_TIMEOUT,
-                hub_available=self.opt.hub_available,
-            )
-            observed = _ts(self.client.server_time)
-            with unit(self.db, "access_log", scope, observed_at=observed, run_id=run_id) as u:
-                added = save_access_rows(
-                    self.db,
-                    [
-                        {
-                            "class_name": e.class_name,
-                            "subject": e.subject,
-                            "at": e.at.isoformat(timespec="seconds"),
-                            "user": e.user,
-                            "lesson_day": e.lesson_day.isoformat() if e.lesson_day else None,
-                            "lesson_number": e.lesson_number,
-                            "period": e.period,
-                            "action": e.action,
-                        }
-                        for e in entries
-                    ],
-                    observed_at=observed,
-                    run_id=run_id,
+            while pending["next"] <= end:
+                chunk_start = pending["next"]
+                chunk_end = min(chunk_start + timedelta(days=ACCESS_CHUNK_DAYS - 1), end)
+                entries = await fetch_access_log(
+                    self.client,
+                    class_id,
+                    chunk_start,
+                    chunk_end,
+                    method=self.opt.access_log,  # type: ignore[arg-type]
+                    timeout=REPORT_TIMEOUT,
+                    hub_available=self.opt.hub_available,
                 )
-                u.cursor = end.isoformat()
-            self.report.rows.new += added
+                observed = _ts(self.client.server_time)
+                with unit(self.db, "access_log", scope, observed_at=observed, run_id=run_id) as u:
+                    added = save_access_rows(
+                        self.db,
+                        [
+                            {
+                                "class_name": e.class_name,
+                                "subject": e.subject,
+                                "at": e.at.isoformat(timespec="seconds"),
+                                "user": e.user,
+                                "lesson_day": e.lesson_day.isoformat() if e.lesson_day else None,
+                                "lesson_number": e.lesson_number,
+                                "period": e.period,
+                                "action": e.action,
+                            }
+                            for e in entries
+                        ],
+                        observed_at=observed,
+                        run_id=run_id,
+                    )
+                    u.cursor = chunk_end.isoformat()  # committed with the month's rows
+                self.report.rows.new += added
+                pending["next"] = chunk_end + timedelta(days=1)
 
         await self._safely(f"отчёт о доступе, класс {class_id}", work)
 

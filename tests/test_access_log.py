@@ -205,7 +205,7 @@ def test_nightly_syncs_with_the_access_log_decide_everything(tmp_path: Path) -> 
     kinds = {r["kind"]: r for r in logged}
     assert {"topic", "homework", "task", "mark", "attendance"} <= set(kinds)
     assert all(r["resolved"] == r["n"] for r in logged)  # every row resolved to a lesson of the mirror
-    assert hub_calls == 2 * 9  # two classes, nine syncs
+    assert hub_calls == 2 * (4 + 8)  # two classes: --all reads Sep 1 – Dec 7 month by month (4), then 8 nights
     assert emu.write_attempts == []
     outcome = run_check(config, CheckOptions(start=start, as_of=emu.clock))
     assert sum(outcome.result.undecided.values()) == 0
