@@ -60,7 +60,7 @@ def run() -> None:
     err.print("Планировщик запущен. Журнал: " + str(config.schedule.log_file or "stderr"), highlight=False)
 
     def stop(signum: int, _frame: object) -> None:  # systemd stops services with SIGTERM
-        log.info("stopping the scheduler (signal %d)", signum)
+        log.info("планировщик останавливается (сигнал %d)", signum)
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)

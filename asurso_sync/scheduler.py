@@ -96,7 +96,9 @@ class Jobs:
     def _sync(self, mode: str) -> SyncReport:
         options = SyncOptions(mode=mode, lookback_days=self.config.sync.lookback_days)  # type: ignore[arg-type]
         report = asyncio.run(sync_once(self.config, options, transport=self.transport))
-        log.info("sync %s: status=%s requests=%d units=%d", mode, report.status, report.requests, report.units)
+        log.info(
+            "синхронизация %s: итог %s, запросов %d, частей %d", mode, report.status, report.requests, report.units
+        )
         if report.status != "ok":
             raise RuntimeError(f"синхронизация ({mode}) завершилась со статусом {report.status}: {report.error or ''}")
         return report
@@ -109,7 +111,7 @@ class Jobs:
     def snapshot(self) -> str:
         today = self._now().date()
         if not is_school_day(self.config, today):
-            log.info("snapshot skipped: %s is not a school day", today.isoformat())
+            log.info("снимок пропущен: %s — не учебный день", today.isoformat())
             return "пропущено: не учебный день"
         self._sync("snapshot")
         return "снимок выполнен"
@@ -128,13 +130,13 @@ class Jobs:
             report = purge(
                 db, before, reason=f"истёк срок хранения {keep} дн. ([retention] keep_days)", actor="schedule"
             )
-        log.info("purge before %s: %d records", before.isoformat(), report.total)
+        log.info("удалены данные старше %s: %d записей", before.isoformat(), report.total)
 
     def daily_check(self) -> str:
         try:
             outcome = run_check(self.config, CheckOptions(as_of=self._now()))
         except StaleData as exc:
-            log.warning("daily check skipped: %s", exc)
+            log.warning("ежедневная проверка пропущена: %s", exc)
             return f"пропущено: {exc}"
         return f"замечаний: {len(outcome.findings)}"
 
@@ -152,13 +154,13 @@ class Jobs:
         with closing(open_cache(self.config.cache.path, create=False)) as db:
             first = rows(db, 'SELECT min("observed_at") AS t FROM "observation"')[0]["t"]
             if not first or week.sunday.isoformat() < first[:10]:
-                log.info("weekly %s skipped: the mirror starts later (%s)", week.label, first)
+                log.info("рассылка за %s пропущена: синхронизации начались позже (%s)", week.label, first)
                 return "пропущено: неделя закончилась до первой синхронизации"
             wl = build_week(db, self.config, week)
             plan = enqueue_week(db, self.config, wl)
             report = deliver(db, backend, period=week.label)
         log.info(
-            "weekly %s: queued=%d sent=%d already=%d failed=%d stuck=%d missing=%d",
+            "рассылка за %s: в очереди %d, отправлено %d, уже были %d, ошибок %d, «застряло» %d, без адреса %d",
             week.label,
             plan.added,
             len(report.sent),
@@ -178,7 +180,7 @@ class Jobs:
         from email.message import EmailMessage
         from email.utils import make_msgid
 
-        log.warning("weekly %s not sent: %s", week.label, reason)
+        log.warning("рассылка за %s не выполнена: %s", week.label, reason)
         to = self.config.mail.deputy_addr
         if not to:
             return
@@ -203,19 +205,19 @@ def _listener(config: Config) -> Callable[[Any], None]:
     def on_event(event: Any) -> None:
         job = getattr(event, "job_id", "?")
         if event.code == EVENT_JOB_MISSED:
-            log.warning("job %s missed (scheduled %s)", job, event.scheduled_run_time)
+            log.warning("задание %s пропущено (было назначено на %s)", job, event.scheduled_run_time)
             action, details = "schedule-missed", {"job": job, "scheduled": str(event.scheduled_run_time)}
         elif isinstance(event, JobExecutionEvent) and event.exception is not None:
-            log.error("job %s failed: %s", job, event.exception)
+            log.error("задание %s завершилось ошибкой: %s", job, event.exception)
             action, details = "schedule-error", {"job": job, "error": str(event.exception)[:500]}
         else:
-            log.info("job %s finished: %s", job, getattr(event, "retval", ""))
+            log.info("задание %s выполнено: %s", job, getattr(event, "retval", ""))
             action, details = "schedule-job", {"job": job, "result": str(getattr(event, "retval", ""))[:200]}
         try:
             with closing(open_cache(config.cache.path)) as db:
                 audit(db, action, details)
         except Exception:  # the audit must never take the scheduler down
-            log.exception("audit of job %s failed", job)
+            log.exception("не удалось записать задание %s в audit_log", job)
 
     return on_event
 
