@@ -133,6 +133,21 @@ def test_error_completion_falls_back_to_asp() -> None:
         asyncio.run(run(base))
 
 
+def test_older_server_version_takes_the_asp_pages() -> None:
+    emu = _emu()
+
+    async def run(base: str) -> None:
+        async with _client(base) as c:
+            c.server_version = "5.25.1"  # SignalR 2 on the server: the JSON hub is not there
+            entries = await fetch_access_log(c, _class(emu), *WEEK, timeout=10)
+            assert entries
+            assert ("POST", "/asp/reports/journalaccess.asp") in c.stats.calls
+            assert not any(method == "WS" for method, _path in c.stats.calls)
+
+    with serve(emu) as base:
+        asyncio.run(run(base))
+
+
 def test_asp_pages_in_process_and_same_rows_as_the_hub() -> None:
     emu = _emu()
 

@@ -447,6 +447,12 @@ class NetSchoolClient:
         data = {"at": self.http.headers.get("at", ""), "VER": self._ver or "", **form}
         return (await self._authed("POST", path, data=data, html_ok=True)).text
 
+    @property
+    def has_core_hub(self) -> bool:
+        """The ASP.NET Core SignalR hub this client speaks exists from 5.29 on (older servers run SignalR 2)."""
+        version = _version_tuple(self.server_version)
+        return not version or version >= (5, 29)
+
     async def hub_run_task(self, task_id: int, queue_key: str | None, *, timeout: float) -> str:
         """Run a queued report task on the SignalR hub (ASP.NET Core JSON protocol) and return the file id.
 

@@ -3,7 +3,8 @@
 Modern pipeline: ``POST v2/reports/journalaccess/queue`` → ``{taskId, queueKey}`` (a bare task id on older
 servers) → the task runs on the SignalR hub → ``GET files/{id}`` → HTML. Legacy: two form POSTs of the ASP pages
 (``ReportJournalAccess.asp`` → ``JournalAccess.asp``) return the same table. ``method="auto"`` tries the hub and
-falls back to ASP when the hub cannot be used (no WebSocket, an in-process transport, a hub error).
+falls back to ASP when the hub cannot be used (no WebSocket, an in-process transport, a hub error, a server
+older than 5.29 whose hub speaks the old SignalR 2 protocol).
 
 The HTML is parsed with BeautifulSoup into typed rows; columns are found by their header words, so their order
 and wording may vary («Дата и время действия» / «Дата действия», «Пользователь» / «Сотрудник», …).
@@ -168,6 +169,9 @@ async def fetch_access_log(
     hub_available: bool = True,
 ) -> list[AccessEntry]:
     """The access report of one class for lesson dates ``start``..``end``, parsed."""
+    if method == "auto" and not client.has_core_hub:
+        log.info("сервер %s: хаб отчётов старого образца — отчёт через страницы ASP", client.server_version)
+        hub_available = False
     if method in ("auto", "hub") and hub_available:
         try:
             return parse_access_html(await fetch_access_report_hub(client, class_id, start, end, timeout=timeout))
