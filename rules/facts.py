@@ -229,16 +229,21 @@ def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
     q = db.execute
     base = 'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? AND "kind" = ?'
     intern = sys.intern  # times repeat, and texts are the assignments' own (interned in load): share them
-    f.exact_topic = {cm: intern(at) for cm, at in q(f'SELECT "cm_id", min("at") {base} GROUP BY 1', [limit, "topic"])}
-    for cm, detail, at in q(f'SELECT "cm_id", "detail", min("at") {base} GROUP BY 1, 2', [limit, "homework"]):
-        f.exact_homework[(cm, intern(detail or ""))] = intern(at)
-    for cm, detail, at in q(f'SELECT "cm_id", "detail", min("at") {base} GROUP BY 1, 2', [limit, "task"]):
-        typ, _, text = (detail or "").partition("|")
-        f.exact_task[(cm, intern(typ), intern(text))] = intern(at)
-    for cm, detail, low, high in q(
-        f'SELECT "cm_id", "detail", min("at"), max("at") {base} GROUP BY 1, 2', [limit, "mark"]
+    for cm, kind, detail, low, high in q(
+        'SELECT "cm_id", "kind", "detail", min("at"), max("at") FROM "access_log" WHERE "cm_id" IS NOT NULL '
+        "AND \"at\" <= ? AND \"kind\" IN ('topic', 'homework', 'task', 'mark') GROUP BY 1, 2, 3",
+        [limit],
     ):
-        f.exact_marks[(cm, intern(detail or ""))] = (intern(low), intern(high))
+        if kind == "topic":
+            first = f.exact_topic.get(cm)
+            f.exact_topic[cm] = intern(low) if first is None or low < first else first
+        elif kind == "homework":
+            f.exact_homework[(cm, intern(detail or ""))] = intern(low)
+        elif kind == "task":
+            typ, _, text = (detail or "").partition("|")
+            f.exact_task[(cm, intern(typ), intern(text))] = intern(low)
+        else:
+            f.exact_marks[(cm, intern(detail or ""))] = (intern(low), intern(high))
     names: dict[str, int | None] = {}
     for sid, name in q('SELECT "id", "full_name" FROM "student"'):
         norm = " ".join((name or "").split()).casefold()
