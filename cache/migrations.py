@@ -94,5 +94,11 @@ def m0010_access_log(db: Database) -> None:
     _run_sql_file(db, "0010_access_log.sql")
 
 
+@migrations(name="0011_access_log_evidence")
+def m0011_access_log_evidence(db: Database) -> None:
+    """A covering index for the rules' per-lesson aggregation of the access report."""
+    _run_sql_file(db, "0011_access_log_evidence.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]
