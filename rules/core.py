@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from rules.engine import ABSENT, DEFAULT_WRITTEN, Finding, RuleContext
-from rules.evidence import Verdict, ts
-from rules.facts import Assignment, Lesson
+from rules.evidence import Due, Verdict, ts
+from rules.facts import Assignment, Lesson, MarkSet, topic_texts
 from rules.registry import rule
 
 NO_HOMEWORK = "Не предусмотрено"
@@ -39,12 +39,15 @@ def due_lessons(ctx: RuleContext) -> list[Lesson]:
     if hit is None:
         f = ctx.facts
         today = ctx.as_of.date()
-        school_day: dict[date, bool] = {}
+        due = ctx.due_table()
+        wanted: dict[date, bool] = {}
         hit = []
         for lesson in f.lessons.values():
-            if lesson.day > today or not ctx.in_period(lesson.day):
-                continue
-            if school_day.setdefault(lesson.day, f.is_school_day(lesson.day)) and ctx.passed(ctx.deadline(lesson.day)):
+            ok = wanted.get(lesson.day)
+            if ok is None:
+                d = lesson.day
+                ok = wanted[d] = d <= today and ctx.in_period(d) and f.is_school_day(d) and ctx.passed(due[d].moment)
+            if ok:
                 hit.append(lesson)
         ctx.memo[key] = hit
     return hit
@@ -93,12 +96,11 @@ def written_types(ctx: RuleContext) -> set[str]:
     return set(ctx.p_default("written_types", list(DEFAULT_WRITTEN)))
 
 
-def numeric_marks(ctx: RuleContext, a: Assignment) -> list[tuple[int, int, str]]:
-    """(student, mark, first_seen) of the numeric marks of an assignment."""
-    return ctx.facts.marks.get(a.id, _NO_MARKS)
+def numeric_marks(ctx: RuleContext, a: Assignment) -> MarkSet | None:
+    """The numeric marks of an assignment (None: it has none)."""
+    return ctx.facts.marks.get(a.id)
 
 
-_NO_MARKS: list[tuple[int, int, str]] = []
 _NO_CODES: dict[int, str] = {}
 
 
@@ -129,11 +131,14 @@ def _count(ctx: RuleContext, verdict: Verdict) -> None:
 def tml001(ctx: RuleContext) -> Iterator[Finding]:
     """The topic of a lesson must be in the journal by 16:00 of the lesson day (Положение 3.7). Evidence: the
     topic was seen at the 16:05 snapshot (on time) or was missing from an observation made after 16:00."""
+    due = ctx.due_table()
+    topics, exact_topic = ctx.facts.topics, ctx.facts.exact_topic
     for lesson in due_lessons(ctx):
-        topic = ctx.facts.topics.get(lesson.id)
-        deadline = ctx.deadline(lesson.day)
-        exact = ctx.exact([ctx.facts.exact_topic.get(lesson.id)], deadline) if topic else None
-        verdict = exact or ctx.decide("topic", {"cm_id": lesson.id}, topic[0] if topic else None, deadline)
+        topic = topics.get(lesson.id)  # when the topic was first seen
+        deadline = due[lesson.day]
+        exact = ctx.exact([exact_topic.get(lesson.id)], deadline) if topic else None
+        key = ("topic", f'{{"cm_id":{lesson.id}}}')  # unit_key("topic", {"cm_id": ...})
+        verdict = exact or ctx.decide_due(key, topic, deadline)
         if verdict is Verdict.LATE:
             late = " (внесена позже)" if topic else ""
             yield ctx.lesson_finding(
@@ -161,6 +166,8 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
 def tml002(ctx: RuleContext) -> Iterator[Finding]:
     """Homework given at a lesson must be entered by 16:00 of the lesson day. In grade 1 the entry is «Не
     предусмотрено». The homework belongs to the journal of the lesson it is due for (often the next term's)."""
+    due = ctx.due_table()
+    exact_homework = ctx.facts.exact_homework
     for lesson in due_lessons(ctx):
         grade1 = ctx.facts.grade(lesson.sg) == 1
         given = homework_given_at(ctx, lesson)
@@ -168,9 +175,9 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
         pick = valid or given
         term = pick[0].term if pick else next_lesson_term(ctx, lesson)
         first = min((a.first_seen for a in valid), default=None)
-        deadline = ctx.deadline(lesson.day)
-        exact = ctx.exact([ctx.facts.exact_homework.get((lesson.id, a.name)) for a in valid], deadline)
-        verdict = exact or ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, deadline)
+        deadline = due[lesson.day]
+        exact = ctx.exact([exact_homework.get((lesson.id, a.name)) for a in valid], deadline) if valid else None
+        verdict = exact or ctx.decide_due(ctx.journal_key(lesson.sg, term), first, deadline)
         if verdict is Verdict.LATE:
             text = "запись «Не предусмотрено» не внесена до 16:00" if grade1 else "домашнее задание не внесено до 16:00"
             late = " (внесено позже)" if valid else ""
@@ -193,15 +200,15 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
 )
 def tml003(ctx: RuleContext) -> Iterator[Finding]:
     """Every lesson needs a form of control: a classwork assignment of any type other than homework, by 16:00."""
+    due = ctx.due_table()
+    f = ctx.facts
     for lesson in due_lessons(ctx):
-        classwork = [a for a in attached(ctx, lesson) if not ctx.facts.is_homework(a.type_id)]
+        classwork = [a for a in attached(ctx, lesson) if not f.is_homework(a.type_id)]
         first = min((a.first_seen for a in classwork), default=None)
-        deadline = ctx.deadline(lesson.day)
-        f = ctx.facts
-        exact = ctx.exact(
-            [f.exact_task.get((lesson.id, f.type_name.get(a.type_id, ""), a.name)) for a in classwork], deadline
-        )
-        verdict = exact or ctx.decide("journal", ctx.journal_unit(lesson.sg, lesson.term), first, deadline)
+        deadline = due[lesson.day]
+        tasks = [f.exact_task.get((lesson.id, f.type_name.get(a.type_id, ""), a.name)) for a in classwork]
+        exact = ctx.exact(tasks, deadline) if classwork else None
+        verdict = exact or ctx.decide_due(ctx.journal_key(lesson.sg, lesson.term), first, deadline)
         if verdict is Verdict.LATE:
             late = " (указана позже)" if classwork else ""
             yield ctx.lesson_finding(
@@ -227,31 +234,28 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
 def tml004(ctx: RuleContext) -> Iterator[Finding]:
     """Marks for work at the lesson (not written work) go in on the lesson day by 16:00 (Положение 4.2.5.1)."""
     written = written_types(ctx)
+    due = ctx.due_table()
     for lesson in due_lessons(ctx):
-        deadline = ctx.deadline(lesson.day)
-        in_time = ts(deadline + ctx.grace)
+        deadline = due[lesson.day]
+        in_time = deadline.in_time
         # The observed verdict is monotonic in first_seen (a later first sighting can only be «later»), so per
         # journal unit only the latest mark seen after deadline + grace needs deciding.
         latest: dict[int | None, str] = {}
+        marked_types = set()
         for a in attached(ctx, lesson):
-            if ctx.facts.is_written(a.type_id, written):
+            marks = numeric_marks(ctx, a)
+            if marks is None or ctx.facts.is_written(a.type_id, written):
                 continue
-            for _s, _m, first in numeric_marks(ctx, a):
-                if first > in_time and first > latest.get(a.term, ""):  # seen by deadline + grace: on time
-                    latest[a.term] = first
-        marked_types = {
-            ctx.facts.type_name.get(a.type_id, "")
-            for a in attached(ctx, lesson)
-            if not ctx.facts.is_written(a.type_id, written) and numeric_marks(ctx, a)
-        }
+            marked_types.add(ctx.facts.type_name.get(a.type_id, ""))
+            if marks.last > in_time and marks.last > latest.get(a.term, ""):  # seen by deadline + grace: on time
+                latest[a.term] = marks.last
         exact_marks = [ctx.facts.exact_marks.get((lesson.id, typ), (None, None))[1] for typ in marked_types]
-        exact = ctx.exact(exact_marks, deadline, latest=True)
+        exact = ctx.exact(exact_marks, deadline, latest=True) if exact_marks else None
         if exact is not None:
             verdicts = [exact]
         else:
             verdicts = [
-                ctx.decide("journal", ctx.journal_unit(lesson.sg, term), first, deadline)
-                for term, first in latest.items()
+                ctx.decide_due(ctx.journal_key(lesson.sg, term), first, deadline) for term, first in latest.items()
             ]
         if Verdict.LATE in verdicts:
             yield ctx.lesson_finding(
@@ -287,14 +291,13 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             unit = ctx.journal_unit(lesson.sg, a.term)
             marks = numeric_marks(ctx, a)
             # monotonic in first_seen: the earliest mark decides «on time», the latest decides «late»
-            firsts = [first for _s, _m, first in marks]
             low, high = ctx.facts.exact_marks.get((lesson.id, ctx.facts.type_name.get(a.type_id, "")), (None, None))
-            if firsts and low is not None and high is not None:
+            if marks and low is not None and high is not None:
                 verdicts = [ctx.exact([low], deadline), ctx.exact([high], deadline)]  # exact evidence
-            elif firsts:
+            elif marks:
                 verdicts = [
-                    ctx.decide("journal", unit, min(firsts), deadline),
-                    ctx.decide("journal", unit, max(firsts), deadline),
+                    ctx.decide("journal", unit, marks.first, deadline),
+                    ctx.decide("journal", unit, marks.last, deadline),
                 ]
             else:
                 verdicts = []
@@ -377,13 +380,14 @@ def cmp001(ctx: RuleContext) -> Iterator[Finding]:
     """A topic such as «урок» or «-» is no topic: the journal must say what the lesson was about."""
     words = {w.casefold() for w in ctx.p("placeholders")}
     shortest = int(ctx.p("min_length"))
+    texts = topic_texts(ctx.db)
     for lesson in due_lessons(ctx):
-        topic = ctx.facts.topics.get(lesson.id)
+        topic = texts.get(lesson.id)
         if topic is None:
             continue
-        text = (topic[1] or "").strip().casefold()
+        text = topic.strip().casefold()
         if len(text) < shortest or text in words:
-            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"тема урока «{topic[1]}» — заглушка")
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"тема урока «{topic}» — заглушка")
 
 
 @rule(
@@ -410,7 +414,11 @@ def cmp002(ctx: RuleContext) -> Iterator[Finding]:
 # --- marks ----------------------------------------------------------------------------------------
 
 
-def _marks_of_lessons(ctx: RuleContext, grades: Callable[[int], bool]) -> Iterator[tuple[Lesson, Assignment, int, int]]:
+def _marks_of_lessons(
+    ctx: RuleContext, grades: Callable[[int], bool], wanted_marks: Callable[[MarkSet], bool] = bool
+) -> Iterator[tuple[Lesson, Assignment, int, int]]:
+    """(lesson, assignment, student, mark) of the numeric marks of the period's lessons in the chosen grades;
+    ``wanted_marks`` skips whole mark sets at once (e.g. those with no mark outside the scale)."""
     grade_of: dict[int, bool] = {}
     for lesson in due_lessons(ctx):
         wanted = grade_of.get(lesson.sg)
@@ -419,8 +427,10 @@ def _marks_of_lessons(ctx: RuleContext, grades: Callable[[int], bool]) -> Iterat
         if not wanted:
             continue
         for a in attached(ctx, lesson):
-            for student, mark, _first in numeric_marks(ctx, a):
-                yield lesson, a, student, mark
+            marks = numeric_marks(ctx, a)
+            if marks is not None and wanted_marks(marks):
+                for student, mark in marks.pairs():
+                    yield lesson, a, student, mark
 
 
 @rule(
@@ -436,8 +446,10 @@ def _marks_of_lessons(ctx: RuleContext, grades: Callable[[int], bool]) -> Iterat
 )
 def mrk001(ctx: RuleContext) -> Iterator[Finding]:
     """Marks are 2, 3, 4, 5 (Положение 5.3); a school may allow 1 in the rule's parameters."""
-    allowed = {int(x) for x in ctx.p("allowed")}
-    for lesson, a, student, mark in _marks_of_lessons(ctx, lambda grade: grade >= 2):
+    allowed = frozenset(int(x) for x in ctx.p("allowed"))
+    for lesson, a, student, mark in _marks_of_lessons(
+        ctx, lambda grade: grade >= 2, lambda marks: not allowed.issuperset(marks.values)
+    ):
         if mark not in allowed:
             yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» вне шкалы")
 
@@ -459,7 +471,12 @@ def mrk002(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
-    return {student for a in attached(ctx, lesson) for student, _m, _f in numeric_marks(ctx, a)}
+    out: set[int] = set()
+    for a in attached(ctx, lesson):
+        marks = numeric_marks(ctx, a)
+        if marks is not None:
+            out.update(marks.students)
+    return out
 
 
 @rule(
@@ -476,6 +493,8 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
     """An absent student cannot have a mark for that lesson's work (a «точка» is the way to record a debt)."""
     for lesson in due_lessons(ctx):
         codes = codes_at(ctx, lesson)
+        if not codes:
+            continue
         for student in sorted(_marked_students(ctx, lesson)):
             if codes.get(student) in ABSENT:
                 yield ctx.lesson_finding(
@@ -565,11 +584,12 @@ def att001(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _reason_at(ctx: RuleContext, lesson: Lesson, student: int, moment: str) -> str | None:
-    current = ctx.facts.attendance.get(lesson.id, {}).get(student)
-    if current is None or current[1] > moment:
+    current = ctx.facts.codes.get(lesson.id, _NO_CODES).get(student)
+    seen = ctx.facts.code_seen.get((lesson.id, student))
+    if seen is None or seen > moment:  # no row yet at that moment
         return None
     history = ctx.facts.attendance_history.get((lesson.id, student), [])
-    value = history[0][1] if history else current[0]
+    value = history[0][1] if history else current
     for at, _old, new in history:
         if at <= moment:
             value = new
@@ -593,20 +613,23 @@ def att002(ctx: RuleContext) -> Iterator[Finding]:
     """The class teacher replaces «ОТ» (absent, reason unknown) with the real reason by 16:00 of the next school
     day. The remark goes to the class chief, not to the subject teacher."""
     f = ctx.facts
+    due = ctx.due_table()
+    school_days = int(ctx.p("school_days"))
+    deadlines: dict[date, datetime] = {}
     for lesson in due_lessons(ctx):
-        rows = f.attendance.get(lesson.id, {})
+        rows = f.codes.get(lesson.id)
         if not rows:
             continue
-        day = lesson.day
-        for _ in range(int(ctx.p("school_days"))):
-            day = f.next_school_day(day)
-        deadline = ctx.deadline(day)
+        deadline = deadlines.get(lesson.day)
+        if deadline is None:
+            day = lesson.day
+            for _ in range(school_days):
+                day = f.next_school_day(day)
+            deadline = deadlines[lesson.day] = due[day].moment
         if not ctx.passed(deadline):
             continue
         assert ctx.observations is not None
-        from rules.evidence import unit_key
-
-        for student, (reason, _first) in sorted(rows.items()):
+        for student, reason in sorted(rows.items()):
             history = f.attendance_history.get((lesson.id, student), [])
             if reason != "ОТ" and not any(old == "ОТ" for _at, old, _new in history):
                 continue
@@ -624,9 +647,7 @@ def att002(ctx: RuleContext) -> Iterator[Finding]:
                     )
                 if in_force:
                     continue
-            seen = ctx.observations.first_at_or_after(
-                unit_key("journal", ctx.journal_unit(lesson.sg, lesson.term)), ts(deadline)
-            )
+            seen = ctx.observations.first_at_or_after(ctx.journal_key(lesson.sg, lesson.term), ts(deadline))
             if seen is None:
                 _count(ctx, Verdict.UNDECIDED)
             elif _reason_at(ctx, lesson, student, seen) == "ОТ":
@@ -665,19 +686,25 @@ def _students(ctx: RuleContext, sg: int, term: int, end: date) -> list[int]:
     return out
 
 
-def _term_marks(ctx: RuleContext, sg: int, start: date, end: date) -> dict[int, list[tuple[int, float]]]:
-    """Numeric current marks with weights per student in one group's term (shared by DEN001, FIN001, FIN003)."""
-    key = ("term-marks", sg, start, end)
-    cached = ctx.memo.get(key)
-    if cached is None:
-        cached = defaultdict(list)
-        for le in ctx.facts.lessons_by_sg.get(sg, []):
-            if start <= le.day <= end:
-                for a in attached(ctx, le):
-                    for student, mark, _first in numeric_marks(ctx, a):
-                        cached[student].append((mark, a.weight))
-        ctx.memo[key] = cached
-    return cached
+def _term_marks(ctx: RuleContext, sg: int, start: date, end: date) -> dict[int, list[float]]:
+    """Per student of one group's term: [number of numeric current marks, sum of weights, sum of mark × weight],
+    summed in lesson order (for the term rows of DEN001, FIN001, FIN003; not kept)."""
+    sums: dict[int, list[float]] = {}
+    for le in ctx.facts.lessons_by_sg.get(sg, []):
+        if start <= le.day <= end:
+            for a in attached(ctx, le):
+                marks = numeric_marks(ctx, a)
+                if marks is not None:
+                    weight = a.weight
+                    for student, mark in marks.pairs():
+                        acc = sums.get(student)
+                        if acc is None:
+                            sums[student] = [1, weight, mark * weight]
+                        else:
+                            acc[0] += 1
+                            acc[1] += weight
+                            acc[2] += mark * weight
+    return sums
 
 
 def weekly_hours(ctx: RuleContext, sg: int, start: date, end: date) -> int:
@@ -702,7 +729,9 @@ class TermRow:
     end: date
     term_type: int | None
     student: int
-    marks: list[tuple[int, float]]  # numeric current marks with weights
+    count: int  # numeric current marks
+    weights: float  # their weights, summed
+    weighted: float  # mark × weight, summed
     term_mark: tuple[str | None, int | None, str] | None  # (mark, mark type, first seen)
 
     @property
@@ -723,9 +752,14 @@ def _term_rows(ctx: RuleContext) -> list[TermRow]:
             marks = _term_marks(ctx, sg, start, end)
             given = ctx.facts.term_marks.get((sg, term), {})
             for student in _students(ctx, sg, term, end):
-                hit.append(TermRow(sg, term, start, end, typ, student, marks.get(student, []), given.get(student)))
+                count, weights, weighted = marks.get(student) or _NO_TERM_MARKS
+                mark = given.get(student)
+                hit.append(TermRow(sg, term, start, end, typ, student, int(count), weights, weighted, mark))
         ctx.memo[key] = hit
     return hit
+
+
+_NO_TERM_MARKS = [0, 0.0, 0.0]
 
 
 def _term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
@@ -753,8 +787,8 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
     for row in _term_rows(ctx):
         table = half if row.term_type == 2 else quarter
         need = table[min(max(weekly_hours(ctx, row.sg, row.start, row.end), 1), 3)]
-        if len(row.marks) < need:
-            yield _term_finding(ctx, row, f"у обучающегося {len(row.marks)} отметок, нужно не меньше {need}")
+        if row.count < need:
+            yield _term_finding(ctx, row, f"у обучающегося {row.count} отметок, нужно не меньше {need}")
 
 
 @rule(
@@ -773,8 +807,8 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
     for row in _term_rows(ctx):
         minimum = int(ctx.p("half_year") if row.term_type == 2 else ctx.p("quarter"))
         mark = row.numeric_term_mark
-        if mark is not None and len(row.marks) < minimum:
-            yield _term_finding(ctx, row, f"итоговая «{mark}» при {len(row.marks)} текущих отметках")
+        if mark is not None and row.count < minimum:
+            yield _term_finding(ctx, row, f"итоговая «{mark}» при {row.count} текущих отметках")
 
 
 @rule(
@@ -791,12 +825,17 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
 def fin002(ctx: RuleContext) -> Iterator[Finding]:
     """Term marks are entered within a few days after the term ends."""
     days = int(ctx.p("days"))
+    grace = ctx.grace
+    dues: dict[date, Due] = {}
     for row in _term_rows(ctx):
-        deadline = datetime.combine(row.end + timedelta(days=days), time(23, 59, 59))
+        due = dues.get(row.end)
+        if due is None:
+            due = dues[row.end] = Due.at(datetime.combine(row.end + timedelta(days=days), time(23, 59, 59)), grace)
+        deadline = due.moment
         if not ctx.passed(deadline):
             continue
         first = row.term_mark[2] if row.term_mark else None
-        verdict = ctx.decide("journal", ctx.journal_unit(row.sg, row.term), first, deadline)
+        verdict = ctx.decide_due(ctx.journal_key(row.sg, row.term), first, due)
         if verdict is Verdict.LATE:
             yield _term_finding(ctx, row, f"итоговая отметка не выставлена к {deadline:%d.%m.%Y}")
         _count(ctx, verdict)
@@ -820,9 +859,9 @@ def fin003(ctx: RuleContext) -> Iterator[Finding]:
     threshold = float(ctx.p("threshold"))
     for row in _term_rows(ctx):
         mark = row.numeric_term_mark
-        total = sum(w for _m, w in row.marks)
+        total = row.weights
         if mark is None or not total:
             continue
-        avg = round(sum(m * w for m, w in row.marks) / total, 2)
+        avg = round(row.weighted / total, 2)
         if abs(mark - avg) >= threshold:
             yield _term_finding(ctx, row, f"итоговая «{mark}», средний балл {avg:.2f}")

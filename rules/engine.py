@@ -7,13 +7,13 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
 from rules import facts as facts_mod
-from rules.evidence import Observations, Verdict, ts, unit_key
+from rules.evidence import Due, Observations, Verdict, journal_key, ts, unit_key
 from rules.registry import REGISTRY, Rule, Selection
 
 SAMARA_OFFSET = "+04:00"
@@ -94,6 +94,9 @@ class RuleContext:
     current: Rule | None = None
 
     memo: dict[Any, Any] = field(default_factory=dict)  # per-check caches shared by the rules
+    _journal_keys: dict[tuple[int, int | None], tuple[str, str]] = field(default_factory=dict)
+    _places: dict[int, tuple[str, int | None, int | None]] = field(default_factory=dict)  # sg -> label, class, chief
+    _days: dict[date, str] = field(default_factory=dict)  # day -> «23.11.2026»
 
     def p(self, name: str) -> Any:
         assert self.current is not None
@@ -101,14 +104,18 @@ class RuleContext:
         return own.get(name, self.current.params[name])
 
     # -- time
-    def deadline(self, d: date) -> datetime:
+    def due_table(self) -> DueTable:
+        """Day -> the current rule's deadline on that day (``deadline`` «HH:MM», ``grace_minutes``), shared by
+        the rules with the same parameters. Fetch it once per rule, then index it per lesson."""
         text = str(self.p_default("deadline", "16:00"))
-        key = ("deadline", text, d)
+        key = ("due-table", text, self.grace)
         hit = self.memo.get(key)
         if hit is None:
-            hh, mm = (int(x) for x in text.split(":"))
-            hit = self.memo[key] = datetime.combine(d, datetime.min.time()).replace(hour=hh, minute=mm)
+            hit = self.memo[key] = DueTable(text, self.grace)
         return hit
+
+    def deadline(self, d: date) -> datetime:
+        return self.due_table()[d].moment
 
     def p_default(self, name: str, default: Any) -> Any:
         assert self.current is not None
@@ -134,17 +141,30 @@ class RuleContext:
             key = self.memo[memo_key] = unit_key(resource, scope)
         return self.observations.decide(key, first_seen, deadline, self.grace)
 
-    def exact(self, times: list[str | None], deadline: datetime, *, latest: bool = False) -> Verdict | None:
+    def decide_due(self, key: tuple[str, str], first_seen: str | None, due: Due) -> Verdict:
+        """``decide`` for a unit key and a ``Due`` (the per-lesson path of the timeliness rules)."""
+        assert self.observations is not None
+        return self.observations.decide_due(key, first_seen, due)
+
+    def exact(self, times: list[str | None], deadline: datetime | Due, *, latest: bool = False) -> Verdict | None:
         """Exact evidence (the access report): the entry times of all the items a decision needs, or None when
         any of them is missing (then the observed evidence decides). ``latest``: late if any was late; else the
         first entry decides."""
-        if not times or any(x is None for x in times):
+        if not times or None in times:
             return None
         moment = max(times) if latest else min(times)  # type: ignore[type-var]
-        return Verdict.ON_TIME if str(moment) <= ts(deadline) else Verdict.LATE
+        limit = deadline.text if isinstance(deadline, Due) else ts(deadline)
+        return Verdict.ON_TIME if str(moment) <= limit else Verdict.LATE
 
     def journal_unit(self, sg: int, term: int | None) -> dict[str, Any]:
         return {"sg_id": sg, "term_id": term}
+
+    def journal_key(self, sg: int, term: int | None) -> tuple[str, str]:
+        """The observation unit of a group's journal for a term (memoized: asked per lesson)."""
+        hit = self._journal_keys.get((sg, term))
+        if hit is None:
+            hit = self._journal_keys[(sg, term)] = journal_key(sg, term)
+        return hit
 
     # -- people
     def exempt(self, sg: int, term: int | None, student: int) -> bool:
@@ -170,14 +190,21 @@ class RuleContext:
         settled: bool = False,
     ) -> Finding:
         f = self.facts
-        cls = f.group_class.get(lesson.sg)
-        who = f.class_chief.get(cls or 0) if owner == "chief" else f.group_teacher.get(lesson.sg)
+        group = self._places.get(lesson.sg)
+        if group is None:  # «8б, Алгебра»
+            cls = f.group_class.get(lesson.sg)
+            label = f"{f.class_name.get(cls or 0, '?')}, {f.group_label.get(lesson.sg, '?')}"
+            group = self._places[lesson.sg] = (label, cls, f.class_chief.get(cls or 0))
+        label, cls, chief = group
+        day = self._days.get(lesson.day)
+        if day is None:
+            day = self._days[lesson.day] = f"{lesson.day:%d.%m.%Y}"
+        who = chief if owner == "chief" else f.group_teacher.get(lesson.sg)
         number = f", урок {lesson.number}" if lesson.number else ""
-        where = f"{f.class_name.get(cls or 0, '?')}, {f.group_label.get(lesson.sg, '?')}, {lesson.day:%d.%m.%Y}{number}"
         return Finding(
             self.current.code if self.current else "",
             entity,
-            f"{where}: {text}",
+            f"{label}, {day}{number}: {text}",
             who,
             cls,
             lesson.sg,
@@ -200,6 +227,19 @@ class RuleContext:
             day,
             "observed",
         )
+
+
+class DueTable(dict[date, Due]):
+    """Day -> ``Due`` for one deadline time («HH:MM») and grace, filled on first use of each day."""
+
+    def __init__(self, text: str, grace: timedelta) -> None:
+        super().__init__()
+        hh, mm = (int(x) for x in text.split(":"))
+        self.clock, self.grace = time(hh, mm), grace
+
+    def __missing__(self, d: date) -> Due:
+        hit = self[d] = Due.at(datetime.combine(d, self.clock), self.grace)
+        return hit
 
 
 @dataclass
@@ -323,6 +363,7 @@ def run_rules(
             waived[hit["id"]] = waived.get(hit["id"], 0) + 1
     if any(r.code == "WVR001" for r in chosen):
         kept += list(_waiver_findings(active_waivers or [], waived, as_of))
+    ctx.memo.clear()  # the rules' shared intermediate results: free them before the sort's keys are built
     kept.sort(key=lambda x: (x.rule, sorted(x.entity.items())))
     return CheckResult(kept, ctx.undecided, chosen, as_of, start, ctx.end, waived)
 

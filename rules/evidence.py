@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -33,13 +34,32 @@ def unit_key(resource: str, scope: dict[str, Any]) -> tuple[str, str]:
     return resource, json.dumps(dict(sorted(scope.items())), ensure_ascii=False, separators=(",", ":"))
 
 
+def journal_key(sg: int, term: int | None) -> tuple[str, str]:
+    """``unit_key("journal", {"sg_id": sg, "term_id": term})`` without the JSON encoder (called per lesson)."""
+    return "journal", f'{{"sg_id":{sg},"term_id":{"null" if term is None else term}}}'
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A deadline with the two texts the evidence compares (server time, ISO): the deadline itself and the
+    deadline plus grace (an item seen by then was in place on time)."""
+
+    moment: datetime
+    text: str
+    in_time: str
+
+    @classmethod
+    def at(cls, moment: datetime, grace: timedelta) -> Due:
+        return cls(moment, ts(moment), ts(moment + grace))
+
+
 class Observations:
     """When each unit (resource, scope) was fully read, as sorted server-time strings."""
 
     def __init__(self, db: Database, as_of: datetime) -> None:
         self.as_of = ts(as_of)
         self._times: dict[tuple[str, str], list[str]] = defaultdict(list)
-        self._texts: dict[tuple[datetime, timedelta], tuple[str, str]] = {}
+        self._dues: dict[tuple[datetime, timedelta], Due] = {}
         cur = db.execute(
             'SELECT "resource", "scope", "observed_at" FROM "observation" WHERE "observed_at" <= ? '
             'ORDER BY "observed_at"',
@@ -57,12 +77,17 @@ class Observations:
 
     def decide(self, key: tuple[str, str], first_seen: str | None, deadline: datetime, grace: timedelta) -> Verdict:
         """Was the item (first seen at ``first_seen``, or never) in place by ``deadline``?"""
-        texts = self._texts.get((deadline, grace))
-        if texts is None:
-            texts = self._texts[(deadline, grace)] = (ts(deadline + grace), ts(deadline))
-        if first_seen is not None and first_seen <= texts[0]:
+        due = self._dues.get((deadline, grace))
+        if due is None:
+            due = self._dues[(deadline, grace)] = Due.at(deadline, grace)
+        return self.decide_due(key, first_seen, due)
+
+    def decide_due(self, key: tuple[str, str], first_seen: str | None, due: Due) -> Verdict:
+        if first_seen is not None and first_seen <= due.in_time:
             return Verdict.ON_TIME
-        after = self.first_at_or_after(key, texts[1])
-        if after is not None and (first_seen is None or after < first_seen):
-            return Verdict.LATE
+        times = self._times.get(key)
+        if times:
+            i = bisect.bisect_left(times, due.text)
+            if i < len(times) and (first_seen is None or times[i] < first_seen):
+                return Verdict.LATE
         return Verdict.UNDECIDED

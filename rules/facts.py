@@ -37,6 +37,24 @@ class Assignment:
     first_seen: str
 
 
+@dataclass(slots=True)
+class MarkSet:
+    """The numeric marks of one assignment, aggregated in SQL: students and marks side by side (one mark per
+    student), and the earliest and latest first sighting. A year of a large school is ~470 000 marks in ~50 000
+    sets: per-mark Python objects were most of the load's time and memory."""
+
+    students: tuple[int, ...]
+    values: tuple[int, ...]
+    first: str  # earliest first_seen_at of these marks
+    last: str  # latest first_seen_at
+
+    def __len__(self) -> int:
+        return len(self.students)
+
+    def pairs(self) -> zip[tuple[int, int]]:
+        return zip(self.students, self.values, strict=True)
+
+
 @dataclass
 class Facts:
     lessons: dict[int, Lesson] = field(default_factory=dict)
@@ -50,15 +68,14 @@ class Facts:
     class_chief: dict[int, int | None] = field(default_factory=dict)
     vacations: list[tuple[date, date]] = field(default_factory=list)
     terms: dict[int, tuple[date, date, int | None, str]] = field(default_factory=dict)
-    topics: dict[int, tuple[str, str]] = field(default_factory=dict)  # cm -> (first_seen, current topic)
+    topics: dict[int, str] = field(default_factory=dict)  # cm -> first seen of its topic (texts: topic_texts)
     type_name: dict[int, str] = field(default_factory=dict)
-    assignments: dict[int, Assignment] = field(default_factory=dict)
     assignments_by_cm: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
     homework_by_sg: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
-    # assignment -> [(student, numeric mark, first seen)]: the rules read numeric marks only (a «точка» is a debt)
-    marks: dict[int, list[tuple[int, int, str]]] = field(default_factory=lambda: defaultdict(list))
-    attendance: dict[int, dict[int, tuple[str, str]]] = field(default_factory=lambda: defaultdict(dict))
+    # assignment -> its numeric marks: the rules read numeric marks only (a «точка» is a debt)
+    marks: dict[int, MarkSet] = field(default_factory=dict)
     codes: dict[int, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))  # cm -> student -> code
+    code_seen: dict[tuple[int, int], str] = field(default_factory=dict)  # (cm, student) -> first seen of the row
     attendance_history: dict[tuple[int, int], list[tuple[str, str | None, str | None]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -147,42 +164,46 @@ def load(db: Database, as_of: datetime) -> Facts:
         f.lessons[cm] = lesson
         f.lessons_by_sg[sg].append(lesson)
     intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
-    for cm, first, topic in q('SELECT "cm_id", "first_seen_at", "topic" FROM "lesson_topic"'):
-        f.topics[cm] = (intern(first), topic)
+    for cm, first in q('SELECT "cm_id", "first_seen_at" FROM "lesson_topic"'):
+        f.topics[cm] = intern(first)
     f.type_name = dict(q('SELECT "id", "name" FROM "assignment_type" WHERE "gone_at" IS NULL').fetchall())
-    for row in q(
-        'SELECT "id", "sg_id", "term_id", "class_meeting_id", "type_id", "name", "weight", "issue_date", '
-        '"issue_cm_id", "first_seen_at" FROM "assignment" WHERE "gone_at" IS NULL'
+    share, weight_of, by_cm = shared.setdefault, weights.setdefault, f.assignments_by_cm
+    homework = {tid for tid, name in f.type_name.items() if name == HOMEWORK_NAME}
+    for aid, sg, term, cm, typ, name, weight, issued, issue_cm, first in q(
+        'SELECT "id", "sg_id", "term_id", "class_meeting_id", "type_id", coalesce("name", \'\'), '
+        'CAST(coalesce("weight", 0) AS REAL), substr("issue_date", 1, 10), "issue_cm_id", "first_seen_at" '
+        'FROM "assignment" WHERE "gone_at" IS NULL'
     ):
-        issued = days.get(row[7][:10]) if row[7] else None
         a = Assignment(
-            row[0],
-            shared.setdefault(row[1], row[1]),
-            shared.setdefault(row[2], row[2]),
-            row[3],
-            shared.setdefault(row[4], row[4]),
-            intern(row[5] or ""),
-            weights.setdefault(float(row[6] or 0.0), float(row[6] or 0.0)),
-            issued or _d(row[7]),
-            row[8],
-            intern(row[9]),
+            aid,
+            share(sg, sg),
+            share(term, term),
+            cm,
+            share(typ, typ),
+            intern(name),
+            weight_of(weight, weight),
+            (days.get(issued) or date.fromisoformat(issued)) if issued else None,
+            issue_cm,
+            intern(first),
         )
-        f.assignments[a.id] = a
-        if a.cm is not None:
-            f.assignments_by_cm[a.cm].append(a)
-        if f.is_homework(a.type_id):
+        if cm is not None:
+            by_cm[cm].append(a)
+        if typ in homework:
             f.homework_by_sg[a.sg].append(a)
-    people: dict[int, int] = {}  # one int object per student id, shared by all their rows
-    for aid, student, mark, first in q(
-        'SELECT "assignment_id", "student_id", CAST(trim("mark") AS INTEGER), "first_seen_at" FROM "mark" '
-        'WHERE "gone_at" IS NULL AND trim("mark") <> \'\' AND trim("mark") NOT GLOB \'*[^0-9]*\''
+    person, value = _Ints().__getitem__, _Ints().__getitem__  # one int object per student id and per mark
+    for aid, students, values, first, last in q(
+        'SELECT "assignment_id", group_concat("student_id"), group_concat(CAST(trim("mark") AS INTEGER)), '
+        'min("first_seen_at"), max("first_seen_at") FROM "mark" '
+        'WHERE "gone_at" IS NULL AND trim("mark") <> \'\' AND trim("mark") NOT GLOB \'*[^0-9]*\' GROUP BY 1'
     ):
-        f.marks[aid].append((people.setdefault(student, student), mark, intern(first)))
+        # both lists are concatenated in the same row order, so they stay aligned
+        ids = tuple(map(person, students.split(",")))
+        f.marks[aid] = MarkSet(ids, tuple(map(value, values.split(","))), intern(first), intern(last))
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
     ):
-        f.attendance[cm][student] = (reason, intern(first))
         f.codes[cm][student] = reason
+        f.code_seen[(cm, student)] = intern(first)
     for key, at, old, new in q(
         """SELECT "row_key", "at", "old", "new" FROM "change_log" WHERE "tbl" = 'attendance' AND "op" = 'change'
            ORDER BY "at", "id" """
@@ -214,6 +235,19 @@ def load(db: Database, as_of: datetime) -> Facts:
     _load_access_log(f, db, as_of)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     return f
+
+
+class _Ints(dict[str, int]):
+    """Text -> int, one shared int object per distinct text (parsing group_concat lists at C speed)."""
+
+    def __missing__(self, text: str) -> int:
+        hit = self[text] = int(text)
+        return hit
+
+
+def topic_texts(db: Database) -> dict[int, str]:
+    """cm -> its current topic text (read when a rule needs the texts: they are most of the topics' memory)."""
+    return {cm: topic or "" for cm, topic in db.execute('SELECT "cm_id", "topic" FROM "lesson_topic"')}
 
 
 def group_label(name: str | None, subject: str | None) -> str:

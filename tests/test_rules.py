@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -524,3 +525,72 @@ def test_remark_texts_carry_no_health_details(m: Mirror) -> None:
     )
     assert len(res.findings) == 1
     assert "«Б»" not in res.findings[0].message and "уважительная причина" in res.findings[0].message
+
+
+# --- the sequence rules (MRK007, MRK008, MRK010, DEN003) against their lesson-by-lesson definition -------------
+
+
+def _dense_reference(code: str, seq: list[tuple[Any, list[int], str | None]], params: dict[str, int]) -> list[int]:
+    """The lesson ids each rule flags, walking every lesson of the sequence (the definition, written plainly)."""
+    out: list[int] = []
+    if code == "MRK007":
+        for (_p, _pm, pcode), (lesson, marks, _c) in pairwise(seq):
+            if pcode in {"Б", "УП", "НП"} and 2 in marks:
+                out.append(lesson.id)
+    elif code == "MRK008":
+        window = params["lessons"]
+        for i, (lesson, marks, _c) in enumerate(seq):
+            later = seq[i + 1 : i + 1 + window]
+            if 2 in marks and len(later) == window and not any(m for _le, m, _c2 in later):
+                out.append(lesson.id)
+    elif code == "MRK010":
+        run = 0
+        for lesson, marks, _c in seq:
+            for mark in marks:
+                run = run + 1 if mark == 2 else 0
+                if run == params["chain"]:
+                    out.append(lesson.id)
+    else:  # DEN003
+        run = 0
+        for lesson, marks, code_at in seq:
+            if marks:
+                run = 0
+            elif code_at not in {"УП", "НП", "ОТ", "Б"}:
+                run += 1
+                if run == params["lessons"] + 1:
+                    out.append(lesson.id)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sequence_rules_walk_events_exactly_like_the_lesson_by_lesson_definition(seed: int) -> None:
+    """The sequence rules skip from event to event (marks, absences) instead of visiting every lesson; on random
+    sequences — students who left mid-year included — they flag exactly what the plain definition flags."""
+    import random
+    from datetime import timedelta
+
+    from rules.engine import RuleContext
+    from rules.extra import _CHECKERS, Sequence
+    from rules.facts import Facts, Lesson
+    from rules.registry import REGISTRY
+
+    rng = random.Random(seed)
+    n = rng.randint(0, 45)
+    lessons = [Lesson(1000 + i, SG, TERM, date(2026, 9, 1) + timedelta(days=i), 1) for i in range(n)]
+    keep = sorted(rng.sample(range(n), rng.randint(0, n))) if rng.random() < 0.3 else None
+    size = n if keep is None else len(keep)
+    marks = {
+        p: [rng.choice((2, 2, 3, 4, 5)) for _ in range(rng.randint(1, 2))] for p in range(size) if rng.random() < 0.3
+    }
+    codes = {p: rng.choice(("Б", "УП", "НП", "ОТ", "ОП")) for p in range(size) if rng.random() < 0.2}
+    seq = Sequence(lessons, keep, marks, codes)
+    dense = [(seq.lesson(p), marks.get(p, []), codes.get(p)) for p in range(len(seq))]
+    params = {"lessons": rng.choice((2, 3, 8)), "chain": rng.choice((2, 3))}
+    rule_params = {"MRK008": {"lessons": 3}, "MRK010": {"chain": params["chain"]}, "DEN003": params}
+    ctx = RuleContext(None, Facts(), datetime(2027, 5, 31, 7), date(2026, 9, 1), date(2027, 5, 31), rule_params)  # type: ignore[arg-type]
+    for code, check in _CHECKERS.items():
+        ctx.current = REGISTRY[code]
+        got = [f.date for f in check(ctx, SG, 1, seq)]
+        own = {"MRK008": {"lessons": 3}, "MRK010": params, "DEN003": params}.get(code, {})
+        want = [lessons[i - 1000].day for i in _dense_reference(code, dense, {**params, **own})]
+        assert got == want, code
