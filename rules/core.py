@@ -88,8 +88,8 @@ def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
     return lessons[i + 1].term if i is not None and i + 1 < len(lessons) else lesson.term
 
 
-def attached(ctx: RuleContext, lesson: Lesson) -> list[Assignment]:
-    return ctx.facts.assignments_by_cm.get(lesson.id, [])
+def attached(ctx: RuleContext, lesson: Lesson) -> tuple[Assignment, ...]:
+    return lesson.work
 
 
 def written_types(ctx: RuleContext) -> set[str]:
@@ -98,7 +98,7 @@ def written_types(ctx: RuleContext) -> set[str]:
 
 def numeric_marks(ctx: RuleContext, a: Assignment) -> MarkSet | None:
     """The numeric marks of an assignment (None: it has none)."""
-    return ctx.facts.marks.get(a.id)
+    return a.marks
 
 
 _NO_CODES: dict[int, str] = {}
@@ -203,7 +203,7 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
     due = ctx.due_table()
     f = ctx.facts
     for lesson in due_lessons(ctx):
-        classwork = [a for a in attached(ctx, lesson) if not f.is_homework(a.type_id)]
+        classwork = [a for a in lesson.work if not f.is_homework(a.type_id)]
         first = min((a.first_seen for a in classwork), default=None)
         deadline = due[lesson.day]
         tasks = [f.exact_task.get((lesson.id, f.type_name.get(a.type_id, ""), a.name)) for a in classwork]
@@ -242,8 +242,8 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
         # journal unit only the latest mark seen after deadline + grace needs deciding.
         latest: dict[int | None, str] = {}
         marked_types = set()
-        for a in attached(ctx, lesson):
-            marks = numeric_marks(ctx, a)
+        for a in lesson.work:
+            marks = a.marks
             if marks is None or ctx.facts.is_written(a.type_id, written):
                 continue
             marked_types.add(ctx.facts.type_name.get(a.type_id, ""))
@@ -426,10 +426,10 @@ def _marks_of_lessons(
             wanted = grade_of[lesson.sg] = grades(ctx.facts.grade(lesson.sg))
         if not wanted:
             continue
-        for a in attached(ctx, lesson):
-            marks = numeric_marks(ctx, a)
+        for a in lesson.work:
+            marks = a.marks
             if marks is not None and wanted_marks(marks):
-                for student, mark in marks.pairs():
+                for student, mark in zip(marks.students, marks.values, strict=True):
                     yield lesson, a, student, mark
 
 
@@ -472,8 +472,8 @@ def mrk002(ctx: RuleContext) -> Iterator[Finding]:
 
 def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
     out: set[int] = set()
-    for a in attached(ctx, lesson):
-        marks = numeric_marks(ctx, a)
+    for a in lesson.work:
+        marks = a.marks
         if marks is not None:
             out.update(marks.students)
     return out
@@ -692,11 +692,11 @@ def _term_marks(ctx: RuleContext, sg: int, start: date, end: date) -> dict[int, 
     sums: dict[int, list[float]] = {}
     for le in ctx.facts.lessons_by_sg.get(sg, []):
         if start <= le.day <= end:
-            for a in attached(ctx, le):
-                marks = numeric_marks(ctx, a)
+            for a in le.work:
+                marks = a.marks
                 if marks is not None:
                     weight = a.weight
-                    for student, mark in marks.pairs():
+                    for student, mark in zip(marks.students, marks.values, strict=True):
                         acc = sums.get(student)
                         if acc is None:
                             sums[student] = [1, weight, mark * weight]

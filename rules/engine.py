@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -303,6 +305,20 @@ class CheckResult:
     waived: dict[int, int] = field(default_factory=dict)  # waiver id -> findings it suppressed
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """A check builds about a million long-lived objects (facts, findings) and frees them by reference counting;
+    none of them form cycles. The cyclic collector would still walk the growing heap again and again while they
+    are built — a fifth of a full-year check's time. It is paused for the check and restored afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def run_rules(
     db: Database,
     *,
@@ -318,6 +334,36 @@ def run_rules(
     active_waivers: list[dict[str, Any]] | None = None,
 ) -> CheckResult:
     """Evaluate the selected rules. Parameter precedence: defaults < config < overrides (for their scope) < CLI."""
+    with _no_cyclic_gc():
+        return _run_rules(
+            db,
+            as_of=as_of,
+            start=start,
+            end=end,
+            selection=selection,
+            rule_params=rule_params,
+            family_education=family_education,
+            work_program_approved=work_program_approved,
+            overrides=overrides,
+            cli_params=cli_params,
+            active_waivers=active_waivers,
+        )
+
+
+def _run_rules(
+    db: Database,
+    *,
+    as_of: datetime,
+    start: date,
+    end: date | None,
+    selection: Selection | None,
+    rule_params: dict[str, dict[str, Any]] | None,
+    family_education: frozenset[int],
+    work_program_approved: date | None,
+    overrides: list[Override] | None,
+    cli_params: dict[str, dict[str, Any]] | None,
+    active_waivers: list[dict[str, Any]] | None,
+) -> CheckResult:
     chosen = (selection or Selection()).chosen()
     cli = cli_params or {}
     base = {k: {**v, **cli.get(k, {})} for k, v in (rule_params or {}).items()}

@@ -20,15 +20,20 @@ CONTROL_TYPES = ["Контрольная работа", "Диагностиче�
 
 
 def _control_lessons(ctx: RuleContext) -> list[tuple[Lesson, str]]:
-    kinds = set(ctx.p_default("control_types", CONTROL_TYPES))
-    out = []
-    for lesson in due_lessons(ctx):
-        for a in attached(ctx, lesson):
-            name = ctx.facts.type_name.get(a.type_id, "")
-            if name in kinds:
-                out.append((lesson, name))
-                break
-    return out
+    """The period's lessons with a control work, and its type (shared by the OCP rules with the same types)."""
+    kinds = frozenset(ctx.p_default("control_types", CONTROL_TYPES))
+    key = ("control-lessons", kinds)
+    hit: list[tuple[Lesson, str]] | None = ctx.memo.get(key)
+    if hit is None:
+        hit = ctx.memo[key] = []
+        type_name = ctx.facts.type_name
+        for lesson in due_lessons(ctx):
+            for a in lesson.work:
+                name = type_name.get(a.type_id, "")
+                if name in kinds:
+                    hit.append((lesson, name))
+                    break
+    return hit
 
 
 @rule(
@@ -153,10 +158,10 @@ def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, Sequence]]:
         marked: defaultdict[int, dict[int, list[int]]] = defaultdict(dict)
         coded: defaultdict[int, dict[int, str]] = defaultdict(dict)
         for pos, le in enumerate(held):
-            for a in attached(ctx, le):
-                marks = numeric_marks(ctx, a)
+            for a in le.work:
+                marks = a.marks
                 if marks is not None:
-                    for student, mark in marks.pairs():
+                    for student, mark in zip(marks.students, marks.values, strict=True):
                         at = marked[student].get(pos)
                         if at is None:
                             marked[student][pos] = [mark]

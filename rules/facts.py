@@ -21,6 +21,7 @@ class Lesson:
     term: int | None
     day: date
     number: int | None
+    work: tuple[Assignment, ...] = ()  # the assignments attached to the lesson (class_meeting_id)
 
 
 @dataclass(slots=True)
@@ -35,6 +36,7 @@ class Assignment:
     issue_date: date | None
     issue_cm: int | None
     first_seen: str
+    marks: MarkSet | None = None  # its numeric marks (None: it has none)
 
 
 @dataclass(slots=True)
@@ -70,10 +72,7 @@ class Facts:
     terms: dict[int, tuple[date, date, int | None, str]] = field(default_factory=dict)
     topics: dict[int, str] = field(default_factory=dict)  # cm -> first seen of its topic (texts: topic_texts)
     type_name: dict[int, str] = field(default_factory=dict)
-    assignments_by_cm: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
     homework_by_sg: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
-    # assignment -> its numeric marks: the rules read numeric marks only (a «точка» is a debt)
-    marks: dict[int, MarkSet] = field(default_factory=dict)
     codes: dict[int, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))  # cm -> student -> code
     code_seen: dict[tuple[int, int], str] = field(default_factory=dict)  # (cm, student) -> first seen of the row
     attendance_history: dict[tuple[int, int], list[tuple[str, str | None, str | None]]] = field(
@@ -167,7 +166,9 @@ def load(db: Database, as_of: datetime) -> Facts:
     for cm, first in q('SELECT "cm_id", "first_seen_at" FROM "lesson_topic"'):
         f.topics[cm] = intern(first)
     f.type_name = dict(q('SELECT "id", "name" FROM "assignment_type" WHERE "gone_at" IS NULL').fetchall())
-    share, weight_of, by_cm = shared.setdefault, weights.setdefault, f.assignments_by_cm
+    share, weight_of = shared.setdefault, weights.setdefault
+    by_cm: defaultdict[int, list[Assignment]] = defaultdict(list)
+    by_id: dict[int, Assignment] = {}
     homework = {tid for tid, name in f.type_name.items() if name == HOMEWORK_NAME}
     for aid, sg, term, cm, typ, name, weight, issued, issue_cm, first in q(
         'SELECT "id", "sg_id", "term_id", "class_meeting_id", "type_id", coalesce("name", \'\'), '
@@ -186,10 +187,16 @@ def load(db: Database, as_of: datetime) -> Facts:
             issue_cm,
             intern(first),
         )
+        by_id[aid] = a
         if cm is not None:
             by_cm[cm].append(a)
         if typ in homework:
             f.homework_by_sg[a.sg].append(a)
+    for cm, work in by_cm.items():
+        held = f.lessons.get(cm)  # assignments of a removed lesson are not read
+        if held is not None:
+            held.work = tuple(work)
+    del by_cm
     person, value = _Ints().__getitem__, _Ints().__getitem__  # one int object per student id and per mark
     for aid, students, values, first, last in q(
         'SELECT "assignment_id", group_concat("student_id"), group_concat(CAST(trim("mark") AS INTEGER)), '
@@ -197,8 +204,11 @@ def load(db: Database, as_of: datetime) -> Facts:
         'WHERE "gone_at" IS NULL AND trim("mark") <> \'\' AND trim("mark") NOT GLOB \'*[^0-9]*\' GROUP BY 1'
     ):
         # both lists are concatenated in the same row order, so they stay aligned
-        ids = tuple(map(person, students.split(",")))
-        f.marks[aid] = MarkSet(ids, tuple(map(value, values.split(","))), intern(first), intern(last))
+        a = by_id.get(aid)  # marks of a removed assignment are not read
+        if a is not None:
+            ids = tuple(map(person, students.split(",")))
+            a.marks = MarkSet(ids, tuple(map(value, values.split(","))), intern(first), intern(last))
+    del by_id
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
     ):
