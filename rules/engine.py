@@ -116,9 +116,6 @@ class RuleContext:
             hit = self.memo[key] = DueTable(text, self.grace)
         return hit
 
-    def deadline(self, d: date) -> datetime:
-        return self.due_table()[d].moment
-
     def p_default(self, name: str, default: Any) -> Any:
         assert self.current is not None
         own = self.rule_params.get(self.current.code, {}) or self.rule_params.get(self.current.name, {})

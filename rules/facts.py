@@ -53,9 +53,6 @@ class MarkSet:
     def __len__(self) -> int:
         return len(self.students)
 
-    def pairs(self) -> zip[tuple[int, int]]:
-        return zip(self.students, self.values, strict=True)
-
 
 @dataclass
 class Facts:

@@ -594,3 +594,40 @@ def test_sequence_rules_walk_events_exactly_like_the_lesson_by_lesson_definition
         own = {"MRK008": {"lessons": 3}, "MRK010": params, "DEN003": params}.get(code, {})
         want = [lessons[i - 1000].day for i in _dense_reference(code, dense, {**params, **own})]
         assert got == want, code
+
+
+def test_a_check_pauses_the_cyclic_gc_and_restores_it(m: Mirror, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is off while the rules run (they build many objects and no cycles) and comes back as it
+    was — also when a rule fails."""
+    import dataclasses
+    import gc
+
+    from rules.registry import REGISTRY
+
+    all_rules()  # the catalogue is registered on import
+    m.journal(f"{MON}T01:00:00", SG, lessons=[(1, MON)])
+    seen: list[bool] = []
+    rule = REGISTRY["TML001"]
+
+    def spy(ctx: Any) -> Any:
+        seen.append(gc.isenabled())
+        return rule.fn(ctx)
+
+    monkeypatch.setitem(REGISTRY, "TML001", dataclasses.replace(rule, fn=spy))
+    assert gc.isenabled()
+    m.check("TML001")
+    assert seen == [False] and gc.isenabled()
+
+    def broken(ctx: Any) -> Any:
+        raise RuntimeError("rule failed")
+
+    monkeypatch.setitem(REGISTRY, "TML001", dataclasses.replace(rule, fn=broken))
+    with pytest.raises(RuntimeError):
+        m.check("TML001")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        m.check("TML002")
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()
