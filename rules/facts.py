@@ -196,9 +196,11 @@ def load(db: Database, as_of: datetime) -> Facts:
     del by_cm
     person, value = _Ints().__getitem__, _Ints().__getitem__  # one int object per student id and per mark
     for aid, students, values, first, last in q(
-        'SELECT "assignment_id", group_concat("student_id"), group_concat(CAST(trim("mark") AS INTEGER)), '
-        'min("first_seen_at"), max("first_seen_at") FROM "mark" '
-        'WHERE "gone_at" IS NULL AND trim("mark") <> \'\' AND trim("mark") NOT GLOB \'*[^0-9]*\' GROUP BY 1'
+        # numeric marks only: digits, perhaps with spaces around them (the usual bare digits tested first, cheaply)
+        'SELECT "assignment_id", group_concat("student_id"), group_concat("mark"), '
+        'min("first_seen_at"), max("first_seen_at") FROM "mark" WHERE "gone_at" IS NULL '
+        "AND ((\"mark\" <> '' AND \"mark\" NOT GLOB '*[^0-9]*') "
+        "OR (trim(\"mark\") <> '' AND trim(\"mark\") NOT GLOB '*[^0-9]*')) GROUP BY 1"
     ):
         # both lists are concatenated in the same row order, so they stay aligned
         a = by_id.get(aid)  # marks of a removed assignment are not read
@@ -245,7 +247,8 @@ def load(db: Database, as_of: datetime) -> Facts:
 
 
 class _Ints(dict[str, int]):
-    """Text -> int, one shared int object per distinct text (parsing group_concat lists at C speed)."""
+    """Text -> int, one shared int object per distinct text (parsing group_concat lists at C speed; int() also
+    takes the spaces a mark may carry)."""
 
     def __missing__(self, text: str) -> int:
         hit = self[text] = int(text)

@@ -302,6 +302,20 @@ def test_marks_and_attendance_rules(m: Mirror) -> None:
     assert (("cm", 1), ("student", 1)) in fam
 
 
+def test_only_numeric_marks_count_spaces_around_digits_included(m: Mirror) -> None:
+    """A mark is numeric when it is digits, perhaps with spaces around them; «.» (a debt), «н/а» and «5-» are
+    not marks the rules read."""
+    m.journal(
+        SNAP,
+        SG,
+        lessons=[(1, MON), (2, MON)],
+        assignments=[cw(90, 1), cw(92, 2)],
+        marks=[(90, 1, " 1 "), (90, 2, "."), (90, 3, "н/а"), (92, 1, "5-"), (92, 2, "")],
+    )
+    assert m.check("MRK001")[0] == {(("assignment", 90), ("student", 1))}
+    assert m.check("DEN004")[0] == {(("cm", 2),)}  # lesson 2 has no numeric mark at all
+
+
 def test_att002_ot_clarified_in_time_or_not(m: Mirror) -> None:
     lessons = [(1, MON)]
     m.journal(SNAP, SG, lessons=lessons, attendance=[(1, 1, "ОТ"), (1, 2, "ОТ")])
