@@ -105,6 +105,9 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     assert "term_id" in db["mark"].columns_dict  # 0003 added the unit scope to old files
     indexes = {i.name for i in db["mark"].indexes}
     assert "idx_mark_first_seen" in indexes
+    access = {i.name: i.columns for i in db["access_log"].indexes}  # 0011: the rules' covering index
+    assert access.get("idx_access_log_evidence") == ["cm_id", "kind", "detail", "at"]
+    assert "idx_access_log_cm" not in access
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:
