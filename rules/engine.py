@@ -316,6 +316,7 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+@_no_cyclic_gc()
 def run_rules(
     db: Database,
     *,
@@ -331,36 +332,6 @@ def run_rules(
     active_waivers: list[dict[str, Any]] | None = None,
 ) -> CheckResult:
     """Evaluate the selected rules. Parameter precedence: defaults < config < overrides (for their scope) < CLI."""
-    with _no_cyclic_gc():
-        return _run_rules(
-            db,
-            as_of=as_of,
-            start=start,
-            end=end,
-            selection=selection,
-            rule_params=rule_params,
-            family_education=family_education,
-            work_program_approved=work_program_approved,
-            overrides=overrides,
-            cli_params=cli_params,
-            active_waivers=active_waivers,
-        )
-
-
-def _run_rules(
-    db: Database,
-    *,
-    as_of: datetime,
-    start: date,
-    end: date | None,
-    selection: Selection | None,
-    rule_params: dict[str, dict[str, Any]] | None,
-    family_education: frozenset[int],
-    work_program_approved: date | None,
-    overrides: list[Override] | None,
-    cli_params: dict[str, dict[str, Any]] | None,
-    active_waivers: list[dict[str, Any]] | None,
-) -> CheckResult:
     chosen = (selection or Selection()).chosen()
     cli = cli_params or {}
     base = {k: {**v, **cli.get(k, {})} for k, v in (rule_params or {}).items()}
