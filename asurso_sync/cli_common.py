@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 import typer.rich_utils as ru
 from rich.console import Console
+from rich.markup import escape
 
 from asurso_sync import exitcodes
 from asurso_sync.config import Config, ConfigError, load_config
@@ -57,7 +58,8 @@ STATE = State()
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]Ошибка:[/] {message}", highlight=False)
+    # the message is plain text: config keys such as «[retention] keep_days» must not be read as rich markup
+    err.print(f"[bold red]Ошибка:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from adapters.mail.backends import MailError
@@ -161,8 +162,7 @@ def _missing(names: list[str]) -> None:
     if names:
         err.print(
             "[yellow]Нет адреса — письмо не сформировано:[/] "
-            + ", ".join(names)
-            + ". Добавьте адреса в справочник ([mail] directory) или [mail] deputy_addr.",
+            + escape(", ".join(names) + ". Добавьте адреса в справочник ([mail] directory) или [mail] deputy_addr."),
             highlight=False,
         )
 

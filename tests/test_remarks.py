@@ -311,6 +311,7 @@ def test_missing_address_is_reported_not_skipped(school: Path, smtp: tuple[int, 
     result = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
     assert result.exit_code == 1
     assert victim.name in result.output and "Нет адреса" in result.output
+    assert "[mail] directory" in result.output  # the config key is printed as text, not eaten as markup
     assert victim.email not in [e.rcpt_tos[0] for e in handler.envelopes]
     deputy = next(m for m in handler.messages() if m["To"].addresses[0].addr_spec == config.mail.deputy_addr)
     assert victim.name in deputy.get_body(("plain",)).get_content()  # the deputy sees who did not get a list
