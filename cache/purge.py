@@ -1,11 +1,14 @@
 """Retention of children's personal data (152-ФЗ): purge what is older than a date, keep aggregates, record it.
 
 What goes: marks and attendance of lessons before the date (and of assignments issued before it with no lesson),
-term marks and group lists of terms that ended before it, the change history of those tables older than it, and
-findings about individual students dated before it. What stays: aggregates per group and month (number and sum
-of marks, absences per code, findings per rule), the lessons, topics and assignments (no personal data), and the
-students' rows — pseudonymised («обучающийся №id») once nothing about them is left. SQLite's ``secure_delete``
-overwrites the deleted content, and the file is vacuumed, so the data is gone from the file, not only unlinked.
+term marks and group lists of terms that ended before it, the change history of those tables older than it,
+findings about individual students dated before it, and the access report's rows about marks, attendance and
+unrecognised actions before it (their texts may name a child: «Посещаемость: «ОТ» (Иванов Иван)»); its rows
+about topics, homework and tasks hold no child's data and stay as the record of when lessons were filled in.
+What stays: aggregates per group and month (number and sum of marks, absences per code, findings per rule), the
+lessons, topics and assignments (no personal data), and the students' rows — pseudonymised («обучающийся №id»)
+once nothing about them is left. SQLite's ``secure_delete`` overwrites the deleted content, and the file is
+vacuumed, so the data is gone from the file, not only unlinked.
 Every purge writes a destruction record (``purge_log``) and an audit entry.
 """
 
@@ -32,6 +35,7 @@ _ATTENDANCE = """
       SELECT t."rowid" FROM "attendance" t JOIN "class_meeting" cm ON cm."id" = t."class_meeting_id"
        WHERE cm."day" < :before)"""
 _ENDED_TERM = """ "term_id" IN (SELECT "id" FROM "term" WHERE substr("end_date", 1, 10) < :before)"""
+_ACCESS = """ "kind" IN ('mark', 'attendance', 'other') AND coalesce("lesson_day", substr("at", 1, 10)) < :before"""
 
 
 @dataclass
@@ -61,6 +65,7 @@ def purge(db: Database, before: date, *, reason: str, actor: str | None = None, 
         "change_log": """SELECT count(*) FROM "change_log" WHERE "tbl" IN ('mark', 'attendance', 'term_mark',
                          'enrollment', 'student') AND "at" < :before""",
         "finding": """SELECT count(*) FROM "finding" WHERE "date" < :before AND "entity" LIKE '%"student"%'""",
+        "access_log": f'SELECT count(*) FROM "access_log" WHERE {_ACCESS}',
     }
     report.counts = {table: _count(db, sql, params) for table, sql in plan.items()}
     if dry_run:
@@ -79,6 +84,7 @@ def purge(db: Database, before: date, *, reason: str, actor: str | None = None, 
             params,
         )
         db.execute("""DELETE FROM "finding" WHERE "date" < :before AND "entity" LIKE '%"student"%'""", params)
+        db.execute(f'DELETE FROM "access_log" WHERE {_ACCESS}', params)
         cur = db.execute(_STUDENTS_LEFT_UPDATE, params)
         report.counts["student"] = cur.rowcount
         cur = db.execute(

@@ -176,10 +176,14 @@ def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: Cli
     cfg = str(tmp_path / "config.toml")
     marks_sql = """SELECT count(*) AS n FROM "mark" m JOIN "assignment" a ON a."id" = m."assignment_id"
                    JOIN "class_meeting" cm ON cm."id" = a."class_meeting_id" WHERE cm."day" {} '2026-12-10'"""
+    access_sql = """SELECT "kind", count(*) AS n FROM "access_log" WHERE "lesson_day" {} '2026-12-10' GROUP BY 1"""
     with closing(open_cache(config.cache.path)) as db:
         old = rows(db, marks_sql.format("<"))[0]["n"]
         new = rows(db, marks_sql.format(">="))[0]["n"]
+        access_old = {r["kind"]: r["n"] for r in rows(db, access_sql.format("<"))}
+        access_new = {r["kind"]: r["n"] for r in rows(db, access_sql.format(">="))}
     assert old and new
+    assert access_old.get("attendance") and access_old.get("mark") and access_old.get("topic")
     dry = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--dry-run"])
     assert dry.exit_code == 0 and "отметки" in dry.output
     done = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--yes", "--reason", "тест"])
@@ -187,14 +191,26 @@ def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: Cli
     with closing(open_cache(config.cache.path)) as db:
         assert rows(db, marks_sql.format("<"))[0]["n"] == 0
         assert rows(db, marks_sql.format(">="))[0]["n"] == new  # newer data untouched
+        # the access report: rows that may name a child go, the record of topics and tasks stays
+        left = {r["kind"]: r["n"] for r in rows(db, access_sql.format("<"))}
+        assert "attendance" not in left and "mark" not in left and left.get("topic") == access_old["topic"]
+        assert {r["kind"]: r["n"] for r in rows(db, access_sql.format(">="))} == access_new
+        names = rows(
+            db,
+            """SELECT count(*) AS n FROM "access_log" WHERE "action" LIKE 'Посещаемость%'
+                            AND "lesson_day" < '2026-12-10'""",
+        )[0]["n"]
         agg = rows(db, 'SELECT "kind", sum("count") AS n FROM "purge_aggregate" GROUP BY 1')
         actions = [e["action"] for e in audit_entries(db)]
+    assert names == 0
     assert {a["kind"] for a in agg} >= {"marks"} and sum(a["n"] for a in agg if a["kind"] == "marks") <= old
     assert "purge" in actions
     report = runner.invoke(app, ["-c", cfg, "purge", "--report"])
     assert "АКТ № 1" in report.output and "тест" in report.output and "отметки" in report.output
     again = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--yes"])
     assert "Удалять нечего" in again.output
+    no_date = runner.invoke(app, ["-c", cfg, "purge"])  # no --before and no retention period configured
+    assert no_date.exit_code == 2 and "[retention] keep_days" in no_date.output  # the key, not eaten as markup
     assert ((tmp_path / "cache.db").stat().st_mode & 0o077) == 0
 
 
