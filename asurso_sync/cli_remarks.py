@@ -145,7 +145,7 @@ def send(
         highlight=False,
     )
     for recipient, error in report.failed:
-        err.print(f"[red]Не отправлено[/] {recipient}: {error}", highlight=False)
+        err.print(f"[red]Не отправлено[/] {escape(recipient)}: {escape(error)}", highlight=False)
     if report.stuck_sending:
         err.print(
             "[yellow]Письма в состоянии «отправляется» (сбой во время прошлой отправки; возможно, уже дошли):[/] "
