@@ -5,7 +5,7 @@ no longer finds it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlite_utils import Database
@@ -15,7 +15,7 @@ from cache.runs import utc_now_iso
 
 def record_check(
     db: Database,
-    findings: Iterable[Mapping[str, Any]],
+    findings: list[dict[str, Any]],
     *,
     as_of: str,
     period_from: str,
@@ -24,13 +24,13 @@ def record_check(
     counts: Mapping[str, Any],
     settled: Collection[str] = (),
 ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
-    """Store one check run. Returns (run id, findings with ``state``/``first_seen`` set, resolved findings).
+    """Store one check run. Returns (run id, the findings with ``state``/``first_seen`` set, resolved findings).
 
-    ``findings`` are contract dicts (rule, entity, fingerprint, severity, message, …). A stored finding that is not
+    ``findings`` are contract dicts (rule, entity, fingerprint, severity, message, …); their ``state`` and
+    ``first_seen`` are set in place (a full-year check has ~80 000 of them: no copies). A stored finding that is not
     found again is resolved only if this run covered it: its rule was evaluated and its date is in the period.
     ``settled`` lists the fingerprints that are a matter of record (the late entry has been made since).
     """
-    items = [dict(f) for f in findings]
     with db.atomic():
         cur = db.execute(
             'INSERT INTO "check_run" ("started_at", "as_of", "period_from", "period_to", "rules", "status", "counts") '
@@ -50,7 +50,7 @@ def record_check(
             for r in db.execute('SELECT "fingerprint", "state", "first_seen" FROM "finding"').fetchall()
         }
         seen: set[str] = set()
-        for f in items:
+        for f in findings:
             fp = f["fingerprint"]
             seen.add(fp)
             prev = known.get(fp)
@@ -58,18 +58,20 @@ def record_check(
                 f["state"], f["first_seen"] = "new", as_of
             else:
                 f["state"], f["first_seen"] = "open", prev[1]
-            db.execute(
-                'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", '
-                '"sg_id", "date", "message", "evidence", "state", "first_seen", "last_seen", "resolved_at", '
-                '"check_run_id", "settled") '
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) "
-                'ON CONFLICT ("fingerprint") DO UPDATE SET "state" = excluded."state", '
-                '"first_seen" = excluded."first_seen", "last_seen" = excluded."last_seen", "resolved_at" = NULL, '
-                '"message" = excluded."message", "teacher_id" = excluded."teacher_id", '
-                '"severity" = excluded."severity", "evidence" = excluded."evidence", '
-                '"check_run_id" = excluded."check_run_id", "settled" = excluded."settled"',
-                [
-                    fp,
+        del known
+        db.conn.executemany(
+            'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", '
+            '"sg_id", "date", "message", "evidence", "state", "first_seen", "last_seen", "resolved_at", '
+            '"check_run_id", "settled") '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) "
+            'ON CONFLICT ("fingerprint") DO UPDATE SET "state" = excluded."state", '
+            '"first_seen" = excluded."first_seen", "last_seen" = excluded."last_seen", "resolved_at" = NULL, '
+            '"message" = excluded."message", "teacher_id" = excluded."teacher_id", '
+            '"severity" = excluded."severity", "evidence" = excluded."evidence", '
+            '"check_run_id" = excluded."check_run_id", "settled" = excluded."settled"',
+            (
+                (
+                    f["fingerprint"],
                     f["rule"],
                     json.dumps(f["entity"], sort_keys=True),
                     f["severity"],
@@ -83,9 +85,11 @@ def record_check(
                     f["first_seen"],
                     as_of,
                     run_id,
-                    int(fp in settled),
-                ],
-            )
+                    int(f["fingerprint"] in settled),
+                )
+                for f in findings
+            ),
+        )
         resolved: list[dict[str, Any]] = []
         placeholders = ", ".join("?" * len(rules)) or "''"
         rows = db.execute(
@@ -97,9 +101,6 @@ def record_check(
         for r in rows:
             if r[0] in seen:
                 continue
-            db.execute(
-                'UPDATE "finding" SET "state" = \'resolved\', "resolved_at" = ? WHERE "fingerprint" = ?', [as_of, r[0]]
-            )
             resolved.append(
                 {
                     "fingerprint": r[0],
@@ -116,7 +117,11 @@ def record_check(
                     "resolved_at": as_of,
                 }
             )
-    return run_id, items, resolved
+        db.conn.executemany(
+            'UPDATE "finding" SET "state" = \'resolved\', "resolved_at" = ? WHERE "fingerprint" = ?',
+            [(as_of, r["fingerprint"]) for r in resolved],
+        )
+    return run_id, findings, resolved
 
 
 def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, Any]]:

@@ -419,6 +419,11 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path)
     assert all(set(x) == keys for x in lines)
     assert all(x["state"] == "open" for x in lines)  # the table run before already saw them
     assert all(isinstance(v, int) for x in lines for v in x["entity"].values())
+    jsonl_file = tmp_path / "out" / "findings.jsonl"  # written line by line to a private file
+    written = runner.invoke(app, [*base, "--format", "jsonl", "--output", str(jsonl_file)])
+    assert written.exit_code == 2 and f"({len(lines)} замечаний)" in written.stderr
+    assert jsonl_file.read_text(encoding="utf-8") == jsonl.stdout
+    assert (jsonl_file.stat().st_mode & 0o777) == 0o600
     xlsx = tmp_path / "отчёт.xlsx"
     assert runner.invoke(app, [*base, "--format", "xlsx", "--output", str(xlsx)]).exit_code == 2
     wb = load_workbook(xlsx)
@@ -645,3 +650,26 @@ def test_a_check_pauses_the_cyclic_gc_and_restores_it(m: Mirror, monkeypatch: py
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
+
+
+def test_fingerprint_is_the_hash_of_the_compact_json_of_rule_and_entity() -> None:
+    """The contract's fingerprint: sha256 of {"rule":…,"entity":{sorted}} as compact JSON, first 20 hex digits.
+    The direct text for plain codes, keys and ints must be exactly what json.dumps writes."""
+    import hashlib
+    import random
+
+    def contract(rule: str, entity: dict[str, Any]) -> str:
+        payload = json.dumps({"rule": rule, "entity": dict(sorted(entity.items()))}, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+    rng = random.Random(7)
+    keys = ["cm", "student", "assignment", "sg", "term", "waiver", "two words", "ключ", 'q"uote']
+    values: list[Any] = [-(10**12), 0, 7, 10**15, True, "text", 1.5, None]
+    for _ in range(3000):
+        entity = {
+            k: rng.choice(values) if rng.random() < 0.2 else rng.randint(0, 10**9)
+            for k in rng.sample(keys, rng.randint(0, 4))
+        }
+        rule = rng.choice(["TML001", "MRK010", "WVR001", "ПРАВ1", "a-b"])
+        assert fingerprint(rule, entity) == contract(rule, entity), (rule, entity)
+    assert fingerprint("TML001", {"cm": 3}) == contract("TML001", {"cm": 3})
