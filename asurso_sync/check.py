@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -135,6 +136,9 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
         )
         names = _names(db)
         findings = [f.as_contract() for f in result.findings]
+        settled = {f.fingerprint for f in result.findings if f.settled}
+        # from here on the contract dicts carry everything: drop the Finding objects (~60 MB on a full year)
+        result.findings.clear()
         counts = {"findings": len(findings), "undecided": dict(result.undecided), "waived": result.waived}
         run_id, findings, resolved = record_check(
             db,
@@ -144,7 +148,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             period_to=end.isoformat(),
             rules=[r.code for r in result.rules],
             counts=counts,
-            settled={f.fingerprint for f in result.findings if f.settled},
+            settled=settled,
         )
         findings = _filter(findings, opt, names)
         resolved = _filter(resolved, opt, names)
@@ -240,6 +244,12 @@ def on_time_share(outcome: CheckOutcome) -> dict[int, float]:
 
 def to_jsonl(outcome: CheckOutcome) -> str:
     return "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in outcome.findings)
+
+
+def jsonl_chunks(outcome: CheckOutcome) -> Iterator[bytes]:
+    """The JSON Lines file line by line, UTF-8 (for writing a year's findings without holding the whole text)."""
+    for f in outcome.findings:
+        yield (json.dumps(f, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def to_json(outcome: CheckOutcome) -> str:

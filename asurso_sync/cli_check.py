@@ -17,6 +17,7 @@ from asurso_sync.check import (
     CheckUsageError,
     StaleData,
     grouped,
+    jsonl_chunks,
     on_time_share,
     rule_rows,
     run_check,
@@ -26,7 +27,7 @@ from asurso_sync.check import (
     to_xlsx,
 )
 from asurso_sync.cli_common import CONTEXT_SETTINGS, STATE, err, fail, out
-from cache.files import open_to_others, unsafe_folder_message, write_private_bytes
+from cache.files import open_to_others, unsafe_folder_message, write_private_bytes, write_private_chunks
 
 # check's own exit codes (issue «Rules engine»): they differ from the general ones on purpose
 CHECK_OK, CHECK_WARNINGS, CHECK_ERRORS, CHECK_STALE, CHECK_ENGINE = 0, 1, 2, 3, 4
@@ -112,6 +113,9 @@ def check(
         assert output is not None
         to_xlsx(outcome, output)
         err.print(f"Отчёт записан: {output}")
+    elif fmt == "jsonl" and output is not None:
+        write_private_chunks(output, jsonl_chunks(outcome))
+        err.print(f"Записано: {output} ({len(outcome.findings)} замечаний)")
     else:
         data = to_jsonl(outcome) if fmt == "jsonl" else to_json(outcome) if fmt == "json" else None
         payload = to_csv(outcome) if fmt == "csv" else (data or "").encode("utf-8")

@@ -5,7 +5,7 @@ Nothing outside this package writes the mirror's tables. Public API:
 
 from cache.access import classify, save_access_rows
 from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
-from cache.files import create_private_file, ensure_private_dir, write_private_bytes
+from cache.files import create_private_file, ensure_private_dir, write_private_bytes, write_private_chunks
 from cache.findings import add_waiver, findings_by_state, last_check, record_check, remove_waiver, waivers
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
 from cache.outbox import OutboxRow, claim, enqueue, fix_week, mark_failed, mark_sent, outbox_rows, week_cutoff
@@ -84,4 +84,5 @@ __all__ = [
     "waivers",
     "week_cutoff",
     "write_private_bytes",
+    "write_private_chunks",
 ]

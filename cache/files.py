@@ -10,7 +10,7 @@ import contextlib
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -73,12 +73,18 @@ def create_private_file(path: Path) -> None:
 
 def write_private_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` atomically to ``path`` with mode 0600 (temp file + rename)."""
+    write_private_chunks(path, (data,))
+
+
+def write_private_chunks(path: Path, chunks: Iterable[bytes]) -> None:
+    """``write_private_bytes`` for output produced piece by piece (a year's findings as JSON Lines): never the
+    whole text in memory at once."""
     ensure_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fh.writelines(chunks)
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
