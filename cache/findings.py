@@ -87,7 +87,8 @@ def record_check(
                     run_id,
                     int(f["fingerprint"] in settled),
                 )
-                for f in findings
+                # in fingerprint order: the key index then grows at its end instead of at random pages
+                for f in sorted(findings, key=lambda f: str(f["fingerprint"]))
             ),
         )
         resolved: list[dict[str, Any]] = []
@@ -95,8 +96,8 @@ def record_check(
         rows = db.execute(
             f'SELECT "fingerprint", "rule", "entity", "teacher_id", "class_id", "sg_id", "date", "message", '
             f'"first_seen", "severity" FROM "finding" WHERE "state" != \'resolved\' AND "rule" IN ({placeholders}) '
-            'AND ("date" IS NULL OR ("date" >= ? AND "date" <= ?))',
-            [*rules, period_from, period_to],
+            'AND ("date" IS NULL OR ("date" >= ? AND "date" <= ?)) AND "check_run_id" IS NOT ?',
+            [*rules, period_from, period_to, run_id],  # not those this run has just stored
         ).fetchall()
         for r in rows:
             if r[0] in seen:
