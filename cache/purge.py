@@ -5,6 +5,8 @@ term marks and group lists of terms that ended before it, the change history of 
 findings about individual students dated before it, and the access report's rows about marks, attendance and
 unrecognised actions before it (their texts may name a child: «Посещаемость: «ОТ» (Иванов Иван)»); its rows
 about topics, homework and tasks hold no child's data and stay as the record of when lessons were filled in.
+The texts of e-mails sent before the date are blanked (a teacher's list names the children it is about); the
+outbox row — who, which week, when, Message-ID — stays, as the record that it went and so it never goes twice.
 What stays: aggregates per group and month (number and sum of marks, absences per code, findings per rule), the
 lessons, topics and assignments (no personal data), and the students' rows — pseudonymised («обучающийся №id»)
 once nothing about them is left. SQLite's ``secure_delete`` overwrites the deleted content, and the file is
@@ -36,6 +38,7 @@ _ATTENDANCE = """
        WHERE cm."day" < :before)"""
 _ENDED_TERM = """ "term_id" IN (SELECT "id" FROM "term" WHERE substr("end_date", 1, 10) < :before)"""
 _ACCESS = """ "kind" IN ('mark', 'attendance', 'other') AND coalesce("lesson_day", substr("at", 1, 10)) < :before"""
+_SENT_MAIL = """ "state" = 'sent' AND "created_at" < :before AND length("message") > 0"""
 
 
 @dataclass
@@ -66,6 +69,7 @@ def purge(db: Database, before: date, *, reason: str, actor: str | None = None, 
                          'enrollment', 'student') AND "at" < :before""",
         "finding": """SELECT count(*) FROM "finding" WHERE "date" < :before AND "entity" LIKE '%"student"%'""",
         "access_log": f'SELECT count(*) FROM "access_log" WHERE {_ACCESS}',
+        "outbox": f'SELECT count(*) FROM "outbox" WHERE {_SENT_MAIL}',
     }
     report.counts = {table: _count(db, sql, params) for table, sql in plan.items()}
     if dry_run:
@@ -85,6 +89,7 @@ def purge(db: Database, before: date, *, reason: str, actor: str | None = None, 
         )
         db.execute("""DELETE FROM "finding" WHERE "date" < :before AND "entity" LIKE '%"student"%'""", params)
         db.execute(f'DELETE FROM "access_log" WHERE {_ACCESS}', params)
+        db.execute(f'UPDATE "outbox" SET "message" = X\'\' WHERE {_SENT_MAIL}', params)
         cur = db.execute(_STUDENTS_LEFT_UPDATE, params)
         report.counts["student"] = cur.rowcount
         cur = db.execute(

@@ -184,6 +184,16 @@ def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: Cli
         access_new = {r["kind"]: r["n"] for r in rows(db, access_sql.format(">="))}
     assert old and new
     assert access_old.get("attendance") and access_old.get("mark") and access_old.get("topic")
+    with closing(open_cache(config.cache.path)) as db:  # a sent list (it names children) and one still waiting
+        from cache import enqueue, mark_sent
+
+        sent_id, _ = enqueue(
+            db, recipient="t@school.example", kind="teacher", period="2026-W49", subject="s", message=b"list"
+        )
+        mark_sent(db, sent_id, "<1@school.example>")
+        enqueue(db, recipient="u@school.example", kind="teacher", period="2026-W49", subject="s", message=b"waiting")
+        with db.conn:  # both queued on Monday 07.12.2026 (not «now»: the test must not depend on the real date)
+            db.execute('UPDATE "outbox" SET "created_at" = \'2026-12-07T03:00:00+00:00\'')
     dry = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--dry-run"])
     assert dry.exit_code == 0 and "отметки" in dry.output
     done = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--yes", "--reason", "тест"])
@@ -202,7 +212,11 @@ def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: Cli
         )[0]["n"]
         agg = rows(db, 'SELECT "kind", sum("count") AS n FROM "purge_aggregate" GROUP BY 1')
         actions = [e["action"] for e in audit_entries(db)]
+        mail = {r.recipient: r for r in outbox_rows(db)}
     assert names == 0
+    assert mail["t@school.example"].message == b"" and mail["t@school.example"].state == "sent"  # the record stays
+    assert mail["t@school.example"].message_id == "<1@school.example>"
+    assert mail["u@school.example"].message == b"waiting"  # not sent yet: kept
     assert {a["kind"] for a in agg} >= {"marks"} and sum(a["n"] for a in agg if a["kind"] == "marks") <= old
     assert "purge" in actions
     report = runner.invoke(app, ["-c", cfg, "purge", "--report"])
