@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from cache.queries import rows
 from cache.runs import utc_now_iso
 
 
@@ -93,13 +94,13 @@ def record_check(
         )
         resolved: list[dict[str, Any]] = []
         placeholders = ", ".join("?" * len(rules)) or "''"
-        rows = db.execute(
+        unseen = db.execute(
             f'SELECT "fingerprint", "rule", "entity", "teacher_id", "class_id", "sg_id", "date", "message", '
             f'"first_seen", "severity" FROM "finding" WHERE "state" != \'resolved\' AND "rule" IN ({placeholders}) '
             'AND ("date" IS NULL OR ("date" >= ? AND "date" <= ?)) AND "check_run_id" IS NOT ?',
             [*rules, period_from, period_to, run_id],  # not those this run has just stored
         ).fetchall()
-        for r in rows:
+        for r in unseen:
             if r[0] in seen:
                 continue
             resolved.append(
@@ -134,14 +135,8 @@ def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, 
     if state:
         sql += ' WHERE "state" = ?'
         params.append(state)
-    cur = db.execute(sql + ' ORDER BY "rule", "date", "fingerprint"', params)
-    names = [d[0] for d in cur.description]
-    out = []
-    for row in cur.fetchall():
-        item = dict(zip(names, row, strict=True))
-        item["entity"] = json.loads(item["entity"])
-        out.append(item)
-    return out
+    items = rows(db, sql + ' ORDER BY "rule", "date", "fingerprint"', params)
+    return [{**item, "entity": json.loads(item["entity"])} for item in items]
 
 
 def add_waiver(db: Database, rule: str, scope: Mapping[str, Any], reason: str, author: str, expires: str | None) -> int:

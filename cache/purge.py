@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from cache.queries import rows
 from cache.runs import audit, utc_now_iso
 
 # (table, condition selecting rows older than :before)
@@ -154,11 +155,5 @@ def _whoami() -> str:
 
 
 def purge_records(db: Database) -> list[dict[str, Any]]:
-    cur = db.execute('SELECT "id", "at", "actor", "before", "reason", "counts" FROM "purge_log" ORDER BY "id"')
-    names = [d[0] for d in cur.description]
-    out = []
-    for row in cur.fetchall():
-        item = dict(zip(names, row, strict=True))
-        item["counts"] = json.loads(item["counts"])
-        out.append(item)
-    return out
+    items = rows(db, 'SELECT "id", "at", "actor", "before", "reason", "counts" FROM "purge_log" ORDER BY "id"')
+    return [{**item, "counts": json.loads(item["counts"])} for item in items]
