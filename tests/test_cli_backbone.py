@@ -30,6 +30,23 @@ def test_console_script_help_is_fully_russian() -> None:
     assert "Show this message" not in proc.stdout
 
 
+def test_usage_errors_are_russian(runner: CliRunner) -> None:
+    """Typer's own usage errors come in English; the error panel shows them in Russian, with the names kept."""
+    cases = {
+        ("check", "--fro", "2026-01-01"): "Нет такого параметра: --fro (есть: --force, --from, --to)",
+        ("chek",): "Нет такой команды «chek». Возможно, имелась в виду: 'check'",
+        ("check", "--format"): "Параметру «--format» нужно значение.",
+        ("schedule", "job"): "Не указан аргумент «name».",
+        ("emulator", "serve", "--port", "abc"): "Недопустимое значение «--port»: нужно целое число",
+        ("check", "extra"): "Лишние аргументы: extra",
+    }
+    for args, russian in cases.items():
+        result = runner.invoke(app, list(args))
+        text = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2 and russian in text, (args, result.output)
+        assert "No such" not in text and "Missing" not in text and "Invalid value" not in text
+
+
 def test_init_writes_config_and_private_cache(runner: CliRunner, tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     result = runner.invoke(app, ["--config", str(cfg), "init"])
