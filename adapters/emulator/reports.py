@@ -179,13 +179,17 @@ async def hub(emu: Emulator, ws: WebSocket) -> None:
         await ws.close(code=1008)
         return
     await ws.accept()
+
+    async def send(message: dict[str, Any]) -> None:  # one SignalR JSON frame
+        await ws.send_text(json.dumps(message) + RS)
+
     buffer = ""
     try:
         text = await ws.receive_text()
         buffer += text
         handshake, _, buffer = buffer.partition(RS)
         if json.loads(handshake or "{}").get("protocol") != "json":
-            await ws.send_text(json.dumps({"error": "Requested protocol 'messagepack' is not available."}) + RS)
+            await send({"error": "Requested protocol 'messagepack' is not available."})
             await ws.close()
             return
         await ws.send_text("{}" + RS)
@@ -195,7 +199,7 @@ async def hub(emu: Emulator, ws: WebSocket) -> None:
             frame, _, buffer = buffer.partition(RS)
             msg = json.loads(frame)
             if msg.get("type") == 6:  # ping
-                await ws.send_text(json.dumps({"type": 6}) + RS)
+                await send({"type": 6})
                 continue
             if msg.get("type") == 7:  # close
                 break
@@ -204,43 +208,27 @@ async def hub(emu: Emulator, ws: WebSocket) -> None:
             inv = msg.get("invocationId")
             task = emu.reports.tasks.get(int((msg.get("arguments") or [0])[0]))
             if task is None or task.user_id != sess.user_id:
-                await ws.send_text(
-                    json.dumps(
-                        {"type": 3, "invocationId": inv, "result": {"success": False, "message": "Задание не найдено"}}
-                    )
-                    + RS
+                await send(
+                    {"type": 3, "invocationId": inv, "result": {"success": False, "message": "Задание не найдено"}}
                 )
                 continue
-            await ws.send_text(json.dumps({"type": 3, "invocationId": inv, "result": {"success": True}}) + RS)
-            await ws.send_text(
-                json.dumps(
-                    {
-                        "type": 1,
-                        "target": "progress",
-                        "arguments": [{"taskId": task.id, "status": "В процессе обработки"}],
-                    }
-                )
-                + RS
+            await send({"type": 3, "invocationId": inv, "result": {"success": True}})
+            await send(
+                {"type": 1, "target": "progress", "arguments": [{"taskId": task.id, "status": "В процессе обработки"}]}
             )
             await asyncio.sleep(emu.reports.build_seconds)
             f = emu.settings.faults
             if f.report_error and emu._fault_rng.random() < f.report_error:
-                await ws.send_text(
-                    json.dumps(
-                        {
-                            "type": 1,
-                            "target": "error",
-                            "arguments": [{"taskId": task.id, "details": "Ошибка построения отчёта"}],
-                        }
-                    )
-                    + RS
+                await send(
+                    {
+                        "type": 1,
+                        "target": "error",
+                        "arguments": [{"taskId": task.id, "details": "Ошибка построения отчёта"}],
+                    }
                 )
                 continue
             file_id = emu.reports.build(emu, task)
-            await ws.send_text(
-                json.dumps({"type": 1, "target": "complete", "arguments": [{"taskId": task.id, "data": str(file_id)}]})
-                + RS
-            )
+            await send({"type": 1, "target": "complete", "arguments": [{"taskId": task.id, "data": str(file_id)}]})
     except WebSocketDisconnect:
         return
     await ws.close()
