@@ -817,6 +817,22 @@ class Emulator:
                 e.is_staff_admin(sess)
             )
 
+        def report_filter(fid: str, title: str, order: int, kind: str) -> dict[str, Any]:
+            """One filter of a report's description (the flags are the same for all of this report's filters)."""
+            return {
+                "id": fid,
+                "title": title,
+                "order": order,
+                "filterType": kind,
+                "optionalFlag": False,
+                "hideSingleOption": False,
+                "hasSureCheckedFlag": False,
+                "hideTitleFlag": False,
+                "existStateProvider": False,
+                "emptyText": None,
+                "dependencies": [],
+            }
+
         def report_description(request: Request, sess: Session) -> Any:
             return {
                 "report": {
@@ -827,32 +843,8 @@ class Emulator:
                     "order": 40,
                     "filterPanel": {
                         "filters": [
-                            {
-                                "id": "PCLID_IUP",
-                                "title": "Класс",
-                                "order": 1,
-                                "filterType": "SingleSelect",
-                                "optionalFlag": False,
-                                "hideSingleOption": False,
-                                "hasSureCheckedFlag": False,
-                                "hideTitleFlag": False,
-                                "existStateProvider": False,
-                                "emptyText": None,
-                                "dependencies": [],
-                            },
-                            {
-                                "id": "period",
-                                "title": "Период",
-                                "order": 2,
-                                "filterType": "DateRange",
-                                "optionalFlag": False,
-                                "hideSingleOption": False,
-                                "hasSureCheckedFlag": False,
-                                "hideTitleFlag": False,
-                                "existStateProvider": False,
-                                "emptyText": None,
-                                "dependencies": [],
-                            },
+                            report_filter("PCLID_IUP", "Класс", 1, "SingleSelect"),
+                            report_filter("period", "Период", 2, "DateRange"),
                         ]
                     },
                     "presentTypes": ["Html", "Pdf", "EmailDelivery"],
