@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from asurso_sync.check import CheckOptions, StaleData, run_check
 from asurso_sync.cli import app
 from benchmarks.accuracy import score, simulate
-from cache import finish_run, open_cache, start_run, unit
+from cache import finish_run, open_cache, save_access_rows, start_run, unit
 from rules.engine import all_rules, fingerprint, run_rules
 from rules.registry import Selection
 from tests.sync_helpers import make_config
@@ -314,6 +314,45 @@ def test_only_numeric_marks_count_spaces_around_digits_included(m: Mirror) -> No
     )
     assert m.check("MRK001")[0] == {(("assignment", 90), ("student", 1))}
     assert m.check("DEN004")[0] == {(("cm", 2),)}  # lesson 2 has no numeric mark at all
+
+
+def test_exact_entry_times_from_the_access_report_decide_what_snapshots_cannot(m: Mirror) -> None:
+    """Seen first at a nightly sync, the lessons' tasks, homework and marks are undecided for the snapshots; the
+    access report's entry times decide them. Keys match the report's texts exactly: a task text with «|» in it
+    included (the report's detail is split at the first «|», after the work type)."""
+    night = "2026-11-25T01:00:00"
+    lessons = [(1, MON), (3, TUE)]
+    tasks = [{**cw(70, 1), "name": "Работа|вариант 2"}, {**cw(71, 3, day=TUE), "name": "Работа|вариант 2"}]
+    homework = [hw(50, 3, 1, "№ 12"), hw(51, 3, 3, "№ 14", issue=TUE)]
+    m.journal(night, SG, lessons=lessons, assignments=[*tasks, *homework], marks=[(70, 1, "5"), (71, 1, "4")])
+    for code in ("TML002", "TML003", "TML004"):
+        assert m.check(code, as_of=night) == (set(), 2), code
+
+    def entries(day: str, at: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "class_name": "8а",
+                "subject": "Алгебра",
+                "at": f"{day}T{at}:0{i}",
+                "user": "Учитель А. А.",
+                "lesson_day": day,
+                "lesson_number": 2,
+                "period": "2 четверть",
+                "action": action,
+            }
+            for i, action in enumerate(
+                [
+                    "Задание «Ответ на уроке»: добавлено («Работа|вариант 2»)",
+                    f"Домашнее задание: добавлено («{'№ 12' if day == MON else '№ 14'}»)",
+                    "Отметка «Ответ на уроке»: выставлена",
+                ]
+            )
+        ]
+
+    with unit(m.db, "access_log", None, observed_at=night, allow_empty=True):
+        save_access_rows(m.db, [*entries(MON, "15:50"), *entries(TUE, "18:30")], observed_at=night)
+    for code in ("TML002", "TML003", "TML004"):
+        assert m.check(code, as_of=night) == ({(("cm", 3),)}, 0), code  # Monday on time, Tuesday late: exact
 
 
 def test_att002_ot_clarified_in_time_or_not(m: Mirror) -> None:
