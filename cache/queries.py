@@ -8,7 +8,10 @@ All times are server time strings (``YYYY-MM-DDTHH:MM:SS``), which compare lexic
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -115,3 +118,35 @@ def canonical_dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
             for r in db.execute(f'SELECT {cols} FROM "{name}" WHERE "gone_at" IS NULL ORDER BY {keys}').fetchall()
         ]
     return out
+
+
+def value_in_background(db: Database, sql: str, params: Sequence[Any] = ()) -> Callable[[], Any]:
+    """Start a read of one value (an aggregate: one row, one column) on a second, read-only connection to the same
+    file, in a worker thread; returns a function that waits for the value. SQLite lets go of the GIL while it
+    computes, so a heavy aggregation overlaps the caller's Python work instead of adding to it.
+
+    The worker reads its own snapshot: what a sync commits meanwhile may be in it, as it may be in any query the
+    caller runs after this one. A database without a file (``:memory:``), or a worker that cannot read the file,
+    is read on ``db`` itself, when the value is asked for."""
+    path = next((str(file) for _seq, name, file in db.execute("PRAGMA database_list") if name == "main"), "")
+    if not path:
+        return lambda: db.execute(sql, list(params)).fetchone()[0]
+
+    def read() -> Any:
+        conn = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, timeout=30.0)
+        try:
+            return conn.execute(sql, list(params)).fetchone()[0]
+        finally:
+            conn.close()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-read")
+    future = pool.submit(read)
+    pool.shutdown(wait=False)  # the thread ends with the read
+
+    def value() -> Any:
+        try:
+            return future.result()
+        except sqlite3.Error:
+            return db.execute(sql, list(params)).fetchone()[0]
+
+    return value
