@@ -136,7 +136,7 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
     for lesson in due_lessons(ctx):
         topic = topics.get(lesson.id)  # when the topic was first seen
         deadline = due[lesson.day]
-        exact = ctx.exact([exact_topic.get(lesson.id)], deadline) if topic else None
+        exact = ctx.exact_at(exact_topic.get(lesson.id), deadline) if topic else None
         key = ("topic", f'{{"cm_id":{lesson.id}}}')  # unit_key("topic", {"cm_id": ...})
         verdict = exact or ctx.decide_due(key, topic, deadline)
         if verdict is Verdict.LATE:
@@ -233,7 +233,10 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
 )
 def tml004(ctx: RuleContext) -> Iterator[Finding]:
     """Marks for work at the lesson (not written work) go in on the lesson day by 16:00 (Положение 4.2.5.1)."""
+    f = ctx.facts
     written = written_types(ctx)
+    is_written = {tid: f.is_written(tid, written) for tid in f.type_name}
+    other = f.is_written(-1, written)  # a type the mirror does not know
     due = ctx.due_table()
     for lesson in due_lessons(ctx):
         deadline = due[lesson.day]
@@ -244,12 +247,12 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
         marked_types = set()
         for a in lesson.work:
             marks = a.marks
-            if marks is None or ctx.facts.is_written(a.type_id, written):
+            if marks is None or is_written.get(a.type_id, other):
                 continue
-            marked_types.add(ctx.facts.type_name.get(a.type_id, ""))
+            marked_types.add(f.type_name.get(a.type_id, ""))
             if marks.last > in_time and marks.last > latest.get(a.term, ""):  # seen by deadline + grace: on time
                 latest[a.term] = marks.last
-        exact_marks = [ctx.facts.exact_marks.get((lesson.id, typ), (None, None))[1] for typ in marked_types]
+        exact_marks = [f.exact_marks.get((lesson.id, typ), (None, None))[1] for typ in marked_types]
         exact = ctx.exact(exact_marks, deadline, latest=True) if exact_marks else None
         if exact is not None:
             verdicts = [exact]
@@ -279,26 +282,32 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
 )
 def tml005(ctx: RuleContext) -> Iterator[Finding]:
     """Written work given on day D is marked within 7 days: by D+7, 23:59 (Положение 5.2)."""
+    f = ctx.facts
     written = written_types(ctx)
+    is_written = {tid: f.is_written(tid, written) for tid in f.type_name}
+    other = f.is_written(-1, written)  # a type the mirror does not know
     days = int(ctx.p("days"))
+    grace = ctx.grace
+    dues: dict[date, Due | None] = {}  # lesson day -> its D+7 deadline (None: not passed yet)
     for lesson in due_lessons(ctx):
-        deadline = datetime.combine(lesson.day + timedelta(days=days), time(23, 59, 59))
-        if not ctx.passed(deadline):
+        if lesson.day in dues:
+            due = dues[lesson.day]
+        else:
+            moment = datetime.combine(lesson.day + timedelta(days=days), time(23, 59, 59))
+            due = dues[lesson.day] = Due.at(moment, grace) if ctx.passed(moment) else None
+        if due is None:
             continue
-        for a in attached(ctx, lesson):
-            if not ctx.facts.is_written(a.type_id, written):
+        for a in lesson.work:
+            if not is_written.get(a.type_id, other):
                 continue
-            unit = ctx.journal_unit(lesson.sg, a.term)
-            marks = numeric_marks(ctx, a)
+            key = ctx.journal_key(lesson.sg, a.term)
+            marks = a.marks
             # monotonic in first_seen: the earliest mark decides «on time», the latest decides «late»
-            low, high = ctx.facts.exact_marks.get((lesson.id, ctx.facts.type_name.get(a.type_id, "")), (None, None))
-            if marks and low is not None and high is not None:
-                verdicts = [ctx.exact([low], deadline), ctx.exact([high], deadline)]  # exact evidence
+            low, high = f.exact_marks.get((lesson.id, f.type_name.get(a.type_id, "")), (None, None))
+            if marks and low is not None and high is not None:  # exact evidence
+                verdicts = [ctx.exact_at(low, due), ctx.exact_at(high, due)]
             elif marks:
-                verdicts = [
-                    ctx.decide("journal", unit, marks.first, deadline),
-                    ctx.decide("journal", unit, marks.last, deadline),
-                ]
+                verdicts = [ctx.decide_due(key, marks.first, due), ctx.decide_due(key, marks.last, due)]
             else:
                 verdicts = []
             if Verdict.LATE in verdicts:
@@ -309,7 +318,7 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             if verdicts:  # marks are there, but when they came is not known: undecided, never «no marks»
                 _count(ctx, Verdict.UNDECIDED)
                 continue
-            verdict = ctx.decide("journal", unit, None, deadline)
+            verdict = ctx.decide_due(key, None, due)
             if verdict is Verdict.LATE and _someone_to_mark(ctx, lesson):
                 yield _written(ctx, lesson, a, "отметки за письменную работу не выставлены в течение 7 дней")
             elif verdict is Verdict.UNDECIDED:

@@ -171,6 +171,13 @@ class RuleContext:
         limit = deadline.text if isinstance(deadline, Due) else ts(deadline)
         return Verdict.ON_TIME if str(moment) <= limit else Verdict.LATE
 
+    @staticmethod
+    def exact_at(at: str | None, due: Due) -> Verdict | None:
+        """``exact`` for one item: its entry time, or None when the report has none."""
+        if at is None:
+            return None
+        return Verdict.ON_TIME if at <= due.text else Verdict.LATE
+
     def journal_unit(self, sg: int, term: int | None) -> dict[str, Any]:
         return {"sg_id": sg, "term_id": term}
 
