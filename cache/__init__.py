@@ -19,7 +19,7 @@ from cache.queries import (
     rows,
     table_counts,
     value_at,
-    value_in_background,
+    values_in_background,
 )
 from cache.runs import (
     RunInfo,
@@ -82,7 +82,7 @@ __all__ = [
     "table_counts",
     "unit",
     "value_at",
-    "value_in_background",
+    "values_in_background",
     "waivers",
     "week_cutoff",
     "write_private_bytes",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -120,33 +120,42 @@ def canonical_dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def value_in_background(db: Database, sql: str, params: Sequence[Any] = ()) -> Callable[[], Any]:
-    """Start a read of one value (an aggregate: one row, one column) on a second, read-only connection to the same
-    file, in a worker thread; returns a function that waits for the value. SQLite lets go of the GIL while it
-    computes, so a heavy aggregation overlaps the caller's Python work instead of adding to it.
+def values_in_background(db: Database, *reads: tuple[str, Sequence[Any]]) -> list[Callable[[], Any]]:
+    """Start reads of one value each (an aggregate: one row, one column) on a second, read-only connection to the
+    same file, one after another in a worker thread; returns, per read, a function that waits for its value.
+    SQLite lets go of the GIL while it computes, so heavy aggregations overlap the caller's Python work instead of
+    adding to it.
 
     The worker reads its own snapshot: what a sync commits meanwhile may be in it, as it may be in any query the
-    caller runs after this one. A database without a file (``:memory:``), or a worker that cannot read the file,
-    is read on ``db`` itself, when the value is asked for."""
+    caller runs after this one. A database without a file (``:memory:``), or a read the worker cannot do, is
+    read on ``db`` itself, when the value is asked for."""
     path = next((str(file) for _seq, name, file in db.execute("PRAGMA database_list") if name == "main"), "")
     if not path:
-        return lambda: db.execute(sql, list(params)).fetchone()[0]
+        return [_inline(db, sql, params) for sql, params in reads]
+    uri = f"{Path(path).as_uri()}?mode=ro"
 
-    def read() -> Any:
-        conn = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, timeout=30.0)
+    def read(sql: str, params: Sequence[Any]) -> Any:
+        conn = sqlite3.connect(uri, uri=True, timeout=30.0)
         try:
             return conn.execute(sql, list(params)).fetchone()[0]
         finally:
             conn.close()
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-read")
-    future = pool.submit(read)
-    pool.shutdown(wait=False)  # the thread ends with the read
+    futures = [(pool.submit(read, sql, params), sql, params) for sql, params in reads]
+    pool.shutdown(wait=False)  # the thread ends with the last read
 
-    def value() -> Any:
-        try:
-            return future.result()
-        except sqlite3.Error:
-            return db.execute(sql, list(params)).fetchone()[0]
+    def waiter(future: Future[Any], sql: str, params: Sequence[Any]) -> Callable[[], Any]:
+        def value() -> Any:
+            try:
+                return future.result()
+            except sqlite3.Error:
+                return _inline(db, sql, params)()
 
-    return value
+        return value
+
+    return [waiter(*item) for item in futures]
+
+
+def _inline(db: Database, sql: str, params: Sequence[Any]) -> Callable[[], Any]:
+    return lambda: db.execute(sql, list(params)).fetchone()[0]

@@ -167,7 +167,6 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
     """Homework given at a lesson must be entered by 16:00 of the lesson day. In grade 1 the entry is «Не
     предусмотрено». The homework belongs to the journal of the lesson it is due for (often the next term's)."""
     due = ctx.due_table()
-    exact_homework = ctx.facts.exact_homework
     for lesson in due_lessons(ctx):
         grade1 = ctx.facts.grade(lesson.sg) == 1
         given = homework_given_at(ctx, lesson)
@@ -176,7 +175,7 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
         term = pick[0].term if pick else next_lesson_term(ctx, lesson)
         first = min((a.first_seen for a in valid), default=None)
         deadline = due[lesson.day]
-        exact = ctx.exact([exact_homework.get((lesson.id, a.name)) for a in valid], deadline) if valid else None
+        exact = ctx.exact([a.entered for a in valid], deadline) if valid else None
         verdict = exact or ctx.decide_due(ctx.journal_key(lesson.sg, term), first, deadline)
         if verdict is Verdict.LATE:
             text = "запись «Не предусмотрено» не внесена до 16:00" if grade1 else "домашнее задание не внесено до 16:00"
@@ -206,8 +205,7 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
         classwork = [a for a in lesson.work if not f.is_homework(a.type_id)]
         first = min((a.first_seen for a in classwork), default=None)
         deadline = due[lesson.day]
-        tasks = [f.exact_task.get((lesson.id, f.type_name.get(a.type_id, ""), a.name)) for a in classwork]
-        exact = ctx.exact(tasks, deadline) if classwork else None
+        exact = ctx.exact([a.entered for a in classwork], deadline) if classwork else None
         verdict = exact or ctx.decide_due(ctx.journal_key(lesson.sg, lesson.term), first, deadline)
         if verdict is Verdict.LATE:
             late = " (указана позже)" if classwork else ""
@@ -244,16 +242,15 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
         # The observed verdict is monotonic in first_seen (a later first sighting can only be «later»), so per
         # journal unit only the latest mark seen after deadline + grace needs deciding.
         latest: dict[int | None, str] = {}
-        marked_types = set()
+        entries = []  # the last «Отметка» entry of each marked item's type (the same for items of one type)
         for a in lesson.work:
             marks = a.marks
             if marks is None or is_written.get(a.type_id, other):
                 continue
-            marked_types.add(f.type_name.get(a.type_id, ""))
+            entries.append(a.marked[1] if a.marked else None)
             if marks.last > in_time and marks.last > latest.get(a.term, ""):  # seen by deadline + grace: on time
                 latest[a.term] = marks.last
-        exact_marks = [f.exact_marks.get((lesson.id, typ), (None, None))[1] for typ in marked_types]
-        exact = ctx.exact(exact_marks, deadline, latest=True) if exact_marks else None
+        exact = ctx.exact(entries, deadline, latest=True) if entries else None
         if exact is not None:
             verdicts = [exact]
         else:
@@ -303,9 +300,8 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             key = ctx.journal_key(lesson.sg, a.term)
             marks = a.marks
             # monotonic in first_seen: the earliest mark decides «on time», the latest decides «late»
-            low, high = f.exact_marks.get((lesson.id, f.type_name.get(a.type_id, "")), (None, None))
-            if marks and low is not None and high is not None:  # exact evidence
-                verdicts = [ctx.exact_at(low, due), ctx.exact_at(high, due)]
+            if marks and a.marked:  # exact evidence
+                verdicts = [ctx.exact_at(a.marked[0], due), ctx.exact_at(a.marked[1], due)]
             elif marks:
                 verdicts = [ctx.decide_due(key, marks.first, due), ctx.decide_due(key, marks.last, due)]
             else:

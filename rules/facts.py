@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from cache import value_in_background
+from cache import values_in_background
 
 HOMEWORK_NAME = "Домашнее задание"
 
@@ -39,6 +39,10 @@ class Assignment:
     issue_cm: int | None
     first_seen: str
     marks: MarkSet | None = None  # its numeric marks (None: it has none)
+    # exact entry times from the access report (None: it has none): the «Задание» entry of a classwork item or
+    # the «Домашнее задание» entry at its issue lesson; the first and last «Отметка» entry of its type at its lesson
+    entered: str | None = None
+    marked: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -86,11 +90,9 @@ class Facts:
     groups: list[int] = field(default_factory=list)
     staff_name: dict[int, str] = field(default_factory=dict)
     _school_days: dict[date, bool] = field(default_factory=dict)
-    # exact evidence from «Отчёт о доступе к классному журналу» (entry times, school-local ISO)
+    # exact evidence from «Отчёт о доступе к классному журналу» (entry times, school-local ISO); the assignments'
+    # own entry times are on them (Assignment.entered, .marked)
     exact_topic: dict[int, str] = field(default_factory=dict)  # cm -> first «тема урока» action
-    exact_homework: dict[tuple[int, str], str] = field(default_factory=dict)  # (issue cm, text) -> first
-    exact_task: dict[tuple[int, str, str], str] = field(default_factory=dict)  # (cm, type, text) -> first
-    exact_marks: dict[tuple[int, str], tuple[str, str]] = field(default_factory=dict)  # (cm, type) -> (min, max)
     exact_attendance: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)  # -> [(at, code)]
 
     def is_school_day(self, d: date) -> bool:
@@ -135,9 +137,41 @@ NUMERIC_MARKS = (
     "OR (trim(\"mark\") <> '' AND trim(\"mark\") NOT GLOB '*[^0-9]*')) GROUP BY 1)"
 )
 
+# The access report's entry times of each assignment, matched in SQL (each match one seek in the report's covering
+# index): a classwork item's «Задание «<type>»: … («<text>»)» at its lesson (detail "<type>|<text>"), a
+# homework's «Домашнее задание: … («<text>»)» at its issue lesson (issueCmId, else the group's first lesson of the
+# issue day), and the first and last «Отметка «<type>»» at its lesson. One text, as NUMERIC_MARKS; assignments
+# without any entry are left out.
+ENTRY_TIMES = f"""
+WITH "e" AS MATERIALIZED (
+  SELECT a."id" AS aid,
+    CASE WHEN t."name" = '{HOMEWORK_NAME}' THEN (
+      SELECT min(l."at") FROM "access_log" l WHERE l."cm_id" = coalesce(a."issue_cm_id", (
+          SELECT c."id" FROM "class_meeting" c WHERE c."sg_id" = a."sg_id" AND c."day" = substr(a."issue_date", 1, 10)
+          AND c."gone_at" IS NULL ORDER BY coalesce(c."number", 0), c."id" LIMIT 1))
+        AND l."kind" = 'homework' AND l."detail" = coalesce(a."name", '') AND l."at" <= ?1)
+    ELSE (
+      SELECT min(l."at") FROM "access_log" l WHERE l."cm_id" = a."class_meeting_id" AND l."kind" = 'task'
+        AND l."detail" = coalesce(t."name", '') || '|' || coalesce(a."name", '') AND l."at" <= ?1)
+    END AS entered,
+    (SELECT min(l."at") FROM "access_log" l WHERE l."cm_id" = a."class_meeting_id" AND l."kind" = 'mark'
+        AND l."detail" = coalesce(t."name", '') AND l."at" <= ?1) AS low,
+    (SELECT max(l."at") FROM "access_log" l WHERE l."cm_id" = a."class_meeting_id" AND l."kind" = 'mark'
+        AND l."detail" = coalesce(t."name", '') AND l."at" <= ?1) AS high
+  FROM "assignment" a LEFT JOIN "assignment_type" t ON t."id" = a."type_id" AND t."gone_at" IS NULL
+  WHERE a."gone_at" IS NULL
+)
+SELECT group_concat(aid || char(31) || coalesce(entered, '') || char(31) || coalesce(low, '') || char(31)
+  || coalesce(high, ''), char(30)) FROM "e" WHERE entered IS NOT NULL OR low IS NOT NULL
+"""
+
 
 def load(db: Database, as_of: datetime) -> Facts:
-    numeric_marks = value_in_background(db, NUMERIC_MARKS)
+    limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
+    reads: list[tuple[str, list[Any]]] = [(NUMERIC_MARKS, [])]
+    if db.execute('SELECT EXISTS (SELECT 1 FROM "access_log" WHERE "cm_id" IS NOT NULL)').fetchone()[0]:
+        reads.append((ENTRY_TIMES, [limit]))
+    numeric_marks, *entry_times = values_in_background(db, *reads)
     f = Facts()
     q = db.execute
     for cid, name, grade in q('SELECT "id", "name", "grade" FROM "school_class" WHERE "gone_at" IS NULL'):
@@ -221,6 +255,15 @@ def load(db: Database, as_of: datetime) -> Facts:
         if a is not None:  # both lists are concatenated in the same row order, so they stay aligned
             ids = tuple(map(person, students.split(",")))
             a.marks = MarkSet(ids, tuple(map(value, values.split(","))), intern(first), intern(last))
+    for entries in entry_times:
+        for record in (entries() or "").split(RS):
+            if not record:
+                continue
+            aid, entered, low, high = record.split(US)
+            a = by_id.get(int(aid))
+            if a is not None:
+                a.entered = intern(entered) if entered else None
+                a.marked = (intern(low), intern(high)) if low else None
     del by_id
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
@@ -281,29 +324,14 @@ def group_label(name: str | None, subject: str | None) -> str:
 
 
 def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
-    """Exact entry times from the mirrored access report (rows resolved to a lesson only), aggregated in SQL:
-    a year of a large school is ~700 000 rows, the rules need one or two times per lesson and kind. One query
-    per kind (each one range of the covering index), so every row becomes one dict item without branching."""
+    """Exact entry times from the mirrored access report (rows resolved to a lesson only) for the lessons: the
+    first «Тема урока» action, and the attendance versions of lessons where «ОТ» was entered. The assignments'
+    own entry times come with them (ENTRY_TIMES)."""
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     q = db.execute
     base = 'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? AND "kind" = ?'
-    keyed = f'SELECT "cm_id", coalesce("detail", \'\'), min("at") {base} GROUP BY 1, 2'
-    intern = sys.intern  # times repeat; texts are the assignments' own names and types (interned in load)
+    intern = sys.intern  # times repeat: shared, not one string per lesson
     f.exact_topic = {cm: intern(at) for cm, at in q(f'SELECT "cm_id", min("at") {base} GROUP BY 1', [limit, "topic"])}
-    f.exact_homework = {(cm, intern(text)): intern(at) for cm, text, at in q(keyed, [limit, "homework"])}
-    f.exact_task = {  # detail "<type>|<text>", split at the first «|» in SQL
-        (cm, intern(typ), intern(text)): intern(at)
-        for cm, typ, text, at in q(
-            "SELECT \"cm_id\", CASE WHEN instr(d, '|') THEN substr(d, 1, instr(d, '|') - 1) ELSE d END, "
-            "CASE WHEN instr(d, '|') THEN substr(d, instr(d, '|') + 1) ELSE '' END, low "
-            f'FROM (SELECT "cm_id", coalesce("detail", \'\') AS d, min("at") AS low {base} GROUP BY 1, 2)',
-            [limit, "task"],
-        )
-    }
-    f.exact_marks = {
-        (cm, intern(text)): (intern(low), intern(high))
-        for cm, text, low, high in q(keyed.replace('min("at")', 'min("at"), max("at")'), [limit, "mark"])
-    }
     names: dict[str, int | None] = {}
     for sid, name in q('SELECT "id", "full_name" FROM "student"'):
         norm = " ".join((name or "").split()).casefold()

@@ -19,7 +19,7 @@ from cache import (
     save_rows,
     unit,
     value_at,
-    value_in_background,
+    values_in_background,
 )
 
 T1, T2, T3, T4 = "2026-11-23T16:05:00", "2026-11-24T01:00:00", "2026-11-24T16:05:00", "2026-11-25T01:00:00"
@@ -198,21 +198,29 @@ def test_one_writer_one_reader_in_wal(tmp_path: Path) -> None:
     assert reader.execute("SELECT count(*) FROM staff").fetchone()[0] == 2000
 
 
-def test_value_in_background_reads_on_its_own_connection_and_falls_back_to_the_caller(tmp_path: Path) -> None:
-    """The worker reads the cache file on a connection of its own (a temp table of the caller's is not there);
-    a read it cannot do, and a database without a file, are read on the caller's connection."""
+def test_values_in_background_read_on_their_own_connection_and_fall_back_to_the_caller(tmp_path: Path) -> None:
+    """The worker reads the cache file on a connection of its own (a temp table of the caller's is not there),
+    the reads one after another; a read it cannot do, and a database without a file, are read on the caller's
+    connection."""
     db = open_cache(tmp_path / "c.db")
     save_rows(db, "staff", [{"id": i, "name": f"N{i}", "email": None} for i in range(1, 6)], observed_at=T1)
-    assert value_in_background(db, 'SELECT group_concat("id") FROM "staff" WHERE "id" > ?', [2])() == "3,4,5"
     db.execute('CREATE TEMP TABLE "only_here" ("x")')
     db.execute('INSERT INTO "only_here" VALUES (7)')
-    assert value_in_background(db, 'SELECT max("x") FROM "only_here"')() == 7  # the worker failed: the caller read
+    ids, here, broken, count = values_in_background(
+        db,
+        ('SELECT group_concat("id") FROM "staff" WHERE "id" > ?', [2]),
+        ('SELECT max("x") FROM "only_here"', []),  # the worker fails: the caller reads it
+        ("SELECT no_such_column FROM staff", []),
+        ('SELECT count(*) FROM "staff"', []),
+    )
+    assert count() == 5 and ids() == "3,4,5" and here() == 7
     with pytest.raises(sqlite3.OperationalError):  # an error of the read itself shows, from the caller's read
-        value_in_background(db, 'SELECT no_such_column FROM "staff"')()
+        broken()
     memory = Database(memory=True)
     memory.execute('CREATE TABLE "t" ("x")')
     memory.execute('INSERT INTO "t" VALUES (1), (2)')
-    assert value_in_background(memory, 'SELECT sum("x") FROM "t"')() == 3
+    (total,) = values_in_background(memory, ('SELECT sum("x") FROM "t"', []))
+    assert total() == 3
 
 
 # --- property: the history reconstructs every snapshot it was fed -------------------------------
