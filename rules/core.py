@@ -88,17 +88,8 @@ def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
     return lessons[i + 1].term if i is not None and i + 1 < len(lessons) else lesson.term
 
 
-def attached(ctx: RuleContext, lesson: Lesson) -> tuple[Assignment, ...]:
-    return lesson.work
-
-
 def written_types(ctx: RuleContext) -> set[str]:
     return set(ctx.p_default("written_types", list(DEFAULT_WRITTEN)))
-
-
-def numeric_marks(ctx: RuleContext, a: Assignment) -> MarkSet | None:
-    """The numeric marks of an assignment (None: it has none)."""
-    return a.marks
 
 
 _NO_CODES: dict[int, str] = {}
@@ -407,8 +398,9 @@ def cmp001(ctx: RuleContext) -> Iterator[Finding]:
 )
 def cmp002(ctx: RuleContext) -> Iterator[Finding]:
     """Grade 1 has no homework: the only allowed entry is «Не предусмотрено»."""
+    grade1 = {sg for sg in ctx.facts.group_class if ctx.facts.grade(sg) == 1}
     for lesson in due_lessons(ctx):
-        if ctx.facts.grade(lesson.sg) != 1:
+        if lesson.sg not in grade1:
             continue
         for a in homework_given_at(ctx, lesson):
             if a.name != NO_HOMEWORK:
@@ -496,9 +488,10 @@ def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
 )
 def mrk003(ctx: RuleContext) -> Iterator[Finding]:
     """An absent student cannot have a mark for that lesson's work (a «точка» is the way to record a debt)."""
+    codes_of = ctx.facts.codes
     for lesson in due_lessons(ctx):
-        codes = codes_at(ctx, lesson)
-        if not codes:
+        codes = codes_of.get(lesson.id)
+        if not codes or ABSENT.isdisjoint(codes.values()):
             continue
         for student in sorted(_marked_students(ctx, lesson)):
             if codes.get(student) in ABSENT:
@@ -580,8 +573,12 @@ def mrk005(ctx: RuleContext) -> Iterator[Finding]:
 def att001(ctx: RuleContext) -> Iterator[Finding]:
     """Only the school's attendance codes may be used."""
     allowed = set(ctx.p("allowed")) | ({"ОСВ"} if ctx.p("allow_osv") else set())
+    codes_of = ctx.facts.codes
     for lesson in due_lessons(ctx):
-        for student, code in sorted(codes_at(ctx, lesson).items()):
+        codes = codes_of.get(lesson.id)
+        if not codes or allowed.issuperset(codes.values()):
+            continue
+        for student, code in sorted(codes.items()):
             if code not in allowed:
                 yield ctx.lesson_finding(
                     lesson, {"cm": lesson.id, "student": student}, f"недопустимый код отсутствия «{code}»"

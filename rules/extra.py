@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 
-from rules.core import attached, codes_at, due_lessons, numeric_marks, written_types
+from rules.core import codes_at, due_lessons, written_types
 from rules.engine import ABSENT, Finding, RuleContext
 from rules.facts import Lesson
 from rules.registry import rule
@@ -367,15 +367,19 @@ def den003(ctx: RuleContext) -> Iterator[Finding]:
 )
 def den004(ctx: RuleContext) -> Iterator[Finding]:
     """Information for the deputy: lessons where nobody was assessed."""
+    f = ctx.facts
     minimum = int(ctx.p("min_marks"))
     written = written_types(ctx)
+    is_written = {tid: f.is_written(tid, written) for tid in f.type_name}
+    other = f.is_written(-1, written)  # a type the mirror does not know
+    marked_grades = {sg for sg in f.group_class if f.grade(sg) >= 2}
     for lesson in due_lessons(ctx):
-        if ctx.facts.grade(lesson.sg) < 2:
+        if lesson.sg not in marked_grades:
             continue
-        work = attached(ctx, lesson)
-        if any(ctx.facts.is_written(a.type_id, written) for a in work):
+        work = lesson.work
+        if any(is_written.get(a.type_id, other) for a in work):
             continue  # marked within 7 days: TML005's business
-        count = sum(len(marks) for a in work if (marks := numeric_marks(ctx, a)) is not None)
+        count = sum(len(marks) for a in work if (marks := a.marks) is not None)
         if count < minimum:
             yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "на уроке не выставлено ни одной отметки")
 

@@ -255,16 +255,6 @@ def load(db: Database, as_of: datetime) -> Facts:
         if a is not None:  # both lists are concatenated in the same row order, so they stay aligned
             ids = tuple(map(person, students.split(",")))
             a.marks = MarkSet(ids, tuple(map(value, values.split(","))), intern(first), intern(last))
-    for entries in entry_times:
-        for record in (entries() or "").split(RS):
-            if not record:
-                continue
-            aid, entered, low, high = record.split(US)
-            a = by_id.get(int(aid))
-            if a is not None:
-                a.entered = intern(entered) if entered else None
-                a.marked = (intern(low), intern(high)) if low else None
-    del by_id
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
     ):
@@ -300,6 +290,16 @@ def load(db: Database, as_of: datetime) -> Facts:
     f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
     _load_access_log(f, db, as_of)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
+    # last: the worker matched them after the marks, while the rest was read here
+    for entries in entry_times:
+        for record in (entries() or "").split(RS):
+            if not record:
+                continue
+            aid, entered, low, high = record.split(US)
+            a = by_id.get(int(aid))
+            if a is not None:
+                a.entered = intern(entered) if entered else None
+                a.marked = (intern(low), intern(high)) if low else None
     return f
 
 
