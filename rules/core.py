@@ -66,7 +66,12 @@ def _first_of_day(ctx: RuleContext) -> dict[tuple[int, date], int]:
 
 def homework_given_at(ctx: RuleContext, lesson: Lesson) -> list[Assignment]:
     """Homework of the lesson's group whose issue lesson is this lesson (``issueCmId``, else the issue date)."""
-    index = ctx.memo.get("homework")
+    return _homework_index(ctx).get(lesson.id, [])
+
+
+def _homework_index(ctx: RuleContext) -> dict[int, list[Assignment]]:
+    """Issue lesson -> the homework given at it (computed once per check)."""
+    index: dict[int, list[Assignment]] | None = ctx.memo.get("homework")
     if index is None:
         first = _first_of_day(ctx)
         index = defaultdict(list)
@@ -76,7 +81,7 @@ def homework_given_at(ctx: RuleContext, lesson: Lesson) -> list[Assignment]:
                 if cm is not None:
                     index[cm].append(a)
         ctx.memo["homework"] = index
-    return index.get(lesson.id, [])  # type: ignore[no-any-return]
+    return index
 
 
 def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
@@ -157,16 +162,21 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
 def tml002(ctx: RuleContext) -> Iterator[Finding]:
     """Homework given at a lesson must be entered by 16:00 of the lesson day. In grade 1 the entry is «Не
     предусмотрено». The homework belongs to the journal of the lesson it is due for (often the next term's)."""
+    f = ctx.facts
     due = ctx.due_table()
+    given_at = _homework_index(ctx)
+    grade1_groups = {sg for sg in f.group_class if f.grade(sg) == 1}
     for lesson in due_lessons(ctx):
-        grade1 = ctx.facts.grade(lesson.sg) == 1
-        given = homework_given_at(ctx, lesson)
-        valid = [a for a in given if (a.name == NO_HOMEWORK if grade1 else a.name.strip())]
-        pick = valid or given
-        term = pick[0].term if pick else next_lesson_term(ctx, lesson)
-        first = min((a.first_seen for a in valid), default=None)
+        grade1 = lesson.sg in grade1_groups
+        given = given_at.get(lesson.id)
         deadline = due[lesson.day]
-        exact = ctx.exact([a.entered for a in valid], deadline) if valid else None
+        valid = [a for a in given if (a.name == NO_HOMEWORK if grade1 else a.name.strip())] if given else []
+        if valid:
+            term, first = valid[0].term, min(a.first_seen for a in valid)
+            exact = ctx.exact([a.entered for a in valid], deadline)
+        else:
+            term = given[0].term if given else next_lesson_term(ctx, lesson)
+            first, exact = None, None
         verdict = exact or ctx.decide_due(ctx.journal_key(lesson.sg, term), first, deadline)
         if verdict is Verdict.LATE:
             text = "запись «Не предусмотрено» не внесена до 16:00" if grade1 else "домашнее задание не внесено до 16:00"
@@ -192,11 +202,15 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
     """Every lesson needs a form of control: a classwork assignment of any type other than homework, by 16:00."""
     due = ctx.due_table()
     f = ctx.facts
+    homework = {tid for tid in f.type_name if f.is_homework(tid)}
     for lesson in due_lessons(ctx):
-        classwork = [a for a in lesson.work if not f.is_homework(a.type_id)]
-        first = min((a.first_seen for a in classwork), default=None)
+        classwork = [a for a in lesson.work if a.type_id not in homework]
         deadline = due[lesson.day]
-        exact = ctx.exact([a.entered for a in classwork], deadline) if classwork else None
+        if classwork:
+            first = min(a.first_seen for a in classwork)
+            exact = ctx.exact([a.entered for a in classwork], deadline)
+        else:
+            first, exact = None, None
         verdict = exact or ctx.decide_due(ctx.journal_key(lesson.sg, lesson.term), first, deadline)
         if verdict is Verdict.LATE:
             late = " (указана позже)" if classwork else ""
@@ -467,6 +481,13 @@ def mrk002(ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» в 1 классе")
 
 
+def _has_entry(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
+    """Has the student a numeric mark or an attendance code at the lesson?"""
+    if student in codes_at(ctx, lesson):
+        return True
+    return any(a.marks is not None and student in a.marks.students for a in lesson.work)
+
+
 def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
     out: set[int] = set()
     for a in lesson.work:
@@ -514,17 +535,16 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
 )
 def mrk004(ctx: RuleContext) -> Iterator[Finding]:
     """Home-schooled and family-education students are not marked or registered in the class journal."""
-    exempt_in: dict[tuple[int, int | None], set[int]] = {}
+    exempt_in: dict[tuple[int, int | None], list[int]] = {}  # the group's exempt students and family education
     for lesson in due_lessons(ctx):
         key = (lesson.sg, lesson.term)
         exempt = exempt_in.get(key)
         if exempt is None:
             enrolled = ctx.facts.enrollment.get((lesson.sg, lesson.term or 0), {})
-            exempt = exempt_in[key] = {s for s in enrolled if ctx.exempt(lesson.sg, lesson.term, s)}
-        if not exempt and not ctx.family_education:
-            continue
-        for student in sorted(_marked_students(ctx, lesson) | set(codes_at(ctx, lesson))):
-            if student in exempt or ctx.exempt(lesson.sg, lesson.term, student):
+            found = {s for s in enrolled if ctx.exempt(lesson.sg, lesson.term, s)} | ctx.family_education
+            exempt = exempt_in[key] = sorted(found)
+        for student in exempt:
+            if _has_entry(ctx, lesson, student):
                 yield ctx.lesson_finding(
                     lesson,
                     {"cm": lesson.id, "student": student},
@@ -545,12 +565,12 @@ def mrk004(ctx: RuleContext) -> Iterator[Finding]:
 )
 def mrk005(ctx: RuleContext) -> Iterator[Finding]:
     """After a student has left, their row is read-only: nothing is entered for later lessons."""
-    departed: set[tuple[int, int]] = {(sg, term) for sg, term, _student in ctx.facts.left_on}
+    departed: defaultdict[tuple[int, int], list[tuple[int, date]]] = defaultdict(list)
+    for (sg, term, student), day in sorted(ctx.facts.left_on.items()):
+        departed[(sg, term)].append((student, day))
     for lesson in due_lessons(ctx):
-        if (lesson.sg, lesson.term or 0) not in departed:
-            continue
-        for student in sorted(_marked_students(ctx, lesson) | set(codes_at(ctx, lesson))):
-            if ctx.left_before(lesson.sg, lesson.term, student, lesson.day):
+        for student, day in departed.get((lesson.sg, lesson.term or 0), ()):
+            if day < lesson.day and _has_entry(ctx, lesson, student):
                 yield ctx.lesson_finding(
                     lesson, {"cm": lesson.id, "student": student}, "отметка или посещаемость у выбывшего ученика"
                 )
@@ -680,11 +700,18 @@ def _ended_terms(ctx: RuleContext) -> Iterator[tuple[int, int, date, date, int |
 
 
 def _students(ctx: RuleContext, sg: int, term: int, end: date) -> list[int]:
+    """The group's students of the term, in id order, without the exempt (``ctx.exempt``) and those who left
+    before the term's end (``ctx.left_before`` the day after it): inlined, it runs for every enrolled student."""
+    enrolled = ctx.facts.enrollment.get((sg, term or 0), {})
+    family, left_on = ctx.family_education, ctx.facts.left_on
+    after = end + timedelta(days=1)
     out = []
-    for student in sorted(ctx.facts.enrollment.get((sg, term), {})):
-        if ctx.exempt(sg, term, student) or ctx.left_before(sg, term, student, end + timedelta(days=1)):
+    for student in sorted(enrolled):
+        if student in family or enrolled[student][1]:
             continue
-        out.append(student)
+        left = left_on.get((sg, term or 0, student))
+        if left is None or left >= after:
+            out.append(student)
     return out
 
 
@@ -786,9 +813,13 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
     """Marks accumulate in line with the weekly load: after a term every student has enough current marks."""
     quarter = {int(k): int(v) for k, v in dict(ctx.p("quarter")).items()}
     half = {int(k): int(v) for k, v in dict(ctx.p("half_year")).items()}
+    needs: dict[tuple[int, int], int] = {}  # (group, term) -> marks needed
     for row in _term_rows(ctx):
-        table = half if row.term_type == 2 else quarter
-        need = table[min(max(weekly_hours(ctx, row.sg, row.start, row.end), 1), 3)]
+        need = needs.get((row.sg, row.term))
+        if need is None:
+            table = half if row.term_type == 2 else quarter
+            hours = weekly_hours(ctx, row.sg, row.start, row.end)
+            need = needs[(row.sg, row.term)] = table[min(max(hours, 1), 3)]
         if row.count < need:
             yield _term_finding(ctx, row, f"у обучающегося {row.count} отметок, нужно не меньше {need}")
 
