@@ -390,7 +390,8 @@ def cmp001(ctx: RuleContext) -> Iterator[Finding]:
     """A topic such as «урок» or «-» is no topic: the journal must say what the lesson was about."""
     words = {w.casefold() for w in ctx.p("placeholders")}
     shortest = int(ctx.p("min_length"))
-    texts = topic_texts(ctx.db)
+    # casefold never shortens a text: a flagged topic is, stripped, at most this long (the rest is not read)
+    texts = topic_texts(ctx.db, max([shortest - 1, *map(len, words)]))
     for lesson in due_lessons(ctx):
         topic = texts.get(lesson.id)
         if topic is None:
@@ -488,15 +489,6 @@ def _has_entry(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
     return any(a.marks is not None and student in a.marks.students for a in lesson.work)
 
 
-def _marked_students(ctx: RuleContext, lesson: Lesson) -> set[int]:
-    out: set[int] = set()
-    for a in lesson.work:
-        marks = a.marks
-        if marks is not None:
-            out.update(marks.students)
-    return out
-
-
 @rule(
     "MRK003",
     "mark-and-absence",
@@ -514,8 +506,8 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
         codes = codes_of.get(lesson.id)
         if not codes or ABSENT.isdisjoint(codes.values()):
             continue
-        for student in sorted(_marked_students(ctx, lesson)):
-            if codes.get(student) in ABSENT:
+        for student in sorted(s for s, code in codes.items() if code in ABSENT):
+            if any(a.marks is not None and student in a.marks.students for a in lesson.work):
                 yield ctx.lesson_finding(
                     lesson,
                     {"cm": lesson.id, "student": student},
@@ -638,9 +630,13 @@ def att002(ctx: RuleContext) -> Iterator[Finding]:
     due = ctx.due_table()
     school_days = int(ctx.p("school_days"))
     deadlines: dict[date, datetime] = {}
+    # lessons where «ОТ» was ever replaced (the code now in force may be another)
+    replaced = {
+        cm for (cm, _student), history in f.attendance_history.items() if any(o == "ОТ" for _a, o, _n in history)
+    }
     for lesson in due_lessons(ctx):
         rows = f.codes.get(lesson.id)
-        if not rows:
+        if not rows or ("ОТ" not in rows.values() and lesson.id not in replaced):
             continue
         deadline = deadlines.get(lesson.day)
         if deadline is None:

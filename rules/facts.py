@@ -312,9 +312,21 @@ class _Ints(dict[str, int]):
         return hit
 
 
-def topic_texts(db: Database) -> dict[int, str]:
-    """cm -> its current topic text (read when a rule needs the texts: they are most of the topics' memory)."""
-    return {cm: topic or "" for cm, topic in db.execute('SELECT "cm_id", "topic" FROM "lesson_topic"')}
+# What Python's str.strip() strips (str.isspace), for SQLite's trim(X, Y)
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+
+
+def topic_texts(db: Database, longest: int | None = None) -> dict[int, str]:
+    """cm -> its current topic text (read when a rule needs the texts: they are most of the topics' memory).
+    ``longest``: only topics at most that many characters long once stripped (as str.strip does)."""
+    if longest is None:
+        cur = db.execute('SELECT "cm_id", "topic" FROM "lesson_topic"')
+    else:
+        cur = db.execute(
+            'SELECT "cm_id", "topic" FROM "lesson_topic" WHERE length(trim(coalesce("topic", \'\'), ?)) <= ?',
+            [WHITESPACE, longest],
+        )
+    return {cm: topic or "" for cm, topic in cur}
 
 
 def group_label(name: str | None, subject: str | None) -> str:
