@@ -100,5 +100,11 @@ def m0011_access_log_evidence(db: Database) -> None:
     _run_sql_file(db, "0011_access_log_evidence.sql")
 
 
+@migrations(name="0012_change_log_changes")
+def m0012_change_log_changes(db: Database) -> None:
+    """A partial index of the value changes, for the rules' reading of code and enrollment changes."""
+    _run_sql_file(db, "0012_change_log_changes.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

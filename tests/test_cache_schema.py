@@ -108,6 +108,11 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     access = {i.name: i.columns for i in db["access_log"].indexes}  # 0011: the rules' covering index
     assert access.get("idx_access_log_evidence") == ["cm_id", "kind", "detail", "at"]
     assert "idx_access_log_cm" not in access
+    changes = db.execute(
+        "EXPLAIN QUERY PLAN SELECT \"row_key\" FROM \"change_log\" WHERE \"tbl\" = 'attendance' "
+        "AND \"op\" = 'change' ORDER BY \"at\", \"id\""
+    ).fetchall()
+    assert any("idx_change_log_changes" in str(row) for row in changes)  # 0012: changes alone, in time order
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:
