@@ -73,7 +73,7 @@ class Facts:
     class_chief: dict[int, int | None] = field(default_factory=dict)
     vacations: list[tuple[date, date]] = field(default_factory=list)
     terms: dict[int, tuple[date, date, int | None, str]] = field(default_factory=dict)
-    topics: dict[int, str] = field(default_factory=dict)  # cm -> first seen of its topic (texts: topic_texts)
+    topics: dict[int, str] = field(default_factory=dict)  # lesson -> first seen of its topic (texts: topic_texts)
     type_name: dict[int, str] = field(default_factory=dict)
     homework_by_sg: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
     codes: dict[int, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))  # cm -> student -> code
@@ -165,13 +165,19 @@ SELECT group_concat(aid || char(31) || coalesce(entered, '') || char(31) || coal
   || coalesce(high, ''), char(30)) FROM "e" WHERE entered IS NOT NULL OR low IS NOT NULL
 """
 
+# The first «Тема урока» entry of each lesson, as NUMERIC_MARKS
+TOPIC_ENTRIES = (
+    'SELECT group_concat(cm || char(31) || at, char(30)) FROM (SELECT "cm_id" AS cm, min("at") AS at '
+    'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ?1 AND "kind" = \'topic\' GROUP BY 1)'
+)
+
 
 def load(db: Database, as_of: datetime) -> Facts:
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     reads: list[tuple[str, list[Any]]] = [(NUMERIC_MARKS, [])]
     if db.execute('SELECT EXISTS (SELECT 1 FROM "access_log" WHERE "cm_id" IS NOT NULL)').fetchone()[0]:
-        reads.append((ENTRY_TIMES, [limit]))
-    numeric_marks, *entry_times = values_in_background(db, *reads)
+        reads += [(TOPIC_ENTRIES, [limit]), (ENTRY_TIMES, [limit])]
+    numeric_marks, *access = values_in_background(db, *reads)
     f = Facts()
     q = db.execute
     for cid, name, grade in q('SELECT "id", "name", "grade" FROM "school_class" WHERE "gone_at" IS NULL'):
@@ -201,9 +207,11 @@ def load(db: Database, as_of: datetime) -> Facts:
     days: dict[str, date] = {}  # one date object per distinct day (memory on a full year)
     shared: dict[Any, Any] = {}  # one object per distinct group / term / type id
     weights: dict[float, float] = {}
-    for cm, sg, term, day, number in q(
-        'SELECT "id", "sg_id", "term_id", "day", "number" FROM "class_meeting" WHERE "gone_at" IS NULL '
-        'ORDER BY "day", coalesce("number", 0), "id"'
+    intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
+    for cm, sg, term, day, number, topic_seen in q(
+        'SELECT c."id", c."sg_id", c."term_id", c."day", c."number", t."first_seen_at" FROM "class_meeting" c '
+        'LEFT JOIN "lesson_topic" t ON t."cm_id" = c."id" WHERE c."gone_at" IS NULL '
+        'ORDER BY c."day", coalesce(c."number", 0), c."id"'
     ):
         d = days.get(day)
         if d is None:
@@ -211,9 +219,8 @@ def load(db: Database, as_of: datetime) -> Facts:
         lesson = Lesson(cm, shared.setdefault(sg, sg), shared.setdefault(term, term), d, number)
         f.lessons[cm] = lesson
         f.lessons_by_sg[sg].append(lesson)
-    intern = sys.intern  # observation times repeat: a few hundred distinct strings for a year of rows
-    for cm, first in q('SELECT "cm_id", "first_seen_at" FROM "lesson_topic"'):
-        f.topics[cm] = intern(first)
+        if topic_seen is not None:
+            f.topics[cm] = intern(topic_seen)
     f.type_name = dict(q('SELECT "id", "name" FROM "assignment_type" WHERE "gone_at" IS NULL').fetchall())
     share, weight_of = shared.setdefault, weights.setdefault
     by_cm: defaultdict[int, list[Assignment]] = defaultdict(list)
@@ -290,9 +297,13 @@ def load(db: Database, as_of: datetime) -> Facts:
     f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
     _load_access_log(f, db, as_of)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
-    # last: the worker matched them after the marks, while the rest was read here
-    for entries in entry_times:
-        for record in (entries() or "").split(RS):
+    if access:  # last: the worker read them after the marks, while the rest was read here
+        topic_entries, entry_times = access
+        for record in (topic_entries() or "").split(RS):
+            if record:
+                cm, at = record.split(US)
+                f.exact_topic[int(cm)] = intern(at)
+        for record in (entry_times() or "").split(RS):
             if not record:
                 continue
             aid, entered, low, high = record.split(US)
@@ -336,14 +347,12 @@ def group_label(name: str | None, subject: str | None) -> str:
 
 
 def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
-    """Exact entry times from the mirrored access report (rows resolved to a lesson only) for the lessons: the
-    first «Тема урока» action, and the attendance versions of lessons where «ОТ» was entered. The assignments'
-    own entry times come with them (ENTRY_TIMES)."""
+    """The attendance versions of lessons where «ОТ» was entered, from the mirrored access report (rows
+    resolved to a lesson only). The lessons' topic entries and the assignments' entry times are read in the
+    worker (TOPIC_ENTRIES, ENTRY_TIMES)."""
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     q = db.execute
     base = 'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? AND "kind" = ?'
-    intern = sys.intern  # times repeat: shared, not one string per lesson
-    f.exact_topic = {cm: intern(at) for cm, at in q(f'SELECT "cm_id", min("at") {base} GROUP BY 1', [limit, "topic"])}
     names: dict[str, int | None] = {}
     for sid, name in q('SELECT "id", "full_name" FROM "student"'):
         norm = " ".join((name or "").split()).casefold()
