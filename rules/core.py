@@ -8,14 +8,16 @@ week of the term; a student's leave day is the day the group's list first showed
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from rules.engine import ABSENT, DEFAULT_WRITTEN, Finding, RuleContext
 from rules.evidence import Due, Verdict, ts
-from rules.facts import Assignment, Lesson, MarkSet, topic_texts
+from rules.facts import M_NUMERIC, Assignment, Lesson, topic_texts
 from rules.registry import rule
 
 NO_HOMEWORK = "Не предусмотрено"
@@ -50,6 +52,15 @@ def due_lessons(ctx: RuleContext) -> list[Lesson]:
             if ok:
                 hit.append(lesson)
         ctx.memo[key] = hit
+    return hit
+
+
+def due_by_id(ctx: RuleContext) -> dict[int, Lesson]:
+    """``due_lessons`` by lesson id (for the rows of SQL rules)."""
+    key = ("due-by-id", str(ctx.p_default("deadline", "16:00")))
+    hit: dict[int, Lesson] | None = ctx.memo.get(key)
+    if hit is None:
+        hit = ctx.memo[key] = {lesson.id: lesson for lesson in due_lessons(ctx)}
     return hit
 
 
@@ -426,11 +437,8 @@ def cmp002(ctx: RuleContext) -> Iterator[Finding]:
 # --- marks ----------------------------------------------------------------------------------------
 
 
-def _marks_of_lessons(
-    ctx: RuleContext, grades: Callable[[int], bool], wanted_marks: Callable[[MarkSet], bool] = bool
-) -> Iterator[tuple[Lesson, Assignment, int, int]]:
-    """(lesson, assignment, student, mark) of the numeric marks of the period's lessons in the chosen grades;
-    ``wanted_marks`` skips whole mark sets at once (e.g. those with no mark outside the scale)."""
+def _marks_of_lessons(ctx: RuleContext, grades: Callable[[int], bool]) -> Iterator[tuple[Lesson, Assignment, int, int]]:
+    """(lesson, assignment, student, mark) of the numeric marks of the period's lessons in the chosen grades."""
     grade_of: dict[int, bool] = {}
     for lesson in due_lessons(ctx):
         wanted = grade_of.get(lesson.sg)
@@ -440,9 +448,20 @@ def _marks_of_lessons(
             continue
         for a in lesson.work:
             marks = a.marks
-            if marks is not None and wanted_marks(marks):
+            if marks is not None:
                 for student, mark in zip(marks.students, marks.values, strict=True):
                     yield lesson, a, student, mark
+
+
+def _mrk001_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
+    """Numeric marks outside the allowed set, with their lesson (the grade and the lesson's due time: Python)."""
+    sql = (
+        'SELECT json_array(a."class_meeting_id", m."assignment_id", m."student_id", m."mark") AS x FROM "mark" m '
+        'JOIN "assignment" a ON a."id" = m."assignment_id" AND a."gone_at" IS NULL '
+        f'WHERE m."gone_at" IS NULL AND {M_NUMERIC} '
+        'AND CAST(trim(m."mark") AS INTEGER) NOT IN (SELECT "value" FROM json_each(?))'
+    )
+    return sql, [json.dumps(sorted(int(x) for x in ctx.p("allowed")))]
 
 
 @rule(
@@ -455,15 +474,17 @@ def _marks_of_lessons(
     params={"allowed": [2, 3, 4, 5]},
     core=True,
     predicate="2–11 классы: числовая отметка не из разрешённого набора",
+    sql=_mrk001_sql,
 )
 def mrk001(ctx: RuleContext) -> Iterator[Finding]:
     """Marks are 2, 3, 4, 5 (Положение 5.3); a school may allow 1 in the rule's parameters."""
     allowed = frozenset(int(x) for x in ctx.p("allowed"))
-    for lesson, a, student, mark in _marks_of_lessons(
-        ctx, lambda grade: grade >= 2, lambda marks: not allowed.issuperset(marks.values)
-    ):
-        if mark not in allowed:
-            yield ctx.lesson_finding(lesson, {"assignment": a.id, "student": student}, f"отметка «{mark}» вне шкалы")
+    due = due_by_id(ctx)
+    for cm, aid, student, text in ctx.rows():
+        lesson = due.get(cm)
+        if lesson is None or ctx.facts.grade(lesson.sg) < 2 or (mark := int(text)) in allowed:
+            continue
+        yield ctx.lesson_finding(lesson, {"assignment": aid, "student": student}, f"отметка «{mark}» вне шкалы")
 
 
 @rule(
@@ -489,6 +510,18 @@ def _has_entry(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
     return any(a.marks is not None and student in a.marks.students for a in lesson.work)
 
 
+def _mrk003_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
+    """Absences (УП, НП, ОТ, Б) of students who have a numeric mark for work at the same lesson."""
+    sql = (
+        'SELECT json_array(t."class_meeting_id", t."student_id") AS x FROM "attendance" t '
+        'WHERE t."gone_at" IS NULL AND t."reason" IN (SELECT "value" FROM json_each(?)) AND EXISTS ('
+        'SELECT 1 FROM "assignment" a CROSS JOIN "mark" m WHERE a."class_meeting_id" = t."class_meeting_id" '
+        'AND a."gone_at" IS NULL AND m."assignment_id" = a."id" AND m."student_id" = t."student_id" '
+        f'AND m."gone_at" IS NULL AND {M_NUMERIC})'
+    )
+    return sql, [json.dumps(sorted(ABSENT), ensure_ascii=False)]
+
+
 @rule(
     "MRK003",
     "mark-and-absence",
@@ -498,21 +531,19 @@ def _has_entry(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
     entity=("cm", "student"),
     core=True,
     predicate="у обучающегося на уроке и отметка, и отсутствие УП/НП/ОТ/Б (опоздание ОП допустимо)",
+    sql=_mrk003_sql,
 )
 def mrk003(ctx: RuleContext) -> Iterator[Finding]:
     """An absent student cannot have a mark for that lesson's work (a «точка» is the way to record a debt)."""
-    codes_of = ctx.facts.codes
-    for lesson in due_lessons(ctx):
-        codes = codes_of.get(lesson.id)
-        if not codes or ABSENT.isdisjoint(codes.values()):
-            continue
-        for student in sorted(s for s, code in codes.items() if code in ABSENT):
-            if any(a.marks is not None and student in a.marks.students for a in lesson.work):
-                yield ctx.lesson_finding(
-                    lesson,
-                    {"cm": lesson.id, "student": student},
-                    f"отметка при отсутствии на уроке ({ABSENCE_KIND.get(codes[student], 'отсутствие')})",
-                )
+    codes_of, due = ctx.facts.codes, due_by_id(ctx)
+    for cm, student in sorted(ctx.rows()):
+        lesson, codes = due.get(cm), codes_of.get(cm, _NO_CODES)
+        if lesson is not None and codes.get(student) in ABSENT:
+            yield ctx.lesson_finding(
+                lesson,
+                {"cm": lesson.id, "student": student},
+                f"отметка при отсутствии на уроке ({ABSENCE_KIND.get(codes[student], 'отсутствие')})",
+            )
 
 
 @rule(

@@ -6,7 +6,7 @@ import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -112,9 +112,20 @@ class RuleContext:
     current: Rule | None = None
 
     memo: dict[Any, Any] = field(default_factory=dict)  # per-check caches shared by the rules
+    # the rules' queries started in the background before the load: (sql, params as JSON) -> value
+    prefetched: dict[tuple[str, str], Callable[[], Any]] = field(default_factory=dict)
     _journal_keys: dict[tuple[int, int | None], tuple[str, str]] = field(default_factory=dict)
     _places: dict[int, tuple[str, int | None, int | None]] = field(default_factory=dict)  # sg -> label, class, chief
     _days: dict[date, str] = field(default_factory=dict)  # day -> «23.11.2026»
+
+    def rows(self) -> list[list[Any]]:
+        """The rows of the current rule's SQL (``Rule.sql``): the value the engine read in the background before
+        the load when it is for the same parameters, else read now (an override's other parameters, say)."""
+        assert self.current is not None and self.current.sql is not None
+        sql, params = rule_query(*self.current.sql(self))
+        waiting = self.prefetched.pop((sql, json.dumps(params)), None)
+        text = waiting() if waiting is not None else self.db.execute(sql, params).fetchone()[0]
+        return json.loads(text or "[]")  # type: ignore[no-any-return]
 
     def p(self, name: str) -> Any:
         assert self.current is not None
@@ -251,6 +262,11 @@ class RuleContext:
         )
 
 
+def rule_query(sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """A rule's query (rows of one json_array column ``x``) as one value: a JSON array of the rows."""
+    return f"SELECT json_group_array(json(x)) FROM ({sql})", params
+
+
 class DueTable(dict[date, Due]):
     """Day -> ``Due`` for one deadline time («HH:MM») and grace, filled on first use of each day."""
 
@@ -362,15 +378,27 @@ def run_rules(
         base.setdefault(k, dict(v))
     ctx = RuleContext(
         db,
-        facts_mod.load(db, as_of),
+        facts_mod.Facts(),
         as_of,
         start,
         end or as_of.date(),
         base,
         family_education,
         work_program_approved,
-        Observations(db, as_of),
     )
+    # the SQL rules' queries go to the load's worker thread, to be read while the facts load and rules run
+    queries = []
+    for r in chosen:
+        if r.sql is not None:
+            ctx.current = r
+            queries.append(rule_query(*r.sql(ctx)))
+    ctx.current = None
+    ctx.facts = facts_mod.load(db, as_of, also=queries)
+    ctx.prefetched = {
+        (sql, json.dumps(params)): value for (sql, params), value in zip(queries, ctx.facts.also, strict=True)
+    }
+    ctx.facts.also = []
+    ctx.observations = Observations(db, as_of)
     findings: list[Finding] = []
     for r in chosen:
         ctx.current = r

@@ -5,15 +5,17 @@ until the school selects them."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
+from typing import Any
 
-from rules.core import codes_at, due_lessons, written_types
+from rules.core import codes_at, due_by_id, due_lessons, written_types
 from rules.engine import ABSENT, Finding, RuleContext
-from rules.facts import Lesson
+from rules.facts import M_NUMERIC, Lesson
 from rules.registry import rule
 
 CONTROL_TYPES = ["Контрольная работа", "Диагностическая контрольная работа", "Тематическая работа", "Диктант"]
@@ -354,6 +356,22 @@ def den003(ctx: RuleContext) -> Iterator[Finding]:
     return iter(_sequence_findings(ctx, "DEN003"))
 
 
+def _den004_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
+    """The period's lessons without written work and with fewer numeric marks than the minimum (the grade and the
+    lesson's due time: Python)."""
+    sql = (
+        'SELECT json_array(c."id") AS x FROM "class_meeting" c WHERE c."gone_at" IS NULL AND c."day" BETWEEN ? AND ? '
+        'AND NOT EXISTS (SELECT 1 FROM "assignment" a LEFT JOIN "assignment_type" t ON t."id" = a."type_id" '
+        'AND t."gone_at" IS NULL WHERE a."class_meeting_id" = c."id" AND a."gone_at" IS NULL '
+        'AND coalesce(t."name", \'\') IN (SELECT "value" FROM json_each(?))) '
+        'AND (SELECT count(*) FROM "assignment" a JOIN "mark" m ON m."assignment_id" = a."id" '
+        'WHERE a."class_meeting_id" = c."id" AND a."gone_at" IS NULL AND m."gone_at" IS NULL '
+        f"AND {M_NUMERIC}) < ?"
+    )
+    written = json.dumps(sorted(written_types(ctx)), ensure_ascii=False)
+    return sql, [ctx.start.isoformat(), ctx.end.isoformat(), written, int(ctx.p("min_marks"))]
+
+
 @rule(
     "DEN004",
     "lesson-few-marks",
@@ -364,23 +382,14 @@ def den003(ctx: RuleContext) -> Iterator[Finding]:
     severity="info",
     params={"min_marks": 1},
     predicate="на проведённом уроке 2–11 класса не выставлено ни одной отметки (урок без оценивания)",
+    sql=_den004_sql,
 )
 def den004(ctx: RuleContext) -> Iterator[Finding]:
     """Information for the deputy: lessons where nobody was assessed."""
-    f = ctx.facts
-    minimum = int(ctx.p("min_marks"))
-    written = written_types(ctx)
-    is_written = {tid: f.is_written(tid, written) for tid in f.type_name}
-    other = f.is_written(-1, written)  # a type the mirror does not know
-    marked_grades = {sg for sg in f.group_class if f.grade(sg) >= 2}
-    for lesson in due_lessons(ctx):
-        if lesson.sg not in marked_grades:
-            continue
-        work = lesson.work
-        if any(is_written.get(a.type_id, other) for a in work):
-            continue  # marked within 7 days: TML005's business
-        count = sum(len(marks) for a in work if (marks := a.marks) is not None)
-        if count < minimum:
+    f, due = ctx.facts, due_by_id(ctx)  # written work is marked within 7 days: TML005's business
+    for (cm,) in ctx.rows():
+        lesson = due.get(cm)
+        if lesson is not None and f.grade(lesson.sg) >= 2:
             yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "на уроке не выставлено ни одной отметки")
 
 

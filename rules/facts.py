@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -90,6 +91,7 @@ class Facts:
     groups: list[int] = field(default_factory=list)
     staff_name: dict[int, str] = field(default_factory=dict)
     _school_days: dict[date, bool] = field(default_factory=dict)
+    also: list[Callable[[], Any]] = field(default_factory=list)  # the values of load's ``also`` reads
     # exact evidence from «Отчёт о доступе к классному журналу» (entry times, school-local ISO); the assignments'
     # own entry times are on them (Assignment.entered, .marked)
     exact_topic: dict[int, str] = field(default_factory=dict)  # cm -> first «тема урока» action
@@ -123,18 +125,27 @@ def _d(s: str | None) -> date | None:
     return date.fromisoformat(s[:10]) if s else None
 
 
-# The numeric marks of each assignment — digits, perhaps with spaces around them (the usual bare digits tested
-# first, cheaply) — as one text: records split by RS, fields by US, students and marks by ",". A year of a large
-# school is ~470 000 marks: aggregating them is a third of a second of SQLite's own work, done in the
-# background while the lessons and assignments are read (``value_in_background``).
-US, RS = "\x1f", "\x1e"
+US, RS = "\x1f", "\x1e"  # record and field separators of the worker's one-text results
+
+
+def numeric(mark: str) -> str:
+    """SQL: the mark column ``mark`` holds a numeric mark — digits, perhaps with spaces around them (the usual bare
+    digits tested first, cheaply). Python reads it with int()."""
+    bare = f"{mark} <> '' AND {mark} NOT GLOB '*[^0-9]*'"
+    trimmed = f"trim({mark}) <> '' AND trim({mark}) NOT GLOB '*[^0-9]*'"
+    return f"(({bare}) OR ({trimmed}))"
+
+
+M_NUMERIC = numeric('m."mark"')  # for queries that name the mark table m
+
+# The numeric marks of each assignment as one text: records split by RS, fields by US, students and marks by ",".
+# A year of a large school is ~470 000 marks: aggregating them is a third of a second of SQLite's own work, done
+# in the background while the lessons and assignments are read (``values_in_background``).
 NUMERIC_MARKS = (
     "SELECT group_concat(aid || char(31) || students || char(31) || marks || char(31) || first || char(31) || last, "
-    'char(30)) FROM (SELECT "assignment_id" AS aid, group_concat("student_id") AS students, '
-    'group_concat("mark") AS marks, min("first_seen_at") AS first, max("first_seen_at") AS last '
-    'FROM "mark" WHERE "gone_at" IS NULL '
-    "AND ((\"mark\" <> '' AND \"mark\" NOT GLOB '*[^0-9]*') "
-    "OR (trim(\"mark\") <> '' AND trim(\"mark\") NOT GLOB '*[^0-9]*')) GROUP BY 1)"
+    'char(30)) FROM (SELECT m."assignment_id" AS aid, group_concat(m."student_id") AS students, '
+    'group_concat(m."mark") AS marks, min(m."first_seen_at") AS first, max(m."first_seen_at") AS last '
+    f'FROM "mark" m WHERE m."gone_at" IS NULL AND {M_NUMERIC} GROUP BY 1)'
 )
 
 # The access report's entry times of each assignment, matched in SQL (each match one seek in the report's covering
@@ -172,13 +183,17 @@ TOPIC_ENTRIES = (
 )
 
 
-def load(db: Database, as_of: datetime) -> Facts:
+def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = ()) -> Facts:
+    """The facts as of ``as_of``. ``also``: further reads of one value each (the SQL rules' queries), read in the
+    worker after the load's own; their values are waited for through ``Facts.also``, in the same order."""
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     reads: list[tuple[str, list[Any]]] = [(NUMERIC_MARKS, [])]
     if db.execute('SELECT EXISTS (SELECT 1 FROM "access_log" WHERE "cm_id" IS NOT NULL)').fetchone()[0]:
         reads += [(TOPIC_ENTRIES, [limit]), (ENTRY_TIMES, [limit])]
-    numeric_marks, *access = values_in_background(db, *reads)
+    numeric_marks, *access = values_in_background(db, *reads, *also)
     f = Facts()
+    if also:
+        f.also, access = access[len(access) - len(also) :], access[: len(access) - len(also)]
     q = db.execute
     for cid, name, grade in q('SELECT "id", "name", "grade" FROM "school_class" WHERE "gone_at" IS NULL'):
         f.class_name[cid], f.class_grade[cid] = name, grade or 0

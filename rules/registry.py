@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
 Severity = Literal["error", "warning", "info"]
 RuleFn = Callable[["RuleContext"], Iterator["Finding"]]
+# A rule's SQL over the cache and its parameters, from the rule's effective parameters: one column named x,
+# each row a json_array(...) (``RuleContext.rows`` reads it; the engine starts it in the background)
+SqlFn = Callable[["RuleContext"], tuple[str, list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Rule:
     predicate: str = ""
     example: str = ""
     advice: str = ""  # what the teacher should do, imperative, Russian («внесите тему урока»)
+    sql: SqlFn | None = None  # the rule's query, when the data allows SQL (see SqlFn)
 
     @property
     def family(self) -> str:
@@ -63,6 +67,7 @@ def rule(
     predicate: str = "",
     example: str = "",
     advice: str = "",
+    sql: SqlFn | None = None,
 ) -> Callable[[RuleFn], RuleFn]:
     def register(fn: RuleFn) -> RuleFn:
         if code in REGISTRY:
@@ -83,6 +88,7 @@ def rule(
             predicate,
             example,
             advice,
+            sql,
         )
         return fn
 
