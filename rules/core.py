@@ -886,18 +886,21 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
     """Term marks are entered within a few days after the term ends."""
     days = int(ctx.p("days"))
     grace = ctx.grace
-    dues: dict[date, Due] = {}
+    dues: dict[date, Due | None] = {}  # term end -> its deadline (None: not passed yet)
     for row in _term_rows(ctx):
-        due = dues.get(row.end)
+        if row.end in dues:
+            due = dues[row.end]
+        else:
+            moment = datetime.combine(row.end + timedelta(days=days), time(23, 59, 59))
+            due = dues[row.end] = Due.at(moment, grace) if ctx.passed(moment) else None
         if due is None:
-            due = dues[row.end] = Due.at(datetime.combine(row.end + timedelta(days=days), time(23, 59, 59)), grace)
-        deadline = due.moment
-        if not ctx.passed(deadline):
             continue
         first = row.term_mark[2] if row.term_mark else None
+        if first is not None and first <= due.in_time:
+            continue  # seen by the deadline + grace: on time (decide_due's first answer, without the call)
         verdict = ctx.decide_due(ctx.journal_key(row.sg, row.term), first, due)
         if verdict is Verdict.LATE:
-            yield _term_finding(ctx, row, f"итоговая отметка не выставлена к {deadline:%d.%m.%Y}")
+            yield _term_finding(ctx, row, f"итоговая отметка не выставлена к {due.moment:%d.%m.%Y}")
         _count(ctx, verdict)
 
 

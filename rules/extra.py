@@ -6,7 +6,7 @@ until the school selects them."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -82,6 +82,7 @@ def ocp001(ctx: RuleContext) -> Iterator[Finding]:
 def ocp003(ctx: RuleContext) -> Iterator[Finding]:
     """Federal recommendation: no оценочные процедуры on the first or the last lesson of the day."""
     f = ctx.facts
+    per_week: dict[int, Counter[tuple[int, int]]] = {}
     day_bounds: dict[tuple[int, date], tuple[int, int]] = {}
     for lesson in f.lessons.values():
         if lesson.number is None:
@@ -93,10 +94,10 @@ def ocp003(ctx: RuleContext) -> Iterator[Finding]:
         bounds = day_bounds.get((f.group_class.get(lesson.sg, 0), lesson.day))
         if lesson.number is None or bounds is None or lesson.number not in bounds:
             continue
-        week = [
-            le for le in f.lessons_by_sg.get(lesson.sg, []) if le.day.isocalendar()[:2] == lesson.day.isocalendar()[:2]
-        ]
-        if len(week) <= 1:
+        weeks = per_week.get(lesson.sg)
+        if weeks is None:  # the group's lessons per ISO week
+            weeks = per_week[lesson.sg] = Counter(le.day.isocalendar()[:2] for le in f.lessons_by_sg.get(lesson.sg, []))
+        if weeks[lesson.day.isocalendar()[:2]] <= 1:
             continue
         place = "первом" if lesson.number == bounds[0] else "последнем"
         yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"{name} на {place} уроке дня")
@@ -195,7 +196,7 @@ def _student_sequences(ctx: RuleContext) -> Iterator[tuple[int, int, Sequence]]:
             )
 
 
-def _mrk007(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
+def _mrk007(ctx: RuleContext, sg: int, student: int, seq: Sequence, _unused: int) -> Iterator[Finding]:
     """A «2» at the lesson right after an absence (Б, УП, НП)."""
     n = len(seq)
     for pos, code in seq.codes.items():
@@ -207,9 +208,8 @@ def _mrk007(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[
                 )
 
 
-def _mrk008(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
-    """A «2» followed by ``window`` lessons of the sequence without any mark."""
-    window = int(ctx.p("lessons"))
+def _mrk008(ctx: RuleContext, sg: int, student: int, seq: Sequence, window: int) -> Iterator[Finding]:
+    """A «2» followed by ``window`` lessons of the sequence without any mark (parameter ``lessons``)."""
     n = len(seq)
     positions = list(seq.marks)
     for i, pos in enumerate(positions):
@@ -224,9 +224,8 @@ def _mrk008(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[
             )
 
 
-def _mrk010(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
+def _mrk010(ctx: RuleContext, sg: int, student: int, seq: Sequence, chain: int) -> Iterator[Finding]:
     """``chain`` «2» in a row among the student's marks (lessons without marks do not break the chain)."""
-    chain = int(ctx.p("chain"))
     run = 0
     for pos, marks in seq.marks.items():
         for mark in marks:
@@ -237,10 +236,9 @@ def _mrk010(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[
                     yield ctx.lesson_finding(lesson, {"cm": lesson.id, "student": student}, f"{chain} «2» подряд")
 
 
-def _den003(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[Finding]:
-    """More than ``limit`` lessons in a row without a mark, absences (УП, НП, ОТ, Б) not counted. Between two
-    marked lessons the run is walked only when the stretch is long enough to hold one."""
-    limit = int(ctx.p("lessons"))
+def _den003(ctx: RuleContext, sg: int, student: int, seq: Sequence, limit: int) -> Iterator[Finding]:
+    """More than ``limit`` lessons in a row without a mark (parameter ``lessons``), absences (УП, НП, ОТ, Б) not
+    counted. Between two marked lessons the run is walked only when the stretch is long enough to hold one."""
     n = len(seq)
     codes = seq.codes
     start = 0
@@ -264,7 +262,13 @@ def _den003(ctx: RuleContext, sg: int, student: int, seq: Sequence) -> Iterator[
         start = end + 1
 
 
-_CHECKERS = {"MRK007": _mrk007, "MRK008": _mrk008, "MRK010": _mrk010, "DEN003": _den003}
+# rule -> its checker and the integer parameter the checker takes (read once per check, not per student)
+_CHECKERS = {
+    "MRK007": (_mrk007, ""),
+    "MRK008": (_mrk008, "lessons"),
+    "MRK010": (_mrk010, "chain"),
+    "DEN003": (_den003, "lessons"),
+}
 
 
 def _sequence_findings(ctx: RuleContext, code: str) -> list[Finding]:
@@ -282,10 +286,14 @@ def _sequence_findings(ctx: RuleContext, code: str) -> list[Finding]:
         cached: dict[str, list[Finding]] | None = ctx.memo.get(key)
         if cached is None:
             cached = {c: [] for c in _CHECKERS}
+            checks = []
+            for c, (check, name) in _CHECKERS.items():
+                ctx.current = REGISTRY[c]
+                checks.append((REGISTRY[c], check, int(ctx.p(name)) if name else 0, cached[c]))
             for sg, student, seq in _student_sequences(ctx):
-                for c, check in _CHECKERS.items():
-                    ctx.current = REGISTRY[c]
-                    cached[c].extend(check(ctx, sg, student, seq))
+                for r, check, value, found in checks:
+                    ctx.current = r
+                    found.extend(check(ctx, sg, student, seq, value))
             ctx.memo[key] = cached
         return cached[code]
     finally:

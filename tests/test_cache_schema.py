@@ -109,8 +109,8 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     assert access.get("idx_access_log_evidence") == ["cm_id", "kind", "detail", "at"]
     assert "idx_access_log_cm" not in access
     changes = db.execute(
-        "EXPLAIN QUERY PLAN SELECT \"row_key\" FROM \"change_log\" WHERE \"tbl\" = 'attendance' "
-        "AND \"op\" = 'change' ORDER BY \"at\", \"id\""
+        'EXPLAIN QUERY PLAN SELECT "row_key" FROM "change_log" WHERE "tbl" = \'attendance\' '
+        'AND "op" = \'change\' ORDER BY "at", "id"'
     ).fetchall()
     assert any("idx_change_log_changes" in str(row) for row in changes)  # 0012: changes alone, in time order
 

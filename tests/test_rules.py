@@ -654,9 +654,9 @@ def test_sequence_rules_walk_events_exactly_like_the_lesson_by_lesson_definition
     params = {"lessons": rng.choice((2, 3, 8)), "chain": rng.choice((2, 3))}
     rule_params = {"MRK008": {"lessons": 3}, "MRK010": {"chain": params["chain"]}, "DEN003": params}
     ctx = RuleContext(None, Facts(), datetime(2027, 5, 31, 7), date(2026, 9, 1), date(2027, 5, 31), rule_params)  # type: ignore[arg-type]
-    for code, check in _CHECKERS.items():
+    for code, (check, name) in _CHECKERS.items():
         ctx.current = REGISTRY[code]
-        got = [f.date for f in check(ctx, SG, 1, seq)]
+        got = [f.date for f in check(ctx, SG, 1, seq, int(ctx.p(name)) if name else 0)]
         own = {"MRK008": {"lessons": 3}, "MRK010": params, "DEN003": params}.get(code, {})
         want = [lessons[i - 1000].day for i in _dense_reference(code, dense, {**params, **own})]
         assert got == want, code
