@@ -15,7 +15,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from rules import facts as facts_mod
-from rules.evidence import Due, Observations, Verdict, journal_key, ts, unit_key
+from rules.evidence import OBSERVATIONS, Due, Observations, Verdict, journal_key, ts, unit_key
 from rules.registry import REGISTRY, Rule, Selection
 
 SAMARA_OFFSET = "+04:00"
@@ -386,19 +386,22 @@ def run_rules(
         family_education,
         work_program_approved,
     )
-    # the SQL rules' queries go to the load's worker thread, to be read while the facts load and rules run
-    queries = []
+    # the observations and the SQL rules' queries go to the load's worker thread, to be read while the facts load
+    # and the rules run
+    queries: list[tuple[str, list[Any]]] = [(OBSERVATIONS, [ts(as_of)])]
     for r in chosen:
         if r.sql is not None:
             ctx.current = r
             queries.append(rule_query(*r.sql(ctx)))
     ctx.current = None
     ctx.facts = facts_mod.load(db, as_of, also=queries)
+    observed, *values = ctx.facts.also
     ctx.prefetched = {
-        (sql, json.dumps(params)): value for (sql, params), value in zip(queries, ctx.facts.also, strict=True)
+        (sql, json.dumps(params)): value for (sql, params), value in zip(queries[1:], values, strict=True)
     }
+    ctx.observations = Observations(as_of, observed())
     ctx.facts.also = []
-    ctx.observations = Observations(db, as_of)
+    del observed, values  # a waiter holds its value's text until it is dropped
     findings: list[Finding] = []
     for r in chosen:
         ctx.current = r

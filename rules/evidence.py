@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections import defaultdict
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
-
-from sqlite_utils import Database
 
 
 class Verdict(Enum):
@@ -53,20 +51,29 @@ class Due:
         return cls(moment, ts(moment), ts(moment + grace))
 
 
+# Every unit's observation times up to a moment, as one text (the engine reads it in its worker thread): records
+# split by RS, fields (resource, scope, times) by US, times by ",".
+OBSERVATIONS = (
+    "SELECT group_concat(resource || char(31) || scope || char(31) || times, char(30)) FROM ("
+    'SELECT "resource" AS resource, "scope" AS scope, group_concat("observed_at") AS times '
+    'FROM "observation" WHERE "observed_at" <= ? GROUP BY 1, 2)'
+)
+
+
 class Observations:
     """When each unit (resource, scope) was fully read, as sorted server-time strings."""
 
-    def __init__(self, db: Database, as_of: datetime) -> None:
+    def __init__(self, as_of: datetime, text: str | None) -> None:
+        """``text``: the value of OBSERVATIONS for ``ts(as_of)`` (None: nothing observed yet)."""
         self.as_of = ts(as_of)
-        self._times: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._times: dict[tuple[str, str], list[str]] = {}
         self._dues: dict[tuple[datetime, timedelta], Due] = {}
-        cur = db.execute(
-            'SELECT "resource", "scope", "observed_at" FROM "observation" WHERE "observed_at" <= ? '
-            'ORDER BY "observed_at"',
-            [self.as_of],
-        )
-        for resource, scope, at in cur:
-            self._times[(resource, scope)].append(at)
+        intern = sys.intern  # a sync's units share its few observation times
+        for record in (text or "").split("\x1e"):
+            if record:
+                resource, scope, times = record.split("\x1f")
+                seen = times.split(",")
+                self._times[(resource, scope)] = sorted(map(intern, seen)) if len(seen) > 1 else [intern(times)]
 
     def first_at_or_after(self, key: tuple[str, str], moment: str) -> str | None:
         times = self._times.get(key)
