@@ -132,7 +132,7 @@ def values_in_background(db: Database, *reads: tuple[str, Sequence[Any]]) -> lis
     path = next((str(file) for _seq, name, file in db.execute("PRAGMA database_list") if name == "main"), "")
     if not path:
         return [_inline(db, sql, params) for sql, params in reads]
-    uri = f"{Path(path).as_uri()}?mode=ro"
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"  # percent-encoded: any path, Cyrillic and spaces included
 
     def read(sql: str, params: Sequence[Any]) -> Any:
         conn = sqlite3.connect(uri, uri=True, timeout=30.0)

@@ -189,9 +189,6 @@ class RuleContext:
             return None
         return Verdict.ON_TIME if at <= due.text else Verdict.LATE
 
-    def journal_unit(self, sg: int, term: int | None) -> dict[str, Any]:
-        return {"sg_id": sg, "term_id": term}
-
     def journal_key(self, sg: int, term: int | None) -> tuple[str, str]:
         """The observation unit of a group's journal for a term (memoized: asked per lesson)."""
         hit = self._journal_keys.get((sg, term))

@@ -176,7 +176,7 @@ SELECT group_concat(aid || char(31) || coalesce(entered, '') || char(31) || coal
   || coalesce(high, ''), char(30)) FROM "e" WHERE entered IS NOT NULL OR low IS NOT NULL
 """
 
-# The first «Тема урока» entry of each lesson, as NUMERIC_MARKS
+# The first «Тема урока» entry of each lesson, as one text like NUMERIC_MARKS
 TOPIC_ENTRIES = (
     'SELECT group_concat(cm || char(31) || at, char(30)) FROM (SELECT "cm_id" AS cm, min("at") AS at '
     'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ?1 AND "kind" = \'topic\' GROUP BY 1)'
@@ -190,10 +190,10 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
     reads: list[tuple[str, list[Any]]] = [(NUMERIC_MARKS, [])]
     if db.execute('SELECT EXISTS (SELECT 1 FROM "access_log" WHERE "cm_id" IS NOT NULL)').fetchone()[0]:
         reads += [(TOPIC_ENTRIES, [limit]), (ENTRY_TIMES, [limit])]
-    numeric_marks, *access = values_in_background(db, *reads, *also)
+    waiting = values_in_background(db, *reads, *also)
     f = Facts()
-    if also:
-        f.also, access = access[len(access) - len(also) :], access[: len(access) - len(also)]
+    numeric_marks, access, f.also = waiting[0], waiting[1 : len(reads)], waiting[len(reads) :]
+    del waiting
     q = db.execute
     for cid, name, grade in q('SELECT "id", "name", "grade" FROM "school_class" WHERE "gone_at" IS NULL'):
         f.class_name[cid], f.class_grade[cid] = name, grade or 0
@@ -338,7 +338,7 @@ class _Ints(dict[str, int]):
         return hit
 
 
-# What Python's str.strip() strips (str.isspace), for SQLite's trim(X, Y)
+# What Python's str.strip() strips (str.isspace: 29 characters, the last U+3000), for SQLite's trim(X, Y)
 WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
 

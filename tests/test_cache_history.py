@@ -200,9 +200,11 @@ def test_one_writer_one_reader_in_wal(tmp_path: Path) -> None:
 
 def test_values_in_background_read_on_their_own_connection_and_fall_back_to_the_caller(tmp_path: Path) -> None:
     """The worker reads the cache file on a connection of its own (a temp table of the caller's is not there),
-    the reads one after another; a read it cannot do, and a database without a file, are read on the caller's
-    connection."""
-    db = open_cache(tmp_path / "c.db")
+    the reads one after another, whatever the path (Cyrillic, spaces, «#»); a read it cannot do, and a database
+    without a file, are read on the caller's connection."""
+    folder = tmp_path / "Кэш школы #1"
+    folder.mkdir(mode=0o700)
+    db = open_cache(folder / "кэш.db")
     save_rows(db, "staff", [{"id": i, "name": f"N{i}", "email": None} for i in range(1, 6)], observed_at=T1)
     db.execute('CREATE TEMP TABLE "only_here" ("x")')
     db.execute('INSERT INTO "only_here" VALUES (7)')
@@ -214,6 +216,10 @@ def test_values_in_background_read_on_their_own_connection_and_fall_back_to_the_
         ('SELECT count(*) FROM "staff"', []),
     )
     assert count() == 5 and ids() == "3,4,5" and here() == 7
+    workers = [t for t in threading.enumerate() if t.name.startswith("cache-read")]
+    for t in workers:
+        t.join(5)
+    assert not any(t.is_alive() for t in workers)  # the worker ends with its last read
     with pytest.raises(sqlite3.OperationalError):  # an error of the read itself shows, from the caller's read
         broken()
     memory = Database(memory=True)
