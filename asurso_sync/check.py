@@ -8,7 +8,7 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -381,9 +381,28 @@ def rule_rows() -> list[dict[str, Any]]:
             "doc": r.doc,
             "example": r.example or _sample(r),
             "advice": r.advice,
+            "sql": r.sql is not None,
         }
         for r in all_rules()
     ]
+
+
+def rule_sql(code: str, params: dict[str, Any], today: date) -> tuple[str, list[Any]] | None:
+    """The query an SQL rule reads the cache with, and its parameters for ``params`` (a check of the week up to
+    ``today``); None for rules computed in Python."""
+    from typing import cast
+
+    from rules.engine import RuleContext
+    from rules.facts import Facts
+    from rules.registry import load_catalogue
+
+    r = load_catalogue()[code]
+    if r.sql is None:
+        return None
+    moment = datetime.combine(today, datetime.min.time())
+    ctx = RuleContext(cast(Database, None), Facts(), moment, today - timedelta(days=6), today, {code: params})
+    ctx.current = r
+    return r.sql(ctx)
 
 
 __all__ = ["CheckOptions", "CheckOutcome", "CheckUsageError", "StaleData", "run_check"]

@@ -20,6 +20,7 @@ from asurso_sync.check import (
     jsonl_chunks,
     on_time_share,
     rule_rows,
+    rule_sql,
     run_check,
     to_csv,
     to_json,
@@ -210,7 +211,13 @@ def rules_list(fmt: Annotated[str, typer.Option("--format", "-f", help="table и
 
 
 @rules_app.command("explain")
-def rules_explain(code: Annotated[str, typer.Argument(help="Код или имя правила, например TML001.")]) -> None:
+def rules_explain(
+    code: Annotated[str, typer.Argument(help="Код или имя правила, например TML001.")],
+    sql: Annotated[
+        bool,
+        typer.Option("--sql", help="Показать запрос SQL, которым правило читает кэш (для правил на SQL)."),
+    ] = False,
+) -> None:
     """Подробно о правиле: пункт Положения, условие словами, параметры с текущими значениями, пример."""
     items = {x["code"]: x for x in rule_rows()} | {x["name"]: x for x in rule_rows()}
     x = items.get(code) or items.get(code.upper())
@@ -237,6 +244,14 @@ def rules_explain(code: Annotated[str, typer.Argument(help="Код или имя
     out.print(f"Пример замечания: {x['example']}", highlight=False)
     if x["advice"]:
         out.print(f"Что сделать учителю: {x['advice']}", highlight=False)
+    if sql:
+        query = rule_sql(x["code"], configured, date.today())
+        if query is None:
+            out.print("Правило вычисляется в Python по данным, загруженным из кэша; своего запроса SQL у него нет.")
+        else:
+            out.print("Запрос к кэшу (сроки урока, период и класс проверяются после него, в Python):", highlight=False)
+            out.print(query[0], markup=False, highlight=False, soft_wrap=True)
+            out.print(f"Параметры запроса: {json.dumps(query[1], ensure_ascii=False)}", markup=False, highlight=False)
 
 
 @rules_app.command("waive")

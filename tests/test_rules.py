@@ -504,6 +504,11 @@ def test_rules_list_and_explain(runner: CliRunner) -> None:
     assert r.exit_code == 0 and "5.2" in r.stdout and "days = 7" in r.stdout
     assert runner.invoke(app, ["rules", "explain", "lesson-topic-late"]).exit_code == 0
     assert runner.invoke(app, ["rules", "explain", "NOPE01"]).exit_code == 2
+    assert {x["code"] for x in items if x["sql"]} >= {"MRK001", "MRK003", "DEN004"}
+    r = runner.invoke(app, ["rules", "explain", "MRK001", "--sql"])  # the query an SQL rule reads the cache with
+    assert r.exit_code == 0 and 'FROM "mark" m' in r.stdout and "[2, 3, 4, 5]" in r.stdout
+    r = runner.invoke(app, ["rules", "explain", "TML001", "--sql"])
+    assert r.exit_code == 0 and "нет" in r.stdout and "SELECT" not in r.stdout
 
 
 @pytest.mark.parametrize(
