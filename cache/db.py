@@ -19,6 +19,32 @@ class CacheTooNewError(CacheError):
     pass
 
 
+# ON CONFLICT DO UPDATE without a target and MATERIALIZED (3.35), the JSON functions (built in since 3.38, and in
+# every common build before): Python's own builds and current distributions have them
+MIN_SQLITE = (3, 35, 0)
+
+
+def _check_sqlite() -> None:
+    """A clear error instead of a syntax error deep in a sync or a check when the SQLite under Python is too old
+    (checked before any file is created)."""
+    problem = ""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        problem = f"версия SQLite {sqlite3.sqlite_version}, нужна 3.35 или новее"
+    else:
+        probe = sqlite3.connect(":memory:")
+        try:
+            probe.execute("SELECT json_array(1)").fetchone()
+        except sqlite3.OperationalError:
+            problem = f"SQLite {sqlite3.sqlite_version} собран без функций JSON"
+        finally:
+            probe.close()
+    if problem:
+        raise CacheError(
+            f"Python работает со старой библиотекой SQLite ({problem}). Установите Python с python.org или из "
+            "дистрибутива 2022 года и новее (в них SQLite 3.37+)."
+        )
+
+
 def _connect(path: Path) -> Database:
     with private_umask():
         conn = sqlite3.connect(str(path), timeout=30.0)
@@ -37,6 +63,7 @@ def open_cache(path: Path, *, create: bool = True, migrate: bool = True) -> Data
     is tightened with a logged warning.
     """
     path = Path(path)
+    _check_sqlite()
     if not path.exists():
         if not create:
             raise CacheError(

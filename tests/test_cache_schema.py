@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import stat
 from pathlib import Path
@@ -151,3 +152,12 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     db = open_cache(path)
     assert schema_version(db) == known_names()
     assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(known_names())
+
+
+def test_an_old_sqlite_gets_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite 3.31 (Ubuntu 20.04) lacks what the cache and the rules use: say so before anything runs."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(CacheError, match=re.escape("SQLite 3.31.1, нужна 3.35")):
+        open_cache(tmp_path / "c.db")
+    assert not (tmp_path / "c.db").exists()  # nothing created
