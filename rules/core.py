@@ -108,6 +108,52 @@ def written_types(ctx: RuleContext) -> set[str]:
     return set(ctx.p_default("written_types", list(DEFAULT_WRITTEN)))
 
 
+class _WrittenByType(dict[int, bool]):
+    """Assignment type id -> is it written work, for one set of written types (filled on first use)."""
+
+    def __init__(self, ctx: RuleContext, written: set[str]) -> None:
+        super().__init__()
+        self.facts, self.written = ctx.facts, written
+
+    def __missing__(self, type_id: int) -> bool:
+        hit = self[type_id] = self.facts.is_written(type_id, self.written)
+        return hit
+
+
+def written_by_type(ctx: RuleContext) -> dict[int, bool]:
+    """``Facts.is_written`` per type id for the current rule's ``written_types`` (decided once per type)."""
+    written = written_types(ctx)
+    key = ("written-by-type", frozenset(written))
+    hit: dict[int, bool] | None = ctx.memo.get(key)
+    if hit is None:
+        hit = ctx.memo[key] = _WrittenByType(ctx, written)
+    return hit
+
+
+class _PassedDues(dict[date, Due | None]):
+    """Day -> the deadline ``days`` after it at 23:59:59 with a grace, or None while it has not passed (filled on
+    first use of each day)."""
+
+    def __init__(self, ctx: RuleContext, days: int) -> None:
+        super().__init__()
+        self.days, self.grace, self.as_of = days, ctx.grace, ctx.as_of
+
+    def __missing__(self, day: date) -> Due | None:
+        moment = datetime.combine(day + timedelta(days=self.days), time(23, 59, 59))
+        hit = self[day] = Due.at(moment, self.grace) if moment < self.as_of else None
+        return hit
+
+
+def passed_dues(ctx: RuleContext, days: int) -> dict[date, Due | None]:
+    """Day -> its deadline ``days`` later at 23:59:59 with the current rule's grace, None while not passed
+    (TML005's D+7, FIN002's term end + 3). Fetch once per rule, index per lesson or row."""
+    key = ("passed-dues", days, ctx.grace)
+    hit: dict[date, Due | None] | None = ctx.memo.get(key)
+    if hit is None:
+        hit = ctx.memo[key] = _PassedDues(ctx, days)
+    return hit
+
+
 _NO_CODES: dict[int, str] = {}
 
 
@@ -247,10 +293,7 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
 )
 def tml004(ctx: RuleContext) -> Iterator[Finding]:
     """Marks for work at the lesson (not written work) go in on the lesson day by 16:00 (Положение 4.2.5.1)."""
-    f = ctx.facts
-    written = written_types(ctx)
-    is_written = {tid: f.is_written(tid, written) for tid in f.type_name}
-    other = f.is_written(-1, written)  # a type the mirror does not know
+    is_written = written_by_type(ctx)
     due = ctx.due_table()
     for lesson in due_lessons(ctx):
         deadline = due[lesson.day]
@@ -261,7 +304,7 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
         entries = []  # the last «Отметка» entry of each marked item's type (the same for items of one type)
         for a in lesson.work:
             marks = a.marks
-            if marks is None or is_written.get(a.type_id, other):
+            if marks is None or is_written[a.type_id]:
                 continue
             entries.append(a.marked[1] if a.marked else None)
             if marks.last > in_time and marks.last > latest.get(a.term, ""):  # seen by deadline + grace: on time
@@ -295,23 +338,14 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
 )
 def tml005(ctx: RuleContext) -> Iterator[Finding]:
     """Written work given on day D is marked within 7 days: by D+7, 23:59 (Положение 5.2)."""
-    f = ctx.facts
-    written = written_types(ctx)
-    is_written = {tid: f.is_written(tid, written) for tid in f.type_name}
-    other = f.is_written(-1, written)  # a type the mirror does not know
-    days = int(ctx.p("days"))
-    grace = ctx.grace
-    dues: dict[date, Due | None] = {}  # lesson day -> its D+7 deadline (None: not passed yet)
+    is_written = written_by_type(ctx)
+    dues = passed_dues(ctx, int(ctx.p("days")))
     for lesson in due_lessons(ctx):
-        if lesson.day in dues:
-            due = dues[lesson.day]
-        else:
-            moment = datetime.combine(lesson.day + timedelta(days=days), time(23, 59, 59))
-            due = dues[lesson.day] = Due.at(moment, grace) if ctx.passed(moment) else None
+        due = dues[lesson.day]
         if due is None:
             continue
         for a in lesson.work:
-            if not is_written.get(a.type_id, other):
+            if not is_written[a.type_id]:
                 continue
             key = ctx.journal_key(lesson.sg, a.term)
             marks = a.marks
@@ -884,15 +918,9 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
 )
 def fin002(ctx: RuleContext) -> Iterator[Finding]:
     """Term marks are entered within a few days after the term ends."""
-    days = int(ctx.p("days"))
-    grace = ctx.grace
-    dues: dict[date, Due | None] = {}  # term end -> its deadline (None: not passed yet)
+    dues = passed_dues(ctx, int(ctx.p("days")))
     for row in _term_rows(ctx):
-        if row.end in dues:
-            due = dues[row.end]
-        else:
-            moment = datetime.combine(row.end + timedelta(days=days), time(23, 59, 59))
-            due = dues[row.end] = Due.at(moment, grace) if ctx.passed(moment) else None
+        due = dues[row.end]
         if due is None:
             continue
         first = row.term_mark[2] if row.term_mark else None
