@@ -172,15 +172,14 @@ class RuleContext:
         assert self.observations is not None
         return self.observations.decide_due(key, first_seen, due)
 
-    def exact(self, times: list[str | None], deadline: datetime | Due, *, latest: bool = False) -> Verdict | None:
+    def exact(self, times: list[str | None], due: Due, *, latest: bool = False) -> Verdict | None:
         """Exact evidence (the access report): the entry times of all the items a decision needs, or None when
         any of them is missing (then the observed evidence decides). ``latest``: late if any was late; else the
         first entry decides."""
         if not times or None in times:
             return None
         moment = max(times) if latest else min(times)  # type: ignore[type-var]
-        limit = deadline.text if isinstance(deadline, Due) else ts(deadline)
-        return Verdict.ON_TIME if str(moment) <= limit else Verdict.LATE
+        return Verdict.ON_TIME if str(moment) <= due.text else Verdict.LATE
 
     @staticmethod
     def exact_at(at: str | None, due: Due) -> Verdict | None:

@@ -342,16 +342,13 @@ class _Ints(dict[str, int]):
 WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 
 
-def topic_texts(db: Database, longest: int | None = None) -> dict[int, str]:
-    """cm -> its current topic text (read when a rule needs the texts: they are most of the topics' memory).
-    ``longest``: only topics at most that many characters long once stripped (as str.strip does)."""
-    if longest is None:
-        cur = db.execute('SELECT "cm_id", "topic" FROM "lesson_topic"')
-    else:
-        cur = db.execute(
-            'SELECT "cm_id", "topic" FROM "lesson_topic" WHERE length(trim(coalesce("topic", \'\'), ?)) <= ?',
-            [WHITESPACE, longest],
-        )
+def topic_texts(db: Database, longest: int) -> dict[int, str]:
+    """cm -> its current topic text, for the topics at most ``longest`` characters long once stripped (as
+    str.strip does): CMP001 reads only those (the texts are most of the topics' memory)."""
+    cur = db.execute(
+        'SELECT "cm_id", "topic" FROM "lesson_topic" WHERE length(trim(coalesce("topic", \'\'), ?)) <= ?',
+        [WHITESPACE, longest],
+    )
     return {cm: topic or "" for cm, topic in cur}
 
 
