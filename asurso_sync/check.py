@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from asurso_sync import exitcodes
 from asurso_sync.config import Config
+from asurso_sync.errors import AppError, UsageError
 from cache import audit, last_runs, last_successful_run, open_cache, record_check, rows, waivers
 from rules.engine import CheckResult, Override, run_rules
 from rules.registry import Selection, unknown_tokens
@@ -31,12 +33,18 @@ FAMILY_TITLES = {
 }
 
 
-class StaleData(Exception):
-    pass
+class StaleData(AppError):
+    """The data are too old (or the last sync failed) to produce remarks from; ``reason`` says why."""
+
+    exit_code = exitcodes.STALE
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"Замечания не сформированы: {reason}.")
 
 
-class CheckUsageError(Exception):
-    pass
+class CheckUsageError(UsageError):
+    """A filter or parameter of the check names nothing that exists."""
 
 
 @dataclass

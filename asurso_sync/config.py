@@ -27,13 +27,22 @@ from pydantic import (
     model_validator,
 )
 
+from asurso_sync import exitcodes
+from asurso_sync.errors import AppError
+
 ENV_PREFIX = "ASURSO_SYNC_"
 CONFIG_ENV = "ASURSO_SYNC_CONFIG"
 DEFAULT_CONFIG = Path("config.toml")
 
 
-class ConfigError(Exception):
+class ConfigError(AppError):
     """An invalid configuration. ``str()`` is the Russian message for the user."""
+
+    exit_code = exitcodes.CONFIG
+
+
+class ConfigMissing(ConfigError):
+    """There is no configuration file at the path (a command that can do without one may go on with defaults)."""
 
 
 _NO_PLAIN_CREDENTIAL_ADVICE = (
@@ -367,7 +376,7 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
     environ = os.environ if environ is None else environ
     path = Path(path or environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     if not path.exists():
-        raise ConfigError(
+        raise ConfigMissing(
             f"Файл конфигурации не найден: {path}. Создайте его командой «asurso-sync init» "
             f"или укажите другой файл: --config ПУТЬ (или переменная {CONFIG_ENV})."
         )

@@ -37,8 +37,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlite_utils import Database
 
-from asurso_sync import __version__
+from asurso_sync import __version__, exitcodes
 from asurso_sync.config import Config
+from asurso_sync.errors import UsageError
 from cache import findings_by_state, last_check, last_successful_run, rows, week_cutoff
 from rules.facts import group_label
 from rules.registry import Rule, load_catalogue, ruleset_version
@@ -50,8 +51,14 @@ TOP_OPEN = 15
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
-class RemarksError(Exception):
-    """A list cannot be built (no check yet, a bad week, a bad directory file); the message is Russian."""
+class RemarksError(UsageError):
+    """A list cannot be built (a bad week, a bad directory file); the message is Russian."""
+
+
+class NoCheckYet(RemarksError):
+    """There is no check to build lists from."""
+
+    exit_code = exitcodes.STALE
 
 
 # --- weeks ------------------------------------------------------------------------------------------
@@ -313,7 +320,7 @@ class Builder:
         self.tz = config.school.tz
         check = last_check(db)
         if check is None:
-            raise RemarksError("проверок ещё не было — сначала выполните «asurso-sync check»")
+            raise NoCheckYet("проверок ещё не было — сначала выполните «asurso-sync check»")
         self.check = check
         prev = week_cutoff(db, week.shift(-1).label)
         self.since = prev if prev and prev >= _moment(week.monday, self.tz) else _moment(week.monday, self.tz)

@@ -136,8 +136,8 @@ class Jobs:
         try:
             outcome = run_check(self.config, CheckOptions(as_of=self._now()))
         except StaleData as exc:
-            log.warning("ежедневная проверка пропущена: %s", exc)
-            return f"пропущено: {exc}"
+            log.warning("ежедневная проверка пропущена: %s", exc.reason)
+            return f"пропущено: {exc.reason}"
         return f"замечаний: {len(outcome.findings)}"
 
     def weekly(self) -> str:
@@ -148,8 +148,8 @@ class Jobs:
         try:
             run_check(self.config, CheckOptions(as_of=now))
         except StaleData as exc:
-            self._alert(week, str(exc))
-            return f"рассылка не выполнена: {exc}"
+            self._alert(week, exc.reason)
+            return f"рассылка не выполнена: {exc.reason}"
         backend = self.backend or backend_from_config(self.config)
         with closing(open_cache(self.config.cache.path, create=False)) as db:
             first = rows(db, 'SELECT min("observed_at") AS t FROM "observation"')[0]["t"]

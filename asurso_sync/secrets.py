@@ -9,9 +9,14 @@ import os
 import subprocess
 from collections.abc import Mapping
 
+from asurso_sync import exitcodes
+from asurso_sync.errors import AppError
 
-class SecretError(Exception):
+
+class SecretError(AppError):
     """The password could not be obtained; the message (Russian) says from where and what to do."""
+
+    exit_code = exitcodes.CONFIG
 
 
 def resolve_password(

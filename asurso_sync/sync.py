@@ -41,7 +41,8 @@ from adapters.netschool.errors import (
 )
 from adapters.netschool.models import ClassMeeting, Journal, LessonEdit, SubjectPlan, Term, parse, reset_drift_report
 from adapters.netschool.reports import fetch_access_log
-from asurso_sync import mirror
+from asurso_sync import exitcodes, mirror
+from asurso_sync.errors import AppError
 from cache import (
     EmptyUnitError,
     SaveStats,
@@ -585,7 +586,9 @@ class Sync:
         await self._safely(f"отчёт о доступе, класс {class_id}", work)
 
 
-class SyncLocked(Exception):
+class SyncLocked(AppError):
+    exit_code = exitcodes.LOCKED
+
     def __init__(self, lock_path: str) -> None:
         super().__init__(
             f"Кэш занят другим запуском (блокировка {lock_path}). Дождитесь его окончания; если запуска точно нет, "

@@ -161,9 +161,11 @@ def codes_at(ctx: RuleContext, lesson: Lesson) -> dict[int, str]:
     return ctx.facts.codes.get(lesson.id, _NO_CODES)
 
 
-def _count(ctx: RuleContext, verdict: Verdict) -> None:
+def _count(ctx: RuleContext, verdict: Verdict, sg: int) -> None:
+    """Count an undecided item of the current rule, with its group (an override's scope is decided by it)."""
     if verdict is Verdict.UNDECIDED and ctx.current is not None:
         ctx.undecided[ctx.current.code] += 1
+        ctx.undecided_in[ctx.current.code, sg] += 1
 
 
 # --- timeliness ------------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
                 settled=bool(topic),
                 evidence="exact" if exact else "observed",
             )
-        _count(ctx, verdict)
+        _count(ctx, verdict, lesson.sg)
 
 
 @rule(
@@ -241,7 +243,7 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
             yield ctx.lesson_finding(
                 lesson, {"cm": lesson.id}, text + late, settled=bool(valid), evidence="exact" if exact else "observed"
             )
-        _count(ctx, verdict)
+        _count(ctx, verdict, lesson.sg)
 
 
 @rule(
@@ -277,7 +279,7 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
                 f"не указана форма контроля (задание на уроке) до 16:00{late}",
                 settled=bool(classwork),
             )
-        _count(ctx, verdict)
+        _count(ctx, verdict, lesson.sg)
 
 
 @rule(
@@ -321,7 +323,7 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
                 lesson, {"cm": lesson.id}, "отметки за работу на уроке внесены после 16:00", settled=True
             )
         elif Verdict.UNDECIDED in verdicts:
-            _count(ctx, Verdict.UNDECIDED)
+            _count(ctx, Verdict.UNDECIDED, lesson.sg)
 
 
 @rule(
@@ -362,13 +364,13 @@ def tml005(ctx: RuleContext) -> Iterator[Finding]:
             if Verdict.ON_TIME in verdicts:
                 continue
             if verdicts:  # marks are there, but when they came is not known: undecided, never «no marks»
-                _count(ctx, Verdict.UNDECIDED)
+                _count(ctx, Verdict.UNDECIDED, lesson.sg)
                 continue
             verdict = ctx.decide_due(key, None, due)
             if verdict is Verdict.LATE and _someone_to_mark(ctx, lesson):
                 yield _written(ctx, lesson, a, "отметки за письменную работу не выставлены в течение 7 дней")
             elif verdict is Verdict.UNDECIDED:
-                _count(ctx, verdict)
+                _count(ctx, verdict, lesson.sg)
 
 
 def _written(ctx: RuleContext, lesson: Lesson, a: Assignment, text: str, *, settled: bool = False) -> Finding:
@@ -413,7 +415,7 @@ def tml006(ctx: RuleContext) -> Iterator[Finding]:
         verdict = ctx.decide("ktp", {"sg_id": sg}, None, deadline)
         if verdict is Verdict.LATE:
             yield ctx.group_finding(sg, {"sg": sg}, f"КТП не загружено (срок {deadline:%d.%m.%Y})", None)
-        _count(ctx, verdict)
+        _count(ctx, verdict, sg)
 
 
 # --- completeness ---------------------------------------------------------------------------------
@@ -732,7 +734,7 @@ def att002(ctx: RuleContext) -> Iterator[Finding]:
                     continue
             seen = ctx.observations.first_at_or_after(ctx.journal_key(lesson.sg, lesson.term), ts(deadline))
             if seen is None:
-                _count(ctx, Verdict.UNDECIDED)
+                _count(ctx, Verdict.UNDECIDED, lesson.sg)
             elif _reason_at(ctx, lesson, student, seen) == "ОТ":
                 yield ctx.lesson_finding(
                     lesson,
@@ -929,7 +931,7 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
         verdict = ctx.decide_due(ctx.journal_key(row.sg, row.term), first, due)
         if verdict is Verdict.LATE:
             yield _term_finding(ctx, row, f"итоговая отметка не выставлена к {due.moment:%d.%m.%Y}")
-        _count(ctx, verdict)
+        _count(ctx, verdict, row.sg)
 
 
 @rule(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -109,6 +109,7 @@ class RuleContext:
     work_program_approved: date | None = None
     observations: Observations | None = None
     undecided: Counter[str] = field(default_factory=Counter)
+    undecided_in: Counter[tuple[str, int]] = field(default_factory=Counter)  # (rule, group) -> undecided items
     current: Rule | None = None
 
     memo: dict[Any, Any] = field(default_factory=dict)  # per-check caches shared by the rules
@@ -276,6 +277,14 @@ class DueTable(dict[date, Due]):
         return hit
 
 
+class _GroupItem(NamedTuple):
+    """What an override's scope looks at, for an item that is not a finding (an undecided one)."""
+
+    class_id: int | None
+    sg_id: int | None
+    teacher_id: int | None
+
+
 @dataclass
 class Override:
     """Parameters (or ``ignore``) of one rule for a scope: grades, classes, subjects or teachers."""
@@ -291,7 +300,11 @@ class Override:
     def applies_to(self, r: Rule) -> bool:
         return self.rule in (r.code, r.name)
 
-    def matches(self, f: Finding, facts: facts_mod.Facts) -> bool:
+    def matches_group(self, sg: int, facts: facts_mod.Facts) -> bool:
+        """Whether a group's items (its lessons, with the group's teacher) are in the override's scope."""
+        return self.matches(_GroupItem(None, sg, facts.group_teacher.get(sg)), facts)
+
+    def matches(self, f: Finding | _GroupItem, facts: facts_mod.Facts) -> bool:
         cls = f.class_id or facts.group_class.get(f.sg_id or 0)
         if self.grade and facts.class_grade.get(cls or 0) not in self.grade:
             return False
@@ -408,11 +421,18 @@ def run_rules(
             found = [f for f in found if not o.matches(f, ctx.facts)]
             if o.ignore:
                 continue
-            keep_undecided = ctx.undecided.copy()
+            # the scope's undecided items are counted with the override's parameters, like its findings
+            before = {sg: n for (code, sg), n in ctx.undecided_in.items() if code == r.code}
             own = {**base.get(r.code, {}), **base.get(r.name, {})}
             ctx.rule_params = {**base, r.code: {**own, **o.params, **cli.get(r.code, {}), **cli.get(r.name, {})}}
             found += [f for f in r.fn(ctx) if o.matches(f, ctx.facts)]
-            ctx.rule_params, ctx.undecided = base, keep_undecided
+            ctx.rule_params = base
+            for (code, sg), n in list(ctx.undecided_in.items()):
+                if code != r.code:
+                    continue
+                kept_n = n - before.get(sg, 0) if o.matches_group(sg, ctx.facts) else before.get(sg, 0)
+                ctx.undecided[code] += kept_n - n
+                ctx.undecided_in[code, sg] = kept_n
         for finding in found:
             finding.name, finding.severity = r.name, r.severity
         findings.extend(found)

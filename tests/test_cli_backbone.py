@@ -98,7 +98,7 @@ def test_status_before_any_sync_needs_attention(runner: CliRunner, config_file: 
 
 def test_status_missing_cache_says_what_to_do(runner: CliRunner, config_file: Path) -> None:
     result = runner.invoke(app, ["--config", str(config_file), "status"])
-    assert result.exit_code == exitcodes.ATTENTION
+    assert result.exit_code == exitcodes.STORAGE
     assert "Кэш не найден" in result.stderr
     assert not (config_file.parent / "cache.db").exists()
 

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from adapters.emulator.faults import Faults, parse_faults
-from adapters.emulator.server import READ_POSTS as EMULATOR_READ_POSTS
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.netschool import api
-from adapters.netschool.client import READ_POSTS, ClientSettings, NetSchoolClient
-from adapters.netschool.errors import FirewallBlocked
+from adapters.netschool.client import ClientSettings, NetSchoolClient
+from adapters.netschool.errors import FirewallBlocked, ReadOnlyViolation
 from adapters.netschool.models import declared
 from asurso_sync.cli import app
+from asurso_sync.sync import SyncOptions, sync_once
 from tests.conftest import edit_config
 from tests.emu import serve
+from tests.sync_helpers import make_config
 
 CLOCK_TERM = 1  # index of the current quarter (2 четверть) for the emulator's default clock
 
@@ -112,19 +114,84 @@ def clean_read() -> dict[str, Any]:
     return data
 
 
+# POSTs that change nothing on a NetSchool server, written out here independently of the client's own allowlist:
+# the login handshake and logout, the SecurityWarning acknowledgement, the term search, and building the access
+# report (a report reads the journal).
+SERVER_READ_POSTS = {
+    "/webapi/auth/getdata",
+    "/webapi/login",
+    "/webapi/auth/logout",
+    "/asp/logout.asp",
+    "/asp/securitywarning.asp",
+    "/webapi/terms/search",
+    "/webapi/reports/journalaccess/initfilters",
+    "/webapi/v2/reports/journalaccess/initfilters",
+    "/webapi/reports/journalaccess/queue",
+    "/webapi/v2/reports/journalaccess/queue",
+    "/asp/reports/reportjournalaccess.asp",
+    "/asp/reports/journalaccess.asp",
+}
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """Below the client: sees every request that would leave the machine, whatever the client thinks it sends."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[tuple[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.method, request.url.path.lower()))
+        return await self.inner.handle_async_request(request)
+
+
 def test_full_read_is_read_only(clean_read: dict[str, Any]) -> None:
     emu = Emulator(EmulatorSettings(size="small"))
-    data, client = asyncio.run(run_read(emu))
+    wire = Recording(EmulatorTransport(emu))
+    client = NetSchoolClient(settings(), transport=wire, sleep=NoSleep())
+
+    async def go() -> dict[str, Any]:
+        async with client:
+            return await read_everything(client)
+
+    data = asyncio.run(go())
     assert data == clean_read
-    assert len(data["journals"]) == 50
-    used = set(client.stats.calls)
-    assert all(m == "GET" or (m == "POST" and p in READ_POSTS) for m, p in used), used
-    assert {p for m, p in used if m == "POST"} <= {"/webapi/auth/getdata", "/webapi/login", "/webapi/auth/logout"}
-    assert EMULATOR_READ_POSTS | {"/webapi/terms/search"} >= READ_POSTS
+    assert len(data["journals"]) == 50 and len(wire.seen) > 200
+    writes = [(m, p) for m, p in wire.seen if m != "GET" and not (m == "POST" and p in SERVER_READ_POSTS)]
+    assert writes == []
     assert emu.write_attempts == []
-    served = {(m, p) for m, p, _ in emu.request_log}
-    assert all(m == "GET" or p in READ_POSTS for m, p in served)
     assert not emu.sessions  # logged out
+
+
+def test_whole_sync_sends_no_write_on_the_wire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The production sync (every unit, the access report included) observed at the transport."""
+    monkeypatch.setenv("ASURSO_PASSWORD", "Сота-2026")
+    emu = Emulator(EmulatorSettings(size="tiny", clock=datetime(2026, 11, 24, 1, 0)))
+    emu.reports.build_seconds = 0.01
+    wire = Recording(EmulatorTransport(emu))
+    config = make_config(tmp_path)
+    report = asyncio.run(sync_once(config, SyncOptions(mode="all"), transport=wire))
+    assert report.status == "ok" and report.units > 10
+    methods = {m for m, _p in wire.seen}
+    assert "POST" in methods  # the login and the report: the recorder does see POSTs
+    writes = [(m, p) for m, p in wire.seen if m != "GET" and not (m == "POST" and p in SERVER_READ_POSTS)]
+    assert writes == [] and emu.write_attempts == []
+
+
+def test_the_gate_stops_a_write_before_the_wire() -> None:
+    emu = Emulator(EmulatorSettings(size="tiny"))
+    wire = Recording(EmulatorTransport(emu))
+    client = NetSchoolClient(settings(), transport=wire, sleep=NoSleep())
+
+    async def go() -> None:
+        async with client:
+            before = len(wire.seen)
+            with pytest.raises(ReadOnlyViolation):
+                await client._raw("POST", "/webapi/assignments/1")  # an editing endpoint of the journal
+            assert len(wire.seen) == before
+
+    asyncio.run(go())
+    assert emu.write_attempts == []
 
 
 def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from asurso_sync import exitcodes
 from asurso_sync.check import CheckOptions, StaleData, run_check
 from asurso_sync.cli import app
 from benchmarks.accuracy import score, simulate
@@ -213,6 +214,20 @@ def test_tml001_boundaries_on_time_late_undecided(m: Mirror) -> None:
     # lesson 4: never observed after the deadline: undecided, not flagged
     found, undecided = m.check("TML001")
     assert found == {(("cm", 3),)} and undecided == 1
+
+
+def test_an_override_counts_its_scopes_undecided_items_with_its_own_parameters(m: Mirror) -> None:
+    """Lesson 4 is undecided at 16:00 (never observed after it) but decided with an earlier deadline: with an
+    override for grade 8 the undecided count must come from the override's run, not the base one."""
+    from rules.engine import Override
+
+    m.journal(f"{MON}T12:00:00", SG, lessons=[(4, MON)])
+    m.topic(f"{MON}T12:00:00", 4, SG, None)
+    assert m.check("TML001") == (set(), 1)
+    early = Override("TML001", grade=[8], params={"deadline": "11:00"})
+    assert m.check("TML001", overrides=[early]) == ({(("cm", 4),)}, 0)
+    elsewhere = Override("TML001", grade=[1], params={"deadline": "11:00"})
+    assert m.check("TML001", overrides=[elsewhere]) == (set(), 1)
 
 
 def test_tml002_grade1_and_homework_text(m: Mirror) -> None:
@@ -443,7 +458,7 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path)
     _emu, _config = _synced_small(tmp_path)
     base = ["--config", str(tmp_path / "config.toml"), "check", "--as-of", "2026-12-21T01:00", "--from", "2026-12-14"]
     table = runner.invoke(app, base)
-    assert table.exit_code == 2, table.output  # errors found
+    assert table.exit_code == exitcodes.VIOLATIONS, table.output  # violations found: 8, never a usage code
     assert "Замечания по учителям" in table.stdout and "Итого по правилам" in table.stdout
     jsonl = runner.invoke(app, [*base, "--format", "jsonl"])
     lines = [json.loads(x) for x in jsonl.stdout.splitlines()]
@@ -468,11 +483,11 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path)
     assert all(isinstance(v, int) for x in lines for v in x["entity"].values())
     jsonl_file = tmp_path / "out" / "findings.jsonl"  # written line by line to a private file
     written = runner.invoke(app, [*base, "--format", "jsonl", "--output", str(jsonl_file)])
-    assert written.exit_code == 2 and f"({len(lines)} замечаний)" in written.stderr
+    assert written.exit_code == exitcodes.VIOLATIONS and f"({len(lines)} замечаний)" in written.stderr
     assert jsonl_file.read_text(encoding="utf-8") == jsonl.stdout
     assert (jsonl_file.stat().st_mode & 0o777) == 0o600
     xlsx = tmp_path / "отчёт.xlsx"
-    assert runner.invoke(app, [*base, "--format", "xlsx", "--output", str(xlsx)]).exit_code == 2
+    assert runner.invoke(app, [*base, "--format", "xlsx", "--output", str(xlsx)]).exit_code == exitcodes.VIOLATIONS
     wb = load_workbook(xlsx)
     assert wb.sheetnames[0] == "Сводка" and len(wb.sheetnames) > 2
     assert wb["Сводка"]["C1"].value == "Заполнено в срок, %"
@@ -482,7 +497,7 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path)
     only_info = runner.invoke(app, [*base, "--select", "FIN003", "--select", "DEN004"])
     assert only_info.exit_code in (0, 1)
     bad = runner.invoke(app, [*base, "--select", "XYZ999"])
-    assert bad.exit_code == 2 and "XYZ999" in bad.stderr
+    assert bad.exit_code == exitcodes.CONFIG and "XYZ999" in bad.stderr
     one = runner.invoke(app, [*base, "--format", "jsonl", "--class", "1а"])
     assert all(json.loads(x)["class_id"] == next(iter(_emu.school.classes)) for x in one.stdout.splitlines())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -12,21 +12,16 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from adapters.emulator.faults import FaultSpecError, parse_faults
+from adapters.emulator.faults import parse_faults
 from adapters.emulator.journal import generate_journal
 from adapters.emulator.school import SIZES, School, generate_structure
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.truth import ground_truth, write_jsonl
 from asurso_sync import exitcodes
-from asurso_sync.cli_common import CONTEXT_SETTINGS, err, fail, handle_errors, out
+from asurso_sync.cli.common import App, err, fail, out, parse_date
 from cache.files import write_private_bytes
 
-app = typer.Typer(
-    help="Встроенный эмулятор asurso.ru: сгенерированная школа, часы, сбои и эталон нарушений.",
-    context_settings=CONTEXT_SETTINGS,
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-)
+app = App(help="Встроенный эмулятор asurso.ru: сгенерированная школа, часы, сбои и эталон нарушений.")
 
 SizeOpt = Annotated[str, typer.Option("--size", help=f"Размер школы: {', '.join(SIZES)}.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Зерно генерации: одно и то же зерно — та же школа.")]
@@ -49,7 +44,6 @@ def _moment(value: str, option: str) -> datetime:
 
 
 @app.command()
-@handle_errors
 def serve(
     host: Annotated[str, typer.Option(help="Адрес для прослушивания (по умолчанию только эта машина).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Порт.")] = 8765,
@@ -76,10 +70,7 @@ def serve(
             err.print(f"[yellow]Внимание:[/] эмулятор слушает внешний адрес {host}.")
     except ValueError:
         pass
-    try:
-        fault_cfg = parse_faults(faults, seed=seed)
-    except FaultSpecError as exc:
-        raise fail(str(exc), exitcodes.CONFIG) from None
+    fault_cfg = parse_faults(faults, seed=seed)
     now = _moment(clock, "--clock") if clock else datetime.now(ZoneInfo("Europe/Samara")).replace(tzinfo=None)
     err.print(f"Генерация школы ({size}, зерно {seed})…")
     emu = Emulator(
@@ -100,7 +91,6 @@ def serve(
 
 
 @app.command("ground-truth")
-@handle_errors
 def ground_truth_cmd(
     start: Annotated[str, typer.Option("--from", help="Начало периода, ГГГГ-ММ-ДД.")],
     as_of: Annotated[str, typer.Option("--as-of", help="Момент проверки (местное время), ISO.")],
@@ -109,10 +99,8 @@ def ground_truth_cmd(
     output: Annotated[Path | None, typer.Option("--out", help="Файл JSONL (по умолчанию — вывод на экран).")] = None,
 ) -> None:
     """Эталон нарушений основных правил за период \\[from, as-of] (JSONL, формат rule-contract)."""
-    try:
-        period_start = date.fromisoformat(start)
-    except ValueError:
-        raise fail(f"--from: «{start}» — не дата ГГГГ-ММ-ДД", exitcodes.CONFIG) from None
+    period_start = parse_date(start, "--from")
+    assert period_start is not None
     moment = _moment(as_of, "--as-of")
     school = generate_structure(seed, _size(size))
     truth = ground_truth(school, generate_journal(school), period_start, moment)
@@ -170,7 +158,6 @@ def accounts_of(school: School) -> dict[str, Any]:
 
 
 @app.command()
-@handle_errors
 def accounts(
     size: SizeOpt = "small",
     seed: SeedOpt = 1,

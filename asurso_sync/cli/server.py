@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from adapters.netschool.errors import (
-    FirewallBlocked,
-    LoginError,
-    NetSchoolError,
-    PasswordLoginDisabled,
-    ServerUnavailable,
-    SessionLost,
-    TLSVerificationError,
-)
 from asurso_sync import exitcodes
-from asurso_sync.cli_common import STATE, err, fail, out
+from asurso_sync.cli.common import STATE, err, fail, out
 from asurso_sync.connect import make_client
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 SessionOpt = Annotated[
     Path | None,
@@ -37,25 +23,6 @@ RecordOpt = Annotated[
         "--record", help="Сохранять каждый запрос и ответ в папку (секреты скрыты) — для отладки.", file_okay=False
     ),
 ]
-
-
-def server_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Map the client's errors to a Russian message and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except (LoginError, PasswordLoginDisabled) as exc:
-            raise fail(str(exc), exitcodes.AUTH) from None
-        except TLSVerificationError as exc:
-            raise fail(str(exc), exitcodes.CONFIG) from None
-        except (ServerUnavailable, FirewallBlocked, SessionLost) as exc:
-            raise fail(str(exc), exitcodes.TEMPFAIL) from None
-        except NetSchoolError as exc:
-            raise fail(str(exc), exitcodes.ATTENTION) from None
-
-    return wrapper
 
 
 def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:

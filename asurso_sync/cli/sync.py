@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -11,9 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from asurso_sync import exitcodes
-from asurso_sync.cli_common import STATE, err, fail, out
-from asurso_sync.cli_server import RecordOpt, SessionOpt
-from asurso_sync.sync import Mode, SyncLocked, SyncOptions, SyncReport, sync_once
+from asurso_sync.cli.common import STATE, err, fail, out, parse_period
+from asurso_sync.cli.server import RecordOpt, SessionOpt
+from asurso_sync.sync import Mode, SyncOptions, SyncReport, sync_once
 
 STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "ошибка"}
 
@@ -21,8 +20,8 @@ STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "�
 def sync(
     snapshot: Annotated[bool, typer.Option("--snapshot", help="Только сегодняшние уроки (снимок в 16:05).")] = False,
     full: Annotated[bool, typer.Option("--all", help="Полная загрузка учебного года (долго).")] = False,
-    start: Annotated[str | None, typer.Option("--from", help="Начало периода ГГГГ-ММ-ДД.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Конец периода ГГГГ-ММ-ДД.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Начало периода: ДД.ММ.ГГГГ или ГГГГ-ММ-ДД.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Конец периода: ДД.ММ.ГГГГ или ГГГГ-ММ-ДД.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Прочитать и сравнить, ничего не записывая.")] = False,
     accept_empty: Annotated[
         bool, typer.Option("--accept-empty", help="Принять пустые ответы сервера как удаление данных.")
@@ -37,11 +36,7 @@ def sync(
     """
     if snapshot and full:
         raise fail("укажите либо --snapshot, либо --all", exitcodes.CONFIG)
-    try:
-        d_from = date.fromisoformat(start) if start else None
-        d_to = date.fromisoformat(end) if end else None
-    except ValueError:
-        raise fail("даты --from/--to задаются как ГГГГ-ММ-ДД", exitcodes.CONFIG) from None
+    d_from, d_to = parse_period(start, end)
     config = STATE.config()
     mode: Mode = "snapshot" if snapshot else "all" if full else "incremental"
     options = SyncOptions(
@@ -71,13 +66,10 @@ def sync(
         current = bar.tasks[0].total or 0
         bar.update(task, total=current + more)
 
-    try:
-        with bar:
-            report = asyncio.run(
-                sync_once(config, options, session_file=session, record_dir=record, progress=progress, total=total)
-            )
-    except SyncLocked as exc:
-        raise fail(str(exc), exitcodes.LOCKED) from None
+    with bar:
+        report = asyncio.run(
+            sync_once(config, options, session_file=session, record_dir=record, progress=progress, total=total)
+        )
     _summary(report)
     if report.status == "failed":
         raise fail(report.error or "синхронизация не удалась", exitcodes.TEMPFAIL)

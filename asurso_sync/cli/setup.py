@@ -1,4 +1,4 @@
-"""The ``asurso-sync`` command line (Typer). User-facing texts are Russian."""
+"""``asurso-sync init`` and ``asurso-sync status``: setting up and looking at the installation."""
 
 from __future__ import annotations
 
@@ -7,25 +7,15 @@ import os
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from asurso_sync import (
-    __version__,
-    cli_check,
-    cli_demo,
-    cli_emulator,
-    cli_remarks,
-    cli_schedule,
-    cli_server,
-    cli_sync,
-    exitcodes,
-)
-from asurso_sync.cli_common import CONTEXT_SETTINGS, HELP_OPTION_TEXT, STATE, err, fail, handle_errors, out
-from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, ConfigError, example_config_text, load_config
-from asurso_sync.logs import setup_logging
+from asurso_sync import exitcodes
+from asurso_sync.cli.common import STATE, err, fail, out
+from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, example_config_text, load_config
 from asurso_sync.scheduler import next_runs
 from cache import (
     audit,
@@ -40,71 +30,7 @@ from cache import (
 )
 from cache.files import write_private_bytes
 
-app = typer.Typer(
-    name="asurso-sync",
-    help=(
-        "Проверка электронного журнала АСУ РСО (asurso.ru) по Положению школы.\n\n"
-        "Программа читает журнал (только чтение), хранит его копию в локальном кэше, проверяет сроки "
-        "и полноту заполнения и рассылает учителям списки замечаний, а заместителю директора — сводку.\n\n"
-        "Начало работы: [bold]asurso-sync demo[/] — показ на встроенном эмуляторе; для своей школы — "
-        "[bold]asurso-sync init[/] и правка config.toml (README: «Настройка для своей школы»)."
-    ),
-    rich_markup_mode="rich",
-    context_settings=CONTEXT_SETTINGS,
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-)
 
-app.command("demo", rich_help_panel="Начало работы")(handle_errors(cli_demo.demo))
-app.add_typer(cli_emulator.app, name="emulator", rich_help_panel="Эмулятор")
-app.command("login-check", rich_help_panel="Сервер")(handle_errors(cli_server.server_errors(cli_server.login_check)))
-app.command("get", rich_help_panel="Сервер")(handle_errors(cli_server.server_errors(cli_server.get)))
-app.command("sync", rich_help_panel="Синхронизация")(handle_errors(cli_server.server_errors(cli_sync.sync)))
-app.command("check", rich_help_panel="Проверка")(handle_errors(cli_check.check))
-app.add_typer(cli_check.rules_app, name="rules", rich_help_panel="Проверка")
-app.add_typer(cli_remarks.app, name="remarks", rich_help_panel="Списки замечаний")
-app.add_typer(cli_schedule.app, name="schedule", rich_help_panel="Работа по расписанию")
-app.command("purge", rich_help_panel="Персональные данные")(handle_errors(cli_schedule.purge_command))
-app.command("selfcheck", rich_help_panel="Персональные данные")(handle_errors(cli_schedule.selfcheck))
-
-FRESH_HOURS = 26
-
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"asurso-sync {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            envvar=CONFIG_ENV,
-            help=f"Файл конфигурации (по умолчанию ./{DEFAULT_CONFIG}).",
-            show_default=False,
-            dir_okay=False,
-        ),
-    ] = None,
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="Подробнее в журнал (-vv — отладка).")
-    ] = 0,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Показать версию и выйти.")
-    ] = False,
-) -> None:
-    STATE.config_path = config
-    STATE.verbose = verbose
-    STATE._config = None
-    setup_logging(verbose)
-
-
-@app.command(rich_help_panel="Настройка")
-@handle_errors
 def init(
     force: Annotated[bool, typer.Option("--force", help="Перезаписать существующий файл конфигурации.")] = False,
 ) -> None:
@@ -116,11 +42,7 @@ def init(
     if path.exists() and not force:
         raise fail(f"Файл {path} уже существует. Чтобы заменить его примером, добавьте --force.", exitcodes.CONFIG)
     write_private_bytes(path, example_config_text().encode("utf-8"))
-    try:
-        config = load_config(path)
-    except ConfigError as exc:  # e.g. an environment override is invalid
-        err.print(str(exc), style="red", markup=False)
-        raise typer.Exit(exitcodes.CONFIG) from None
+    config = load_config(path)  # an invalid environment override is a ConfigError: exit 2
     db = open_cache(config.cache.path)
     audit(db, "init", {"config": str(path)})
     db.close()
@@ -144,15 +66,14 @@ def _age_hours(iso: str | None) -> float | None:
     return (datetime.now(UTC) - then).total_seconds() / 3600
 
 
-@app.command(rich_help_panel="Настройка")
-@handle_errors
 def status(
     fmt: Annotated[str, typer.Option("--format", "-f", help="Вывод: table (таблица) или json.")] = "table",
 ) -> None:
     """Состояние: кэш, последние синхронизации, свежесть данных, письма, расписание.
 
     Код выхода 0 — всё в порядке; 1 — требуется внимание (синхронизаций не было, последняя завершилась \
-ошибкой, данные старше 26 часов, письма с ошибкой или «застрявшие»); 2 — ошибка конфигурации.
+ошибкой, данные старше \\[rules] freshness_hours, по умолчанию 26 ч; письма с ошибкой или «застрявшие»); \
+2 — ошибка конфигурации; 9 — кэш не создан или недоступен.
     """
     if fmt not in ("table", "json"):
         raise fail(f"неизвестный формат «{fmt}»: допустимы table, json", exitcodes.CONFIG)
@@ -169,8 +90,9 @@ def status(
         problems.append("синхронизаций ещё не было")
     elif runs[0].status == "failed":
         problems.append(f"последняя синхронизация №{runs[0].id} завершилась ошибкой")
-    if runs and (age is None or age > FRESH_HOURS):
-        problems.append(f"нет успешной синхронизации за последние {FRESH_HOURS} ч")
+    fresh_hours = config.rules.freshness_hours
+    if runs and (age is None or age > fresh_hours):
+        problems.append(f"нет успешной синхронизации за последние {fresh_hours:g} ч ([rules] freshness_hours)")
     counts = table_counts(db)
     version = schema_version(db)
     outbox: dict[str, int] = {}
@@ -226,7 +148,7 @@ def status(
         out.print(f"Расписание (следующий запуск): {nxt}", highlight=False)
         if problems:
             for p in problems:
-                err.print(f"[yellow]Внимание:[/] {p}")
+                err.print(f"[yellow]Внимание:[/] {escape(p)}", highlight=False)
         else:
             out.print(f"[green]Данные свежие[/]: последняя успешная синхронизация {age:.1f} ч назад")
     if problems:
@@ -237,23 +159,3 @@ def _status_ru(status: str) -> str:
     return {"ok": "успешно", "failed": "ошибка", "partial": "частично", "running": "идёт / прервана"}.get(
         status, status
     )
-
-
-def _localise_help(command: Any, parent: Any = None, name: str = "asurso-sync") -> None:
-    """Give every command's --help option a Russian description (Typer vendors its own click)."""
-    ctx = command.context_class(command, parent=parent, info_name=name, **command.context_settings)
-    opt = command.get_help_option(ctx)
-    if opt is not None:
-        opt.help = HELP_OPTION_TEXT
-    for sub_name, sub in getattr(command, "commands", {}).items():
-        _localise_help(sub, ctx, sub_name)
-
-
-def main() -> None:
-    command = typer.main.get_command(app)
-    _localise_help(command)
-    command(prog_name="asurso-sync")
-
-
-if __name__ == "__main__":
-    main()

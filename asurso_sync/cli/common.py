@@ -1,11 +1,13 @@
-"""Shared CLI plumbing: Russian help chrome, the error → exit-code mapping, consoles, config access."""
+"""Shared CLI plumbing: Russian help chrome, the one error handler, consoles, config access, option parsing."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import re
+import traceback
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -13,11 +15,11 @@ import typer
 import typer.rich_utils as ru
 from rich.console import Console
 from rich.markup import escape
+from typer.models import CommandFunctionType
 
 from asurso_sync import exitcodes
-from asurso_sync.config import Config, ConfigError, load_config
-from asurso_sync.secrets import SecretError
-from cache import CacheError
+from asurso_sync.config import Config, load_config
+from asurso_sync.errors import UsageError, exit_code_for, message_for
 
 # Russian chrome for Typer's rich help (the project's user-facing language).
 ru.ARGUMENTS_PANEL_TITLE = "Аргументы"
@@ -103,32 +105,86 @@ class State:
 STATE = State()
 
 
-def fail(message: str, code: int) -> typer.Exit:
+def fail(message: str, code: int = exitcodes.CONFIG) -> typer.Exit:
+    """Print «Ошибка: …» and return the Exit to raise. For errors of the command line itself; everything else
+    raises an ``AppError`` (or a mapped error) and lets ``guarded`` print it."""
     # the message is plain text: config keys such as «[retention] keep_days» must not be read as rich markup
     err.print(f"[bold red]Ошибка:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
-def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Map the project's expected errors to a Russian message and a documented exit code."""
+GUARDED = "__asurso_guarded__"
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """The one error handler of every command: an expected error prints its Russian message and ends with its
+    documented exit code (``asurso_sync.errors.exit_code_for``); anything else is a bug — a short message,
+    exit code 4 (INTERNAL) and the traceback at debug level (-vv)."""
+    if getattr(fn, GUARDED, False):
+        return fn
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except ConfigError as exc:
-            err.print(str(exc), style="red", highlight=False, markup=False)
-            raise typer.Exit(exitcodes.CONFIG) from None
-        except SecretError as exc:
-            raise fail(str(exc), exitcodes.CONFIG) from None
-        except CacheError as exc:
-            raise fail(str(exc), exitcodes.ATTENTION) from None
+        except (typer.Exit, typer.Abort):
+            raise
         except KeyboardInterrupt:
             err.print("Прервано пользователем.", style="yellow")
-            raise typer.Exit(130) from None
-        except OSError as exc:
-            if exc.errno == 28:  # ENOSPC
-                raise fail(f"Нет места на диске ({exc.filename or ''}). Освободите место и повторите.", 1) from None
-            raise
+            raise typer.Exit(exitcodes.INTERRUPTED) from None
+        except Exception as exc:
+            code = exit_code_for(exc)
+            if code is not None:
+                raise fail(message_for(exc), code) from None
+            log.debug("внутренняя ошибка: %s", "".join(traceback.format_exception(exc)).rstrip())
+            raise fail(
+                f"внутренняя ошибка программы ({type(exc).__name__}: {exc}). Это ошибка asurso-sync, а не ваших "
+                "данных: сообщите разработчикам, приложив журнал (запуск с -vv покажет подробности).",
+                exitcodes.INTERNAL,
+            ) from None
 
+    setattr(wrapper, GUARDED, True)
     return wrapper
+
+
+class App(typer.Typer):
+    """A Typer whose every command runs through ``guarded``: no command can forget the error handler."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", CONTEXT_SETTINGS)
+        kwargs.setdefault("no_args_is_help", True)
+        kwargs.setdefault("rich_markup_mode", "rich")
+        super().__init__(**kwargs)
+
+    def command(self, name: str | None = None, **kwargs: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
+        register = super().command(name, **kwargs)
+
+        def decorator(fn: CommandFunctionType) -> CommandFunctionType:
+            register(guarded(fn))
+            return fn
+
+        return decorator
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    """A date typed as ДД.ММ.ГГГГ or ГГГГ-ММ-ДД; a wrong one is a usage error naming the option."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", text):
+            day, month, year = (int(x) for x in text.split("."))
+            return date(year, month, day)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option}: «{value}» — не дата; пишите ДД.ММ.ГГГГ или ГГГГ-ММ-ДД, например 07.12.2026"
+        ) from None
+
+
+def parse_period(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """--from/--to as dates; a period whose start is after its end is refused."""
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if first and last and first > last:
+        raise UsageError(f"период задан наоборот: --from {first:%d.%m.%Y} позже --to {last:%d.%m.%Y}")
+    return first, last

@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from adapters.mail.backends import MailError
 from asurso_sync import exitcodes
-from asurso_sync.cli_common import CONTEXT_SETTINGS, STATE, err, fail, handle_errors, out
+from asurso_sync.cli.common import STATE, App, err, fail, out
 from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
-from asurso_sync.remarks import RemarksError, Week, build_week, enqueue_week, write_files
+from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
 from cache import open_cache, outbox_rows
 from cache.files import open_to_others, unsafe_folder_message
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-app = typer.Typer(
+app = App(
     help=(
         "Еженедельные списки замечаний: учителям — только их замечания, заместителю директора — сводка.\n\n"
         "Списки строятся по последней проверке («asurso-sync check»). Неделя — с понедельника по воскресенье; "
         "по умолчанию — последняя завершившаяся."
     ),
-    context_settings=CONTEXT_SETTINGS,
-    no_args_is_help=True,
-    rich_markup_mode="rich",
 )
 
 WeekOption = Annotated[
@@ -48,24 +39,7 @@ def _week(config: Config, text: str | None) -> Week:
     return Week.last_completed(datetime.now(config.school.tz).date())
 
 
-def _errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """RemarksError and mail errors → a Russian message and an exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except RemarksError as exc:
-            code = exitcodes.STALE if "проверок ещё не было" in str(exc) else exitcodes.CONFIG
-            raise fail(str(exc), code) from None
-        except MailError as exc:
-            raise fail(str(exc), exitcodes.CONFIG) from None
-
-    return handle_errors(wrapper)
-
-
 @app.command("build")
-@_errors
 def build(
     week: WeekOption = None,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Папка для файлов (.html, .txt, .xlsx, .eml).")] = Path(
@@ -101,7 +75,6 @@ def build(
 
 
 @app.command("send")
-@_errors
 def send(
     week: WeekOption = None,
     dry_run: Annotated[
@@ -171,7 +144,6 @@ STATES = {"pending": "ожидает", "sending": "отправляется", "s
 
 
 @app.command("status")
-@_errors
 def status(week: WeekOption = None) -> None:
     """Состояние писем за неделю: кому отправлено, что ждёт, что не удалось.
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from asurso_sync import exitcodes
-from asurso_sync.cli_common import err, fail, out
+from asurso_sync.cli.common import err, fail, out, parse_date
 from asurso_sync.demo import DEFAULT_FROM, DEFAULT_SEED, DemoOptions, datasette_hint, run_demo
 
 SIZES = ("tiny", "small", "medium", "large")
@@ -44,10 +44,8 @@ def demo(
     """
     if size not in SIZES:
         raise fail(f"--size: «{size}» — допустимы {', '.join(SIZES)}", exitcodes.CONFIG)
-    try:
-        first = date.fromisoformat(start)
-    except ValueError:
-        raise fail(f"--from: «{start}» — не дата ГГГГ-ММ-ДД", exitcodes.CONFIG) from None
+    first = parse_date(start, "--from")
+    assert first is not None
     opt = DemoOptions(size=size, seed=seed, weeks=weeks, start=first, out=out_dir, faults=faults)
     total = weeks * 7
     err.print(

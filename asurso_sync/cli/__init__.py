@@ -1,0 +1,97 @@
+"""The ``asurso-sync`` command line (Typer). User-facing texts are Russian.
+
+One module per command group; every command runs through ``common.guarded`` (``common.App`` registers them so),
+which turns errors into the exit codes of ``asurso_sync.exitcodes``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from asurso_sync import __version__
+from asurso_sync.cli import check, demo, emulator, privacy, remarks, rules, schedule, server, setup, sync
+from asurso_sync.cli.common import HELP_OPTION_TEXT, STATE, App, out
+from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG
+from asurso_sync.logs import setup_logging
+
+app = App(
+    name="asurso-sync",
+    help=(
+        "Проверка электронного журнала АСУ РСО (asurso.ru) по Положению школы.\n\n"
+        "Программа читает журнал (только чтение), хранит его копию в локальном кэше, проверяет сроки "
+        "и полноту заполнения и рассылает учителям списки замечаний, а заместителю директора — сводку.\n\n"
+        "Начало работы: [bold]asurso-sync demo[/] — показ на встроенном эмуляторе; для своей школы — "
+        "[bold]asurso-sync init[/] и правка config.toml (README: «Настройка для своей школы»)."
+    ),
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+app.command("demo", rich_help_panel="Начало работы")(demo.demo)
+app.command("init", rich_help_panel="Настройка")(setup.init)
+app.command("status", rich_help_panel="Настройка")(setup.status)
+app.command("login-check", rich_help_panel="Сервер")(server.login_check)
+app.command("get", rich_help_panel="Сервер")(server.get)
+app.command("sync", rich_help_panel="Синхронизация")(sync.sync)
+app.command("check", rich_help_panel="Проверка")(check.check)
+app.add_typer(rules.app, name="rules", rich_help_panel="Проверка")
+app.add_typer(remarks.app, name="remarks", rich_help_panel="Списки замечаний")
+app.add_typer(schedule.app, name="schedule", rich_help_panel="Работа по расписанию")
+app.command("purge", rich_help_panel="Персональные данные")(privacy.purge_command)
+app.command("selfcheck", rich_help_panel="Персональные данные")(privacy.selfcheck)
+app.add_typer(emulator.app, name="emulator", rich_help_panel="Эмулятор")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"asurso-sync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar=CONFIG_ENV,
+            help=f"Файл конфигурации (по умолчанию ./{DEFAULT_CONFIG}).",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Подробнее в журнал (-vv — отладка).")
+    ] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Показать версию и выйти.")
+    ] = False,
+) -> None:
+    STATE.config_path = config
+    STATE.verbose = verbose
+    STATE._config = None
+    setup_logging(verbose)
+
+
+def _localise_help(command: Any, parent: Any = None, name: str = "asurso-sync") -> None:
+    """Give every command's --help option a Russian description (Typer vendors its own click)."""
+    ctx = command.context_class(command, parent=parent, info_name=name, **command.context_settings)
+    opt = command.get_help_option(ctx)
+    if opt is not None:
+        opt.help = HELP_OPTION_TEXT
+    for sub_name, sub in getattr(command, "commands", {}).items():
+        _localise_help(sub, ctx, sub_name)
+
+
+def main() -> None:
+    command = typer.main.get_command(app)
+    _localise_help(command)
+    command(prog_name="asurso-sync")
+
+
+if __name__ == "__main__":
+    main()
