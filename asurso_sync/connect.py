@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from adapters.netschool.client import ClientSettings, ImportedSession, NetSchoolClient
+from adapters.netschool.client import ClientSettings, ImportedSession, NetSchoolClient, Sleep
 from asurso_sync.config import Config
 from asurso_sync.logs import REDACTOR
 from asurso_sync.secrets import resolve_password
@@ -51,7 +51,11 @@ def make_client(
     session_file: Path | None = None,
     record_dir: Path | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep | None = None,
 ) -> NetSchoolClient:
-    return NetSchoolClient(
-        client_settings(config, session_file=session_file, record_dir=record_dir), transport=transport
-    )
+    """The client for this configuration. ``sleep`` replaces the real waiting (back-offs, pacing): tests and the
+    simulated demo pass one that returns at once, so a fault test never really waits."""
+    settings = client_settings(config, session_file=session_file, record_dir=record_dir)
+    if sleep is None:
+        return NetSchoolClient(settings, transport=transport)
+    return NetSchoolClient(settings, transport=transport, sleep=sleep)

@@ -33,6 +33,7 @@ from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.emulator.truth import CORE_RULES, ground_truth, write_jsonl
 from adapters.mail.backends import SMTPBackend
+from adapters.netschool.client import Sleep
 from asurso_sync.check import CheckOptions, CheckOutcome, run_check, to_jsonl
 from asurso_sync.config import Config, load_config
 from asurso_sync.delivery import deliver
@@ -190,14 +191,16 @@ def simulate(
     *,
     monday: Callable[[datetime], None] | None = None,
     progress: Progress | None = None,
+    sleep: Sleep | None = None,
 ) -> None:
     """Follow the standard observation schedule from ``start`` (01:00) for ``weeks`` weeks: a full sync first,
-    a 16:05 snapshot every school day, a 01:00 sync every night; ``monday`` is called at 07:00 every Monday."""
+    a 16:05 snapshot every school day, a 01:00 sync every night; ``monday`` is called at 07:00 every Monday.
+    ``sleep`` replaces the client's real waiting (tests)."""
 
     def sync(mode: str, at: datetime) -> None:
         emu.clock = at
         options = SyncOptions(mode=mode, lookback_days=config.sync.lookback_days)  # type: ignore[arg-type]
-        asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu)))
+        asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu), sleep=sleep))
 
     if progress:
         progress(start, "полная синхронизация")
@@ -215,7 +218,7 @@ def simulate(
             progress(day, "проверка и рассылка" if day.weekday() == 0 else "снимок 16:05 и ночная синхронизация")
 
 
-def run_demo(opt: DemoOptions, progress: Progress | None = None) -> DemoResult:
+def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep | None = None) -> DemoResult:
     started = time.perf_counter()
     out = opt.out
     ensure_private_dir(out)
@@ -246,7 +249,7 @@ def run_demo(opt: DemoOptions, progress: Progress | None = None) -> DemoResult:
                 deliver(db, backend, period=week.label)
             weeks_sent.append(week.label)
 
-        simulate(emu, config, opt.start, opt.weeks, monday=weekly, progress=progress)
+        simulate(emu, config, opt.start, opt.weeks, monday=weekly, progress=progress, sleep=sleep)
         if not outcomes or emu.clock.date() != opt.start + timedelta(weeks=opt.weeks):
             emu.clock = _at(opt.start + timedelta(weeks=opt.weeks), 7)
             weekly(emu.clock)

@@ -605,8 +605,10 @@ async def sync_once(
     record_dir: Any = None,
     progress: Progress | None = None,
     total: Callable[[int], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> SyncReport:
-    """Lock the cache, log in, run one sync, log out. ``config`` is an ``asurso_sync.config.Config``."""
+    """Lock the cache, log in, run one sync, log out. ``config`` is an ``asurso_sync.config.Config``; ``sleep``
+    replaces the client's real waiting (tests, the simulated demo)."""
     from filelock import FileLock, Timeout
 
     from asurso_sync.connect import make_client
@@ -621,7 +623,9 @@ async def sync_once(
     try:
         db = open_cache(config.cache.path)
         try:
-            client = make_client(config, session_file=session_file, record_dir=record_dir, transport=transport)
+            client = make_client(
+                config, session_file=session_file, record_dir=record_dir, transport=transport, sleep=sleep
+            )
             options.hub_available = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
             if options.access_log is None:
                 options.access_log = config.sync.access_log

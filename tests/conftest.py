@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from asurso_sync.config import example_config_text
+from tests.schools import Schools
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +36,11 @@ def edit_config(path: Path, old: str, new: str) -> Path:
     assert old in text, old
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def schools(tmp_path_factory: pytest.TempPathFactory) -> Schools:
+    """Synced emulated schools, each built once per run (shared by xdist workers) and copied per test."""
+    shared = tmp_path_factory.getbasetemp().parent / "schools"  # under xdist: the same folder for all workers
+    shared.mkdir(exist_ok=True)
+    return Schools(shared)

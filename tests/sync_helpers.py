@@ -11,6 +11,7 @@ from adapters.emulator.server import Emulator
 from adapters.emulator.transport import EmulatorTransport
 from asurso_sync.config import Config, example_config_text, load_config
 from asurso_sync.sync import SyncOptions, SyncReport, sync_once
+from tests.schools import no_wait
 
 
 def make_config(tmp: Path, base_url: str = "http://emu.test", **env: str) -> Config:
@@ -32,4 +33,4 @@ def run(emu: Emulator, config: Config, mode: str = "incremental", at: datetime |
     if at is not None:
         emu.clock = at
     options = SyncOptions(mode=mode, lookback_days=config.sync.lookback_days, **kw)  # type: ignore[arg-type]
-    return asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu)))
+    return asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu), sleep=no_wait))

@@ -7,12 +7,15 @@ from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from asurso_sync.cli import app
 from asurso_sync.demo import DemoOptions, run_demo
+from tests.schools import no_wait
 
 
+@pytest.mark.slow  # the whole demo twice through the CLI (~13 s)
 def test_demo_produces_everything(tmp_path: Path, runner: CliRunner) -> None:
     out = tmp_path / "demo-out"
     result = runner.invoke(app, ["demo", "--size", "tiny", "--weeks", "2", "--out", str(out)])
@@ -40,12 +43,15 @@ def test_demo_produces_everything(tmp_path: Path, runner: CliRunner) -> None:
     assert (out / "notes.txt").exists() and sorted(p.name for p in lists.iterdir()) == ["2026-W50"]
 
 
+@pytest.mark.slow  # two demos, one under the fault preset
 def test_demo_under_faults_finds_the_same(tmp_path: Path) -> None:
     """The standard fault preset (5xx, hangs, expired sessions, a SecurityWarning, a schema drift) changes
     nothing in the findings."""
     start = date(2026, 12, 14)
-    clean = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "clean"))
-    faulty = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "faulty", faults=True))
+    clean = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "clean"), sleep=no_wait)
+    faulty = run_demo(
+        DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "faulty", faults=True), sleep=no_wait
+    )
     assert clean.fingerprints and clean.fingerprints == faulty.fingerprints
     assert clean.perfect and faulty.perfect
     assert faulty.requests > clean.requests  # the faults happened and were retried

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date, datetime
@@ -20,9 +19,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from adapters.emulator.server import Emulator, EmulatorSettings
-from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.cli import app
-from asurso_sync.demo import prepare, simulate
+from asurso_sync.demo import prepare
 from asurso_sync.remarks import (
     RemarksError,
     Week,
@@ -33,6 +31,7 @@ from asurso_sync.remarks import (
 )
 from cache import open_cache, outbox_rows, rows
 from tests.conftest import edit_config
+from tests.schools import Schools, Spec
 from tests.smtp import Recorder, smtp_server
 
 START = date(2026, 12, 7)
@@ -41,22 +40,11 @@ W50, W51 = Week(2026, 50), Week(2026, 51)
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
-@pytest.fixture(scope="module")
-def school_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synced and checked tiny school (built once; each test works on its own copy)."""
-    folder = tmp_path_factory.mktemp("school")
-    emu = Emulator(EmulatorSettings(size="tiny", seed=1))
-    config = prepare(folder, emu, smtp_port=25)
-    simulate(emu, config, START, 2)
-    run_check(config, CheckOptions(start=START, as_of=MONDAY))
-    return folder
-
-
 @pytest.fixture
-def school(school_dir: Path, tmp_path: Path) -> Iterator[Path]:
+def school(schools: Schools, tmp_path: Path) -> Iterator[Path]:
+    """A synced and checked tiny school (built once per run; each test works on its own copy)."""
     target = tmp_path / "school"
-    shutil.copytree(school_dir, target)
-    os.environ.setdefault("ASURSO_DEMO_PASSWORD", "unused")
+    schools.copy(target, Spec(start=START, weeks=2, check_at=MONDAY))
     yield target
 
 

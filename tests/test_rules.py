@@ -19,6 +19,7 @@ from benchmarks.accuracy import score, simulate
 from cache import finish_run, open_cache, save_access_rows, start_run, unit
 from rules.engine import all_rules, fingerprint, run_rules
 from rules.registry import Selection
+from tests.schools import Schools, Spec
 from tests.sync_helpers import make_config
 
 MON, TUE = "2026-11-23", "2026-11-24"
@@ -450,12 +451,8 @@ def test_freshness_gate(tmp_path: Path) -> None:
     run_check(config, CheckOptions(stale_ok=True, as_of=datetime.fromisoformat(NIGHT)), db=m.db)
 
 
-def _synced_small(tmp_path: Path) -> tuple[Any, Any]:
-    return simulate(1, "tiny", date(2026, 12, 14), 1, folder=tmp_path)
-
-
-def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path) -> None:
-    _emu, _config = _synced_small(tmp_path)
+def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path, schools: Schools) -> None:
+    _emu, _config = schools.copy(tmp_path, Spec(start=date(2026, 12, 14), weeks=1))
     base = ["--config", str(tmp_path / "config.toml"), "check", "--as-of", "2026-12-21T01:00", "--from", "2026-12-14"]
     table = runner.invoke(app, base)
     assert table.exit_code == exitcodes.VIOLATIONS, table.output  # violations found: 8, never a usage code
@@ -526,6 +523,7 @@ def test_rules_list_and_explain(runner: CliRunner) -> None:
     assert r.exit_code == 0 and "нет" in r.stdout and "SELECT" not in r.stdout
 
 
+@pytest.mark.slow  # weeks of the standard schedule per seed
 @pytest.mark.parametrize(
     ("seed", "size", "start", "weeks", "access"),
     [

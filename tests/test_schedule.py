@@ -20,11 +20,12 @@ from adapters.emulator.transport import EmulatorTransport
 from adapters.netschool.errors import LoginError
 from asurso_sync.cli import app
 from asurso_sync.config import Config, load_config
-from asurso_sync.demo import prepare, simulate
+from asurso_sync.demo import prepare
 from asurso_sync.scheduler import Jobs, configure, fire_times, is_school_day, triggers
 from cache import audit_entries, open_cache, outbox_rows, rows
 from tests.conftest import edit_config
 from tests.emu import serve
+from tests.schools import Schools, Spec
 from tests.smtp import Recorder, smtp_server
 
 MONDAY = date(2026, 12, 7)
@@ -40,6 +41,11 @@ def _school(folder: Path, smtp_port: int = 25, **env: str) -> tuple[Emulator, Co
     emu = Emulator(EmulatorSettings(size="tiny", seed=1, control=True, clock=datetime(2026, 12, 7, 0, 30)))
     config = prepare(folder, emu, smtp_port)
     return emu, config
+
+
+def _synced(schools: Schools, folder: Path, smtp_port: int = 25) -> tuple[Emulator, Config]:
+    """The tiny school after a week of the standard schedule from Monday 07.12.2026 (built once per run)."""
+    return schools.copy(folder, Spec(start=MONDAY, weeks=1), smtp_port=smtp_port)
 
 
 # --- wiring -------------------------------------------------------------------------------------
@@ -60,10 +66,10 @@ def test_triggers_fire_on_the_right_days(tmp_path: Path) -> None:
     assert times == sorted(times, key=lambda x: x[0])
 
 
-def test_school_days_come_from_the_mirror(tmp_path: Path) -> None:
-    emu, config = _school(tmp_path)
+def test_school_days_come_from_the_mirror(tmp_path: Path, schools: Schools) -> None:
+    _emu, config = _school(tmp_path / "new")
     assert is_school_day(config, date(2026, 12, 7)) and not is_school_day(config, date(2026, 12, 12))  # no sync yet
-    simulate(emu, config, MONDAY, 1)
+    _emu, config = _synced(schools, tmp_path)
     assert is_school_day(config, date(2026, 12, 8))
     assert not is_school_day(config, date(2026, 12, 13))  # Sunday: no lessons
     assert not is_school_day(config, date(2026, 12, 31))  # winter holidays (a vacation in the mirror)
@@ -112,6 +118,7 @@ def test_job_options_misfire_coalescing_and_error_isolation(tmp_path: Path) -> N
 # --- the jobs against a real emulator server -------------------------------------------------------
 
 
+@pytest.mark.slow  # nine days of jobs against a served emulator
 def test_jobs_against_emulator_serve(tmp_path: Path, smtp: tuple[int, Recorder]) -> None:
     """The triggers' fire times over nine days, each job run at its time with the emulator's clock moved there
     through its control endpoint: snapshots on school days only, the Monday send once."""
@@ -148,11 +155,10 @@ def test_jobs_against_emulator_serve(tmp_path: Path, smtp: tuple[int, Recorder])
     assert weekly_again == "отправлено писем: 0"
 
 
-def test_weekly_send_waits_for_fresh_data(tmp_path: Path, smtp: tuple[int, Recorder]) -> None:
+def test_weekly_send_waits_for_fresh_data(tmp_path: Path, smtp: tuple[int, Recorder], schools: Schools) -> None:
     """After a failed sync the weekly job sends the operator a notice instead of teacher lists."""
     port, handler = smtp
-    emu, config = _school(tmp_path, port)
-    simulate(emu, config, MONDAY, 1)
+    emu, config = _synced(schools, tmp_path, port)
     os.environ["ASURSO_DEMO_PASSWORD"] = "неверный"
     jobs = Jobs(config, now=lambda: datetime(2026, 12, 14, 7, 0), transport=EmulatorTransport(emu))
     emu.clock = datetime(2026, 12, 14, 7, 0)
@@ -170,9 +176,8 @@ def test_weekly_send_waits_for_fresh_data(tmp_path: Path, smtp: tuple[int, Recor
 # --- purge, selfcheck, status, outputs --------------------------------------------------------------
 
 
-def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: CliRunner) -> None:
-    emu, config = _school(tmp_path)
-    simulate(emu, config, MONDAY, 1)
+def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: CliRunner, schools: Schools) -> None:
+    _emu, config = _synced(schools, tmp_path)
     cfg = str(tmp_path / "config.toml")
     marks_sql = """SELECT count(*) AS n FROM "mark" m JOIN "assignment" a ON a."id" = m."assignment_id"
                    JOIN "class_meeting" cm ON cm."id" = a."class_meeting_id" WHERE cm."day" {} '2026-12-10'"""
@@ -228,9 +233,8 @@ def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: Cli
     assert ((tmp_path / "cache.db").stat().st_mode & 0o077) == 0
 
 
-def test_selfcheck_explains_what_to_fix(tmp_path: Path, runner: CliRunner) -> None:
-    emu, config = _school(tmp_path)
-    simulate(emu, config, MONDAY, 1)
+def test_selfcheck_explains_what_to_fix(tmp_path: Path, runner: CliRunner, schools: Schools) -> None:
+    _emu, config = _synced(schools, tmp_path)
     cfg = str(tmp_path / "config.toml")
     config.cache.path.chmod(0o644)
     result = runner.invoke(app, ["-c", cfg, "selfcheck"])
@@ -244,9 +248,8 @@ def test_selfcheck_explains_what_to_fix(tmp_path: Path, runner: CliRunner) -> No
     assert "удалялись в последние 40 дней" in fixed.output  # retention set, but no purge yet
 
 
-def test_status_shows_mail_and_schedule(tmp_path: Path, runner: CliRunner) -> None:
-    emu, config = _school(tmp_path)
-    simulate(emu, config, MONDAY, 1)
+def test_status_shows_mail_and_schedule(tmp_path: Path, runner: CliRunner, schools: Schools) -> None:
+    _emu, config = _synced(schools, tmp_path)
     cfg = str(tmp_path / "config.toml")
     result = runner.invoke(app, ["-c", cfg, "status"])
     assert "Расписание" in result.output and "Письма: не отправлялись" in result.output
@@ -259,9 +262,8 @@ def test_status_shows_mail_and_schedule(tmp_path: Path, runner: CliRunner) -> No
     assert failed.exit_code == 1 and '"failed": 1' in failed.output
 
 
-def test_outputs_refuse_folders_open_to_others(tmp_path: Path, runner: CliRunner) -> None:
-    emu, config = _school(tmp_path)
-    simulate(emu, config, MONDAY, 1)
+def test_outputs_refuse_folders_open_to_others(tmp_path: Path, runner: CliRunner, schools: Schools) -> None:
+    _emu, _config = _synced(schools, tmp_path)
     cfg = str(tmp_path / "config.toml")
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -51,6 +51,7 @@ def standard_schedule(emu: Emulator, config: object, start: datetime, days: int)
     return times
 
 
+@pytest.mark.slow  # a small school over four days
 def test_items_are_first_seen_at_the_first_sync_after_their_entry(tmp_path: Path) -> None:
     emu = Emulator(EmulatorSettings(size="small", clock=START))
     config = make_config(tmp_path)
@@ -190,6 +191,7 @@ def _dump_db(path: Path) -> dict[str, list[tuple[object, ...]]]:
         db.close()
 
 
+@pytest.mark.slow  # two real processes over loopback
 def test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     emu = Emulator(EmulatorSettings(size="tiny", clock=START, faults=replace(parse_faults(None), latency=0.01)))
     reference = make_config(tmp_path / "ref" if (tmp_path / "ref").mkdir() is None else tmp_path)
@@ -247,7 +249,7 @@ def asyncio_sync(config: object) -> None:
 
 
 def test_sync_command_over_loopback_with_summary(runner: CliRunner, tmp_path: Path) -> None:
-    emu = Emulator(EmulatorSettings(size="small", clock=START))
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
     with serve(emu) as base:
         make_config(tmp_path, base_url=base)
         env = {
@@ -264,6 +266,7 @@ def test_sync_command_over_loopback_with_summary(runner: CliRunner, tmp_path: Pa
         assert result.exit_code == 0 and "Данные свежие" in result.stdout
     db = open_cache(tmp_path / "cache.db")
     counts = {k: len(v) for k, v in canonical_dump(db).items()}
-    assert counts["school_class"] == 11 and counts["student"] > 200 and counts["mark"] > 10_000
+    assert counts["school_class"] == len(emu.school.classes) == 2
+    assert counts["student"] == len(emu.school.students) and counts["mark"] > 1_000
     audit = rows(db, """SELECT count(*) AS n FROM "audit_log" WHERE "action" = 'sync'""")
     assert audit[0]["n"] == 2

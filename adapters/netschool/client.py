@@ -67,6 +67,7 @@ READ_POSTS = frozenset(
     }
 )
 RS = "\x1e"  # SignalR JSON protocol record separator
+Sleep = Callable[[float], Awaitable[None]]  # how the client waits (back-offs, pacing); tests pass one that does not
 STAFF_ROLE_WORDS = ("завуч", "администратор", "директор", "учитель", "сотрудник", "педагог")
 _SECRET_KEYS = re.compile(r"(?i)^(at|pw2?|salt|accesstoken|refreshtoken|secureactivetoken|esrnsec|nssessionid)$")
 
@@ -203,7 +204,7 @@ class NetSchoolClient:
         settings: ClientSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
