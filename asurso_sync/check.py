@@ -18,9 +18,12 @@ from sqlite_utils import Database
 from asurso_sync import exitcodes
 from asurso_sync.config import Config
 from asurso_sync.errors import AppError, UsageError
-from cache import audit, last_runs, last_successful_run, open_cache, record_check, rows, waivers
+from cache import audit, last_runs, last_successful_run, open_cache, record_check, waivers
+from cache.calendar import lessons_per_teacher
+from cache.reads import first_observed_day
+from cache.reads import names as names_of
+from rules.catalogue import Selection, all_rules, load_catalogue, unknown_tokens
 from rules.engine import CheckResult, Override, run_rules
-from rules.registry import Selection, unknown_tokens
 
 FAMILY_TITLES = {
     "TML": "Сроки",
@@ -122,8 +125,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             raise CheckUsageError(f"неизвестные правила: {', '.join(bad)} (список: «asurso-sync rules list»)")
         freshness = freshness_gate(db, config.rules.freshness_hours, opt.stale_ok)
         as_of = opt.as_of or datetime.now(tz).replace(tzinfo=None, microsecond=0)
-        first = rows(db, 'SELECT min("observed_at") AS t FROM "observation"')[0]["t"]
-        start = opt.start or (date.fromisoformat(first[:10]) if first else as_of.date())
+        start = opt.start or first_observed_day(db) or as_of.date()
         end = opt.end or as_of.date()
         selection = Selection(
             select=opt.select or list(config.rules.select), ignore=[*config.rules.ignore, *opt.ignore]
@@ -166,20 +168,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             {"check_run": run_id, "from": start.isoformat(), "to": end.isoformat(), "as_of": as_of.isoformat()},
             records=len(findings),
         )
-        lessons = {
-            r["teacher"]: r["n"]
-            for r in rows(
-                db,
-                """
-                SELECT t."teacher_id" AS teacher, count(*) AS n FROM "class_meeting" cm
-                  JOIN "subject_group_teacher" t ON t."sg_id" = cm."sg_id" AND t."gone_at" IS NULL
-                 WHERE cm."gone_at" IS NULL AND cm."day" >= ? AND cm."day" <= ? AND cm."day" || 'T16:00:00' < ?
-                   AND NOT EXISTS (SELECT 1 FROM "vacation" v WHERE v."gone_at" IS NULL
-                                    AND cm."day" BETWEEN v."start_date" AND v."end_date")
-                 GROUP BY 1""",
-                [start.isoformat(), end.isoformat(), as_of.isoformat()],
-            )
-        }
+        lessons = lessons_per_teacher(db, start, end, as_of.isoformat())
         return CheckOutcome(result, findings, resolved, run_id, names, lessons, freshness)
     finally:
         if own:
@@ -188,25 +177,18 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
 
 def _family(db: Database, config: Config) -> frozenset[int]:
     ids: set[int] = set()
-    names = {
-        r["full_name"].casefold(): r["id"]
-        for r in rows(db, 'SELECT "id", "full_name" FROM "student"')
-        if r["full_name"]
-    }
+    by_name = {name.casefold(): i for i, name in names_of(db).student.items() if name}
     for item in config.rules.family_education:
         if isinstance(item, int) or str(item).isdigit():
             ids.add(int(item))
-        elif str(item).casefold() in names:
-            ids.add(names[str(item).casefold()])
+        elif str(item).casefold() in by_name:
+            ids.add(by_name[str(item).casefold()])
     return frozenset(ids)
 
 
 def _names(db: Database) -> dict[str, dict[int, str]]:
-    return {
-        "teacher": {r["id"]: r["name"] for r in rows(db, 'SELECT "id", "name" FROM "staff"')},
-        "class": {r["id"]: r["name"] for r in rows(db, 'SELECT "id", "name" FROM "school_class"')},
-        "group": {r["id"]: r["name"] for r in rows(db, 'SELECT "id", "name" FROM "subject_group"')},
-    }
+    known = names_of(db)
+    return {"teacher": known.teacher, "class": known.class_, "group": known.group}
 
 
 def _filter(items: list[dict[str, Any]], opt: CheckOptions, names: dict[str, dict[int, str]]) -> list[dict[str, Any]]:
@@ -371,8 +353,6 @@ def _sample(r: Any) -> str:
 
 
 def rule_rows() -> list[dict[str, Any]]:
-    from rules.engine import all_rules
-
     return [
         {
             "code": r.code,
@@ -400,9 +380,8 @@ def rule_sql(code: str, params: dict[str, Any], today: date) -> tuple[str, list[
     ``today``); None for rules computed in Python."""
     from typing import cast
 
-    from rules.engine import RuleContext
+    from rules.context import RuleContext
     from rules.facts import Facts
-    from rules.registry import load_catalogue
 
     r = load_catalogue()[code]
     if r.sql is None:

@@ -40,9 +40,12 @@ from sqlite_utils import Database
 from asurso_sync import __version__, exitcodes
 from asurso_sync.config import Config
 from asurso_sync.errors import UsageError
-from cache import findings_by_state, last_check, last_successful_run, rows, week_cutoff
+from cache import findings_by_state, last_check, last_successful_run, week_cutoff
+from cache.calendar import lessons_per_teacher
+from cache.reads import class_chiefs, names
+from rules.catalogue import load_catalogue, ruleset_version
 from rules.facts import group_label
-from rules.registry import Rule, load_catalogue, ruleset_version
+from rules.registry import Rule
 
 TIMELY = ("TML001", "TML002", "TML003", "TML004")
 SETTLED_ADVICE = "исправлять нечего, впредь вносите до срока"
@@ -339,23 +342,14 @@ class Builder:
 
         self.teacher_rules = {c for c, r in self.catalogue.items() if shown(r, "teacher")}
         self.chief_rules = {c for c, r in self.catalogue.items() if shown(r, "chief")}
-        self.staff = {
-            r["id"]: (r["name"] or f"сотрудник {r['id']}", r["email"])
-            for r in rows(db, 'SELECT "id", "name", "email" FROM "staff"')
-        }
-        self.classes = {r["id"]: r["name"] for r in rows(db, 'SELECT "id", "name" FROM "school_class"')}
-        self.subjects = {
-            r["id"]: group_label(r["name"], r["subject"])
-            for r in rows(
-                db,
-                'SELECT g."id", g."name", s."name" AS subject FROM "subject_group" g '
-                'LEFT JOIN "subject" s ON s."id" = g."subject_id"',
-            )
-        }
-        self.students = {r["id"]: r["full_name"] for r in rows(db, 'SELECT "id", "full_name" FROM "student"')}
+        known = names(db)
+        self.staff = {i: (name or f"сотрудник {i}", known.teacher_email[i]) for i, name in known.teacher.items()}
+        self.classes = known.class_
+        self.subjects = {i: group_label(name, known.group_subject[i]) for i, name in known.group.items()}
+        self.students = known.student
         self.chiefs: dict[int, list[str]] = defaultdict(list)
-        for r in rows(db, 'SELECT "class_id", "user_id" FROM "class_chief" WHERE "gone_at" IS NULL'):
-            self.chiefs[r["user_id"]].append(self.classes.get(r["class_id"], "?"))
+        for class_id, user_id in class_chiefs(db):
+            self.chiefs[user_id].append(self.classes.get(class_id, "?"))
         self.findings = [self._remark(f) for f in findings_by_state(db)]
         self._per_week: dict[tuple[str, Week], dict[int, int]] = {}
         self.directory = load_directory(config.mail.directory)
@@ -449,21 +443,7 @@ class Builder:
         return hit
 
     def _lessons_sql(self, week: Week) -> dict[int, int]:
-        as_of = str(self.check["as_of"])[:19]
-        return {
-            r["teacher"]: r["n"]
-            for r in rows(
-                self.db,
-                """
-                SELECT t."teacher_id" AS teacher, count(*) AS n FROM "class_meeting" cm
-                  JOIN "subject_group_teacher" t ON t."sg_id" = cm."sg_id" AND t."gone_at" IS NULL
-                 WHERE cm."gone_at" IS NULL AND cm."day" BETWEEN ? AND ? AND cm."day" || 'T16:00:00' < ?
-                   AND NOT EXISTS (SELECT 1 FROM "vacation" v WHERE v."gone_at" IS NULL
-                                    AND cm."day" BETWEEN v."start_date" AND v."end_date")
-                 GROUP BY 1""",
-                [week.monday.isoformat(), week.sunday.isoformat(), as_of],
-            )
-        }
+        return lessons_per_teacher(self.db, week.monday, week.sunday, str(self.check["as_of"])[:19])
 
     def _late_lessons(self, week: Week) -> dict[int, int]:
         """Per teacher: lessons of the week with a timeliness finding (TML001–TML004, whatever its state)."""

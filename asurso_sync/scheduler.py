@@ -27,7 +27,9 @@ from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
 from asurso_sync.remarks import Week, build_week, enqueue_week
 from asurso_sync.sync import SyncOptions, SyncReport, sync_once
-from cache import audit, enqueue, open_cache, purge, rows
+from cache import audit, enqueue, open_cache, purge
+from cache.calendar import is_school_day as school_day
+from cache.reads import first_observation
 
 log = logging.getLogger("asurso_sync.schedule")
 
@@ -60,23 +62,9 @@ def triggers(config: Config) -> dict[str, CronTrigger]:
 
 
 def is_school_day(config: Config, day: date) -> bool:
-    """A day with lessons in the mirror and not inside a vacation; before the first sync: Monday to Friday."""
+    """Whether the 16:05 snapshot should run on ``day``: ``cache.calendar.is_school_day`` on the mirror."""
     with closing(open_cache(config.cache.path)) as db:
-        vacation = rows(
-            db,
-            'SELECT 1 AS x FROM "vacation" WHERE "gone_at" IS NULL AND ? BETWEEN substr("start_date", 1, 10) '
-            'AND substr("end_date", 1, 10) LIMIT 1',
-            [day.isoformat()],
-        )
-        if vacation:
-            return False
-        lessons = rows(
-            db, 'SELECT 1 AS x FROM "class_meeting" WHERE "gone_at" IS NULL AND "day" = ? LIMIT 1', [day.isoformat()]
-        )
-        if lessons:
-            return True
-        anything = rows(db, 'SELECT 1 AS x FROM "class_meeting" LIMIT 1')
-    return not anything and day.weekday() < 5
+        return school_day(db, day)
 
 
 @dataclass
@@ -152,7 +140,7 @@ class Jobs:
             return f"рассылка не выполнена: {exc.reason}"
         backend = self.backend or backend_from_config(self.config)
         with closing(open_cache(self.config.cache.path, create=False)) as db:
-            first = rows(db, 'SELECT min("observed_at") AS t FROM "observation"')[0]["t"]
+            first = first_observation(db)
             if not first or week.sunday.isoformat() < first[:10]:
                 log.info("рассылка за %s пропущена: синхронизации начались позже (%s)", week.label, first)
                 return "пропущено: неделя закончилась до первой синхронизации"

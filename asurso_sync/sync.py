@@ -47,11 +47,12 @@ from cache import (
     EmptyUnitError,
     SaveStats,
     audit,
+    calendar,
     finish_run,
     get_cursor,
     lessons_touched_in_run,
     live_count,
-    rows,
+    reads,
     save_access_rows,
     start_run,
     unit,
@@ -219,24 +220,24 @@ class Sync:
         if self.opt.mode != "snapshot" or not have_directory:
             self._total(1)
             await self._directory(run_id)
-        classes = rows(self.db, 'SELECT "id", "grade" FROM "school_class" WHERE "gone_at" IS NULL ORDER BY "id"')
+        classes = [class_id for class_id, _grade in reads.live_classes(self.db)]
         if self.opt.mode != "snapshot":
             self._total(len(classes))
-            await self._gather(self._students(c["id"], run_id) for c in classes)
+            await self._gather(self._students(c, run_id) for c in classes)
         terms = {t.id: t for t in await self._class_terms(classes)}
         class_terms = self._class_term_map
-        groups = rows(self.db, 'SELECT "id", "class_id" FROM "subject_group" WHERE "gone_at" IS NULL ORDER BY "id"')
-        year_id = int(
-            rows(self.db, 'SELECT "id" FROM "school_year" WHERE "gone_at" IS NULL ORDER BY "id" DESC')[0]["id"]
-        )
+        groups = reads.live_groups(self.db)
+        year_id = reads.current_year_id(self.db)
+        if year_id is None:
+            raise NetSchoolError("сервер не назвал текущий учебный год: справочники не прочитаны")
 
         # Which (group, term) journals to read.
         jobs: list[tuple[int, int, int]] = []
-        for g in groups:
-            for term_id in class_terms.get(g["class_id"], []):
+        for sg, class_id in groups:
+            for term_id in class_terms.get(class_id or 0, []):
                 t = terms[term_id]
                 if self._term_selected(t, today):
-                    jobs.append((g["id"], g["class_id"], term_id))
+                    jobs.append((sg, class_id or 0, term_id))
         schedule = await self._schedules(classes, [terms[t] for _, _, t in jobs])
         # The snapshot reads the same journals as the nightly sync, not only groups with lessons today: the 16:05
         # observation also decides yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
@@ -249,24 +250,16 @@ class Sync:
 
         if self.opt.mode != "snapshot":
             if self.opt.mode == "all":
-                plan_groups = [g["id"] for g in groups]
+                plan_groups = [sg for sg, _class_id in groups]
             else:
-                plan_groups = [
-                    r["id"]
-                    for r in rows(
-                        self.db,
-                        """
-                    SELECT g."id" FROM "subject_group" g WHERE g."gone_at" IS NULL AND NOT EXISTS
-                      (SELECT 1 FROM "ktp_plan" p WHERE p."sg_id" = g."id" AND p."gone_at" IS NULL) ORDER BY g."id" """,
-                    )
-                ]
+                plan_groups = reads.groups_without_plan(self.db)
             self._total(len(plan_groups))
             await self._gather(self._plan(sg, run_id) for sg in plan_groups)
 
         if self.opt.mode != "snapshot" and (self.opt.access_log or "off") != "off":
             year_start = min((t.startDate for t in terms.values()), default=today)
             self._total(len(classes))
-            await self._gather(self._access_log(c["id"], today, year_start, run_id) for c in classes)
+            await self._gather(self._access_log(c, today, year_start, run_id) for c in classes)
 
     def _term_selected(self, t: Term, today: date) -> bool:
         """Which terms' journals to read. Around a term's end the neighbours matter too: homework given at the
@@ -403,7 +396,7 @@ class Sync:
 
     _class_term_map: dict[int, list[int]]
 
-    async def _class_terms(self, classes: list[dict[str, Any]]) -> list[Term]:
+    async def _class_terms(self, classes: list[int]) -> list[Term]:
         """The terms each class works in (``terms/search`` by class), from the server."""
         self._class_term_map = {}
         found: dict[int, Term] = {}
@@ -415,10 +408,10 @@ class Sync:
             for t in terms:
                 found[t.id] = t
 
-        await self._gather(one(c["id"]) for c in classes)
+        await self._gather(one(c) for c in classes)
         return list(found.values())
 
-    async def _schedules(self, classes: list[dict[str, Any]], terms: list[Term]) -> dict[int, ClassMeeting]:
+    async def _schedules(self, classes: list[int], terms: list[Term]) -> dict[int, ClassMeeting]:
         if not terms:
             return {}
         # The whole of the selected terms, future lessons included (the timetable is known in advance): a
@@ -436,7 +429,7 @@ class Sync:
             except NetSchoolError as exc:  # lesson numbers are a nicety; journals still mirror without them
                 log.warning("Расписание класса %s не получено: %s", class_id, exc)
 
-        await self._gather(one(c["id"]) for c in classes)
+        await self._gather(one(c) for c in classes)
         return schedule
 
     async def _journal(
@@ -474,40 +467,30 @@ class Sync:
 
     def _topic_lessons(self, today: date, run_id: int, job_groups: list[int]) -> list[tuple[int, int, int]]:
         """(cm, sg, term) whose topic to (re)read, per the mode's policy."""
-        held = rows(
-            self.db,
-            """
-            SELECT cm."id" AS cm, cm."sg_id" AS sg, cm."term_id" AS term, cm."day" AS day,
-                   (SELECT 1 FROM "lesson_topic" t WHERE t."cm_id" = cm."id" AND t."gone_at" IS NULL) AS known
-              FROM "class_meeting" cm WHERE cm."gone_at" IS NULL AND cm."day" <= ? ORDER BY cm."day", cm."id" """,
-            [today.isoformat()],
-        )
-        vacations = rows(self.db, 'SELECT "start_date", "end_date" FROM "vacation" WHERE "gone_at" IS NULL')
+        held = reads.held_lessons(self.db, today)
+        vacations = calendar.vacations(self.db)
         groups = set(job_groups)
-
-        def in_vacation(day: str) -> bool:
-            return any(v["start_date"] <= day <= v["end_date"] for v in vacations)
 
         start = self.opt.start.isoformat() if self.opt.start else None
         end = self.opt.end.isoformat() if self.opt.end else None
         picked: list[tuple[int, int, int]] = []
         if self.opt.mode == "snapshot":
-            return [(h["cm"], h["sg"], h["term"]) for h in held if h["day"] == today.isoformat() and h["sg"] in groups]
+            return [(h.cm, h.sg, h.term) for h in held if h.day == today.isoformat() and h.sg in groups]
         window = (today - timedelta(days=self.opt.lookback_days)).isoformat()
         recent = (today - timedelta(days=RECENT_DAYS - 1)).isoformat()
         editable = (today - timedelta(days=self._edit_limit)).isoformat()
         touched = lessons_touched_in_run(self.db, run_id) if self.opt.mode == "incremental" else set()
         for h in held:
-            day = h["day"]
-            if in_vacation(day) or (start and day < start) or (end and day > end):
+            day = h.day
+            if calendar.in_vacation(vacations, day) or (start and day < start) or (end and day > end):
                 continue
             if self.opt.mode == "all":
-                picked.append((h["cm"], h["sg"], h["term"]))
+                picked.append((h.cm, h.sg, h.term))
                 continue
             if day < window:
                 continue
-            if not h["known"] or day >= recent or (h["cm"] in touched and day >= editable):
-                picked.append((h["cm"], h["sg"], h["term"]))
+            if not h.has_topic or day >= recent or (h.cm in touched and day >= editable):
+                picked.append((h.cm, h.sg, h.term))
         return picked
 
     async def _topic(self, cm: int, sg: int, term: int, run_id: int) -> None:

@@ -47,8 +47,8 @@ def build(cache: Path, size: str) -> None:
 def measure(cache: Path, json_out: Path | None = None) -> None:
     """Runs in a fresh process, so peak RSS is the rules' alone."""
     from cache import open_cache
-    from rules.engine import all_rules, run_rules
-    from rules.registry import Selection
+    from rules.catalogue import Selection, all_rules
+    from rules.engine import run_rules
 
     db = open_cache(cache)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

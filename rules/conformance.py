@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from rules.engine import all_rules
+from rules.catalogue import all_rules
 
 # (clause, what it says, why it is not automated — None when rules check it)
 CLAUSES: list[tuple[str, str, str | None]] = [

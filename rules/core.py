@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from rules.engine import ABSENT, DEFAULT_WRITTEN, Finding, RuleContext
+from rules.context import ABSENT, DEFAULT_WRITTEN, Finding, RuleContext
 from rules.evidence import Due, Verdict, ts
 from rules.facts import M_NUMERIC, Assignment, Lesson, topic_texts
 from rules.registry import rule

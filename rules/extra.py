@@ -13,8 +13,8 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
+from rules.context import ABSENT, Finding, RuleContext
 from rules.core import codes_at, due_by_id, due_lessons, written_types
-from rules.engine import ABSENT, Finding, RuleContext
 from rules.facts import M_NUMERIC, Lesson
 from rules.registry import rule
 

@@ -1,14 +1,15 @@
-"""The rule registry: every rule has a stable code, a kebab-case name, a Russian title, its Положение clause,
-parameters with defaults, a severity, the entity it is about, and a docstring that explains it."""
+"""The rule model and the ``@rule`` decorator: every rule has a stable code, a kebab-case name, a Russian title,
+its Положение clause, parameters with defaults, a severity, the entity it is about, and a docstring that explains
+it. The catalogue (``rules.catalogue``) names the modules whose rules are in force."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from rules.engine import Finding, RuleContext
+    from rules.context import Finding, RuleContext
 
 Severity = Literal["error", "warning", "info"]
 RuleFn = Callable[["RuleContext"], Iterator["Finding"]]
@@ -42,14 +43,6 @@ class Rule:
 
 
 REGISTRY: dict[str, Rule] = {}
-
-
-def load_catalogue() -> dict[str, Rule]:
-    """Import the rule modules (they register themselves) and return the registry."""
-    import rules.core
-    import rules.extra  # noqa: F401
-
-    return REGISTRY
 
 
 def rule(
@@ -93,43 +86,3 @@ def rule(
         return fn
 
     return register
-
-
-@dataclass
-class Selection:
-    select: list[str] = field(default_factory=list)
-    ignore: list[str] = field(default_factory=list)
-
-    def chosen(self) -> list[Rule]:
-        def matches(r: Rule, token: str) -> bool:
-            return token in (r.code, r.name) or (len(token) <= 3 and r.code.startswith(token.upper()))
-
-        rules = sorted(load_catalogue().values(), key=lambda r: r.code)
-        if self.select:
-            rules = [r for r in rules if any(matches(r, t) for t in self.select)]
-        else:
-            rules = [r for r in rules if not r.preview]
-        return [r for r in rules if not any(matches(r, t) for t in self.ignore)]
-
-
-def unknown_tokens(tokens: list[str]) -> list[str]:
-    catalogue = load_catalogue()
-    known = {r.code for r in catalogue.values()} | {r.name for r in catalogue.values()}
-    families = {r.family for r in catalogue.values()}
-    return [t for t in tokens if t not in known and t.upper() not in families]
-
-
-def ruleset_version() -> str:
-    """A short stable id of the catalogue (codes, severities, parameters, titles): printed in every list's footer,
-    so a remark can be traced to the rules that produced it."""
-    import hashlib
-    import json
-
-    catalogue = load_catalogue()
-    payload = json.dumps(
-        [(r.code, r.severity, r.params, r.title, r.preview) for r in sorted(catalogue.values(), key=lambda r: r.code)],
-        ensure_ascii=False,
-        sort_keys=True,
-        default=str,
-    )
-    return f"{len(catalogue)}.{hashlib.sha256(payload.encode()).hexdigest()[:8]}"

@@ -17,8 +17,9 @@ from asurso_sync.check import CheckOptions, StaleData, run_check
 from asurso_sync.cli import app
 from benchmarks.accuracy import score, simulate
 from cache import finish_run, open_cache, save_access_rows, start_run, unit
-from rules.engine import all_rules, fingerprint, run_rules
-from rules.registry import Selection
+from rules.catalogue import Selection, all_rules
+from rules.context import fingerprint
+from rules.engine import run_rules
 from tests.schools import Schools, Spec
 from tests.sync_helpers import make_config
 
@@ -653,7 +654,7 @@ def test_sequence_rules_walk_events_exactly_like_the_lesson_by_lesson_definition
     import random
     from datetime import timedelta
 
-    from rules.engine import RuleContext
+    from rules.context import RuleContext
     from rules.extra import _CHECKERS, Sequence
     from rules.facts import Facts, Lesson
     from rules.registry import REGISTRY
