@@ -1,0 +1,288 @@
+"""Building a week's lists from the findings' lifecycle in the cache (the latest check), never the network."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from asurso_sync import __version__
+from asurso_sync.config import Config
+from asurso_sync.remarks.directory import load_directory, normalize_name
+from asurso_sync.remarks.errors import NoCheckYet
+from asurso_sync.remarks.model import (
+    SETTLED_ADVICE,
+    TIMELY,
+    TOP_OPEN,
+    TREND_WEEKS,
+    Footer,
+    Part,
+    Remark,
+    Summary,
+    TeacherList,
+    TeacherStats,
+)
+from asurso_sync.remarks.week import Week
+from cache import findings_by_state, last_check, last_successful_run, week_cutoff
+from cache.calendar import lessons_per_teacher
+from cache.reads import class_chiefs, names
+from rules.catalogue import load_catalogue, ruleset_version
+from rules.facts import group_label
+from rules.registry import Rule
+
+
+def _moment(d: date, tz: ZoneInfo) -> str:
+    return datetime.combine(d, time()).replace(tzinfo=tz).isoformat(timespec="seconds")
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text[:10]) if text else None
+
+
+class Builder:
+    """Reads the findings and names once; builds every list of one week."""
+
+    def __init__(self, db: Database, config: Config, week: Week, *, today: date | None = None) -> None:
+        self.db, self.config, self.week = db, config, week
+        self.tz = config.school.tz
+        check = last_check(db)
+        if check is None:
+            raise NoCheckYet("проверок ещё не было — сначала выполните «asurso-sync check»")
+        self.check = check
+        prev = week_cutoff(db, week.shift(-1).label)
+        self.since = prev if prev and prev >= _moment(week.monday, self.tz) else _moment(week.monday, self.tz)
+        self.catalogue: dict[str, Rule] = load_catalogue()
+        enabled = {t.upper() for t in config.rules.select}
+        ignored = {t.upper() for t in config.rules.ignore}
+
+        def shown(r: Rule, owner: str) -> bool:
+            if r.owner != owner or r.code in ignored or r.family in ignored:
+                return False
+            if r.preview and r.code not in enabled and r.family not in enabled:
+                return False
+            if owner == "chief":
+                return r.severity in ("error", "warning")
+            return r.severity == "error" or (r.severity == "warning" and config.rules.warnings_to_teachers)
+
+        self.teacher_rules = {c for c, r in self.catalogue.items() if shown(r, "teacher")}
+        self.chief_rules = {c for c, r in self.catalogue.items() if shown(r, "chief")}
+        known = names(db)
+        self.staff = {i: (name or f"сотрудник {i}", known.teacher_email[i]) for i, name in known.teacher.items()}
+        self.classes = known.class_
+        self.subjects = {i: group_label(name, known.group_subject[i]) for i, name in known.group.items()}
+        self.students = known.student
+        self.chiefs: dict[int, list[str]] = defaultdict(list)
+        for class_id, user_id in class_chiefs(db):
+            self.chiefs[user_id].append(self.classes.get(class_id, "?"))
+        self.findings = [self._remark(f) for f in findings_by_state(db)]
+        self._per_week: dict[tuple[str, Week], dict[int, int]] = {}
+        self.directory = load_directory(config.mail.directory)
+        run = last_successful_run(db)
+        self.footer = Footer(
+            school=config.school.name,
+            regulation=config.school.regulation,
+            ruleset=ruleset_version(),
+            program=__version__,
+            as_of=_human_time(check["as_of"]),
+            freshness=(
+                f"журнал прочитан {_human_time(run.server_time)} (время сервера)"
+                if run and run.server_time
+                else "успешных синхронизаций нет"
+            ),
+            contest=config.mail.contest,
+        )
+
+    def _remark(self, f: dict[str, Any]) -> Remark:
+        rule = self.catalogue.get(f["rule"])
+        where, _, detail = f["message"].partition(": ")
+        lesson = re.search(r"урок \d+$", where)
+        student = f["entity"].get("student")
+        if f["state"] == "resolved":
+            state = "resolved" if (f["resolved_at"] or "") > self.since else "resolved-before"
+        elif f["first_seen"] > self.since or (f["date"] or "") >= self.week.monday.isoformat():
+            state = "new"  # found after the previous list was made, or about a day no earlier list covered
+        else:
+            state = "settled-before" if f["settled"] else "open"
+        return Remark(
+            fingerprint=f["fingerprint"],
+            rule=f["rule"],
+            title=rule.title if rule else f["rule"],
+            severity=f["severity"],
+            advice=SETTLED_ADVICE if f["settled"] else rule.advice if rule else "",
+            state=state,
+            owner=rule.owner if rule else "deputy",
+            teacher_id=f["teacher_id"],
+            class_name=self.classes.get(f["class_id"] or 0, ""),
+            subject=self.subjects.get(f["sg_id"] or 0, ""),
+            day=_day(f["date"]),
+            lesson=lesson.group(0) if lesson else "",
+            detail=detail or f["message"],
+            student=self.students.get(student) if student else None,
+            first_seen=_day(f["first_seen"]),
+            resolved_at=_day(f["resolved_at"]),
+            message=f["message"],
+            cm=int(f["entity"].get("cm", 0)),
+        )
+
+    def _in_week(self, r: Remark) -> bool:
+        """Open remarks about days up to the week's Sunday; resolved ones only when resolved since the cutoff."""
+        if r.day is not None and r.day > self.week.sunday:
+            return False
+        return r.state in ("new", "open", "resolved")
+
+    def _part(self, teacher_id: int, codes: set[str]) -> Part:
+        part = Part()
+        for r in self.findings:
+            if r.teacher_id != teacher_id or r.rule not in codes or not self._in_week(r):
+                continue
+            {"new": part.new, "open": part.still_open, "resolved": part.resolved}[r.state].append(r)
+        for items in (part.new, part.still_open, part.resolved):
+            items.sort(key=_order)
+        return part
+
+    def teacher_list(self, teacher_id: int) -> TeacherList:
+        name, server_email = self.staff.get(teacher_id, (f"сотрудник {teacher_id}", None))
+        return TeacherList(
+            week=self.week,
+            teacher_id=teacher_id,
+            name=name,
+            email=self.directory.find(teacher_id, name, server_email),
+            part=self._part(teacher_id, self.teacher_rules),
+            chief=self._part(teacher_id, self.chief_rules),
+            chief_classes=sorted(self.chiefs.get(teacher_id, [])),
+            footer=self.footer,
+        )
+
+    def teacher_lists(self) -> list[TeacherList]:
+        ids = {r.teacher_id for r in self.findings if r.teacher_id} | set(self._lessons(self.week))
+        lists = [self.teacher_list(t) for t in ids if t in self.staff or any(r.teacher_id == t for r in self.findings)]
+        return sorted(lists, key=lambda x: normalize_name(x.name))
+
+    # -- the deputy's numbers
+    def _lessons(self, week: Week) -> dict[int, int]:
+        """Held lessons per teacher in the week whose 16:00 deadline had passed at the check (once per week)."""
+        hit = self._per_week.get(("lessons", week))
+        if hit is None:
+            hit = self._per_week[("lessons", week)] = self._lessons_sql(week)
+        return hit
+
+    def _lessons_sql(self, week: Week) -> dict[int, int]:
+        return lessons_per_teacher(self.db, week.monday, week.sunday, str(self.check["as_of"])[:19])
+
+    def _late_lessons(self, week: Week) -> dict[int, int]:
+        """Per teacher: lessons of the week with a timeliness finding (TML001–TML004, whatever its state)."""
+        hit = self._per_week.get(("late", week))
+        if hit is not None:
+            return hit
+        by_teacher: dict[int, set[int]] = defaultdict(set)
+        for r in self.findings:
+            if r.rule in TIMELY and r.teacher_id and r.day and week.monday <= r.day <= week.sunday:
+                by_teacher[r.teacher_id].add(r.cm)
+        hit = self._per_week[("late", week)] = {t: len(cms) for t, cms in by_teacher.items()}
+        return hit
+
+    def on_time(self, week: Week) -> dict[int, float]:
+        """Per teacher: share of the week's held lessons without a timeliness finding. Empty for a week the
+        check did not cover (before its period), rather than a misleading 100 %."""
+        if week.sunday.isoformat() < str(self.check["period_from"]):
+            return {}
+        lessons, late = self._lessons(week), self._late_lessons(week)
+        return {t: max(0.0, 1 - late.get(t, 0) / n) for t, n in lessons.items() if n}
+
+    def summary(self, lists: list[TeacherList] | None = None) -> Summary:
+        lists = lists if lists is not None else self.teacher_lists()
+        weeks = [self.week.shift(-i) for i in reversed(range(TREND_WEEKS))]
+        shares = {w: self.on_time(w) for w in weeks}
+        lessons = self._lessons(self.week)
+        stats: list[TeacherStats] = []
+        all_rules: set[str] = set()
+        for tl in lists:
+            by_rule: Counter[str] = Counter(r.rule for r in (*tl.part.new, *tl.part.still_open))
+            by_rule.update(r.rule for r in (*tl.chief.new, *tl.chief.still_open))
+            all_rules |= set(by_rule)
+            stats.append(
+                TeacherStats(
+                    teacher_id=tl.teacher_id,
+                    name=tl.name,
+                    email=tl.email,
+                    lessons=lessons.get(tl.teacher_id, 0),
+                    on_time=shares[self.week].get(tl.teacher_id),
+                    trend=[shares[w].get(tl.teacher_id) for w in weeks],
+                    by_rule=by_rule,
+                    new=len(tl.part.new) + len(tl.chief.new),
+                    still_open=len(tl.part.still_open) + len(tl.chief.still_open),
+                    resolved=len(tl.part.resolved) + len(tl.chief.resolved),
+                )
+            )
+        open_items = [
+            (tl.name, r)
+            for tl in lists
+            for r in (*tl.part.new, *tl.part.still_open, *tl.chief.new, *tl.chief.still_open)
+        ]
+        open_items.sort(key=lambda x: (x[1].first_seen or date.max, x[1].day or date.max, x[0]))
+        undecided = dict(self.check["counts"].get("undecided", {}))
+        info = [
+            r
+            for r in self.findings
+            if r.state in ("new", "open")
+            and r.owner == "deputy"
+            and (r.day is None or r.day <= self.week.sunday)
+            and r.rule not in {t.upper() for t in self.config.rules.ignore}
+        ]
+        info.sort(key=_order)
+        total_lessons = sum(lessons.values())
+        late_total = sum(self._late_lessons(self.week).get(t, 0) for t in lessons)
+        return Summary(
+            week=self.week,
+            weeks=weeks,
+            teachers=stats,
+            rules=sorted(all_rules),
+            titles={c: r.title for c, r in self.catalogue.items()},
+            top_open=open_items[:TOP_OPEN],
+            undecided=sum(int(v) for v in undecided.values()),
+            undecided_by_rule={k: int(v) for k, v in sorted(undecided.items()) if v},
+            info=info,
+            missing_addresses=[tl.name for tl in lists if not tl.empty and not tl.email],
+            school_on_time=(1 - late_total / total_lessons) if total_lessons else None,
+            footer=self.footer,
+            lists=lists,
+        )
+
+
+def pct(v: float | None) -> str:
+    return "—" if v is None else f"{v * 100:.0f}%"
+
+
+def _order(r: Remark) -> tuple[Any, ...]:
+    return (r.class_name, r.subject, r.day or date.min, r.lesson, r.rule, r.student or "", r.fingerprint)
+
+
+def _human_time(text: str | None) -> str:
+    if not text:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return f"{moment:%d.%m.%Y %H:%M}"
+
+
+def group(remarks: Iterable[Remark]) -> list[tuple[str, list[tuple[str, list[Remark]]]]]:
+    """class → [(subject, remarks sorted by date, rule)] for the templates."""
+    tree: dict[str, dict[str, list[Remark]]] = defaultdict(lambda: defaultdict(list))
+    for r in remarks:
+        tree[r.class_name or "без класса"][r.subject or "без предмета"].append(r)
+    return [
+        (cls, [(subj, sorted(items, key=_order)) for subj, items in sorted(subjects.items())])
+        for cls, subjects in sorted(tree.items(), key=lambda kv: _class_key(kv[0]))
+    ]
+
+
+def _class_key(name: str) -> tuple[int, str]:
+    m = re.match(r"(\d+)", name)
+    return (int(m.group(1)) if m else 99, name)

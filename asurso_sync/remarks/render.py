@@ -1,0 +1,62 @@
+"""Rendering a list or the summary to text and HTML (Jinja2 templates in asurso_sync/templates)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from asurso_sync.remarks.build import group, pct
+from asurso_sync.remarks.model import Summary, TeacherList
+from asurso_sync.remarks.xlsx import summary_xlsx
+
+_ENV: Environment | None = None
+
+
+def _env() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = Environment(
+            loader=PackageLoader("asurso_sync", "templates"),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        _ENV.globals["group"] = group
+        _ENV.filters["pct"] = pct
+    return _ENV
+
+
+def _tidy(text: str) -> str:
+    """Plain-text parts: no runs of blank lines that template control blocks leave behind."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    xlsx: bytes | None = None
+
+
+def render_teacher(tl: TeacherList) -> Rendered:
+    env = _env()
+    return Rendered(
+        subject=f"Список замечаний по ведению электронного журнала за {tl.week.span}",
+        text=_tidy(env.get_template("teacher.txt").render(tl=tl)),
+        html=env.get_template("teacher.html").render(tl=tl),
+    )
+
+
+def render_summary(s: Summary) -> Rendered:
+    env = _env()
+    return Rendered(
+        subject=f"Сводка по ведению электронного журнала за {s.week.span}",
+        text=_tidy(env.get_template("summary.txt").render(s=s)),
+        html=env.get_template("summary.html").render(s=s),
+        xlsx=summary_xlsx(s),
+    )
