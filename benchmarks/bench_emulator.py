@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 
 from adapters.emulator.journal import generate_journal
+from adapters.emulator.protocol import password_hashes
 from adapters.emulator.school import generate_structure
-from adapters.emulator.server import Emulator, EmulatorSettings, password_hashes
+from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 
 

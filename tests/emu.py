@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from adapters.emulator.server import Emulator, EmulatorSettings, password_hashes
+from adapters.emulator.protocol import password_hashes
+from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 
 BASE = "http://emu.test"

@@ -212,7 +212,7 @@ async def test_rights_teacher_student_parent() -> None:
 
 
 def _fake(emu: Emulator, user_id: int) -> Any:
-    from adapters.emulator.server import Session
+    from adapters.emulator.protocol import Session
 
     return Session("x", "y", user_id, "teacher", "t", 1000)
 

@@ -86,7 +86,7 @@ async def test_salt_is_one_shot_and_bound_to_the_session_cookie(emu: Emulator) -
     async with client(emu) as c:
         await c.get("/webapi/logindata")
         d = (await c.post("/webapi/auth/getdata")).json()
-        from adapters.emulator.server import password_hashes
+        from adapters.emulator.protocol import password_hashes
 
         pw, pw2 = password_hashes("Сота-2026", d["salt"])
         form = {"loginType": "1", "scid": "1", "un": "zavuch", "pw": pw, "pw2": pw2, "lt": d["lt"], "ver": d["ver"]}

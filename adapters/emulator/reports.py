@@ -14,16 +14,16 @@ import asyncio
 import html
 import itertools
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from adapters.emulator.journal import HOMEWORK, TYPE_NAMES
-
-if TYPE_CHECKING:
-    from adapters.emulator.server import Emulator
+from adapters.emulator.journal import HOMEWORK, TYPE_NAMES, Journal
+from adapters.emulator.protocol import Session
+from adapters.emulator.school import School
 
 RS = "\x1e"  # SignalR JSON protocol record separator
 HEADERS = ("Класс", "Предмет", "Дата и время действия", "Пользователь", "Дата урока", "Период", "Действие")
@@ -41,19 +41,13 @@ class AccessRow:
     action: str
 
 
-def access_rows(emu: Emulator, class_id: int, start: date, end: date) -> list[AccessRow]:
-    """The report's rows: actions done on days ``start``..``end``, up to the clock, on lessons held by then."""
-    now = emu.clock
-    return [
-        r
-        for r in emu.reports.all_rows(emu, class_id)
-        if start <= r.at.date() <= end and r.at <= now and r.lesson_day <= now.date()
-    ]
+def rows_in(rows: list[AccessRow], start: date, end: date, now: datetime) -> list[AccessRow]:
+    """The report's rows: actions done on days ``start``..``end``, up to ``now``, on lessons held by then."""
+    return [r for r in rows if start <= r.at.date() <= end and r.at <= now and r.lesson_day <= now.date()]
 
 
-def _class_rows(emu: Emulator, class_id: int) -> list[AccessRow]:
+def class_rows(s: School, j: Journal, class_id: int) -> list[AccessRow]:
     """Every action ever done in the class's journal (the journal is generated whole; the clock filters)."""
-    s, j = emu.school, emu.journal
     cls = s.classes[class_id]
     out: list[AccessRow] = []
     for g in s.groups.values():
@@ -136,10 +130,11 @@ class ReportQueue:
     files: dict[int, str] = field(default_factory=dict)
     _rows: dict[int, list[AccessRow]] = field(default_factory=dict)
 
-    def all_rows(self, emu: Emulator, class_id: int) -> list[AccessRow]:
+    def rows(self, school: School, journal: Journal, class_id: int) -> list[AccessRow]:
+        """``class_rows``, computed once per class."""
         hit = self._rows.get(class_id)
         if hit is None:
-            hit = self._rows[class_id] = _class_rows(emu, class_id)
+            hit = self._rows[class_id] = class_rows(school, journal, class_id)
         return hit
 
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(301_000_001))
@@ -150,11 +145,10 @@ class ReportQueue:
         self.tasks[tid] = task
         return task
 
-    def build(self, emu: Emulator, task: Task) -> int:
-        cls = emu.school.classes[task.class_id]
-        title = f"Класс: {cls.name}; период: {task.start:%d.%m.%Y} – {task.end:%d.%m.%Y}"
+    def store(self, content: str) -> int:
+        """Keep a built report as a file; its id is what ``files/{id}`` serves."""
         file_id = next(self._ids)
-        self.files[file_id] = render_html(title, access_rows(emu, task.class_id, task.start, task.end))
+        self.files[file_id] = content
         return file_id
 
 
@@ -170,11 +164,19 @@ def parse_filters(body: dict[str, Any], school_classes: dict[int, Any]) -> tuple
     return class_id, date.fromisoformat(a.strip()[:10]), date.fromisoformat(b.strip()[:10])
 
 
-async def hub(emu: Emulator, ws: WebSocket) -> None:
+async def hub(
+    ws: WebSocket,
+    *,
+    sessions: Mapping[str, Session],
+    queue: ReportQueue,
+    build: Callable[[Task], int],
+    fails: Callable[[], bool],
+) -> None:
     """ASP.NET Core SignalR JSON protocol (≥ 5.32 path ``/webapi/signalr/queueHub?at=…``): handshake, then
-    ``startTask``/``startTaskAsync`` invocations answered with ``progress`` and ``complete`` (or an error)."""
+    ``startTask``/``startTaskAsync`` invocations answered with ``progress`` and ``complete`` (or an error).
+    ``build`` makes a task's file and returns its id; ``fails`` says whether this build fails (a fault)."""
     at = ws.query_params.get("at", "")
-    sess = emu.sessions.get(at)
+    sess = sessions.get(at)
     if sess is None or ws.cookies.get("ESRNSec") != sess.esrn:
         await ws.close(code=1008)
         return
@@ -206,7 +208,7 @@ async def hub(emu: Emulator, ws: WebSocket) -> None:
             if msg.get("type") != 1 or msg.get("target") not in ("startTask", "startTaskAsync"):
                 continue
             inv = msg.get("invocationId")
-            task = emu.reports.tasks.get(int((msg.get("arguments") or [0])[0]))
+            task = queue.tasks.get(int((msg.get("arguments") or [0])[0]))
             if task is None or task.user_id != sess.user_id:
                 await send(
                     {"type": 3, "invocationId": inv, "result": {"success": False, "message": "Задание не найдено"}}
@@ -216,9 +218,8 @@ async def hub(emu: Emulator, ws: WebSocket) -> None:
             await send(
                 {"type": 1, "target": "progress", "arguments": [{"taskId": task.id, "status": "В процессе обработки"}]}
             )
-            await asyncio.sleep(emu.reports.build_seconds)
-            f = emu.settings.faults
-            if f.report_error and emu._fault_rng.random() < f.report_error:
+            await asyncio.sleep(queue.build_seconds)
+            if fails():
                 await send(
                     {
                         "type": 1,
@@ -227,7 +228,7 @@ async def hub(emu: Emulator, ws: WebSocket) -> None:
                     }
                 )
                 continue
-            file_id = emu.reports.build(emu, task)
+            file_id = build(task)
             await send({"type": 1, "target": "complete", "arguments": [{"taskId": task.id, "data": str(file_id)}]})
     except WebSocketDisconnect:
         return

@@ -11,7 +11,7 @@ import asyncio
 
 import httpx
 
-from adapters.emulator.server import EmulatedConnectionReset
+from adapters.emulator.protocol import EmulatedConnectionReset
 
 
 class EmulatorTransport(httpx.AsyncBaseTransport):
