@@ -289,7 +289,7 @@ def score(outcome: CheckOutcome, truth: list[Any]) -> list[RuleScore]:
 
 def accuracy_text(scores: list[RuleScore], opt: DemoOptions, as_of: datetime, outcome: CheckOutcome) -> str:
     lines = [
-        "Точность проверки: замечания asurso-sync против эталона эмулятора (rule-contract.md)",
+        "Точность проверки: замечания asurso-sync против эталона эмулятора (docs/rules.md, раздел 3)",
         f"Школа {opt.size}, seed {opt.seed}, период с {opt.start:%d.%m.%Y}, проверка на {as_of:%d.%m.%Y %H:%M}"
         + (", со сбоями сервера (standard)" if opt.faults else ""),
         f"Не определено (нет данных о времени): {sum(outcome.result.undecided.values())}",

@@ -146,7 +146,7 @@ def journal_rows(
 
     ``readOnly`` is not mirrored: it follows from the date and the edit limit and would otherwise "change"
     every night. The issue lesson of homework is the server's ``issueCmId`` when given, else the group's
-    lesson on the assignment's issue date (rule-contract.md).
+    lesson on the assignment's issue date (docs/rules.md, ruling R8).
     """
     schedule = schedule or {}
     lesson_on: dict[date, int] = {}

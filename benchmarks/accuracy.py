@@ -2,7 +2,7 @@
 
 A school year stretch is simulated exactly as in production — a full sync at the start, a 16:05 snapshot
 every school day and a 01:00 sync every night, through the real client, sync and cache — then ``check``
-runs at the end and its findings are compared with the ground truth (rule-contract.md).
+runs at the end and its findings are compared with the ground truth (docs/rules.md §3).
 
 Run: python -m benchmarks.accuracy [--seeds 1,2,3] [--size small] [--from 2026-12-07] [--weeks 4] [--nightly-only]
      [--access-log auto|asp|off]

@@ -5,7 +5,7 @@ A **school day** is a day with at least one live lesson in the mirror that does 
 at all, Monday to Friday are taken as school days (the scheduler needs an answer before there is a journal).
 The SQL predicate ``IN_VACATION`` is the same rule for queries that count lessons.
 
-The rules engine keeps its own reading of its facts (it is the casebook's R7 to decide); everything in
+The rules engine keeps its own reading of its facts (docs/rules.md, ruling R7); everything in
 ``asurso_sync`` asks here.
 """
 

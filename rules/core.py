@@ -1,4 +1,4 @@
-"""The core rules of rule-contract.md. Each is found with precision = recall = 1.0 against the emulator's ground
+"""The core rules (docs/rules.md §3). Each is found with precision = recall = 1.0 against the emulator's ground
 truth whatever evidence is available; undecided items are counted, never flagged.
 
 Interpretations shared with the emulator's ground truth: "a mark" is a numeric mark (a «точка» is a debt);

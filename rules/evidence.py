@@ -1,4 +1,4 @@
-"""How the engine knows when something was entered (rule-contract.md, "Evidence").
+"""How the engine knows when something was entered (docs/rules.md §2).
 
 1. exact — the entry time from «Отчёт о доступе к классному журналу» (``access_log``; see ``RuleContext.exact``);
 2. observed — the mirror's own observations: an item present in an observation made at or before

@@ -1,4 +1,4 @@
-"""Further checkable rules from the catalogue (compliance-anchors.md §2). They are recommendations or signals
+"""Further checkable rules from the catalogue (docs/rules.md §3). They are recommendations or signals
 rather than hard requirements of the Положение, so they are warnings or information, and the federal
 recommendations on оценочные процедуры (OCP*) are ``preview``: run and stored, kept out of teacher lists
 until the school selects them."""

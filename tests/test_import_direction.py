@@ -190,3 +190,25 @@ def test_sql_finder_sees_quoted_and_plain_names() -> None:
     assert mirror_sql('rows(db, \'SELECT "id" FROM "student"\')', tables) == ["student"]
     assert mirror_sql("select 1 from class_meeting cm join student s", tables) == ["class_meeting", "student"]
     assert mirror_sql("Записей в таблице: from the student's point of view", tables) == []
+
+
+# --- the repository explains itself: docs/ is cited, the research folder outside the clone never is ----------
+
+
+RESEARCH = re.compile(r"\.\./shared|shared/docs")  # the team's research folder: beside the clone, not in it
+
+
+def test_nothing_cites_the_research_folder_and_cited_docs_exist() -> None:
+    outside, missing = [], []
+    suffixes = {".py", ".md", ".toml", ".html", ".txt", ".sh"}
+    for f in sorted(ROOT.rglob("*")):
+        rel = f.relative_to(ROOT)
+        if not f.is_file() or f.suffix not in suffixes or rel.parts[0] in (".git", ".venv") or "venv" in rel.parts[0]:
+            continue
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if RESEARCH.search(text) and rel != Path(__file__).relative_to(ROOT):
+            outside.append(str(rel))
+        for m in re.finditer(r"\bdocs/([\w.-]+\.md)", text):
+            if not (ROOT / "docs" / m.group(1)).exists():
+                missing.append(f"{rel}: docs/{m.group(1)}")
+    assert outside == [] and missing == []

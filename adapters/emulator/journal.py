@@ -4,7 +4,7 @@ Every item carries the server time at which a teacher entered (or changed) it. T
 an item only once its entry time has passed on the emulator's clock, exactly as a real server would
 show the journal at that moment.
 
-Timing invariants (rule-contract.md, "standard observation schedule"): nothing is entered between
+Timing invariants (docs/rules.md §2, the standard observation schedule): nothing is entered between
 23:30 and 07:00 or in [16:00, 16:15] of any day; written-work marks avoid the window between the last
 standard observation before D+7 23:59 and the 01:00 sync after it; term marks are entered either by the
 term's last day or clearly after the FIN002 deadline. So the standard schedule decides every item, and
@@ -197,7 +197,7 @@ def _at(rng: random.Random, day: date, start: time, end: time) -> datetime:
 
 
 def required_marks(term_type: int, hours: int) -> int:
-    """DEN001's default minimum of current marks by weekly hours (rule-contract.md)."""
+    """DEN001's default minimum of current marks by weekly hours (docs/rules.md, ruling R13)."""
     if term_type == cal.QUARTER:
         return 3 if hours <= 1 else 5 if hours == 2 else 7
     return 5 if hours <= 1 else 8 if hours == 2 else 10

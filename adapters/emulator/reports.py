@@ -1,4 +1,4 @@
-"""«Отчёт о доступе к классному журналу» (netschool-api.md §3.5): rows, HTML, the queue, the SignalR hub.
+"""«Отчёт о доступе к классному журналу» (docs/server-api.md §4): rows, HTML, the queue, the SignalR hub.
 
 Rows come from the entry times the journal already keeps: one row per journal action of a class whose action
 date is in the period (the «Период» filter is about when things were done — inferred, see CHOICES.md), as of

@@ -1,4 +1,4 @@
-"""Ground truth: the core rules of rule-contract.md evaluated on the emulator's complete data.
+"""Ground truth: the core rules (docs/rules.md §3) evaluated on the emulator's complete data.
 
 Computed from exact entry times of every item (not from what the scenario meant to plant), for a
 period ``[from, as_of]``: a violation is listed iff its deadline has passed at ``as_of`` and its entity

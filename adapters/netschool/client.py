@@ -289,7 +289,7 @@ class NetSchoolClient:
     # --- login ----------------------------------------------------------------------------------
 
     async def login(self, *, rolegroup: str | None = None) -> LoginInfo:
-        """The password login of netschool-api.md §2.1. Raises on refusal; never retries a refused login."""
+        """The password login (docs/server-api.md §2). Raises on refusal; never retries a refused login."""
         s = self.settings
         if not s.login or s.password is None:
             raise LoginError("не заданы логин или пароль")

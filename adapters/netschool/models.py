@@ -1,6 +1,6 @@
 """pydantic models of the responses the sync uses, tolerant of the server's known drifts.
 
-Tolerated (netschool-api.md §5.2): ids as numbers or numeric strings; datetimes with 1–7 fractional digits;
+Tolerated (docs/server-api.md §3): ids as numbers or numeric strings; datetimes with 1–7 fractional digits;
 empty arrays sent as null or omitted; ``teacher`` vs ``teachers``; ``lesson{}`` vs ``lessonId``/``lessonName``;
 ``mark`` vs ``ReasonMark``; ``students`` as a list or a dict. Unknown fields are kept (``model_extra``) and
 reported once per run as schema drift by :func:`parse`.

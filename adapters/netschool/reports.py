@@ -1,4 +1,4 @@
-"""«Отчёт о доступе к классному журналу» (netschool-api.md §3.5): request, wait, download, parse.
+"""«Отчёт о доступе к классному журналу» (docs/server-api.md §4): request, wait, download, parse.
 
 Modern pipeline: ``POST v2/reports/journalaccess/queue`` → ``{taskId, queueKey}`` (a bare task id on older
 servers) → the task runs on the SignalR hub → ``GET files/{id}`` → HTML. Legacy: two form POSTs of the ASP pages

@@ -98,7 +98,7 @@ def ground_truth_cmd(
     seed: SeedOpt = 1,
     output: Annotated[Path | None, typer.Option("--out", help="Файл JSONL (по умолчанию — вывод на экран).")] = None,
 ) -> None:
-    """Эталон нарушений основных правил за период \\[from, as-of] (JSONL, формат rule-contract)."""
+    """Эталон нарушений основных правил за период \\[from, as-of] (JSONL; docs/rules.md, раздел 3)."""
     period_start = parse_date(start, "--from")
     assert period_start is not None
     moment = _moment(as_of, "--as-of")
