@@ -72,6 +72,7 @@ class CheckOutcome:
     names: dict[str, dict[int, str]]
     lessons_by_teacher: dict[int, int]
     freshness: str
+    settled: frozenset[str] = frozenset()  # fingerprints of findings that are a matter of record (entered late)
 
     @property
     def exit_severity(self) -> str:
@@ -169,7 +170,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             records=len(findings),
         )
         lessons = lessons_per_teacher(db, start, end, as_of.isoformat())
-        return CheckOutcome(result, findings, resolved, run_id, names, lessons, freshness)
+        return CheckOutcome(result, findings, resolved, run_id, names, lessons, freshness, frozenset(settled))
     finally:
         if own:
             db.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 
 from adapters.emulator.faults import FaultSpecError
+from adapters.emulator.scenario import ScenarioError
 from adapters.mail.backends import MailError, MailTemporaryError
 from adapters.netschool.errors import (
     AccessDenied,
@@ -57,6 +58,7 @@ _FOREIGN: tuple[tuple[type[BaseException], int], ...] = (
     (MailTemporaryError, exitcodes.TEMPFAIL),
     (MailError, exitcodes.CONFIG),
     (FaultSpecError, exitcodes.CONFIG),
+    (ScenarioError, exitcodes.CONFIG),
 )
 
 

@@ -118,6 +118,7 @@ class Topic:
     ktp_lesson_id: int
     text: str
     at: datetime
+    by: int | None = None  # who entered it (None: the group's teacher)
 
 
 @dataclass(slots=True)
@@ -132,22 +133,39 @@ class Assignment:
     due_date: date
     issue_cm_id: int
     at: datetime
+    by: int | None = None
 
 
 @dataclass(slots=True)
 class Mark:
     assignment_id: int
     student_id: int
-    mark: int | None  # None with duty=True: «точка»
+    mark: int | str | None  # None with duty=True: «точка»; a scenario may give a non-numeric mark
     duty: bool
     at: datetime
+    by: int | None = None
+    changes: list[tuple[datetime, int | str | None, int | None]] = field(default_factory=list)  # (at, new, by)
+
+    def value_at(self, t: datetime) -> tuple[bool, int | str | None]:
+        """(shown, value) at time ``t``: a mark changed later shows its old value until then; a deleted one
+        (new value None, not a «точка») is gone."""
+        if self.at > t:
+            return False, None
+        value: int | str | None = self.mark
+        for at, new, _by in self.changes:
+            if at <= t:
+                if new is None and not self.duty:
+                    return False, None
+                value = new
+        return True, value
 
 
 @dataclass(slots=True)
 class Attendance:
     cm_id: int
     student_id: int
-    versions: list[tuple[datetime, str]]  # (entered/changed at, code)
+    versions: list[tuple[datetime, str | None]]  # (entered/changed at, code; None: deleted)
+    by: list[int | None] = field(default_factory=list)  # who entered each version (None: the lesson's teacher)
 
     def code_at(self, t: datetime) -> str | None:
         code = None
@@ -162,9 +180,10 @@ class TermMark:
     sg_id: int
     term_id: int
     student_id: int
-    mark: int | None
+    mark: int | str | None
     mark_type: int
     at: datetime
+    by: int | None = None
 
 
 @dataclass
@@ -176,6 +195,12 @@ class Journal:
     marks: dict[int, list[Mark]] = field(default_factory=lambda: defaultdict(list))  # by assignment
     attendance: dict[int, list[Attendance]] = field(default_factory=lambda: defaultdict(list))  # by lesson
     term_marks: dict[tuple[int, int], list[TermMark]] = field(default_factory=lambda: defaultdict(list))
+    # grade/assignment/types: (id, name, abbr, order); a scenario may add its own
+    assignment_types: tuple[tuple[int, str, str, int], ...] = ASSIGNMENT_TYPES
+
+    @property
+    def type_names(self) -> dict[int, str]:
+        return {t[0]: t[1] for t in self.assignment_types}
 
 
 def _clean(t: datetime) -> datetime:
@@ -532,7 +557,7 @@ def _term_marks(
                 for a in j.assignments_by_sg[sg_id]
                 if a.cm_id in lessons_by_id and term.start <= lessons_by_id[a.cm_id].day <= term.end
                 for m in j.marks[a.id]
-                if m.student_id == sid and m.mark is not None
+                if m.student_id == sid and isinstance(m.mark, int)
             ]
             avg = weighted_average(marks)
             r = rng.random()

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from adapters.emulator.journal import HOMEWORK, TYPE_NAMES, Journal
+from adapters.emulator.journal import HOMEWORK, Journal
 from adapters.emulator.protocol import Session
 from adapters.emulator.school import School
 
@@ -53,34 +53,41 @@ def class_rows(s: School, j: Journal, class_id: int) -> list[AccessRow]:
     for g in s.groups.values():
         if g.class_id != class_id:
             continue
-        teacher = s.staff[g.teacher_id].full_name
         subject = g.name.partition("/")[2] or s.subjects[g.subject_id].name
         homework_at: dict[int, list[Any]] = {}
         for a in j.assignments_by_sg.get(g.id, []):
             if a.type_id == HOMEWORK:
                 homework_at.setdefault(a.issue_cm_id, []).append(a)
+        type_names = j.type_names
         for le in s.lessons_by_sg.get(g.id, []):
             term = next(
                 (t.name for t in s.terms.values() if t.type_id == g.term_type and t.start <= le.day <= t.end), ""
             )
-            actions: list[tuple[datetime, str]] = []
+            teacher = le.teacher_id or g.teacher_on(le.day)  # who entered it, unless the entry says otherwise
+            actions: list[tuple[datetime, str, int | None]] = []
             topic = j.topics.get(le.id)
             if topic is not None:
-                actions.append((topic.at, "Тема урока: добавлена"))
+                actions.append((topic.at, "Тема урока: добавлена", topic.by))
             for a in homework_at.get(le.id, []):
-                actions.append((a.at, f"Домашнее задание: добавлено («{a.name}»)"))
+                actions.append((a.at, f"Домашнее задание: добавлено («{a.name}»)", a.by))
             for a in j.assignments_by_cm.get(le.id, []):
-                kind = TYPE_NAMES.get(a.type_id, "?")
+                kind = type_names.get(a.type_id, "?")
                 if a.type_id != HOMEWORK:
-                    actions.append((a.at, f"Задание «{kind}»: добавлено («{a.name}»)"))
-                actions += [
-                    (m.at, f"Отметка «{kind}»: выставлена") for m in j.marks.get(a.id, []) if m.mark is not None
-                ]
+                    actions.append((a.at, f"Задание «{kind}»: добавлено («{a.name}»)", a.by))
+                for m in j.marks.get(a.id, []):
+                    if m.mark is not None:
+                        actions.append((m.at, f"Отметка «{kind}»: выставлена", m.by))
+                    for at, new, by in m.changes:
+                        actions.append((at, f"Отметка «{kind}»: {'изменена' if new is not None else 'удалена'}", by))
             for att in j.attendance.get(le.id, []):
                 student = s.students[att.student_id].full_name
-                actions += [(at, f"Посещаемость: «{code}» ({student})") for at, code in att.versions]
+                for i, (at, code) in enumerate(att.versions):
+                    what = f"«{code}»" if code is not None else "удалена"
+                    by = att.by[i] if i < len(att.by) else None
+                    actions.append((at, f"Посещаемость: {what} ({student})", by))
             out += [
-                AccessRow(at, cls.name, subject, teacher, le.day, le.number, term, action) for at, action in actions
+                AccessRow(at, cls.name, subject, s.staff[by or teacher].full_name, le.day, le.number, term, action)
+                for at, action, by in actions
             ]
     out.sort(key=lambda r: (r.at, r.subject, r.lesson_day, r.action))
     return out

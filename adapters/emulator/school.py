@@ -167,6 +167,9 @@ class Student(Person):
     leave_at: datetime | None = None  # left the school (free: true from then on)
     login: str = ""
     password: str = ""
+    join_on: date | None = None  # joined during the year (listed from that day on)
+    part_time: bool = False  # очно-заочная форма (the school's own record, not a server flag)
+    exempt_subjects: frozenset[int] = frozenset()  # subjects the student is exempt from (ОСВ)
 
     @property
     def exempt(self) -> bool:
@@ -206,14 +209,24 @@ class Subject:
 @dataclass(slots=True)
 class Group:
     id: int
-    class_id: int
+    class_id: int  # 0 for a group by individual plan (ИУП), which belongs to no class
     subject_id: int
-    teacher_id: int
+    teacher_id: int  # the group's teacher (today's, when it changed: see ``teachers``)
     hours: int
     subgroup: str  # "" for a whole class, else the subgroup's label
     student_ids: list[int]
     term_type: int
     name: str = ""
+    iup_grade: int | None = None  # the grade of an ИУП group
+    extracurricular: bool = False
+    teachers: list[tuple[int, date | None, date | None]] = field(default_factory=list)  # (teacher, from, to)
+
+    def teacher_on(self, day: date) -> int:
+        """The group's teacher on ``day`` (teacher assignments change during a year)."""
+        for teacher, start, end in self.teachers:
+            if (start is None or start <= day) and (end is None or day <= end):
+                return teacher
+        return self.teacher_id
 
 
 @dataclass(slots=True)
@@ -233,6 +246,7 @@ class Lesson:
     sg_id: int
     day: date
     number: int  # урок №, also the schedule time slot
+    teacher_id: int | None = None  # the teacher the server records for this lesson (a substitute), if any
 
     @property
     def start(self) -> datetime:
@@ -281,6 +295,13 @@ class School:
     admin_id: int
     parent_accounts: list[ParentAccount]
     work_program_approved: date = date(2026, 9, 1)
+    # the school's calendar and bell schedule (a generated school takes the emulator's year; a scenario its own)
+    year_name: str = cal.YEAR_NAME
+    year_start: date = cal.YEAR_START
+    year_end: date = cal.YEAR_END
+    vacations: tuple[tuple[str, date, date], ...] = cal.VACATIONS
+    bells: tuple[tuple[time, time], ...] = BELLS
+    grade_term_type: dict[int, int] = field(default_factory=lambda: {g: cal.term_type_for_grade(g) for g in range(12)})
 
     def terms_for_group(self, sg_id: int) -> list[Term]:
         tt = self.groups[sg_id].term_type
@@ -293,7 +314,12 @@ class School:
         return None
 
     def grade_of_group(self, sg_id: int) -> int:
-        return self.classes[self.groups[sg_id].class_id].grade
+        g = self.groups[sg_id]
+        return g.iup_grade if g.iup_grade is not None else self.classes[g.class_id].grade
+
+    def class_name_of_group(self, sg_id: int) -> str | None:
+        c = self.classes.get(self.groups[sg_id].class_id)
+        return c.name if c else None
 
 
 def _rng(seed: int, purpose: str) -> random.Random:

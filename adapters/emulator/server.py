@@ -52,13 +52,20 @@ class EmulatorSettings:
     session_timeout_ms: int = 3_600_000
     scenario: Scenario = field(default_factory=Scenario)
     origin: str | None = None  # for the Referer check; None: the request's own origin
+    prebuilt: tuple[School, Journal] | None = None  # a school described by a scenario file, instead of generating
 
 
 class Emulator:
+    school: School
+    journal: Journal
+
     def __init__(self, settings: EmulatorSettings | None = None) -> None:
         self.settings = settings or EmulatorSettings()
-        self.school: School = generate_structure(self.settings.seed, self.settings.size)
-        self.journal: Journal = generate_journal(self.school, self.settings.scenario)
+        if self.settings.prebuilt is not None:
+            self.school, self.journal = self.settings.prebuilt
+        else:
+            self.school = generate_structure(self.settings.seed, self.settings.size)
+            self.journal = generate_journal(self.school, self.settings.scenario)
         self.views: Views = Views(self.school, self.journal, self.settings.faults.drifts)
         self.reports: ReportQueue = ReportQueue()
         self.clock: datetime = self.settings.clock
@@ -244,7 +251,8 @@ class Emulator:
         return sess.kind in ("deputy", "admin")
 
     def teacher_groups(self, user_id: int) -> list[int]:
-        return sorted(g.id for g in self.school.groups.values() if g.teacher_id == user_id)
+        today = self.clock.date()
+        return sorted(g.id for g in self.school.groups.values() if g.teacher_on(today) == user_id)
 
     def chief_classes(self, user_id: int) -> list[int]:
         return sorted(c.id for c in self.school.classes.values() if c.chief_id == user_id)
@@ -255,7 +263,8 @@ class Emulator:
         if sess.kind != "teacher":
             return False
         g = self.school.groups[sg_id]
-        return g.teacher_id == sess.user_id or self.school.classes[g.class_id].chief_id == sess.user_id
+        c = self.school.classes.get(g.class_id)
+        return g.teacher_on(self.clock.date()) == sess.user_id or (c is not None and c.chief_id == sess.user_id)
 
     def student_of(self, sess: Session, requested: int | None) -> int:
         if sess.kind == "student":

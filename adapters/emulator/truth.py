@@ -160,7 +160,7 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
         marked: dict[int, list[int]] = defaultdict(list)
         for a in j.assignments_by_cm.get(lesson.id, []):  # marks on any work attached to the lesson
             for m in j.marks.get(a.id, []):
-                if m.mark is None or not _visible(m.at, as_of):
+                if not isinstance(m.mark, int) or not _visible(m.at, as_of):
                     continue
                 marked[m.student_id].append(m.mark)
                 ent = (("assignment", a.id), ("student", m.student_id))
@@ -244,7 +244,7 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
                     yield Violation("DEN001", ent, f"{len(marks)} marks, {need} required")
                 tm = tms.get(sid)
                 visible_tm = tm if tm is not None and _visible(tm.at, as_of) else None
-                if visible_tm is not None and visible_tm.mark_type == NOT_GIVEN and visible_tm.mark is not None:
+                if visible_tm is not None and visible_tm.mark_type == NOT_GIVEN and isinstance(visible_tm.mark, int):
                     if len(marks) < term_minimum(group.term_type):
                         yield Violation("FIN001", ent, f"term mark {visible_tm.mark} with {len(marks)} marks")
                     avg = weighted_average([(int(m), w) for m, w in marks])

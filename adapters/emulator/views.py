@@ -11,9 +11,8 @@ import zlib
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from adapters.emulator import calendar as cal
-from adapters.emulator.journal import ASSIGNMENT_TYPES, ATTENDANCE_REASONS, HOMEWORK, Journal
-from adapters.emulator.school import BELLS, School, Term
+from adapters.emulator.journal import ATTENDANCE_REASONS, HOMEWORK, Journal
+from adapters.emulator.school import School, Term
 
 EDIT_LIMIT_DAYS = 14
 
@@ -58,17 +57,17 @@ class Views:
     def school_year(self) -> dict[str, Any]:
         return {
             "globalYear": {
-                "startDate": d2s(date(2026, 9, 1)),
-                "endDate": d2s(date(2027, 8, 31)),
+                "startDate": d2s(date(self.s.year_start.year, 9, 1)),
+                "endDate": d2s(date(self.s.year_start.year + 1, 8, 31)),
                 "id": self.s.global_year_id,
-                "name": cal.YEAR_NAME,
+                "name": self.s.year_name,
             },
             "schoolId": self.s.scid,
-            "startDate": d2s(cal.YEAR_START),
-            "endDate": d2s(date(2027, 8, 31)),
+            "startDate": d2s(self.s.year_start),
+            "endDate": d2s(date(self.s.year_start.year + 1, 8, 31)),
             "closed": "Open",
             "id": self.s.year_id,
-            "name": cal.YEAR_NAME,
+            "name": self.s.year_name,
         }
 
     def terms(self) -> list[dict[str, Any]]:
@@ -87,7 +86,7 @@ class Views:
     def vacations(self) -> list[dict[str, Any]]:
         return [
             {"id": 111_480 + i, "name": name, "startTime": d2s(a), "endTime": d2s(b)}
-            for i, (name, a, b) in enumerate(cal.VACATIONS)
+            for i, (name, a, b) in enumerate(self.s.vacations)
         ]
 
     def classes(self, class_ids: list[int], expand: list[str]) -> list[dict[str, Any]]:
@@ -139,19 +138,21 @@ class Views:
             for s in self.s.subjects.values()
         ]
 
-    def subject_groups(self, sg_ids: list[int]) -> list[dict[str, Any]]:
+    def subject_groups(self, sg_ids: list[int], now: datetime) -> list[dict[str, Any]]:
         out = []
         for sg in sg_ids:
             g = self.s.groups[sg]
+            c = self.s.classes.get(g.class_id)
             out.append(
                 {
                     "id": self.id(sg),
                     "name": g.name,
-                    "class": {"id": self.id(g.class_id), "name": self.s.classes[g.class_id].name},
+                    # an ИУП group belongs to no class [I: the field's shape for ИУП groups is not seen]
+                    "class": {"id": self.id(c.id), "name": c.name} if c else None,
                     "subject": {"id": self.id(g.subject_id), "name": self.s.subjects[g.subject_id].name},
-                    "teachers": [self.person(g.teacher_id)],
-                    "isIup": False,
-                    "extraCurricular": False,
+                    "teachers": [self.person(g.teacher_on(now.date()))],
+                    "isIup": g.iup_grade is not None,
+                    "extraCurricular": g.extracurricular,
                 }
             )
         return out
@@ -163,6 +164,8 @@ class Views:
             st = self.s.students[sid]
             if st.leave_at is not None and st.leave_at.date() < term.start:
                 continue
+            if st.join_on is not None and st.join_on > now.date():
+                continue
             free = st.leave_at is not None and st.leave_at <= now
             out.append(
                 {"id": self.id(sid), "fullName": st.full_name, "free": free, "individualEduc": st.individual_educ}
@@ -173,6 +176,8 @@ class Views:
         out = []
         for sid in self.s.classes[cid].student_ids:
             st = self.s.students[sid]
+            if st.join_on is not None and st.join_on > now.date():
+                continue
             out.append(
                 {
                     "id": self.id(sid),
@@ -192,7 +197,7 @@ class Views:
                 "startTime": f"1900-01-01T{a.strftime('%H:%M:%S')}",
                 "endTime": f"1900-01-01T{b.strftime('%H:%M:%S')}",
             }
-            for n, (a, b) in enumerate(BELLS)
+            for n, (a, b) in enumerate(self.s.bells)
         ]
 
     def class_meetings(self, sg_ids: set[int], start: date, end: date) -> list[dict[str, Any]]:
@@ -200,8 +205,9 @@ class Views:
             (le for sg in sg_ids for le in self.s.lessons_by_sg.get(sg, []) if start <= le.day <= end),
             key=lambda le: (le.day, le.number, le.sg_id),
         )
-        return [
-            {
+        out = []
+        for le in found:
+            item: dict[str, Any] = {
                 "id": self.id(le.id),
                 "day": d2s(le.day),
                 "number": le.number,
@@ -210,11 +216,16 @@ class Views:
                 "subjectGroupId": self.id(le.sg_id),
                 "scheduleTimeId": le.number,
             }
-            for le in found
-        ]
+            if le.teacher_id is not None:  # a substitute recorded for this lesson [I: field name not seen]
+                item["teacher"] = self.person(le.teacher_id)
+            out.append(item)
+        return out
 
     def assignment_types(self) -> list[dict[str, Any]]:
-        return [{"abbr": abbr, "order": order, "id": tid, "name": name} for tid, name, abbr, order in ASSIGNMENT_TYPES]
+        return [
+            {"abbr": abbr, "order": order, "id": tid, "name": name}
+            for tid, name, abbr, order in self.j.assignment_types
+        ]
 
     def attendance_reasons(self) -> list[dict[str, Any]]:
         key = "ReasonMark" if "reason_mark" in self.drifts else "mark"
@@ -242,12 +253,13 @@ class Views:
         for a in assignments:
             last_edit = max(last_edit or (a.at, a.cm_id), (a.at, a.cm_id))
             for m in self.j.marks.get(a.id, []):
-                if m.at <= now:
+                shown, value = m.value_at(now)
+                if shown:
                     marks.append(
                         {
                             "studentId": self.id(m.student_id),
                             "assignmentId": self.id(a.id),
-                            "mark": m.mark,
+                            "mark": value,
                             "dutyMark": m.duty,
                         }
                     )
@@ -301,7 +313,7 @@ class Views:
         self.arr(marks, jr, "marks")
         self.arr(attendance, jr, "attendance")
         jr["totals"] = [{"marks": totals}] if totals or "null_arrays" not in self.drifts else None
-        teacher = self.s.staff[self.s.groups[sg_id].teacher_id]
+        teacher = self.s.staff[self.s.groups[sg_id].teacher_on(now.date())]
         jr["lastAccess"] = {"date": self.dt(last_edit[0]), "nickName": teacher.short_name} if last_edit else None
         return {
             "journals": [jr],
@@ -350,9 +362,10 @@ class Views:
             }
             self.arr(
                 [
-                    {"studentId": self.id(m.student_id), "mark": m.mark, "duty": m.duty}
+                    {"studentId": self.id(m.student_id), "mark": value, "duty": m.duty}
                     for m in self.j.marks.get(a.id, [])
-                    if m.at <= now
+                    for shown, value in [m.value_at(now)]
+                    if shown
                 ],
                 item,
                 "results",
@@ -443,8 +456,8 @@ class Views:
                     "number": le.number,
                     "relay": 1,
                     "room": None,
-                    "startTime": BELLS[le.number - 1][0].strftime("%H:%M"),
-                    "endTime": BELLS[le.number - 1][1].strftime("%H:%M"),
+                    "startTime": self.s.bells[le.number - 1][0].strftime("%H:%M"),
+                    "endTime": self.s.bells[le.number - 1][1].strftime("%H:%M"),
                     "subjectName": subject,
                     "isEaLesson": False,
                     "isDistanceLesson": False,
@@ -463,11 +476,12 @@ class Views:
                         "classAssignment": a.type_id != HOMEWORK,
                     }
                     for m in self.j.marks.get(a.id, []):
-                        if m.student_id == sid and m.at <= now:
+                        shown, value = m.value_at(now)
+                        if m.student_id == sid and shown:
                             item["mark"] = {
                                 "assignmentId": self.id(a.id),
                                 "studentId": self.id(sid),
-                                "mark": m.mark,
+                                "mark": value,
                                 "resultScore": None,
                                 "dutyMark": m.duty,
                             }
@@ -479,7 +493,7 @@ class Views:
             (
                 t
                 for t in self.s.terms.values()
-                if t.type_id == cal.term_type_for_grade(self.s.classes[st.class_id].grade)
+                if t.type_id == self.s.grade_term_type.get(self.s.classes[st.class_id].grade)
                 and t.start <= week_start <= t.end
             ),
             None,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from asurso_sync import __version__
-from asurso_sync.cli import check, demo, emulator, privacy, remarks, rules, schedule, server, setup, sync
+from asurso_sync.cli import casebook, check, demo, emulator, privacy, remarks, rules, schedule, server, setup, sync
 from asurso_sync.cli.common import HELP_OPTION_TEXT, STATE, App, out
 from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG
 from asurso_sync.logs import setup_logging
@@ -43,6 +43,7 @@ app.add_typer(schedule.app, name="schedule", rich_help_panel="Работа по 
 app.command("purge", rich_help_panel="Персональные данные")(privacy.purge_command)
 app.command("selfcheck", rich_help_panel="Персональные данные")(privacy.selfcheck)
 app.add_typer(emulator.app, name="emulator", rich_help_panel="Эмулятор")
+app.add_typer(casebook.app, name="casebook", rich_help_panel="Эмулятор")
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from adapters.emulator.faults import parse_faults
 from adapters.emulator.journal import generate_journal
+from adapters.emulator.scenario import build as build_scenario
+from adapters.emulator.scenario import load as load_scenario
 from adapters.emulator.school import SIZES, School, generate_structure
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.truth import ground_truth, write_jsonl
@@ -60,6 +62,14 @@ def serve(
         bool, typer.Option("--test-mode", help="Включить управление часами /_emulator/clock (тесты и демо).")
     ] = False,
     session_timeout: Annotated[int, typer.Option(help="Тайм-аут бездействия сессии, секунды.")] = 3600,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            help="Файл сценария (.toml, docs/scenarios.md): школа из файла вместо сгенерированной.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Запустить эмулятор asurso.ru по HTTP (uvicorn)."""
     import uvicorn
@@ -72,7 +82,13 @@ def serve(
         pass
     fault_cfg = parse_faults(faults, seed=seed)
     now = _moment(clock, "--clock") if clock else datetime.now(ZoneInfo("Europe/Samara")).replace(tzinfo=None)
-    err.print(f"Генерация школы ({size}, зерно {seed})…")
+    prebuilt = None
+    if scenario is not None:
+        built = build_scenario(load_scenario(scenario))
+        prebuilt = (built.school, built.journal)
+        err.print(f"Школа из сценария {scenario}")
+    else:
+        err.print(f"Генерация школы ({size}, зерно {seed})…")
     emu = Emulator(
         EmulatorSettings(
             seed=seed,
@@ -81,6 +97,7 @@ def serve(
             faults=fault_cfg,
             control=test_mode,
             session_timeout_ms=session_timeout * 1000,
+            prebuilt=prebuilt,
         )
     )
     err.print(

@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
@@ -35,6 +35,24 @@ from rules.catalogue import load_catalogue, ruleset_version
 from rules.facts import group_label
 from rules.registry import Rule
 
+Route = Literal["teacher", "class_teacher", "deputy", "none"]
+
+
+def route_of(r: Rule, config: Config) -> Route:
+    """Where a rule's findings go: the teacher's list, the class teacher's part of it, or only the deputy's
+    summary; «none» for a rule the school has switched off or a preview rule it has not switched on."""
+    enabled = {t.upper() for t in config.rules.select}
+    ignored = {t.upper() for t in config.rules.ignore}
+    if r.code in ignored or r.family in ignored or (r.preview and r.code not in enabled and r.family not in enabled):
+        return "none"
+    if r.owner == "chief" and r.severity in ("error", "warning"):
+        return "class_teacher"
+    if r.owner == "teacher" and (
+        r.severity == "error" or (r.severity == "warning" and config.rules.warnings_to_teachers)
+    ):
+        return "teacher"
+    return "deputy"
+
 
 def _moment(d: date, tz: ZoneInfo) -> str:
     return datetime.combine(d, time()).replace(tzinfo=tz).isoformat(timespec="seconds")
@@ -57,20 +75,9 @@ class Builder:
         prev = week_cutoff(db, week.shift(-1).label)
         self.since = prev if prev and prev >= _moment(week.monday, self.tz) else _moment(week.monday, self.tz)
         self.catalogue: dict[str, Rule] = load_catalogue()
-        enabled = {t.upper() for t in config.rules.select}
-        ignored = {t.upper() for t in config.rules.ignore}
-
-        def shown(r: Rule, owner: str) -> bool:
-            if r.owner != owner or r.code in ignored or r.family in ignored:
-                return False
-            if r.preview and r.code not in enabled and r.family not in enabled:
-                return False
-            if owner == "chief":
-                return r.severity in ("error", "warning")
-            return r.severity == "error" or (r.severity == "warning" and config.rules.warnings_to_teachers)
-
-        self.teacher_rules = {c for c, r in self.catalogue.items() if shown(r, "teacher")}
-        self.chief_rules = {c for c, r in self.catalogue.items() if shown(r, "chief")}
+        routes = {c: route_of(r, config) for c, r in self.catalogue.items()}
+        self.teacher_rules = {c for c, route in routes.items() if route == "teacher"}
+        self.chief_rules = {c for c, route in routes.items() if route == "class_teacher"}
         known = names(db)
         self.staff = {i: (name or f"сотрудник {i}", known.teacher_email[i]) for i, name in known.teacher.items()}
         self.classes = known.class_

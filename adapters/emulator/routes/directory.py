@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from adapters.emulator import calendar as cal
 from adapters.emulator.protocol import (
     PRODUCT,
     VERSION,
@@ -122,7 +121,7 @@ def mysettings(request: Request, sess: Session) -> Any:
 def yearlist(request: Request, sess: Session) -> Any:
     e = emulator(request)
     s = e.school
-    return [{"id": s.year_id - 1, "name": "(*) 2025/2026"}, {"id": s.year_id, "name": cal.YEAR_NAME}]
+    return [{"id": s.year_id - 1, "name": "(*) 2025/2026"}, {"id": s.year_id, "name": s.year_name}]
 
 
 def years(request: Request, sess: Session) -> Any:
@@ -149,7 +148,7 @@ async def terms_search(request: Request) -> Response:
     start = body.get("startPeriod")
     end = body.get("endPeriod")
     class_ids = body.get("classIds") or []
-    type_ids = {cal.term_type_for_grade(s.classes[int(c)].grade) for c in class_ids if int(c) in s.classes}
+    type_ids = {s.grade_term_type[s.classes[int(c)].grade] for c in class_ids if int(c) in s.classes}
     out = []
     for t in s.terms.values():
         if type_ids and t.type_id not in type_ids:
@@ -183,20 +182,21 @@ def subjectgroups(request: Request, sess: Session) -> Any:
     ids = [g.id for g in s.groups.values() if class_id is None or g.class_id == class_id]
     if not e.is_staff_admin(sess):
         ids = [i for i in ids if e.may_read_group(sess, i)]
-    return v.subject_groups(sorted(ids))
+    return v.subject_groups(sorted(ids), e.clock)
 
 
 def teacher_sgs(request: Request, sess: Session) -> Any:
     e = emulator(request)
     v = e.views
-    return v.subject_groups(e.teacher_groups(sess.user_id))
+    return v.subject_groups(e.teacher_groups(sess.user_id), e.clock)
 
 
 def teacher_classes(request: Request, sess: Session) -> Any:
     e = emulator(request)
     s = e.school
     v = e.views
-    ids = sorted({s.groups[g].class_id for g in e.teacher_groups(sess.user_id)} | set(e.chief_classes(sess.user_id)))
+    taught = {s.groups[g].class_id for g in e.teacher_groups(sess.user_id)} - {0}  # 0: ИУП groups have no class
+    ids = sorted(taught | set(e.chief_classes(sess.user_id)))
     return v.classes(ids, [])
 
 
