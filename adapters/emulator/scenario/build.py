@@ -352,7 +352,8 @@ def _journal(sc, b, school, placed, staff_id, student_id, group_id) -> Journal: 
         where = f"итоговая отметка {tm.group}, {tm.term}, {tm.student}"
         sg = group_id(tm.group, where)
         term_type = school.groups[sg].term_type
-        term = next((school.terms[t] for t in b.terms.get(tm.term, []) if school.terms[t].type_id == term_type), None)
+        kinds = (term_type, KIND_ID["year"])  # the group's kind of term, or the year itself
+        term = next((school.terms[t] for t in b.terms.get(tm.term, []) if school.terms[t].type_id in kinds), None)
         if term is None:
             raise ScenarioError(f"{where}: период «{tm.term}» не описан для этой группы ([[terms]])")
         value, mark_type = _term_value(tm.value)
