@@ -142,6 +142,12 @@ class RuleContext:
             hit = self.memo[key] = DueTable(text, self.grace)
         return hit
 
+    def configured(self, name: str) -> bool:
+        """Whether the school set the current rule's parameter (in config, an override or on the command line)."""
+        assert self.current is not None
+        own = self.rule_params.get(self.current.code, {}) or self.rule_params.get(self.current.name, {})
+        return name in own
+
     def p_default(self, name: str, default: Any) -> Any:
         assert self.current is not None
         own = self.rule_params.get(self.current.code, {}) or self.rule_params.get(self.current.name, {})

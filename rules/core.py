@@ -489,15 +489,42 @@ def _marks_of_lessons(ctx: RuleContext, grades: Callable[[int], bool]) -> Iterat
                     yield lesson, a, student, mark
 
 
+def mark_scale(ctx: RuleContext) -> tuple[int, int]:
+    """The scale MRK001 checks (ruling R5): 1–5 by default; the school's ``min``/``max`` when it set them, else the
+    server's own scale (``school/settings`` minMark/maxMark) when it sends one."""
+    bounds = []
+    for name, key in (("min", "minMark"), ("max", "maxMark")):
+        server = str(ctx.facts.settings.get(key) or "").strip()
+        if not ctx.configured(name) and server.isdigit():
+            bounds.append(int(server))
+        else:
+            bounds.append(int(ctx.p(name)))
+    return bounds[0], bounds[1]
+
+
+def _scale_bound(ctx: RuleContext, name: str, key: str) -> tuple[str, list[Any]]:
+    """SQL for one end of ``mark_scale``: the school's value, else the server's setting, else the default."""
+    if ctx.configured(name):
+        return "?", [int(ctx.p(name))]
+    server = (
+        'coalesce((SELECT CAST(trim("value") AS INTEGER) FROM "school_setting" WHERE "key" = ? AND "gone_at" IS NULL '
+        "AND trim(\"value\") GLOB '[0-9]*'), ?)"
+    )
+    return server, [key, int(ctx.p(name))]
+
+
 def _mrk001_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
-    """Numeric marks outside the allowed set, with their lesson (the grade and the lesson's due time: Python)."""
+    """Numeric marks outside the scale (``mark_scale``, decided in SQL too), with their lesson (the grade and the
+    lesson's due time: Python)."""
+    low, low_params = _scale_bound(ctx, "min", "minMark")
+    high, high_params = _scale_bound(ctx, "max", "maxMark")
     sql = (
         'SELECT json_array(a."class_meeting_id", m."assignment_id", m."student_id", m."mark") AS x FROM "mark" m '
         'JOIN "assignment" a ON a."id" = m."assignment_id" AND a."gone_at" IS NULL '
         f'WHERE m."gone_at" IS NULL AND {M_NUMERIC} '
-        'AND CAST(trim(m."mark") AS INTEGER) NOT IN (SELECT "value" FROM json_each(?))'
+        f'AND CAST(trim(m."mark") AS INTEGER) NOT BETWEEN {low} AND {high}'
     )
-    return sql, [json.dumps(sorted(int(x) for x in ctx.p("allowed")))]
+    return sql, [*low_params, *high_params]
 
 
 @rule(
@@ -505,20 +532,20 @@ def _mrk001_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
     "mark-out-of-scale",
     "Отметка вне 5-балльной шкалы",
     clause="5.3",
-    advice="исправьте отметку: допустимы 2, 3, 4, 5",
+    advice="исправьте отметку: по пятибалльной шкале допустимы 1, 2, 3, 4, 5",
     entity=("assignment", "student"),
-    params={"allowed": [2, 3, 4, 5]},
+    params={"min": 1, "max": 5},
     core=True,
-    predicate="2–11 классы: числовая отметка не из разрешённого набора",
+    predicate="2–11 классы: числовая отметка вне шкалы 1–5 (шкала сервера, если он её сообщает; min/max — школы)",
     sql=_mrk001_sql,
 )
 def mrk001(ctx: RuleContext) -> Iterator[Finding]:
-    """Marks are 2, 3, 4, 5 (Положение 5.3); a school may allow 1 in the rule's parameters."""
-    allowed = frozenset(int(x) for x in ctx.p("allowed"))
+    """Marks of grades 2–11 are on the 5-point scale 1–5 (Положение 5.3, ruling R5); «1» is in the scale."""
+    low, high = mark_scale(ctx)
     due = due_by_id(ctx)
     for cm, aid, student, text in ctx.rows():
         lesson = due.get(cm)
-        if lesson is None or ctx.facts.grade(lesson.sg) < 2 or (mark := int(text)) in allowed:
+        if lesson is None or ctx.facts.grade(lesson.sg) < 2 or low <= (mark := int(text)) <= high:
             continue
         yield ctx.lesson_finding(lesson, {"assignment": aid, "student": student}, f"отметка «{mark}» вне шкалы")
 

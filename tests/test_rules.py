@@ -130,7 +130,7 @@ def test_marks_and_attendance_rules(m: Mirror) -> None:
         SG,
         lessons=[(1, MON)],
         assignments=[cw(90, 1)],
-        marks=[(90, 1, "5"), (90, 2, "1"), (90, 3, "4")],
+        marks=[(90, 1, "5"), (90, 2, "0"), (90, 3, "4")],
         attendance=[(1, 1, "ОП"), (1, 3, "НП"), (1, 2, "Н")],
         individual=(2,),
     )
@@ -152,7 +152,7 @@ def test_only_numeric_marks_count_spaces_around_digits_included(m: Mirror) -> No
         SG,
         lessons=[(1, MON), (2, MON)],
         assignments=[cw(90, 1), cw(92, 2)],
-        marks=[(90, 1, " 1 "), (90, 2, "."), (90, 3, "н/а"), (92, 1, "5-"), (92, 2, "")],
+        marks=[(90, 1, " 6 "), (90, 2, "."), (90, 3, "н/а"), (92, 1, "5-"), (92, 2, "")],
     )
     assert m.check("MRK001")[0] == {(("assignment", 90), ("student", 1))}
     assert m.check("DEN004")[0] == {(("cm", 2),)}  # lesson 2 has no numeric mark at all
@@ -241,11 +241,22 @@ def test_registry_has_25_rules_with_metadata() -> None:
     assert fingerprint("TML001", {"cm": 1}) == fingerprint("TML001", {"cm": 1}) != fingerprint("TML001", {"cm": 2})
 
 
+def test_mrk001_scale_is_one_to_five_or_the_servers_own(m: Mirror) -> None:
+    """Ruling R5: «1» is in the 5-point scale; the server's minMark/maxMark win over the default; the school's
+    parameters win over both."""
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 1, "1"), (90, 2, "0"), (90, 3, "6")])
+    assert {e[1][1] for e in m.check("MRK001")[0]} == {2, 3}
+    with unit(m.db, "directory", None, observed_at=f"{MON}T02:00:00") as u:
+        u.save("school_setting", [{"key": "minMark", "value": "2"}, {"key": "maxMark", "value": "5"}])
+    assert {e[1][1] for e in m.check("MRK001")[0]} == {1, 2, 3}  # this server's scale is 2–5
+    assert {e[1][1] for e in m.check("MRK001", rule_params={"MRK001": {"min": 1, "max": 6}})[0]} == {2}
+
+
 def test_lifecycle_new_open_resolved(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     m = Mirror(config.cache.path)
     finish_run(m.db, start_run(m.db, "nightly"), "ok")
-    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 2, "1")])
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 2, "0")])
     opts = CheckOptions(start=date.fromisoformat(MON), as_of=datetime.fromisoformat(NIGHT), select=["MRK001"])
     first = run_check(config, opts, db=m.db)
     assert [f["state"] for f in first.findings] == ["new"]
@@ -344,7 +355,7 @@ def test_rules_list_and_explain(runner: CliRunner) -> None:
     assert runner.invoke(app, ["rules", "explain", "NOPE01"]).exit_code == 2
     assert {x["code"] for x in items if x["sql"]} >= {"MRK001", "MRK003", "DEN004"}
     r = runner.invoke(app, ["rules", "explain", "MRK001", "--sql"])  # the query an SQL rule reads the cache with
-    assert r.exit_code == 0 and 'FROM "mark" m' in r.stdout and "[2, 3, 4, 5]" in r.stdout
+    assert r.exit_code == 0 and 'FROM "mark" m' in r.stdout and '["minMark", 1, "maxMark", 5]' in r.stdout
     r = runner.invoke(app, ["rules", "explain", "TML001", "--sql"])
     assert r.exit_code == 0 and "нет" in r.stdout and "SELECT" not in r.stdout
 
@@ -386,7 +397,7 @@ def test_overrides_waivers_and_precedence(tmp_path: Path, monkeypatch: pytest.Mo
     config = make_config(tmp_path)
     m = Mirror(config.cache.path)
     finish_run(m.db, start_run(m.db, "nightly"), "ok")
-    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 1, "1"), (90, 2, "1")])
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)], marks=[(90, 1, "6"), (90, 2, "6")])
     as_of = datetime.fromisoformat(NIGHT)
 
     def codes(**kw: Any) -> set[tuple[Any, ...]]:
@@ -398,13 +409,13 @@ def test_overrides_waivers_and_precedence(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(codes()) == 2
     from rules.engine import Override
 
-    allow_one = Override("MRK001", grade=[8], params={"allowed": [1, 2, 3, 4, 5]})
-    assert codes(overrides=[allow_one]) == set()  # the override's params, for grade 8 only
-    assert len(codes(overrides=[Override("MRK001", grade=[1], params={"allowed": [1, 2, 3, 4, 5]})])) == 2
+    allow_six = Override("MRK001", grade=[8], params={"max": 6})
+    assert codes(overrides=[allow_six]) == set()  # the override's params, for grade 8 only
+    assert len(codes(overrides=[Override("MRK001", grade=[1], params={"max": 6})])) == 2
     assert codes(overrides=[Override("MRK001", classes=["8А"], ignore=True)]) == set()
     # CLI parameters beat overrides
-    strict = {"MRK001": {"allowed": [2, 3, 4, 5]}}
-    assert len(codes(overrides=[allow_one], cli_params=strict)) == 2
+    strict = {"MRK001": {"max": 5}}
+    assert len(codes(overrides=[allow_six], cli_params=strict)) == 2
     # waivers: one hides a finding, one expired, one matches nothing -> WVR001 lists the last two
     from cache import add_waiver, waivers
 
@@ -420,7 +431,7 @@ def test_overrides_waivers_and_precedence(tmp_path: Path, monkeypatch: pytest.Mo
     # through the config: [[rules.override]] is read and validated
     text = (tmp_path / "config.toml").read_text(encoding="utf-8")
     (tmp_path / "config.toml").write_text(
-        text + '\n[[rules.override]]\nrule = "MRK001"\ngrade = [8]\nparams = { allowed = [1, 2, 3, 4, 5] }\n',
+        text + '\n[[rules.override]]\nrule = "MRK001"\ngrade = [8]\nparams = { max = 6 }\n',
         encoding="utf-8",
     )
     cfg = make_config(tmp_path)

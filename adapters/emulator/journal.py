@@ -401,7 +401,7 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
                     for sid in chosen:
                         value = rng.choices((5, 4, 3, 2), weights=(30, 40, 25, 5))[0]
                         if rng.random() < sc.p(sc.out_of_scale_mark) * (5 if teacher.profile == "sloppy" else 1):
-                            value = 1  # MRK001
+                            value = rng.choice((0, 6))  # MRK001: outside the scale 1–5 (R5)
                         _mark(j, cw, sid, value, sitting)
                     if rng.random() < 0.05 and len(pool) > len(chosen):
                         _mark(j, cw, pool[(start + len(chosen)) % len(pool)], None, sitting, duty=True)

@@ -55,7 +55,7 @@ CORE_RULES = (
     "FIN002",
     "FIN003",
 )
-ALLOWED_MARKS = frozenset({2, 3, 4, 5})
+ALLOWED_MARKS = frozenset({1, 2, 3, 4, 5})  # ruling R5: «1» is in the 5-point scale
 ALLOWED_CODES = frozenset({"УП", "НП", "ОТ", "Б", "ОП"})
 PLACEHOLDERS = frozenset({"урок", "тема", "без темы", "нет", "-", "."})
 DEADLINE = time(16, 0)
