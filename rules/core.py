@@ -215,12 +215,13 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
     entity=("cm",),
     params={"deadline": "16:00", "grace_minutes": 10},
     core=True,
-    predicate="2–11 классы: к 16:00 нет домашнего задания, выданного на уроке (любой непустой текст, в т. ч. "
-    "«Не задано»); 1 класс: нет записи «Не предусмотрено»",
+    predicate="к 16:00 нет записи о домашнем задании, выданном на уроке (любой непустой текст, в т. ч. «Не задано»; "
+    "в 1 классе — «Не предусмотрено»)",
 )
 def tml002(ctx: RuleContext) -> Iterator[Finding]:
-    """Homework given at a lesson must be entered by 16:00 of the lesson day. In grade 1 the entry is «Не
-    предусмотрено». The homework belongs to the journal of the lesson it is due for (often the next term's)."""
+    """Homework given at a lesson must be entered by 16:00 of the lesson day. In grade 1 the entry says there is
+    none («Не предусмотрено»); a missing entry is this one finding, a wrong text is CMP002's (ruling R10). The
+    homework belongs to the journal of the lesson it is due for (often the next term's)."""
     f = ctx.facts
     due = ctx.due_table()
     given_at = _homework_index(ctx)
@@ -229,7 +230,7 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
         grade1 = lesson.sg in grade1_groups
         given = given_at.get(lesson.id)
         deadline = due[lesson.day]
-        valid = [a for a in given if (a.name == NO_HOMEWORK if grade1 else a.name.strip())] if given else []
+        valid = [a for a in given if a.name.strip()] if given else []
         if valid:
             term, first = valid[0].term, min(a.first_seen for a in valid)
             exact = ctx.exact([a.entered for a in valid], deadline)
@@ -238,7 +239,11 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
             first, exact = None, None
         verdict = exact or ctx.decide_due(ctx.journal_key(lesson.sg, term), first, deadline)
         if verdict is Verdict.LATE:
-            text = "запись «Не предусмотрено» не внесена до 16:00" if grade1 else "домашнее задание не внесено до 16:00"
+            text = (
+                "запись о домашнем задании («Не предусмотрено») не внесена до 16:00"
+                if grade1
+                else "домашнее задание не внесено до 16:00"
+            )
             late = " (внесено позже)" if valid else ""
             yield ctx.lesson_finding(
                 lesson, {"cm": lesson.id}, text + late, settled=bool(valid), evidence="exact" if exact else "observed"
@@ -456,18 +461,27 @@ def cmp001(ctx: RuleContext) -> Iterator[Finding]:
     advice="в 1 классе домашнее задание не задаётся: укажите «Не предусмотрено»",
     entity=("cm",),
     core=True,
-    predicate="в 1 классе на уроке задано домашнее задание с текстом, отличным от «Не предусмотрено»",
+    params={"no_homework": [NO_HOMEWORK, "не задано", "нет"]},
+    predicate="в 1 классе на уроке задано домашнее задание: текст не «Не предусмотрено» (без учёта регистра, пробелов "
+    "и знаков препинания) и не из равнозначных записей школы",
 )
 def cmp002(ctx: RuleContext) -> Iterator[Finding]:
-    """Grade 1 has no homework: the only allowed entry is «Не предусмотрено»."""
+    """Grade 1 has no homework: the entry says there is none — «Не предусмотрено», compared loosely, or one of the
+    school's equivalents (ruling R10)."""
     grade1 = {sg for sg in ctx.facts.group_class if ctx.facts.grade(sg) == 1}
+    none = {_loose(x) for x in ctx.p("no_homework")}
     for lesson in due_lessons(ctx):
         if lesson.sg not in grade1:
             continue
         for a in homework_given_at(ctx, lesson):
-            if a.name != NO_HOMEWORK:
+            if a.name.strip() and _loose(a.name) not in none:
                 yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"домашнее задание в 1 классе: «{a.name}»")
                 break
+
+
+def _loose(text: str) -> str:
+    """Letters and digits only, case-folded: «не предусмотрено.» compares equal to «Не предусмотрено»."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 # --- marks ----------------------------------------------------------------------------------------

@@ -80,6 +80,13 @@ def _fmt(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M") if t else "never"
 
 
+def _loose(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+GRADE1_NONE = frozenset(_loose(x) for x in (NO_HOMEWORK_GRADE1, "не задано", "нет"))
+
+
 def is_placeholder(topic: str) -> bool:
     s = topic.strip().casefold()
     return len(s) < 4 or s in PLACEHOLDERS
@@ -121,13 +128,13 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
 
         # Homework given at this lesson (issue lesson).
         given = [a for a in j.assignments_by_sg[sg_id] if a.type_id == HOMEWORK and a.issue_cm_id == lesson.id]
+        # grade 1 (ruling R10): a missing entry is TML002 alone; a real homework text is CMP002 alone
         if grade == 1:
-            ok = [a for a in given if a.name == NO_HOMEWORK_GRADE1 and a.at <= deadline]
             for a in given:
-                if _visible(a.at, as_of) and a.name != NO_HOMEWORK_GRADE1:
+                if _visible(a.at, as_of) and _loose(a.name) not in GRADE1_NONE:
                     yield Violation("CMP002", cm, f"homework in grade 1: {a.name!r}")
-        else:
-            ok = [a for a in given if a.name.strip() and a.at <= deadline]
+                    break
+        ok = [a for a in given if a.name.strip() and a.at <= deadline]
         if not ok:
             first = min((a.at for a in given), default=None)
             yield Violation("TML002", cm, f"homework entered {_fmt(first)}")
