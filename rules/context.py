@@ -31,6 +31,16 @@ DEFAULT_WRITTEN = (
     "Диагностическая контрольная работа",
 )
 ABSENT = frozenset({"УП", "НП", "ОТ", "Б"})
+# Work assessed during the lesson (ruling R2): its marks are due the same day; every other type is a completed
+# work («выполненная работа», 5.2) with 7 days. Configurable per rule as ``in_lesson_types``.
+DEFAULT_IN_LESSON = (
+    "Ответ на уроке",
+    "Работа на уроке",
+    "Устный опрос",
+    "Устный ответ",
+    "Чтение наизусть",
+    "Техника чтения",
+)
 
 
 @dataclass(slots=True)

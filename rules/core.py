@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from rules.context import ABSENT, DEFAULT_WRITTEN, Finding, RuleContext
+from rules.context import ABSENT, DEFAULT_IN_LESSON, DEFAULT_WRITTEN, Finding, RuleContext
 from rules.evidence import Due, Verdict, ts
 from rules.facts import M_NUMERIC, Assignment, Lesson, topic_texts
 from rules.registry import rule
@@ -588,30 +588,41 @@ def _has_entry(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
 
 
 def _mrk003_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
-    """Absences (УП, НП, ОТ, Б) of students who have a numeric mark for work at the same lesson."""
+    """Absences (УП, НП, ОТ, Б) of students who have a numeric mark for work assessed in that lesson (an «in the
+    lesson» type), first seen on the lesson's day: a later mark is make-up work (R3), another type is not."""
     sql = (
         'SELECT json_array(t."class_meeting_id", t."student_id") AS x FROM "attendance" t '
+        'JOIN "class_meeting" cm ON cm."id" = t."class_meeting_id" '
         'WHERE t."gone_at" IS NULL AND t."reason" IN (SELECT "value" FROM json_each(?)) AND EXISTS ('
-        'SELECT 1 FROM "assignment" a CROSS JOIN "mark" m WHERE a."class_meeting_id" = t."class_meeting_id" '
-        'AND a."gone_at" IS NULL AND m."assignment_id" = a."id" AND m."student_id" = t."student_id" '
-        f'AND m."gone_at" IS NULL AND {M_NUMERIC})'
+        'SELECT 1 FROM "assignment" a CROSS JOIN "mark" m JOIN "assignment_type" y ON y."id" = a."type_id" '
+        'WHERE a."class_meeting_id" = t."class_meeting_id" AND a."gone_at" IS NULL '
+        'AND m."assignment_id" = a."id" AND m."student_id" = t."student_id" '
+        f'AND m."gone_at" IS NULL AND {M_NUMERIC} AND substr(m."first_seen_at", 1, 10) <= cm."day" '
+        'AND lower(trim(y."name")) IN (SELECT lower("value") FROM json_each(?)))'
     )
-    return sql, [json.dumps(sorted(ABSENT), ensure_ascii=False)]
+    kinds = [str(x).strip() for x in ctx.p("in_lesson_types")]
+    return sql, [json.dumps(sorted(ABSENT), ensure_ascii=False), json.dumps(kinds, ensure_ascii=False)]
 
 
 @rule(
     "MRK003",
     "mark-and-absence",
-    "Отметка и отсутствие на одном уроке",
+    "Отметка «на уроке» у отсутствовавшего — вероятная ошибка данных",
     clause="5.4",
-    advice="удалите отметку или исправьте отметку об отсутствии",
+    advice="сверьте отметку и отметку об отсутствии",
     entity=("cm", "student"),
+    severity="info",
+    params={"in_lesson_types": list(DEFAULT_IN_LESSON)},
     core=True,
-    predicate="у обучающегося на уроке и отметка, и отсутствие УП/НП/ОТ/Б (опоздание ОП допустимо)",
+    owner="deputy",
+    predicate="в день урока выставлена отметка за работу на уроке (вид из in_lesson_types) обучающемуся с "
+    "отсутствием УП/НП/ОТ/Б на этом уроке — сведения для завуча (досдача позже и отметки из больницы — не это)",
     sql=_mrk003_sql,
 )
 def mrk003(ctx: RuleContext) -> Iterator[Finding]:
-    """An absent student cannot have a mark for that lesson's work (a «точка» is the way to record a debt)."""
+    """A mark and an absence on one lesson are not forbidden by 5.4 (make-up work, hospital marks: rulings R3, R4);
+    only a same-day mark for work assessed in the lesson beside an absence is a likely data error — information
+    for the deputy, never a teacher's remark (R14). The access report's «ОТ», later clarified, counts as absent."""
     codes_of, due = ctx.facts.codes, due_by_id(ctx)
     for cm, student in sorted(ctx.rows()):
         lesson, codes = due.get(cm), codes_of.get(cm, _NO_CODES)

@@ -41,6 +41,9 @@ def edit_config(path: Path, old: str, new: str) -> Path:
 @pytest.fixture(scope="session")
 def schools(tmp_path_factory: pytest.TempPathFactory) -> Schools:
     """Synced emulated schools, each built once per run (shared by xdist workers) and copied per test."""
-    shared = tmp_path_factory.getbasetemp().parent / "schools"  # under xdist: the same folder for all workers
+    base = tmp_path_factory.getbasetemp()
+    # under xdist each worker's base is a subfolder of the run's: share the run's folder, never an older run's
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = run / "schools"
     shared.mkdir(exist_ok=True)
     return Schools(shared)

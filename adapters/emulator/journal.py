@@ -401,7 +401,7 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
                     for sid in chosen:
                         value = rng.choices((5, 4, 3, 2), weights=(30, 40, 25, 5))[0]
                         if rng.random() < sc.p(sc.out_of_scale_mark) * (5 if teacher.profile == "sloppy" else 1):
-                            value = rng.choice((0, 6))  # MRK001: outside the scale 1–5 (R5)
+                            value = 0 if sid % 2 else 6  # MRK001: outside the scale 1–5 (R5)
                         _mark(j, cw, sid, value, sitting)
                     if rng.random() < 0.05 and len(pool) > len(chosen):
                         _mark(j, cw, pool[(start + len(chosen)) % len(pool)], None, sitting, duty=True)
@@ -409,12 +409,17 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
             # Plants: a mark for an absent student (MRK003), for an exempt student (MRK004).
             if grade >= 2:
                 really_absent = [s for s in absentees if not school.students[s].exempt]
+                # a same-day mark beside an absence is R14's deputy information; one entered on a later day is
+                # make-up work (R3); an evening mark of the lesson day could be either by the evidence: not planted
+                decidable = on_time_sitting or sitting.date() > day
                 if really_absent and rng.random() < sc.p(sc.mark_and_absence) * (
                     3 if teacher.profile == "sloppy" else 1
                 ):
                     sid = rng.choice(really_absent)
                     if not any(m.student_id == sid for m in j.marks[cw.id]):
-                        _mark(j, cw, sid, rng.choice((3, 4)), sitting)
+                        value = rng.choice((3, 4))
+                        if decidable:  # (the random choices above are made either way: the rest stays the same)
+                            _mark(j, cw, sid, value, sitting)
                 if exempt and rng.random() < sc.p(sc.exempt_mark):
                     sid = rng.choice(exempt)
                     if active(sid, day):

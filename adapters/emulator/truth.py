@@ -55,6 +55,7 @@ CORE_RULES = (
     "FIN002",
     "FIN003",
 )
+IN_LESSON = frozenset({"Ответ на уроке", "Работа на уроке", "Устный опрос", "Устный ответ", "Чтение наизусть"})
 ALLOWED_MARKS = frozenset({1, 2, 3, 4, 5})  # ruling R5: «1» is in the 5-point scale
 ALLOWED_CODES = frozenset({"УП", "НП", "ОТ", "Б", "ОП"})
 PLACEHOLDERS = frozenset({"урок", "тема", "без темы", "нет", "-", "."})
@@ -165,11 +166,14 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
 
         # Mark- and attendance-level rules.
         marked: dict[int, list[int]] = defaultdict(list)
+        same_day_in_lesson: dict[int, int] = {}  # MRK003 (R14): a mark for work assessed in the lesson, that day
         for a in j.assignments_by_cm.get(lesson.id, []):  # marks on any work attached to the lesson
             for m in j.marks.get(a.id, []):
                 if not isinstance(m.mark, int) or not _visible(m.at, as_of):
                     continue
                 marked[m.student_id].append(m.mark)
+                if j.type_names.get(a.type_id) in IN_LESSON and m.at.date() <= lesson.day:
+                    same_day_in_lesson.setdefault(m.student_id, m.mark)
                 ent = (("assignment", a.id), ("student", m.student_id))
                 if grade == 1:
                     yield Violation("MRK002", ent, f"mark {m.mark} in grade 1")
@@ -179,8 +183,8 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
             st = school.students[sid]
             ent = (("cm", lesson.id), ("student", sid))
             code = codes.get(sid)
-            if sid in marked and code in ABSENT_CODES:
-                yield Violation("MRK003", ent, f"mark {marked[sid][0]} and {code}")
+            if sid in same_day_in_lesson and code in ABSENT_CODES:
+                yield Violation("MRK003", ent, f"mark {same_day_in_lesson[sid]} and {code} (deputy information)")
             if st.exempt:
                 yield Violation("MRK004", ent, "mark or attendance for an exempt student")
             # The contract's leave day is the day the group's list first shows ``free: true``; under the standard
