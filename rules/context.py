@@ -149,7 +149,9 @@ class RuleContext:
         key = ("due-table", text, self.grace)
         hit = self.memo.get(key)
         if hit is None:
-            hit = self.memo[key] = DueTable(text, self.grace)
+            clock = text if len(text) == 5 else f"0{text}"
+            late = frozenset(n for n, end in self.facts.lesson_end.items() if end and end > clock)
+            hit = self.memo[key] = DueTable(text, self.grace, late)
         return hit
 
     def configured(self, name: str) -> bool:
@@ -279,13 +281,25 @@ def rule_query(sql: str, params: list[Any]) -> tuple[str, list[Any]]:
 
 
 class DueTable(dict[date, Due]):
-    """Day -> ``Due`` for one deadline time («HH:MM») and grace, filled on first use of each day."""
+    """Day -> ``Due`` for one deadline time («HH:MM») and grace, filled on first use of each day. A lesson that
+    ends after that time cannot meet it: it is due by the end of its day (ruling R1) — ``of(lesson)``."""
 
-    def __init__(self, text: str, grace: timedelta) -> None:
+    def __init__(self, text: str, grace: timedelta, late_numbers: frozenset[int] = frozenset()) -> None:
         super().__init__()
         hh, mm = (int(x) for x in text.split(":"))
         self.clock, self.grace = time(hh, mm), grace
+        self.late_numbers = late_numbers  # lesson numbers whose bell ends after the deadline
+        self._end_of_day: dict[date, Due] = {}
 
     def __missing__(self, d: date) -> Due:
         hit = self[d] = Due.at(datetime.combine(d, self.clock), self.grace)
+        return hit
+
+    def of(self, lesson: facts_mod.Lesson) -> Due:
+        """The lesson's deadline: the day's, or the end of the day for a lesson that ends after it."""
+        if lesson.number not in self.late_numbers:
+            return self[lesson.day]
+        hit = self._end_of_day.get(lesson.day)
+        if hit is None:
+            hit = self._end_of_day[lesson.day] = Due.at(datetime.combine(lesson.day, time(23, 59, 59)), self.grace)
         return hit

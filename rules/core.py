@@ -44,12 +44,13 @@ def due_lessons(ctx: RuleContext) -> list[Lesson]:
         due = ctx.due_table()
         wanted: dict[date, bool] = {}
         hit = []
+        late = due.late_numbers
         for lesson in f.lessons.values():
             ok = wanted.get(lesson.day)
             if ok is None:
                 d = lesson.day
                 ok = wanted[d] = d <= today and ctx.in_period(d) and f.is_school_day(d) and ctx.passed(due[d].moment)
-            if ok:
+            if ok and (lesson.number not in late or ctx.passed(due.of(lesson).moment)):
                 hit.append(lesson)
         ctx.memo[key] = hit
     return hit
@@ -190,7 +191,7 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
     topics, exact_topic = ctx.facts.topics, ctx.facts.exact_topic
     for lesson in due_lessons(ctx):
         topic = topics.get(lesson.id)  # when the topic was first seen
-        deadline = due[lesson.day]
+        deadline = due.of(lesson)
         exact = ctx.exact_at(exact_topic.get(lesson.id), deadline) if topic else None
         key = ("topic", f'{{"cm_id":{lesson.id}}}')  # unit_key("topic", {"cm_id": ...})
         verdict = exact or ctx.decide_due(key, topic, deadline)
@@ -229,7 +230,7 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
     for lesson in due_lessons(ctx):
         grade1 = lesson.sg in grade1_groups
         given = given_at.get(lesson.id)
-        deadline = due[lesson.day]
+        deadline = due.of(lesson)
         valid = [a for a in given if a.name.strip()] if given else []
         if valid:
             term, first = valid[0].term, min(a.first_seen for a in valid)
@@ -269,7 +270,7 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
     homework = {tid for tid in f.type_name if f.is_homework(tid)}
     for lesson in due_lessons(ctx):
         classwork = [a for a in lesson.work if a.type_id not in homework]
-        deadline = due[lesson.day]
+        deadline = due.of(lesson)
         if classwork:
             first = min(a.first_seen for a in classwork)
             exact = ctx.exact([a.entered for a in classwork], deadline)
@@ -303,7 +304,7 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
     is_written = written_by_type(ctx)
     due = ctx.due_table()
     for lesson in due_lessons(ctx):
-        deadline = due[lesson.day]
+        deadline = due.of(lesson)
         in_time = deadline.in_time
         # The observed verdict is monotonic in first_seen (a later first sighting can only be «later»), so per
         # journal unit only the latest mark seen after deadline + grace needs deciding.

@@ -64,6 +64,7 @@ class MarkSet:
 @dataclass
 class Facts:
     settings: dict[str, Any] = field(default_factory=dict)  # school/settings as the server sent them (minMark …)
+    lesson_end: dict[int, str] = field(default_factory=dict)  # lesson number -> its bell's end «HH:MM»
     lessons: dict[int, Lesson] = field(default_factory=dict)
     lessons_by_sg: dict[int, list[Lesson]] = field(default_factory=lambda: defaultdict(list))
     group_class: dict[int, int] = field(default_factory=dict)
@@ -312,6 +313,9 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         f.term_marks[(sg, term)][student] = (mark, mtype, first)
     f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
     f.settings = dict(q('SELECT "key", "value" FROM "school_setting" WHERE "gone_at" IS NULL'))
+    f.lesson_end = {
+        n: end for n, end in q('SELECT "number", "end_time" FROM "schedule_time" WHERE "gone_at" IS NULL') if n
+    }
     _load_access_log(f, db, as_of)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     if access:  # last: the worker read them after the marks, while the rest was read here

@@ -57,6 +57,20 @@ def test_an_override_counts_its_scopes_undecided_items_with_its_own_parameters(m
     assert m.check("TML001", overrides=[elsewhere]) == (set(), 1)
 
 
+def test_tml001_a_lesson_ending_after_16_is_due_by_the_end_of_its_day(m: Mirror) -> None:
+    """Ruling R1: lesson 8 ends 16:35 and cannot meet 16:00; it is due by 23:59:59 of its day."""
+    with unit(m.db, "directory", None, observed_at=f"{MON}T01:00:00") as u:
+        u.save("schedule_time", [{"id": 2, "number": 2, "start_time": "09:25", "end_time": "10:10"},
+                                 {"id": 8, "number": 8, "start_time": "15:50", "end_time": "16:35"}])  # fmt: skip
+    m.journal(f"{MON}T01:00:00", SG, lessons=[(1, MON, 2), (8, MON, 8)])
+    for cm in (1, 8):
+        m.topic(SNAP, cm, SG, None)  # absent at 16:05 …
+        m.topic(f"{MON}T19:30:00", cm, SG, "Квадратные уравнения")  # … seen at 19:30 the same evening
+    m.topic(NIGHT, 8, SG, "Квадратные уравнения")
+    found, undecided = m.check("TML001")
+    assert found == {(("cm", 1),)} and undecided == 0  # lesson 2 is late; lesson 8 was in time
+
+
 def test_tml002_grade1_and_homework_text(m: Mirror) -> None:
     m.journal(SNAP, SG, lessons=[*LESSONS, (3, MON)], assignments=[hw(50, 2, 1, "№ 12"), hw(51, 2, 3, "  ")])
     m.journal(
