@@ -28,7 +28,10 @@ ABSENCE_KIND = {
     "НП": "неуважительная причина",
     "ОТ": "причина не указана",
 }
-PLACEHOLDERS = ["урок", "тема", "без темы", "нет", "-", "."]
+# Topics that say nothing (ruling R16), compared by their letters and digits only: «---Не указана---» is «не
+# указана», «.» and «-» are nothing at all. Short real topics («ДНК», «ИЗО», «Zoo») are not placeholders.
+PLACEHOLDERS = ["урок", "тема", "тем", "без темы", "нет", "нет темы", "не указана", "тема урока", "занятие"]
+PLACEHOLDER_MAX = 60  # longer texts are never read as placeholders (the SQL reads only shorter ones)
 
 
 # --- shared helpers --------------------------------------------------------------------------------
@@ -434,23 +437,22 @@ def tml006(ctx: RuleContext) -> Iterator[Finding]:
     clause="4.2.5.2",
     advice="внесите содержательную тему урока по КТП",
     entity=("cm",),
-    params={"placeholders": PLACEHOLDERS, "min_length": 4},
+    params={"placeholders": PLACEHOLDERS},
     core=True,
-    predicate="тема есть, но без пробелов по краям и без учёта регистра короче 4 символов или это «урок», "
-    "«тема», «без темы», «нет», «-», «.»",
+    predicate="тема есть, но ничего не говорит: без знаков препинания и пробелов пуста («.», «-», «---») или это "
+    "«урок», «тема», «без темы», «нет», «не указана» и т. п. (список — параметр placeholders)",
 )
 def cmp001(ctx: RuleContext) -> Iterator[Finding]:
-    """A topic such as «урок» or «-» is no topic: the journal must say what the lesson was about."""
-    words = {w.casefold() for w in ctx.p("placeholders")}
-    shortest = int(ctx.p("min_length"))
-    # casefold never shortens a text: a flagged topic is, stripped, at most this long (the rest is not read)
-    texts = topic_texts(ctx.db, max([shortest - 1, *map(len, words)]))
+    """A topic that says nothing — «урок», «---Не указана---», «.» — is no topic: the journal must say what the
+    lesson was about. A short real topic («ДНК», «ИЗО») is a topic (ruling R16)."""
+    words = {_loose(w) for w in ctx.p("placeholders")}
+    texts = topic_texts(ctx.db, PLACEHOLDER_MAX)
     for lesson in due_lessons(ctx):
         topic = texts.get(lesson.id)
         if topic is None:
             continue
-        text = topic.strip().casefold()
-        if len(text) < shortest or text in words:
+        text = _loose(topic)
+        if not text or text in words:
             yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"тема урока «{topic}» — заглушка")
 
 
@@ -698,12 +700,14 @@ def mrk005(ctx: RuleContext) -> Iterator[Finding]:
     clause="5.4",
     advice="замените код на допустимый (УП, НП, ОТ, Б, ОП)",
     entity=("cm", "student"),
-    params={"allowed": ["УП", "НП", "ОТ", "Б", "ОП"], "allow_osv": False},
+    params={"allowed": ["УП", "НП", "ОТ", "Б", "ОП"], "allow_osv": True},
     core=True,
-    predicate="код посещаемости не из разрешённого набора (УП, НП, ОТ, Б, ОП; ОСВ — если разрешено)",
+    predicate="код посещаемости не из набора Положения (УП, НП, ОТ, Б, ОП); «ОСВ» освобождённого от предмета "
+    "допустим (allow_osv = false — запретить)",
 )
 def att001(ctx: RuleContext) -> Iterator[Finding]:
-    """Only the school's attendance codes may be used."""
+    """Only the Положение's attendance codes may be used (5.4); «ОСВ» marks a student exempt from the subject, an
+    exemption and not an absence (ruling R11). Who is exempt the server does not say: the code is not doubted."""
     allowed = set(ctx.p("allowed")) | ({"ОСВ"} if ctx.p("allow_osv") else set())
     codes_of = ctx.facts.codes
     for lesson in due_lessons(ctx):

@@ -71,7 +71,7 @@ ATTENDANCE_REASONS: tuple[tuple[str, str], ...] = (
     ("ОП", "Опоздал"),
 )
 ABSENT_CODES = frozenset({"УП", "НП", "ОТ", "Б"})
-INVALID_CODES = ("Н", "ПР", "ОСВ")
+INVALID_CODES = ("Н", "ПР", "П")  # codes outside the Положение's set («ОСВ» is allowed: ruling R11)
 NO_HOMEWORK_GRADE1 = "Не предусмотрено"
 PLACEHOLDER_TOPICS = ("урок", "тема", "без темы", "нет", "-", ".", "Тем")
 

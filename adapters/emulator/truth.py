@@ -57,8 +57,8 @@ CORE_RULES = (
 )
 IN_LESSON = frozenset({"Ответ на уроке", "Работа на уроке", "Устный опрос", "Устный ответ", "Чтение наизусть"})
 ALLOWED_MARKS = frozenset({1, 2, 3, 4, 5})  # ruling R5: «1» is in the 5-point scale
-ALLOWED_CODES = frozenset({"УП", "НП", "ОТ", "Б", "ОП"})
-PLACEHOLDERS = frozenset({"урок", "тема", "без темы", "нет", "-", "."})
+ALLOWED_CODES = frozenset({"УП", "НП", "ОТ", "Б", "ОП", "ОСВ"})  # R11: «ОСВ» of an exempt student is allowed
+PLACEHOLDERS = frozenset({"урок", "тема", "тем", "безтемы", "нет", "неуказана"})  # letters and digits only (R16)
 DEADLINE = time(16, 0)
 WRITTEN_DAYS = 7
 FIN002_DAYS = 3
@@ -89,8 +89,9 @@ GRADE1_NONE = frozenset(_loose(x) for x in (NO_HOMEWORK_GRADE1, "не задан
 
 
 def is_placeholder(topic: str) -> bool:
-    s = topic.strip().casefold()
-    return len(s) < 4 or s in PLACEHOLDERS
+    """R16: a topic that says nothing — no letters or digits at all, or a word that means «no topic»."""
+    s = _loose(topic)
+    return not s or s in PLACEHOLDERS
 
 
 def ground_truth(school: School, journal: Journal, start: date, as_of: datetime) -> list[Violation]:
