@@ -3,7 +3,8 @@
 Rows are resolved to the mirror's ids where possible — class by name, group by its label within the class,
 lesson by group + date (+ number when the report gives it), user by name — and kept with their text when not.
 ``kind`` and ``detail`` classify the action for the rules: topic, homework (detail: the text), task (detail:
-"<type>|<text>"), mark (detail: the work type), attendance (detail: "<code>|<student>"), other.
+"<type>|<text>"), mark (detail: the work type), mark-change (a later correction or deletion of a mark: not an
+entry), attendance (detail: "<code>|<student>"), other.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _ACTIONS = (
     (re.compile(r"^Домашнее задание.*?\(«(?P<text>.*)»\)\s*$", re.I), "homework"),
     (re.compile(r"^Домашнее задание", re.I), "homework"),
     (re.compile(r"^Задание «(?P<type>[^»]*)».*?\(«(?P<text>.*)»\)\s*$", re.I), "task"),
+    # a mark changed or deleted later is a correction, not an entry (ruling R17): its own kind
+    (re.compile(r"^Отметка «(?P<type>[^»]*)»\s*:\s*(изменена|удалена|исправлена)", re.I), "mark-change"),
     (re.compile(r"^Отметка «(?P<type>[^»]*)»", re.I), "mark"),
     (re.compile(r"^Посещаемость: «(?P<code>[^»]*)» \((?P<student>.*)\)\s*$", re.I), "attendance"),
 )

@@ -31,7 +31,11 @@ ABSENCE_KIND = {
 # Topics that say nothing (ruling R16), compared by their letters and digits only: «---Не указана---» is «не
 # указана», «.» and «-» are nothing at all. Short real topics («ДНК», «ИЗО», «Zoo») are not placeholders.
 PLACEHOLDERS = ["урок", "тема", "тем", "без темы", "нет", "нет темы", "не указана", "тема урока", "занятие"]
-PLACEHOLDER_MAX = 60  # longer texts are never read as placeholders (the SQL reads only shorter ones)
+PLACEHOLDER_MAX = 60
+# marks the class teacher transfers from a certificate (ruling R4): no deadline, not the subject teacher's
+NO_DEADLINE_TYPES = [
+    "оценка, полученная в больнице"
+]  # longer texts are never read as placeholders (the SQL reads only shorter ones)
 
 
 # --- shared helpers --------------------------------------------------------------------------------
@@ -106,6 +110,34 @@ def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
         order = ctx.memo[("order", lesson.sg)] = {le.id: i for i, le in enumerate(lessons)}
     i = order.get(lesson.id)
     return lessons[i + 1].term if i is not None and i + 1 < len(lessons) else lesson.term
+
+
+def in_lesson_by_type(ctx: RuleContext) -> dict[int, bool]:
+    """Type id -> is it work assessed during the lesson (ruling R2: the rule's ``in_lesson_types``)."""
+    kinds = frozenset(str(x).strip().casefold() for x in ctx.p_default("in_lesson_types", list(DEFAULT_IN_LESSON)))
+    key = ("in-lesson", kinds)
+    hit: dict[int, bool] | None = ctx.memo.get(key)
+    if hit is None:
+        names = ctx.facts.type_name
+        hit = ctx.memo[key] = {tid: str(name).strip().casefold() in kinds for tid, name in names.items()}
+    return hit
+
+
+def present_last(ctx: RuleContext, lesson: Lesson, a: Assignment) -> str | None:
+    """The latest first sighting among the marks of students present at the lesson: a mark of a student absent
+    from it (УП, НП, ОТ, Б) is make-up work, never late (ruling R3). None when only absent students have marks."""
+    marks = a.marks
+    assert marks is not None
+    codes = codes_at(ctx, lesson)
+    absent = [s for s in marks.students if codes.get(s) in ABSENT]
+    if not absent:
+        return marks.last
+    row = ctx.db.execute(
+        'SELECT max("first_seen_at") FROM "mark" WHERE "assignment_id" = ? AND "gone_at" IS NULL '
+        f'AND "student_id" NOT IN ({",".join("?" * len(absent))})',
+        [a.id, *absent],
+    ).fetchone()
+    return row[0] if row and row[0] else None
 
 
 def written_types(ctx: RuleContext) -> set[str]:
@@ -298,13 +330,16 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
     clause="4.2.5.1",
     advice="вносите отметки за урок до 16:00 дня урока",
     entity=("cm",),
-    params={"deadline": "16:00", "grace_minutes": 10},
     core=True,
-    predicate="отметка за не письменную работу, привязанную к уроку, впервые появилась после 16:00 дня урока",
+    params={"deadline": "16:00", "grace_minutes": 10, "in_lesson_types": list(DEFAULT_IN_LESSON)},
+    predicate="отметка за работу на уроке (виды in_lesson_types: ответ на уроке, работа на уроке, устный опрос …) "
+    "впервые появилась после 16:00 дня урока (досдача отсутствовавшего — не опоздание)",
 )
 def tml004(ctx: RuleContext) -> Iterator[Finding]:
-    """Marks for work at the lesson (not written work) go in on the lesson day by 16:00 (Положение 4.2.5.1)."""
-    is_written = written_by_type(ctx)
+    """Marks for work assessed during the lesson (the ``in_lesson_types``: oral answer, classwork, …) go in on the
+    lesson day by 16:00 (Положение 4.2.5.1, ruling R2); other work has 7 days (TML005). A make-up mark of a student
+    absent from the lesson is never late (R3); a mark corrected later was entered when first seen (R17)."""
+    in_lesson = in_lesson_by_type(ctx)
     due = ctx.due_table()
     for lesson in due_lessons(ctx):
         deadline = due.of(lesson)
@@ -313,14 +348,18 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
         # journal unit only the latest mark seen after deadline + grace needs deciding.
         latest: dict[int | None, str] = {}
         entries = []  # the last «Отметка» entry of each marked item's type (the same for items of one type)
+        makeup = False
         for a in lesson.work:
             marks = a.marks
-            if marks is None or is_written[a.type_id]:
+            if marks is None or not in_lesson.get(a.type_id, False):
                 continue
+            last = marks.last if marks.last <= in_time else present_last(ctx, lesson, a)
+            makeup = makeup or last != marks.last
             entries.append(a.marked[1] if a.marked else None)
-            if marks.last > in_time and marks.last > latest.get(a.term, ""):  # seen by deadline + grace: on time
-                latest[a.term] = marks.last
-        exact = ctx.exact(entries, deadline, latest=True) if entries else None
+            if last is not None and last > in_time and last > latest.get(a.term, ""):  # seen by deadline + grace
+                latest[a.term] = last
+        # the report's entries do not say whose mark they are: with make-up marks only the sightings decide
+        exact = ctx.exact(entries, deadline, latest=True) if entries and not makeup else None
         if exact is not None:
             verdicts = [exact]
         else:
@@ -338,39 +377,57 @@ def tml004(ctx: RuleContext) -> Iterator[Finding]:
 @rule(
     "TML005",
     "written-marks-late",
-    "Отметки за письменную работу не выставлены в течение 7 дней",
+    "Отметки за выполненную работу не выставлены в течение 7 дней",
     clause="5.2",
     advice="выставьте отметки за письменную работу",
     entity=("assignment",),
-    params={"days": 7, "grace_minutes": 10, "written_types": list(DEFAULT_WRITTEN)},
+    params={
+        "days": 7,
+        "grace_minutes": 10,
+        "written_types": list(DEFAULT_WRITTEN),
+        "in_lesson_types": list(DEFAULT_IN_LESSON),
+        "no_deadline_types": list(NO_DEADLINE_TYPES),
+    },
     core=True,
-    predicate="отметка за письменную работу выставлена позже D+7 23:59, или к этому сроку отметок нет, "
-    "хотя есть присутствовавшие обучающиеся",
+    predicate="отметка за выполненную работу (любой вид, кроме работы на уроке, в т. ч. неизвестный программе) "
+    "выставлена позже D+7 23:59; у письменной работы — или к этому сроку отметок нет вовсе, хотя были "
+    "присутствовавшие; досдача отсутствовавших и отметки из больницы сроков не имеют",
 )
 def tml005(ctx: RuleContext) -> Iterator[Finding]:
-    """Written work given on day D is marked within 7 days: by D+7, 23:59 (Положение 5.2)."""
+    """Marks for completed work given on day D — written work, homework, a project, any type that is not assessed
+    in the lesson, unknown types included — are entered within 7 days: by D+7, 23:59 (Положение 5.2, ruling R2).
+    Written work must be marked at all by then. Make-up marks of students absent at D (R3) and hospital marks (R4)
+    have no deadline."""
     is_written = written_by_type(ctx)
+    in_lesson = in_lesson_by_type(ctx)
+    timeless = {str(x).strip().casefold() for x in ctx.p("no_deadline_types")}
+    names = ctx.facts.type_name
     dues = passed_dues(ctx, int(ctx.p("days")))
     for lesson in due_lessons(ctx):
         due = dues[lesson.day]
         if due is None:
             continue
         for a in lesson.work:
-            if not is_written[a.type_id]:
+            if in_lesson.get(a.type_id, False) or str(names.get(a.type_id, "")).strip().casefold() in timeless:
                 continue
+            written = is_written[a.type_id]
             key = ctx.journal_key(lesson.sg, a.term)
             marks = a.marks
+            last = (marks.last if marks.last <= due.in_time else present_last(ctx, lesson, a)) if marks else None
+            makeup = marks is not None and last != marks.last
             # monotonic in first_seen: the earliest mark decides «on time», the latest decides «late»
-            if marks and a.marked:  # exact evidence
+            if marks and a.marked and not makeup:  # exact evidence (its entries do not say whose mark they are)
                 verdicts = [ctx.exact_at(a.marked[0], due), ctx.exact_at(a.marked[1], due)]
             elif marks:
-                verdicts = [ctx.decide_due(key, marks.first, due), ctx.decide_due(key, marks.last, due)]
+                verdicts = [ctx.decide_due(key, marks.first, due)]
+                if last is not None:
+                    verdicts.append(ctx.decide_due(key, last, due))
             else:
                 verdicts = []
             if Verdict.LATE in verdicts:
-                yield _written(ctx, lesson, a, "отметки за письменную работу выставлены позже 7 дней", settled=True)
+                yield _written(ctx, lesson, a, "отметки выставлены позже 7 дней", settled=True)
                 continue
-            if Verdict.ON_TIME in verdicts:
+            if Verdict.ON_TIME in verdicts or not written:
                 continue
             if verdicts:  # marks are there, but when they came is not known: undecided, never «no marks»
                 _count(ctx, Verdict.UNDECIDED, lesson.sg)

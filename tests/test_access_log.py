@@ -228,3 +228,12 @@ def test_nightly_syncs_with_the_access_log_decide_everything(tmp_path: Path) -> 
     assert all(s.precision == 1.0 and s.recall == 1.0 for s in scores), [s for s in scores if s.recall < 1]
     assert sum(s.planted for s in scores if s.rule.startswith("TML")) > 10
     assert any(f["evidence"] == "exact" for f in outcome.findings)
+
+
+def test_a_changed_mark_is_a_correction_not_an_entry() -> None:
+    """Ruling R17: the report's rows about a mark changed or deleted later are not entries of the mark."""
+    from cache import classify
+
+    assert classify("Отметка «Ответ на уроке»: выставлена") == ("mark", "Ответ на уроке")
+    assert classify("Отметка «Ответ на уроке»: изменена")[0] == "mark-change"
+    assert classify("Отметка «Контрольная работа»: удалена")[0] == "mark-change"

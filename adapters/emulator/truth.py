@@ -151,18 +151,23 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
             if code is not None:
                 codes[att.student_id] = code
 
+        # R2: marks of work assessed in the lesson are due by 16:00; every other type is completed work with 7 days
+        # (TML005). R3: a make-up mark of a student absent from the lesson is never late.
         late_marks = [
             m
-            for a in j.assignments_by_cm.get(lesson.id, [])  # any non-written work attached, homework included
-            if a.type_id not in WRITTEN_TYPES
+            for a in j.assignments_by_cm.get(lesson.id, [])
+            if j.type_names.get(a.type_id) in IN_LESSON
             for m in j.marks.get(a.id, [])
-            if m.mark is not None and _visible(m.at, as_of) and m.at > deadline
+            if m.mark is not None
+            and _visible(m.at, as_of)
+            and m.at > deadline
+            and codes.get(m.student_id) not in ABSENT_CODES
         ]
         if late_marks:
             yield Violation("TML004", cm, f"mark entered {_fmt(min(m.at for m in late_marks))}")
 
-        for a in attached:
-            if a.type_id in WRITTEN_TYPES and _visible(a.at, as_of):
+        for a in j.assignments_by_cm.get(lesson.id, []):
+            if j.type_names.get(a.type_id) not in IN_LESSON and _visible(a.at, as_of):
                 yield from _tml005(school, j, a, lesson.day, codes, as_of)
 
         # Mark- and attendance-level rules.
@@ -210,11 +215,11 @@ def _tml005(
         return
     marks = [m for m in j.marks.get(a.id, []) if m.mark is not None and _visible(m.at, as_of)]
     ent = (("assignment", a.id),)
-    late = [m for m in marks if m.at > deadline]
+    late = [m for m in marks if m.at > deadline and codes.get(m.student_id) not in ABSENT_CODES]  # R3: make-up
     if late:
         yield Violation("TML005", ent, f"mark entered {_fmt(min(m.at for m in late))}")
         return
-    if any(m.at <= deadline for m in marks):
+    if any(m.at <= deadline for m in marks) or a.type_id not in WRITTEN_TYPES:  # only written work must be marked
         return
     group = school.groups[a.sg_id]
     eligible = [
