@@ -799,14 +799,15 @@ def _reason_at(ctx: RuleContext, lesson: Lesson, student: int, moment: str) -> s
     advice="уточните причину отсутствия (УП или НП) вместо «ОТ»",
     entity=("cm", "student"),
     severity="warning",
-    params={"school_days": 1, "deadline": "16:00"},
+    params={"school_days": 3, "deadline": "23:59"},
     core=True,
     owner="chief",
-    predicate="код «ОТ» всё ещё стоит в 16:00 следующего учебного дня после урока",
+    predicate="код «ОТ» всё ещё стоит в конце 3-го учебного дня после урока (school_days, deadline)",
 )
 def att002(ctx: RuleContext) -> Iterator[Finding]:
-    """The class teacher replaces «ОТ» (absent, reason unknown) with the real reason by 16:00 of the next school
-    day. The remark goes to the class chief, not to the subject teacher."""
+    """The class teacher clarifies «ОТ» (absent, reason unknown) — «ежедневно корректирует» (4.2.6.4): still
+    unclarified at the end of the 3rd school day after the lesson it is a warning to the class teacher (ruling R12).
+    A later change of the reason (ОТ → Б) is a correction, not a late entry."""
     f = ctx.facts
     due = ctx.due_table()
     school_days = int(ctx.p("school_days"))

@@ -343,7 +343,8 @@ async def test_every_ground_truth_line_is_visible_in_served_data() -> None:
                     marks = {r["studentId"] for a in now["assignments"] for r in a["results"] if r["mark"] is not None}
                     assert sid in codes or sid in marks, v
                     if v.rule == "ATT002":
-                        nxt = datetime.combine(cal.next_school_day(lesson.day), time(16, 0))
+                        third = cal.next_school_day(cal.next_school_day(cal.next_school_day(lesson.day)))
+                        nxt = datetime.combine(third, time(23, 59))  # ruling R12: the end of the 3rd school day
                         await _at(c, nxt)
                         then = {a["studentId"]: a["reason"] for a in (await _edit(c, lesson.id))["attendance"]}
                         assert then[sid] == "ОТ", v

@@ -217,14 +217,18 @@ def test_exact_entry_times_from_the_access_report_decide_what_snapshots_cannot(m
 
 
 def test_att002_ot_clarified_in_time_or_not(m: Mirror) -> None:
+    """Ruling R12: «ОТ» still there at the end of the 3rd school day after the lesson (Thursday 26.11 23:59 for
+    Monday's lesson) is a warning to the class teacher; clarified on day 2 it is nothing."""
     lessons = [(1, MON)]
     m.journal(SNAP, SG, lessons=lessons, attendance=[(1, 1, "ОТ"), (1, 2, "ОТ")])
     m.journal(f"{TUE}T16:05:00", SG, lessons=lessons, attendance=[(1, 1, "Б"), (1, 2, "ОТ")])
-    found, _ = m.check("ATT002", as_of=f"{TUE}T16:06:00")
+    assert m.check("ATT002", as_of=f"{TUE}T16:06:00")[0] == set()  # day 1: not yet
+    m.journal("2026-11-27T01:00:00", SG, lessons=lessons, attendance=[(1, 1, "Б"), (1, 2, "ОТ")])
+    found, _ = m.check("ATT002", as_of="2026-11-27T07:00:00")
     assert found == {(("cm", 1), ("student", 2))}
     res = run_rules(
         m.db,
-        as_of=datetime.fromisoformat(f"{TUE}T16:06:00"),
+        as_of=datetime.fromisoformat("2026-11-27T07:00:00"),
         start=date.fromisoformat(MON),
         selection=Selection(select=["ATT002"]),
     )

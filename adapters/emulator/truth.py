@@ -55,6 +55,7 @@ CORE_RULES = (
     "FIN002",
     "FIN003",
 )
+OT_END = time(23, 59)
 IN_LESSON = frozenset({"Ответ на уроке", "Работа на уроке", "Устный опрос", "Устный ответ", "Чтение наизусть"})
 ALLOWED_MARKS = frozenset({1, 2, 3, 4, 5})  # ruling R5: «1» is in the 5-point scale
 ALLOWED_CODES = frozenset({"УП", "НП", "ОТ", "Б", "ОП", "ОСВ"})  # R11: «ОСВ» of an exempt student is allowed
@@ -202,7 +203,8 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
             code = att.code_at(as_of)
             if code is not None and code not in ALLOWED_CODES:
                 yield Violation("ATT001", ent, f"code {code!r}")
-            att_deadline = datetime.combine(cal.next_school_day(d), DEADLINE)
+            # R12: «ОТ» still unclarified at the end of the 3rd school day after the lesson
+            att_deadline = datetime.combine(cal.next_school_day(cal.next_school_day(cal.next_school_day(d))), OT_END)
             if att_deadline < as_of and att.code_at(att_deadline) == "ОТ":
                 yield Violation("ATT002", ent, f"ОТ still present at {_fmt(att_deadline)}")
 
