@@ -113,10 +113,23 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config_text(emu: Emulator, out: Path, smtp_port: int) -> str:
+SCHOOL_THRESHOLDS = """
+# пороги школы для накопляемости и итоговых (пример из config.example.toml): без них DEN001 и FIN001 не работают
+[rules.DEN001]
+quarter = { 1 = 3, 2 = 5, 3 = 7 }
+half_year = { 1 = 5, 2 = 8, 3 = 10 }
+
+[rules.FIN001]
+quarter = 3
+half_year = 5
+"""
+
+
+def _config_text(emu: Emulator, out: Path, smtp_port: int, *, thresholds: bool = True) -> str:
     school = emu.school
     family = sorted(s.id for s in school.students.values() if s.family_educ)
     deputy = next(s for s in school.staff.values() if s.login == "zavuch")
+    extra = SCHOOL_THRESHOLDS if thresholds else ""
     return f"""# Конфигурация демонстрации (создана «asurso-sync demo»; эмулятор АСУ РСО в том же процессе).
 [school]
 name = {json.dumps(SCHOOL_NAME, ensure_ascii=False)}
@@ -141,6 +154,7 @@ path = "cache.db"
 family_education = {json.dumps(family)}
 freshness_hours = 26
 
+{extra}
 [mail]
 backend = "smtp"
 host = "127.0.0.1"
@@ -170,11 +184,13 @@ def clean_out(out: Path) -> None:
 Progress = Callable[[date, str], None]
 
 
-def prepare(out: Path, emu: Emulator, smtp_port: int) -> Config:
-    """Write the demo's config.toml and teacher directory into ``out`` and load the config."""
+def prepare(out: Path, emu: Emulator, smtp_port: int, *, thresholds: bool = True) -> Config:
+    """Write the demo's config.toml and teacher directory into ``out`` and load the config. ``thresholds``: with
+    the example thresholds of DEN001/FIN001 (the emulator's school plants against them; a casebook case states
+    its own)."""
     deputy = next(s for s in emu.school.staff.values() if s.login == "zavuch")
     os.environ[PASSWORD_ENV] = deputy.password  # the emulator's published demo password, not a secret
-    write_private_bytes(out / "config.toml", _config_text(emu, out, smtp_port).encode())
+    write_private_bytes(out / "config.toml", _config_text(emu, out, smtp_port, thresholds=thresholds).encode())
     write_private_bytes(out / "teachers.csv", _directory_csv(emu))
     return load_config(out / "config.toml", environ={})
 

@@ -23,14 +23,15 @@ from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.emulator.truth import CORE_RULES, ground_truth
 from asurso_sync.config import Config, example_config_text, load_config
-from asurso_sync.demo import RuleScore
+from asurso_sync.demo import SCHOOL_THRESHOLDS, RuleScore
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
 from rules.engine import run_rules
 
 
 def _config(folder: Path) -> Config:
-    (folder / "config.toml").write_text(example_config_text(), encoding="utf-8")
+    text = example_config_text().replace("\n[mail]", SCHOOL_THRESHOLDS + "\n[mail]", 1)
+    (folder / "config.toml").write_text(text, encoding="utf-8")
     return load_config(
         folder / "config.toml",
         environ={
@@ -75,7 +76,8 @@ def score(emu: Emulator, config: Config, start: date) -> tuple[list[RuleScore], 
     db = open_cache(config.cache.path)
     family = frozenset(s.id for s in emu.school.students.values() if s.family_educ)
     started = time.perf_counter()
-    result = run_rules(db, as_of=emu.clock, start=start, family_education=family)
+    params = {key: config.rules.params(key) for key in (config.rules.model_extra or {})}
+    result = run_rules(db, as_of=emu.clock, start=start, family_education=family, rule_params=params)
     seconds = time.perf_counter() - started
     db.close()
     truth = {

@@ -9,7 +9,7 @@ week of the term; a student's leave day is the day the group's list first showed
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -101,6 +101,29 @@ def _homework_index(ctx: RuleContext) -> dict[int, list[Assignment]]:
                     index[cm].append(a)
         ctx.memo["homework"] = index
     return index
+
+
+BREAK_DAYS = 3  # a break of at least this many days is a vacation; a one-day holiday is not (ruling R9)
+NEAR_BREAK_DAYS = 14  # a group's last mirrored lesson is «last before a break» when one begins within this
+
+
+def last_before_break(ctx: RuleContext) -> set[int]:
+    """Lessons after which the group has no lesson before a vacation begins, or before the school year ends: no
+    homework is due at them (ruling R9). Computed once per check."""
+    hit: set[int] | None = ctx.memo.get("last-before-break")
+    if hit is None:
+        starts = sorted(a for a, b in ctx.facts.vacations if (b - a).days + 1 >= BREAK_DAYS)
+        year_end = max((t[1] for t in ctx.facts.terms.values()), default=None)
+        hit = set()
+        for lessons in ctx.facts.lessons_by_sg.values():
+            for i, le in enumerate(lessons):
+                # without a later lesson in the mirror: last only when a vacation or the year's end is near
+                nxt = lessons[i + 1].day if i + 1 < len(lessons) else le.day + timedelta(days=NEAR_BREAK_DAYS)
+                ends = year_end is not None and i + 1 == len(lessons) and year_end <= nxt
+                if ends or any(le.day < s <= nxt for s in starts):
+                    hit.add(le.id)
+        ctx.memo["last-before-break"] = hit
+    return hit
 
 
 def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
@@ -262,9 +285,12 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
     due = ctx.due_table()
     given_at = _homework_index(ctx)
     grade1_groups = {sg for sg in f.group_class if f.grade(sg) == 1}
+    breaks = last_before_break(ctx)
     for lesson in due_lessons(ctx):
         grade1 = lesson.sg in grade1_groups
         given = given_at.get(lesson.id)
+        if not given and lesson.id in breaks:
+            continue  # R9: the group's last lesson before a vacation or the year's end
         deadline = due.of(lesson)
         valid = [a for a in given if a.name.strip()] if given else []
         if valid:
@@ -982,24 +1008,64 @@ def _term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
     clause="4.2.5.2",
     advice="выставьте недостающие текущие отметки",
     entity=("student", "sg", "term"),
-    params={"quarter": QUARTER_MIN, "half_year": HALF_MIN},
+    params={"quarter": {}, "half_year": {}},
     core=True,
-    predicate="после окончания периода у обучающегося меньше текущих отметок, чем требует недельная нагрузка "
-    "(четверть: 1 ч → 3, 2 ч → 5, ≥ 3 ч → 7; полугодие: 5, 8, 10)",
+    predicate="только с порогами школы (quarter, half_year: часов в неделю → отметок): после окончания периода у "
+    "обучающегося меньше текущих отметок, чем требует недельная нагрузка; не считаются освобождённые, обучающиеся "
+    "на дому и в семье, болевшие больше половины уроков, группы без числовых отметок, 1 класс",
 )
 def den001(ctx: RuleContext) -> Iterator[Finding]:
-    """Marks accumulate in line with the weekly load: after a term every student has enough current marks."""
-    quarter = {int(k): int(v) for k, v in dict(ctx.p("quarter")).items()}
-    half = {int(k): int(v) for k, v in dict(ctx.p("half_year")).items()}
-    needs: dict[tuple[int, int], int] = {}  # (group, term) -> marks needed
-    for row in _term_rows(ctx):
-        need = needs.get((row.sg, row.term))
-        if need is None:
+    """Marks accumulate «в соответствии с недельной нагрузкой» (4.2.5.2), but the Положение gives no numbers: the
+    rule runs only with the school's thresholds (ruling R13), and not for the students R13 leaves out."""
+    quarter = {int(k): int(v) for k, v in dict(ctx.p("quarter") or {}).items()}
+    half = {int(k): int(v) for k, v in dict(ctx.p("half_year") or {}).items()}
+    if not quarter and not half:
+        return  # no thresholds configured: the rule does not run
+    needs: dict[tuple[int, int], int | None] = {}  # (group, term) -> marks needed
+    for row in _counted_term_rows(ctx):
+        key = (row.sg, row.term)
+        if key not in needs:
             table = half if row.term_type == 2 else quarter
             hours = weekly_hours(ctx, row.sg, row.start, row.end)
-            need = needs[(row.sg, row.term)] = table[min(max(hours, 1), 3)]
-        if row.count < need:
+            needs[key] = table.get(min(max(hours, 1), 3)) if table else None
+        need = needs[key]
+        if need is not None and row.count < need:
             yield _term_finding(ctx, row, f"у обучающегося {row.count} отметок, нужно не меньше {need}")
+
+
+def _counted_term_rows(ctx: RuleContext) -> list[TermRow]:
+    """Term rows of the students density and term-mark minima count (ruling R13): not the exempt from the subject
+    (term mark «осв»), not those absent with Б or УП on more than half of the group's lessons of the term, not
+    groups without a single numeric mark in the term (зачётные, by design). Home and family education are left
+    out of every term row already."""
+    hit: list[TermRow] | None = ctx.memo.get("counted-term-rows")
+    if hit is not None:
+        return hit
+    rows = _term_rows(ctx)
+    marked_groups = {(r.sg, r.term) for r in rows if r.count}
+    sick: dict[tuple[int, int], set[int]] = {}
+    hit = []
+    for r in rows:
+        key = (r.sg, r.term)
+        if key not in marked_groups or (r.term_mark and r.term_mark[1] == -2):
+            continue
+        if key not in sick:
+            sick[key] = _mostly_away(ctx, r.sg, r.start, r.end)
+        if r.student not in sick[key]:
+            hit.append(r)
+    ctx.memo["counted-term-rows"] = hit
+    return hit
+
+
+def _mostly_away(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:
+    """Students absent with Б or УП on more than half of the group's lessons in the period."""
+    lessons = [le for le in ctx.facts.lessons_by_sg.get(sg, []) if start <= le.day <= end]
+    away: Counter[int] = Counter()
+    for le in lessons:
+        for student, code in codes_at(ctx, le).items():
+            if code in ("Б", "УП"):
+                away[student] += 1
+    return {s for s, n in away.items() if n * 2 > len(lessons)}
 
 
 @rule(
@@ -1009,16 +1075,18 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
     clause="5.9",
     advice="проверьте итоговую отметку: текущих отметок недостаточно",
     entity=("student", "sg", "term"),
-    params={"quarter": 3, "half_year": 5},
+    params={"quarter": 0, "half_year": 0},
     core=True,
-    predicate="выставлена числовая итоговая отметка, а текущих отметок меньше минимума (четверть 3, полугодие 5)",
+    predicate="только с минимумом школы (quarter, half_year): выставлена числовая итоговая отметка, а текущих "
+    "отметок меньше минимума; исключения — как у DEN001",
 )
 def fin001(ctx: RuleContext) -> Iterator[Finding]:
-    """A numeric term mark needs at least a minimum of current marks; otherwise the student is «н/а»."""
-    for row in _term_rows(ctx):
+    """A numeric term mark needs a minimum of current marks, otherwise «н/а» (5.9 sends the number to the school's
+    Положение о текущем контроле): the rule runs only with the school's minimum (ruling R13)."""
+    for row in _counted_term_rows(ctx):
         minimum = int(ctx.p("half_year") if row.term_type == 2 else ctx.p("quarter"))
         mark = row.numeric_term_mark
-        if mark is not None and row.count < minimum:
+        if minimum and mark is not None and row.count < minimum:
             yield _term_finding(ctx, row, f"итоговая «{mark}» при {row.count} текущих отметках")
 
 

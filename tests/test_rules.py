@@ -76,7 +76,7 @@ def test_tml002_grade1_and_homework_text(m: Mirror) -> None:
     m.journal(
         SNAP,
         SG1,
-        lessons=[(11, MON), (12, MON), (13, MON), (14, MON)],
+        lessons=[(11, MON), (12, MON), (13, MON), (14, MON), (15, TUE)],  # 15: lesson 14 is not the last (R9)
         assignments=[
             hw(60, 12, 11, "Не предусмотрено"),
             hw(61, 12, 12, "Прочитать сказку"),

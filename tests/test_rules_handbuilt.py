@@ -66,7 +66,7 @@ def test_den001_counts_against_the_weekly_hours_and_skips_the_exempt_and_the_dep
 
 
 def test_den001_not_before_the_term_ends_and_not_in_grade_1(m: Mirror) -> None:
-    quarter_journal(m, {1: 0})
+    quarter_journal(m, {1: 0, 2: 5})
     assert entities(m.run("DEN001", "2026-10-20T07:00:00", Q1_START, rule_params=DENSITY)) == set()  # term runs
     lessons = [(cm + 100, day) for cm, day in twice_a_week(1000, 7)]
     m.journal("2026-10-28T01:00:00", SG1, lessons=lessons, students=(7,), term=Q1)  # grade 1: no marks at all
@@ -77,10 +77,37 @@ def test_den001_not_before_the_term_ends_and_not_in_grade_1(m: Mirror) -> None:
 
 def test_den001_a_student_who_left_before_the_end_is_not_counted(m: Mirror) -> None:
     lessons = twice_a_week(1000, 7)
-    m.journal("2026-09-20T01:00:00", SG, lessons=lessons, students=(1, 2), term=Q1)
-    m.journal("2026-10-01T01:00:00", SG, lessons=lessons, students=(1, 2), free=(2,), term=Q1)  # left in Q1
+    work = [cw(5000 + i, cm, day=day) for i, (cm, day) in enumerate(lessons)]
+    marks = [(5000 + i, 3, "5") for i in range(6)]  # a classmate's marks: the group is marked
+    m.journal("2026-09-20T01:00:00", SG, lessons=lessons, students=(1, 2, 3), term=Q1, assignments=work)
+    m.journal(
+        "2026-10-01T01:00:00",
+        SG,
+        lessons=lessons,
+        students=(1, 2, 3),
+        free=(2,),
+        term=Q1,
+        assignments=work,
+        marks=marks,
+    )  # fmt: skip  (2 left in Q1)
     found = entities(m.run("DEN001", AFTER_Q1, Q1_START, rule_params=DENSITY))
     assert found == {(("sg", SG), ("student", 1), ("term", Q1))}
+
+
+def test_den001_and_fin001_need_the_schools_numbers_and_follow_r13s_exclusions(m: Mirror) -> None:
+    """Ruling R13: without the school's thresholds neither rule runs; with them, a student away (Б, УП) for more
+    than half the lessons and one exempt from the subject (term mark «осв») are not counted."""
+    lessons = twice_a_week(1000, 7)
+    work = [cw(5000 + i, cm, day=day) for i, (cm, day) in enumerate(lessons)]
+    marks = [(5000 + i, 1, "4") for i in range(2)] + [(5000 + i, 4, "5") for i in range(6)]
+    away = [(cm, 2, "Б") for cm, _day in lessons[:10]]
+    m.journal("2026-10-28T01:00:00", SG, lessons=lessons, assignments=work, marks=marks, attendance=away,
+              students=(1, 2, 3, 4), term=Q1, term_marks=[(1, "4", 0), (2, "4", 0), (3, "осв", -2)])  # fmt: skip
+    assert entities(m.run("DEN001", AFTER_Q1, Q1_START)) == set()
+    assert entities(m.run("FIN001", AFTER_Q1, Q1_START)) == set()
+    expected = {(("sg", SG), ("student", 1), ("term", Q1))}
+    assert entities(m.run("DEN001", AFTER_Q1, Q1_START, rule_params=DENSITY)) == expected
+    assert entities(m.run("FIN001", AFTER_Q1, Q1_START, rule_params={"FIN001": {"quarter": 3}})) == expected
 
 
 # --- FIN001 / FIN003: a term mark and the current marks behind it (5.9) -----------------------------------

@@ -26,6 +26,7 @@ from adapters.emulator.journal import (
     HOMEWORK,
     NO_HOMEWORK_GRADE1,
     NOT_GIVEN,
+    RELEASED,
     WRITTEN_TYPES,
     Journal,
     required_marks,
@@ -107,6 +108,15 @@ def ground_truth(school: School, journal: Journal, start: date, as_of: datetime)
     return sorted(set(out))
 
 
+def _last_before_break(school: School, lesson: Any) -> bool:
+    """R9: the group has no lesson between this one and the start of a vacation (3 days or longer), or none after."""
+    later = [le.day for le in school.lessons_by_sg.get(lesson.sg_id, []) if le.day > lesson.day]
+    if not later:
+        return True  # the group's last lesson of the year
+    nxt = min(later)
+    return any(lesson.day < a <= nxt for _name, a, b in cal.VACATIONS if (b - a).days + 1 >= 3)
+
+
 def _visible(t: datetime, as_of: datetime) -> bool:
     return t <= as_of
 
@@ -138,7 +148,8 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
                     yield Violation("CMP002", cm, f"homework in grade 1: {a.name!r}")
                     break
         ok = [a for a in given if a.name.strip() and a.at <= deadline]
-        if not ok:
+        no_homework_due = not given and _last_before_break(school, lesson)  # R9: last lesson before a vacation
+        if not ok and not no_homework_due:
             first = min((a.at for a in given), default=None)
             yield Violation("TML002", cm, f"homework entered {_fmt(first)}")
 
@@ -245,6 +256,19 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
             if term.end < start or datetime.combine(term.end, time(23, 59, 59)) >= as_of:
                 continue
             tms = {tm.student_id: tm for tm in j.term_marks.get((sg_id, term.id), [])}
+            in_term = [le for le in lessons.values() if term.start <= le.day <= term.end]
+            away_count: dict[int, int] = defaultdict(int)
+            for le in in_term:
+                for att in j.attendance.get(le.id, []):
+                    if att.code_at(as_of) in ("Б", "УП"):
+                        away_count[att.student_id] += 1
+            away = {s for s, n in away_count.items() if n * 2 > len(in_term)}
+            marked_group = any(
+                isinstance(m.mark, int) and _visible(m.at, as_of)
+                for le in in_term
+                for a in j.assignments_by_cm.get(le.id, [])
+                for m in j.marks.get(a.id, [])
+            )
             fin002_deadline = datetime.combine(term.end + timedelta(days=FIN002_DAYS), time(23, 59, 59))
             for sid in group.student_ids:
                 st = school.students[sid]
@@ -259,12 +283,19 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
                     if m.student_id == sid and m.mark is not None and _visible(m.at, as_of)
                 ]
                 need = required_marks(group.term_type, group.hours)
-                if len(marks) < need:
-                    yield Violation("DEN001", ent, f"{len(marks)} marks, {need} required")
                 tm = tms.get(sid)
                 visible_tm = tm if tm is not None and _visible(tm.at, as_of) else None
+                # R13: not counted — exempt from the subject («осв»), away (Б, УП) more than half the lessons,
+                # groups without numeric marks by design
+                counted = (
+                    marked_group
+                    and sid not in away
+                    and not (visible_tm is not None and visible_tm.mark_type == RELEASED)
+                )
+                if counted and len(marks) < need:
+                    yield Violation("DEN001", ent, f"{len(marks)} marks, {need} required")
                 if visible_tm is not None and visible_tm.mark_type == NOT_GIVEN and isinstance(visible_tm.mark, int):
-                    if len(marks) < term_minimum(group.term_type):
+                    if counted and len(marks) < term_minimum(group.term_type):
                         yield Violation("FIN001", ent, f"term mark {visible_tm.mark} with {len(marks)} marks")
                     avg = weighted_average([(int(m), w) for m, w in marks])
                     if avg is not None and abs(visible_tm.mark - avg) >= 1:
