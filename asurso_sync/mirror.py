@@ -145,8 +145,8 @@ def journal_rows(
     """One group's journal for one term. ``schedule`` adds lesson numbers from ``schedule/classmeetings``.
 
     ``readOnly`` is not mirrored: it follows from the date and the edit limit and would otherwise "change"
-    every night. The issue lesson of homework is the server's ``issueCmId`` when given, else the group's
-    lesson on the assignment's issue date (docs/rules.md, ruling R8).
+    every night. The issue lesson of homework is the server's ``issueClassMeetingId`` (or ``issueCmId``) when
+    given, else the group's lesson on the assignment's issue date (docs/rules.md, ruling R8).
     """
     schedule = schedule or {}
     lesson_on: dict[date, int] = {}
@@ -177,7 +177,9 @@ def journal_rows(
             "weight": a.weight,
             "issue_date": _d(a.date),
             "due_date": _d(a.dueDate),
-            "issue_cm_id": a.issueCmId if a.issueCmId is not None else (lesson_on.get(a.date) if a.date else None),
+            "issue_cm_id": a.issue_lesson
+            if a.issue_lesson is not None
+            else (lesson_on.get(a.date) if a.date else None),
         }
         for a in body.assignments
     ]

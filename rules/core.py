@@ -126,6 +126,33 @@ def last_before_break(ctx: RuleContext) -> set[int]:
     return hit
 
 
+def double_lessons(ctx: RuleContext) -> dict[int, list[Lesson]]:
+    """Lesson id -> the run of consecutive lessons of its group on its day it belongs to (ruling R8: a double
+    lesson is one unit for homework). Single lessons are left out. Computed once per check."""
+    hit: dict[int, list[Lesson]] | None = ctx.memo.get("double-lessons")
+    if hit is None:
+        hit = {}
+        for lessons in ctx.facts.lessons_by_sg.values():  # ordered by day, number
+            run: list[Lesson] = []
+            for le in [*lessons, None]:
+                if (
+                    le is not None
+                    and run
+                    and le.day == run[-1].day
+                    and le.number is not None
+                    and run[-1].number is not None
+                    and le.number == run[-1].number + 1
+                ):
+                    run.append(le)
+                    continue
+                if len(run) > 1:
+                    for member in run:
+                        hit[member.id] = run
+                run = [le] if le is not None else []
+        ctx.memo["double-lessons"] = hit
+    return hit
+
+
 def next_lesson_term(ctx: RuleContext, lesson: Lesson) -> int | None:
     lessons = ctx.facts.lessons_by_sg[lesson.sg]
     order = ctx.memo.get(("order", lesson.sg))
@@ -279,16 +306,23 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
 )
 def tml002(ctx: RuleContext) -> Iterator[Finding]:
     """Homework given at a lesson must be entered by 16:00 of the lesson day. In grade 1 the entry says there is
-    none («Не предусмотрено»); a missing entry is this one finding, a wrong text is CMP002's (ruling R10). The
+    none («Не предусмотрено»); a missing entry is this one finding, a wrong text is CMP002's (ruling R10). A double
+    lesson is one unit: homework at any of its lessons will do, a missing one is one finding on its last (R8). The
     homework belongs to the journal of the lesson it is due for (often the next term's)."""
     f = ctx.facts
     due = ctx.due_table()
     given_at = _homework_index(ctx)
     grade1_groups = {sg for sg in f.group_class if f.grade(sg) == 1}
     breaks = last_before_break(ctx)
+    doubles = double_lessons(ctx)
     for lesson in due_lessons(ctx):
         grade1 = lesson.sg in grade1_groups
         given = given_at.get(lesson.id)
+        run = doubles.get(lesson.id)
+        if run is not None:  # R8: homework given at any lesson of a double satisfies it; judged on its last lesson
+            if lesson is not run[-1]:
+                continue
+            given = [a for member in run for a in given_at.get(member.id, [])]
         if not given and lesson.id in breaks:
             continue  # R9: the group's last lesson before a vacation or the year's end
         deadline = due.of(lesson)

@@ -339,3 +339,12 @@ async def test_recording_redacts_secrets(api: respx.MockRouter, tmp_path: Path) 
 def test_password_outside_cp1251_cannot_log_in() -> None:
     with pytest.raises(LoginError, match="windows-1251"):
         password_hashes("пароль😀", "1")
+
+
+def test_the_homeworks_issue_lesson_under_either_name() -> None:
+    from adapters.netschool.models import JournalAssignment
+
+    new = JournalAssignment.model_validate({"id": 1, "typeId": 3, "issueClassMeetingId": 77})
+    old = JournalAssignment.model_validate({"id": 2, "typeId": 3, "issueCmId": 78})
+    none = JournalAssignment.model_validate({"id": 3, "typeId": 3})
+    assert (new.issue_lesson, old.issue_lesson, none.issue_lesson) == (77, 78, None)

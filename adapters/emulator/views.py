@@ -304,6 +304,8 @@ class Views:
                     "date": d2s(a.issue_date),
                     "dueDate": d2s(a.due_date),
                     "activityId": None,
+                    # the homework's issue lesson, under the name real responses use (docs/server-api.md §3)
+                    **({"issueClassMeetingId": self.id(a.issue_cm_id)} if a.type_id == HOMEWORK else {}),
                 }
                 for a in assignments
             ],

@@ -238,7 +238,12 @@ class JournalAssignment(Model):
     weight: float | None = None
     date: ServerDate | None = None
     dueDate: ServerDate | None = None
-    issueCmId: int | None = None
+    issueClassMeetingId: int | None = None  # the homework's issue lesson, as IRTech's front-end names it
+    issueCmId: int | None = None  # the same under an older name (tolerated)
+
+    @property
+    def issue_lesson(self) -> int | None:
+        return self.issueClassMeetingId if self.issueClassMeetingId is not None else self.issueCmId
 
 
 class JournalMark(Model):
