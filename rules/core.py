@@ -41,9 +41,10 @@ NO_DEADLINE_TYPES = [
 # --- shared helpers --------------------------------------------------------------------------------
 
 
-def due_lessons(ctx: RuleContext) -> list[Lesson]:
-    """Held lessons of the period whose deadline (16:00 by default) has passed; computed once per deadline."""
-    key = ("due", str(ctx.p_default("deadline", "16:00")))
+def held_lessons(ctx: RuleContext) -> list[Lesson]:
+    """Lessons of the period held on school days whose deadline (16:00 by default; a late lesson's end of day)
+    has passed; computed once per deadline."""
+    key = ("held", str(ctx.p_default("deadline", "16:00")))
     hit = ctx.memo.get(key)
     if hit is None:
         f = ctx.facts
@@ -61,6 +62,39 @@ def due_lessons(ctx: RuleContext) -> list[Lesson]:
                 hit.append(lesson)
         ctx.memo[key] = hit
     return hit
+
+
+def due_lessons(ctx: RuleContext) -> list[Lesson]:
+    """``held_lessons`` without the class-days on which nobody entered anything: those are one deputy item each
+    (CAL002, ruling R7), not a remark per lesson. Computed once per deadline."""
+    key = ("due", str(ctx.p_default("deadline", "16:00")))
+    hit = ctx.memo.get(key)
+    if hit is None:
+        held = held_lessons(ctx)
+        empty = {le.id for lessons in empty_class_days(ctx, held).values() for le in lessons}
+        hit = ctx.memo[key] = [le for le in held if le.id not in empty] if empty else held
+    return hit
+
+
+def _entered_anything(ctx: RuleContext, lesson: Lesson, homework: dict[int, list[Assignment]]) -> bool:
+    return bool(lesson.id in ctx.facts.topics or lesson.work or homework.get(lesson.id) or codes_at(ctx, lesson))
+
+
+def empty_class_days(ctx: RuleContext, lessons: list[Lesson]) -> dict[tuple[int, date], list[Lesson]]:
+    """(class, day) -> its lessons, for the class-days among ``lessons`` with nothing entered on any lesson by
+    anyone — no topic, work, homework or attendance (ruling R7: quarantine, актированный день, an excursion)."""
+    homework = _homework_index(ctx)
+    by_day: dict[tuple[int, date], list[Lesson]] = defaultdict(list)
+    busy: set[tuple[int, date]] = set()
+    for le in lessons:
+        cls = ctx.facts.group_class.get(le.sg)
+        if not cls:
+            continue
+        key = (cls, le.day)
+        by_day[key].append(le)
+        if key not in busy and _entered_anything(ctx, le, homework):
+            busy.add(key)
+    return {key: les for key, les in by_day.items() if key not in busy}
 
 
 def due_by_id(ctx: RuleContext) -> dict[int, Lesson]:
@@ -1175,3 +1209,60 @@ def fin003(ctx: RuleContext) -> Iterator[Finding]:
         avg = round(row.weighted / total, 2)
         if abs(mark - avg) >= threshold:
             yield _term_finding(ctx, row, f"итоговая «{mark}», средний балл {avg:.2f}")
+
+
+# --- the calendar (ruling R7) ------------------------------------------------------------------------
+
+
+@rule(
+    "CAL001",
+    "lesson-on-day-off",
+    "Урок в расписании на каникулах или в праздничный день",
+    clause="4.2.4.1",
+    advice="уберите урок из расписания или перенесите его",
+    entity=("cm",),
+    severity="info",
+    owner="deputy",
+    predicate="урок стоит в расписании на день каникул или праздника — ошибка расписания, сведения для завуча",
+)
+def cal001(ctx: RuleContext) -> Iterator[Finding]:
+    """A lesson left in the schedule on a vacation day or a holiday is a schedule error (4.2.4.1): information for
+    the deputy, never a teacher's remark (ruling R7)."""
+    f = ctx.facts
+    today = ctx.as_of.date()
+    for lesson in f.lessons.values():
+        if lesson.day <= today and ctx.in_period(lesson.day) and f.in_vacation(lesson.day):
+            yield ctx.lesson_finding(
+                lesson, {"cm": lesson.id}, "урок в расписании на каникулах или в праздничный день", owner="deputy"
+            )
+
+
+@rule(
+    "CAL002",
+    "class-day-empty",
+    "У класса за день нет ни одной записи",
+    clause="4.2.4.1",
+    advice="выясните, проводились ли уроки (карантин, актированный день, экскурсия)",
+    entity=("class", "date"),
+    severity="info",
+    owner="deputy",
+    predicate="на всех уроках класса за учебный день никто ничего не внёс — одно сведение завучу вместо "
+    "замечаний по каждому уроку",
+)
+def cal002(ctx: RuleContext) -> Iterator[Finding]:
+    """A class-day with no entry at all on any lesson is one item for the deputy (ruling R7), not a remark per
+    lesson: the lessons probably did not take place as scheduled."""
+    f = ctx.facts
+    empty = empty_class_days(ctx, held_lessons(ctx))
+    for (cls, day), members in sorted(empty.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        yield Finding(
+            "CAL002",
+            {"class": cls, "date": day.year * 10000 + day.month * 100 + day.day},
+            f"{f.class_name.get(cls, '?')}, {day:%d.%m.%Y}: у класса нет ни одной записи ни на одном из "
+            f"{len(members)} уроков",
+            None,
+            cls,
+            None,
+            day,
+            "observed",
+        )

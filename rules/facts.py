@@ -65,6 +65,7 @@ class MarkSet:
 class Facts:
     settings: dict[str, Any] = field(default_factory=dict)  # school/settings as the server sent them (minMark …)
     lesson_end: dict[int, str] = field(default_factory=dict)  # lesson number -> its bell's end «HH:MM»
+    lesson_days: set[date] = field(default_factory=set)  # days with at least one lesson (R7: school days)
     lessons: dict[int, Lesson] = field(default_factory=dict)
     lessons_by_sg: dict[int, list[Lesson]] = field(default_factory=lambda: defaultdict(list))
     group_class: dict[int, int] = field(default_factory=dict)
@@ -100,10 +101,14 @@ class Facts:
     exact_attendance: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)  # -> [(at, code)]
 
     def is_school_day(self, d: date) -> bool:
+        """Ruling R7: a day with lessons in the mirror (Saturdays too) that does not lie in a vacation or holiday."""
         hit = self._school_days.get(d)
         if hit is None:
-            hit = self._school_days[d] = d.weekday() < 5 and not any(a <= d <= b for a, b in self.vacations)
+            hit = self._school_days[d] = d in self.lesson_days and not self.in_vacation(d)
         return hit
+
+    def in_vacation(self, d: date) -> bool:
+        return any(a <= d <= b for a, b in self.vacations)
 
     def next_school_day(self, d: date) -> date:
         n = d + timedelta(days=1)
@@ -235,6 +240,7 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
             d = days[day] = date.fromisoformat(day)
         lesson = Lesson(cm, shared.setdefault(sg, sg), shared.setdefault(term, term), d, number)
         f.lessons[cm] = lesson
+        f.lesson_days.add(d)
         f.lessons_by_sg[sg].append(lesson)
         if topic_seen is not None:
             f.topics[cm] = intern(topic_seen)

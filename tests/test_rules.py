@@ -48,7 +48,7 @@ def test_an_override_counts_its_scopes_undecided_items_with_its_own_parameters(m
     override for grade 8 the undecided count must come from the override's run, not the base one."""
     from rules.engine import Override
 
-    m.journal(f"{MON}T12:00:00", SG, lessons=[(4, MON)])
+    m.journal(f"{MON}T12:00:00", SG, lessons=[(4, MON)], assignments=[cw(90, 4)])  # not an empty class-day
     m.topic(f"{MON}T12:00:00", 4, SG, None)
     assert m.check("TML001") == (set(), 1)
     early = Override("TML001", grade=[8], params={"deadline": "11:00"})
@@ -219,7 +219,8 @@ def test_exact_entry_times_from_the_access_report_decide_what_snapshots_cannot(m
 def test_att002_ot_clarified_in_time_or_not(m: Mirror) -> None:
     """Ruling R12: «ОТ» still there at the end of the 3rd school day after the lesson (Thursday 26.11 23:59 for
     Monday's lesson) is a warning to the class teacher; clarified on day 2 it is nothing."""
-    lessons = [(1, MON)]
+    # the week's lessons: school days come from the schedule (R7)
+    lessons = [(1, MON), (2, TUE), (3, "2026-11-25"), (4, "2026-11-26"), (5, "2026-11-27")]
     m.journal(SNAP, SG, lessons=lessons, attendance=[(1, 1, "ОТ"), (1, 2, "ОТ")])
     m.journal(f"{TUE}T16:05:00", SG, lessons=lessons, attendance=[(1, 1, "Б"), (1, 2, "ОТ")])
     assert m.check("ATT002", as_of=f"{TUE}T16:06:00")[0] == set()  # day 1: not yet
