@@ -9,6 +9,7 @@ week of the term; a student's leave day is the day the group's list first showed
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -1193,21 +1194,22 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
     advice="сверьте итоговую отметку со средним баллом",
     entity=("student", "sg", "term"),
     severity="info",
-    params={"threshold": 1.0},
     core=True,
     owner="deputy",
-    predicate="|итоговая − средневзвешенный балл| ≥ 1 (средний балл — лишь рекомендация: сведения для завуча)",
+    predicate="итоговая не совпадает со средневзвешенным баллом, округлённым по правилам арифметики (3,4 → 3; "
+    "3,5 → 4) — средний балл лишь рекомендация: сведения для завуча",
 )
 def fin003(ctx: RuleContext) -> Iterator[Finding]:
-    """The weighted average only recommends; a large gap is information for the deputy, never a remark."""
-    threshold = float(ctx.p("threshold"))
+    """The weighted average only recommends (5.9): a term mark other than the average rounded half up is
+    information for the deputy, never a remark (a «4» at an average of 3.4 is one)."""
     for row in _term_rows(ctx):
         mark = row.numeric_term_mark
         total = row.weights
         if mark is None or not total:
             continue
-        avg = round(row.weighted / total, 2)
-        if abs(mark - avg) >= threshold:
+        exact = row.weighted / total
+        avg = round(exact, 2)
+        if mark != math.floor(exact + 0.5):
             yield _term_finding(ctx, row, f"итоговая «{mark}», средний балл {avg:.2f}")
 
 

@@ -14,6 +14,7 @@ school week.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -298,7 +299,7 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
                     if counted and len(marks) < term_minimum(group.term_type):
                         yield Violation("FIN001", ent, f"term mark {visible_tm.mark} with {len(marks)} marks")
                     avg = weighted_average([(int(m), w) for m, w in marks])
-                    if avg is not None and abs(visible_tm.mark - avg) >= 1:
+                    if avg is not None and visible_tm.mark != math.floor(avg + 0.5):  # the average rounded half up
                         yield Violation("FIN003", ent, f"term mark {visible_tm.mark}, average {avg:.2f}")
                 if fin002_deadline < as_of and (tm is None or tm.at > fin002_deadline):
                     yield Violation("FIN002", ent, f"term mark entered {_fmt(tm.at if tm else None)}")
