@@ -202,6 +202,8 @@ def _found(findings: list[dict[str, Any]], settled: frozenset[str], config: Conf
     for f in findings:
         rule = catalogue.get(f["rule"])
         route = route_of(rule, config) if rule is not None else "deputy"
+        if route != "none" and f.get("owner") == "deputy":
+            route = "deputy"  # this finding is the deputy's, whoever the rule's usual owner is (R15)
         owner = DEPUTY if route == "deputy" else names.staff.get(f.get("teacher_id") or 0, "—")
         entity = names.entity(f["entity"])
         rows.append(Row(f["rule"], entity, owner, route, f.get("evidence") or "", f["fingerprint"] in settled))

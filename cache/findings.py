@@ -63,13 +63,13 @@ def record_check(
         db.conn.executemany(
             'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", '
             '"sg_id", "date", "message", "evidence", "state", "first_seen", "last_seen", "resolved_at", '
-            '"check_run_id", "settled") '
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) "
+            '"check_run_id", "settled", "owner") '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) "
             'ON CONFLICT ("fingerprint") DO UPDATE SET "state" = excluded."state", '
             '"first_seen" = excluded."first_seen", "last_seen" = excluded."last_seen", "resolved_at" = NULL, '
             '"message" = excluded."message", "teacher_id" = excluded."teacher_id", '
             '"severity" = excluded."severity", "evidence" = excluded."evidence", '
-            '"check_run_id" = excluded."check_run_id", "settled" = excluded."settled"',
+            '"check_run_id" = excluded."check_run_id", "settled" = excluded."settled", "owner" = excluded."owner"',
             (
                 (
                     f["fingerprint"],
@@ -87,6 +87,7 @@ def record_check(
                     as_of,
                     run_id,
                     int(f["fingerprint"] in settled),
+                    f.get("owner"),
                 )
                 # in fingerprint order: the key index then grows at its end instead of at random pages
                 for f in sorted(findings, key=lambda f: str(f["fingerprint"]))
@@ -129,7 +130,7 @@ def record_check(
 def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, Any]]:
     sql = (
         'SELECT "fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", "sg_id", "date", "message", '
-        '"evidence", "state", "first_seen", "last_seen", "resolved_at", "settled" FROM "finding"'
+        '"evidence", "state", "first_seen", "last_seen", "resolved_at", "settled", "owner" FROM "finding"'
     )
     params: list[Any] = []
     if state:

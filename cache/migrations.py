@@ -106,5 +106,12 @@ def m0012_change_log_changes(db: Database) -> None:
     _run_sql_file(db, "0012_change_log_changes.sql")
 
 
+@migrations(name="0013_finding_owner")
+def m0013_finding_owner(db: Database) -> None:
+    """Who answers for one finding when it is not the rule's usual owner: «deputy» for a term mark of a student
+    in family or home education (ruling R15); NULL means the rule's owner."""
+    db.execute('ALTER TABLE "finding" ADD COLUMN "owner" TEXT')
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -60,6 +60,9 @@ class Finding:
     # A matter of record: the late entry has since been made, nothing is left to fix (e.g. a topic entered at
     # 18:40). Kept for the statistics; a remark list shows it once, as new, and does not carry it over.
     settled: bool = False
+    # Who answers for this finding when it is not the rule's owner: «deputy» for the term mark of a student in
+    # family or home education (ruling R15). None: the rule's owner.
+    owner: str | None = None
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -82,6 +85,7 @@ class Finding:
             "date": self.date.isoformat() if self.date else None,
             "message": self.message,
             "evidence": self.evidence,
+            "owner": self.owner,
             "fingerprint": self.fingerprint,
             "state": self.state,
             "first_seen": self.first_seen,

@@ -975,12 +975,18 @@ def _ended_terms(ctx: RuleContext) -> Iterator[tuple[int, int, date, date, int |
 def _students(ctx: RuleContext, sg: int, term: int, end: date) -> list[int]:
     """The group's students of the term, in id order, without the exempt (``ctx.exempt``) and those who left
     before the term's end (``ctx.left_before`` the day after it): inlined, it runs for every enrolled student."""
+    return _enrolled_at_end(ctx, sg, term, end, outside_class=False)
+
+
+def _enrolled_at_end(ctx: RuleContext, sg: int, term: int, end: date, *, outside_class: bool) -> list[int]:
+    """The group's students still enrolled the day after the term's end, in id order: those taught in class
+    (``outside_class=False``) or those in family or home education, whose term marks are the deputy's (R15)."""
     enrolled = ctx.facts.enrollment.get((sg, term or 0), {})
     family, left_on = ctx.family_education, ctx.facts.left_on
     after = end + timedelta(days=1)
     out = []
     for student in sorted(enrolled):
-        if student in family or enrolled[student][1]:
+        if (student in family or enrolled[student][1]) is not outside_class:
             continue
         left = left_on.get((sg, term or 0, student))
         if left is None or left >= after:
@@ -1168,12 +1174,19 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
     entity=("student", "sg", "term"),
     params={"days": 3, "grace_minutes": 10},
     core=True,
-    predicate="через 3 дня после окончания периода у обучающегося нет итоговой отметки (н/а и «освобождён» считаются)",
+    predicate="через 3 дня после окончания периода у обучающегося нет итоговой отметки (н/а и «освобождён» считаются); "
+    "у обучающихся в семье и на дому итоговые вносит школа — замечание завучу",
 )
 def fin002(ctx: RuleContext) -> Iterator[Finding]:
-    """Term marks are entered within a few days after the term ends."""
+    """Term marks are entered within a few days after the term ends. For a student in family or home education
+    the school enters them from the attestation (4.2.2.9): the finding is the deputy's (ruling R15)."""
     dues = passed_dues(ctx, int(ctx.p("days")))
-    for row in _term_rows(ctx):
+    rows = [(row, False) for row in _term_rows(ctx)]
+    for sg, term, start, end, typ in _ended_terms(ctx):
+        given = ctx.facts.term_marks.get((sg, term), {})
+        for student in _enrolled_at_end(ctx, sg, term, end, outside_class=True):
+            rows.append((TermRow(sg, term, start, end, typ, student, 0, 0.0, 0.0, given.get(student)), True))
+    for row, deputys in rows:
         due = dues[row.end]
         if due is None:
             continue
@@ -1182,7 +1195,10 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
             continue  # seen by the deadline + grace: on time (decide_due's first answer, without the call)
         verdict = ctx.decide_due(ctx.journal_key(row.sg, row.term), first, due)
         if verdict is Verdict.LATE:
-            yield _term_finding(ctx, row, f"итоговая отметка не выставлена к {due.moment:%d.%m.%Y}")
+            found = _term_finding(ctx, row, f"итоговая отметка не выставлена к {due.moment:%d.%m.%Y}")
+            if deputys:
+                found.owner = "deputy"
+            yield found
         _count(ctx, verdict, row.sg)
 
 

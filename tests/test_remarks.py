@@ -143,6 +143,21 @@ def test_lists_hold_only_the_teachers_own_findings(school: Path) -> None:
     assert all(t.trend[0] is None for t in summary.teachers)  # before the check period: unknown, not 100 %
 
 
+def test_a_finding_owned_by_the_deputy_goes_to_the_summary_not_to_the_teacher(school: Path) -> None:
+    """A finding's own owner (R15: a family-education student's term mark) outranks its rule's route."""
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        before = build_week(db, config, W51)
+        mine = next(r for tl in before.lists for r in tl.part.new if r.rule == "TML001")
+        with db.conn:
+            db.execute('UPDATE "finding" SET "owner" = \'deputy\' WHERE "fingerprint" = ?', [mine.fingerprint])
+        after = build_week(db, config, W51)
+    in_lists = {r.fingerprint for tl in after.lists for p in (tl.part, tl.chief) for r in (*p.new, *p.still_open)}
+    assert mine.fingerprint not in in_lists
+    assert mine.fingerprint in {r.fingerprint for r in after.summary.info}
+    assert sum(t.new for t in after.summary.teachers) == sum(t.new for t in before.summary.teachers) - 1
+
+
 def test_sections_new_open_resolved_and_settled(school: Path, smtp: tuple[int, Recorder]) -> None:
     """A week's «new» starts after the check the previous week's lists were sent from; a late entry that has
     been made since (a matter of record) is shown once and not carried over."""

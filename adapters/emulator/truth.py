@@ -273,9 +273,14 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
             fin002_deadline = datetime.combine(term.end + timedelta(days=FIN002_DAYS), time(23, 59, 59))
             for sid in group.student_ids:
                 st = school.students[sid]
-                if st.exempt or (st.leave_at is not None and st.leave_at.date() <= term.end):
+                if st.leave_at is not None and st.leave_at.date() <= term.end:
                     continue
                 ent = (("student", sid), ("sg", sg_id), ("term", term.id))
+                tm = tms.get(sid)
+                if st.exempt:  # family or home education: the school enters the term mark (R15, the deputy's)
+                    if fin002_deadline < as_of and (tm is None or tm.at > fin002_deadline):
+                        yield Violation("FIN002", ent, f"term mark entered {_fmt(tm.at if tm else None)}")
+                    continue
                 marks = [
                     (m.mark, a.weight)
                     for a in j.assignments_by_sg[sg_id]
@@ -284,7 +289,6 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
                     if m.student_id == sid and m.mark is not None and _visible(m.at, as_of)
                 ]
                 need = required_marks(group.term_type, group.hours)
-                tm = tms.get(sid)
                 visible_tm = tm if tm is not None and _visible(tm.at, as_of) else None
                 # R13: not counted — exempt from the subject («осв»), away (Б, УП) more than half the lessons,
                 # groups without numeric marks by design

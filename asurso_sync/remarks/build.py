@@ -122,7 +122,7 @@ class Builder:
             severity=f["severity"],
             advice=SETTLED_ADVICE if f["settled"] else rule.advice if rule else "",
             state=state,
-            owner=rule.owner if rule else "deputy",
+            owner=f.get("owner") or (rule.owner if rule else "deputy"),
             teacher_id=f["teacher_id"],
             class_name=self.classes.get(f["class_id"] or 0, ""),
             subject=self.subjects.get(f["sg_id"] or 0, ""),
@@ -145,7 +145,7 @@ class Builder:
     def _part(self, teacher_id: int, codes: set[str]) -> Part:
         part = Part()
         for r in self.findings:
-            if r.teacher_id != teacher_id or r.rule not in codes or not self._in_week(r):
+            if r.teacher_id != teacher_id or r.rule not in codes or r.owner == "deputy" or not self._in_week(r):
                 continue
             {"new": part.new, "open": part.still_open, "resolved": part.resolved}[r.state].append(r)
         for items in (part.new, part.still_open, part.resolved):
