@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from rules.context import ABSENT, DEFAULT_IN_LESSON, DEFAULT_WRITTEN, Finding, RuleContext
@@ -634,8 +635,10 @@ def cmp002(ctx: RuleContext) -> Iterator[Finding]:
                 break
 
 
+@lru_cache(maxsize=1 << 16)
 def _loose(text: str) -> str:
-    """Letters and digits only, case-folded: «не предусмотрено.» compares equal to «Не предусмотрено»."""
+    """Letters and digits only, case-folded: «не предусмотрено.» compares equal to «Не предусмотрено». Cached:
+    a year's topics repeat (the same КТП text in every parallel class)."""
     return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
@@ -1186,7 +1189,7 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
         given = ctx.facts.term_marks.get((sg, term), {})
         for student in _enrolled_at_end(ctx, sg, term, end, outside_class=True):
             rows.append((TermRow(sg, term, start, end, typ, student, 0, 0.0, 0.0, given.get(student)), True))
-    for row, deputys in rows:
+    for row, deputy_owned in rows:
         due = dues[row.end]
         if due is None:
             continue
@@ -1196,7 +1199,7 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
         verdict = ctx.decide_due(ctx.journal_key(row.sg, row.term), first, due)
         if verdict is Verdict.LATE:
             found = _term_finding(ctx, row, f"итоговая отметка не выставлена к {due.moment:%d.%m.%Y}")
-            if deputys:
+            if deputy_owned:
                 found.owner = "deputy"
             yield found
         _count(ctx, verdict, row.sg)
