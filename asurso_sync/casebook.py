@@ -122,18 +122,18 @@ class _Names:
         self.built = b
 
     def entity(self, entity: dict[str, int]) -> str:
+        named = {  # key -> (Russian word, id -> name)
+            "cm": ("урок", self.lessons),
+            "student": ("ученик", self.students),
+            "sg": ("группа", self.groups),
+            "term": ("период", self.terms),
+            "class": ("класс", self.classes),
+        }
         parts = []
         for key, value in sorted(entity.items(), key=lambda kv: _ORDER.index(kv[0]) if kv[0] in _ORDER else 99):
-            if key == "cm":
-                parts.append(f"урок {self.lessons.get(value, value)}")
-            elif key == "student":
-                parts.append(f"ученик {self.students.get(value, value)}")
-            elif key == "sg":
-                parts.append(f"группа {self.groups.get(value, value)}")
-            elif key == "term":
-                parts.append(f"период {self.terms.get(value, value)}")
-            elif key == "class":
-                parts.append(f"класс {self.classes.get(value, value)}")
+            if key in named:
+                word, names = named[key]
+                parts.append(f"{word} {names.get(value, value)}")
             elif key == "date":
                 parts.append(f"день {value % 100:02d}.{value // 100 % 100:02d}.{value // 10000}")
             elif key == "assignment":

@@ -98,74 +98,48 @@ class Mirror:
         term_marks: list[tuple[int, str | None, int]] = (),  # type: ignore[assignment]
     ) -> None:
         scope = {"sg_id": sg, "term_id": term}
+        tables = {
+            "class_meeting": [
+                {
+                    "id": le[0],
+                    "sg_id": sg,
+                    "term_id": term,
+                    "day": le[1],
+                    "number": le[2] if len(le) > 2 else 2,  # type: ignore[misc]
+                    "schedule_time_id": 2,
+                    "room": None,
+                    "is_tkr": 0,
+                    "read_only": None,
+                }
+                for le in lessons
+            ],
+            "assignment": [{"sg_id": sg, "term_id": term, "weight": 10, "issue_cm_id": None, **a} for a in assignments],
+            "mark": [
+                {"assignment_id": a, "student_id": s, "sg_id": sg, "term_id": term, "mark": m, "duty": 0}
+                for a, s, m in marks
+            ],
+            "attendance": [
+                {"class_meeting_id": cm, "student_id": s, "sg_id": sg, "term_id": term, "reason": r}
+                for cm, s, r in attendance
+            ],
+            "enrollment": [
+                {
+                    "sg_id": sg,
+                    "term_id": term,
+                    "student_id": s,
+                    "free": int(s in free),
+                    "individual_educ": int(s in individual),
+                }
+                for s in students
+            ],
+            "term_mark": [
+                {"sg_id": sg, "term_id": term, "student_id": s, "mark": mark, "mark_type": kind}
+                for s, mark, kind in term_marks
+            ],
+        }
         with unit(self.db, "journal", scope, observed_at=at, allow_empty=True) as u:
-            u.save(
-                "class_meeting",
-                [
-                    {
-                        "id": le[0],
-                        "sg_id": sg,
-                        "term_id": term,
-                        "day": le[1],
-                        "number": le[2] if len(le) > 2 else 2,  # type: ignore[misc]
-                        "schedule_time_id": 2,
-                        "room": None,
-                        "is_tkr": 0,
-                        "read_only": None,
-                    }
-                    for le in lessons
-                ],
-                scope=scope,
-                complete=True,
-            )
-            u.save(
-                "assignment",
-                [{"sg_id": sg, "term_id": term, "weight": 10, "issue_cm_id": None, **a} for a in assignments],
-                scope=scope,
-                complete=True,
-            )
-            u.save(
-                "mark",
-                [
-                    {"assignment_id": a, "student_id": s, "sg_id": sg, "term_id": term, "mark": m, "duty": 0}
-                    for a, s, m in marks
-                ],
-                scope=scope,
-                complete=True,
-            )
-            u.save(
-                "attendance",
-                [
-                    {"class_meeting_id": cm, "student_id": s, "sg_id": sg, "term_id": term, "reason": r}
-                    for cm, s, r in attendance
-                ],
-                scope=scope,
-                complete=True,
-            )
-            u.save(
-                "enrollment",
-                [
-                    {
-                        "sg_id": sg,
-                        "term_id": term,
-                        "student_id": s,
-                        "free": int(s in free),
-                        "individual_educ": int(s in individual),
-                    }
-                    for s in students
-                ],
-                scope=scope,
-                complete=True,
-            )
-            u.save(
-                "term_mark",
-                [
-                    {"sg_id": sg, "term_id": term, "student_id": s, "mark": mark, "mark_type": kind}
-                    for s, mark, kind in term_marks
-                ],
-                scope=scope,
-                complete=True,
-            )
+            for table, table_rows in tables.items():
+                u.save(table, table_rows, scope=scope, complete=True)
 
     def add_term(self, term: int, name: str, type_id: int, start: str, end: str) -> None:
         with unit(self.db, "directory-term", {"term_id": term}, observed_at=f"{MON}T01:00:00") as u:
