@@ -42,6 +42,17 @@ def summary_attachment_name(week: Week) -> str:
     return f"svodka-ezh-{week.label}.xlsx"
 
 
+def _deputy_message(config: Config, wl: WeekLists, rendered: Rendered) -> EmailMessage:
+    """The deputy's summary letter of the week (written to a file or queued: the same letter)."""
+    return build_message(
+        config,
+        to_name="Заместитель директора по УВР",
+        to_addr=config.mail.deputy_addr or "",
+        rendered=rendered,
+        attachment_name=summary_attachment_name(wl.week),
+    )
+
+
 def file_stem(tl: TeacherList) -> str:
     return f"teacher-{tl.teacher_id}"
 
@@ -101,14 +112,7 @@ def write_files(config: Config, wl: WeekLists, out: Path, *, only: str | None = 
         assert s.xlsx is not None
         put(summary_attachment_name(wl.week), s.xlsx)
         if config.mail.deputy_addr:
-            msg = build_message(
-                config,
-                to_name="Заместитель директора по УВР",
-                to_addr=config.mail.deputy_addr,
-                rendered=s,
-                attachment_name=summary_attachment_name(wl.week),
-            )
-            put("summary.eml", bytes(msg))
+            put("summary.eml", bytes(_deputy_message(config, wl, s)))
     return written
 
 
@@ -152,14 +156,7 @@ def enqueue_week(
             plan.planned.append(item)
             if not dry_run:
                 s = render_summary(wl.summary)
-                msg = build_message(
-                    config,
-                    to_name="Заместитель директора по УВР",
-                    to_addr=config.mail.deputy_addr,
-                    rendered=s,
-                    attachment_name=summary_attachment_name(wl.week),
-                )
-                messages.append((item, msg))
+                messages.append((item, _deputy_message(config, wl, s)))
         else:
             plan.missing.append("заместитель директора ([mail] deputy_addr)")
     if dry_run:
