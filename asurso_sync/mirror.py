@@ -140,9 +140,17 @@ def student_rows(class_id: int, items: Iterable[StudentListItem]) -> list[dict[s
 
 
 def journal_rows(
-    body: JournalBody, sg_id: int, term_id: int, schedule: Mapping[int, ClassMeeting] | None = None
+    body: JournalBody,
+    sg_id: int,
+    term_id: int,
+    schedule: Mapping[int, ClassMeeting] | None = None,
+    *,
+    marks_only: bool = False,
 ) -> Rows:
     """One group's journal for one term. ``schedule`` adds lesson numbers from ``schedule/classmeetings``.
+
+    ``marks_only`` is for the year's own period: its lessons belong to the terms' journals, so only the list of
+    students and the year marks are kept (docs/server-api.md §3, «year marks»).
 
     ``readOnly`` is not mirrored: it follows from the date and the edit limit and would otherwise "change"
     every night. The issue lesson of homework is the server's ``issueClassMeetingId`` (or ``issueCmId``) when
@@ -218,6 +226,8 @@ def journal_rows(
         {"sg_id": sg_id, "term_id": term_id, "student_id": m.studentId, "mark": m.mark, "mark_type": m.markType}
         for m in body.term_marks
     ]
+    if marks_only:
+        meetings, assignments, marks, attendance = [], [], [], []
     return {
         "class_meeting": meetings,
         "assignment": assignments,

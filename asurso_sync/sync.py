@@ -238,7 +238,9 @@ class Sync:
                 t = terms[term_id]
                 if self._term_selected(t, today):
                     jobs.append((sg, class_id or 0, term_id))
-        schedule = await self._schedules(classes, [terms[t] for _, _, t in jobs])
+        schedule = await self._schedules(
+            classes, [terms[t] for _, _, t in jobs if terms[t].termTypeId != calendar.YEAR_TERM_TYPE]
+        )
         # The snapshot reads the same journals as the nightly sync, not only groups with lessons today: the 16:05
         # observation also decides yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
         self._total(len(jobs))
@@ -270,6 +272,8 @@ class Sync:
         if self.opt.end and t.startDate > self.opt.end:
             return False
         tail = timedelta(days=max(self.opt.lookback_days, TERM_TAIL_DAYS))
+        if t.termTypeId == calendar.YEAR_TERM_TYPE and t.endDate > today + tail:
+            return False  # the year's own period holds only the year marks: read from near the year's end
         if t.startDate > today + tail:
             return False  # not started, and not about to
         if self.opt.mode == "all" or t.startDate > today or t.endDate >= today:
@@ -395,16 +399,19 @@ class Sync:
         await self._safely(f"ученики класса {class_id}", work)
 
     _class_term_map: dict[int, list[int]]
+    _term_types: dict[int, int | None]
 
     async def _class_terms(self, classes: list[int]) -> list[Term]:
         """The terms each class works in (``terms/search`` by class), from the server."""
         self._class_term_map = {}
+        self._term_types = {}
         found: dict[int, Term] = {}
 
         async def one(class_id: int) -> None:
             data = await self.client.post_read_json("/webapi/terms/search", {"classIds": [class_id]})
             terms = parse(list[Term], data, "terms/search")
             self._class_term_map[class_id] = [t.id for t in terms]
+            self._term_types.update((t.id, t.termTypeId) for t in terms)
             for t in terms:
                 found[t.id] = t
 
@@ -449,7 +456,8 @@ class Sync:
                 had = live_count(self.db, "class_meeting", scope) + live_count(self.db, "enrollment", scope)
                 if had:
                     raise EmptyUnitError("journal", scope, had)
-            data_rows = mirror.journal_rows(body, sg, term_id, schedule)
+            year = self._term_types.get(term_id) == calendar.YEAR_TERM_TYPE
+            data_rows = mirror.journal_rows(body, sg, term_id, schedule, marks_only=year)
             self._save(
                 "journal",
                 scope,

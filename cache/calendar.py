@@ -15,6 +15,10 @@ from datetime import date
 
 from sqlite_utils import Database
 
+# ``term_type_id`` of the year's own period, whose journal carries the year marks (docs/server-api.md §3, «year
+# marks»; inferred: only 1 = quarter is confirmed).
+YEAR_TERM_TYPE = 4
+
 # True when the ISO day in column/expression {day} lies inside a live vacation.
 _IN_VACATION = (
     'EXISTS (SELECT 1 FROM "vacation" v WHERE v."gone_at" IS NULL AND {day} BETWEEN v."start_date" AND v."end_date")'

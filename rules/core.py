@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
+from cache.calendar import YEAR_TERM_TYPE
 from rules.context import ABSENT, DEFAULT_IN_LESSON, DEFAULT_WRITTEN, Finding, RuleContext
 from rules.evidence import Due, Verdict, ts
 from rules.facts import M_NUMERIC, Assignment, Lesson, topic_texts
@@ -1046,6 +1047,11 @@ class TermRow:
     term_mark: tuple[str | None, int | None, str] | None  # (mark, mark type, first seen)
 
     @property
+    def is_year(self) -> bool:
+        """The year's own period: its mark is due (FIN002), but density and averages are the terms' business."""
+        return self.term_type == YEAR_TERM_TYPE
+
+    @property
     def numeric_term_mark(self) -> int | None:
         tm = self.term_mark
         if tm and tm[0] and tm[0].strip().isdigit() and (tm[1] or 0) == 0:
@@ -1060,7 +1066,7 @@ def _term_rows(ctx: RuleContext) -> list[TermRow]:
     if hit is None:
         hit = []
         for sg, term, start, end, typ in _ended_terms(ctx):
-            marks = _term_marks(ctx, sg, start, end)
+            marks = {} if typ == YEAR_TERM_TYPE else _term_marks(ctx, sg, start, end)
             given = ctx.facts.term_marks.get((sg, term), {})
             for student in _students(ctx, sg, term, end):
                 count, weights, weighted = marks.get(student) or _NO_TERM_MARKS
@@ -1125,7 +1131,7 @@ def _counted_term_rows(ctx: RuleContext) -> list[TermRow]:
     hit = []
     for r in rows:
         key = (r.sg, r.term)
-        if key not in marked_groups or (r.term_mark and r.term_mark[1] == -2):
+        if key not in marked_groups or r.is_year or (r.term_mark and r.term_mark[1] == -2):
             continue
         if key not in sick:
             sick[key] = _mostly_away(ctx, r.sg, r.start, r.end)
@@ -1224,7 +1230,7 @@ def fin003(ctx: RuleContext) -> Iterator[Finding]:
     for row in _term_rows(ctx):
         mark = row.numeric_term_mark
         total = row.weights
-        if mark is None or not total:
+        if mark is None or not total or row.is_year:
             continue
         exact = row.weighted / total
         avg = round(exact, 2)

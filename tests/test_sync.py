@@ -270,3 +270,28 @@ def test_sync_command_over_loopback_with_summary(runner: CliRunner, tmp_path: Pa
     assert counts["student"] == len(emu.school.students) and counts["mark"] > 1_000
     audit = rows(db, """SELECT count(*) AS n FROM "audit_log" WHERE "action" = 'sync'""")
     assert audit[0]["n"] == 2
+
+
+def test_year_period_keeps_only_its_students_and_year_marks() -> None:
+    """The year's own period repeats the terms' lessons: of its journal only the list and `totals` are mirrored,
+    so a lesson never moves from its quarter to the year (docs/server-api.md §3, «year marks»)."""
+    from adapters.netschool.models import JournalBody
+    from asurso_sync.mirror import journal_rows
+
+    body = JournalBody.model_validate(
+        {
+            "subjectGroupId": 5,
+            "students": [{"id": 7, "fullName": "Кузнецова Ольга"}],
+            "classMeeting": [{"id": 11, "date": "2027-04-06T00:00:00"}],
+            "assignments": [{"id": 21, "classMeetingId": 11, "typeId": 1, "weight": 1}],
+            "marks": [{"assignmentId": 21, "studentId": 7, "mark": 5}],
+            "attendance": [{"classmeetingId": 11, "studentId": 7, "reason": "Б"}],
+            "totals": [{"marks": [{"studentId": 7, "mark": "5", "markType": 0}]}],
+        }
+    )
+    term = journal_rows(body, 5, 703)
+    year = journal_rows(body, 5, 704, marks_only=True)
+    assert all(term[t] for t in ("class_meeting", "assignment", "mark", "attendance", "enrollment", "term_mark"))
+    assert not any(year[t] for t in ("class_meeting", "assignment", "mark", "attendance"))
+    assert [r["student_id"] for r in year["enrollment"]] == [7]
+    assert [(r["term_id"], r["mark"]) for r in year["term_mark"]] == [(704, "5")]

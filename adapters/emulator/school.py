@@ -229,8 +229,14 @@ class Group:
         return self.teacher_id
 
 
+# termTypeId of the year's own period, which carries the year marks [I: docs/server-api.md §3, «year marks»]
+YEAR_TERM_TYPE = 4
+
+
 @dataclass(slots=True)
 class Term:
+    """A period of the journal: a quarter, a half-year, a trimester, or the year's own period (``YEAR_TERM_TYPE``)."""
+
     id: int
     name: str
     type_id: int

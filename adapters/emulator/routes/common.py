@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.emulator.protocol import Reply, Session
+from adapters.emulator.school import YEAR_TERM_TYPE
 
 if TYPE_CHECKING:
     from adapters.emulator.server import Emulator
@@ -65,7 +66,7 @@ def term_of(request: Request, sg_id: int) -> Any:
     e = emulator(request)
     term_id = qint(request, "termId")
     term = e.school.terms.get(term_id or 0)
-    if term is None or term.type_id != e.school.groups[sg_id].term_type:
+    if term is None or term.type_id not in (e.school.groups[sg_id].term_type, YEAR_TERM_TYPE):
         raise Reply(JSONResponse({"message": "Учебный период не найден для этой группы"}, 400))
     return term
 

@@ -17,6 +17,7 @@ from adapters.emulator.protocol import (
     Session,
 )
 from adapters.emulator.routes.common import emulator, ep, forbidden_write, group, json_get, qdate, qint, term_of
+from adapters.emulator.school import YEAR_TERM_TYPE
 
 
 def context(request: Request, sess: Session) -> Any:
@@ -151,7 +152,9 @@ async def terms_search(request: Request) -> Response:
     type_ids = {s.grade_term_type[s.classes[int(c)].grade] for c in class_ids if int(c) in s.classes}
     out = []
     for t in s.terms.values():
-        if type_ids and t.type_id not in type_ids:
+        # a class's terms are its grade's kind; the year's own period (a scenario's ``kind = "year"``) is given to
+        # every class, so that its journal carries the year marks [I: docs/server-api.md §3, «year marks»]
+        if type_ids and t.type_id not in type_ids and t.type_id != YEAR_TERM_TYPE:
             continue
         if start and t.end < date.fromisoformat(start[:10]):
             continue
