@@ -600,3 +600,15 @@ def test_fingerprint_is_the_hash_of_the_compact_json_of_rule_and_entity() -> Non
         rule = rng.choice(["TML001", "MRK010", "WVR001", "ПРАВ1", "a-b"])
         assert fingerprint(rule, entity) == contract(rule, entity), (rule, entity)
     assert fingerprint("TML001", {"cm": 3}) == contract("TML001", {"cm": 3})
+
+
+def test_ktp002_similarity_forgives_endings_and_short_words() -> None:
+    """R16: «Сложение дробей» shares words with «Сложение обыкновенных дробей…»; «Разное» shares none; words under
+    four letters carry no meaning for the comparison."""
+    from rules.core import _stems
+
+    plan = _stems("Сложение обыкновенных дробей с одинаковыми знаменателями")
+    assert _stems("Сложение дробей") & plan
+    assert _stems("Дроби: сложение") & plan
+    assert not _stems("Разное") & plan
+    assert _stems("ДНК и РНК") == set()
