@@ -112,6 +112,7 @@ def directory_rows(
                 "class_id": g.class_.id if g.class_ else None,
                 "subject_id": g.subject.id if g.subject else None,
                 "is_iup": 1 if g.isIup else 0,
+                "extracurricular": 1 if g.extraCurricular else 0,
             }
             for g in groups
         ],

@@ -113,5 +113,11 @@ def m0013_finding_owner(db: Database) -> None:
     db.execute('ALTER TABLE "finding" ADD COLUMN "owner" TEXT')
 
 
+@migrations(name="0014_extracurricular")
+def m0014_extracurricular(db: Database) -> None:
+    """Whether a subject group is внеурочная деятельность: only its topic and attendance are checked (ruling R19)."""
+    db.execute('ALTER TABLE "subject_group" ADD COLUMN "extracurricular" INTEGER NOT NULL DEFAULT 0')
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -108,8 +108,8 @@ ENTITIES: dict[str, Entity] = {
         _e(
             "subject_group",
             ("id",),
-            {"id": INT, "name": TXT, "class_id": INT, "subject_id": INT, "is_iup": INT},
-            "Учебная группа: класс × предмет × подгруппа (subjectgroups).",
+            {"id": INT, "name": TXT, "class_id": INT, "subject_id": INT, "is_iup": INT, "extracurricular": INT},
+            "Учебная группа: класс × предмет × подгруппа (subjectgroups); extracurricular = внеурочная деятельность.",
             ("class_id",),
         ),
         _e(

@@ -305,6 +305,7 @@ def _count(ctx: RuleContext, verdict: Verdict, sg: int) -> None:
     core=True,
     predicate="у проведённого урока нет темы к 16:00 дня урока (в том числе совсем нет)",
     example="8б, Алгебра, 23.11.2026, урок 3: тема урока не внесена до 16:00",
+    extracurricular=True,
 )
 def tml001(ctx: RuleContext) -> Iterator[Finding]:
     """The topic of a lesson must be in the journal by 16:00 of the lesson day (Положение 3.7). Evidence: the
@@ -595,6 +596,7 @@ def tml006(ctx: RuleContext) -> Iterator[Finding]:
     core=True,
     predicate="тема есть, но ничего не говорит: без знаков препинания и пробелов пуста («.», «-», «---») или это "
     "«урок», «тема», «без темы», «нет», «не указана» и т. п. (список — параметр placeholders)",
+    extracurricular=True,
 )
 def cmp001(ctx: RuleContext) -> Iterator[Finding]:
     """A topic that says nothing — «урок», «---Не указана---», «.» — is no topic: the journal must say what the
@@ -918,6 +920,7 @@ def mrk005(ctx: RuleContext) -> Iterator[Finding]:
     core=True,
     predicate="код посещаемости не из набора Положения (УП, НП, ОТ, Б, ОП); «ОСВ» освобождённого от предмета "
     "допустим (allow_osv = false — запретить)",
+    extracurricular=True,
 )
 def att001(ctx: RuleContext) -> Iterator[Finding]:
     """Only the Положение's attendance codes may be used (5.4); «ОСВ» marks a student exempt from the subject, an
@@ -960,6 +963,7 @@ def _reason_at(ctx: RuleContext, lesson: Lesson, student: int, moment: str) -> s
     core=True,
     owner="chief",
     predicate="код «ОТ» всё ещё стоит в конце 3-го учебного дня после урока (school_days, deadline)",
+    extracurricular=True,
 )
 def att002(ctx: RuleContext) -> Iterator[Finding]:
     """The class teacher clarifies «ОТ» (absent, reason unknown) — «ежедневно корректирует» (4.2.6.4): still
@@ -1309,6 +1313,7 @@ def fin003(ctx: RuleContext) -> Iterator[Finding]:
     severity="info",
     owner="deputy",
     predicate="урок стоит в расписании на день каникул или праздника — ошибка расписания, сведения для завуча",
+    extracurricular=True,
 )
 def cal001(ctx: RuleContext) -> Iterator[Finding]:
     """A lesson left in the schedule on a vacation day or a holiday is a schedule error (4.2.4.1): information for
@@ -1333,6 +1338,7 @@ def cal001(ctx: RuleContext) -> Iterator[Finding]:
     owner="deputy",
     predicate="на всех уроках класса за учебный день никто ничего не внёс — одно сведение завучу вместо "
     "замечаний по каждому уроку",
+    extracurricular=True,
 )
 def cal002(ctx: RuleContext) -> Iterator[Finding]:
     """A class-day with no entry at all on any lesson is one item for the deputy (ruling R7), not a remark per

@@ -177,6 +177,8 @@ def run_rules(
                 kept_n = n - before.get(sg, 0) if o.matches_group(sg, ctx.facts) else before.get(sg, 0)
                 ctx.undecided[code] += kept_n - n
                 ctx.undecided_in[code, sg] = kept_n
+        if not r.extracurricular and ctx.facts.extracurricular:
+            found = _outside_extracurricular(ctx, r.code, found)
         for finding in found:
             finding.name, finding.severity = r.name, r.severity
         findings.extend(found)
@@ -194,6 +196,17 @@ def run_rules(
     ctx.memo.clear()  # the rules' shared intermediate results: free them before the sort's keys are built
     kept.sort(key=lambda x: (x.rule, sorted(x.entity.items())))
     return CheckResult(kept, ctx.undecided, chosen, as_of, start, ctx.end, waived)
+
+
+def _outside_extracurricular(ctx: RuleContext, code: str, found: list[Finding]) -> list[Finding]:
+    """Ruling R19: an extracurricular group needs a topic and attendance only. A rule that is not about those drops
+    its findings and its undecided items in such groups."""
+    extra = ctx.facts.extracurricular
+    for (rule_code, sg), n in list(ctx.undecided_in.items()):
+        if rule_code == code and sg in extra and n:
+            ctx.undecided[code] -= n
+            ctx.undecided_in[rule_code, sg] = 0
+    return [f for f in found if f.sg_id not in extra]
 
 
 def _waiver_findings(items: list[dict[str, Any]], waived: dict[int, int], as_of: datetime) -> Iterator[Finding]:

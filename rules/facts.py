@@ -91,6 +91,7 @@ class Facts:
         default_factory=lambda: defaultdict(dict)
     )
     plans: set[int] = field(default_factory=set)
+    extracurricular: set[int] = field(default_factory=set)  # groups of внеурочная деятельность (ruling R19)
     groups: list[int] = field(default_factory=list)
     staff_name: dict[int, str] = field(default_factory=dict)
     _school_days: dict[date, bool] = field(default_factory=dict)
@@ -206,13 +207,15 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         f.class_name[cid], f.class_grade[cid] = name, grade or 0
     for cid, uid in q('SELECT "class_id", min("user_id") FROM "class_chief" WHERE "gone_at" IS NULL GROUP BY 1'):
         f.class_chief[cid] = uid
-    for sg, cls, subj, name in q(
-        'SELECT g."id", g."class_id", coalesce(s."name", g."name"), g."name" FROM "subject_group" g '
-        'LEFT JOIN "subject" s ON s."id" = g."subject_id" WHERE g."gone_at" IS NULL'
+    for sg, cls, subj, name, extra in q(
+        'SELECT g."id", g."class_id", coalesce(s."name", g."name"), g."name", g."extracurricular" '
+        'FROM "subject_group" g LEFT JOIN "subject" s ON s."id" = g."subject_id" WHERE g."gone_at" IS NULL'
     ):
         f.group_class[sg], f.group_subject[sg] = cls, subj
         f.group_label[sg] = group_label(name, subj)
         f.groups.append(sg)
+        if extra:
+            f.extracurricular.add(sg)
     for sg, tid in q(
         'SELECT "sg_id", min("teacher_id") FROM "subject_group_teacher" WHERE "gone_at" IS NULL GROUP BY 1'
     ):

@@ -36,6 +36,8 @@ class Rule:
     example: str = ""
     advice: str = ""  # what the teacher should do, imperative, Russian («внесите тему урока»)
     sql: SqlFn | None = None  # the rule's query, when the data allows SQL (see SqlFn)
+    # the rule also applies to extracurricular groups, which need only a topic and attendance (ruling R19)
+    extracurricular: bool = False
 
     @property
     def family(self) -> str:
@@ -61,6 +63,7 @@ def rule(
     example: str = "",
     advice: str = "",
     sql: SqlFn | None = None,
+    extracurricular: bool = False,
 ) -> Callable[[RuleFn], RuleFn]:
     def register(fn: RuleFn) -> RuleFn:
         if code in REGISTRY:
@@ -82,6 +85,7 @@ def rule(
             example,
             advice,
             sql,
+            extracurricular,
         )
         return fn
 

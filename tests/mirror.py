@@ -16,6 +16,7 @@ SNAP = f"{MON}T16:05:00"
 NIGHT = f"{TUE}T01:00:00"
 SG, SG1, TERM = 10, 20, 100
 STUDENTS = (1, 2, 3)
+PLAIN_GROUP = {"is_iup": 0, "extracurricular": 0}  # a lesson group of a class
 
 
 class Mirror:
@@ -55,8 +56,8 @@ class Mirror:
             u.save(
                 "subject_group",
                 [
-                    {"id": SG, "name": "8а/Алгебра", "class_id": 1, "subject_id": 7, "is_iup": 0},
-                    {"id": SG1, "name": "1а/Математика", "class_id": 2, "subject_id": 7, "is_iup": 0},
+                    {"id": SG, "name": "8а/Алгебра", "class_id": 1, "subject_id": 7, **PLAIN_GROUP},
+                    {"id": SG1, "name": "1а/Математика", "class_id": 2, "subject_id": 7, **PLAIN_GROUP},
                 ],
             )
             u.save("subject_group_teacher", [{"sg_id": SG, "teacher_id": 500}, {"sg_id": SG1, "teacher_id": 502}])
@@ -159,7 +160,7 @@ class Mirror:
 
     def add_group(self, sg: int, name: str, class_id: int, teacher: int = 500) -> None:
         with unit(self.db, "directory-group", {"sg_id": sg}, observed_at=f"{MON}T01:00:00") as u:
-            u.save("subject_group", [{"id": sg, "name": name, "class_id": class_id, "subject_id": 7, "is_iup": 0}])
+            u.save("subject_group", [{"id": sg, "name": name, "class_id": class_id, "subject_id": 7, **PLAIN_GROUP}])
             u.save("subject_group_teacher", [{"sg_id": sg, "teacher_id": teacher}])
 
     def ktp(self, at: str, sg: int, *, loaded: bool) -> None:

@@ -155,6 +155,7 @@ class SubjectGroup(Model):
     subject: Named | None = None
     class_: Named | None = Field(default=None, alias="class")
     isIup: bool | None = None
+    extraCurricular: bool | None = None  # внеурочная деятельность [I: docs/server-api.md §3]
 
     @model_validator(mode="before")
     @classmethod
