@@ -45,8 +45,11 @@ def directory_rows(
     types: Iterable[AssignmentType],
     reasons: Iterable[AttendanceReason],
     settings: SchoolSettings,
+    iup_grades: Mapping[int, int] | None = None,
 ) -> Rows:
+    """The school's directories. ``iup_grades`` maps an ИУП group to its grade (``subjectgroups?iupClassId=``)."""
     classes, groups = list(classes), list(groups)
+    iup_grades = iup_grades or {}
     staff: dict[int, str | None] = {}
     for c in classes:
         for chief in c.chiefs:
@@ -113,6 +116,7 @@ def directory_rows(
                 "subject_id": g.subject.id if g.subject else None,
                 "is_iup": 1 if g.isIup else 0,
                 "extracurricular": 1 if g.extraCurricular else 0,
+                "iup_grade": iup_grades.get(g.id) if g.class_ is None else None,
             }
             for g in groups
         ],

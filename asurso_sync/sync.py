@@ -220,7 +220,8 @@ class Sync:
         if self.opt.mode != "snapshot" or not have_directory:
             self._total(1)
             await self._directory(run_id)
-        classes = [class_id for class_id, _grade in reads.live_classes(self.db)]
+        live_classes = reads.live_classes(self.db)
+        classes = [class_id for class_id, _grade in live_classes]
         if self.opt.mode != "snapshot":
             self._total(len(classes))
             await self._gather(self._students(c, run_id) for c in classes)
@@ -231,20 +232,25 @@ class Sync:
         if year_id is None:
             raise NetSchoolError("сервер не назвал текущий учебный год: справочники не прочитаны")
 
-        # Which (group, term) journals to read.
-        jobs: list[tuple[int, int, int]] = []
+        # Which (group, term) journals to read. An ИУП group has no class: it works in the terms of its grade, and
+        # its journal is asked for by grade (classId -1, docs/server-api.md §3).
+        class_of_grade = {grade: class_id for class_id, grade in reversed(live_classes) if grade is not None}
+        iup = reads.iup_group_grades(self.db)
+        jobs: list[tuple[int, tuple[int, int], int]] = []
         for sg, class_id in groups:
-            for term_id in class_terms.get(class_id or 0, []):
+            grade = iup.get(sg) if class_id is None else None
+            where = (class_id or 0, -1) if grade is None else (-1, grade)
+            for term_id in class_terms.get(class_id or class_of_grade.get(grade or 0, 0), []):
                 t = terms[term_id]
                 if self._term_selected(t, today):
-                    jobs.append((sg, class_id or 0, term_id))
+                    jobs.append((sg, where, term_id))
         schedule = await self._schedules(
             classes, [terms[t] for _, _, t in jobs if terms[t].termTypeId != calendar.YEAR_TERM_TYPE]
         )
         # The snapshot reads the same journals as the nightly sync, not only groups with lessons today: the 16:05
         # observation also decides yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
         self._total(len(jobs))
-        await self._gather(self._journal(sg, cls, term_id, year_id, schedule, run_id) for sg, cls, term_id in jobs)
+        await self._gather(self._journal(sg, where, term_id, year_id, schedule, run_id) for sg, where, term_id in jobs)
 
         lessons = self._topic_lessons(today, run_id, [j[0] for j in jobs])
         self._total(len(lessons))
@@ -365,6 +371,13 @@ class Sync:
                 api.fetch_attendance_reasons(c),
             )
             settings = await api.fetch_school_settings(c, year.id)
+            iup_grades: dict[int, int] = {}
+            if any(g.class_ is None for g in groups):  # ИУП groups belong to no class: ask each grade for its own
+                grades = sorted({n for n in (k.grade_number for k in classes) if n is not None})
+                for grade, found in zip(
+                    grades, await asyncio.gather(*(api.fetch_iup_groups(c, n) for n in grades)), strict=True
+                ):
+                    iup_grades.update((g.id, grade) for g in found)
             data = mirror.directory_rows(
                 context=c.context,
                 year=year,
@@ -377,6 +390,7 @@ class Sync:
                 types=types,
                 reasons=reasons,
                 settings=settings,
+                iup_grades=iup_grades,
             )
             partial = {"school_year", "school_setting"}
             self._save(
@@ -436,16 +450,38 @@ class Sync:
             except NetSchoolError as exc:  # lesson numbers are a nicety; journals still mirror without them
                 log.warning("Расписание класса %s не получено: %s", class_id, exc)
 
+        async def iup(teacher_id: int, groups: set[int]) -> None:
+            try:
+                for cm in await api.fetch_teacher_meetings(self.client, start, end, teacher_id):
+                    if cm.subjectGroupId in groups:
+                        schedule[cm.id] = cm
+            except (SessionLost, FirewallBlocked, LoginError):
+                raise
+            except NetSchoolError as exc:
+                log.warning("Расписание учителя %s (группы ИУП) не получено: %s", teacher_id, exc)
+
         await self._gather(one(c) for c in classes)
+        iup_groups = set(reads.iup_group_grades(self.db))
+        if iup_groups:
+            teachers = reads.group_teachers(self.db, iup_groups)
+            await self._gather(iup(t, iup_groups) for t in sorted(teachers))
         return schedule
 
     async def _journal(
-        self, sg: int, class_id: int, term_id: int, year_id: int, schedule: dict[int, ClassMeeting], run_id: int
+        self,
+        sg: int,
+        where: tuple[int, int],
+        term_id: int,
+        year_id: int,
+        schedule: dict[int, ClassMeeting],
+        run_id: int,
     ) -> None:
+        """One group's journal of one term; ``where`` is (classId, grade): (class, -1), or (-1, grade) for ИУП."""
         label = f"журнал группы {sg}, период {term_id}"
 
         async def work() -> None:
-            params = {"yearId": year_id, "classId": class_id, "grade": -1, "sgId": sg, "termId": term_id}
+            class_id, grade = where
+            params = {"yearId": year_id, "classId": class_id, "grade": grade, "sgId": sg, "termId": term_id}
             data, observed = await self.client.get_json_dated("/webapi/grade/journal", params)
             journal = parse(Journal, data, "grade/journal")
             if not journal.journals:

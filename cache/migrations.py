@@ -119,5 +119,11 @@ def m0014_extracurricular(db: Database) -> None:
     db.execute('ALTER TABLE "subject_group" ADD COLUMN "extracurricular" INTEGER NOT NULL DEFAULT 0')
 
 
+@migrations(name="0015_iup_grade")
+def m0015_iup_grade(db: Database) -> None:
+    """The grade of an ИУП group (it belongs to no class): its journal is read and checked by that grade (R20)."""
+    db.execute('ALTER TABLE "subject_group" ADD COLUMN "iup_grade" INTEGER')
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -72,6 +72,22 @@ def live_groups(db: Database) -> list[tuple[int, int | None]]:
     ]
 
 
+def iup_group_grades(db: Database) -> dict[int, int]:
+    """ИУП group -> its grade, for the live groups without a class whose grade the server named."""
+    return dict(
+        db.execute(
+            'SELECT "id", "iup_grade" FROM "subject_group" WHERE "gone_at" IS NULL AND "class_id" IS NULL '
+            'AND "iup_grade" IS NOT NULL'
+        ).fetchall()
+    )
+
+
+def group_teachers(db: Database, groups: set[int]) -> set[int]:
+    """The live teachers of the given groups."""
+    rows = db.execute('SELECT "sg_id", "teacher_id" FROM "subject_group_teacher" WHERE "gone_at" IS NULL').fetchall()
+    return {t for sg, t in rows if sg in groups}
+
+
 def current_year_id(db: Database) -> int | None:
     row = db.execute('SELECT "id" FROM "school_year" WHERE "gone_at" IS NULL ORDER BY "id" DESC LIMIT 1').fetchone()
     return int(row[0]) if row else None

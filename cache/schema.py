@@ -108,8 +108,17 @@ ENTITIES: dict[str, Entity] = {
         _e(
             "subject_group",
             ("id",),
-            {"id": INT, "name": TXT, "class_id": INT, "subject_id": INT, "is_iup": INT, "extracurricular": INT},
-            "Учебная группа: класс × предмет × подгруппа (subjectgroups); extracurricular = внеурочная деятельность.",
+            {
+                "id": INT,
+                "name": TXT,
+                "class_id": INT,
+                "subject_id": INT,
+                "is_iup": INT,
+                "extracurricular": INT,
+                "iup_grade": INT,
+            },
+            "Учебная группа: класс × предмет × подгруппа (subjectgroups); extracurricular = внеурочная деятельность; "
+            "iup_grade = параллель группы ИУП (без класса).",
             ("class_id",),
         ),
         _e(

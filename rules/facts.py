@@ -92,6 +92,7 @@ class Facts:
     )
     plans: set[int] = field(default_factory=set)
     extracurricular: set[int] = field(default_factory=set)  # groups of внеурочная деятельность (ruling R19)
+    iup_grade: dict[int, int] = field(default_factory=dict)  # ИУП group (no class) -> its grade (ruling R20)
     groups: list[int] = field(default_factory=list)
     staff_name: dict[int, str] = field(default_factory=dict)
     _school_days: dict[date, bool] = field(default_factory=dict)
@@ -120,7 +121,9 @@ class Facts:
         return n
 
     def grade(self, sg: int) -> int:
-        return self.class_grade.get(self.group_class.get(sg, 0), 0)
+        """The group's grade: its class's, or an ИУП group's own (ruling R20); 0 when unknown."""
+        cls = self.group_class.get(sg)
+        return self.class_grade.get(cls, 0) if cls is not None else self.iup_grade.get(sg, 0)
 
     def is_written(self, type_id: int, written: set[str]) -> bool:
         return self.type_name.get(type_id, "") in written
@@ -207,10 +210,12 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         f.class_name[cid], f.class_grade[cid] = name, grade or 0
     for cid, uid in q('SELECT "class_id", min("user_id") FROM "class_chief" WHERE "gone_at" IS NULL GROUP BY 1'):
         f.class_chief[cid] = uid
-    for sg, cls, subj, name, extra in q(
-        'SELECT g."id", g."class_id", coalesce(s."name", g."name"), g."name", g."extracurricular" '
+    for sg, cls, subj, name, extra, iup_grade in q(
+        'SELECT g."id", g."class_id", coalesce(s."name", g."name"), g."name", g."extracurricular", g."iup_grade" '
         'FROM "subject_group" g LEFT JOIN "subject" s ON s."id" = g."subject_id" WHERE g."gone_at" IS NULL'
     ):
+        if cls is None and iup_grade:
+            f.iup_grade[sg] = iup_grade
         f.group_class[sg], f.group_subject[sg] = cls, subj
         f.group_label[sg] = group_label(name, subj)
         f.groups.append(sg)

@@ -16,7 +16,7 @@ SNAP = f"{MON}T16:05:00"
 NIGHT = f"{TUE}T01:00:00"
 SG, SG1, TERM = 10, 20, 100
 STUDENTS = (1, 2, 3)
-PLAIN_GROUP = {"is_iup": 0, "extracurricular": 0}  # a lesson group of a class
+PLAIN_GROUP = {"is_iup": 0, "extracurricular": 0, "iup_grade": None}  # a lesson group of a class
 
 
 class Mirror:

@@ -55,6 +55,11 @@ async def fetch_subject_groups(client: NetSchoolClient, class_id: int | None = N
     return await _get(client, list[SubjectGroup], "/webapi/subjectgroups", params)  # type: ignore[no-any-return]
 
 
+async def fetch_iup_groups(client: NetSchoolClient, grade: int) -> list[SubjectGroup]:
+    """The ИУП groups of one grade: the journal's class filter names them «<grade>_1» (docs/server-api.md §3)."""
+    return await _get(client, list[SubjectGroup], "/webapi/subjectgroups", {"iupClassId": f"{grade}_1"})  # type: ignore[no-any-return]
+
+
 async def fetch_class_students(client: NetSchoolClient, class_id: int) -> list[StudentListItem]:
     return await _get(client, list[StudentListItem], "/webapi/grade/studentList", {"classId": class_id})  # type: ignore[no-any-return]
 
@@ -69,6 +74,15 @@ async def fetch_class_meetings(
 ) -> list[ClassMeeting]:
     params: list[tuple[str, Any]] = [("start", f"{start}T00:00:00"), ("end", f"{end}T00:00:00")]
     params += [("classId", c) for c in class_ids]
+    return await _get(client, list[ClassMeeting], "/webapi/schedule/classmeetings", params)  # type: ignore[no-any-return]
+
+
+async def fetch_teacher_meetings(
+    client: NetSchoolClient, start: date, end: date, teacher_id: int
+) -> list[ClassMeeting]:
+    """One teacher's lessons (``teacherId`` with ``teacherStatus=2``): the only way to an ИУП group's, which no
+    class's timetable lists."""
+    params = {"start": f"{start}T00:00:00", "end": f"{end}T00:00:00", "teacherId": teacher_id, "teacherStatus": 2}
     return await _get(client, list[ClassMeeting], "/webapi/schedule/classmeetings", params)  # type: ignore[no-any-return]
 
 

@@ -179,10 +179,14 @@ def subjectgroups(request: Request, sess: Session) -> Any:
     s = e.school
     v = e.views
     class_id = qint(request, "classId", required=False)
-    iup = request.query_params.get("iupClassId")
-    if class_id is None and iup:
-        class_id = int(iup.split("_")[0])
-    ids = [g.id for g in s.groups.values() if class_id is None or g.class_id == class_id]
+    iup = request.query_params.get("iupClassId") or ""
+    number, _, kind = iup.partition("_")
+    if class_id is None and kind == "1":  # «<grade>_1»: the ИУП groups of a grade
+        ids = [g.id for g in s.groups.values() if g.iup_grade == int(number)]
+    else:  # «<classId>_0», classId, or every group
+        if class_id is None and number:
+            class_id = int(number)
+        ids = [g.id for g in s.groups.values() if class_id is None or g.class_id == class_id]
     if not e.is_staff_admin(sess):
         ids = [i for i in ids if e.may_read_group(sess, i)]
     return v.subject_groups(sorted(ids), e.clock)

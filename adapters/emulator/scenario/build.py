@@ -208,7 +208,9 @@ def build(sc: Scenario) -> Built:
         groups[sgid] = Group(sgid, cid, subj.id, current, gs.hours, gs.subgroup or "", members, kind, label,
                              iup_grade=gs.iup_grade, extracurricular=gs.extracurricular, teachers=history)  # fmt: skip
         b.groups[normalize_group(label)] = sgid
-        ktp[sgid] = _plan(sgid, gs)
+        own = [ls.topic.text for ls in sorted(sc.lessons, key=lambda x: (x.date, x.number)) if ls.topic is not None
+               and normalize_group(ls.group) == normalize_group(label)]  # fmt: skip
+        ktp[sgid] = _plan(sgid, gs, own)
 
     def group_id(label: str, where: str) -> int:
         key = normalize_group(label)
@@ -270,8 +272,14 @@ def build(sc: Scenario) -> Built:
     return b
 
 
-def _plan(sg: int, gs: GroupSpec) -> KtpPlan:
-    topics = gs.ktp if gs.ktp is not None else [f"{gs.subject}: тема {n}" for n in range(1, 41)]
+def _plan(sg: int, gs: GroupSpec, own: list[str]) -> KtpPlan:
+    """The group's КТП: the scenario's, or by default the topics its lessons use (so a plain topic is one «from the
+    КТП», as in a school that works by it) followed by generic ones, 40 in all."""
+    if gs.ktp is not None:
+        topics = gs.ktp
+    else:
+        topics = list(dict.fromkeys(t for t in own if t.strip()))
+        topics += [f"{gs.subject}: тема {n}" for n in range(len(topics) + 1, 41)]
     loaded = gs.ktp_loaded
     uploaded = None if loaded is False else (loaded.on(date(2026, 9, 3)) if loaded is not None else KTP_LOADED)
     lessons = [KtpLesson(sg * 1000 + n, 1, n, name, "") for n, name in enumerate(topics, 1)]
