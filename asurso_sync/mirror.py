@@ -176,6 +176,7 @@ def journal_rows(
             "room": schedule[cm.id].room if cm.id in schedule else None,
             "is_tkr": 1 if cm.isTkr else 0,
             "read_only": None,
+            "teacher_id": t.id if cm.id in schedule and (t := schedule[cm.id].teacher) is not None else None,
         }
         for cm in body.classMeeting
     ]

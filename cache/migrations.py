@@ -125,5 +125,11 @@ def m0015_iup_grade(db: Database) -> None:
     db.execute('ALTER TABLE "subject_group" ADD COLUMN "iup_grade" INTEGER')
 
 
+@migrations(name="0016_lesson_teacher")
+def m0016_lesson_teacher(db: Database) -> None:
+    """The teacher the server records for one lesson (a substitute), when it does: the lesson's owner (R6)."""
+    db.execute('ALTER TABLE "class_meeting" ADD COLUMN "teacher_id" INTEGER')
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -154,8 +154,10 @@ ENTITIES: dict[str, Entity] = {
                 "room": TXT,
                 "is_tkr": INT,
                 "read_only": INT,
+                "teacher_id": INT,
             },
-            "Урок (schedule/classmeetings, grade/journal → classMeeting).",
+            "Урок (schedule/classmeetings, grade/journal → classMeeting); teacher_id = учитель, которого сервер "
+            "записал на этот урок (замена).",
             ("sg_id", "day"),
             ("day",),
         ),

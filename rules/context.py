@@ -249,7 +249,7 @@ class RuleContext:
         day = self._days.get(lesson.day)
         if day is None:
             day = self._days[lesson.day] = f"{lesson.day:%d.%m.%Y}"
-        who = chief if owner == "chief" else f.group_teacher.get(lesson.sg)
+        who = chief if owner == "chief" else f.lesson_teacher(lesson)
         number = f", урок {lesson.number}" if lesson.number else ""
         return Finding(
             self.current.code if self.current else "",
@@ -261,21 +261,29 @@ class RuleContext:
             lesson.day,
             evidence,
             settled=settled,
+            owner=self._deputy_if_gone(who),
         )
+
+    def _deputy_if_gone(self, who: int | None) -> str | None:
+        """Ruling R6: a teacher no longer on the staff gets no e-mail — the item is the deputy's; so is an item of
+        a lesson nobody was responsible for."""
+        return "deputy" if who is None or who in self.facts.departed else None
 
     def group_finding(self, sg: int, entity: dict[str, int], text: str, day: date | None) -> Finding:
         f = self.facts
         cls = f.group_class.get(sg)
         where = f"{f.class_name.get(cls or 0, '?')}, {f.group_label.get(sg, '?')}"
+        who = f.teacher_on(sg, day) if day is not None else f.group_teacher.get(sg)
         return Finding(
             self.current.code if self.current else "",
             entity,
             f"{where}: {text}",
-            f.group_teacher.get(sg),
+            who,
             cls,
             sg,
             day,
             "observed",
+            owner=self._deputy_if_gone(who),
         )
 
 

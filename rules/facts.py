@@ -102,6 +102,40 @@ class Facts:
     exact_topic: dict[int, str] = field(default_factory=dict)  # cm -> first «тема урока» action
     exact_attendance: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)  # -> [(at, code)]
 
+    # ruling R6, who taught a lesson: the teacher the server recorded for it; else a teacher who never taught the
+    # group and entered its topic or marks on the lesson day (access report); else the group's teacher that day
+    recorded_teacher: dict[int, int] = field(default_factory=dict)  # cm -> teacher
+    substitute: dict[int, int] = field(default_factory=dict)  # cm -> the first such user of the access report
+    teacher_spans: dict[int, list[tuple[int, str, str | None]]] = field(default_factory=dict)  # sg -> (t, from, to)
+    departed: set[int] = field(default_factory=set)  # staff the directory no longer lists: no e-mail, deputy's
+    _teacher_on: dict[tuple[int, date], int | None] = field(default_factory=dict)
+
+    def teacher_on(self, sg: int, day: date) -> int | None:
+        """The group's teacher on ``day`` from the mirror's history of teacher assignments: a row counts from the
+        day it was first seen (the earliest rows also before: the mirror began then) until the day it was gone.
+        Several: the lowest id. None: the group had no teacher that day."""
+        key = (sg, day)
+        if key in self._teacher_on:
+            return self._teacher_on[key]
+        spans = self.teacher_spans.get(sg)
+        who: int | None = None
+        if spans:
+            iso, earliest = day.isoformat(), min(s[1] for s in spans)
+            now = [t for t, start, end in spans if (end is None or iso < end) and (start <= iso or start == earliest)]
+            who = min(now) if now else None
+        else:
+            who = self.group_teacher.get(sg)
+        self._teacher_on[key] = who
+        return who
+
+    def lesson_teacher(self, lesson: Lesson) -> int | None:
+        """Who answers for one lesson (ruling R6)."""
+        return (
+            self.recorded_teacher.get(lesson.id)
+            or self.substitute.get(lesson.id)
+            or self.teacher_on(lesson.sg, lesson.day)
+        )
+
     def is_school_day(self, d: date) -> bool:
         """Ruling R7: a day with lessons in the mirror (Saturdays too) that does not lie in a vacation or holiday."""
         hit = self._school_days.get(d)
@@ -225,6 +259,28 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         'SELECT "sg_id", min("teacher_id") FROM "subject_group_teacher" WHERE "gone_at" IS NULL GROUP BY 1'
     ):
         f.group_teacher[sg] = tid
+    spans: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for sg, tid, start, end in q(
+        'SELECT "sg_id", "teacher_id", substr(coalesce("first_seen_at", \'\'), 1, 10), substr("gone_at", 1, 10) '
+        'FROM "subject_group_teacher"'
+    ):
+        spans[sg].append((tid, start, end))
+    f.teacher_spans = dict(spans)
+    f.recorded_teacher = dict(
+        q('SELECT "id", "teacher_id" FROM "class_meeting" WHERE "gone_at" IS NULL AND "teacher_id" IS NOT NULL')
+    )
+    f.departed = {i for (i,) in q('SELECT "id" FROM "staff" WHERE "gone_at" IS NOT NULL')}
+    # a user who entered a lesson's topic or marks on its day, is a teacher and never taught the group: the
+    # substitute who taught it (the deputy correcting the journal teaches no group, or taught this one)
+    teachers = {t for rows in spans.values() for t, _s, _e in rows}
+    for cm, uid in q(
+        'SELECT a."cm_id", a."user_id" FROM "access_log" a WHERE a."cm_id" IS NOT NULL AND a."user_id" IS NOT NULL '
+        'AND a."kind" IN (\'topic\', \'mark\') AND substr(a."at", 1, 10) = a."lesson_day" AND NOT EXISTS ('
+        'SELECT 1 FROM "subject_group_teacher" t WHERE t."sg_id" = a."sg_id" AND t."teacher_id" = a."user_id") '
+        'ORDER BY a."at"'
+    ):
+        if uid in teachers:
+            f.substitute.setdefault(cm, uid)
     f.vacations = [
         (date.fromisoformat(a[:10]), date.fromisoformat(b[:10]))
         for a, b in q('SELECT "start_date", "end_date" FROM "vacation" WHERE "gone_at" IS NULL')

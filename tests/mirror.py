@@ -111,6 +111,7 @@ class Mirror:
                     "room": None,
                     "is_tkr": 0,
                     "read_only": None,
+                    "teacher_id": le[3] if len(le) > 3 else None,  # type: ignore[misc]
                 }
                 for le in lessons
             ],

@@ -612,3 +612,40 @@ def test_ktp002_similarity_forgives_endings_and_short_words() -> None:
     assert _stems("Дроби: сложение") & plan
     assert not _stems("Разное") & plan
     assert _stems("ДНК и РНК") == set()
+
+
+def test_r6_lesson_owner_recorded_teacher_history_and_departure(m: Mirror) -> None:
+    """Ruling R6: the teacher the server records for a lesson owns it; else the group's teacher on the lesson
+    date (the mirror's history of assignments); a teacher no longer on the staff gets nothing — the deputy does."""
+
+    def owners() -> dict[int, tuple[int | None, str | None]]:
+        res = run_rules(
+            m.db,
+            as_of=datetime.fromisoformat("2026-11-27T07:00:00"),
+            start=date.fromisoformat(MON),
+            selection=Selection(select=["TML001"]),
+        )
+        return {f.entity["cm"]: (f.teacher_id, f.owner) for f in res.findings}
+
+    # Monday's lesson 1 was taken by teacher 503, recorded by the server; lesson 2 is the group's teacher's
+    lessons = [(1, MON, 2, 503), (2, MON, 3), (3, "2026-11-26", 2)]
+    work = [cw(90, 1), cw(91, 2), cw(92, 3, day="2026-11-26")]  # something entered: not an empty class-day (R7)
+    m.journal(SNAP, SG, lessons=lessons, assignments=work)  # type: ignore[arg-type]
+    m.journal("2026-11-26T16:05:00", SG, lessons=lessons, assignments=work)  # type: ignore[arg-type]
+    for cm, seen in ((1, SNAP), (2, SNAP), (3, "2026-11-26T16:05:00")):
+        m.topic(seen, cm, SG, None)  # no topic at the 16:05 snapshot: TML001
+    assert owners() == {1: (503, None), 2: (500, None), 3: (500, None)}
+    # from Wednesday the group has a new teacher 504: Monday's lesson stays 500's, Thursday's is 504's
+    with unit(m.db, "directory", None, observed_at="2026-11-25T01:00:00") as u:
+        u.save(
+            "subject_group_teacher",
+            [{"sg_id": SG, "teacher_id": 504}, {"sg_id": SG1, "teacher_id": 502}],
+            complete=True,
+        )
+    assert owners() == {1: (503, None), 2: (500, None), 3: (504, None)}
+    # 500 leaves the staff list: her open item goes to the deputy
+    with unit(m.db, "directory", None, observed_at="2026-11-26T01:00:00") as u:
+        u.save(
+            "staff", [{"id": i, "name": f"Сотрудник {i}", "email": None} for i in (501, 502, 503, 504)], complete=True
+        )
+    assert owners() == {1: (503, None), 2: (500, "deputy"), 3: (504, None)}

@@ -157,6 +157,10 @@ class Staff(Person):
     roles: tuple[str, ...] = ("Учитель",)
     profile: Profile = "diligent"
     email: str = ""
+    left_on: date | None = None  # the last day on the staff (a scenario's ``to``): not served as anyone's after it
+
+    def on_staff(self, day: date) -> bool:
+        return self.left_on is None or day <= self.left_on
 
 
 @dataclass(slots=True)

@@ -150,7 +150,10 @@ class Views:
                     # an ИУП group belongs to no class [I: the field's shape for ИУП groups is not seen]
                     "class": {"id": self.id(c.id), "name": c.name} if c else None,
                     "subject": {"id": self.id(g.subject_id), "name": self.s.subjects[g.subject_id].name},
-                    "teachers": [self.person(g.teacher_on(now.date()))],
+                    # a teacher who left the school is no group's teacher any more (nobody, until a successor)
+                    "teachers": [
+                        self.person(t) for t in [g.teacher_on(now.date())] if self.s.staff[t].on_staff(now.date())
+                    ],
                     "isIup": g.iup_grade is not None,
                     "extraCurricular": g.extracurricular,
                 }

@@ -180,6 +180,7 @@ class ClassMeeting(Model):
     subjectGroupId: int
     scheduleTimeId: int | None = None
     room: str | None = None
+    teacher: Named | None = None  # who the server records for this lesson (a substitute) [I: docs/server-api.md §3]
 
 
 class ScheduleTime(Model):

@@ -102,7 +102,7 @@ def build(sc: Scenario) -> Built:
         password = DEPUTY_PASSWORD if login == DEPUTY_LOGIN else f"Учитель-{sid}"
         roles = {"deputy": ("Завуч", "Учитель"), "admin": ("Администратор",), "teacher": ("Учитель",)}[person.role]
         staff[sid] = Staff(sid, last, first, middle, _gender(last), login, password, roles, "diligent",  # type: ignore[arg-type]
-                           f"{login}@sota.example")  # fmt: skip
+                           f"{login}@sota.example", person.to)  # fmt: skip
         b.staff[person.name] = sid
         if person.role == "deputy" and not deputy_id:
             deputy_id = sid
