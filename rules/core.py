@@ -20,7 +20,7 @@ from typing import Any
 from cache.calendar import YEAR_TERM_TYPE
 from rules.context import ABSENT, DEFAULT_IN_LESSON, DEFAULT_WRITTEN, Finding, RuleContext
 from rules.evidence import Due, Verdict, ts
-from rules.facts import M_NUMERIC, Assignment, Lesson, topic_texts
+from rules.facts import M_NUMERIC, Assignment, Lesson, student_ids_by_name, topic_texts
 from rules.registry import rule
 
 NO_HOMEWORK = "Не предусмотрено"
@@ -936,6 +936,55 @@ def att001(ctx: RuleContext) -> Iterator[Finding]:
                 yield ctx.lesson_finding(
                     lesson, {"cm": lesson.id, "student": student}, f"недопустимый код отсутствия «{code}»"
                 )
+
+
+@rule(
+    "ATT003",
+    "attendance-late",
+    "Отметка об отсутствии внесена позже 16:00",
+    clause="3.7, 5.4",
+    advice="вносите отсутствующих в день урока, до 16:00",
+    entity=("cm", "student"),
+    params={"deadline": "16:00", "grace_minutes": 10},
+    core=True,
+    predicate="по отчёту о доступе код отсутствия впервые внесён после 16:00 дня урока (урок, кончившийся позже, — "
+    "до конца его дня); только по точному времени; исправление причины позже (ОТ → Б) — не внесение",
+    extracurricular=True,
+)
+def att003(ctx: RuleContext) -> Iterator[Finding]:
+    """Attendance is entered on the lesson day by 16:00 (3.7, 5.4). Only exact evidence convicts (the access
+    report's first «Посещаемость» entry for the student on that lesson); a code seen by the 16:05 snapshot was
+    entered on time; any other code is undecided — never a violation (rulings R11, R18). A later change of the
+    reason is a correction, not an entry (R17)."""
+    due = ctx.due_table()
+    lessons = due_by_id(ctx)
+    names = student_ids_by_name(ctx.db)
+    first_entry: dict[tuple[int, int], str] = {}
+    for cm, student, first in ctx.db.execute(
+        'SELECT "cm_id", substr("detail", instr("detail", \'|\') + 1), min("at") FROM "access_log" '
+        'WHERE "kind" = \'attendance\' AND "cm_id" IS NOT NULL AND "at" <= ? GROUP BY 1, 2',
+        [ts(ctx.as_of)],
+    ):
+        sid = names.get(" ".join(student.split()).casefold())
+        if sid is not None and cm in lessons:
+            first_entry[cm, sid] = first
+    seen_of = ctx.facts.code_seen
+    for cm, sid in sorted(first_entry.keys() | {k for k in seen_of if k[0] in lessons}):
+        lesson = lessons[cm]
+        deadline = due.of(lesson)
+        first = first_entry.get((cm, sid))
+        if first is not None:
+            verdict = ctx.exact_at(first, deadline) or Verdict.UNDECIDED
+        else:  # seen by an observation within the grace: in place on time
+            verdict = Verdict.ON_TIME if seen_of[cm, sid] <= deadline.in_time else Verdict.UNDECIDED
+        if verdict is Verdict.LATE and first is not None:
+            yield ctx.lesson_finding(
+                lesson,
+                {"cm": lesson.id, "student": sid},
+                f"отсутствие внесено {first[8:10]}.{first[5:7]} в {first[11:16]}, позже срока",
+                evidence="exact",
+            )
+        _count(ctx, verdict, lesson.sg)
 
 
 def _reason_at(ctx: RuleContext, lesson: Lesson, student: int, moment: str) -> str | None:

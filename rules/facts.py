@@ -434,6 +434,16 @@ def group_label(name: str | None, subject: str | None) -> str:
     return label or subject or "?"
 
 
+def student_ids_by_name(db: Database) -> dict[str, int | None]:
+    """Normalised full name -> student id, for the access report's students (named, not numbered); a name two
+    students share maps to None: it decides nothing."""
+    names: dict[str, int | None] = {}
+    for sid, name in db.execute('SELECT "id", "full_name" FROM "student"'):
+        norm = " ".join((name or "").split()).casefold()
+        names[norm] = None if norm in names else sid
+    return names
+
+
 def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
     """The attendance versions of lessons where «ОТ» was entered, from the mirrored access report (rows
     resolved to a lesson only). The lessons' topic entries and the assignments' entry times are read in the
@@ -441,10 +451,7 @@ def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     q = db.execute
     base = 'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? AND "kind" = ?'
-    names: dict[str, int | None] = {}
-    for sid, name in q('SELECT "id", "full_name" FROM "student"'):
-        norm = " ".join((name or "").split()).casefold()
-        names[norm] = None if norm in names else sid  # a name two students share decides nothing
+    names = student_ids_by_name(db)
     # attendance: only the lessons where «ОТ» was ever entered (ATT002 is the one rule that reads it)
     for cm, detail, at in q(
         f'SELECT "cm_id", "detail", "at" {base} AND "cm_id" IN (SELECT "cm_id" FROM "access_log" '

@@ -255,7 +255,7 @@ def test_placeholder_topic(m: Mirror) -> None:
 def test_registry_has_25_rules_with_metadata() -> None:
     rules = all_rules()
     assert len(rules) >= 25
-    assert sum(r.core for r in rules) == 20  # the contract's 19 and KTP002 (ruling R16)
+    assert sum(r.core for r in rules) == 21  # the contract's 19, ATT003 (R11) and KTP002 (R16)
     for r in rules:
         assert r.code[:3].isalpha() and r.code[3:].isdigit()
         assert r.name == r.name.lower() and " " not in r.name
@@ -400,10 +400,20 @@ def test_ground_truth_precision_and_recall_are_one(
     """The standard observation schedule through the real sync; every core rule at 1.000 / 1.000."""
     emu, config = simulate(seed, size, date.fromisoformat(start), weeks, folder=tmp_path, access_log=access)
     scores, undecided, _ = score(emu, config, date.fromisoformat(start))
-    bad = [(s.rule, s.planted, s.found, s.true_positive) for s in scores if s.precision != 1 or s.recall != 1]
+    # ATT003 convicts on the access report's exact times only (ruling R11): without the report its late codes are
+    # undecided — none found, each one counted
+    exact_only = {"ATT003"} if access == "off" else set()
+    bad = [
+        (s.rule, s.planted, s.found, s.true_positive)
+        for s in scores
+        if (s.precision != 1 or s.recall != 1) and s.rule not in exact_only
+    ]
     assert bad == []
     assert sum(s.planted for s in scores) > 30
-    assert sum(undecided.values()) == 0
+    for s in scores:
+        if s.rule in exact_only:
+            assert s.found == 0 and undecided.get(s.rule, 0) >= s.planted > 0
+    assert sum(n for rule, n in undecided.items() if rule not in exact_only) == 0
 
 
 def test_conformance_table_is_current_and_complete() -> None:

@@ -52,6 +52,7 @@ CORE_RULES = (
     "MRK005",
     "ATT001",
     "ATT002",
+    "ATT003",
     "DEN001",
     "FIN001",
     "FIN002",
@@ -219,6 +220,10 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
             att_deadline = datetime.combine(cal.next_school_day(cal.next_school_day(cal.next_school_day(d))), OT_END)
             if att_deadline < as_of and att.code_at(att_deadline) == "ОТ":
                 yield Violation("ATT002", ent, f"ОТ still present at {_fmt(att_deadline)}")
+            # R11: a code first entered after the deadline (a later change of the reason is a correction)
+            first = att.versions[0][0] if att.versions else None
+            if first is not None and first > deadline and first <= as_of and att.versions[0][1] is not None:
+                yield Violation("ATT003", ent, f"first entered {_fmt(first)}")
 
 
 def _tml005(
