@@ -1203,11 +1203,13 @@ def _term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
     clause="4.2.5.2",
     advice="выставьте недостающие текущие отметки",
     entity=("student", "sg", "term"),
-    params={"quarter": {}, "half_year": {}},
+    params={"quarter": {}, "half_year": {}, "late_joiners": "auto"},
     core=True,
     predicate="только с порогами школы (quarter, half_year: часов в неделю → отметок): после окончания периода у "
     "обучающегося меньше текущих отметок, чем требует недельная нагрузка; не считаются освобождённые, обучающиеся "
-    "на дому и в семье, болевшие больше половины уроков, группы без числовых отметок, 1 класс",
+    "на дому и в семье, болевшие больше половины уроков, группы без числовых отметок, 1 класс; пришедшему в группу "
+    "позже начала периода порог уменьшается по доле уроков с его прихода, а пробывшего в ней меньше половины "
+    "периода не считают (late_joiners: auto; pro_rata — всегда по доле, skip — не считать пришедших позже)",
 )
 def den001(ctx: RuleContext) -> Iterator[Finding]:
     """Marks accumulate «в соответствии с недельной нагрузкой» (4.2.5.2), but the Положение gives no numbers: the
@@ -1224,8 +1226,24 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
             hours = weekly_hours(ctx, row.sg, row.start, row.end)
             needs[key] = table.get(min(max(hours, 1), 3)) if table else None
         need = needs[key]
+        joined = ctx.facts.joined_on.get((row.sg, row.term, row.student))
+        if need is not None and joined is not None:
+            need = _since_joining(ctx, row, joined, need, str(ctx.p("late_joiners")))
         if need is not None and row.count < need:
             yield _term_finding(ctx, row, f"у обучающегося {row.count} отметок, нужно не меньше {need}")
+
+
+def _since_joining(ctx: RuleContext, row: TermRow, joined: date, need: int, policy: str) -> int | None:
+    """Ruling R13 for a student who joined the group after the term began: the need scaled to the group's lessons
+    since he joined (rounded up); None — not counted — with ``skip``, or with ``auto`` when he was in the group for
+    less than half of the term's days."""
+    if policy == "skip":
+        return None
+    if policy == "auto" and (row.end - joined).days + 1 < ((row.end - row.start).days + 1) / 2:
+        return None
+    days = [le.day for le in ctx.facts.lessons_by_sg.get(row.sg, []) if row.start <= le.day <= row.end]
+    since = sum(1 for d in days if d >= joined)
+    return math.ceil(need * since / len(days)) if days else None
 
 
 def _counted_term_rows(ctx: RuleContext) -> list[TermRow]:
@@ -1277,8 +1295,12 @@ def _mostly_away(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:
 )
 def fin001(ctx: RuleContext) -> Iterator[Finding]:
     """A numeric term mark needs a minimum of current marks, otherwise «н/а» (5.9 sends the number to the school's
-    Положение о текущем контроле): the rule runs only with the school's minimum (ruling R13)."""
+    Положение о текущем контроле): the rule runs only with the school's minimum (ruling R13), and not for a student
+    who joined the group after the term began (CB-33): his minimum is not the group's."""
+    joined = ctx.facts.joined_on
     for row in _counted_term_rows(ctx):
+        if (row.sg, row.term, row.student) in joined:
+            continue
         minimum = int(ctx.p("half_year") if row.term_type == 2 else ctx.p("quarter"))
         mark = row.numeric_term_mark
         if minimum and mark is not None and row.count < minimum:

@@ -87,6 +87,9 @@ class Facts:
     )
     enrollment: dict[tuple[int, int], dict[int, tuple[bool, bool]]] = field(default_factory=lambda: defaultdict(dict))
     left_on: dict[tuple[int, int, int], date] = field(default_factory=dict)  # (sg, term, student) -> leave day
+    # (sg, term, student) -> the day the group's list first showed a student it had not shown before: a late joiner
+    # (the students listed at the mirror's first read of that list are not: they were there when it began)
+    joined_on: dict[tuple[int, int, int], date] = field(default_factory=dict)
     term_marks: dict[tuple[int, int], dict[int, tuple[str | None, int | None, str]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
@@ -362,6 +365,8 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         f.attendance_history[(cm, student)].append(
             (at, json.loads(old or "{}").get("reason"), json.loads(new or "{}").get("reason"))
         )
+    first_list: dict[tuple[int, int], str] = {}  # (sg, term) -> when its list was first seen
+    seen_in: list[tuple[int, int, int, str]] = []
     for sg, term, student, free, ind, first in q(
         'SELECT "sg_id", "term_id", "student_id", "free", "individual_educ", "first_seen_at" FROM "enrollment" '
         'WHERE "gone_at" IS NULL'
@@ -369,6 +374,13 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         f.enrollment[(sg, term)][student] = (bool(free), bool(ind))
         if free:
             f.left_on[(sg, term, student)] = _d(first)  # type: ignore[assignment]
+        if first:
+            seen_in.append((sg, term, student, first))
+            if first < first_list.get((sg, term), "9999"):
+                first_list[sg, term] = first
+    for sg, term, student, first in seen_in:  # joined later than the list was first read: a late joiner (R13)
+        if first[:10] > first_list[sg, term][:10]:
+            f.joined_on[(sg, term, student)] = _d(first)  # type: ignore[assignment]
     for key, at, new in q(
         """SELECT "row_key", "at", "new" FROM "change_log" WHERE "tbl" = 'enrollment' AND "op" = 'change'
            ORDER BY "at", "id" """

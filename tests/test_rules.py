@@ -659,3 +659,25 @@ def test_r6_lesson_owner_recorded_teacher_history_and_departure(m: Mirror) -> No
             "staff", [{"id": i, "name": f"Сотрудник {i}", "email": None} for i in (501, 502, 503, 504)], complete=True
         )
     assert owners() == {1: (503, None), 2: (500, "deputy"), 3: (504, None)}
+
+
+def test_r13_late_joiner_need_is_scaled_or_he_is_not_counted() -> None:
+    """Ruling R13 / CB-33: 16 lessons in a term of 8 weeks; a student who joined for the last 6 weeks needs the
+    share of the lessons since then; one who came for the last 2 weeks is not counted (``auto``) unless the school
+    asks for pro rata; ``skip`` never counts a late joiner."""
+    from types import SimpleNamespace
+
+    from rules.core import TermRow, _since_joining
+    from rules.facts import Facts, Lesson
+
+    start, end = date(2026, 11, 2), date(2026, 12, 27)
+    days = [date.fromordinal(start.toordinal() + 7 * w + d) for w in range(8) for d in (0, 2)]
+    facts = Facts()
+    facts.lessons_by_sg[5] = [Lesson(i, 5, 1, d, 1) for i, d in enumerate(days)]
+    ctx = SimpleNamespace(facts=facts)
+    row = TermRow(5, 1, start, end, 1, 7, 0, 0.0, 0.0, None)
+    six_weeks, two_weeks = date(2026, 11, 16), date(2026, 12, 14)
+    assert _since_joining(ctx, row, six_weeks, 5, "auto") == 4  # 12 of 16 lessons: 5 × 0.75 = 3.75 → 4
+    assert _since_joining(ctx, row, two_weeks, 5, "auto") is None  # 2 weeks of 8: not counted
+    assert _since_joining(ctx, row, two_weeks, 5, "pro_rata") == 2  # 4 of 16: 1.25 → 2
+    assert _since_joining(ctx, row, six_weeks, 5, "skip") is None
