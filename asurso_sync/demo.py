@@ -31,9 +31,11 @@ from adapters.emulator.faults import parse_faults
 from adapters.emulator.school import SCHOOL_NAME
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
-from adapters.emulator.truth import CORE_RULES, ground_truth, write_jsonl
+from adapters.emulator.truth import ground_truth, write_jsonl
 from adapters.mail.backends import SMTPBackend
 from adapters.netschool.client import Sleep
+from asurso_sync import accuracy
+from asurso_sync.accuracy import RuleScore
 from asurso_sync.check import CheckOptions, CheckOutcome, run_check, to_jsonl
 from asurso_sync.config import Config, load_config
 from asurso_sync.delivery import deliver
@@ -57,22 +59,6 @@ class DemoOptions:
     start: date = DEFAULT_FROM
     out: Path = Path("demo-out")
     faults: bool = False
-
-
-@dataclass
-class RuleScore:
-    rule: str
-    planted: int
-    found: int
-    true_positive: int
-
-    @property
-    def precision(self) -> float:
-        return self.true_positive / self.found if self.found else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positive / self.planted if self.planted else 1.0
 
 
 @dataclass
@@ -276,7 +262,7 @@ def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep
     truth = ground_truth(emu.school, emu.journal, opt.start, as_of)
     write_private_bytes(out / "ground_truth.jsonl", write_jsonl(truth).encode())
     write_private_bytes(out / "findings.jsonl", to_jsonl(outcome).encode())
-    scores = score(outcome, truth)
+    scores = accuracy.score(outcome.findings, truth, outcome.result.undecided)
     write_private_bytes(out / "accuracy.txt", accuracy_text(scores, opt, as_of, outcome).encode())
     return DemoResult(
         out=out,
@@ -292,35 +278,16 @@ def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep
     )
 
 
-def score(outcome: CheckOutcome, truth: list[Any]) -> list[RuleScore]:
-    expected = {(v.rule, tuple(sorted(dict(v.entity).items()))) for v in truth}
-    found = {(f["rule"], tuple(sorted(f["entity"].items()))) for f in outcome.findings if f["rule"] in CORE_RULES}
-    scores = []
-    for code in CORE_RULES:
-        g = {x for x in expected if x[0] == code}
-        f = {x for x in found if x[0] == code}
-        scores.append(RuleScore(code, len(g), len(f), len(g & f)))
-    return scores
-
-
 def accuracy_text(scores: list[RuleScore], opt: DemoOptions, as_of: datetime, outcome: CheckOutcome) -> str:
     lines = [
         "Точность проверки: замечания asurso-sync против эталона эмулятора (docs/rules.md, раздел 3)",
+        "Совпадение — правило, объект и владелец замечания (учитель или завуч).",
         f"Школа {opt.size}, seed {opt.seed}, период с {opt.start:%d.%m.%Y}, проверка на {as_of:%d.%m.%Y %H:%M}"
         + (", со сбоями сервера (standard)" if opt.faults else ""),
         f"Не определено (нет данных о времени): {sum(outcome.result.undecided.values())}",
         "",
-        f"{'правило':8} {'заложено':>8} {'найдено':>8} {'precision':>9} {'recall':>7}",
+        *accuracy.table(scores),
     ]
-    for s in scores:
-        lines.append(f"{s.rule:8} {s.planted:8} {s.found:8} {s.precision:9.3f} {s.recall:7.3f}")
-    total_g = sum(s.planted for s in scores)
-    total_f = sum(s.found for s in scores)
-    total_tp = sum(s.true_positive for s in scores)
-    lines.append(
-        f"{'всего':8} {total_g:8} {total_f:8} {total_tp / total_f if total_f else 1:9.3f} "
-        f"{total_tp / total_g if total_g else 1:7.3f}"
-    )
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""Accuracy of the rules engine against the emulator's ground truth, per core rule.
+"""Accuracy of the rules engine against the emulator's ground truth, per core rule, on (rule, entity, owner).
 
 A school year stretch is simulated exactly as in production — a full sync at the start, a 16:05 snapshot
 every school day and a 01:00 sync every night, through the real client, sync and cache — then ``check``
@@ -21,9 +21,11 @@ from pathlib import Path
 from adapters.emulator import calendar as cal
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
-from adapters.emulator.truth import CORE_RULES, ground_truth
+from adapters.emulator.truth import ground_truth
+from asurso_sync import accuracy
+from asurso_sync.accuracy import RuleScore
 from asurso_sync.config import Config, example_config_text, load_config
-from asurso_sync.demo import SCHOOL_THRESHOLDS, RuleScore
+from asurso_sync.demo import SCHOOL_THRESHOLDS
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
 from rules.engine import run_rules
@@ -80,21 +82,14 @@ def score(emu: Emulator, config: Config, start: date) -> tuple[list[RuleScore], 
     result = run_rules(db, as_of=emu.clock, start=start, family_education=family, rule_params=params)
     seconds = time.perf_counter() - started
     db.close()
-    truth = {
-        (v.rule, tuple(sorted(dict(v.entity).items()))) for v in ground_truth(emu.school, emu.journal, start, emu.clock)
-    }
-    found = {(f.rule, tuple(sorted(f.entity.items()))) for f in result.findings if f.rule in CORE_RULES}
-    scores = []
-    for code in CORE_RULES:
-        g = {x for x in truth if x[0] == code}
-        f = {x for x in found if x[0] == code}
-        scores.append(RuleScore(code, len(g), len(f), len(g & f)))
+    truth = ground_truth(emu.school, emu.journal, start, emu.clock)
+    scores = accuracy.score((f.as_contract() for f in result.findings), truth, result.undecided)
     return scores, dict(result.undecided), seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--seeds", default="1,2,3,4")
     parser.add_argument("--size", default="small")
     parser.add_argument("--from", dest="start", default="2026-12-07")
     parser.add_argument("--weeks", type=int, default=4)
@@ -115,9 +110,8 @@ def main() -> None:
             f"seed {seed}, {args.size}, {start} + {args.weeks} weeks, check at {emu.clock:%Y-%m-%d %H:%M} "
             f"({seconds:.2f} s); undecided: {sum(undecided.values())}"
         )
-        print(f"  {'rule':7} {'planted':>7} {'found':>6} {'precision':>9} {'recall':>7}")
-        for s in scores:
-            print(f"  {s.rule:7} {s.planted:7} {s.found:6} {s.precision:9.3f} {s.recall:7.3f}")
+        for line in accuracy.table(scores):
+            print(f"  {line}")
 
 
 if __name__ == "__main__":

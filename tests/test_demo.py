@@ -22,8 +22,10 @@ def test_demo_produces_everything(tmp_path: Path, runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     assert "Точность" in result.output and "Писем отправлено" in result.output
     accuracy = (out / "accuracy.txt").read_text(encoding="utf-8")
-    rows = [line.split() for line in accuracy.splitlines() if line[:3] in ("TML", "CMP", "MRK", "ATT", "DEN", "FIN")]
-    assert len(rows) == 20 and all(r[3] == "1.000" and r[4] == "1.000" for r in rows)
+    families = ("TML", "CMP", "MRK", "ATT", "DEN", "FIN", "KTP")
+    rows = [line.split() for line in accuracy.splitlines() if line[:3] in families]
+    # rule, planted, found, right (rule, entity and owner), undecided, precision, recall
+    assert len(rows) == 21 and all(r[5] == "1.000" and r[6] == "1.000" and r[1] == r[3] for r in rows)
     assert sum(int(r[1]) for r in rows) > 20  # violations were planted and found
     findings = [json.loads(line) for line in (out / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
     assert findings and set(findings[0]) >= {"rule", "entity", "fingerprint", "state", "message", "evidence"}

@@ -17,7 +17,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -74,11 +74,46 @@ class Violation:
     rule: str
     entity: tuple[tuple[str, int], ...]
     note: str
+    owner: int | str = ""  # who answers for it (ruling R6): a staff id, or DEPUTY
 
     def as_json(self) -> str:
         return json.dumps(
-            {"rule": self.rule, "entity": dict(self.entity), "note": self.note}, ensure_ascii=False, sort_keys=False
+            {"rule": self.rule, "entity": dict(self.entity), "note": self.note, "owner": self.owner},
+            ensure_ascii=False,
+            sort_keys=False,
         )
+
+
+DEPUTY = "deputy"
+DEPUTY_RULES = frozenset({"MRK003", "FIN003"})  # information for the deputy, never a teacher's (R14, CB-44)
+CHIEF_RULES = frozenset({"ATT002"})  # the class teacher's (R12)
+
+
+def owner_of(school: School, j: Journal, v: Violation, as_of: datetime) -> int | str:
+    """Who answers for a violation (ruling R6): the deputy for deputy information and for the term marks of
+    students the school itself marks (home, family); the class teacher for class-teacher items; else the teacher
+    of the lesson (recorded for it, else the group's on that day) or of the group at the term's end — and the
+    deputy when that teacher has left the school."""
+    ent = dict(v.entity)
+    if v.rule in DEPUTY_RULES:
+        return DEPUTY
+    if v.rule == "FIN002" and school.students[ent["student"]].exempt:
+        return DEPUTY
+    cm = ent.get("cm")
+    if cm is None and "assignment" in ent:
+        cm = j.assignments[ent["assignment"]].cm_id
+    if cm is not None:
+        lesson = school.lessons[cm]
+        group = school.groups[lesson.sg_id]
+        if v.rule in CHIEF_RULES:
+            who = school.classes[group.class_id].chief_id
+        else:
+            who = lesson.teacher_id or group.teacher_on(lesson.day)
+    elif "term" in ent:
+        who = school.groups[ent["sg"]].teacher_on(school.terms[ent["term"]].end)
+    else:
+        who = school.groups[ent["sg"]].teacher_on(as_of.date())
+    return DEPUTY if not school.staff[who].on_staff(as_of.date()) else who
 
 
 def _fmt(t: datetime | None) -> str:
@@ -107,7 +142,7 @@ def ground_truth(school: School, journal: Journal, start: date, as_of: datetime)
         for sg_id, plan in sorted(school.ktp.items()):
             if plan.uploaded_at is None or plan.uploaded_at > as_of:
                 out.append(Violation("TML006", (("sg", sg_id),), "КТП not loaded"))
-    return sorted(set(out))
+    return sorted({replace(v, owner=owner_of(school, journal, v, as_of)) for v in out})
 
 
 def _last_before_break(school: School, lesson: Any) -> bool:

@@ -70,12 +70,23 @@ def demo(
         result = run_demo(opt, progress)
         bar.update(task, completed=total, description="готово")
 
-    table = Table(title="Точность: замечания против эталона эмулятора", title_justify="left")
-    for col in ("Правило", "Заложено", "Найдено", "Precision", "Recall"):
+    table = Table(
+        title="Точность: замечания против эталона эмулятора (правило, объект и владелец)", title_justify="left"
+    )
+    for col in ("Правило", "Заложено", "Найдено", "Верно", "Не опр.", "Precision", "Recall"):
         table.add_column(col, justify="right" if col != "Правило" else "left")
     for s in result.scores:
         style = None if s.precision == 1.0 and s.recall == 1.0 else "red"
-        table.add_row(s.rule, str(s.planted), str(s.found), f"{s.precision:.3f}", f"{s.recall:.3f}", style=style)
+        table.add_row(
+            s.rule,
+            str(s.planted),
+            str(s.found),
+            str(s.true_positive),
+            str(s.undecided),
+            f"{s.precision:.3f}",
+            f"{s.recall:.3f}",
+            style=style,
+        )
     out.print(table)
     o = result.out
     out.print(
