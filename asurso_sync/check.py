@@ -119,6 +119,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             + opt.ignore
             + config.rules.select
             + config.rules.ignore
+            + config.rules.to_teachers
             + [o.rule for o in overrides]
             + list(opt.params)
         )

@@ -176,6 +176,8 @@ class RulesConfig(_Section):
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
     warnings_to_teachers: bool = False
+    # rules that are not the Положение's (the school's own, federal recommendations) whose findings go to teachers
+    to_teachers: list[str] = Field(default_factory=list)
     family_education: list[int | str] = Field(default_factory=list)
     freshness_hours: float = Field(default=26, gt=0, le=24 * 30)
     override: list[RuleOverrideConfig] = Field(default_factory=list)
@@ -185,7 +187,7 @@ class RulesConfig(_Section):
         for key, value in (self.model_extra or {}).items():
             if not _RULE_KEY.match(key):
                 raise ValueError(
-                    f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers, "
+                    f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers, to_teachers, "
                     "family_education, freshness_hours, override и таблицы правил по коду "
                     "(например [rules.TML001]) или имени"
                 )

@@ -49,6 +49,7 @@ def _control_lessons(ctx: RuleContext) -> list[tuple[Lesson, str]]:
     params={"days": 17, "control_types": CONTROL_TYPES},
     preview=True,
     predicate="в группе две контрольные (оценочные) работы ближе, чем через 17 дней",
+    basis="federal",
 )
 def ocp001(ctx: RuleContext) -> Iterator[Finding]:
     """Federal recommendation: at most one оценочная процедура per subject per 2.5 weeks."""
@@ -78,6 +79,7 @@ def ocp001(ctx: RuleContext) -> Iterator[Finding]:
     params={"control_types": CONTROL_TYPES},
     preview=True,
     predicate="контрольная работа на первом или последнем уроке дня класса (кроме предметов с 1 часом в неделю)",
+    basis="federal",
 )
 def ocp003(ctx: RuleContext) -> Iterator[Finding]:
     """Federal recommendation: no оценочные процедуры on the first or the last lesson of the day."""
@@ -114,6 +116,7 @@ def ocp003(ctx: RuleContext) -> Iterator[Finding]:
     params={"per_day": 1, "control_types": CONTROL_TYPES},
     preview=True,
     predicate="в один день в классе больше одной контрольной работы",
+    basis="federal",
 )
 def ocp005(ctx: RuleContext) -> Iterator[Finding]:
     """Federal recommendation: at most one оценочная процедура per class per day."""
@@ -304,11 +307,12 @@ def _sequence_findings(ctx: RuleContext, code: str) -> list[Finding]:
     "MRK007",
     "two-after-absence",
     "«2» сразу после пропуска",
-    clause="5.4",
+    clause="—",
     advice="проверьте отметку «2» сразу после пропуска",
     entity=("cm", "student"),
     severity="warning",
     predicate="неудовлетворительная отметка на первом уроке после отсутствия (Б, УП, НП)",
+    basis="school",
 )
 def mrk007(ctx: RuleContext) -> Iterator[Finding]:
     """A «2» on the first lesson after an absence usually means the student had no chance to catch up."""
@@ -319,12 +323,13 @@ def mrk007(ctx: RuleContext) -> Iterator[Finding]:
     "MRK008",
     "two-not-followed-up",
     "«2» не исправлена за 3 урока",
-    clause="5.4",
+    clause="—",
     advice="дайте возможность исправить «2»",
     entity=("cm", "student"),
     severity="warning",
     params={"lessons": 3},
     predicate="после «2» обучающийся не получил ни одной отметки в следующие 3 урока группы",
+    basis="school",
 )
 def mrk008(ctx: RuleContext) -> Iterator[Finding]:
     """After a «2» the student should be given a chance to improve: another mark within a few lessons."""
@@ -335,13 +340,14 @@ def mrk008(ctx: RuleContext) -> Iterator[Finding]:
     "MRK010",
     "chain-of-twos",
     "Цепочка неудовлетворительных отметок",
-    clause="5.4",
+    clause="—",
     advice="обратите внимание на серию неудовлетворительных отметок",
     entity=("cm", "student"),
     severity="info",
     params={"chain": 2},
     owner="deputy",
     predicate="у обучающегося подряд 2 и более «2» по предмету (сигнал классному руководителю и завучу)",
+    basis="school",
 )
 def mrk010(ctx: RuleContext) -> Iterator[Finding]:
     """Consecutive unsatisfactory marks are an academic-risk signal for the class teacher and the deputy."""
@@ -352,12 +358,13 @@ def mrk010(ctx: RuleContext) -> Iterator[Finding]:
     "DEN003",
     "long-gap-without-marks",
     "Долгий перерыв без отметок",
-    clause="4.2.5.2",
+    clause="—",
     advice="проверьте, почему у ученика долго нет отметок",
     entity=("student", "sg"),
     severity="warning",
     params={"lessons": 8},
     predicate="присутствовавший обучающийся не получал отметок по предмету больше 8 уроков подряд",
+    basis="school",
 )
 def den003(ctx: RuleContext) -> Iterator[Finding]:
     """Marks accumulate steadily; a long run of lessons without any mark hides problems until the term's end."""
@@ -384,13 +391,14 @@ def _den004_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
     "DEN004",
     "lesson-few-marks",
     "Мало отметок на уроке",
-    clause="4.2.5.2",
+    clause="—",
     advice="проверьте, все ли отметки за урок внесены",
     entity=("cm",),
     severity="info",
     params={"min_marks": 1},
     predicate="на проведённом уроке 2–11 класса не выставлено ни одной отметки (урок без оценивания)",
     sql=_den004_sql,
+    basis="school",
 )
 def den004(ctx: RuleContext) -> Iterator[Finding]:
     """Information for the deputy: lessons where nobody was assessed."""

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from rules.context import Finding, RuleContext
 
 Severity = Literal["error", "warning", "info"]
+# Where a rule comes from: the school's Положение об ЭЖ, the school's own practice beyond it, or federal
+# recommendations (оценочные процедуры). Only the Положение's rules reach teachers' lists unless the school
+# selects the others (``[rules] select``).
+Basis = Literal["polozhenie", "school", "federal"]
 RuleFn = Callable[["RuleContext"], Iterator["Finding"]]
 # A rule's SQL over the cache and its parameters, from the rule's effective parameters: one column named x,
 # each row a json_array(...) (``RuleContext.rows`` reads it; the engine starts it in the background)
@@ -38,6 +42,7 @@ class Rule:
     sql: SqlFn | None = None  # the rule's query, when the data allows SQL (see SqlFn)
     # the rule also applies to extracurricular groups, which need only a topic and attendance (ruling R19)
     extracurricular: bool = False
+    basis: Basis = "polozhenie"
 
     @property
     def family(self) -> str:
@@ -64,6 +69,7 @@ def rule(
     advice: str = "",
     sql: SqlFn | None = None,
     extracurricular: bool = False,
+    basis: Basis = "polozhenie",
 ) -> Callable[[RuleFn], RuleFn]:
     def register(fn: RuleFn) -> RuleFn:
         if code in REGISTRY:
@@ -86,6 +92,7 @@ def rule(
             advice,
             sql,
             extracurricular,
+            basis,
         )
         return fn
 

@@ -362,3 +362,23 @@ def test_no_check_yet_is_a_clear_error(tmp_path: Path, runner: CliRunner) -> Non
     assert result.exit_code == 3 and "asurso-sync check" in result.output
     bad = _cli(runner, tmp_path / "config.toml", "remarks", "status", "--week", "вчера")
     assert bad.exit_code == 2 and "2026-W48" in bad.output
+
+
+def test_rules_outside_the_polozhenie_reach_teachers_only_when_the_school_names_them(tmp_path: Path) -> None:
+    """Issue #18, item 4: the school's own rules (DEN003, MRK007 …) and federal recommendations are the deputy's
+    until ``[rules] to_teachers`` names them; the Положение's rules are untouched."""
+    from asurso_sync.remarks.build import route_of
+    from rules.catalogue import load_catalogue
+    from tests.sync_helpers import make_config
+
+    rules = load_catalogue()
+    config = make_config(tmp_path)
+    config.rules.warnings_to_teachers = True
+    assert route_of(rules["DEN003"], config) == "deputy"
+    assert route_of(rules["MRK007"], config) == "deputy"
+    assert route_of(rules["TML001"], config) == "teacher"
+    assert route_of(rules["KTP002"], config) == "teacher"  # a warning of the Положение (4.2.5.2)
+    config.rules.to_teachers = ["DEN003", "MRK"]
+    assert route_of(rules["DEN003"], config) == "teacher"
+    assert route_of(rules["MRK007"], config) == "teacher"
+    assert route_of(rules["DEN004"], config) == "deputy"  # information stays the deputy's

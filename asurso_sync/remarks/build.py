@@ -40,11 +40,15 @@ Route = Literal["teacher", "class_teacher", "deputy", "none"]
 
 def route_of(r: Rule, config: Config) -> Route:
     """Where a rule's findings go: the teacher's list, the class teacher's part of it, or only the deputy's
-    summary; «none» for a rule the school has switched off or a preview rule it has not switched on."""
+    summary; «none» for a rule the school has switched off or a preview rule it has not switched on. A rule that is
+    not the Положение's (``Rule.basis``) stays in the deputy's summary unless ``[rules] to_teachers`` names it."""
     enabled = {t.upper() for t in config.rules.select}
     ignored = {t.upper() for t in config.rules.ignore}
     if r.code in ignored or r.family in ignored or (r.preview and r.code not in enabled and r.family not in enabled):
         return "none"
+    wanted = {t.upper() for t in config.rules.to_teachers}
+    if r.basis != "polozhenie" and r.code not in wanted and r.family not in wanted:
+        return "deputy"  # the school's own or a federal recommendation: for teachers only when the school says so
     if r.owner == "chief" and r.severity in ("error", "warning"):
         return "class_teacher"
     if r.owner == "teacher" and (
