@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -123,6 +123,7 @@ class RuleContext:
     undecided: Counter[str] = field(default_factory=Counter)
     undecided_in: Counter[tuple[str, int]] = field(default_factory=Counter)  # (rule, group) -> undecided items
     current: Rule | None = None
+    catalogue: Mapping[str, Rule] = field(default_factory=dict)  # every rule by code (the engine's catalogue)
 
     memo: dict[Any, Any] = field(default_factory=dict)  # per-check caches shared by the rules
     # the rules' queries started in the background before the load: (sql, params as JSON) -> value

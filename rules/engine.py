@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from rules import facts as facts_mod
-from rules.catalogue import Selection
+from rules.catalogue import REGISTRY, Selection
 from rules.context import Finding, RuleContext, rule_query
 from rules.evidence import OBSERVATIONS, Observations, ts
-from rules.registry import REGISTRY, Rule
+from rules.registry import Rule
 
 
 class _GroupItem(NamedTuple):
@@ -138,6 +138,7 @@ def run_rules(
         base,
         family_education,
         work_program_approved,
+        catalogue=REGISTRY,
     )
     # the observations and the SQL rules' queries go to the load's worker thread, to be read while the facts load
     # and the rules run

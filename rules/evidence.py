@@ -10,12 +10,13 @@
 from __future__ import annotations
 
 import bisect
-import json
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
+
+from cache.history import scope_text
 
 
 class Verdict(Enum):
@@ -28,13 +29,22 @@ def ts(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+# The keys of observed units, (resource, scope text), as the cache writes them (``cache.history.scope_text``):
+# defined here once; the per-lesson ones are formatted directly (a test holds them equal to the cache's text).
+
+
 def unit_key(resource: str, scope: dict[str, Any]) -> tuple[str, str]:
-    return resource, json.dumps(dict(sorted(scope.items())), ensure_ascii=False, separators=(",", ":"))
+    return resource, scope_text(scope)
 
 
 def journal_key(sg: int, term: int | None) -> tuple[str, str]:
     """``unit_key("journal", {"sg_id": sg, "term_id": term})`` without the JSON encoder (called per lesson)."""
     return "journal", f'{{"sg_id":{sg},"term_id":{"null" if term is None else term}}}'
+
+
+def topic_key(cm: int) -> tuple[str, str]:
+    """``unit_key("topic", {"cm_id": cm})`` without the JSON encoder (called per lesson)."""
+    return "topic", f'{{"cm_id":{cm}}}'
 
 
 @dataclass(frozen=True, slots=True)

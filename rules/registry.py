@@ -1,6 +1,6 @@
 """The rule model and the ``@rule`` decorator: every rule has a stable code, a kebab-case name, a Russian title,
 its Положение clause, parameters with defaults, a severity, the entity it is about, and a docstring that explains
-it. The catalogue (``rules.catalogue``) names the modules whose rules are in force."""
+it. The catalogue (``rules.catalogue``) names the family modules whose rules are in force."""
 
 from __future__ import annotations
 
@@ -49,9 +49,6 @@ class Rule:
         return self.code[:3]
 
 
-REGISTRY: dict[str, Rule] = {}
-
-
 def rule(
     code: str,
     name: str,
@@ -70,11 +67,12 @@ def rule(
     sql: SqlFn | None = None,
     extracurricular: bool = False,
     basis: Basis = "polozhenie",
-) -> Callable[[RuleFn], RuleFn]:
-    def register(fn: RuleFn) -> RuleFn:
-        if code in REGISTRY:
-            raise ValueError(f"duplicate rule code {code}")
-        REGISTRY[code] = Rule(
+) -> Callable[[RuleFn], Rule]:
+    """Make a rule of a function (its docstring explains the rule). Nothing is registered: the rule's family
+    module lists it in ``RULES`` and the catalogue names the families."""
+
+    def make(fn: RuleFn) -> Rule:
+        return Rule(
             code,
             name,
             title,
@@ -94,6 +92,5 @@ def rule(
             extracurricular,
             basis,
         )
-        return fn
 
-    return register
+    return make

@@ -22,8 +22,9 @@ from adapters.emulator.truth import ground_truth
 from adapters.netschool.client import ClientSettings, NetSchoolClient
 from adapters.netschool.errors import ParseError, ReportError
 from adapters.netschool.reports import fetch_access_log, parse_access_html
+from asurso_sync import accuracy
 from asurso_sync.check import CheckOptions, run_check
-from asurso_sync.demo import prepare, score
+from asurso_sync.demo import prepare
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache, rows
 from tests.conftest import edit_config
@@ -224,7 +225,8 @@ def test_nightly_syncs_with_the_access_log_decide_everything(tmp_path: Path) -> 
     assert emu.write_attempts == []
     outcome = run_check(config, CheckOptions(start=start, as_of=emu.clock))
     assert sum(outcome.result.undecided.values()) == 0
-    scores = score(outcome, ground_truth(emu.school, emu.journal, start, emu.clock))
+    truth = ground_truth(emu.school, emu.journal, start, emu.clock)
+    scores = accuracy.score(outcome.findings, truth, outcome.result.undecided)
     assert all(s.precision == 1.0 and s.recall == 1.0 for s in scores), [s for s in scores if s.recall < 1]
     assert sum(s.planted for s in scores if s.rule.startswith("TML")) > 10
     assert any(f["evidence"] == "exact" for f in outcome.findings)

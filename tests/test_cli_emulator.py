@@ -48,7 +48,7 @@ def test_ground_truth_file_is_deterministic(runner: CliRunner, tmp_path: Path) -
     assert runner.invoke(app, [*args, "--out", str(b)]).exit_code == 0
     assert a.read_bytes() == b.read_bytes()
     lines = [json.loads(x) for x in a.read_text(encoding="utf-8").splitlines()]
-    assert lines and set(lines[0]) == {"rule", "entity", "note"}
+    assert lines and set(lines[0]) == {"rule", "entity", "note", "owner"}
     assert all(isinstance(v, int) for line in lines for v in line["entity"].values())
     assert oct(a.stat().st_mode & 0o777) == "0o600"
 

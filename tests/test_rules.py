@@ -526,10 +526,10 @@ def test_sequence_rules_walk_events_exactly_like_the_lesson_by_lesson_definition
     import random
     from datetime import timedelta
 
+    from rules.catalogue import REGISTRY
     from rules.context import RuleContext
-    from rules.extra import _CHECKERS, Sequence
     from rules.facts import Facts, Lesson
-    from rules.registry import REGISTRY
+    from rules.sequences import CHECKERS, Sequence
 
     rng = random.Random(seed)
     n = rng.randint(0, 45)
@@ -545,7 +545,8 @@ def test_sequence_rules_walk_events_exactly_like_the_lesson_by_lesson_definition
     params = {"lessons": rng.choice((2, 3, 8)), "chain": rng.choice((2, 3))}
     rule_params = {"MRK008": {"lessons": 3}, "MRK010": {"chain": params["chain"]}, "DEN003": params}
     ctx = RuleContext(None, Facts(), datetime(2027, 5, 31, 7), date(2026, 9, 1), date(2027, 5, 31), rule_params)  # type: ignore[arg-type]
-    for code, (check, name) in _CHECKERS.items():
+    ctx.catalogue = REGISTRY
+    for code, (check, name) in CHECKERS.items():
         ctx.current = REGISTRY[code]
         got = [f.date for f in check(ctx, SG, 1, seq, int(ctx.p(name)) if name else 0)]
         own = {"MRK008": {"lessons": 3}, "MRK010": params, "DEN003": params}.get(code, {})
@@ -559,7 +560,7 @@ def test_a_check_pauses_the_cyclic_gc_and_restores_it(m: Mirror, monkeypatch: py
     import dataclasses
     import gc
 
-    from rules.registry import REGISTRY
+    from rules.catalogue import REGISTRY
 
     all_rules()  # the catalogue is registered on import
     m.journal(f"{MON}T01:00:00", SG, lessons=[(1, MON)])
@@ -616,7 +617,7 @@ def test_fingerprint_is_the_hash_of_the_compact_json_of_rule_and_entity() -> Non
 def test_ktp002_similarity_forgives_endings_and_short_words() -> None:
     """R16: «Сложение дробей» shares words with «Сложение обыкновенных дробей…»; «Разное» shares none; words under
     four letters carry no meaning for the comparison."""
-    from rules.core import _stems
+    from rules.catalogue.ktp import _stems
 
     plan = _stems("Сложение обыкновенных дробей с одинаковыми знаменателями")
     assert _stems("Сложение дробей") & plan
@@ -668,8 +669,9 @@ def test_r13_late_joiner_need_is_scaled_or_he_is_not_counted() -> None:
     asks for pro rata; ``skip`` never counts a late joiner."""
     from types import SimpleNamespace
 
-    from rules.core import TermRow, _since_joining
+    from rules.catalogue.den import _since_joining
     from rules.facts import Facts, Lesson
+    from rules.terms import TermRow
 
     start, end = date(2026, 11, 2), date(2026, 12, 27)
     days = [date.fromordinal(start.toordinal() + 7 * w + d) for w in range(8) for d in (0, 2)]
@@ -682,3 +684,14 @@ def test_r13_late_joiner_need_is_scaled_or_he_is_not_counted() -> None:
     assert _since_joining(ctx, row, two_weeks, 5, "auto") is None  # 2 weeks of 8: not counted
     assert _since_joining(ctx, row, two_weeks, 5, "pro_rata") == 2  # 4 of 16: 1.25 → 2
     assert _since_joining(ctx, row, six_weeks, 5, "skip") is None
+
+
+def test_observation_keys_are_the_caches_own_text() -> None:
+    """The rules' per-lesson keys are formatted directly for speed; they must be exactly what the cache writes."""
+    from cache.history import scope_text
+    from rules.evidence import journal_key, topic_key, unit_key
+
+    assert journal_key(5, 7) == ("journal", scope_text({"term_id": 7, "sg_id": 5}))
+    assert journal_key(5, None) == ("journal", scope_text({"sg_id": 5, "term_id": None}))
+    assert topic_key(9) == ("topic", scope_text({"cm_id": 9}))
+    assert unit_key("ktp", {"sg_id": 3}) == ("ktp", scope_text({"sg_id": 3}))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rules.registry import REGISTRY
+from rules.catalogue import REGISTRY
 from tests.mirror import SG, SG1, Mirror, cw
 
 Q1, Q1_START, Q1_END = 101, "2026-09-01", "2026-10-25"  # 1st quarter, ends on a Sunday

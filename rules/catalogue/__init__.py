@@ -1,8 +1,9 @@
-"""The catalogue: the rule modules in force, listed here explicitly, and selection over them.
+"""The catalogue: the rule families in force, listed here explicitly, and selection over them.
 
-A rule module defines its rules with ``@rules.registry.rule``; this module imports each of them by name, so the
-catalogue is exactly the list below (``rules.core``: the rule contract's core rules; ``rules.extra``: the
-school's own and preview rules).
+One module per family; each lists its rules in ``RULES`` (``@rules.registry.rule`` builds a ``Rule`` and
+registers nothing). The catalogue is exactly the families in ``FAMILIES``, in this order: timeliness (TML),
+completeness (CMP), the КТП (KTP), marks (MRK), attendance (ATT), density (DEN), term and year marks (FIN), the
+calendar (CAL), the federal recommendations on оценочные процедуры (OCP), waivers (WVR).
 """
 
 from __future__ import annotations
@@ -11,14 +12,28 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from rules import core, extra
-from rules.registry import REGISTRY, Rule
+from rules.catalogue import att, cal, cmp, den, fin, ktp, mrk, ocp, tml, wvr
+from rules.registry import Rule
 
-MODULES = (core, extra)  # the rule modules in force; their @rule definitions fill the registry on import
+FAMILIES = (tml, cmp, ktp, mrk, att, den, fin, cal, ocp, wvr)
+
+
+def _registry() -> dict[str, Rule]:
+    out: dict[str, Rule] = {}
+    for module in FAMILIES:
+        for r in module.RULES:
+            if r.code in out:
+                raise ValueError(f"duplicate rule code {r.code}")
+            out[r.code] = r
+    return out
+
+
+# Code -> rule, built once from FAMILIES (one dict: tests may replace a rule in it)
+REGISTRY: dict[str, Rule] = _registry()
 
 
 def load_catalogue() -> dict[str, Rule]:
-    """Code -> rule: what the modules in ``MODULES`` registered when this module imported them."""
+    """Code -> rule of every family in ``FAMILIES``."""
     return REGISTRY
 
 

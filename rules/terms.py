@@ -1,0 +1,176 @@
+"""Term rows: one per enrolled student of a group in an ended term, with the counts the term rules read (DEN001,
+FIN001–FIN003); the students density and minima count (ruling R13). Weekly hours are the group's lessons in its
+fullest week of the term.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from cache.calendar import YEAR_TERM_TYPE
+from rules.context import Finding, RuleContext
+from rules.helpers import (
+    codes_at,
+)
+
+QUARTER_MIN = {1: 3, 2: 5, 3: 7}
+HALF_MIN = {1: 5, 2: 8, 3: 10}
+
+
+def ended_terms(ctx: RuleContext) -> Iterator[tuple[int, int, date, date, int | None]]:
+    """(sg, term, start, end, term type) of ended terms of marked groups (grades 2–11) in the period."""
+    f = ctx.facts
+    for sg, term in sorted(f.enrollment):
+        if term not in f.terms or f.grade(sg) < 2:
+            continue
+        start, end, typ, _name = f.terms[term]
+        if end < ctx.start or end > ctx.end or not ctx.passed(datetime.combine(end, time(23, 59, 59))):
+            continue
+        yield sg, term, start, end, typ
+
+
+def _students(ctx: RuleContext, sg: int, term: int, end: date) -> list[int]:
+    """The group's students of the term, in id order, without the exempt (``ctx.exempt``) and those who left
+    before the term's end (``ctx.left_before`` the day after it): inlined, it runs for every enrolled student."""
+    return enrolled_at_end(ctx, sg, term, end, outside_class=False)
+
+
+def enrolled_at_end(ctx: RuleContext, sg: int, term: int, end: date, *, outside_class: bool) -> list[int]:
+    """The group's students still enrolled the day after the term's end, in id order: those taught in class
+    (``outside_class=False``) or those in family or home education, whose term marks are the deputy's (R15)."""
+    enrolled = ctx.facts.enrollment.get((sg, term or 0), {})
+    family, left_on = ctx.family_education, ctx.facts.left_on
+    after = end + timedelta(days=1)
+    out = []
+    for student in sorted(enrolled):
+        if (student in family or enrolled[student][1]) is not outside_class:
+            continue
+        left = left_on.get((sg, term or 0, student))
+        if left is None or left >= after:
+            out.append(student)
+    return out
+
+
+def _term_marks(ctx: RuleContext, sg: int, start: date, end: date) -> dict[int, list[float]]:
+    """Per student of one group's term: [number of numeric current marks, sum of weights, sum of mark × weight],
+    summed in lesson order (for the term rows of DEN001, FIN001, FIN003; not kept)."""
+    sums: dict[int, list[float]] = {}
+    for le in ctx.facts.lessons_by_sg.get(sg, []):
+        if start <= le.day <= end:
+            for a in le.work:
+                marks = a.marks
+                if marks is not None:
+                    weight = a.weight
+                    for student, mark in zip(marks.students, marks.values, strict=True):
+                        acc = sums.get(student)
+                        if acc is None:
+                            sums[student] = [1, weight, mark * weight]
+                        else:
+                            acc[0] += 1
+                            acc[1] += weight
+                            acc[2] += mark * weight
+    return sums
+
+
+def weekly_hours(ctx: RuleContext, sg: int, start: date, end: date) -> int:
+    key = ("weekly-hours", sg, start, end)
+    hit = ctx.memo.get(key)
+    if hit is None:
+        weeks: defaultdict[tuple[int, int], int] = defaultdict(int)
+        for le in ctx.facts.lessons_by_sg.get(sg, []):
+            if start <= le.day <= end:
+                weeks[le.day.isocalendar()[:2]] += 1
+        hit = ctx.memo[key] = max(weeks.values(), default=0)
+    return int(hit)
+
+
+@dataclass(slots=True)
+class TermRow:
+    """One enrolled, non-exempt student of one group in one ended term, with what the term rules need."""
+
+    sg: int
+    term: int
+    start: date
+    end: date
+    term_type: int | None
+    student: int
+    count: int  # numeric current marks
+    weights: float  # their weights, summed
+    weighted: float  # mark × weight, summed
+    term_mark: tuple[str | None, int | None, str] | None  # (mark, mark type, first seen)
+
+    @property
+    def is_year(self) -> bool:
+        """The year's own period: its mark is due (FIN002), but density and averages are the terms' business."""
+        return self.term_type == YEAR_TERM_TYPE
+
+    @property
+    def numeric_term_mark(self) -> int | None:
+        tm = self.term_mark
+        if tm and tm[0] and tm[0].strip().isdigit() and (tm[1] or 0) == 0:
+            return int(tm[0])
+        return None
+
+
+def term_rows(ctx: RuleContext) -> list[TermRow]:
+    """Shared by DEN001 and FIN001–FIN003 (computed once per check)."""
+    key = ("term-rows", ctx.start, ctx.end)
+    hit: list[TermRow] | None = ctx.memo.get(key)
+    if hit is None:
+        hit = []
+        for sg, term, start, end, typ in ended_terms(ctx):
+            marks = {} if typ == YEAR_TERM_TYPE else _term_marks(ctx, sg, start, end)
+            given = ctx.facts.term_marks.get((sg, term), {})
+            for student in _students(ctx, sg, term, end):
+                count, weights, weighted = marks.get(student) or _NO_TERM_MARKS
+                mark = given.get(student)
+                hit.append(TermRow(sg, term, start, end, typ, student, int(count), weights, weighted, mark))
+        ctx.memo[key] = hit
+    return hit
+
+
+_NO_TERM_MARKS = [0, 0.0, 0.0]
+
+
+def term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
+    label = ctx.facts.terms[row.term][3]
+    entity = {"student": row.student, "sg": row.sg, "term": row.term}
+    return ctx.group_finding(row.sg, entity, f"{label}: {text}", row.end)
+
+
+def counted_term_rows(ctx: RuleContext) -> list[TermRow]:
+    """Term rows of the students density and term-mark minima count (ruling R13): not the exempt from the subject
+    (term mark «осв»), not those absent with Б or УП on more than half of the group's lessons of the term, not
+    groups without a single numeric mark in the term (зачётные, by design). Home and family education are left
+    out of every term row already."""
+    hit: list[TermRow] | None = ctx.memo.get("counted-term-rows")
+    if hit is not None:
+        return hit
+    rows = term_rows(ctx)
+    marked_groups = {(r.sg, r.term) for r in rows if r.count}
+    sick: dict[tuple[int, int], set[int]] = {}
+    hit = []
+    for r in rows:
+        key = (r.sg, r.term)
+        if key not in marked_groups or r.is_year or (r.term_mark and r.term_mark[1] == -2):
+            continue
+        if key not in sick:
+            sick[key] = mostly_away(ctx, r.sg, r.start, r.end)
+        if r.student not in sick[key]:
+            hit.append(r)
+    ctx.memo["counted-term-rows"] = hit
+    return hit
+
+
+def mostly_away(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:
+    """Students absent with Б or УП on more than half of the group's lessons in the period."""
+    lessons = [le for le in ctx.facts.lessons_by_sg.get(sg, []) if start <= le.day <= end]
+    away: Counter[int] = Counter()
+    for le in lessons:
+        for student, code in codes_at(ctx, le).items():
+            if code in ("Б", "УП"):
+                away[student] += 1
+    return {s for s, n in away.items() if n * 2 > len(lessons)}
