@@ -222,7 +222,7 @@ class RuleContext:
         if student in self.family_education:
             return True
         row = self.facts.enrollment.get((sg, term or 0), {}).get(student)
-        return bool(row and row[1])
+        return bool(row and row.home)
 
     def left_before(self, sg: int, term: int | None, student: int, d: date) -> bool:
         """True when the student had left the group before day ``d`` (leave day < d)."""

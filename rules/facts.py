@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
@@ -25,6 +25,31 @@ class Lesson:
     day: date
     number: int | None
     work: tuple[Assignment, ...] = ()  # the assignments attached to the lesson (class_meeting_id)
+
+
+class TermSpan(NamedTuple):
+    """A term of the mirror: its dates, ``term_type_id`` and name («2 четверть», «Год»)."""
+
+    start: date
+    end: date
+    type: int | None
+    name: str
+
+
+class Listed(NamedTuple):
+    """A student in a group's list for a term: ``free`` — left the group; ``home`` — taught at home
+    (``individualEduc``)."""
+
+    free: bool
+    home: bool
+
+
+class GivenMark(NamedTuple):
+    """A student's term (or year) mark as the mirror holds it."""
+
+    mark: str | None
+    mark_type: int | None  # 0 numeric, -2 «осв» (exempt) …
+    first_seen: str
 
 
 @dataclass(slots=True)
@@ -76,7 +101,7 @@ class Facts:
     class_grade: dict[int, int] = field(default_factory=dict)
     class_chief: dict[int, int | None] = field(default_factory=dict)
     vacations: list[tuple[date, date]] = field(default_factory=list)
-    terms: dict[int, tuple[date, date, int | None, str]] = field(default_factory=dict)
+    terms: dict[int, TermSpan] = field(default_factory=dict)
     topics: dict[int, str] = field(default_factory=dict)  # lesson -> first seen of its topic (texts: topic_texts)
     type_name: dict[int, str] = field(default_factory=dict)
     homework_by_sg: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))
@@ -85,14 +110,12 @@ class Facts:
     attendance_history: dict[tuple[int, int], list[tuple[str, str | None, str | None]]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    enrollment: dict[tuple[int, int], dict[int, tuple[bool, bool]]] = field(default_factory=lambda: defaultdict(dict))
+    enrollment: dict[tuple[int, int], dict[int, Listed]] = field(default_factory=lambda: defaultdict(dict))
     left_on: dict[tuple[int, int, int], date] = field(default_factory=dict)  # (sg, term, student) -> leave day
     # (sg, term, student) -> the day the group's list first showed a student it had not shown before: a late joiner
     # (the students listed at the mirror's first read of that list are not: they were there when it began)
     joined_on: dict[tuple[int, int, int], date] = field(default_factory=dict)
-    term_marks: dict[tuple[int, int], dict[int, tuple[str | None, int | None, str]]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
+    term_marks: dict[tuple[int, int], dict[int, GivenMark]] = field(default_factory=lambda: defaultdict(dict))
     plans: set[int] = field(default_factory=set)
     extracurricular: set[int] = field(default_factory=set)  # groups of внеурочная деятельность (ruling R19)
     iup_grade: dict[int, int] = field(default_factory=dict)  # ИУП group (no class) -> its grade (ruling R20)
@@ -292,7 +315,7 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
     for tid, a, b, typ, name in q(
         'SELECT "id", "start_date", "end_date", "term_type_id", "name" FROM "term" WHERE "gone_at" IS NULL'
     ):
-        f.terms[tid] = (_d(a), _d(b), typ, name)  # type: ignore[assignment]
+        f.terms[tid] = TermSpan(_d(a), _d(b), typ, name)  # type: ignore[arg-type]
     days: dict[str, date] = {}  # one date object per distinct day (memory on a full year)
     shared: dict[Any, Any] = {}  # one object per distinct group / term / type id
     weights: dict[float, float] = {}
@@ -371,7 +394,7 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         'SELECT "sg_id", "term_id", "student_id", "free", "individual_educ", "first_seen_at" FROM "enrollment" '
         'WHERE "gone_at" IS NULL'
     ):
-        f.enrollment[(sg, term)][student] = (bool(free), bool(ind))
+        f.enrollment[(sg, term)][student] = Listed(bool(free), bool(ind))
         if free:
             f.left_on[(sg, term, student)] = _d(first)  # type: ignore[assignment]
         if first:
@@ -392,7 +415,7 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         'SELECT "sg_id", "term_id", "student_id", "mark", "mark_type", "first_seen_at" FROM "term_mark" '
         'WHERE "gone_at" IS NULL'
     ):
-        f.term_marks[(sg, term)][student] = (mark, mtype, first)
+        f.term_marks[(sg, term)][student] = GivenMark(mark, mtype, first)
     f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
     f.settings = dict(q('SELECT "key", "value" FROM "school_setting" WHERE "gone_at" IS NULL'))
     f.lesson_end = {

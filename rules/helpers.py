@@ -142,7 +142,7 @@ def last_before_break(ctx: RuleContext) -> set[int]:
     hit: set[int] | None = ctx.memo.get("last-before-break")
     if hit is None:
         starts = sorted(a for a, b in ctx.facts.vacations if (b - a).days + 1 >= BREAK_DAYS)
-        year_end = max((t[1] for t in ctx.facts.terms.values()), default=None)
+        year_end = max((t.end for t in ctx.facts.terms.values()), default=None)
         hit = set()
         for lessons in ctx.facts.lessons_by_sg.values():
             for i, le in enumerate(lessons):

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 from cache.calendar import YEAR_TERM_TYPE
 from rules.context import Finding, RuleContext
+from rules.facts import GivenMark
 from rules.helpers import (
     codes_at,
 )
@@ -46,7 +47,7 @@ def enrolled_at_end(ctx: RuleContext, sg: int, term: int, end: date, *, outside_
     after = end + timedelta(days=1)
     out = []
     for student in sorted(enrolled):
-        if (student in family or enrolled[student][1]) is not outside_class:
+        if (student in family or enrolled[student].home) is not outside_class:
             continue
         left = left_on.get((sg, term or 0, student))
         if left is None or left >= after:
@@ -100,7 +101,7 @@ class TermRow:
     count: int  # numeric current marks
     weights: float  # their weights, summed
     weighted: float  # mark × weight, summed
-    term_mark: tuple[str | None, int | None, str] | None  # (mark, mark type, first seen)
+    term_mark: GivenMark | None
 
     @property
     def is_year(self) -> bool:
@@ -110,8 +111,8 @@ class TermRow:
     @property
     def numeric_term_mark(self) -> int | None:
         tm = self.term_mark
-        if tm and tm[0] and tm[0].strip().isdigit() and (tm[1] or 0) == 0:
-            return int(tm[0])
+        if tm and tm.mark and tm.mark.strip().isdigit() and (tm.mark_type or 0) == 0:
+            return int(tm.mark)
         return None
 
 
@@ -136,7 +137,7 @@ _NO_TERM_MARKS = [0, 0.0, 0.0]
 
 
 def term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
-    label = ctx.facts.terms[row.term][3]
+    label = ctx.facts.terms[row.term].name
     entity = {"student": row.student, "sg": row.sg, "term": row.term}
     return ctx.group_finding(row.sg, entity, f"{label}: {text}", row.end)
 
@@ -155,7 +156,7 @@ def counted_term_rows(ctx: RuleContext) -> list[TermRow]:
     hit = []
     for r in rows:
         key = (r.sg, r.term)
-        if key not in marked_groups or r.is_year or (r.term_mark and r.term_mark[1] == -2):
+        if key not in marked_groups or r.is_year or (r.term_mark and r.term_mark.mark_type == -2):
             continue
         if key not in sick:
             sick[key] = mostly_away(ctx, r.sg, r.start, r.end)

@@ -73,7 +73,7 @@ def fin002(ctx: RuleContext) -> Iterator[Finding]:
         due = dues[row.end]
         if due is None:
             continue
-        first = row.term_mark[2] if row.term_mark else None
+        first = row.term_mark.first_seen if row.term_mark else None
         if first is not None and first <= due.in_time:
             continue  # seen by the deadline + grace: on time (decide_due's first answer, without the call)
         verdict = ctx.decide_due(ctx.journal_key(row.sg, row.term), first, due)

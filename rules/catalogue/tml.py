@@ -300,7 +300,7 @@ def _someone_to_mark(ctx: RuleContext, lesson: Lesson) -> bool:
 def tml006(ctx: RuleContext) -> Iterator[Finding]:
     """The calendar-thematic plan (КТП) of every group is loaded within a week of the work programme's approval."""
     f = ctx.facts
-    approved = ctx.work_program_approved or min((t[0] for t in f.terms.values()), default=ctx.as_of.date())
+    approved = ctx.work_program_approved or min((t.start for t in f.terms.values()), default=ctx.as_of.date())
     deadline = datetime.combine(approved + timedelta(days=int(ctx.p("days"))), time(23, 59, 59))
     if not ctx.passed(deadline):
         return
