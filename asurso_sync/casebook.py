@@ -25,7 +25,7 @@ from adapters.emulator.transport import EmulatorTransport
 from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.config import Config
 from asurso_sync.demo import prepare
-from asurso_sync.remarks.build import route_of
+from asurso_sync.routing import finding_route
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
 from cache.calendar import is_school_day
@@ -200,10 +200,7 @@ def _found(findings: list[dict[str, Any]], settled: frozenset[str], config: Conf
     catalogue = load_catalogue()
     rows = []
     for f in findings:
-        rule = catalogue.get(f["rule"])
-        route = route_of(rule, config) if rule is not None else "deputy"
-        if route != "none" and f.get("owner") == "deputy":
-            route = "deputy"  # this finding is the deputy's, whoever the rule's usual owner is (R15)
+        route = finding_route(f, catalogue.get(f["rule"]), config)
         owner = DEPUTY if route == "deputy" else names.staff.get(f.get("teacher_id") or 0, "—")
         entity = names.entity(f["entity"])
         rows.append(Row(f["rule"], entity, owner, route, f.get("evidence") or "", f["fingerprint"] in settled))

@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from asurso_sync import exitcodes
 from asurso_sync.config import Config
 from asurso_sync.errors import AppError, UsageError
+from asurso_sync.routing import finding_route
 from cache import audit, last_runs, last_successful_run, open_cache, record_check, waivers
 from cache.calendar import lessons_per_teacher
 from cache.reads import first_observed_day
@@ -164,6 +165,9 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
         )
         findings = _filter(findings, opt, names)
         resolved = _filter(resolved, opt, names)
+        catalogue = load_catalogue()
+        for f in findings:  # where each goes: the teacher's list, the class teacher's part, the deputy's summary
+            f["route"] = finding_route(f, catalogue.get(f["rule"]), config)
         audit(
             db,
             "check",
@@ -263,7 +267,14 @@ def to_json(outcome: CheckOutcome) -> str:
     )
 
 
-CSV_COLUMNS = ["rule", "severity", "date", "message", "teacher", "class", "state", "first_seen", "fingerprint"]
+CSV_COLUMNS = ["rule", "severity", "date", "message", "teacher", "route", "class", "state", "first_seen", "fingerprint"]
+# where a finding goes, as the deputy reads it (``routing.finding_route``)
+ROUTE_TEXT = {
+    "teacher": "список учителя",
+    "class_teacher": "классному руководителю",
+    "deputy": "только завучу",
+    "none": "не отправляется",
+}
 
 
 def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
@@ -273,6 +284,7 @@ def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
         f.get("date"),
         f["message"],
         outcome.names["teacher"].get(f.get("teacher_id") or 0, ""),
+        ROUTE_TEXT.get(f.get("route") or "", ""),
         outcome.names["class"].get(f.get("class_id") or 0, ""),
         f["state"],
         f.get("first_seen"),
@@ -284,7 +296,9 @@ def to_csv(outcome: CheckOutcome) -> bytes:
     """CSV that opens in Excel as is: UTF-8 with BOM, ';' as separator (the Russian locale's list separator)."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";")
-    w.writerow(["правило", "важность", "дата", "замечание", "учитель", "класс", "состояние", "впервые", "отпечаток"])
+    w.writerow(
+        ["правило", "важность", "дата", "замечание", "учитель", "кому", "класс", "состояние", "впервые", "отпечаток"]
+    )
     for f in outcome.findings:
         w.writerow(_row(outcome, f))
     return buf.getvalue().encode("utf-8-sig")
@@ -332,14 +346,25 @@ def to_xlsx(outcome: CheckOutcome, path: Path) -> None:
     for fam in sorted(families):
         sheet = wb.create_sheet(FAMILY_TITLES.get(fam, fam)[:31])
         sheet.append(
-            ["Правило", "Важность", "Дата", "Замечание", "Учитель", "Класс", "Состояние", "Впервые", "Отпечаток"]
+            [
+                "Правило",
+                "Важность",
+                "Дата",
+                "Замечание",
+                "Учитель",
+                "Кому",
+                "Класс",
+                "Состояние",
+                "Впервые",
+                "Отпечаток",
+            ]
         )
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for f in families[fam]:
             sheet.append(_row(outcome, f))
         sheet.freeze_panes = "A2"
-        for col, width in zip("ABCDEFGHI", (9, 9, 11, 70, 30, 8, 10, 26, 22), strict=True):
+        for col, width in zip("ABCDEFGHIJ", (9, 9, 11, 70, 30, 22, 8, 10, 26, 22), strict=True):
             sheet.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)

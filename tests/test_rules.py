@@ -333,11 +333,13 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path,
         "message",
         "evidence",
         "owner",
+        "route",
         "fingerprint",
         "state",
         "first_seen",
     }
     assert all(set(x) == keys for x in lines)
+    assert {x["route"] for x in lines} <= {"teacher", "class_teacher", "deputy", "none"}
     assert all(x["state"] == "open" for x in lines)  # the table run before already saw them
     assert all(isinstance(v, int) for x in lines for v in x["entity"].values())
     jsonl_file = tmp_path / "out" / "findings.jsonl"  # written line by line to a private file

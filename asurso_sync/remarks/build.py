@@ -6,7 +6,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
@@ -28,34 +28,13 @@ from asurso_sync.remarks.model import (
     TeacherStats,
 )
 from asurso_sync.remarks.week import Week
+from asurso_sync.routing import route_of
 from cache import findings_by_state, last_check, last_successful_run, week_cutoff
 from cache.calendar import lessons_per_teacher
 from cache.reads import class_chiefs, names
 from rules.catalogue import load_catalogue, ruleset_version
 from rules.facts import group_label
 from rules.registry import Rule
-
-Route = Literal["teacher", "class_teacher", "deputy", "none"]
-
-
-def route_of(r: Rule, config: Config) -> Route:
-    """Where a rule's findings go: the teacher's list, the class teacher's part of it, or only the deputy's
-    summary; «none» for a rule the school has switched off or a preview rule it has not switched on. A rule that is
-    not the Положение's (``Rule.basis``) stays in the deputy's summary unless ``[rules] to_teachers`` names it."""
-    enabled = {t.upper() for t in config.rules.select}
-    ignored = {t.upper() for t in config.rules.ignore}
-    if r.code in ignored or r.family in ignored or (r.preview and r.code not in enabled and r.family not in enabled):
-        return "none"
-    wanted = {t.upper() for t in config.rules.to_teachers}
-    if r.basis != "polozhenie" and r.code not in wanted and r.family not in wanted:
-        return "deputy"  # the school's own or a federal recommendation: for teachers only when the school says so
-    if r.owner == "chief" and r.severity in ("error", "warning"):
-        return "class_teacher"
-    if r.owner == "teacher" and (
-        r.severity == "error" or (r.severity == "warning" and config.rules.warnings_to_teachers)
-    ):
-        return "teacher"
-    return "deputy"
 
 
 def _moment(d: date, tz: ZoneInfo) -> str:
