@@ -50,7 +50,7 @@ def att001(ctx: RuleContext) -> Iterator[Finding]:
     "ATT003",
     "attendance-late",
     "Отметка об отсутствии внесена позже 16:00",
-    clause="3.7, 5.1",
+    clause="3.7, 4.2.5.1, 5.1",
     advice="вносите отсутствующих в день урока, до 16:00",
     entity=("cm", "student"),
     params={"deadline": "16:00", "grace_minutes": 10},
