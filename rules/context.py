@@ -247,6 +247,8 @@ class RuleContext:
             label = f"{f.class_name.get(cls or 0, '?')}, {f.group_label.get(lesson.sg, '?')}"
             group = self._places[lesson.sg] = (label, cls, f.class_chief.get(cls or 0))
         label, cls, chief = group
+        if owner == "chief" and cls is not None:
+            chief = f.chief_on(cls, lesson.day)
         day = self._days.get(lesson.day)
         if day is None:
             day = self._days[lesson.day] = f"{lesson.day:%d.%m.%Y}"

@@ -134,25 +134,30 @@ class Facts:
     substitute: dict[int, int] = field(default_factory=dict)  # cm -> the first such user of the access report
     teacher_spans: dict[int, list[tuple[int, str, str | None]]] = field(default_factory=dict)  # sg -> (t, from, to)
     departed: set[int] = field(default_factory=set)  # staff the directory no longer lists: no e-mail, deputy's
-    _teacher_on: dict[tuple[int, date], int | None] = field(default_factory=dict)
+    chief_spans: dict[int, list[tuple[int, str, str | None]]] = field(default_factory=dict)  # class -> (u, from, to)
+    _on: dict[tuple[str, int, date], int | None] = field(default_factory=dict)
 
     def teacher_on(self, sg: int, day: date) -> int | None:
-        """The group's teacher on ``day`` from the mirror's history of teacher assignments: a row counts from the
-        day it was first seen (the earliest rows also before: the mirror began then) until the day it was gone.
-        Several: the lowest id. None: the group had no teacher that day."""
-        key = (sg, day)
-        if key in self._teacher_on:
-            return self._teacher_on[key]
-        spans = self.teacher_spans.get(sg)
-        who: int | None = None
-        if spans:
-            iso, earliest = day.isoformat(), min(s[1] for s in spans)
-            now = [t for t, start, end in spans if (end is None or iso < end) and (start <= iso or start == earliest)]
-            who = min(now) if now else None
-        else:
-            who = self.group_teacher.get(sg)
-        self._teacher_on[key] = who
-        return who
+        """The group's teacher on ``day`` from the mirror's history of teacher assignments (``on_day``)."""
+        return self._holder("sg", sg, day, self.teacher_spans, self.group_teacher)
+
+    def chief_on(self, cls: int, day: date) -> int | None:
+        """The class teacher of ``cls`` on ``day`` (ruling R6: class-teacher items go to the one of that date)."""
+        return self._holder("class", cls, day, self.chief_spans, self.class_chief)
+
+    def _holder(
+        self,
+        kind: str,
+        key: int,
+        day: date,
+        history: dict[int, list[tuple[int, str, str | None]]],
+        current: dict[int, int | None],
+    ) -> int | None:
+        memo = (kind, key, day)
+        if memo not in self._on:
+            spans = history.get(key)
+            self._on[memo] = on_day(spans, day) if spans else current.get(key)
+        return self._on[memo]
 
     def lesson_teacher(self, lesson: Lesson) -> int | None:
         """Who answers for one lesson (ruling R6)."""
@@ -270,6 +275,13 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         f.class_name[cid], f.class_grade[cid] = name, grade or 0
     for cid, uid in q('SELECT "class_id", min("user_id") FROM "class_chief" WHERE "gone_at" IS NULL GROUP BY 1'):
         f.class_chief[cid] = uid
+    chiefs: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for cid, uid, start, end in q(
+        'SELECT "class_id", "user_id", substr(coalesce("first_seen_at", \'\'), 1, 10), substr("gone_at", 1, 10) '
+        'FROM "class_chief"'
+    ):
+        chiefs[cid].append((uid, start, end))
+    f.chief_spans = dict(chiefs)
     for sg, cls, subj, name, extra, iup_grade in q(
         'SELECT g."id", g."class_id", coalesce(s."name", g."name"), g."name", g."extracurricular", g."iup_grade" '
         'FROM "subject_group" g LEFT JOIN "subject" s ON s."id" = g."subject_id" WHERE g."gone_at" IS NULL'
@@ -467,6 +479,15 @@ def group_label(name: str | None, subject: str | None) -> str:
     """The group's name without its class prefix ("8а/Алгебра" → "Алгебра"); subgroups keep their suffix."""
     label = (name or "").partition("/")[2].strip() if "/" in (name or "") else (name or "").strip()
     return label or subject or "?"
+
+
+def on_day(spans: list[tuple[int, str, str | None]], day: date) -> int | None:
+    """Who held a post on ``day`` by the mirror's history of it — (person, first seen day, gone day or None) rows: a
+    row counts from the day it was first seen (the earliest rows also before: the mirror began then) until the day
+    it was gone. Several: the lowest id. None: nobody held it that day."""
+    iso, earliest = day.isoformat(), min(s[1] for s in spans)
+    now = [who for who, start, end in spans if (end is None or iso < end) and (start <= iso or start == earliest)]
+    return min(now) if now else None
 
 
 def student_ids_by_name(db: Database) -> dict[str, int | None]:

@@ -697,3 +697,20 @@ def test_observation_keys_are_the_caches_own_text() -> None:
     assert journal_key(5, None) == ("journal", scope_text({"sg_id": 5, "term_id": None}))
     assert topic_key(9) == ("topic", scope_text({"cm_id": 9}))
     assert unit_key("ktp", {"sg_id": 3}) == ("ktp", scope_text({"sg_id": 3}))
+
+
+def test_r6_class_teacher_items_go_to_the_class_teacher_of_that_date(m: Mirror) -> None:
+    """Ruling R6: «ОТ» left on Monday's lesson is the class teacher's of Monday (501), although the class has had a
+    new class teacher (503) since Wednesday."""
+    lessons = [(1, MON), (2, TUE), (3, "2026-11-25"), (4, "2026-11-26"), (5, "2026-11-27")]
+    m.journal(SNAP, SG, lessons=lessons, attendance=[(1, 2, "ОТ")])
+    with unit(m.db, "directory", None, observed_at="2026-11-25T01:00:00") as u:
+        u.save("class_chief", [{"class_id": 1, "user_id": 503}, {"class_id": 2, "user_id": 502}], complete=True)
+    m.journal("2026-11-27T01:00:00", SG, lessons=lessons, attendance=[(1, 2, "ОТ")])
+    res = run_rules(
+        m.db,
+        as_of=datetime.fromisoformat("2026-11-27T07:00:00"),
+        start=date.fromisoformat(MON),
+        selection=Selection(select=["ATT002"]),
+    )
+    assert [(f.entity["cm"], f.teacher_id) for f in res.findings] == [(1, 501)]
