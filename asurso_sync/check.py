@@ -141,7 +141,8 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             end=end,
             selection=selection,
             rule_params=params,
-            family_education=_family(db, config),
+            family_education=_students_listed(db, config.rules.family_education),
+            part_time=_students_listed(db, config.rules.part_time_education),
             work_program_approved=config.school.work_program_approved,
             overrides=overrides,
             cli_params=opt.params,
@@ -181,10 +182,11 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             db.close()
 
 
-def _family(db: Database, config: Config) -> frozenset[int]:
+def _students_listed(db: Database, listed: list[int | str]) -> frozenset[int]:
+    """The school's own list of students (ids or full names) as ids: family or очно-заочная education."""
     ids: set[int] = set()
     by_name = {name.casefold(): i for i, name in names_of(db).student.items() if name}
-    for item in config.rules.family_education:
+    for item in listed:
         if isinstance(item, int) or str(item).isdigit():
             ids.add(int(item))
         elif str(item).casefold() in by_name:

@@ -179,6 +179,7 @@ class RulesConfig(_Section):
     # rules that are not the Положение's (the school's own, federal recommendations) whose findings go to teachers
     to_teachers: list[str] = Field(default_factory=list)
     family_education: list[int | str] = Field(default_factory=list)
+    part_time_education: list[int | str] = Field(default_factory=list)  # очно-заочная форма (R15)
     freshness_hours: float = Field(default=26, gt=0, le=24 * 30)
     override: list[RuleOverrideConfig] = Field(default_factory=list)
 
@@ -188,7 +189,7 @@ class RulesConfig(_Section):
             if not _RULE_KEY.match(key):
                 raise ValueError(
                     f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers, to_teachers, "
-                    "family_education, freshness_hours, override и таблицы правил по коду "
+                    "family_education, part_time_education, freshness_hours, override и таблицы правил по коду "
                     "(например [rules.TML001]) или имени"
                 )
             if not isinstance(value, dict):

@@ -114,6 +114,7 @@ half_year = 5
 def _config_text(emu: Emulator, out: Path, smtp_port: int, *, thresholds: bool = True) -> str:
     school = emu.school
     family = sorted(s.id for s in school.students.values() if s.family_educ)
+    part_time = sorted(s.id for s in school.students.values() if s.part_time)
     deputy = next(s for s in school.staff.values() if s.login == "zavuch")
     extra = SCHOOL_THRESHOLDS if thresholds else ""
     return f"""# Конфигурация демонстрации (создана «asurso-sync demo»; эмулятор АСУ РСО в том же процессе).
@@ -138,6 +139,7 @@ path = "cache.db"
 
 [rules]
 family_education = {json.dumps(family)}
+part_time_education = {json.dumps(part_time)}
 freshness_hours = 26
 
 {extra}

@@ -124,6 +124,7 @@ class RuleContext:
     undecided_in: Counter[tuple[str, int]] = field(default_factory=Counter)  # (rule, group) -> undecided items
     current: Rule | None = None
     catalogue: Mapping[str, Rule] = field(default_factory=dict)  # every rule by code (the engine's catalogue)
+    part_time: frozenset[int] = frozenset()  # очно-заочная form: the school's list; term marks are the deputy's (R15)
 
     memo: dict[Any, Any] = field(default_factory=dict)  # per-check caches shared by the rules
     # the rules' queries started in the background before the load: (sql, params as JSON) -> value

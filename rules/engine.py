@@ -118,6 +118,7 @@ def run_rules(
     selection: Selection | None = None,
     rule_params: dict[str, dict[str, Any]] | None = None,
     family_education: frozenset[int] = frozenset(),
+    part_time: frozenset[int] = frozenset(),
     work_program_approved: date | None = None,
     overrides: list[Override] | None = None,
     cli_params: dict[str, dict[str, Any]] | None = None,
@@ -139,6 +140,7 @@ def run_rules(
         family_education,
         work_program_approved,
         catalogue=REGISTRY,
+        part_time=part_time,
     )
     # the observations and the SQL rules' queries go to the load's worker thread, to be read while the facts load
     # and the rules run

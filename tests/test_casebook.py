@@ -150,3 +150,14 @@ async def test_a_scenario_is_served_over_http() -> None:
             )
     assert {g["name"] for g in groups} >= {"7Б/Литература", "5А/Математика"}
     assert [m["number"] for m in meetings.json()] == [3]
+
+
+def test_a_part_time_students_missing_term_mark_is_the_deputys(tmp_path: Path) -> None:
+    """Ruling R15: as for family education (CB-43), the term marks of a student in очно-заочная education are the
+    deputy's to enter (4.2.2.9) — the school lists them in ``[rules] part_time_education``."""
+    text = (CASEBOOK / "cb-43.toml").read_text(encoding="utf-8")
+    assert 'education = "семейная"' in text
+    case = tmp_path / "part-time.toml"
+    case.write_text(text.replace('education = "семейная"', 'education = "очно-заочная"'), encoding="utf-8")
+    result = run_case(case)
+    assert result.passed, [r.text() for r in (*result.missing, *result.extra)] + [a.text() for a, _b in result.wrong]

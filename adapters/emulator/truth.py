@@ -97,7 +97,7 @@ def owner_of(school: School, j: Journal, v: Violation, as_of: datetime) -> int |
     ent = dict(v.entity)
     if v.rule in DEPUTY_RULES:
         return DEPUTY
-    if v.rule == "FIN002" and school.students[ent["student"]].exempt:
+    if v.rule == "FIN002" and (school.students[ent["student"]].exempt or school.students[ent["student"]].part_time):
         return DEPUTY
     cm = ent.get("cm")
     if cm is None and "assignment" in ent:

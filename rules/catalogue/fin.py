@@ -61,10 +61,10 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
     "у обучающихся в семье и на дому итоговые вносит школа — замечание завучу",
 )
 def fin002(ctx: RuleContext) -> Iterator[Finding]:
-    """Term marks are entered within a few days after the term ends. For a student in family or home education
-    the school enters them from the attestation (4.2.2.9): the finding is the deputy's (ruling R15)."""
+    """Term marks are entered within a few days after the term ends. For a student in family, home or очно-заочная
+    education the school enters them from the attestation (4.2.2.9): the finding is the deputy's (ruling R15)."""
     dues = passed_dues(ctx, int(ctx.p("days")))
-    rows = [(row, False) for row in term_rows(ctx)]
+    rows = [(row, row.student in ctx.part_time) for row in term_rows(ctx)]
     for sg, term, start, end, typ in ended_terms(ctx):
         given = ctx.facts.term_marks.get((sg, term), {})
         for student in enrolled_at_end(ctx, sg, term, end, outside_class=True):
