@@ -143,6 +143,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             rule_params=params,
             family_education=_students_listed(db, config.rules.family_education),
             part_time=_students_listed(db, config.rules.part_time_education),
+            days_off=frozenset(config.school.days_off),
             work_program_approved=config.school.work_program_approved,
             overrides=overrides,
             cli_params=opt.params,

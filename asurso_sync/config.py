@@ -88,6 +88,8 @@ class SchoolConfig(_Section):
     timezone: str = "Europe/Samara"
     work_program_approved: date | None = None
     regulation: str = "Положение об электронном журнале"
+    # days the school does not work although the server's calendar does not say so (R7): no snapshot, no remark
+    days_off: list[date] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod

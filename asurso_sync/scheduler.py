@@ -62,7 +62,10 @@ def triggers(config: Config) -> dict[str, CronTrigger]:
 
 
 def is_school_day(config: Config, day: date) -> bool:
-    """Whether the 16:05 snapshot should run on ``day``: ``cache.calendar.is_school_day`` on the mirror."""
+    """Whether the 16:05 snapshot should run on ``day``: ``cache.calendar.is_school_day`` on the mirror, and not a
+    day off the school declared (``[school] days_off``)."""
+    if day in config.school.days_off:
+        return False
     with closing(open_cache(config.cache.path)) as db:
         return school_day(db, day)
 

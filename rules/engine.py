@@ -119,6 +119,7 @@ def run_rules(
     rule_params: dict[str, dict[str, Any]] | None = None,
     family_education: frozenset[int] = frozenset(),
     part_time: frozenset[int] = frozenset(),
+    days_off: frozenset[date] = frozenset(),
     work_program_approved: date | None = None,
     overrides: list[Override] | None = None,
     cli_params: dict[str, dict[str, Any]] | None = None,
@@ -151,6 +152,7 @@ def run_rules(
             queries.append(rule_query(*r.sql(ctx)))
     ctx.current = None
     ctx.facts = facts_mod.load(db, as_of, also=queries)
+    ctx.facts.vacations += [(d, d) for d in sorted(days_off)]  # the school's own days off are days off (R7)
     observed, *values = ctx.facts.also
     ctx.prefetched = {
         (sql, json.dumps(params)): value for (sql, params), value in zip(queries[1:], values, strict=True)

@@ -714,3 +714,23 @@ def test_r6_class_teacher_items_go_to_the_class_teacher_of_that_date(m: Mirror) 
         selection=Selection(select=["ATT002"]),
     )
     assert [(f.entity["cm"], f.teacher_id) for f in res.findings] == [(1, 501)]
+
+
+def test_r7_a_day_off_the_school_declares_is_no_school_day(m: Mirror) -> None:
+    """Ruling R7, ``[school] days_off``: Monday was an актированный день the server's calendar does not know; its
+    lessons are a deputy item (CAL001), not teachers' remarks."""
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)])
+    m.topic(SNAP, 1, SG, None)
+
+    def found(**kw: Any) -> dict[str, set[int]]:
+        res = run_rules(
+            m.db,
+            as_of=datetime.fromisoformat(NIGHT),
+            start=date.fromisoformat(MON),
+            selection=Selection(select=["TML001", "CAL001"]),
+            **kw,
+        )
+        return {code: {f.entity["cm"] for f in res.findings if f.rule == code} for code in ("TML001", "CAL001")}
+
+    assert found() == {"TML001": {1}, "CAL001": set()}
+    assert found(days_off=frozenset({date.fromisoformat(MON)})) == {"TML001": set(), "CAL001": {1}}

@@ -73,6 +73,8 @@ def test_school_days_come_from_the_mirror(tmp_path: Path, schools: Schools) -> N
     assert is_school_day(config, date(2026, 12, 8))
     assert not is_school_day(config, date(2026, 12, 13))  # Sunday: no lessons
     assert not is_school_day(config, date(2026, 12, 31))  # winter holidays (a vacation in the mirror)
+    config.school.days_off = [date(2026, 12, 8)]  # an актированный день the server's calendar does not know (R7)
+    assert not is_school_day(config, date(2026, 12, 8))
 
 
 def test_job_options_misfire_coalescing_and_error_isolation(tmp_path: Path) -> None:
