@@ -39,7 +39,17 @@ from adapters.netschool.errors import (
     ServerUnavailable,
     SessionLost,
 )
-from adapters.netschool.models import ClassMeeting, Journal, LessonEdit, SubjectPlan, Term, parse, reset_drift_report
+from adapters.netschool.models import (
+    ClassMeeting,
+    Journal,
+    LessonEdit,
+    SchoolClass,
+    SubjectGroup,
+    SubjectPlan,
+    Term,
+    parse,
+    reset_drift_report,
+)
 from adapters.netschool.reports import fetch_access_log
 from asurso_sync import exitcodes, mirror
 from asurso_sync.errors import AppError
@@ -371,13 +381,7 @@ class Sync:
                 api.fetch_attendance_reasons(c),
             )
             settings = await api.fetch_school_settings(c, year.id)
-            iup_grades: dict[int, int] = {}
-            if any(g.class_ is None for g in groups):  # ИУП groups belong to no class: ask each grade for its own
-                grades = sorted({n for n in (k.grade_number for k in classes) if n is not None})
-                for grade, found in zip(
-                    grades, await asyncio.gather(*(api.fetch_iup_groups(c, n) for n in grades)), strict=True
-                ):
-                    iup_grades.update((g.id, grade) for g in found)
+            iup_grades = await self._iup_grades(groups, classes) if any(g.class_ is None for g in groups) else {}
             data = mirror.directory_rows(
                 context=c.context,
                 year=year,
@@ -398,6 +402,19 @@ class Sync:
             )
 
         await self._safely("справочники", work)
+
+    async def _iup_grades(self, groups: list[SubjectGroup], classes: list[SchoolClass]) -> dict[int, int]:
+        """ИУП groups belong to no class: each grade is asked for its own (``subjectgroups?iupClassId=<grade>_1``).
+        A server that refuses the question costs only the ИУП groups' journals, not the directory (logged)."""
+        out: dict[int, int] = {}
+        for grade in sorted({n for n in (k.grade_number for k in classes) if n is not None}):
+            try:
+                out.update((g.id, grade) for g in await api.fetch_iup_groups(self.client, grade))
+            except (SessionLost, FirewallBlocked, LoginError):
+                raise
+            except NetSchoolError as exc:
+                log.warning("Группы ИУП %s параллели не получены: %s", grade, exc)
+        return out
 
     async def _students(self, class_id: int, run_id: int) -> None:
         async def work() -> None:

@@ -259,13 +259,25 @@ TOPIC_ENTRIES = (
 )
 
 
+# Who entered a lesson's topic or marks on the lesson day without ever teaching the group (ruling R6): "cm US user"
+# records in entry order; a teacher among them is the substitute who taught it (the deputy correcting the journal
+# teaches no group, or taught this one)
+SUBSTITUTES = (
+    'SELECT group_concat(cm || char(31) || uid, char(30)) FROM (SELECT a."cm_id" AS cm, a."user_id" AS uid '
+    'FROM "access_log" a WHERE a."cm_id" IS NOT NULL AND a."user_id" IS NOT NULL AND a."at" <= ?1 '
+    'AND a."kind" IN (\'topic\', \'mark\') AND substr(a."at", 1, 10) = a."lesson_day" AND NOT EXISTS ('
+    'SELECT 1 FROM "subject_group_teacher" t WHERE t."sg_id" = a."sg_id" AND t."teacher_id" = a."user_id") '
+    'ORDER BY a."at")'
+)
+
+
 def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = ()) -> Facts:
     """The facts as of ``as_of``. ``also``: further reads of one value each (the SQL rules' queries), read in the
     worker after the load's own; their values are waited for through ``Facts.also``, in the same order."""
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     reads: list[tuple[str, list[Any]]] = [(NUMERIC_MARKS, [])]
     if db.execute('SELECT EXISTS (SELECT 1 FROM "access_log" WHERE "cm_id" IS NOT NULL)').fetchone()[0]:
-        reads += [(TOPIC_ENTRIES, [limit]), (ENTRY_TIMES, [limit])]
+        reads += [(TOPIC_ENTRIES, [limit]), (ENTRY_TIMES, [limit]), (SUBSTITUTES, [limit])]
     waiting = values_in_background(db, *reads, *also)
     f = Facts()
     numeric_marks, access, f.also = waiting[0], waiting[1 : len(reads)], waiting[len(reads) :]
@@ -308,17 +320,7 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
         q('SELECT "id", "teacher_id" FROM "class_meeting" WHERE "gone_at" IS NULL AND "teacher_id" IS NOT NULL')
     )
     f.departed = {i for (i,) in q('SELECT "id" FROM "staff" WHERE "gone_at" IS NOT NULL')}
-    # a user who entered a lesson's topic or marks on its day, is a teacher and never taught the group: the
-    # substitute who taught it (the deputy correcting the journal teaches no group, or taught this one)
-    teachers = {t for rows in spans.values() for t, _s, _e in rows}
-    for cm, uid in q(
-        'SELECT a."cm_id", a."user_id" FROM "access_log" a WHERE a."cm_id" IS NOT NULL AND a."user_id" IS NOT NULL '
-        'AND a."kind" IN (\'topic\', \'mark\') AND substr(a."at", 1, 10) = a."lesson_day" AND NOT EXISTS ('
-        'SELECT 1 FROM "subject_group_teacher" t WHERE t."sg_id" = a."sg_id" AND t."teacher_id" = a."user_id") '
-        'ORDER BY a."at"'
-    ):
-        if uid in teachers:
-            f.substitute.setdefault(cm, uid)
+    teachers = {t for rows in spans.values() for t, _s, _e in rows}  # for the substitutes, read by the worker
     f.vacations = [
         (date.fromisoformat(a[:10]), date.fromisoformat(b[:10]))
         for a, b in q('SELECT "start_date", "end_date" FROM "vacation" WHERE "gone_at" IS NULL')
@@ -436,7 +438,12 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
     _load_access_log(f, db, as_of)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     if access:  # last: the worker read them after the marks, while the rest was read here
-        topic_entries, entry_times = access
+        topic_entries, entry_times, substitutes = access
+        for record in (substitutes() or "").split(RS):
+            if record:
+                cm, uid = record.split(US)
+                if int(uid) in teachers:
+                    f.substitute.setdefault(int(cm), int(uid))
         for record in (topic_entries() or "").split(RS):
             if record:
                 cm, at = record.split(US)

@@ -67,32 +67,34 @@ def att003(ctx: RuleContext) -> Iterator[Finding]:
     due = ctx.due_table()
     lessons = due_by_id(ctx)
     names = student_ids_by_name(ctx.db)
-    first_entry: dict[tuple[int, int], str] = {}
+    late: list[tuple[int, int, str]] = []
+    exact: set[int] = set()  # (cm, student) packed into one int: the codes the report times (a year: ~10⁵)
     for cm, student, first in ctx.db.execute(
         'SELECT "cm_id", substr("detail", instr("detail", \'|\') + 1), min("at") FROM "access_log" '
         'WHERE "kind" = \'attendance\' AND "cm_id" IS NOT NULL AND "at" <= ? GROUP BY 1, 2',
         [ts(ctx.as_of)],
     ):
-        sid = names.get(" ".join(student.split()).casefold())
-        if sid is not None and cm in lessons:
-            first_entry[cm, sid] = first
-    seen_of = ctx.facts.code_seen
-    for cm, sid in sorted(first_entry.keys() | {k for k in seen_of if k[0] in lessons}):
-        lesson = lessons[cm]
-        deadline = due.of(lesson)
-        first = first_entry.get((cm, sid))
-        if first is not None:
-            verdict = ctx.exact_at(first, deadline) or Verdict.UNDECIDED
-        else:  # seen by an observation within the grace: in place on time
-            verdict = Verdict.ON_TIME if seen_of[cm, sid] <= deadline.in_time else Verdict.UNDECIDED
-        if verdict is Verdict.LATE and first is not None:
-            yield ctx.lesson_finding(
-                lesson,
-                {"cm": lesson.id, "student": sid},
-                f"отсутствие внесено {first[8:10]}.{first[5:7]} в {first[11:16]}, позже срока",
-                evidence="exact",
-            )
-        count_verdict(ctx, verdict, lesson.sg)
+        lesson = lessons.get(cm)
+        sid = names.get(" ".join(student.split()).casefold()) if lesson is not None else None
+        if lesson is None or sid is None:
+            continue
+        exact.add(cm * _PACK + sid)
+        if ctx.exact_at(first, due.of(lesson)) is Verdict.LATE:
+            late.append((cm, sid, first))
+    for cm, sid, first in sorted(late):
+        yield ctx.lesson_finding(
+            lessons[cm],
+            {"cm": cm, "student": sid},
+            f"отсутствие внесено {first[8:10]}.{first[5:7]} в {first[11:16]}, позже срока",
+            evidence="exact",
+        )
+    for (cm, sid), seen in ctx.facts.code_seen.items():  # the rest: what the observations prove
+        lesson = lessons.get(cm)
+        if lesson is not None and cm * _PACK + sid not in exact and seen > due.of(lesson).in_time:
+            count_verdict(ctx, Verdict.UNDECIDED, lesson.sg)  # seen only after the deadline: when entered, unknown
+
+
+_PACK = 1 << 32  # student ids fit in 32 bits
 
 
 def _reason_at(ctx: RuleContext, lesson: Lesson, student: int, moment: str) -> str | None:

@@ -39,10 +39,13 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
     Положение о текущем контроле): the rule runs only with the school's minimum (ruling R13), and not for a student
     who joined the group after the term began (CB-33): his minimum is not the group's."""
     joined = ctx.facts.joined_on
+    quarter, half = int(ctx.p("quarter")), int(ctx.p("half_year"))
+    if not quarter and not half:
+        return  # no minimum configured: the rule does not run
     for row in counted_term_rows(ctx):
         if (row.sg, row.term, row.student) in joined:
             continue
-        minimum = int(ctx.p("half_year") if row.term_type == 2 else ctx.p("quarter"))
+        minimum = half if row.term_type == 2 else quarter
         mark = row.numeric_term_mark
         if minimum and mark is not None and row.count < minimum:
             yield term_finding(ctx, row, f"итоговая «{mark}» при {row.count} текущих отметках")

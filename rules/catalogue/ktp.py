@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import lru_cache
 
 from rules.context import Finding, RuleContext
 from rules.helpers import (
@@ -14,23 +15,30 @@ from rules.helpers import (
 from rules.registry import rule
 
 
-def _stems(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 14)
+def _stems(text: str) -> frozenset[str]:
     """The words of a topic that carry meaning, cut to their first five letters (a crude stem that forgives the
-    endings of Russian words: «дробей» and «дроби» meet). Words shorter than four letters are left out."""
+    endings of Russian words: «дробей» and «дроби» meet). Words shorter than four letters are left out. Cached:
+    the same КТП texts repeat in every parallel class."""
     words = "".join(ch if ch.isalnum() else " " for ch in text.casefold().replace("ё", "е")).split()
-    return {w[:5] for w in words if len(w) >= 4}
+    return frozenset(w[:5] for w in words if len(w) >= 4)
 
 
-def _ktp_topics(ctx: RuleContext) -> tuple[dict[int, set[str]], set[int]]:
-    """Per group with a КТП: the stems of all its КТП lessons' names; and the ids of the live КТП lessons."""
+# The topics not linked to a live lesson of their group's КТП: the only ones KTP002 has to compare (in a school
+# that picks its topics from the КТП, almost none)
+_UNLINKED = (
+    'SELECT t."cm_id", t."sg_id", t."topic" FROM "lesson_topic" t WHERE t."gone_at" IS NULL AND NOT EXISTS ('
+    'SELECT 1 FROM "ktp_lesson" k WHERE k."id" = t."ktp_lesson_id" AND k."gone_at" IS NULL)'
+)
+
+
+def _plan_stems(ctx: RuleContext, groups: set[int]) -> dict[int, set[str]]:
+    """Per group among ``groups``: the stems of all its live КТП lessons' names."""
     stems: dict[int, set[str]] = defaultdict(set)
-    ids: set[int] = set()
-    for kid, sg, name in ctx.db.execute(
-        'SELECT "id", "sg_id", coalesce("name", \'\') FROM "ktp_lesson" WHERE "gone_at" IS NULL'
-    ):
-        ids.add(kid)
-        stems[sg] |= _stems(name)
-    return stems, ids
+    for sg, name in ctx.db.execute('SELECT "sg_id", coalesce("name", \'\') FROM "ktp_lesson" WHERE "gone_at" IS NULL'):
+        if sg in groups:
+            stems[sg] |= _stems(name)
+    return stems
 
 
 @rule(
@@ -49,24 +57,21 @@ def ktp002(ctx: RuleContext) -> Iterator[Finding]:
     """Topics follow the КТП (4.2.5.2). A topic linked to a КТП lesson, or sharing a meaningful word with one of
     the group's КТП topics, is from the КТП; only a topic with nothing in common («Разное») is a warning — the
     measure is lenient on purpose (ruling R16; R0: doubt is no remark)."""
-    stems, ktp_ids = _ktp_topics(ctx)
-    if not stems:
-        return
-    placeholders = {"", *(loose(w) for w in PLACEHOLDERS)}
-    topics = {
-        cm: (kid, topic or "")
-        for cm, kid, topic in ctx.db.execute(
-            'SELECT "cm_id", "ktp_lesson_id", "topic" FROM "lesson_topic" WHERE "gone_at" IS NULL'
-        )
+    plans, placeholders = ctx.facts.plans, {"", *(loose(w) for w in PLACEHOLDERS)}
+    unlinked = {
+        cm: topic
+        for cm, sg, topic in ctx.db.execute(_UNLINKED)
+        if sg in plans and topic and loose(topic) not in placeholders  # a placeholder is CMP001's business
     }
-    for lesson in due_lessons(ctx):
+    if not unlinked:
+        return
+    lessons = [le for le in due_lessons(ctx) if le.id in unlinked and le.id in ctx.facts.topics]
+    stems = _plan_stems(ctx, {le.sg for le in lessons})
+    for lesson in lessons:
         plan = stems.get(lesson.sg)
-        entry = topics.get(lesson.id)
-        if plan is None or entry is None or lesson.id not in ctx.facts.topics:
-            continue
-        kid, topic = entry
-        if kid in ktp_ids or loose(topic) in placeholders:
-            continue  # linked to the КТП, or a placeholder (CMP001's business)
+        if plan is None:
+            continue  # a plan without lessons says nothing about topics
+        topic = unlinked[lesson.id]
         words = _stems(topic)
         if words and not words & plan:
             yield ctx.lesson_finding(lesson, {"cm": lesson.id}, f"тема «{topic.strip()}» не из КТП группы")
