@@ -11,6 +11,7 @@ from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
 from cache.outbox import OutboxRow, claim, enqueue, fix_week, mark_failed, mark_sent, outbox_rows, week_cutoff
 from cache.purge import PurgeReport, purge, purge_records
 from cache.queries import (
+    BackgroundReads,
     canonical_dump,
     lessons_touched_in_run,
     live_count,
@@ -19,7 +20,6 @@ from cache.queries import (
     rows,
     table_counts,
     value_at,
-    values_in_background,
 )
 from cache.runs import (
     RunInfo,
@@ -36,6 +36,7 @@ from cache.schema import ENTITIES, HISTORY_COLUMNS, Entity
 __all__ = [
     "ENTITIES",
     "HISTORY_COLUMNS",
+    "BackgroundReads",
     "CacheError",
     "CacheTooNewError",
     "EmptyUnitError",
@@ -82,7 +83,6 @@ __all__ = [
     "table_counts",
     "unit",
     "value_at",
-    "values_in_background",
     "waivers",
     "week_cutoff",
     "write_private_bytes",

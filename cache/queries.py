@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -120,42 +120,50 @@ def canonical_dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def values_in_background(db: Database, *reads: tuple[str, Sequence[Any]]) -> list[Callable[[], Any]]:
-    """Start reads of one value each (an aggregate: one row, one column) on a second, read-only connection to the
-    same file, one after another in a worker thread; returns, per read, a function that waits for its value.
-    SQLite lets go of the GIL while it computes, so heavy aggregations overlap the caller's Python work instead of
-    adding to it.
+class BackgroundReads:
+    """Named reads of one value each (an aggregate: one row, one column — the rules' texts of records split by RS
+    and fields by US), run one after another in a worker thread on a second, read-only connection to the same
+    file, all inside one read transaction: one snapshot for every read. SQLite lets go of the GIL while it
+    computes, so heavy aggregations overlap the caller's Python work instead of adding to it.
 
-    The worker reads its own snapshot: what a sync commits meanwhile may be in it, as it may be in any query the
-    caller runs after this one. A database without a file (``:memory:``), or a read the worker cannot do, is
-    read on ``db`` itself, when the value is asked for."""
-    path = next((str(file) for _seq, name, file in db.execute("PRAGMA database_list") if name == "main"), "")
-    if not path:
-        return [_inline(db, sql, params) for sql, params in reads]
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"  # percent-encoded: any path, Cyrillic and spaces included
+    ``take(name)`` waits for a value and forgets it (a year's texts are large: nothing keeps them after that).
+    The snapshot may be newer than the caller's by what a sync committed meanwhile, as any later query of the
+    caller's may be. A database without a file (``:memory:``), or a read the worker cannot do, is read on ``db``
+    itself when the value is taken."""
 
-    def read(sql: str, params: Sequence[Any]) -> Any:
-        conn = sqlite3.connect(uri, uri=True, timeout=30.0)
-        try:
-            return conn.execute(sql, list(params)).fetchone()[0]
-        finally:
-            conn.close()
+    def __init__(self, db: Database, reads: Mapping[str, tuple[str, Sequence[Any]]]) -> None:
+        self._db = db
+        self._reads = dict(reads)
+        self._futures: dict[str, Future[Any]] = {}
+        path = next((str(file) for _seq, name, file in db.execute("PRAGMA database_list") if name == "main"), "")
+        if not path or not self._reads:
+            return
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"  # percent-encoded: any path, Cyrillic and spaces included
+        conn: list[sqlite3.Connection] = []  # the worker's own, opened by its first read and closed after its last
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-read")
-    futures = [(pool.submit(read, sql, params), sql, params) for sql, params in reads]
-    pool.shutdown(wait=False)  # the thread ends with the last read
+        def read(sql: str, params: Sequence[Any]) -> Any:
+            if not conn:
+                conn.append(sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False))
+                conn[0].execute("BEGIN")  # deferred: the first SELECT fixes the snapshot every read then shares
+            return conn[0].execute(sql, list(params)).fetchone()[0]
 
-    def waiter(future: Future[Any], sql: str, params: Sequence[Any]) -> Callable[[], Any]:
-        def value() -> Any:
+        def close() -> None:
+            if conn:
+                conn.pop().close()
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-read")
+        self._futures = {name: pool.submit(read, sql, params) for name, (sql, params) in self._reads.items()}
+        pool.submit(close)
+        pool.shutdown(wait=False)  # the thread ends with the last read
+
+    def take(self, name: str) -> Any:
+        """The value of the read ``name`` (waiting for it); asked twice, it is read again on the caller's
+        connection."""
+        sql, params = self._reads[name]
+        future = self._futures.pop(name, None)
+        if future is not None:
             try:
                 return future.result()
             except sqlite3.Error:
-                return _inline(db, sql, params)()
-
-        return value
-
-    return [waiter(*item) for item in futures]
-
-
-def _inline(db: Database, sql: str, params: Sequence[Any]) -> Callable[[], Any]:
-    return lambda: db.execute(sql, list(params)).fetchone()[0]
+                pass
+        return self._db.execute(sql, list(params)).fetchone()[0]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
@@ -145,21 +146,22 @@ def run_rules(
     )
     # the observations and the SQL rules' queries go to the load's worker thread, to be read while the facts load
     # and the rules run
-    queries: list[tuple[str, list[Any]]] = [(OBSERVATIONS, [ts(as_of)])]
+    queries: dict[str, tuple[str, list[Any]]] = {"observations": (OBSERVATIONS, [ts(as_of)])}
     for r in chosen:
         if r.sql is not None:
             ctx.current = r
-            queries.append(rule_query(*r.sql(ctx)))
+            queries[f"rule {r.code}"] = rule_query(*r.sql(ctx))
     ctx.current = None
     ctx.facts = facts_mod.load(db, as_of, also=queries)
     ctx.facts.vacations += [(d, d) for d in sorted(days_off)]  # the school's own days off are days off (R7)
-    observed, *values = ctx.facts.also
+    background = ctx.facts.background
+    assert background is not None
     ctx.prefetched = {
-        (sql, json.dumps(params)): value for (sql, params), value in zip(queries[1:], values, strict=True)
+        (sql, json.dumps(params)): partial(background.take, name)
+        for name, (sql, params) in queries.items()
+        if name != "observations"
     }
-    ctx.observations = Observations(as_of, observed())
-    ctx.facts.also = []
-    del observed, values  # a waiter holds its value's text until it is dropped
+    ctx.observations = Observations(as_of, background.take("observations"))
     findings: list[Finding] = []
     for r in chosen:
         ctx.current = r

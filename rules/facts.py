@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
-from cache import values_in_background
+from cache import BackgroundReads
 
 HOMEWORK_NAME = "Домашнее задание"
 
@@ -122,7 +122,7 @@ class Facts:
     groups: list[int] = field(default_factory=list)
     staff_name: dict[int, str] = field(default_factory=dict)
     _school_days: dict[date, bool] = field(default_factory=dict)
-    also: list[Callable[[], Any]] = field(default_factory=list)  # the values of load's ``also`` reads
+    background: BackgroundReads | None = None  # load's reads in the background, ``also`` among them, by name
     # exact evidence from «Отчёт о доступе к классному журналу» (entry times, school-local ISO); the assignments'
     # own entry times are on them (Assignment.entered, .marked)
     exact_topic: dict[int, str] = field(default_factory=dict)  # cm -> first «тема урока» action
@@ -216,7 +216,7 @@ M_NUMERIC = numeric('m."mark"')  # for queries that name the mark table m
 
 # The numeric marks of each assignment as one text: records split by RS, fields by US, students and marks by ",".
 # A year of a large school is ~470 000 marks: aggregating them is a third of a second of SQLite's own work, done
-# in the background while the lessons and assignments are read (``values_in_background``).
+# in the background while the lessons and assignments are read (``cache.BackgroundReads``).
 NUMERIC_MARKS = (
     "SELECT group_concat(aid || char(31) || students || char(31) || marks || char(31) || first || char(31) || last, "
     'char(30)) FROM (SELECT m."assignment_id" AS aid, group_concat(m."student_id") AS students, '
@@ -271,17 +271,20 @@ SUBSTITUTES = (
 )
 
 
-def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = ()) -> Facts:
-    """The facts as of ``as_of``. ``also``: further reads of one value each (the SQL rules' queries), read in the
-    worker after the load's own; their values are waited for through ``Facts.also``, in the same order."""
+def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]] | None = None) -> Facts:
+    """The facts as of ``as_of``. ``also``: further named reads of one value each (the observations, the SQL
+    rules' queries), read in the background after the load's own; the caller takes them from ``Facts.background``."""
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
-    reads: list[tuple[str, list[Any]]] = [(NUMERIC_MARKS, [])]
-    if db.execute('SELECT EXISTS (SELECT 1 FROM "access_log" WHERE "cm_id" IS NOT NULL)').fetchone()[0]:
-        reads += [(TOPIC_ENTRIES, [limit]), (ENTRY_TIMES, [limit]), (SUBSTITUTES, [limit])]
-    waiting = values_in_background(db, *reads, *also)
+    reads: dict[str, tuple[str, list[Any]]] = {"numeric marks": (NUMERIC_MARKS, [])}
+    access = bool(db.execute('SELECT EXISTS (SELECT 1 FROM "access_log" WHERE "cm_id" IS NOT NULL)').fetchone()[0])
+    if access:
+        reads |= {
+            "topic entries": (TOPIC_ENTRIES, [limit]),
+            "entry times": (ENTRY_TIMES, [limit]),
+            "substitutes": (SUBSTITUTES, [limit]),
+        }
     f = Facts()
-    numeric_marks, access, f.also = waiting[0], waiting[1 : len(reads)], waiting[len(reads) :]
-    del waiting
+    f.background = background = BackgroundReads(db, {**reads, **(also or {})})
     q = db.execute
     for cid, name, grade in q('SELECT "id", "name", "grade" FROM "school_class" WHERE "gone_at" IS NULL'):
         f.class_name[cid], f.class_grade[cid] = name, grade or 0
@@ -381,7 +384,7 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
             held.work = tuple(work)
     del by_cm
     person, value = _Ints().__getitem__, _Ints().__getitem__  # one int object per student id and per mark
-    for record in (numeric_marks() or "").split(RS):
+    for record in (background.take("numeric marks") or "").split(RS):
         if not record:
             continue
         aid, students, values, first, last = record.split(US)
@@ -438,17 +441,16 @@ def load(db: Database, as_of: datetime, also: Sequence[tuple[str, list[Any]]] = 
     _load_access_log(f, db, as_of)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     if access:  # last: the worker read them after the marks, while the rest was read here
-        topic_entries, entry_times, substitutes = access
-        for record in (substitutes() or "").split(RS):
+        for record in (background.take("substitutes") or "").split(RS):
             if record:
                 cm, uid = record.split(US)
                 if int(uid) in teachers:
                     f.substitute.setdefault(int(cm), int(uid))
-        for record in (topic_entries() or "").split(RS):
+        for record in (background.take("topic entries") or "").split(RS):
             if record:
                 cm, at = record.split(US)
                 f.exact_topic[int(cm)] = intern(at)
-        for record in (entry_times() or "").split(RS):
+        for record in (background.take("entry times") or "").split(RS):
             if not record:
                 continue
             aid, entered, low, high = record.split(US)

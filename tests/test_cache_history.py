@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from cache import (
+    BackgroundReads,
     EmptyUnitError,
     get_cursor,
     open_cache,
@@ -19,7 +20,6 @@ from cache import (
     save_rows,
     unit,
     value_at,
-    values_in_background,
 )
 
 T1, T2, T3, T4 = "2026-11-23T16:05:00", "2026-11-24T01:00:00", "2026-11-24T16:05:00", "2026-11-25T01:00:00"
@@ -198,35 +198,57 @@ def test_one_writer_one_reader_in_wal(tmp_path: Path) -> None:
     assert reader.execute("SELECT count(*) FROM staff").fetchone()[0] == 2000
 
 
-def test_values_in_background_read_on_their_own_connection_and_fall_back_to_the_caller(tmp_path: Path) -> None:
+def test_background_reads_share_one_snapshot_on_their_own_connection_and_fall_back_to_the_caller(
+    tmp_path: Path,
+) -> None:
     """The worker reads the cache file on a connection of its own (a temp table of the caller's is not there),
-    the reads one after another, whatever the path (Cyrillic, spaces, «#»); a read it cannot do, and a database
-    without a file, are read on the caller's connection."""
+    the named reads one after another in one read transaction, whatever the path (Cyrillic, spaces, «#»); a read
+    it cannot do, and a database without a file, are read on the caller's connection."""
     folder = tmp_path / "Кэш школы #1"
     folder.mkdir(mode=0o700)
     db = open_cache(folder / "кэш.db")
     save_rows(db, "staff", [{"id": i, "name": f"N{i}", "email": None} for i in range(1, 6)], observed_at=T1)
     db.execute('CREATE TEMP TABLE "only_here" ("x")')
     db.execute('INSERT INTO "only_here" VALUES (7)')
-    ids, here, broken, count = values_in_background(
+    reads = BackgroundReads(
         db,
-        ('SELECT group_concat("id") FROM "staff" WHERE "id" > ?', [2]),
-        ('SELECT max("x") FROM "only_here"', []),  # the worker fails: the caller reads it
-        ("SELECT no_such_column FROM staff", []),
-        ('SELECT count(*) FROM "staff"', []),
+        {
+            "ids": ('SELECT group_concat("id") FROM "staff" WHERE "id" > ?', [2]),
+            "here": ('SELECT max("x") FROM "only_here"', []),  # the worker fails: the caller reads it
+            "broken": ("SELECT no_such_column FROM staff", []),
+            "count": ('SELECT count(*) FROM "staff"', []),
+        },
     )
-    assert count() == 5 and ids() == "3,4,5" and here() == 7
+    assert reads.take("count") == 5 and reads.take("ids") == "3,4,5" and reads.take("here") == 7
     workers = [t for t in threading.enumerate() if t.name.startswith("cache-read")]
     for t in workers:
         t.join(5)
     assert not any(t.is_alive() for t in workers)  # the worker ends with its last read
     with pytest.raises(sqlite3.OperationalError):  # an error of the read itself shows, from the caller's read
-        broken()
+        reads.take("broken")
     memory = Database(memory=True)
     memory.execute('CREATE TABLE "t" ("x")')
     memory.execute('INSERT INTO "t" VALUES (1), (2)')
-    (total,) = values_in_background(memory, ('SELECT sum("x") FROM "t"', []))
-    assert total() == 3
+    assert BackgroundReads(memory, {"total": ('SELECT sum("x") FROM "t"', [])}).take("total") == 3
+
+
+def test_background_reads_see_one_snapshot(tmp_path: Path) -> None:
+    """A write committed while the worker is between two reads is in neither: they share one read transaction."""
+    db = open_cache(tmp_path / "cache.db")
+    save_rows(db, "staff", [{"id": 1, "name": "N1", "email": None}], observed_at=T1)
+    slow = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) SELECT count(*) FROM n"
+    reads = BackgroundReads(
+        db,
+        {
+            "first": ('SELECT count(*) FROM "staff"', []),
+            "slow": (slow, []),
+            "second": ('SELECT count(*) FROM "staff"', []),
+        },
+    )
+    assert reads.take("first") == 1
+    save_rows(db, "staff", [{"id": i, "name": f"N{i}", "email": None} for i in (1, 2)], observed_at=T2)
+    assert reads.take("slow") == 5000000
+    assert reads.take("second") == 1  # the snapshot of the first read, not the write made since
 
 
 # --- property: the history reconstructs every snapshot it was fed -------------------------------
