@@ -295,3 +295,30 @@ def test_year_period_keeps_only_its_students_and_year_marks() -> None:
     assert not any(year[t] for t in ("class_meeting", "assignment", "mark", "attendance"))
     assert [r["student_id"] for r in year["enrollment"]] == [7]
     assert [(r["term_id"], r["mark"]) for r in year["term_mark"]] == [(704, "5")]
+
+
+def test_a_grade_whose_iup_groups_the_server_refuses_costs_only_those_groups(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ruling R20: ИУП groups are asked for per grade; a server that answers one grade with an error keeps the
+    other grades' ИУП groups and the directory (the refusal is logged)."""
+    from adapters.netschool import api
+    from adapters.netschool.errors import NetSchoolError
+    from adapters.netschool.models import SchoolClass, SubjectGroup
+    from asurso_sync.sync import Sync
+
+    async def fetch(_client: object, grade: int) -> list[SubjectGroup]:
+        if grade == 10:
+            raise NetSchoolError("Сервер ответил 400 на /webapi/subjectgroups")
+        return [SubjectGroup.model_validate({"id": 900 + grade, "name": f"{grade} ИУП/Химия", "teachers": []})]
+
+    monkeypatch.setattr(api, "fetch_iup_groups", fetch)
+    sync = object.__new__(Sync)
+    sync.client = None  # type: ignore[assignment]
+    classes = [
+        SchoolClass.model_validate({"id": i, "name": f"{g}А", "grade": {"id": g}}) for i, g in ((1, 10), (2, 11))
+    ]
+    with caplog.at_level("WARNING"):
+        grades = asyncio.run(sync._iup_grades([], classes))
+    assert grades == {911: 11}
+    assert "Группы ИУП 10 параллели не получены" in caplog.text
