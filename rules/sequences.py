@@ -13,6 +13,7 @@ from rules.facts import Lesson
 from rules.helpers import (
     codes_at,
 )
+from rules.wording import LESSONS, TWOS, count
 
 
 @dataclass(slots=True)
@@ -106,7 +107,9 @@ def _mrk008(ctx: RuleContext, sg: int, student: int, seq: Sequence, window: int)
         lesson = seq.lesson(pos)
         if ctx.in_period(lesson.day):
             yield ctx.lesson_finding(
-                lesson, {"cm": lesson.id, "student": student}, f"после «2» нет отметок {window} урока"
+                lesson,
+                {"cm": lesson.id, "student": student},
+                f"после «2» нет отметок {count(window, *LESSONS)} подряд",
             )
 
 
@@ -119,7 +122,11 @@ def _mrk010(ctx: RuleContext, sg: int, student: int, seq: Sequence, chain: int) 
             if run == chain:
                 lesson = seq.lesson(pos)
                 if ctx.in_period(lesson.day):
-                    yield ctx.lesson_finding(lesson, {"cm": lesson.id, "student": student}, f"{chain} «2» подряд")
+                    yield ctx.lesson_finding(
+                        lesson,
+                        {"cm": lesson.id, "student": student},
+                        f"{count(chain, *TWOS)} подряд",
+                    )
 
 
 def _den003(ctx: RuleContext, sg: int, student: int, seq: Sequence, limit: int) -> Iterator[Finding]:
@@ -141,7 +148,7 @@ def _den003(ctx: RuleContext, sg: int, student: int, seq: Sequence, limit: int) 
                         yield ctx.group_finding(
                             sg,
                             {"student": student, "sg": sg},
-                            f"нет отметок {limit + 1} уроков подряд (по {lesson.day:%d.%m})",
+                            f"нет отметок {count(limit + 1, *LESSONS)} подряд (по {lesson.day:%d.%m})",
                             lesson.day,
                         )
                     break

@@ -734,3 +734,15 @@ def test_r7_a_day_off_the_school_declares_is_no_school_day(m: Mirror) -> None:
 
     assert found() == {"TML001": {1}, "CAL001": set()}
     assert found(days_off=frozenset({date.fromisoformat(MON)})) == {"TML001": set(), "CAL001": {1}}
+
+
+def test_russian_numbers_agree_with_their_nouns() -> None:
+    from rules.wording import count, decimal, plural
+
+    forms = ("отметка", "отметки", "отметок")
+    assert [count(n, *forms) for n in (0, 1, 2, 4, 5, 11, 12, 14, 21, 22, 25, 101, 111)] == [
+        "0 отметок", "1 отметка", "2 отметки", "4 отметки", "5 отметок", "11 отметок", "12 отметок",
+        "14 отметок", "21 отметка", "22 отметки", "25 отметок", "101 отметка", "111 отметок",
+    ]  # fmt: skip
+    assert plural(1, "текущей отметке", "текущих отметках", "текущих отметках") == "текущей отметке"
+    assert decimal(3.4) == "3,40"

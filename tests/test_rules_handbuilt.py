@@ -133,7 +133,7 @@ def test_fin003_a_term_mark_far_from_the_average_is_deputy_information(m: Mirror
               term=Q1, term_marks=[(1, "5", 0), (2, "4", 0)])  # fmt: skip
     result = m.run("FIN003", AFTER_Q1, Q1_START)
     assert entities(result) == {(("sg", SG), ("student", 1), ("term", Q1))}
-    assert "3.40" in result.findings[0].message
+    assert "3,40" in result.findings[0].message
     rule = REGISTRY["FIN003"]
     assert rule.owner == "deputy" and rule.severity == "info"  # never a remark in a teacher's list (R0)
 

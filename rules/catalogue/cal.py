@@ -10,6 +10,7 @@ from rules.helpers import (
     held_lessons,
 )
 from rules.registry import rule
+from rules.wording import LESSONS_AFTER_IZ, count
 
 
 @rule(
@@ -59,7 +60,7 @@ def cal002(ctx: RuleContext) -> Iterator[Finding]:
             "CAL002",
             {"class": cls, "date": day.year * 10000 + day.month * 100 + day.day},
             f"{f.class_name.get(cls, '?')}, {day:%d.%m.%Y}: у класса нет ни одной записи ни на одном из "
-            f"{len(members)} уроков",
+            f"{count(len(members), *LESSONS_AFTER_IZ)}",
             None,
             cls,
             None,

@@ -24,6 +24,7 @@ from rules.terms import (
     term_finding,
     weekly_hours,
 )
+from rules.wording import MARKS, count
 
 
 @rule(
@@ -60,7 +61,7 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
         if need is not None and joined is not None:
             need = _since_joining(ctx, row, joined, need, str(ctx.p("late_joiners")))
         if need is not None and row.count < need:
-            yield term_finding(ctx, row, f"у обучающегося {row.count} отметок, нужно не меньше {need}")
+            yield term_finding(ctx, row, f"у обучающегося {count(row.count, *MARKS)}, нужно не меньше {need}")
 
 
 def _since_joining(ctx: RuleContext, row: TermRow, joined: date, need: int, policy: str) -> int | None:

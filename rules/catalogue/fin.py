@@ -20,6 +20,7 @@ from rules.terms import (
     term_finding,
     term_rows,
 )
+from rules.wording import MARKS_AFTER_PRI, count, decimal
 
 
 @rule(
@@ -48,7 +49,11 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
         minimum = half if row.term_type == 2 else quarter
         mark = row.numeric_term_mark
         if minimum and mark is not None and row.count < minimum:
-            yield term_finding(ctx, row, f"итоговая «{mark}» при {row.count} текущих отметках")
+            yield term_finding(
+                ctx,
+                row,
+                f"итоговая «{mark}» при {count(row.count, *MARKS_AFTER_PRI)}",
+            )
 
 
 @rule(
@@ -112,7 +117,7 @@ def fin003(ctx: RuleContext) -> Iterator[Finding]:
         exact = row.weighted / total
         avg = round(exact, 2)
         if mark != math.floor(exact + 0.5):
-            yield term_finding(ctx, row, f"итоговая «{mark}», средний балл {avg:.2f}")
+            yield term_finding(ctx, row, f"итоговая «{mark}», средний балл {decimal(avg)}")
 
 
 RULES = (

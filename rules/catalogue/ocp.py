@@ -15,6 +15,7 @@ from rules.helpers import (
     due_lessons,
 )
 from rules.registry import rule
+from rules.wording import PROCEDURES, count
 
 CONTROL_TYPES = ["Контрольная работа", "Диагностическая контрольная работа", "Тематическая работа", "Диктант"]
 
@@ -126,7 +127,9 @@ def ocp005(ctx: RuleContext) -> Iterator[Finding]:
         if len(lessons) > per_day:
             for lesson in sorted(lessons, key=lambda le: le.number or 0)[per_day:]:
                 yield ctx.lesson_finding(
-                    lesson, {"cm": lesson.id}, f"{len(lessons)} оценочные процедуры в классе за день"
+                    lesson,
+                    {"cm": lesson.id},
+                    f"{count(len(lessons), *PROCEDURES)} в классе за день",
                 )
 
 
