@@ -109,7 +109,7 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
                 if grade1
                 else "домашнее задание не внесено до 16:00"
             )
-            late = " (внесено позже)" if valid else ""
+            late = (" (внесена позже)" if grade1 else " (внесено позже)") if valid else ""  # «запись … внесена»
             yield ctx.lesson_finding(
                 lesson, {"cm": lesson.id}, text + late, settled=bool(valid), evidence="exact" if exact else "observed"
             )
