@@ -391,7 +391,7 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
     except UnicodeDecodeError as exc:
         raise ConfigError(f"Ошибка в конфигурации {path}: файл должен быть в кодировке UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Ошибка в конфигурации {path}: не удалось разобрать TOML — {exc}") from exc
+        raise ConfigError(f"Ошибка в конфигурации {path}: {toml_error_text(exc, text)}") from None
     except OSError as exc:
         raise ConfigError(f"Не удалось прочитать файл конфигурации {path}: {exc.strerror}") from exc
 
@@ -409,7 +409,13 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
 
     base = path.resolve().parent
     config.source = path
+    raw_cache = str(data.get("cache", {}).get("path", "cache.db")) if isinstance(data.get("cache"), dict) else ""
     config.cache.path = _resolve(base, config.cache.path)
+    if not raw_cache.strip() or raw_cache.endswith(("/", "\\")) or config.cache.path.is_dir():
+        raise ConfigError(
+            f"Ошибка в конфигурации {path}:\n  ключ [cache] path: нужен путь к файлу кэша, а не к папке "
+            f'(«{raw_cache}»); например path = "cache.db"'
+        )
     config.mail.outbox_dir = _resolve(base, config.mail.outbox_dir)
     if config.schedule.log_file is not None:
         config.schedule.log_file = _resolve(base, config.schedule.log_file)
@@ -424,6 +430,35 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
                 f"Ошибка в конфигурации {path}:\n  ключ [asurso] ca_bundle: файл {config.asurso.ca_bundle} не найден"
             )
     return config
+
+
+# tomllib's messages (English) and what they mean in Russian
+_TOML_HINTS = (
+    ("Expected '=' after a key", "после ключа ожидается «=»"),
+    ("Invalid value", "недопустимое значение: строки пишутся в кавычках, даты — ГГГГ-ММ-ДД, да/нет — true/false"),
+    ("Unclosed array", "список не закрыт скобкой «]»"),
+    ("Unclosed inline table", "таблица не закрыта скобкой «}»"),
+    ("Unterminated string", "строка не закрыта кавычкой"),
+    ("Illegal character", "недопустимый символ"),
+    ("Cannot overwrite a value", "ключ задан дважды"),
+    ("Cannot declare", "таблица объявлена дважды"),
+    ("Expected newline or end of document", "после значения в строке лишний текст"),
+    ("Invalid initial character for a key part", "ключ начинается с недопустимого символа"),
+    ("Invalid date or datetime", "дата или время записаны неверно (ГГГГ-ММ-ДД, ЧЧ:ММ:СС)"),
+)
+
+
+def toml_error_text(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    """A TOML syntax error in Russian: what is wrong, the line and the line's text."""
+    message = str(exc)
+    hint = next((ru for en, ru in _TOML_HINTS if message.startswith(en)), "синтаксическая ошибка TOML")
+    where = re.search(r"line (\d+), column (\d+)", message)
+    if where is None:
+        return f"в конце файла: {hint}" if "end of document" in message else hint
+    line, column = int(where.group(1)), int(where.group(2))
+    lines = text.splitlines()
+    shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    return f"строка {line}, позиция {column}: {hint}" + (f"\n  {line} | {shown}" if shown else "")
 
 
 def _resolve(base: Path, p: Path) -> Path:

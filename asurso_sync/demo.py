@@ -39,6 +39,7 @@ from asurso_sync.accuracy import RuleScore
 from asurso_sync.check import CheckOptions, CheckOutcome, run_check, to_jsonl
 from asurso_sync.config import Config, load_config
 from asurso_sync.delivery import deliver
+from asurso_sync.errors import UsageError
 from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
@@ -160,8 +161,33 @@ def _directory_csv(emu: Emulator) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8-sig")
 
 
+# The demo marks its folder: only a folder with this file, or one without a cache, config or directory of its own,
+# is the demo's to clean (a school's real installation is never overwritten by «demo --out»).
+MARKER = ".asurso-sync-demo"
+_SCHOOL_FILES = ("config.toml", "cache.db", "teachers.csv")
+
+
+class NotADemoFolder(UsageError):
+    """``demo --out`` names a folder that holds a real installation's files."""
+
+
+def check_out_folder(out: Path) -> None:
+    """Refuse a folder that is not the demo's: one with a cache, config or teacher directory but no demo mark."""
+    if out.exists() and not out.is_dir():
+        raise NotADemoFolder(f"«{out}» — это файл, а не папка: укажите папку для результатов демонстрации (--out).")
+    if not out.is_dir() or (out / MARKER).exists():
+        return
+    found = [name for name in _SCHOOL_FILES if (out / name).exists()]
+    if found:
+        raise NotADemoFolder(
+            f"В папке «{out}» уже есть {', '.join(found)} — похоже, это рабочая установка, и демонстрация её не "
+            "тронет. Укажите пустую или новую папку: asurso-sync demo --out demo-out"
+        )
+
+
 def clean_out(out: Path) -> None:
-    """Remove what an earlier demo wrote into ``out`` (only the demo's own files)."""
+    """Remove what an earlier demo wrote into ``out`` (only the demo's own files; ``check_out_folder`` first)."""
+    check_out_folder(out)
     for name in (*DEMO_FILES, "config.toml", "teachers.csv"):
         (out / name).unlink(missing_ok=True)
     for name in DEMO_DIRS:
@@ -225,8 +251,12 @@ def simulate(
 def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep | None = None) -> DemoResult:
     started = time.perf_counter()
     out = opt.out
+    check_out_folder(out)  # before anything is created or changed in it
     ensure_private_dir(out)
     clean_out(out)
+    write_private_bytes(
+        out / MARKER, "Папка результатов «asurso-sync demo»: её файлы демонстрация перезаписывает.\n".encode()
+    )
     mail_dir = out / "mail"
     ensure_private_dir(mail_dir)
     faults = parse_faults("standard", seed=opt.seed) if opt.faults else parse_faults(None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from asurso_sync.config import ConfigError, load_config
+from asurso_sync.config import ConfigError, example_config_text, load_config
 from asurso_sync.secrets import SecretError, resolve_password
 from tests.conftest import edit_config
 
@@ -209,3 +209,32 @@ def test_password_from_env_and_command() -> None:
 def test_password_errors(env: str | None, cmd: list[str] | None, needle: str) -> None:
     with pytest.raises(SecretError, match=needle):
         resolve_password(section="asurso", password_env=env, password_command=cmd, environ={})
+
+
+def test_toml_syntax_errors_are_explained_in_russian_with_the_line(tmp_path: Path) -> None:
+    """Issue #19 (8): a TOML syntax error names the line, says what is wrong in Russian and shows the line."""
+    path = tmp_path / "config.toml"
+    cases = {
+        '[school]\nname "Сота"\n': ("строка 2", "после ключа ожидается «=»", 'name "Сота"'),
+        "[school]\nname = Сота\n": ("строка 2", "строки пишутся в кавычках", "name = Сота"),
+        '[rules]\nselect = ["TML"\n': ("в конце файла", "не закрыт скобкой «]»", None),
+    }
+    for text, (where, what, line) in cases.items():
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as err:
+            load_config(path, environ={})
+        message = str(err.value)
+        assert where in message and what in message and "Expected" not in message and "Invalid" not in message
+        if line:
+            assert line in message
+
+
+@pytest.mark.parametrize("value", ['""', '"."', '"папка/"'])
+def test_a_cache_path_that_is_a_folder_is_refused(tmp_path: Path, value: str) -> None:
+    """Issue #19 (5): ``[cache] path`` must name a file; a folder (or nothing) would be chmodded to 0600."""
+    (tmp_path / "папка").mkdir()
+    path = tmp_path / "config.toml"
+    path.write_text(example_config_text().replace('path = "cache.db"', f"path = {value}"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[cache\] path: нужен путь к файлу кэша"):
+        load_config(path, environ={"ASURSO_PASSWORD": "x"})
+    assert (tmp_path / "папка").stat().st_mode & 0o777 != 0o600

@@ -57,3 +57,20 @@ def test_demo_under_faults_finds_the_same(tmp_path: Path) -> None:
     assert clean.fingerprints and clean.fingerprints == faulty.fingerprints
     assert clean.perfect and faulty.perfect
     assert faulty.requests > clean.requests  # the faults happened and were retried
+
+
+def test_demo_never_overwrites_a_real_installation(tmp_path: Path, runner: CliRunner) -> None:
+    """Issue #19 (4): ``demo --out`` into a folder with a school's config, cache and directory refuses (exit 2)
+    and leaves every byte and the folder's mode as they were; a file given as the folder is refused too."""
+    school = tmp_path / "школа"
+    school.mkdir(mode=0o750)
+    files = {"config.toml": b'[school]\nname = "\xd0\xa1"\n', "cache.db": b"SQLite history", "teachers.csv": b"id;"}
+    for name, data in files.items():
+        (school / name).write_bytes(data)
+    result = runner.invoke(app, ["demo", "--size", "tiny", "--weeks", "1", "--out", str(school)])
+    assert result.exit_code == 2, result.output
+    assert "рабочая установка" in result.output and "config.toml" in result.output
+    assert {p.name: p.read_bytes() for p in school.iterdir()} == files
+    assert school.stat().st_mode & 0o777 == 0o750
+    result = runner.invoke(app, ["demo", "--size", "tiny", "--weeks", "1", "--out", str(school / "cache.db")])
+    assert result.exit_code == 2 and "это файл, а не папка" in result.output
