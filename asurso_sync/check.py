@@ -126,6 +126,8 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
         )
         if bad:
             raise CheckUsageError(f"неизвестные правила: {', '.join(bad)} (список: «asurso-sync rules list»)")
+        check_params(opt.params)
+        _check_filters(opt, _names(db))
         freshness = freshness_gate(db, config.rules.freshness_hours, opt.stale_ok)
         as_of = opt.as_of or datetime.now(tz).replace(tzinfo=None, microsecond=0)
         start = opt.start or first_observed_day(db) or as_of.date()
@@ -200,20 +202,76 @@ def _names(db: Database) -> dict[str, dict[int, str]]:
     return {"teacher": known.teacher, "class": known.class_, "group": known.group}
 
 
+# Latin letters that look like Cyrillic ones: «5a» typed with a Latin «a» is «5а»
+_LOOK_ALIKE = str.maketrans("aeopcxykmthbAEOPCXYKMTHB", "аеорсхукмтнвАЕОРСХУКМТНВ")
+
+
+def fold(text: str) -> str:
+    """A name as the filters compare it: case, «ё» and Latin look-alikes do not matter («Воробьева», «5a»)."""
+    return " ".join(text.translate(_LOOK_ALIKE).casefold().replace("ё", "е").split())
+
+
+def _teacher_matches(text: str, teacher_id: int | None, name: str | None) -> bool:
+    return str(teacher_id) == text.strip() or fold(text) in fold(name or "")
+
+
+def _check_filters(opt: CheckOptions, names: dict[str, dict[int, str]]) -> None:
+    """A --teacher or --class that names nobody is a usage error with the closest names, not an empty report."""
+    import difflib
+
+    if opt.teacher and not any(_teacher_matches(opt.teacher, i, n) for i, n in names["teacher"].items()):
+        known: dict[str, str] = {}  # a full name and its surname alone -> the full name
+        for n in names["teacher"].values():
+            if n:
+                known.setdefault(fold(n), n)
+                known.setdefault(fold(n.split()[0]), n)
+        close = difflib.get_close_matches(fold(opt.teacher), list(known), n=5)
+        similar = list(dict.fromkeys(known[c] for c in close))[:3]
+        hint = f"; может быть: {', '.join(similar)}" if similar else ""
+        raise CheckUsageError(f"--teacher: учителя «{opt.teacher}» в справочнике школы нет{hint}")
+    if opt.class_name and fold(opt.class_name) not in {fold(n) for n in names["class"].values()}:
+        classes = sorted(names["class"].values(), key=lambda n: (len(n), n))
+        raise CheckUsageError(f"--class: класса «{opt.class_name}» нет; классы школы: {', '.join(classes)}")
+
+
+def check_params(params: dict[str, dict[str, Any]]) -> None:
+    """--param values against the rule's declared parameters and their types."""
+    catalogue = load_catalogue()
+    by_name = {r.name: r for r in catalogue.values()}
+    kinds = {int: "целое число", float: "число", str: "строка", bool: "true или false", list: "список", dict: "таблица"}
+    for key, values in params.items():
+        rule = catalogue.get(key) or by_name.get(key)
+        if rule is None:
+            continue  # an unknown rule is reported with the others
+        for name, value in values.items():
+            if name not in rule.params:
+                raise CheckUsageError(
+                    f"--param {key}.{name}: у правила {rule.code} нет параметра «{name}»; есть: "
+                    f"{', '.join(sorted(rule.params)) or 'никаких'}"
+                )
+            default = rule.params[name]
+            want = type(default)
+            ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+            if want is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                raise CheckUsageError(
+                    f"--param {key}.{name}={value}: нужно {kinds.get(want, want.__name__)} "
+                    f"(по умолчанию {json.dumps(default, ensure_ascii=False)})"
+                )
+
+
 def _filter(items: list[dict[str, Any]], opt: CheckOptions, names: dict[str, dict[int, str]]) -> list[dict[str, Any]]:
     out = items
     if opt.teacher:
-        t = opt.teacher.casefold()
         out = [
             f
             for f in out
-            if str(f.get("teacher_id")) == opt.teacher
-            or t in (names["teacher"].get(f.get("teacher_id") or 0) or "").casefold()
+            if _teacher_matches(opt.teacher, f.get("teacher_id"), names["teacher"].get(f.get("teacher_id") or 0))
         ]
     if opt.class_name:
-        out = [
-            f for f in out if (names["class"].get(f.get("class_id") or 0) or "").casefold() == opt.class_name.casefold()
-        ]
+        wanted = fold(opt.class_name)
+        out = [f for f in out if fold(names["class"].get(f.get("class_id") or 0) or "") == wanted]
     return out
 
 

@@ -746,3 +746,35 @@ def test_russian_numbers_agree_with_their_nouns() -> None:
     ]  # fmt: skip
     assert plural(1, "текущей отметке", "текущих отметках", "текущих отметках") == "текущей отметке"
     assert decimal(3.4) == "3,40"
+
+
+def test_check_filters_and_params_say_what_is_wrong(runner: CliRunner, tmp_path: Path, schools: Schools) -> None:
+    """Issue #19 (7): a teacher or class that names nobody, a parameter the rule does not have or of the wrong
+    type — exit 2 with what is wrong and the close matches, never an empty report; «ё»/«е» and Latin look-alikes
+    find the same teacher or class."""
+    import sqlite3
+
+    _emu, config = schools.copy(tmp_path, Spec(start=date(2026, 12, 14), weeks=1))
+    base = ["--config", str(tmp_path / "config.toml"), "check", "--as-of", "2026-12-21T01:00", "--from", "2026-12-14"]
+    found = [json.loads(x) for x in runner.invoke(app, [*base, "--format", "jsonl"]).stdout.splitlines()]
+    with sqlite3.connect(config.cache.path) as conn:
+        names = dict(conn.execute('SELECT "id", "name" FROM "staff"').fetchall())
+        cls = conn.execute('SELECT "name" FROM "school_class" WHERE "name" LIKE \'%а\' LIMIT 1').fetchone()[0]
+    teacher = next(names[f["teacher_id"]] for f in found if "е" in (names.get(f["teacher_id"]) or "").split()[0])
+    surname = teacher.split()[0]
+    for args, wanted in (
+        (["--teacher", "Пупкин"], "учителя «Пупкин» в справочнике школы нет"),
+        (["--teacher", surname[:-1] + "x"], f"может быть: {teacher}"),
+        (["--class", "12я"], "класса «12я» нет; классы школы:"),
+        (["--param", "TML005.dayz=3"], "у правила TML005 нет параметра «dayz»; есть: days"),
+        (["--param", "TML005.days=abc"], "нужно целое число"),
+    ):
+        result = runner.invoke(app, [*base, "--format", "jsonl", *args])
+        assert result.exit_code == exitcodes.CONFIG, (args, result.output)
+        assert wanted in " ".join(result.output.split()), (args, result.output)
+        assert "Traceback" not in result.output and "ValueError" not in result.output
+    everyone = runner.invoke(app, [*base, "--format", "jsonl", "--teacher", surname]).stdout
+    folded = runner.invoke(app, [*base, "--format", "jsonl", "--teacher", surname.replace("е", "ё").replace("о", "o")])
+    assert everyone and folded.stdout == everyone
+    latin = runner.invoke(app, [*base, "--format", "jsonl", "--class", cls[:-1] + "a"])  # Latin «a»
+    assert latin.stdout == runner.invoke(app, [*base, "--format", "jsonl", "--class", cls]).stdout
