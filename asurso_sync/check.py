@@ -329,6 +329,9 @@ def to_json(outcome: CheckOutcome) -> str:
 
 
 CSV_COLUMNS = ["rule", "severity", "date", "message", "teacher", "route", "class", "state", "first_seen", "fingerprint"]
+# a finding's severity and state as the deputy reads them in CSV and XLSX (JSON keeps the codes)
+SEVERITY_TEXT = {"error": "нарушение", "warning": "предупреждение", "info": "сведения"}
+STATE_TEXT = {"new": "новое", "open": "не устранено", "resolved": "устранено"}
 # where a finding goes, as the deputy reads it (``routing.finding_route``)
 ROUTE_TEXT = {
     "teacher": "список учителя",
@@ -341,13 +344,13 @@ ROUTE_TEXT = {
 def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
     return [
         f["rule"],
-        f["severity"],
+        SEVERITY_TEXT.get(f["severity"], f["severity"]),
         f.get("date"),
         f["message"],
         outcome.names["teacher"].get(f.get("teacher_id") or 0, ""),
         ROUTE_TEXT.get(f.get("route") or "", ""),
         outcome.names["class"].get(f.get("class_id") or 0, ""),
-        f["state"],
+        STATE_TEXT.get(f["state"], f["state"]),
         f.get("first_seen"),
         f["fingerprint"],
     ]

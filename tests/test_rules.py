@@ -355,6 +355,16 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path,
     csv_file = tmp_path / "f.csv"
     runner.invoke(app, [*base, "--format", "csv", "--output", str(csv_file)])
     assert csv_file.read_bytes().startswith(b"\xef\xbb\xbf") and "правило;" in csv_file.read_text(encoding="utf-8-sig")
+    import csv
+
+    rows = list(csv.reader(csv_file.read_text(encoding="utf-8-sig").splitlines()[1:], delimiter=";"))
+    assert {r[1] for r in rows} <= {"нарушение", "предупреждение", "сведения"}  # Russian, not «error»
+    assert {r[7] for r in rows} <= {"новое", "не устранено", "устранено"} and {r[5] for r in rows} <= {
+        "список учителя",
+        "классному руководителю",
+        "только завучу",
+        "не отправляется",
+    }
     only_info = runner.invoke(app, [*base, "--select", "FIN003", "--select", "DEN004"])
     assert only_info.exit_code in (0, 1)
     bad = runner.invoke(app, [*base, "--select", "XYZ999"])

@@ -30,18 +30,26 @@ FORMATS = ("table", "jsonl", "json", "csv", "xlsx")
 
 def check(
     start: Annotated[
-        str | None, typer.Option("--from", help="Начало периода (по умолчанию — первая синхронизация).")
+        str | None, typer.Option("--from", metavar="ДАТА", help="Начало периода (по умолчанию — первая синхронизация).")
     ] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Конец периода (по умолчанию — сегодня).")] = None,
-    teacher: Annotated[str | None, typer.Option("--teacher", help="Только этот учитель: id или часть ФИО.")] = None,
-    class_name: Annotated[str | None, typer.Option("--class", help="Только этот класс, например 8б.")] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", metavar="ДАТА", help="Конец периода (по умолчанию — сегодня).")
+    ] = None,
+    teacher: Annotated[
+        str | None, typer.Option("--teacher", metavar="УЧИТЕЛЬ", help="Только этот учитель: id или часть ФИО.")
+    ] = None,
+    class_name: Annotated[
+        str | None, typer.Option("--class", metavar="КЛАСС", help="Только этот класс, например 8б.")
+    ] = None,
     select: Annotated[list[str] | None, typer.Option("--select", help="Правила: код, семейство (TML) или имя.")] = None,
     ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Не проверять эти правила.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, jsonl, json, csv или xlsx.")] = "table",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Записать в файл (для xlsx обязательно).")
     ] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Момент проверки (для разборов и демо), ISO.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", metavar="ДАТА_ВРЕМЯ", help="Момент проверки (для разборов и демо), ISO.")
+    ] = None,
     stale_ok: Annotated[bool, typer.Option("--stale-ok", help="Проверять даже по устаревшим данным.")] = False,
     param: Annotated[
         list[str] | None,

@@ -15,6 +15,7 @@ import typer
 import typer.rich_utils as ru
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperArgument, TyperOption
 from typer.models import CommandFunctionType
 
 from asurso_sync import exitcodes
@@ -31,6 +32,27 @@ ru.DEFAULT_STRING = "[по умолчанию: {}]"
 ru.ENVVAR_STRING = "[переменная: {}]"
 ru.REQUIRED_LONG_STRING = "[обязательно]"
 ru.RICH_HELP = "Справка: [blue]'{command_path} {help_option}'[/]."
+
+# What a value is, in the help's type column, as a user reads it: «ДАТА», «ЧИСЛО», not «<str>», «<int>»; a flag
+# takes no value and shows none. An option's own metavar wins.
+_TYPE_WORDS = {"str": "ТЕКСТ", "int": "ЧИСЛО", "float": "ЧИСЛО", "path": "ПУТЬ", "file": "ФАЙЛ", "directory": "ПАПКА"}
+
+
+def _type_word(self: Any, ctx: Any) -> str | None:
+    if self.metavar is not None:
+        return str(self.metavar)
+    if getattr(self, "is_flag", False):
+        return None
+    raw = str(self.display_type(ctx)).strip("<>")
+    many = raw.startswith("list[") and raw.endswith("]")
+    base = raw[5:-1] if many else raw
+    base = base.removesuffix(" range")
+    word = _TYPE_WORDS.get(base.casefold(), base)  # choices («table|jsonl») stay as they are
+    return word + ("…" if many or getattr(self, "nargs", 1) != 1 else "")
+
+
+TyperOption.display_type_rich = _type_word  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _type_word  # type: ignore[method-assign]
 
 # Typer's own usage errors («No such option: --fro») in Russian: its messages are English f-strings, so the
 # rendered text is rewritten before the error panel prints it. Unknown texts stay as they are.

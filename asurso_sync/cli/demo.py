@@ -26,7 +26,11 @@ def demo(
     weeks: Annotated[int, typer.Option("--weeks", min=1, max=40, help="Сколько недель учебного года прожить.")] = 4,
     start: Annotated[
         str,
-        typer.Option("--from", help="Первый день (лучше понедельник); по умолчанию период захватывает конец четверти."),
+        typer.Option(
+            "--from",
+            metavar="ДАТА",
+            help="Первый день (лучше понедельник); по умолчанию период захватывает конец четверти.",
+        ),
     ] = DEFAULT_FROM.isoformat(),
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Папка для результатов.")] = Path("demo-out"),
     faults: Annotated[

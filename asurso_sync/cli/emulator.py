@@ -109,8 +109,8 @@ def serve(
 
 @app.command("ground-truth")
 def ground_truth_cmd(
-    start: Annotated[str, typer.Option("--from", help="Начало периода, ГГГГ-ММ-ДД.")],
-    as_of: Annotated[str, typer.Option("--as-of", help="Момент проверки (местное время), ISO.")],
+    start: Annotated[str, typer.Option("--from", metavar="ДАТА", help="Начало периода, ГГГГ-ММ-ДД.")],
+    as_of: Annotated[str, typer.Option("--as-of", metavar="ДАТА_ВРЕМЯ", help="Момент проверки (местное время), ISO.")],
     size: SizeOpt = "small",
     seed: SeedOpt = 1,
     output: Annotated[Path | None, typer.Option("--out", help="Файл JSONL (по умолчанию — вывод на экран).")] = None,

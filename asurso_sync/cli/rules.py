@@ -94,8 +94,8 @@ def rules_waive(
     cm: Annotated[int | None, typer.Option("--cm", help="Урок (id).")] = None,
     sg: Annotated[int | None, typer.Option("--sg", help="Учебная группа (id).")] = None,
     student: Annotated[int | None, typer.Option("--student", help="Обучающийся (id).")] = None,
-    class_name: Annotated[str | None, typer.Option("--class", help="Класс, например 8б.")] = None,
-    teacher: Annotated[int | None, typer.Option("--teacher", help="Учитель (id).")] = None,
+    class_name: Annotated[str | None, typer.Option("--class", metavar="КЛАСС", help="Класс, например 8б.")] = None,
+    teacher: Annotated[int | None, typer.Option("--teacher", metavar="УЧИТЕЛЬ", help="Учитель (id).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Действует до даты ГГГГ-ММ-ДД.")] = None,
 ) -> None:
     """Исключение: не показывать замечание правила в указанной области (с причиной и сроком)."""

@@ -20,8 +20,12 @@ STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "�
 def sync(
     snapshot: Annotated[bool, typer.Option("--snapshot", help="Только сегодняшние уроки (снимок в 16:05).")] = False,
     full: Annotated[bool, typer.Option("--all", help="Полная загрузка учебного года (долго).")] = False,
-    start: Annotated[str | None, typer.Option("--from", help="Начало периода: ДД.ММ.ГГГГ или ГГГГ-ММ-ДД.")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Конец периода: ДД.ММ.ГГГГ или ГГГГ-ММ-ДД.")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", metavar="ДАТА", help="Начало периода: ДД.ММ.ГГГГ или ГГГГ-ММ-ДД.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", metavar="ДАТА", help="Конец периода: ДД.ММ.ГГГГ или ГГГГ-ММ-ДД.")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Прочитать и сравнить, ничего не записывая.")] = False,
     accept_empty: Annotated[
         bool, typer.Option("--accept-empty", help="Принять пустые ответы сервера как удаление данных.")
