@@ -255,3 +255,15 @@ ENTITIES: dict[str, Entity] = {
         ),
     ]
 }
+
+
+def label(name: str) -> str:
+    """A mirror table as a user names it: the start of its description, «урок», «учебная группа», «КТП группы»."""
+    entity = ENTITIES.get(name)
+    if entity is None:
+        return name
+    text = entity.doc
+    for stop in (" (", ":", ";", ","):
+        text = text.split(stop)[0]
+    text = text.rstrip(".")
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]

@@ -93,7 +93,11 @@ def test_status_before_any_sync_needs_attention(runner: CliRunner, config_file: 
     result = runner.invoke(app, ["--config", str(config_file), "status"])
     assert result.exit_code == exitcodes.ATTENTION
     assert "синхронизаций ещё не было" in result.stderr
-    assert "0o600" in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "доступ только у владельца (0600)" in text and "0o600" not in text
+    # Russian for the user: no table names, run kinds, migration names or UTC stamps
+    for english in ("nightly", "snapshot", "school_class", "_lesson_teacher", "UTC", "daily_check"):
+        assert english not in text, english
 
 
 def test_status_missing_cache_says_what_to_do(runner: CliRunner, config_file: Path) -> None:

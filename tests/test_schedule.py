@@ -254,7 +254,7 @@ def test_status_shows_mail_and_schedule(tmp_path: Path, runner: CliRunner, schoo
     _emu, config = _synced(schools, tmp_path)
     cfg = str(tmp_path / "config.toml")
     result = runner.invoke(app, ["-c", cfg, "status"])
-    assert "Расписание" in result.output and "Письма: не отправлялись" in result.output
+    assert "Следующие запуски" in result.output and "Письма: не отправлялись" in result.output
     with closing(open_cache(config.cache.path)) as db:
         from cache import enqueue, mark_failed
 

@@ -8,6 +8,7 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -29,6 +30,7 @@ from cache import (
     table_counts,
 )
 from cache.files import write_private_bytes
+from cache.schema import label
 
 
 def init(
@@ -126,33 +128,77 @@ def status(
         }
         out.print_json(json.dumps(payload, ensure_ascii=False))
     else:
+        tz = config.school.tz
         out.print(f"[bold]{config.school.name}[/] — {config.asurso.base_url}")
-        out.print(f"Кэш: {path} ({size / 1024:.0f} КБ, права {mode}, схема {version[-1] if version else '—'})")
+        access = "доступ только у владельца (0600)" if mode == "0o600" else f"права {mode[2:]} — должно быть 0600"
+        level = f"версия схемы {int(version[-1][:4])}" if version and version[-1][:4].isdigit() else "схема не создана"
+        megabytes = f"{size / 1024 / 1024:.1f}".replace(".", ",")
+        out.print(f"Кэш: {path} ({megabytes} МБ, {access}, {level})")
         if runs:
-            t = Table(title="Последние синхронизации", title_justify="left")
-            for col in ("№", "вид", "начало (UTC)", "конец (UTC)", "итог", "время сервера"):
-                t.add_column(col)
+            t = Table(title=f"Последние синхронизации (время — {tz.key})", title_justify="left")
+            for col in ("№", "вид", "начало", "длилась", "итог", "время сервера"):
+                t.add_column(col, no_wrap=True)
             for r in runs:
                 t.add_row(
-                    str(r.id), r.kind, r.started_at, r.finished_at or "—", _status_ru(r.status), r.server_time or "—"
+                    str(r.id),
+                    _KIND_RU.get(r.kind, r.kind),
+                    _local(r.started_at, tz),
+                    _took(r.started_at, r.finished_at),
+                    _status_ru(r.status),
+                    _local(r.server_time, None),
                 )
             out.print(t)
-        rows = ", ".join(f"{k}: {v}" for k, v in counts.items() if v)
+        rows = ", ".join(f"{label(k)}: {v}" for k, v in counts.items() if v)
         out.print(f"Записей в зеркале: {rows or 'пока нет'}")
-        out.print(f"Последняя проверка: {check['as_of'] if check else 'не выполнялась'}", highlight=False)
+        seen = _local(check["as_of"], tz) if check else "не выполнялась"
+        out.print(f"Последняя проверка: {seen}", highlight=False)
         states = {"pending": "ожидают", "sending": "отправляются", "sent": "отправлено", "failed": "ошибка"}
         mail = ", ".join(f"{states.get(k, k)}: {v}" for k, v in sorted(outbox.items()))
         out.print(f"Письма: {mail or 'не отправлялись'}", highlight=False)
-        out.print(f"Последнее удаление устаревших данных: {purges[-1]['at'][:19] if purges else 'не выполнялось'}")
-        nxt = "; ".join(f"{j['job']} {j['next'][:16].replace('T', ' ')}" for j in jobs if j["next"])
-        out.print(f"Расписание (следующий запуск): {nxt}", highlight=False)
+        purged = _local(purges[-1]["at"], tz) if purges else "не выполнялось"
+        out.print(f"Последнее удаление устаревших данных: {purged}")
+        nxt = "; ".join(f"{j['title']} — {_local(j['next'], None)}" for j in jobs if j["next"])
+        out.print(f"Следующие запуски: {nxt}", highlight=False)
         if problems:
             for p in problems:
                 err.print(f"[yellow]Внимание:[/] {escape(p)}", highlight=False)
         else:
-            out.print(f"[green]Данные свежие[/]: последняя успешная синхронизация {age:.1f} ч назад")
+            ago = f"{age:.1f}".replace(".", ",")
+            out.print(f"[green]Данные свежие[/]: последняя успешная синхронизация {ago} ч назад")
     if problems:
         raise typer.Exit(exitcodes.ATTENTION)
+
+
+_KIND_RU = {"full": "полная", "nightly": "ночная", "snapshot": "снимок 16:05"}
+
+
+def _local(moment: str | None, tz: ZoneInfo | None) -> str:
+    """An ISO moment as «30.11.2026 19:25»: in the school's zone when it carries one (or is UTC, ``tz`` given),
+    else as written (the server's own local time)."""
+    if not moment:
+        return "—"
+    try:
+        value = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if tz is not None:
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz)
+    return f"{value:%d.%m.%Y %H:%M}"
+
+
+def _took(started: str | None, finished: str | None) -> str:
+    """How long a run took: «12 с», «3 мин», «1 ч 05 мин»; «—» while it has not finished."""
+    if not started or not finished:
+        return "—"
+    try:
+        seconds = int((datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds())
+    except ValueError:
+        return "—"
+    if seconds < 60:
+        return f"{seconds} с"
+    if seconds < 3600:
+        return f"{seconds // 60} мин"
+    return f"{seconds // 3600} ч {seconds % 3600 // 60:02d} мин"
 
 
 def _status_ru(status: str) -> str:
