@@ -49,10 +49,27 @@ class RedactingFilter(logging.Filter):
 REDACTOR = RedactingFilter()
 
 
+_LEVEL_WORDS = {logging.WARNING: "Внимание", logging.ERROR: "Ошибка", logging.CRITICAL: "Ошибка"}
+
+
+class _PlainFormatter(logging.Formatter):
+    """The console without -v: «Внимание: …» — no time stamp, level code or module name (those go to the log
+    file and to -v)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        word = _LEVEL_WORDS.get(record.levelno)
+        text = record.getMessage()
+        return f"{word}: {text}" if word else text
+
+
 def setup_logging(verbosity: int = 0) -> None:
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    handler.setFormatter(
+        _PlainFormatter()
+        if verbosity <= 0
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
     handler.addFilter(REDACTOR)
     handler.setLevel(level)  # a file log may lower the root level; the terminal keeps what -v asked for
     root = logging.getLogger()

@@ -28,3 +28,22 @@ def test_known_secret_is_masked_in_any_record(caplog: pytest.LogCaptureFixture) 
         logger.removeFilter(REDACTOR)
     assert "Сота-2026" not in caplog.text
     assert "***" in caplog.text
+
+
+def test_the_console_shows_a_clean_russian_line_and_minus_v_the_technical_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue #19 (8): without -v a warning is «Внимание: …» — no time, level code or module name; -v shows them."""
+    import logging
+
+    from asurso_sync.logs import setup_logging
+
+    setup_logging(0)
+    logging.getLogger("adapters.netschool.client").warning("сервер ответил медленно")
+    line = capsys.readouterr().err.strip()
+    assert line == "Внимание: сервер ответил медленно"
+    setup_logging(1)
+    logging.getLogger("adapters.netschool.client").warning("сервер ответил медленно")
+    line = capsys.readouterr().err.strip()
+    assert "WARNING adapters.netschool.client: сервер ответил медленно" in line
+    setup_logging(0)

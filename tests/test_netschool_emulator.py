@@ -305,6 +305,7 @@ def test_login_check_and_get_commands_over_loopback(runner: CliRunner, config_fi
         assert result.exit_code == 0, result.output
         assert "Фролова" in result.stdout or "Пользователь" in result.stdout
         assert "5.47.0" in result.stdout and "2026/2027" in result.stdout
+        assert "завуч, учитель" in result.stdout and "Principal" not in result.stdout  # roles in Russian
         result = runner.invoke(app, ["--config", str(config_file), "get", "terms"], env=env)
         assert result.exit_code == 0 and '"termName": "1 четверть"' in result.stdout
         result = runner.invoke(app, ["--config", str(config_file), "get", "grade/journal", "-p", "sgId"], env=env)

@@ -25,6 +25,22 @@ RecordOpt = Annotated[
 ]
 
 
+# The server's role codes (references/roles) as the school names them; unknown codes are shown as they come
+ROLE_RU = {
+    "Admin": "администратор",
+    "Administrator": "администратор",
+    "Principal": "завуч",
+    "Teacher": "учитель",
+    "Student": "ученик",
+    "Parent": "родитель",
+    "MinorStaff": "младший персонал",
+    "Secretary": "секретарь",
+    "MedicalStaff": "медицинский работник",
+    "Psychologist": "психолог",
+    "SpecialistStaff": "специалист",
+}
+
+
 def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:
     """Проверить вход: сервер, версия, пользователь, школа, роли, учебный год, тайм-аут сессии; затем выход."""
 
@@ -39,7 +55,7 @@ def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:
                 "Версия": ctx.version or client.server_version or "—",
                 "Пользователь": f"{ctx.user.name if ctx.user else info.user_name} (id {ctx.userId})",
                 "Школа": f"{ctx.organizationName or '—'} (scid {ctx.schoolId})",
-                "Роли": ", ".join(ctx.roles) or "—",
+                "Роли": ", ".join(ROLE_RU.get(r, r) for r in ctx.roles) or "—",
                 "Учебный год": f"{ctx.schoolyear.name if ctx.schoolyear else '—'} (id {ctx.schoolYearId})",
                 "Тайм-аут сессии": f"{info.timeout_ms // 60000} мин" if info.timeout_ms else "—",
                 "Другой сеанс": "был открыт (предупреждение подтверждено)" if info.other_session else "нет",
