@@ -382,3 +382,26 @@ def test_rules_outside_the_polozhenie_reach_teachers_only_when_the_school_names_
     assert route_of(rules["DEN003"], config) == "teacher"
     assert route_of(rules["MRK007"], config) == "teacher"
     assert route_of(rules["DEN004"], config) == "deputy"  # information stays the deputy's
+
+
+def test_what_was_late_on_one_lesson_is_one_line() -> None:
+    """Issue #19 (9): four «исправлять нечего» lines for one late lesson become one; an item that can still be
+    fixed, and another lesson's, stay as they are."""
+    from datetime import date
+
+    from asurso_sync.remarks.build import merge_late_entries
+    from asurso_sync.remarks.model import SETTLED_ADVICE, Remark
+
+    def r(rule: str, cm: int, settled: bool = True) -> Remark:
+        return Remark(
+            f"{rule}{cm}", rule, rule, "error", SETTLED_ADVICE if settled else "внесите", "new", "teacher", 5,
+            "8а", "Алгебра", date(2026, 12, 8), "урок 6", f"{rule} late", None, None, None, "", cm,
+        )  # fmt: skip
+
+    items = [r("TML001", 1), r("TML002", 1), r("TML004", 1), r("TML001", 2, settled=False), r("TML002", 3)]
+    merged = merge_late_entries(items)
+    assert [(m.rule, m.detail) for m in merged] == [
+        ("TML001, TML002, TML004", "внесены позже срока: тема, домашнее задание, отметки"),
+        ("TML001", "TML001 late"),
+        ("TML002", "TML002 late"),
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +36,28 @@ from cache.reads import class_chiefs, names
 from rules.catalogue import load_catalogue, ruleset_version
 from rules.facts import group_label
 from rules.registry import Rule
+
+# What each timeliness rule is about, for one line per late lesson
+_LATE_WHAT = {"TML001": "тема", "TML002": "домашнее задание", "TML003": "форма контроля", "TML004": "отметки"}
+
+
+def merge_late_entries(items: list[Remark]) -> list[Remark]:
+    """Everything of one lesson that was entered after its deadline and can no longer be fixed is one line
+    («внесены позже срока: тема, домашнее задание»), not one line per rule. Order is kept."""
+    groups: dict[int, list[Remark]] = defaultdict(list)
+    for r in items:
+        if r.advice == SETTLED_ADVICE and r.rule in _LATE_WHAT and r.cm:
+            groups[r.cm].append(r)
+    out: list[Remark] = []
+    for r in items:
+        group = groups.get(r.cm) if r.advice == SETTLED_ADVICE and r.rule in _LATE_WHAT else None
+        if not group or len(group) == 1:
+            out.append(r)
+        elif group[0] is r:
+            rules = sorted({x.rule for x in group})
+            what = ", ".join(_LATE_WHAT[code] for code in rules)
+            out.append(replace(r, rule=", ".join(rules), detail=f"внесены позже срока: {what}"))
+    return out
 
 
 def _moment(d: date, tz: ZoneInfo) -> str:
@@ -133,6 +156,7 @@ class Builder:
             {"new": part.new, "open": part.still_open, "resolved": part.resolved}[r.state].append(r)
         for items in (part.new, part.still_open, part.resolved):
             items.sort(key=_order)
+        part.new = merge_late_entries(part.new)
         return part
 
     def teacher_list(self, teacher_id: int) -> TeacherList:
