@@ -8,7 +8,17 @@ from cache.db import CacheError, CacheTooNewError, open_cache, pending_migration
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes, write_private_chunks
 from cache.findings import add_waiver, findings_by_state, last_check, record_check, remove_waiver, waivers
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
-from cache.outbox import OutboxRow, claim, enqueue, fix_week, mark_failed, mark_sent, outbox_rows, week_cutoff
+from cache.outbox import (
+    OutboxRow,
+    claim,
+    enqueue,
+    fix_week,
+    lists_ever_sent,
+    mark_failed,
+    mark_sent,
+    outbox_rows,
+    week_cutoff,
+)
 from cache.purge import PurgeReport, purge, purge_records
 from cache.queries import (
     BackgroundReads,
@@ -63,6 +73,7 @@ __all__ = [
     "last_runs",
     "last_successful_run",
     "lessons_touched_in_run",
+    "lists_ever_sent",
     "live_count",
     "mark_failed",
     "mark_sent",

@@ -95,6 +95,12 @@ def fix_week(db: Database, week: str, check_run_id: int, as_of: str) -> None:
     )
 
 
+def lists_ever_sent(db: Database, before: str) -> bool:
+    """Whether the lists of any week before ``before`` (a week label, «2026-W50») were sent from this cache: if
+    not, this week's are the first mailing, a baseline."""
+    return bool(db.execute('SELECT EXISTS (SELECT 1 FROM "remark_week" WHERE "week" < ?)', [before]).fetchone()[0])
+
+
 def week_cutoff(db: Database, week: str) -> str | None:
     """The as_of of the check a week's lists were sent from, or None when they were never sent."""
     row = db.execute('SELECT "as_of" FROM "remark_week" WHERE "week" = ?', [week]).fetchone()

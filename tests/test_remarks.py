@@ -148,7 +148,7 @@ def test_a_finding_owned_by_the_deputy_goes_to_the_summary_not_to_the_teacher(sc
     config = _load(school)
     with closing(open_cache(config.cache.path, create=False)) as db:
         before = build_week(db, config, W51)
-        mine = next(r for tl in before.lists for r in tl.part.new if r.rule == "TML001")
+        mine = next(r for tl in before.lists for r in tl.part.new if "," not in r.rule)  # one finding, one line
         with db.conn:
             db.execute('UPDATE "finding" SET "owner" = \'deputy\' WHERE "fingerprint" = ?', [mine.fingerprint])
         after = build_week(db, config, W51)
@@ -255,6 +255,7 @@ def test_send_once_per_teacher_and_deputy_summary(school: Path, smtp: tuple[int,
     dry = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "Будет отправлено" in dry.output and handler.envelopes == []
+    assert "Первая рассылка:" in dry.output and "накопленн" in dry.output  # the baseline is announced
 
     first = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
     assert first.exit_code == 0, first.output
@@ -405,3 +406,36 @@ def test_what_was_late_on_one_lesson_is_one_line() -> None:
         ("TML001", "TML001 late"),
         ("TML002", "TML002 late"),
     ]
+
+
+def test_the_first_mailing_is_a_baseline(school: Path, smtp: tuple[int, Recorder]) -> None:
+    """Issue #19 (3): the first lists sent from a cache carry only the week's items; the months before go to the
+    deputy as «накопленные замечания» (a count per teacher). Once a week has been sent, nothing is held back."""
+    port, _handler = smtp
+    config_path = _config(school, port)
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        first = build_week(db, config, W51)
+    days = [r.day for tl in first.lists for p in (tl.part, tl.chief) for r in (*p.new, *p.still_open) if r.day]
+    assert days and min(days) >= W51.monday
+    assert first.summary.totals["backlog"] > 0
+    text = render_summary(first.summary).text
+    assert f"НАКОПЛЕННЫЕ ЗАМЕЧАНИЯ — {first.summary.totals['backlog']}" in text
+    assert _cli(CliRunner(), config_path, "remarks", "send", "--week", "2026-W50").exit_code == 0
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        later = build_week(db, config, W51)
+    assert later.summary.totals["backlog"] == 0 and "НАКОПЛЕННЫЕ" not in render_summary(later.summary).text
+
+
+def test_a_dry_run_warns_of_a_long_letter(
+    school: Path, smtp: tuple[int, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #19 (3): ``send --dry-run`` names a teacher whose letter holds more items than the limit (exit 1)."""
+    import asurso_sync.cli.remarks as cli_remarks
+
+    port, _handler = smtp
+    config_path = _config(school, port)
+    monkeypatch.setattr(cli_remarks, "HEAVY_LETTER", 1)
+    dry = _cli(CliRunner(), config_path, "remarks", "send", "--week", "2026-W51", "--dry-run")
+    assert dry.exit_code == 1, dry.output  # exitcodes.ATTENTION
+    assert "— больше 1; проверьте период проверки" in " ".join(dry.output.split())

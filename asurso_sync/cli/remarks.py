@@ -18,6 +18,7 @@ from asurso_sync.delivery import backend_from_config, deliver
 from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
 from cache import open_cache, outbox_rows
 from cache.files import open_to_others, unsafe_folder_message
+from rules.wording import count
 
 app = App(
     help=(
@@ -107,8 +108,21 @@ def send(
             for p in plan.planned:
                 table.add_row(p.name, p.recipient, "сводка" if p.kind == "deputy" else "список", str(p.remarks))
             out.print(table)
+            heavy = [p for p in plan.planned if p.kind != "deputy" and p.remarks > HEAVY_LETTER]
+            for p in heavy:
+                err.print(
+                    f"[yellow]Внимание:[/] в письме {escape(p.name)} {count(p.remarks, *REMARKS)} — больше "
+                    f"{HEAVY_LETTER}; проверьте период проверки («asurso-sync check --from») перед отправкой.",
+                    highlight=False,
+                )
+            if wl.summary.totals["backlog"]:
+                err.print(
+                    f"Первая рассылка: {count(wl.summary.totals['backlog'], *BACKLOG)} за прошлые недели "
+                    "учителям не уйдут — они в сводке завуча числом.",
+                    highlight=False,
+                )
             _missing(plan.missing)
-            raise typer.Exit(exitcodes.ATTENTION if plan.missing else exitcodes.OK)
+            raise typer.Exit(exitcodes.ATTENTION if plan.missing or heavy else exitcodes.OK)
         backend = backend_from_config(config)
         recipients = [p.recipient for p in plan.planned] if only else None
         with err.status("Отправка писем…"):
@@ -129,6 +143,11 @@ def send(
     _missing(plan.missing)
     if report.failed or report.stuck_sending or plan.missing:
         raise typer.Exit(exitcodes.ATTENTION)
+
+
+REMARKS = ("замечание", "замечания", "замечаний")
+BACKLOG = ("накопленное замечание", "накопленных замечания", "накопленных замечаний")
+HEAVY_LETTER = 40  # a teacher's letter longer than this is worth a look before it goes out
 
 
 def _missing(names: list[str]) -> None:

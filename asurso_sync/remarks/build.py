@@ -30,7 +30,7 @@ from asurso_sync.remarks.model import (
 )
 from asurso_sync.remarks.week import Week
 from asurso_sync.routing import route_of
-from cache import findings_by_state, last_check, last_successful_run, week_cutoff
+from cache import findings_by_state, last_check, last_successful_run, lists_ever_sent, week_cutoff
 from cache.calendar import lessons_per_teacher
 from cache.reads import class_chiefs, names
 from rules.catalogue import load_catalogue, ruleset_version
@@ -78,6 +78,9 @@ class Builder:
         if check is None:
             raise NoCheckYet("проверок ещё не было — сначала выполните «asurso-sync check»")
         self.check = check
+        # the first mailing from this cache is a baseline: a teacher gets the week's items, the months before go
+        # to the deputy as a count («накопленные замечания»), not into one flooded letter
+        self.first = not lists_ever_sent(db, before=week.label)
         prev = week_cutoff(db, week.shift(-1).label)
         self.since = prev if prev and prev >= _moment(week.monday, self.tz) else _moment(week.monday, self.tz)
         self.catalogue: dict[str, Rule] = load_catalogue()
@@ -152,6 +155,9 @@ class Builder:
         part = Part()
         for r in self.findings:
             if r.teacher_id != teacher_id or r.rule not in codes or r.owner == "deputy" or not self._in_week(r):
+                continue
+            if self.first and r.state != "resolved" and r.day is not None and r.day < self.week.monday:
+                part.backlog += 1  # before the first mailing's week: the deputy's count, not the teacher's letter
                 continue
             {"new": part.new, "open": part.still_open, "resolved": part.resolved}[r.state].append(r)
         for items in (part.new, part.still_open, part.resolved):
@@ -231,6 +237,7 @@ class Builder:
                     new=len(tl.part.new) + len(tl.chief.new),
                     still_open=len(tl.part.still_open) + len(tl.chief.still_open),
                     resolved=len(tl.part.resolved) + len(tl.chief.resolved),
+                    backlog=tl.part.backlog + tl.chief.backlog,
                 )
             )
         open_items = [

@@ -44,6 +44,8 @@ class Part:
     new: list[Remark] = field(default_factory=list)
     still_open: list[Remark] = field(default_factory=list)
     resolved: list[Remark] = field(default_factory=list)
+    # the first mailing only: older open items kept out of the letter (the deputy's «накопленные замечания»)
+    backlog: int = 0
 
     @property
     def empty(self) -> bool:
@@ -93,6 +95,7 @@ class TeacherStats:
     new: int
     still_open: int
     resolved: int
+    backlog: int = 0
 
 
 @dataclass
@@ -117,4 +120,5 @@ class Summary:
             "new": sum(t.new for t in self.teachers),
             "still_open": sum(t.still_open for t in self.teachers),
             "resolved": sum(t.resolved for t in self.teachers),
+            "backlog": sum(t.backlog for t in self.teachers),
         }
