@@ -19,7 +19,7 @@ from asurso_sync import exitcodes
 from asurso_sync.config import Config
 from asurso_sync.errors import AppError, UsageError
 from asurso_sync.routing import finding_route
-from cache import audit, last_runs, last_successful_run, open_cache, record_check, waivers
+from cache import audit, full_load_state, last_runs, last_successful_run, open_cache, record_check, waivers
 from cache.calendar import lessons_per_teacher
 from cache.reads import first_observed_day
 from cache.reads import names as names_of
@@ -101,7 +101,11 @@ def freshness_gate(db: Database, hours: float, stale_ok: bool) -> str:
         raise StaleData(
             f"данные устарели: последняя успешная синхронизация {age:.0f} ч назад (допускается {hours:.0f} ч)"
         )
-    return f"синхронизация №{ok.id}, время сервера {ok.server_time or '—'}"
+    text = f"синхронизация №{ok.id}, время сервера {ok.server_time or '—'}"
+    load = full_load_state(db)
+    if load is not None and load.runs:
+        text += "; данные неполные: первая полная загрузка не завершена (asurso-sync sync --all)"
+    return text
 
 
 def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> CheckOutcome:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
@@ -59,14 +59,18 @@ from cache import (
     audit,
     calendar,
     finish_run,
+    full_load_done_units,
+    full_load_state,
     get_cursor,
     lessons_touched_in_run,
     live_count,
+    plan_full_load,
     reads,
     save_access_rows,
     start_run,
     unit,
 )
+from cache.history import scope_text
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,8 @@ class SyncReport:
     error: str | None = None
     dry_run: bool = False
 
+    planned: int = 0  # units a full load planned
+
     def counts(self) -> dict[str, Any]:
         return {
             "units": self.units,
@@ -124,6 +130,7 @@ class SyncReport:
             "relogins": self.relogins,
             "security_warnings": self.security_warnings,
             "seconds": round(self.seconds, 1),
+            **({"planned": self.planned} if self.planned else {}),
         }
 
 
@@ -184,6 +191,7 @@ class Sync:
 
     async def _run(self) -> None:
         today = (self.client.server_time or datetime.now()).date()
+        self._resume_full_load()
         run_id = start_run(self.db, KIND[self.opt.mode], server_time=_ts(self.client.server_time))
         self.report.run_id = run_id
         try:
@@ -260,10 +268,12 @@ class Sync:
         # The snapshot reads the same journals as the nightly sync, not only groups with lessons today: the 16:05
         # observation also decides yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
         self._total(len(jobs))
+        self._plan_total(run_id, 1 + len(classes) + len(jobs))  # the directory, the classes' lists, the journals
         await self._gather(self._journal(sg, where, term_id, year_id, schedule, run_id) for sg, where, term_id in jobs)
 
         lessons = self._topic_lessons(today, run_id, [j[0] for j in jobs])
         self._total(len(lessons))
+        self._plan_total(run_id, len(lessons))
         await self._gather(self._topic(cm, sg, term, run_id) for cm, sg, term in lessons)
 
         if self.opt.mode != "snapshot":
@@ -272,6 +282,7 @@ class Sync:
             else:
                 plan_groups = reads.groups_without_plan(self.db)
             self._total(len(plan_groups))
+            self._plan_total(run_id, len(plan_groups))
             await self._gather(self._plan(sg, run_id) for sg in plan_groups)
 
         if self.opt.mode != "snapshot" and (self.opt.access_log or "off") != "off":
@@ -313,10 +324,47 @@ class Sync:
         self.report.units += 1
         self._progress(description, self._done)
 
-    async def _safely(self, label: str, work: Callable[[], Awaitable[None]], *, last_try: bool = False) -> None:
+    _resume: frozenset[tuple[str, str]] = frozenset()
+    _planned = 0
+
+    def _resume_full_load(self) -> None:
+        """Until the year has been loaded completely once, a nightly sync continues the full load instead (a
+        half-loaded mirror must not pass for a fresh one); a full load that was interrupted goes on where it
+        stopped: the units its earlier runs read completely are not read again."""
+        state = full_load_state(self.db)
+        if state is None:
+            return
+        if self.opt.mode == "incremental" and not self.opt.dry_run:
+            log.warning("Полная загрузка учебного года не завершена — вместо ночной синхронизации продолжаю её.")
+            self.opt = replace(self.opt, mode="all")
+            self.report.mode = "all"
+        if self.opt.mode == "all" and state.runs:
+            self._resume = frozenset(full_load_done_units(self.db, state.runs))
+            if self._resume:
+                log.warning("Продолжаю прерванную полную загрузку: уже загружено частей — %d.", len(self._resume))
+
+    def _plan_total(self, run_id: int, units: int) -> None:
+        """A full load records how many units it plans (``status``: «N из M частей»)."""
+        self._planned += units
+        self.report.planned = self._planned
+        if self.opt.mode == "all" and not self.opt.dry_run:
+            plan_full_load(self.db, self._planned, run_id)
+
+    async def _safely(
+        self,
+        label: str,
+        work: Callable[[], Awaitable[None]],
+        *,
+        last_try: bool = False,
+        unit: tuple[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         """Run one unit. A failed unit gets a second try at the end of its stage; if that fails too it is
         recorded and the run goes on. Fatal errors propagate, and so does a server that keeps failing
-        (``BREAKER`` units in a row exhausted their retries): better stop than hammer it."""
+        (``BREAKER`` units in a row exhausted their retries): better stop than hammer it. A unit an interrupted
+        full load already read (``unit``: resource and scope) is skipped."""
+        if unit is not None and (unit[0], scope_text(unit[1])) in self._resume:
+            self._tick(label)
+            return
         try:
             await work()
             self._failing_in_row = 0
@@ -427,7 +475,7 @@ class Sync:
                 {"student": (mirror.student_rows(class_id, items), {"class_id": class_id}, True)},
             )
 
-        await self._safely(f"ученики класса {class_id}", work)
+        await self._safely(f"ученики класса {class_id}", work, unit=("students", {"class_id": class_id}))
 
     _class_term_map: dict[int, list[int]]
     _term_types: dict[int, int | None]
@@ -522,7 +570,7 @@ class Sync:
             if journal.editLimit and journal.editLimit.limitPastDays is not None:
                 self._edit_limit = journal.editLimit.limitPastDays
 
-        await self._safely(label, work)
+        await self._safely(label, work, unit=("journal", {"sg_id": sg, "term_id": term_id}))
 
     _edit_limit: int = DEFAULT_EDIT_LIMIT_DAYS
 
@@ -562,7 +610,7 @@ class Sync:
             # A missing topic is never taken as "deleted": a single null must not erase what was seen.
             self._save("topic", {"cm_id": cm}, observed, run_id, {"lesson_topic": (topic, {"cm_id": cm}, bool(topic))})
 
-        await self._safely(f"тема урока {cm}", work)
+        await self._safely(f"тема урока {cm}", work, unit=("topic", {"cm_id": cm}))
 
     async def _plan(self, sg: int, run_id: int) -> None:
         async def work() -> None:
@@ -571,7 +619,7 @@ class Sync:
             scope = {"sg_id": sg}
             self._save("ktp", scope, observed, run_id, {t: (r, scope, True) for t, r in plan.items()})
 
-        await self._safely(f"КТП группы {sg}", work)
+        await self._safely(f"КТП группы {sg}", work, unit=("ktp", {"sg_id": sg}))
 
     async def _access_log(self, class_id: int, today: date, year_start: date, run_id: int) -> None:
         """«Отчёт о доступе к классному журналу» of one class since the previous read (with an overlap: the report

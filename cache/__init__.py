@@ -32,13 +32,17 @@ from cache.queries import (
     value_at,
 )
 from cache.runs import (
+    FullLoad,
     RunInfo,
     audit,
     audit_entries,
     finish_run,
+    full_load_done_units,
+    full_load_state,
     get_cursor,
     last_runs,
     last_successful_run,
+    plan_full_load,
     start_run,
 )
 from cache.schema import ENTITIES, HISTORY_COLUMNS, Entity
@@ -51,6 +55,7 @@ __all__ = [
     "CacheTooNewError",
     "EmptyUnitError",
     "Entity",
+    "FullLoad",
     "OutboxRow",
     "PurgeReport",
     "RunInfo",
@@ -68,6 +73,8 @@ __all__ = [
     "findings_by_state",
     "finish_run",
     "fix_week",
+    "full_load_done_units",
+    "full_load_state",
     "get_cursor",
     "last_check",
     "last_runs",
@@ -81,6 +88,7 @@ __all__ = [
     "open_cache",
     "outbox_rows",
     "pending_migrations",
+    "plan_full_load",
     "present_at",
     "purge",
     "purge_records",

@@ -134,3 +134,63 @@ def audit_entries(db: Database, limit: int = 50) -> list[dict[str, Any]]:
         {"id": r[0], "at": r[1], "actor": r[2], "action": r[3], "details": json.loads(r[4] or "{}"), "records": r[5]}
         for r in cur.fetchall()
     ]
+
+
+@dataclass(frozen=True)
+class FullLoad:
+    """The first full load of the year while it is not complete: when it began, the parts read so far (units
+    read completely by its runs) and the parts it planned (None when no run got as far as planning)."""
+
+    started_at: str
+    runs: tuple[int, ...]
+    done: int
+    planned: int | None
+
+
+def full_load_state(db: Database) -> FullLoad | None:
+    """None when a full load of the year has completed (a ``full`` run ended «ok»); else what the unfinished one
+    has done — also when none was ever started (then nothing is done)."""
+    done_ok = db.execute("""SELECT max("id") FROM "sync_run" WHERE "kind" = 'full' AND "status" = 'ok'""").fetchone()[0]
+    if done_ok is not None:
+        return None
+    rows = db.execute("""SELECT "id", "started_at" FROM "sync_run" WHERE "kind" = 'full' ORDER BY "id" """).fetchall()
+    runs = tuple(int(r[0]) for r in rows)
+    done = 0
+    if runs:
+        marks = ", ".join("?" * len(runs))
+        done = db.execute(
+            f'SELECT count(*) FROM (SELECT DISTINCT "resource", "scope" FROM "observation" WHERE "complete" = 1 '
+            f'AND "run_id" IN ({marks}))',
+            list(runs),
+        ).fetchone()[0]
+    planned = None
+    if runs:
+        row = db.execute(
+            """SELECT json_extract("counts", '$.planned') FROM "sync_run" WHERE "id" = ?""", [runs[-1]]
+        ).fetchone()
+        planned = int(row[0]) if row and row[0] is not None else None
+    return FullLoad(rows[0][1] if rows else "", runs, int(done), planned)
+
+
+def full_load_done_units(db: Database, runs: tuple[int, ...]) -> set[tuple[str, str]]:
+    """(resource, scope text) of the units the given runs read completely: a resumed full load skips them."""
+    if not runs:
+        return set()
+    marks = ", ".join("?" * len(runs))
+    return {
+        (r, s)
+        for r, s in db.execute(
+            f'SELECT DISTINCT "resource", "scope" FROM "observation" WHERE "complete" = 1 AND "run_id" IN ({marks})',
+            list(runs),
+        )
+    }
+
+
+def plan_full_load(db: Database, planned: int, run_id: int) -> None:
+    """Remember on the running full load how many units it plans (for «N из M частей»; kept by ``finish_run``
+    through the run's counts)."""
+    with db.conn:
+        db.execute(
+            """UPDATE "sync_run" SET "counts" = json_set(coalesce("counts", '{}'), '$.planned', ?) WHERE "id" = ?""",
+            [planned, run_id],
+        )

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from asurso_sync import exitcodes
 from asurso_sync.cli import app
-from cache import finish_run, open_cache, start_run
+from cache import finish_run, open_cache, plan_full_load, start_run
 from tests.conftest import edit_config
 
 
@@ -109,6 +109,7 @@ def test_status_missing_cache_says_what_to_do(runner: CliRunner, config_file: Pa
 
 def test_status_fresh_ok_and_json(runner: CliRunner, config_file: Path) -> None:
     db = open_cache(config_file.parent / "cache.db")
+    finish_run(db, start_run(db, "full"), "ok")  # the year was loaded completely once
     run = start_run(db, "nightly")
     finish_run(db, run, "ok", counts={"units": 3}, server_time="2026-11-23T01:00:03")
     db.close()
@@ -137,3 +138,27 @@ def test_status_after_failed_sync_needs_attention(runner: CliRunner, config_file
 def test_status_rejects_unknown_format(runner: CliRunner, config_file: Path) -> None:
     result = runner.invoke(app, ["--config", str(config_file), "status", "--format", "xml"])
     assert result.exit_code == exitcodes.CONFIG
+
+
+def test_status_says_the_first_full_load_is_not_complete(runner: CliRunner, config_file: Path) -> None:
+    """Issue #19 (1): a nightly success does not hide a full load that never finished: status names the parts
+    loaded and planned, says how to go on, and exits 1; once a full load ends «ok» it is quiet."""
+    db = open_cache(config_file.parent / "cache.db")
+    full = start_run(db, "full")
+    plan_full_load(db, 40, full)
+    db.execute(
+        'INSERT INTO "observation" ("run_id", "resource", "scope", "observed_at") VALUES (?, ?, ?, ?)',
+        [full, "journal", '{"sg_id":1,"term_id":2}', "2026-11-23T01:00:00"],
+    )
+    db.conn.commit()
+    finish_run(db, start_run(db, "nightly"), "ok")
+    db.close()
+    result = runner.invoke(app, ["--config", str(config_file), "status"])
+    assert result.exit_code == exitcodes.ATTENTION
+    text = " ".join(result.stderr.split())
+    assert "первая полная загрузка учебного года не завершена: загружено 1 из 40 частей" in text
+    assert "asurso-sync sync --all" in text
+    db = open_cache(config_file.parent / "cache.db")
+    finish_run(db, start_run(db, "full"), "ok")
+    db.close()
+    assert runner.invoke(app, ["--config", str(config_file), "status"]).exit_code == exitcodes.OK

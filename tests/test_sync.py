@@ -322,3 +322,30 @@ def test_a_grade_whose_iup_groups_the_server_refuses_costs_only_those_groups(
         grades = asyncio.run(sync._iup_grades([], classes))
     assert grades == {911: 11}
     assert "Группы ИУП 10 параллели не получены" in caplog.text
+
+
+def test_an_interrupted_full_load_is_continued_not_restarted_and_not_passed_off_as_fresh(tmp_path: Path) -> None:
+    """Issue #19 (1): a full load that did not end «ok» is continued by the next sync — a nightly one too — and
+    the units it already read are not read again; only a completed full load lets the nightly sync be nightly."""
+    from cache import full_load_state
+
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+    first = run(emu, config, "all")
+    planned = first.planned
+    assert planned > 10
+    db = open_cache(config.cache.path)
+    with db.conn:  # as if the machine had been switched off at the very end of it
+        db.execute('UPDATE "sync_run" SET "status" = \'failed\' WHERE "id" = ?', [first.run_id])
+    state = full_load_state(db)
+    assert state is not None and state.planned == planned and state.done >= planned - 1
+    db.close()
+    requests = emu.total_requests
+    again = run(emu, config, "incremental", at=START + timedelta(hours=9))
+    assert again.mode == "all" and again.status == "ok"
+    assert emu.total_requests - requests < planned / 2  # the journals, topics and plans were not read again
+    db = open_cache(config.cache.path)
+    assert full_load_state(db) is None
+    db.close()
+    nightly = run(emu, config, "incremental", at=START + timedelta(hours=10))
+    assert nightly.mode == "incremental"

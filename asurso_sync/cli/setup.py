@@ -20,6 +20,7 @@ from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, example_config_text, 
 from asurso_sync.scheduler import next_runs
 from cache import (
     audit,
+    full_load_state,
     last_check,
     last_runs,
     last_successful_run,
@@ -95,6 +96,15 @@ def status(
     fresh_hours = config.rules.freshness_hours
     if runs and (age is None or age > fresh_hours):
         problems.append(f"нет успешной синхронизации за последние {fresh_hours:g} ч ([rules] freshness_hours)")
+    load = full_load_state(db)
+    if runs and load is not None:
+        part = f": загружено {load.done} из {load.planned} частей" if load.planned else ""
+        problems.append(
+            f"первая полная загрузка учебного года не завершена{part} — продолжите: asurso-sync sync --all "
+            "(продолжится с места остановки; ночная синхронизация тоже продолжает её)"
+            if load.runs
+            else "полная загрузка учебного года ещё не выполнялась: asurso-sync sync --all"
+        )
     counts = table_counts(db)
     version = schema_version(db)
     outbox: dict[str, int] = {}
@@ -124,6 +134,7 @@ def status(
             "last_check": {"id": check["id"], "as_of": check["as_of"]} if check else None,
             "last_purge": purges[-1]["at"] if purges else None,
             "schedule": jobs,
+            "full_load": None if load is None else {"done": load.done, "planned": load.planned},
             "problems": problems,
         }
         out.print_json(json.dumps(payload, ensure_ascii=False))
