@@ -21,7 +21,7 @@ from asurso_sync.errors import AppError, UsageError
 from asurso_sync.routing import finding_route
 from cache import audit, full_load_state, last_runs, last_successful_run, open_cache, record_check, waivers
 from cache.calendar import lessons_per_teacher
-from cache.reads import first_observed_day
+from cache.reads import first_observed_day, school_year_start
 from cache.reads import names as names_of
 from rules.catalogue import Selection, all_rules, load_catalogue, unknown_tokens
 from rules.engine import CheckResult, Override, run_rules
@@ -134,7 +134,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
         _check_filters(opt, _names(db))
         freshness = freshness_gate(db, config.rules.freshness_hours, opt.stale_ok)
         as_of = opt.as_of or datetime.now(tz).replace(tzinfo=None, microsecond=0)
-        start = opt.start or first_observed_day(db) or as_of.date()
+        start = opt.start or config.rules.check_from or _default_start(db) or as_of.date()
         end = opt.end or as_of.date()
         selection = Selection(
             select=opt.select or list(config.rules.select), ignore=[*config.rules.ignore, *opt.ignore]
@@ -217,6 +217,15 @@ def fold(text: str) -> str:
 
 def _teacher_matches(text: str, teacher_id: int | None, name: str | None) -> bool:
     return str(teacher_id) == text.strip() or fold(text) in fold(name or "")
+
+
+def _default_start(db: Database) -> date | None:
+    """Where a check starts unless told: the school year's first day once the year has been loaded completely
+    (the first check sees the year; the first mailing keeps the backlog for the deputy), else the first sync's day
+    (a half-loaded year would show only what happened to be read)."""
+    if full_load_state(db) is None:
+        return school_year_start(db) or first_observed_day(db)
+    return first_observed_day(db)
 
 
 def _check_filters(opt: CheckOptions, names: dict[str, dict[int, str]]) -> None:

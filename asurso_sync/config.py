@@ -178,6 +178,8 @@ class RulesConfig(_Section):
     select: list[str] = Field(default_factory=list)
     ignore: list[str] = Field(default_factory=list)
     warnings_to_teachers: bool = False
+    # the first day «check» looks at by default; none: the school year's start once the year is loaded completely
+    check_from: date | None = None
     # rules that are not the Положение's (the school's own, federal recommendations) whose findings go to teachers
     to_teachers: list[str] = Field(default_factory=list)
     family_education: list[int | str] = Field(default_factory=list)
@@ -191,8 +193,8 @@ class RulesConfig(_Section):
             if not _RULE_KEY.match(key):
                 raise ValueError(
                     f"[{key}] неизвестный ключ: в [rules] допустимы select, ignore, warnings_to_teachers, to_teachers, "
-                    "family_education, part_time_education, freshness_hours, override и таблицы правил по коду "
-                    "(например [rules.TML001]) или имени"
+                    "check_from, family_education, part_time_education, freshness_hours, override и таблицы правил "
+                    "по коду (например [rules.TML001]) или имени"
                 )
             if not isinstance(value, dict):
                 raise ValueError(f"[{key}] параметры правила задаются таблицей [rules.{key}]")

@@ -55,6 +55,12 @@ def first_observed_day(db: Database) -> date | None:
     return date.fromisoformat(first[:10]) if first else None
 
 
+def school_year_start(db: Database) -> date | None:
+    """The first day of the school year in the mirror: its earliest live term's start."""
+    row = db.execute('SELECT min("start_date") FROM "term" WHERE "gone_at" IS NULL').fetchone()
+    return date.fromisoformat(row[0][:10]) if row and row[0] else None
+
+
 # --- what the sync reads ----------------------------------------------------------------------------
 
 

@@ -788,3 +788,22 @@ def test_check_filters_and_params_say_what_is_wrong(runner: CliRunner, tmp_path:
     assert everyone and folded.stdout == everyone
     latin = runner.invoke(app, [*base, "--format", "jsonl", "--class", cls[:-1] + "a"])  # Latin «a»
     assert latin.stdout == runner.invoke(app, [*base, "--format", "jsonl", "--class", cls]).stdout
+
+
+def test_the_first_check_after_a_complete_load_sees_the_year(tmp_path: Path, schools: Schools) -> None:
+    """Issue #19 (2): once the year has been loaded completely, ``check`` without --from starts at the school
+    year's first day (or ``[rules] check_from``); while the full load is unfinished, at the first sync's day."""
+    import sqlite3
+
+    _emu, config = schools.copy(tmp_path, Spec(start=date(2026, 12, 14), weeks=1))
+    as_of = datetime(2026, 12, 21, 1, 0)
+    year = run_check(config, CheckOptions(as_of=as_of, stale_ok=True))
+    assert year.result.start == date(2026, 9, 1)
+    config.rules.check_from = date(2026, 11, 5)
+    assert run_check(config, CheckOptions(as_of=as_of, stale_ok=True)).result.start == date(2026, 11, 5)
+    config.rules.check_from = None
+    with sqlite3.connect(config.cache.path) as conn:  # as if the full load had not finished
+        conn.execute("""UPDATE "sync_run" SET "status" = 'failed' WHERE "kind" = 'full'""")
+    early = run_check(config, CheckOptions(as_of=as_of, stale_ok=True))
+    assert early.result.start == date(2026, 12, 14)
+    assert "данные неполные" in early.freshness

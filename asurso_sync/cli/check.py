@@ -30,7 +30,10 @@ FORMATS = ("table", "jsonl", "json", "csv", "xlsx")
 
 def check(
     start: Annotated[
-        str | None, typer.Option("--from", metavar="ДАТА", help="Начало периода (по умолчанию — первая синхронизация).")
+        str | None,
+        typer.Option(
+            "--from", metavar="ДАТА", help="Начало периода (по умолчанию — начало учебного года, [rules] check_from)."
+        ),
     ] = None,
     end: Annotated[
         str | None, typer.Option("--to", metavar="ДАТА", help="Конец периода (по умолчанию — сегодня).")
