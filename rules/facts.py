@@ -290,13 +290,7 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         f.class_name[cid], f.class_grade[cid] = name, grade or 0
     for cid, uid in q('SELECT "class_id", min("user_id") FROM "class_chief" WHERE "gone_at" IS NULL GROUP BY 1'):
         f.class_chief[cid] = uid
-    chiefs: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
-    for cid, uid, start, end in q(
-        'SELECT "class_id", "user_id", substr(coalesce("first_seen_at", \'\'), 1, 10), substr("gone_at", 1, 10) '
-        'FROM "class_chief"'
-    ):
-        chiefs[cid].append((uid, start, end))
-    f.chief_spans = dict(chiefs)
+    f.chief_spans = _post_history(db, "class_chief", "class_id", "user_id")
     for sg, cls, subj, name, extra, iup_grade in q(
         'SELECT g."id", g."class_id", coalesce(s."name", g."name"), g."name", g."extracurricular", g."iup_grade" '
         'FROM "subject_group" g LEFT JOIN "subject" s ON s."id" = g."subject_id" WHERE g."gone_at" IS NULL'
@@ -312,13 +306,7 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         'SELECT "sg_id", min("teacher_id") FROM "subject_group_teacher" WHERE "gone_at" IS NULL GROUP BY 1'
     ):
         f.group_teacher[sg] = tid
-    spans: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
-    for sg, tid, start, end in q(
-        'SELECT "sg_id", "teacher_id", substr(coalesce("first_seen_at", \'\'), 1, 10), substr("gone_at", 1, 10) '
-        'FROM "subject_group_teacher"'
-    ):
-        spans[sg].append((tid, start, end))
-    f.teacher_spans = dict(spans)
+    f.teacher_spans = spans = _post_history(db, "subject_group_teacher", "sg_id", "teacher_id")
     f.recorded_teacher = dict(
         q('SELECT "id", "teacher_id" FROM "class_meeting" WHERE "gone_at" IS NULL AND "teacher_id" IS NOT NULL')
     )
@@ -488,6 +476,18 @@ def group_label(name: str | None, subject: str | None) -> str:
     """The group's name without its class prefix ("8а/Алгебра" → "Алгебра"); subgroups keep their suffix."""
     label = (name or "").partition("/")[2].strip() if "/" in (name or "") else (name or "").strip()
     return label or subject or "?"
+
+
+def _post_history(db: Database, table: str, post: str, person: str) -> dict[int, list[tuple[int, str, str | None]]]:
+    """Who held a post (a group's teacher, a class's class teacher) and when, from the mirror's history of the
+    assignment table: post -> [(person, first seen day, gone day or None)] (``on_day`` reads it)."""
+    spans: dict[int, list[tuple[int, str, str | None]]] = defaultdict(list)
+    for key, who, start, end in db.execute(
+        f'SELECT "{post}", "{person}", substr(coalesce("first_seen_at", \'\'), 1, 10), substr("gone_at", 1, 10) '
+        f'FROM "{table}"'
+    ):
+        spans[key].append((who, start, end))
+    return dict(spans)
 
 
 def on_day(spans: list[tuple[int, str, str | None]], day: date) -> int | None:
