@@ -136,6 +136,8 @@ def directory_rows(
             {"key": "minMark", "value": settings.minMark},
             {"key": "maxMark", "value": settings.maxMark},
             {"key": "schoolYearId", "value": year.id},
+            # the account the tool reads as (the deputy, usually): its journal corrections are no substitution
+            *([{"key": "syncUserId", "value": context.userId}] if context is not None and context.userId else []),
         ],
     }
 

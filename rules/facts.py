@@ -423,6 +423,9 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         f.term_marks[(sg, term)][student] = GivenMark(mark, mtype, first)
     f.staff_name = {sid: name or "" for sid, name in q('SELECT "id", "name" FROM "staff"')}
     f.settings = dict(q('SELECT "key", "value" FROM "school_setting" WHERE "gone_at" IS NULL'))
+    # the account the tool reads as (usually the deputy's) corrects journals: it substitutes for nobody (R6)
+    reader = str(f.settings.get("syncUserId") or "")
+    teachers.discard(int(reader) if reader.isdigit() else -1)
     f.lesson_end = {
         n: end for n, end in q('SELECT "number", "end_time" FROM "schedule_time" WHERE "gone_at" IS NULL') if n
     }

@@ -161,3 +161,17 @@ def test_a_part_time_students_missing_term_mark_is_the_deputys(tmp_path: Path) -
     case.write_text(text.replace('education = "семейная"', 'education = "очно-заочная"'), encoding="utf-8")
     result = run_case(case)
     assert result.passed, [r.text() for r in (*result.missing, *result.extra)] + [a.text() for a, _b in result.wrong]
+
+
+def test_the_deputy_correcting_a_lesson_is_no_substitute(tmp_path: Path) -> None:
+    """Ruling R6: the access report's user who entered a lesson's topic takes the remark only when a teacher, not
+    the account the tool reads as — the deputy correcting the journal (here she also teaches a group)."""
+    text = (CASEBOOK / "cb-36.toml").read_text(encoding="utf-8")
+    assert 'by = "Иванова Мария Петровна"' in text
+    text = text.replace('by = "Иванова Мария Петровна"', 'by = "Орлова Татьяна Ивановна"')
+    text = text.replace('owner = "Иванова Мария Петровна"', 'owner = "Петров Сергей Николаевич"')
+    text += '\n[[groups]]\nclass = "10А"\nsubject = "История"\nteacher = "Орлова Татьяна Ивановна"\nhours = 2\n'
+    case = tmp_path / "deputy.toml"
+    case.write_text(text, encoding="utf-8")
+    result = run_case(case)
+    assert result.passed, [r.text() for r in (*result.missing, *result.extra)] + [a.text() for a, _b in result.wrong]
