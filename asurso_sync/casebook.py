@@ -25,7 +25,7 @@ from adapters.emulator.transport import EmulatorTransport
 from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.config import Config
 from asurso_sync.demo import prepare
-from asurso_sync.routing import finding_route
+from asurso_sync.routing import finding_route, rule_routes
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
 from cache.calendar import is_school_day
@@ -197,10 +197,10 @@ def _expected(sc: Scenario, b: Built, names: _Names) -> list[Row]:
 
 
 def _found(findings: list[dict[str, Any]], settled: frozenset[str], config: Config, names: _Names) -> list[Row]:
-    catalogue = load_catalogue()
+    routes = rule_routes(load_catalogue(), config)
     rows = []
     for f in findings:
-        route = finding_route(f, catalogue.get(f["rule"]), config)
+        route = finding_route(f, routes)
         owner = DEPUTY if route == "deputy" else names.staff.get(f.get("teacher_id") or 0, "—")
         entity = names.entity(f["entity"])
         rows.append(Row(f["rule"], entity, owner, route, f.get("evidence") or "", f["fingerprint"] in settled))

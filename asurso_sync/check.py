@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from asurso_sync import exitcodes
 from asurso_sync.config import Config
 from asurso_sync.errors import AppError, UsageError
-from asurso_sync.routing import finding_route
+from asurso_sync.routing import finding_route, rule_routes
 from cache import audit, full_load_state, last_runs, last_successful_run, open_cache, record_check, waivers
 from cache.calendar import lessons_per_teacher
 from cache.reads import first_observed_day, school_year_start
@@ -173,9 +173,9 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
         )
         findings = _filter(findings, opt, names)
         resolved = _filter(resolved, opt, names)
-        catalogue = load_catalogue()
+        routes = rule_routes(load_catalogue(), config)
         for f in findings:  # where each goes: the teacher's list, the class teacher's part, the deputy's summary
-            f["route"] = finding_route(f, catalogue.get(f["rule"]), config)
+            f["route"] = finding_route(f, routes)
         audit(
             db,
             "check",

@@ -33,10 +33,15 @@ def route_of(r: Rule, config: Config) -> Route:
     return "deputy"
 
 
-def finding_route(f: Mapping[str, Any], rule: Rule | None, config: Config) -> Route:
-    """The route of one finding: its rule's, unless the finding itself is the deputy's (a term mark the school
-    enters, a departed teacher's lesson: rulings R6, R15) or names no teacher to send it to."""
-    route = route_of(rule, config) if rule is not None else "deputy"
+def rule_routes(rules: Mapping[str, Rule], config: Config) -> dict[str, Route]:
+    """Code -> the rule's route, once per check (``finding_route`` is asked per finding)."""
+    return {code: route_of(r, config) for code, r in rules.items()}
+
+
+def finding_route(f: Mapping[str, Any], routes: Mapping[str, Route]) -> Route:
+    """The route of one finding: its rule's (from ``rule_routes``), unless the finding itself is the deputy's (a
+    term mark the school enters, a departed teacher's lesson: rulings R6, R15) or names no teacher to send it to."""
+    route = routes.get(f["rule"], "deputy")
     if route in ("teacher", "class_teacher") and (f.get("owner") == "deputy" or not f.get("teacher_id")):
         return "deputy"
     return route

@@ -368,7 +368,7 @@ def test_no_check_yet_is_a_clear_error(tmp_path: Path, runner: CliRunner) -> Non
 def test_rules_outside_the_polozhenie_reach_teachers_only_when_the_school_names_them(tmp_path: Path) -> None:
     """Issue #18, item 4: the school's own rules (DEN003, MRK007 …) and federal recommendations are the deputy's
     until ``[rules] to_teachers`` names them; the Положение's rules are untouched."""
-    from asurso_sync.remarks.build import route_of
+    from asurso_sync.routing import route_of
     from rules.catalogue import load_catalogue
     from tests.sync_helpers import make_config
 

@@ -29,7 +29,7 @@ from asurso_sync.remarks.model import (
     TeacherStats,
 )
 from asurso_sync.remarks.week import Week
-from asurso_sync.routing import route_of
+from asurso_sync.routing import rule_routes
 from cache import findings_by_state, last_check, last_successful_run, lists_ever_sent, week_cutoff
 from cache.calendar import lessons_per_teacher
 from cache.reads import class_chiefs, names
@@ -84,7 +84,7 @@ class Builder:
         prev = week_cutoff(db, week.shift(-1).label)
         self.since = prev if prev and prev >= _moment(week.monday, self.tz) else _moment(week.monday, self.tz)
         self.catalogue: dict[str, Rule] = load_catalogue()
-        routes = {c: route_of(r, config) for c, r in self.catalogue.items()}
+        routes = rule_routes(self.catalogue, config)
         self.teacher_rules = {c for c, route in routes.items() if route == "teacher"}
         self.chief_rules = {c for c, route in routes.items() if route == "class_teacher"}
         known = names(db)
