@@ -131,7 +131,8 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
         if bad:
             raise CheckUsageError(f"неизвестные правила: {', '.join(bad)} (список: «asurso-sync rules list»)")
         check_params(opt.params)
-        _check_filters(opt, _names(db))
+        names = _names(db)
+        _check_filters(opt, names)
         freshness = freshness_gate(db, config.rules.freshness_hours, opt.stale_ok)
         as_of = opt.as_of or datetime.now(tz).replace(tzinfo=None, microsecond=0)
         start = opt.start or config.rules.check_from or _default_start(db) or as_of.date()
@@ -155,7 +156,6 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             cli_params=opt.params,
             active_waivers=waivers(db),
         )
-        names = _names(db)
         findings = [f.as_contract() for f in result.findings]
         settled = {f.fingerprint for f in result.findings if f.settled}
         # from here on the contract dicts carry everything: drop the Finding objects (~60 MB on a full year)

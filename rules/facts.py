@@ -126,6 +126,7 @@ class Facts:
     # exact evidence from «Отчёт о доступе к классному журналу» (entry times, school-local ISO); the assignments'
     # own entry times are on them (Assignment.entered, .marked)
     exact_topic: dict[int, str] = field(default_factory=dict)  # cm -> first «тема урока» action
+    student_by_name: dict[str, int | None] = field(default_factory=dict)  # the access report names students
     exact_attendance: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)  # -> [(at, code)]
 
     # ruling R6, who taught a lesson: the teacher the server recorded for it; else a teacher who never taught the
@@ -519,7 +520,7 @@ def _load_access_log(f: Facts, db: Database, as_of: datetime) -> None:
     limit = as_of.strftime("%Y-%m-%dT%H:%M:%S")
     q = db.execute
     base = 'FROM "access_log" WHERE "cm_id" IS NOT NULL AND "at" <= ? AND "kind" = ?'
-    names = student_ids_by_name(db)
+    f.student_by_name = names = student_ids_by_name(db)
     # attendance: only the lessons where «ОТ» was ever entered (ATT002 is the one rule that reads it)
     for cm, detail, at in q(
         f'SELECT "cm_id", "detail", "at" {base} AND "cm_id" IN (SELECT "cm_id" FROM "access_log" '

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from rules.context import Finding, RuleContext
 from rules.evidence import Verdict, ts
-from rules.facts import Lesson, student_ids_by_name
+from rules.facts import Lesson
 from rules.helpers import (
     NO_CODES,
     count_verdict,
@@ -66,7 +66,7 @@ def att003(ctx: RuleContext) -> Iterator[Finding]:
     reason is a correction, not an entry (R17)."""
     due = ctx.due_table()
     lessons = due_by_id(ctx)
-    names = student_ids_by_name(ctx.db)
+    names = ctx.facts.student_by_name
     late: list[tuple[int, int, str]] = []
     exact: set[int] = set()  # (cm, student) packed into one int: the codes the report times (a year: ~10⁵)
     for cm, student, first in ctx.db.execute(
