@@ -19,7 +19,16 @@ from asurso_sync import exitcodes
 from asurso_sync.config import Config
 from asurso_sync.errors import AppError, UsageError
 from asurso_sync.routing import finding_route, rule_routes
-from cache import audit, full_load_state, last_runs, last_successful_run, open_cache, record_check, waivers
+from cache import (
+    audit,
+    full_load_state,
+    is_read_only,
+    last_runs,
+    last_successful_run,
+    open_cache,
+    record_check,
+    waivers,
+)
 from cache.calendar import lessons_per_teacher
 from cache.reads import first_observed_day, school_year_start
 from cache.reads import names as names_of
@@ -90,8 +99,9 @@ def freshness_gate(db: Database, hours: float, stale_ok: bool) -> str:
     ok = last_successful_run(db)
     if not runs:
         raise StaleData("синхронизаций ещё не было — сначала выполните «asurso-sync sync --all»")
-    if runs[0].status == "failed" and not stale_ok:
-        raise StaleData(f"последняя синхронизация №{runs[0].id} завершилась ошибкой; повторите «asurso-sync sync»")
+    if runs[0].status in ("failed", "interrupted") and not stale_ok:
+        how = "прервана" if runs[0].status == "interrupted" else "завершилась ошибкой"
+        raise StaleData(f"последняя синхронизация №{runs[0].id} {how}; повторите «asurso-sync sync»")
     if ok is None or ok.finished_at is None:
         if not stale_ok:
             raise StaleData("нет ни одной успешной синхронизации")
@@ -111,7 +121,8 @@ def freshness_gate(db: Database, hours: float, stale_ok: bool) -> str:
 def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> CheckOutcome:
     tz = config.school.tz
     own = db is None
-    db = db or open_cache(config.cache.path, create=False)
+    db = db or open_cache(config.cache.path, create=False, read_only_ok=True)
+    store = not is_read_only(db)
     try:
         overrides = [
             Override(
@@ -170,18 +181,20 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
             rules=[r.code for r in result.rules],
             counts=counts,
             settled=settled,
+            store=store,
         )
         findings = _filter(findings, opt, names)
         resolved = _filter(resolved, opt, names)
         routes = rule_routes(load_catalogue(), config)
         for f in findings:  # where each goes: the teacher's list, the class teacher's part, the deputy's summary
             f["route"] = finding_route(f, routes)
-        audit(
-            db,
-            "check",
-            {"check_run": run_id, "from": start.isoformat(), "to": end.isoformat(), "as_of": as_of.isoformat()},
-            records=len(findings),
-        )
+        if store:
+            audit(
+                db,
+                "check",
+                {"check_run": run_id, "from": start.isoformat(), "to": end.isoformat(), "as_of": as_of.isoformat()},
+                records=len(findings),
+            )
         lessons = lessons_per_teacher(db, start, end, as_of.isoformat())
         return CheckOutcome(result, findings, resolved, run_id, names, lessons, freshness, frozenset(settled))
     finally:

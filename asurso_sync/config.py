@@ -29,6 +29,7 @@ from pydantic import (
 
 from asurso_sync import exitcodes
 from asurso_sync.errors import AppError
+from cache import owner_name
 
 ENV_PREFIX = "ASURSO_SYNC_"
 CONFIG_ENV = "ASURSO_SYNC_CONFIG"
@@ -394,6 +395,16 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
         raise ConfigError(f"Ошибка в конфигурации {path}: файл должен быть в кодировке UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Ошибка в конфигурации {path}: {toml_error_text(exc, text)}") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path} — это папка, а нужен файл конфигурации: укажите --config ПАПКА/{DEFAULT_CONFIG}."
+        ) from None
+    except PermissionError:
+        owner = owner_name(path)
+        raise ConfigError(
+            f"Нет прав на чтение файла конфигурации {path}: его владелец — пользователь «{owner}». Запустите "
+            f"команду от него: sudo -u {owner} asurso-sync … (README, «Запуск по расписанию»)."
+        ) from None
     except OSError as exc:
         raise ConfigError(f"Не удалось прочитать файл конфигурации {path}: {exc.strerror}") from exc
 

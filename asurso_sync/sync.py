@@ -199,12 +199,15 @@ class Sync:
         except NetSchoolError as exc:  # unit-level errors are absorbed in _safely: what arrives here ends the run
             self.report.status, self.report.error = "failed", str(exc)
         except BaseException as exc:
-            self.report.status, self.report.error = "failed", f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):  # Ctrl+C, or SIGTERM (cli.main)
+                self.report.status, self.report.error = "interrupted", "прервана (Ctrl+C или остановка службы)"
+            else:
+                self.report.status, self.report.error = "failed", f"{type(exc).__name__}: {exc}"
             self._collect_stats()
             finish_run(
                 self.db,
                 run_id,
-                "failed",
+                self.report.status,
                 counts=self.report.counts(),
                 errors=[self.report.error],
                 server_time=_ts(self.client.server_time),
@@ -704,8 +707,9 @@ async def sync_once(
     from filelock import FileLock, Timeout
 
     from asurso_sync.connect import make_client
-    from cache import open_cache
+    from cache import check_writable, open_cache
 
+    check_writable(config.cache.path)
     lock_path = f"{config.cache.path}.lock"
     lock = FileLock(lock_path, timeout=0, mode=0o600)
     try:

@@ -4,7 +4,18 @@ Nothing outside this package writes the mirror's tables. Public API:
 """
 
 from cache.access import classify, save_access_rows
-from cache.db import CacheError, CacheTooNewError, open_cache, pending_migrations, schema_version
+from cache.db import (
+    CacheAccessError,
+    CacheError,
+    CacheTooNewError,
+    check_writable,
+    is_read_only,
+    open_cache,
+    owner_name,
+    pending_migrations,
+    read_only_message,
+    schema_version,
+)
 from cache.files import create_private_file, ensure_private_dir, write_private_bytes, write_private_chunks
 from cache.findings import add_waiver, findings_by_state, last_check, record_check, remove_waiver, waivers
 from cache.history import EmptyUnitError, SaveStats, UnitWriter, save_rows, unit
@@ -51,6 +62,7 @@ __all__ = [
     "ENTITIES",
     "HISTORY_COLUMNS",
     "BackgroundReads",
+    "CacheAccessError",
     "CacheError",
     "CacheTooNewError",
     "EmptyUnitError",
@@ -65,6 +77,7 @@ __all__ = [
     "audit",
     "audit_entries",
     "canonical_dump",
+    "check_writable",
     "claim",
     "classify",
     "create_private_file",
@@ -76,6 +89,7 @@ __all__ = [
     "full_load_done_units",
     "full_load_state",
     "get_cursor",
+    "is_read_only",
     "last_check",
     "last_runs",
     "last_successful_run",
@@ -87,11 +101,13 @@ __all__ = [
     "observations",
     "open_cache",
     "outbox_rows",
+    "owner_name",
     "pending_migrations",
     "plan_full_load",
     "present_at",
     "purge",
     "purge_records",
+    "read_only_message",
     "record_check",
     "remove_waiver",
     "rows",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -17,6 +19,84 @@ class CacheError(Exception):
 
 class CacheTooNewError(CacheError):
     pass
+
+
+class CacheAccessError(CacheError):
+    """The user running the command may not read the cache, or may not write it where writing is needed."""
+
+
+def owner_name(path: Path) -> str:
+    """The login name of ``path``'s owner (its uid when the system does not know it)."""
+    uid = path.stat().st_uid
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
+
+
+def _current_user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        return "текущего пользователя"
+
+
+def _can(path: Path, mode: int) -> bool:
+    """``os.access`` for the effective user (the one SQLite opens files as), where the system can tell."""
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write ``path``: the file itself, and its folder for the -wal/-shm companions unless they
+    exist and are writable."""
+    if not _can(path, os.W_OK):
+        return False
+    if _can(path.parent, os.W_OK | os.X_OK):
+        return True
+    companions = [path.with_name(path.name + s) for s in ("-wal", "-shm")]
+    return all(c.exists() and _can(c, os.W_OK) for c in companions)
+
+
+def _no_read_message(path: Path) -> str:
+    owner = owner_name(path)
+    return (
+        f"Нет прав на чтение кэша {path}: его владелец — пользователь «{owner}», команда запущена от "
+        f"«{_current_user()}», а права файла {oct(stat.S_IMODE(path.stat().st_mode))[2:]} (в нём персональные "
+        f"данные обучающихся, другим он закрыт намеренно). Запустите команду от владельца: "
+        f"sudo -u {owner} asurso-sync … (README, «Запуск по расписанию»)."
+    )
+
+
+def read_only_message(path: Path) -> str:
+    """The message for a command that must write a cache the current user may only read."""
+    owner = owner_name(path)
+    return (
+        f"Нет прав на запись в кэш {path}: его владелец — пользователь «{owner}», команда запущена от "
+        f"«{_current_user()}». Запустите её от владельца: sudo -u {owner} asurso-sync … "
+        "Без права записи работают только status, check (результаты не сохраняются) и remarks build."
+    )
+
+
+def check_writable(path: Path) -> None:
+    """Raise :class:`CacheAccessError` naming the owner when an existing cache cannot be written by this user
+    (before a command takes the cache's lock file, which would fail with a bare permission error)."""
+    path = Path(path)
+    if path.exists() and not _can(path, os.R_OK):
+        raise CacheAccessError(_no_read_message(path))
+    if path.exists() and not _writable(path):
+        raise CacheAccessError(read_only_message(path))
+    lock = path.with_name(path.name + ".lock")
+    if lock.exists() and not _can(lock, os.R_OK | os.W_OK):
+        raise CacheAccessError(read_only_message(lock))
+
+
+def is_read_only(db: Database) -> bool:
+    """True for a cache opened read-only (``open_cache(..., read_only_ok=True)`` on a file the user cannot write)."""
+    return bool(db.execute("PRAGMA query_only").fetchone()[0])
 
 
 # ON CONFLICT DO UPDATE without a target and MATERIALIZED (3.35), the JSON functions (built in since 3.38, and in
@@ -56,14 +136,56 @@ def _connect(path: Path) -> Database:
     return db
 
 
-def open_cache(path: Path, *, create: bool = True, migrate: bool = True) -> Database:
+def _connect_read_only(path: Path) -> Database:
+    """A read-only connection for a user who may read but not write the cache (the deputy looking at the cache
+    the scheduler's account owns). SQLite's ``mode=ro`` still needs the -shm companion; when it cannot be made and
+    no -wal holds uncheckpointed pages (no writer is active), the file is read as ``immutable``."""
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        if conn is not None:
+            conn.close()
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise CacheAccessError(
+                f"Кэш {path} сейчас изменяется другим процессом (есть файл {wal.name}), а прочитать его "
+                f"согласованно без права записи нельзя. Повторите после окончания синхронизации или запустите "
+                f"команду от владельца: sudo -u {owner_name(path)} asurso-sync …"
+            ) from None
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    db = Database(conn)
+    db.execute("PRAGMA query_only = ON")
+    return db
+
+
+def open_cache(path: Path, *, create: bool = True, migrate: bool = True, read_only_ok: bool = False) -> Database:
     """Open (and by default create and migrate) the cache at ``path``.
 
     The file and its -wal/-shm companions are private (0600); a cache others could read
-    is tightened with a logged warning.
+    is tightened with a logged warning. A cache the user may read but not write is opened read-only when the
+    command only reads (``read_only_ok``; see :func:`is_read_only`), else refused with the owner's name.
     """
     path = Path(path)
     _check_sqlite()
+    if path.exists() and not _can(path, os.R_OK):
+        raise CacheAccessError(_no_read_message(path))
+    if path.exists() and not _writable(path):
+        if not read_only_ok:
+            raise CacheAccessError(read_only_message(path))
+        try:
+            db = _connect_read_only(path)
+            if migrate:
+                if migrations.pending(db):
+                    raise CacheAccessError(
+                        f"Кэш {path} нужно обновить до версии программы, а прав на запись в него нет. "
+                        f"Запустите любую команду от владельца: sudo -u {owner_name(path)} asurso-sync status"
+                    )
+                _check_not_newer(db, path)
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(f"Файл {path} не является кэшем asurso-sync или повреждён: {exc}") from exc
+        return db
     if not path.exists():
         if not create:
             raise CacheError(
@@ -115,4 +237,16 @@ def pending_migrations(db: Database) -> list[str]:
     return [m.name for m in migrations.pending(db)]
 
 
-__all__ = ["MIGRATION_SET", "CacheError", "CacheTooNewError", "open_cache", "pending_migrations", "schema_version"]
+__all__ = [
+    "MIGRATION_SET",
+    "CacheAccessError",
+    "CacheError",
+    "CacheTooNewError",
+    "check_writable",
+    "is_read_only",
+    "open_cache",
+    "owner_name",
+    "pending_migrations",
+    "read_only_message",
+    "schema_version",
+]

@@ -46,7 +46,17 @@ def tighten(path: Path) -> bool:
         return False
     if is_world_or_group_accessible(path):
         old = stat.S_IMODE(path.stat().st_mode)
-        path.chmod(FILE_MODE)
+        try:
+            path.chmod(FILE_MODE)
+        except PermissionError:  # not the owner's run: only the owner (or root) may close the file
+            log.warning(
+                "Файл %s доступен другим пользователям (права %s), а закрыть доступ может только его владелец: "
+                "выполните от него «chmod 600 %s» — в файле персональные данные обучающихся.",
+                path,
+                oct(old),
+                path,
+            )
+            return False
         log.warning(
             "Права доступа к файлу %s были %s — доступ другим пользователям закрыт (теперь 0600): "
             "в файле персональные данные обучающихся.",

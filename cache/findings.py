@@ -24,14 +24,20 @@ def record_check(
     rules: list[str],
     counts: Mapping[str, Any],
     settled: Collection[str] = (),
+    store: bool = True,
 ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
     """Store one check run. Returns (run id, the findings with ``state``/``first_seen`` set, resolved findings).
+
+    With ``store=False`` (a cache the user may only read) the states are computed against what is stored and
+    nothing is written; the run id is then 0.
 
     ``findings`` are contract dicts (rule, entity, fingerprint, severity, message, …); their ``state`` and
     ``first_seen`` are set in place (a full-year check has ~80 000 of them: no copies). A stored finding that is not
     found again is resolved only if this run covered it: its rule was evaluated and its date is in the period.
     ``settled`` lists the fingerprints that are a matter of record (the late entry has been made since).
     """
+    if not store:
+        return _classify(db, findings, as_of=as_of, period_from=period_from, period_to=period_to, rules=rules)
     with db.atomic():
         cur = db.execute(
             'INSERT INTO "check_run" ("started_at", "as_of", "period_from", "period_to", "rules", "status", "counts") '
@@ -46,20 +52,7 @@ def record_check(
             ],
         )
         run_id = int(cur.lastrowid or 0)
-        known = {
-            r[0]: (r[1], r[2])
-            for r in db.execute('SELECT "fingerprint", "state", "first_seen" FROM "finding"').fetchall()
-        }
-        seen: set[str] = set()
-        for f in findings:
-            fp = f["fingerprint"]
-            seen.add(fp)
-            prev = known.get(fp)
-            if prev is None or prev[0] == "resolved":
-                f["state"], f["first_seen"] = "new", as_of
-            else:
-                f["state"], f["first_seen"] = "open", prev[1]
-        del known
+        seen = _set_states(db, findings, as_of)
         db.conn.executemany(
             'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", '
             '"sg_id", "date", "message", "evidence", "state", "first_seen", "last_seen", "resolved_at", '
@@ -93,38 +86,72 @@ def record_check(
                 for f in sorted(findings, key=lambda f: str(f["fingerprint"]))
             ),
         )
-        resolved: list[dict[str, Any]] = []
-        placeholders = ", ".join("?" * len(rules)) or "''"
-        unseen = db.execute(
-            f'SELECT "fingerprint", "rule", "entity", "teacher_id", "class_id", "sg_id", "date", "message", '
-            f'"first_seen", "severity" FROM "finding" WHERE "state" != \'resolved\' AND "rule" IN ({placeholders}) '
-            'AND ("date" IS NULL OR ("date" >= ? AND "date" <= ?)) AND "check_run_id" IS NOT ?',
-            [*rules, period_from, period_to, run_id],  # not those this run has just stored
-        ).fetchall()
-        for r in unseen:
-            if r[0] in seen:
-                continue
-            resolved.append(
-                {
-                    "fingerprint": r[0],
-                    "rule": r[1],
-                    "entity": json.loads(r[2]),
-                    "teacher_id": r[3],
-                    "class_id": r[4],
-                    "sg_id": r[5],
-                    "date": r[6],
-                    "message": r[7],
-                    "first_seen": r[8],
-                    "severity": r[9],
-                    "state": "resolved",
-                    "resolved_at": as_of,
-                }
-            )
+        resolved = _resolved(
+            db, seen, as_of=as_of, period_from=period_from, period_to=period_to, rules=rules, run_id=run_id
+        )
         db.conn.executemany(
             'UPDATE "finding" SET "state" = \'resolved\', "resolved_at" = ? WHERE "fingerprint" = ?',
             [(as_of, r["fingerprint"]) for r in resolved],
         )
     return run_id, findings, resolved
+
+
+def _set_states(db: Database, findings: list[dict[str, Any]], as_of: str) -> set[str]:
+    """Set ``state``/``first_seen`` of each finding from the stored ones; returns the fingerprints seen."""
+    known = {
+        r[0]: (r[1], r[2]) for r in db.execute('SELECT "fingerprint", "state", "first_seen" FROM "finding"').fetchall()
+    }
+    seen: set[str] = set()
+    for f in findings:
+        fp = f["fingerprint"]
+        seen.add(fp)
+        prev = known.get(fp)
+        if prev is None or prev[0] == "resolved":
+            f["state"], f["first_seen"] = "new", as_of
+        else:
+            f["state"], f["first_seen"] = "open", prev[1]
+    return seen
+
+
+def _resolved(
+    db: Database, seen: set[str], *, as_of: str, period_from: str, period_to: str, rules: list[str], run_id: int = 0
+) -> list[dict[str, Any]]:
+    """Stored open findings this run covered (rule evaluated, date in the period) and did not find again."""
+    resolved: list[dict[str, Any]] = []
+    placeholders = ", ".join("?" * len(rules)) or "''"
+    unseen = db.execute(
+        f'SELECT "fingerprint", "rule", "entity", "teacher_id", "class_id", "sg_id", "date", "message", '
+        f'"first_seen", "severity" FROM "finding" WHERE "state" != \'resolved\' AND "rule" IN ({placeholders}) '
+        'AND ("date" IS NULL OR ("date" >= ? AND "date" <= ?)) AND "check_run_id" IS NOT ?',
+        [*rules, period_from, period_to, run_id],  # not those this run has just stored
+    ).fetchall()
+    for r in unseen:
+        if r[0] in seen:
+            continue
+        resolved.append(
+            {
+                "fingerprint": r[0],
+                "rule": r[1],
+                "entity": json.loads(r[2]),
+                "teacher_id": r[3],
+                "class_id": r[4],
+                "sg_id": r[5],
+                "date": r[6],
+                "message": r[7],
+                "first_seen": r[8],
+                "severity": r[9],
+                "state": "resolved",
+                "resolved_at": as_of,
+            }
+        )
+    return resolved
+
+
+def _classify(
+    db: Database, findings: list[dict[str, Any]], *, as_of: str, period_from: str, period_to: str, rules: list[str]
+) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    seen = _set_states(db, findings, as_of)
+    return 0, findings, _resolved(db, seen, as_of=as_of, period_from=period_from, period_to=period_to, rules=rules)
 
 
 def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def finish_run(
     errors: list[str] | None = None,
     server_time: str | None = None,
 ) -> None:
-    if status not in {"ok", "failed", "partial"}:
+    if status not in {"ok", "failed", "partial", "interrupted"}:
         raise ValueError(status)
     db.execute(
         'UPDATE "sync_run" SET "finished_at" = ?, "status" = ?, "counts" = ?, "errors" = ?, '

@@ -22,7 +22,7 @@ from asurso_sync.cli import app
 from asurso_sync.config import Config, load_config
 from asurso_sync.demo import prepare
 from asurso_sync.scheduler import Jobs, configure, fire_times, is_school_day, triggers
-from cache import audit_entries, open_cache, outbox_rows, rows
+from cache import audit_entries, open_cache, outbox_rows, owner_name, rows
 from tests.conftest import edit_config
 from tests.emu import serve
 from tests.schools import Schools, Spec
@@ -286,6 +286,14 @@ def test_systemd_units_and_job_log(tmp_path: Path, runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     service = (out / "asurso-sync.service").read_text(encoding="utf-8")
     assert "schedule run" in service and "UMask=0077" in service
+    # issue #19 (6): never as root — the owner of the installation, or the dedicated account README creates
+    owner = owner_name(tmp_path)
+    expected = "asurso-sync" if owner == "root" else owner
+    assert f"User={expected}\nGroup={expected}\n" in service
+    assert f"User={expected}\n" in (out / "asurso-sync-nightly.service").read_text(encoding="utf-8")
+    assert f"sudo chown -R {expected}:" in result.output
+    as_root = runner.invoke(app, ["-c", cfg, "schedule", "systemd", "--out", str(out), "--user", "root"])
+    assert as_root.exit_code == 2 and "не должны работать от root" in as_root.output
     timer = (out / "asurso-sync-snapshot.timer").read_text(encoding="utf-8")
     assert "OnCalendar=Mon..Sat *-*-* 16:05:00 Europe/Samara" in timer and "Persistent=true" in timer
     assert "schedule job weekly" in (out / "asurso-sync-weekly.service").read_text(encoding="utf-8")

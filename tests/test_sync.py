@@ -242,6 +242,45 @@ def test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
     assert dup == []
 
 
+def test_sigterm_mid_sync_logs_out_and_stores_the_run_as_interrupted(tmp_path: Path) -> None:
+    """Issue #19 (10): ``systemctl stop`` sends SIGTERM; it is handled like Ctrl+C — the session is ended on the
+    server, the run is stored «прервана» (not «идёт» forever), exit 130 — and the next full load continues."""
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START, faults=replace(parse_faults(None), latency=0.01)))
+    with serve(emu) as base:
+        config = make_config(tmp_path, base_url=base)
+        env = {
+            **os.environ,
+            "ASURSO_PASSWORD": "Сота-2026",
+            "ASURSO_SYNC_ASURSO__BASE_URL": base,
+            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
+            "ASURSO_SYNC_CONFIG": str(tmp_path / "config.toml"),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "asurso_sync", "sync", "--all"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if config.cache.path.exists():
+                db = open_cache(config.cache.path)
+                n = rows(db, 'SELECT count(*) AS n FROM "observation"')[0]["n"]
+                db.close()
+                if n > 40:
+                    break
+            time.sleep(0.05)
+        assert emu.sessions, "the sync should be logged in by now"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err.decode()
+        assert "Прервано" in err.decode() and "Traceback" not in err.decode()
+        assert not emu.sessions  # logged out
+        db = open_cache(config.cache.path)
+        assert rows(db, 'SELECT "status" FROM "sync_run"')[0]["status"] == "interrupted"
+        db.close()
+
+
 def asyncio_sync(config: object) -> None:
     from asurso_sync.sync import SyncOptions, sync_once
 

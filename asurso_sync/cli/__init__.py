@@ -6,7 +6,9 @@ which turns errors into the exit codes of ``asurso_sync.exitcodes``.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -62,7 +64,7 @@ def root(
             envvar=CONFIG_ENV,
             help=f"Файл конфигурации (по умолчанию ./{DEFAULT_CONFIG}).",
             show_default=False,
-            dir_okay=False,
+            readable=False,  # checked by load_config, with a Russian message naming the file's owner
         ),
     ] = None,
     verbose: Annotated[
@@ -88,7 +90,19 @@ def _localise_help(command: Any, parent: Any = None, name: str = "asurso-sync") 
         _localise_help(sub, ctx, sub_name)
 
 
+def _stop_like_ctrl_c(_signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (``systemctl stop``, ``kill``) takes Ctrl+C's path: whatever handles SIGINT now — Python's
+    KeyboardInterrupt, or asyncio's runner cancelling the running sync — so the session is logged out and the run
+    is stored as interrupted, never left «идёт» forever."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     command = typer.main.get_command(app)
     _localise_help(command)
     command(prog_name="asurso-sync")

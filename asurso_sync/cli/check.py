@@ -95,6 +95,12 @@ def check(
     # errors take the one handler's path: a stale cache is 3, a missing config 2, an engine bug 4 — never
     # a quiet «no findings»
     outcome = run_check(STATE.config(), opts)
+    if not outcome.run_id:
+        err.print(
+            "[yellow]Внимание:[/] кэш доступен только для чтения — результаты этой проверки не сохранены "
+            "(списки замечаний строятся по последней сохранённой проверке).",
+            highlight=False,
+        )
 
     if fmt == "table":
         _print_table(outcome)

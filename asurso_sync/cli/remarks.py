@@ -58,7 +58,7 @@ def build(
         if not force and open_to_others(folder):
             raise fail(unsafe_folder_message(folder), exitcodes.CONFIG)
     with (
-        closing(open_cache(config.cache.path, create=False)) as db,
+        closing(open_cache(config.cache.path, create=False, read_only_ok=True)) as db,
         err.status(f"Формирование списков за неделю {w.span}…"),
     ):
         wl = build_week(db, config, w)
@@ -170,7 +170,7 @@ def status(week: WeekOption = None) -> None:
     """
     config = STATE.config()
     w = _week(config, week)
-    with closing(open_cache(config.cache.path, create=False)) as db:
+    with closing(open_cache(config.cache.path, create=False, read_only_ok=True)) as db:
         items = outbox_rows(db, period=w.label)
     if not items:
         out.print(f"За неделю {w.span} ({w.label}) писем не формировалось.", highlight=False)

@@ -108,18 +108,40 @@ def _exe() -> str:
 @app.command("systemd")
 def systemd(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Папка для файлов служб.")] = Path("systemd"),
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            metavar="ПОЛЬЗОВАТЕЛЬ",
+            help="От чьего имени работают службы (User=): владелец кэша. По умолчанию — владелец папки "
+            "с config.toml, а если это root — отдельный пользователь asurso-sync (README, «Работа по расписанию»).",
+        ),
+    ] = None,
 ) -> None:
-    """Файлы systemd: служба для «schedule run» и, как альтернатива, таймеры для каждого задания."""
+    """Файлы systemd: служба для «schedule run» и, как альтернатива, таймеры для каждого задания.
+
+    Службы работают не от root, а от пользователя, которому принадлежат кэш и config.toml: тогда завуч может
+    смотреть «status» от того же пользователя (sudo -u …), а кэш не окажется недоступным на запись.
+    """
     config = STATE.config()
     source = config.source or Path("config.toml")
     cfg = source.resolve()
     exe = _exe()
     work = cfg.parent
+    user = user or _service_user(work)
+    if user == "root":
+        raise fail(
+            "службы не должны работать от root: кэш с персональными данными окажется у root, а запуски от других "
+            "пользователей не смогут его записать. Укажите --user (см. README, «Работа по расписанию»).",
+            exitcodes.CONFIG,
+        )
+    account = f"User={user}\nGroup={user}\n"
     files: dict[str, str] = {
         "asurso-sync.service": (
             f"{UNIT_HEADER}[Unit]\nDescription=asurso-sync: проверка электронного журнала по расписанию\n"
             "After=network-online.target\nWants=network-online.target\n\n[Service]\nType=simple\n"
-            f"WorkingDirectory={work}\nExecStart={exe} -c {cfg} schedule run\nRestart=on-failure\nRestartSec=60\n"
+            f"{account}WorkingDirectory={work}\nExecStart={exe} -c {cfg} schedule run\nRestart=on-failure\n"
+            "RestartSec=60\n"
             "UMask=0077\nNoNewPrivileges=yes\nPrivateTmp=yes\nProtectSystem=strict\n"
             f"ReadWritePaths={work}\n# Пароль: EnvironmentFile=/etc/asurso-sync/env (права 0600) с ASURSO_PASSWORD=…\n"
             "EnvironmentFile=-/etc/asurso-sync/env\n\n[Install]\nWantedBy=multi-user.target\n"
@@ -129,7 +151,8 @@ def systemd(
     for name, when in calendars.items():
         files[f"asurso-sync-{name.replace('_', '-')}.service"] = (
             f"{UNIT_HEADER}[Unit]\nDescription=asurso-sync: {JOBS[name]}\nAfter=network-online.target\n\n"
-            f"[Service]\nType=oneshot\nWorkingDirectory={work}\nExecStart={exe} -c {cfg} schedule job {name}\n"
+            f"[Service]\nType=oneshot\n{account}WorkingDirectory={work}\n"
+            f"ExecStart={exe} -c {cfg} schedule job {name}\n"
             "UMask=0077\nNoNewPrivileges=yes\nEnvironmentFile=-/etc/asurso-sync/env\n"
         )
         files[f"asurso-sync-{name.replace('_', '-')}.timer"] = (
@@ -143,6 +166,11 @@ def systemd(
         (out_dir / fname).write_text(text, encoding="utf-8")
     out.print(f"Записано в {out_dir}: {', '.join(sorted(files))}", highlight=False)
     out.print(
+        f"Службы работают от пользователя «{user}». Кэш и config.toml должны принадлежать ему: "
+        f"sudo chown -R {user}: {work}",
+        highlight=False,
+    )
+    out.print(
         "Вариант 1 (один процесс): sudo cp asurso-sync.service /etc/systemd/system/ && "
         "sudo systemctl enable --now asurso-sync.service\n"
         "Вариант 2 (таймеры): sudo cp asurso-sync-*.service asurso-sync-*.timer /etc/systemd/system/ && "
@@ -150,6 +178,17 @@ def systemd(
         "asurso-sync-daily-check.timer asurso-sync-weekly.timer",
         highlight=False,
     )
+
+
+SERVICE_USER = "asurso-sync"
+
+
+def _service_user(folder: Path) -> str:
+    """The owner of the installation folder, unless that is root: then the dedicated account README creates."""
+    from cache import owner_name
+
+    owner = owner_name(folder)
+    return SERVICE_USER if owner in ("root", "0") else owner
 
 
 def _calendars(config: Config) -> dict[str, str]:

@@ -21,11 +21,13 @@ from asurso_sync.scheduler import next_runs
 from cache import (
     audit,
     full_load_state,
+    is_read_only,
     last_check,
     last_runs,
     last_successful_run,
     open_cache,
     outbox_rows,
+    owner_name,
     purge_records,
     schema_version,
     table_counts,
@@ -81,7 +83,7 @@ def status(
     if fmt not in ("table", "json"):
         raise fail(f"неизвестный формат «{fmt}»: допустимы table, json", exitcodes.CONFIG)
     config = STATE.config()
-    db = open_cache(config.cache.path, create=False)
+    db = open_cache(config.cache.path, create=False, read_only_ok=True)
     path = config.cache.path
     size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     mode = oct(stat.S_IMODE(path.stat().st_mode))
@@ -93,6 +95,8 @@ def status(
         problems.append("синхронизаций ещё не было")
     elif runs[0].status == "failed":
         problems.append(f"последняя синхронизация №{runs[0].id} завершилась ошибкой")
+    elif runs[0].status == "interrupted":
+        problems.append(f"последняя синхронизация №{runs[0].id} прервана; повторите «asurso-sync sync»")
     fresh_hours = config.rules.freshness_hours
     if runs and (age is None or age > fresh_hours):
         problems.append(f"нет успешной синхронизации за последние {fresh_hours:g} ч ([rules] freshness_hours)")
@@ -116,6 +120,7 @@ def status(
         problems.append(f"писем в состоянии «отправляется» (сбой при отправке): {outbox['sending']}")
     check = last_check(db)
     purges = purge_records(db)
+    read_only = is_read_only(db)
     db.close()
     jobs = [
         {"job": name, "title": title, "next": when.isoformat() if when else None}
@@ -126,7 +131,7 @@ def status(
         payload = {
             "school": config.school.name,
             "server": config.asurso.base_url,
-            "cache": {"path": str(path), "bytes": size, "mode": mode, "schema": version},
+            "cache": {"path": str(path), "bytes": size, "mode": mode, "schema": version, "read_only": read_only},
             "runs": [r.__dict__ for r in runs],
             "fresh_hours": round(age, 2) if age is not None else None,
             "rows": counts,
@@ -145,6 +150,12 @@ def status(
         level = f"версия схемы {int(version[-1][:4])}" if version and version[-1][:4].isdigit() else "схема не создана"
         megabytes = f"{size / 1024 / 1024:.1f}".replace(".", ",")
         out.print(f"Кэш: {path} ({megabytes} МБ, {access}, {level})")
+        if read_only:
+            out.print(
+                f"Кэш открыт только для чтения: его владелец — «{owner_name(path)}»; синхронизацию и рассылку "
+                "запускайте от этого пользователя.",
+                highlight=False,
+            )
         if runs:
             t = Table(title=f"Последние синхронизации (время — {tz.key})", title_justify="left")
             for col in ("№", "вид", "начало", "длилась", "итог", "время сервера"):
@@ -213,6 +224,10 @@ def _took(started: str | None, finished: str | None) -> str:
 
 
 def _status_ru(status: str) -> str:
-    return {"ok": "успешно", "failed": "ошибка", "partial": "частично", "running": "идёт / прервана"}.get(
-        status, status
-    )
+    return {
+        "ok": "успешно",
+        "failed": "ошибка",
+        "partial": "частично",
+        "interrupted": "прервана",
+        "running": "идёт / оборвалась",
+    }.get(status, status)

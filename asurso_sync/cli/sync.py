@@ -14,7 +14,7 @@ from asurso_sync.cli.common import STATE, err, fail, out, parse_period
 from asurso_sync.cli.server import RecordOpt, SessionOpt
 from asurso_sync.sync import Mode, SyncOptions, SyncReport, sync_once
 
-STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "ошибка"}
+STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "ошибка", "interrupted": "прервана"}
 
 
 def sync(
