@@ -22,6 +22,7 @@ from adapters.mail.backends import (
     MailBackend,
     MailError,
     MailTemporaryError,
+    MailUnreachable,
     MemoryBackend,
     SMTPBackend,
 )
@@ -36,6 +37,9 @@ class DeliveryReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     already_sent: int = 0
     stuck_sending: list[str] = field(default_factory=list)
+    # the mail server could not be reached at all: the mailing stopped at the first letter, the rest wait
+    unreachable: str | None = None
+    left_waiting: int = 0
 
 
 def deliver(
@@ -52,6 +56,9 @@ def deliver(
     wanted = {r.casefold() for r in recipients} if recipients is not None else None
     for row in outbox_rows(db, period=period):
         if wanted is not None and row.recipient.casefold() not in wanted:
+            continue
+        if report.unreachable is not None:
+            report.left_waiting += row.state in ("pending", "failed")
             continue
         if row.state == "sent":
             report.already_sent += 1
@@ -76,7 +83,11 @@ def deliver(
         except MailError as exc:
             mark_failed(db, row.id, str(exc))
             audit(db, "send-failed", {"outbox": row.id, "kind": row.kind, "period": row.period, "error": str(exc)})
-            report.failed.append((row.recipient, str(exc)))
+            if isinstance(exc, MailUnreachable):  # every other letter would wait and fail the same way
+                report.unreachable = str(exc)
+                report.left_waiting += 1
+            else:
+                report.failed.append((row.recipient, str(exc)))
             continue
         mark_sent(db, row.id, message_id)
         audit(

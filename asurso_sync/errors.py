@@ -16,11 +16,14 @@ from adapters.emulator.scenario import ScenarioError
 from adapters.mail.backends import MailError, MailTemporaryError
 from adapters.netschool.errors import (
     AccessDenied,
+    AddressNotFound,
     FirewallBlocked,
     LoginError,
     NetSchoolError,
+    NotNetSchool,
     PasswordLoginDisabled,
     ReadOnlyViolation,
+    TLSProtocolError,
     TLSVerificationError,
 )
 from asurso_sync import exitcodes
@@ -53,6 +56,9 @@ _FOREIGN: tuple[tuple[type[BaseException], int], ...] = (
     (PasswordLoginDisabled, exitcodes.AUTH),
     (AccessDenied, exitcodes.AUTH),
     (TLSVerificationError, exitcodes.CONFIG),
+    (NotNetSchool, exitcodes.WRONG_SERVER),
+    (AddressNotFound, exitcodes.WRONG_SERVER),
+    (TLSProtocolError, exitcodes.WRONG_SERVER),
     (FirewallBlocked, exitcodes.TEMPFAIL),
     (NetSchoolError, exitcodes.TEMPFAIL),
     (MailTemporaryError, exitcodes.TEMPFAIL),

@@ -13,5 +13,6 @@ AUTH = 5  # the server refused the login or the access: do not retry automatical
 TEMPFAIL = 6  # network or server trouble: try again later
 LOCKED = 7  # another run holds the cache lock
 VIOLATIONS = 8  # ``check`` found violations (warnings alone are ATTENTION)
-STORAGE = 9  # the cache or the disk cannot be used: not created, damaged, newer than the program, disk full
+STORAGE = 9  # the cache or the disk cannot be used: not created, damaged, newer than the program, disk full, no rights
+WRONG_SERVER = 10  # [asurso] base_url is not a NetSchool server: not found (DNS), no TLS there, another site
 INTERRUPTED = 130  # stopped by the user (Ctrl+C)

@@ -160,6 +160,10 @@ class Jobs:
             len(report.stuck_sending),
             len(plan.missing),
         )
+        if report.unreachable:
+            raise RuntimeError(
+                f"рассылка за {week.label} остановлена: {report.unreachable}; в очереди {report.left_waiting}"
+            )
         if report.failed or report.stuck_sending:
             raise RuntimeError(
                 f"рассылка за {week.label}: не отправлено {len(report.failed)}, «застряло» {len(report.stuck_sending)}"

@@ -124,3 +124,86 @@ def test_an_inverted_period_is_refused(runner: CliRunner, config_file: Path) -> 
     open_cache(config_file.parent / "cache.db").close()
     result = runner.invoke(app, ["--config", str(config_file), "check", "--from", "10.12.2026", "--to", "01.12.2026"])
     assert result.exit_code == exitcodes.CONFIG and "наоборот" in result.stderr
+
+
+# --- issue #19 (10): a wrong address is told apart from a passing network problem -------------------------------
+
+
+def _login_check(runner: CliRunner, tmp_path: Path, base_url: str) -> tuple[int, str]:
+    from tests.sync_helpers import make_config
+
+    make_config(tmp_path, base_url=base_url)
+    env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_ASURSO__BASE_URL": base_url, "ASURSO_SYNC_SYNC__TIMEOUT": "2"}
+    result = runner.invoke(app, ["-c", str(tmp_path / "config.toml"), "login-check"], env=env)
+    return result.exit_code, result.output
+
+
+def test_a_site_that_is_not_netschool_is_named_so_without_dumping_its_page(runner: CliRunner, tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    page = "<html><head><title>Школьный сайт</title></head><body>" + "x" * 5000 + "</body></html>"
+
+    async def home(_request: object) -> HTMLResponse:
+        return HTMLResponse(page)
+
+    async def missing(_request: object) -> HTMLResponse:
+        return HTMLResponse("<html><head><title>404 Not Found</title></head><body>nginx</body></html>", 404)
+
+    site = Starlette(routes=[Route("/", home), Route("/webapi/logindata", missing)])
+    spa = Starlette(routes=[Route("/{path:path}", home)])  # a front-end that answers every path with its page
+    from tests.emu import serve
+
+    for app_ in (site, spa):
+        with serve(app_) as base:  # type: ignore[arg-type]
+            code, text = _login_check(runner, tmp_path, base)
+        assert code == exitcodes.WRONG_SERVER, text
+        assert "не АСУ РСО" in text and "base_url" in text
+        assert "<html" not in text and "xxxxx" not in text and "повторите позже" not in text.lower()
+
+
+def test_https_to_a_plain_http_port_is_not_a_certificate_problem(runner: CliRunner, tmp_path: Path) -> None:
+    from adapters.emulator.server import Emulator, EmulatorSettings
+    from tests.emu import serve
+
+    with serve(Emulator(EmulatorSettings(size="tiny"))) as base:
+        code, text = _login_check(runner, tmp_path, base.replace("http://", "https://"))
+    assert code == exitcodes.WRONG_SERVER, text
+    assert "не отвечает по HTTPS" in text and "Минцифры" not in text and "ca_bundle" not in text
+
+
+def test_a_name_that_does_not_resolve_is_the_address_not_a_retry() -> None:
+    import asyncio
+    import socket
+
+    import httpx
+
+    from adapters.netschool.client import ClientSettings, NetSchoolClient
+    from adapters.netschool.errors import AddressNotFound, ServerUnavailable
+    from asurso_sync.errors import exit_code_for
+
+    class Resolver(httpx.AsyncBaseTransport):
+        """What httpx raises when getaddrinfo fails: a ConnectError caused by the gaierror."""
+
+        def __init__(self, kind: int) -> None:
+            self.kind = kind
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            try:
+                raise socket.gaierror(self.kind, "name resolution")
+            except socket.gaierror as exc:
+                raise httpx.ConnectError(f"[Errno {self.kind}] name resolution", request=request) from exc
+
+    async def login(kind: int) -> None:
+        settings = ClientSettings(
+            base_url="https://asurso.example", login="z", password="p", scid=1, min_interval=0, keepalive=False
+        )
+        async with NetSchoolClient(settings, transport=Resolver(kind), sleep=lambda _s: asyncio.sleep(0)):
+            pass
+
+    with pytest.raises(AddressNotFound, match=r"asurso\.example") as caught:
+        asyncio.run(login(socket.EAI_NONAME))
+    assert "base_url" in str(caught.value) and exit_code_for(caught.value) == exitcodes.WRONG_SERVER
+    with pytest.raises(ServerUnavailable):  # the resolver did not answer: a passing problem, retried
+        asyncio.run(login(socket.EAI_AGAIN))

@@ -174,6 +174,26 @@ def test_outbox_sends_each_message_once(tmp_path: Path, smtp_server: tuple[Contr
     assert actions.count("send") == 2 and actions.count("send-failed") == 2
 
 
+def test_a_refused_mail_server_stops_the_mailing_at_the_first_letter(
+    tmp_path: Path, smtp_server: tuple[Controller, Recorder]
+) -> None:
+    """Issue #19 (10): a server that refuses connections is met once (with its retries), not once per letter;
+    the other letters stay queued and go out on the next run."""
+    controller, handler = smtp_server
+    db = open_cache(tmp_path / "c.db")
+    recipients = [f"t{i}@school.example" for i in range(28)]
+    for to in recipients:
+        enqueue(db, recipient=to, kind="teacher", period="2026-W48", subject="x", message=bytes(remark_message(to)))
+    waits: list[float] = []
+    refused = SMTPBackend("127.0.0.1", free_port(), security="none", timeout=2)
+    report = deliver(db, refused, period="2026-W48", sleep=waits.append)
+    assert report.unreachable and "Нет связи с почтовым сервером" in report.unreachable
+    assert report.failed == [] and report.left_waiting == 28 and len(waits) == 2  # one letter's retries only
+    smtp = SMTPBackend("127.0.0.1", controller.port, security="none", timeout=5)
+    again = deliver(db, smtp, period="2026-W48", sleep=lambda _s: None)
+    assert sorted(again.sent) == sorted(recipients) and len(handler.envelopes) == 28
+
+
 def test_crash_between_smtp_and_commit_is_not_silently_resent(tmp_path: Path) -> None:
     db = open_cache(tmp_path / "c.db")
     enqueue(

@@ -248,6 +248,16 @@ def test_selfcheck_explains_what_to_fix(tmp_path: Path, runner: CliRunner, schoo
     fixed = runner.invoke(app, ["-c", cfg, "selfcheck"])
     assert "chmod 600" not in fixed.output and "срок хранения персональных данных установлен" in fixed.output
     assert "удалялись в последние 40 дней" in fixed.output  # retention set, but no purge yet
+    # issue #19 (10): plain http to this machine is not called «encrypted», and is not a problem either
+    for url, good, bad in (
+        ("http://127.0.0.1:8080", "не выходит за пределы этого компьютера (127.0.0.1)", "шифруется (https)"),
+        ("http://asurso.example", "не шифруется (http)", "за пределы этого компьютера"),
+        ("https://asurso.ru", "шифруется (https)", "не шифруется"),
+    ):
+        shown = " ".join(
+            runner.invoke(app, ["-c", cfg, "selfcheck"], env={"ASURSO_SYNC_ASURSO__BASE_URL": url}).output.split()
+        )
+        assert good in shown and bad not in shown, (url, shown)
 
 
 def test_status_shows_mail_and_schedule(tmp_path: Path, runner: CliRunner, schools: Schools) -> None:

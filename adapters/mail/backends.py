@@ -10,6 +10,7 @@ import ipaddress
 import os
 import re
 import smtplib
+import socket
 import ssl
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +26,11 @@ class MailError(Exception):
 
 class MailTemporaryError(MailError):
     """A network problem or a 4xx answer: trying again later may succeed."""
+
+
+class MailUnreachable(MailTemporaryError):
+    """No connection to the mail server at all (refused, unknown host, timeout): every further letter would meet
+    the same, so a mailing stops at the first one."""
 
 
 class MailPermanentError(MailError):
@@ -46,7 +52,8 @@ def ensure_message_id(message: EmailMessage, domain: str | None = None) -> str:
     return str(message["Message-ID"])
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (traffic to it never leaves the computer)."""
     if host in ("localhost", "localhost.localdomain"):
         return True
     try:
@@ -66,7 +73,7 @@ class SMTPBackend:
     cafile: str | None = None
 
     def __post_init__(self) -> None:
-        if self.security == "none" and not _is_loopback(self.host):
+        if self.security == "none" and not is_loopback(self.host):
             raise MailSecurityError(
                 f"Почта без шифрования разрешена только для ретранслятора на этой машине, а указан {self.host}. "
                 'Укажите [mail] security = "starttls" (порт 587) или "ssl" (порт 465).'
@@ -76,10 +83,7 @@ class SMTPBackend:
         msgid = ensure_message_id(message)
         context = ssl.create_default_context(cafile=self.cafile)
         try:
-            if self.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = _connect_smtp(self, context)
             with smtp:
                 smtp.ehlo()
                 if self.security == "starttls":
@@ -108,6 +112,25 @@ class SMTPBackend:
         except (OSError, smtplib.SMTPException) as exc:
             raise MailTemporaryError(f"Нет связи с почтовым сервером {self.host}:{self.port}: {exc}") from exc
         return msgid
+
+
+def _connect_smtp(backend: SMTPBackend, context: ssl.SSLContext) -> smtplib.SMTP:
+    try:
+        if backend.security == "ssl":
+            return smtplib.SMTP_SSL(backend.host, backend.port, timeout=backend.timeout, context=context)
+        return smtplib.SMTP(backend.host, backend.port, timeout=backend.timeout)
+    except ssl.SSLError:
+        raise
+    except socket.gaierror as exc:
+        raise MailUnreachable(
+            f"Адрес почтового сервера {backend.host} не найден ({exc.strerror}): проверьте [mail] host"
+        ) from exc
+    except (OSError, smtplib.SMTPConnectError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MailUnreachable(
+            f"Нет связи с почтовым сервером {backend.host}:{backend.port} ({detail}): проверьте [mail] host и port "
+            "и доступен ли сервер"
+        ) from exc
 
 
 def _reply(exc: smtplib.SMTPResponseException) -> str:

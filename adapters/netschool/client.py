@@ -17,6 +17,8 @@ import logging
 import os
 import random
 import re
+import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,16 +34,19 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 
 from adapters.netschool.errors import (
     AccessDenied,
+    AddressNotFound,
     FirewallBlocked,
     HTTPStatusError,
     LoginError,
     LoginLockedError,
     NetSchoolError,
+    NotNetSchool,
     PasswordLoginDisabled,
     ReadOnlyViolation,
     ReportError,
     ServerUnavailable,
     SessionLost,
+    TLSProtocolError,
     TLSVerificationError,
 )
 from adapters.netschool.models import Context, LoginResponse, parse
@@ -459,8 +464,6 @@ class NetSchoolClient:
 
         The hub gets the session token in the query and the session cookies; frames are JSON separated by
         0x1E. Never waits longer than ``timeout`` seconds in total."""
-        import ssl
-
         from websockets.asyncio.client import connect
         from websockets.exceptions import WebSocketException
 
@@ -545,15 +548,25 @@ class NetSchoolClient:
         raise AssertionError("unreachable")
 
     async def _public_json(self, method: str, path: str, **kw: Any) -> Any:
+        """A call before login. The first one (``logindata``) also tells whether the address is a NetSchool
+        server at all: a 404 or an HTML page there is a wrong address, never a passing server problem."""
         resp = await self._retrying(method, path, **kw) if method == "GET" else await self._raw(method, path, **kw)
         if resp.status_code == 403 and _is_html(resp):
             raise FirewallBlocked(path)
+        first = path.endswith("/logindata")
+        if first and (resp.status_code in (404, 405) or (resp.status_code < 400 and _is_html(resp))):
+            raise NotNetSchool(self.settings.base_url, f"на {path} ответ {resp.status_code}, {_message(resp)}")
         if resp.status_code >= 400:
             raise HTTPStatusError(path, resp.status_code, _message(resp))
         try:
-            return resp.json()
+            data = resp.json()
         except ValueError as exc:
+            if first:
+                raise NotNetSchool(self.settings.base_url, f"на {path} ответ не в формате JSON") from exc
             raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
+        if first and not isinstance(data, dict):
+            raise NotNetSchool(self.settings.base_url, f"на {path} пришло не то, что отдаёт сервер журнала")
+        return data
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -620,10 +633,7 @@ class NetSchoolClient:
             except httpx.TimeoutException as exc:
                 raise _Transient(f"тайм-аут: {type(exc).__name__}") from exc
             except httpx.ConnectError as exc:
-                text = str(exc)
-                if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
-                    raise TLSVerificationError(text) from exc
-                raise _Transient(f"нет соединения: {text}") from exc
+                raise self._connect_error(exc) from exc
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                 raise _Transient(f"соединение разорвано: {type(exc).__name__}") from exc
         self.stats.bytes += len(resp.content)
@@ -632,6 +642,21 @@ class NetSchoolClient:
         if self.settings.record_dir is not None:
             self._record(method, path, kw, resp)
         return resp
+
+    def _connect_error(self, exc: httpx.ConnectError) -> Exception:
+        """What a failed connection means (docs/server-api.md §1 «Connection errors»): a certificate the machine
+        does not trust, a port that does not speak TLS, a name that does not resolve — each the user's to fix, not
+        retried — or a passing network problem (retried)."""
+        cause = _root_cause(exc)
+        text = str(exc)
+        if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE" in text.upper():
+            return TLSVerificationError(text)
+        if isinstance(cause, ssl.SSLError) or "SSL" in text.upper():
+            reason = getattr(cause, "reason", None) or text
+            return TLSProtocolError(self.settings.base_url, str(reason))
+        if isinstance(cause, socket.gaierror) and cause.errno in _NAME_UNKNOWN:
+            return AddressNotFound(urlsplit(self.settings.base_url).hostname or self.settings.base_url, "DNS")
+        return _Transient(f"нет соединения: {text}")
 
     def _local_date(self, resp: httpx.Response) -> datetime | None:
         raw = resp.headers.get("date")
@@ -680,11 +705,34 @@ class NetSchoolClient:
             json.dump(entry, fh, ensure_ascii=False, indent=1)
 
 
+# getaddrinfo's «no such name» (a typo, a name that does not exist); EAI_AGAIN (the resolver did not answer)
+# stays a passing problem
+_NAME_UNKNOWN = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception below httpx's and httpcore's wrappers (an ``ssl.SSLError``, a ``gaierror``)."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
 def _message(resp: httpx.Response) -> str:
+    """The server's own words for an error: its JSON message, an HTML page's title (never the page), or the
+    start of a plain text."""
+    if _is_html(resp):
+        title = re.search(r"<title[^>]*>(.*?)</title>", resp.text, re.IGNORECASE | re.DOTALL)
+        text = " ".join(title.group(1).split())[:120] if title else ""
+        return f"HTML-страница «{text}»" if text else "HTML-страница"
     try:
         data = resp.json()
     except ValueError:
-        return resp.text[:200].strip()
+        return " ".join(resp.text[:200].split())
     if isinstance(data, dict):
         parts = [str(data.get("message") or ""), str(data.get("details") or "")]
         return ", ".join(p for p in parts if p and p != "None")

@@ -82,6 +82,39 @@ class TLSVerificationError(NetSchoolError):
         )
 
 
+class TLSProtocolError(NetSchoolError):
+    """TLS could not even start: the port speaks plain HTTP (or something else), not a certificate problem."""
+
+    def __init__(self, base_url: str, detail: str) -> None:
+        super().__init__(
+            f"Сервер {base_url} не отвечает по HTTPS ({detail}): вероятно, в [asurso] base_url указан https://, а по "
+            "этому адресу и порту работает обычный http:// (или другой порт). Проверьте адрес: для АСУ РСО это "
+            "https://asurso.ru. Сертификаты тут ни при чём."
+        )
+
+
+class AddressNotFound(NetSchoolError):
+    """The server's name does not resolve: a typo in the address, not a passing network problem."""
+
+    def __init__(self, host: str, detail: str) -> None:
+        self.host = host
+        super().__init__(
+            f"Адрес сервера «{host}» не найден ({detail}). Проверьте [asurso] base_url (для АСУ РСО — "
+            "https://asurso.ru) и что компьютер подключён к сети и видит DNS."
+        )
+
+
+class NotNetSchool(NetSchoolError):
+    """The address answers, but not as a NetSchool server (an HTML page, 404 on the login data)."""
+
+    def __init__(self, base_url: str, detail: str) -> None:
+        self.base_url = base_url
+        super().__init__(
+            f"По адресу {base_url} не АСУ РСО («Сетевой город. Образование»): {detail}. Проверьте [asurso] base_url "
+            "— нужен адрес, по которому открывается страница входа в журнал (для Самарской области https://asurso.ru)."
+        )
+
+
 class HTTPStatusError(NetSchoolError):
     def __init__(self, path: str, status: int, message: str) -> None:
         self.path, self.status = path, status

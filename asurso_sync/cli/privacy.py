@@ -9,11 +9,13 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from adapters.mail.backends import is_loopback
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, fail, out, parse_date
 from asurso_sync.config import Config
@@ -145,13 +147,18 @@ def selfcheck() -> None:
             f"переменная {a.password_env} с паролем задана",
             f"задайте переменную {a.password_env} (например, в EnvironmentFile службы systemd с правами 0600)",
         )
-    host = a.base_url.split("://", 1)[-1].split(":")[0].split("/")[0]
-    local = host in ("localhost", "127.0.0.1", "::1")
-    check(
-        a.base_url.startswith("https://") or local,
-        "соединение с АСУ РСО шифруется (https)",
-        'укажите [asurso] base_url = "https://…"',
-    )
+    host = urlsplit(a.base_url).hostname or ""
+    if a.base_url.startswith("https://"):
+        check(True, "соединение с АСУ РСО шифруется (https)", "")
+    else:  # plain http is acceptable only on this machine (the emulator, a local proxy): say so, not «encrypted»
+        local = is_loopback(host)
+        check(
+            local,
+            f"соединение с сервером не шифруется, но не выходит за пределы этого компьютера ({host})"
+            if local
+            else "соединение с АСУ РСО не шифруется (http)",
+            'укажите [asurso] base_url = "https://…": без шифрования пароль и данные учеников идут по сети открыто',
+        )
     check(
         a.verify_tls,
         "сертификат сервера АСУ РСО проверяется",
@@ -160,8 +167,10 @@ def selfcheck() -> None:
     m = config.mail
     if m.backend == "smtp":
         check(
-            m.security in ("starttls", "ssl") or m.host in ("localhost", "127.0.0.1", "::1"),
-            "почта отправляется по зашифрованному соединению",
+            m.security in ("starttls", "ssl") or is_loopback(m.host),
+            "почта отправляется по зашифрованному соединению"
+            if m.security in ("starttls", "ssl")
+            else f"почта уходит без шифрования, но только ретранслятору на этом компьютере ({m.host})",
             'укажите [mail] security = "starttls" или "ssl"',
         )
     else:

@@ -133,6 +133,13 @@ def send(
     )
     for recipient, error in report.failed:
         err.print(f"[red]Не отправлено[/] {escape(recipient)}: {escape(error)}", highlight=False)
+    if report.unreachable:
+        err.print(
+            f"[red]Отправка остановлена:[/] {escape(report.unreachable)}. "
+            f"{count(report.left_waiting, *LETTERS)} в очереди; они уйдут при следующем «asurso-sync remarks send» "
+            "(или в следующий запуск по расписанию), отправленные раньше не повторятся.",
+            highlight=False,
+        )
     if report.stuck_sending:
         err.print(
             "[yellow]Письма в состоянии «отправляется» (сбой во время прошлой отправки; возможно, уже дошли):[/] "
@@ -141,11 +148,12 @@ def send(
             highlight=False,
         )
     _missing(plan.missing)
-    if report.failed or report.stuck_sending or plan.missing:
+    if report.failed or report.unreachable or report.stuck_sending or plan.missing:
         raise typer.Exit(exitcodes.ATTENTION)
 
 
 REMARKS = ("замечание", "замечания", "замечаний")
+LETTERS = ("письмо осталось", "письма остались", "писем остались")
 BACKLOG = ("накопленное замечание", "накопленных замечания", "накопленных замечаний")
 HEAVY_LETTER = 40  # a teacher's letter longer than this is worth a look before it goes out
 
