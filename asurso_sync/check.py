@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from asurso_sync import exitcodes
 from asurso_sync.config import Config
 from asurso_sync.errors import AppError, UsageError
+from asurso_sync.findref import fold, matching
 from asurso_sync.routing import finding_route, rule_routes
 from cache import (
     audit,
@@ -67,6 +68,7 @@ class CheckOptions:
     as_of: datetime | None = None
     teacher: str | None = None
     class_name: str | None = None
+    finding: str | None = None  # a letter's short number or the words of a line (asurso_sync.findref)
     select: list[str] = field(default_factory=list)
     ignore: list[str] = field(default_factory=list)
     stale_ok: bool = False
@@ -185,6 +187,14 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
         )
         findings = _filter(findings, opt, names)
         resolved = _filter(resolved, opt, names)
+        if opt.finding is not None:
+            findings = matching(findings, opt.finding)
+            resolved = matching(resolved, opt.finding)
+            if not findings and not resolved:
+                raise CheckUsageError(
+                    f"--finding: замечание «{opt.finding}» в этой проверке не найдено — укажите номер из письма "
+                    "(8 знаков в скобках после кода правила) или слова строки замечания; период — --from/--to"
+                )
         routes = rule_routes(load_catalogue(), config)
         for f in findings:  # where each goes: the teacher's list, the class teacher's part, the deputy's summary
             f["route"] = finding_route(f, routes)
@@ -217,15 +227,6 @@ def _students_listed(db: Database, listed: list[int | str]) -> frozenset[int]:
 def _names(db: Database) -> dict[str, dict[int, str]]:
     known = names_of(db)
     return {"teacher": known.teacher, "class": known.class_, "group": known.group}
-
-
-# Latin letters that look like Cyrillic ones: «5a» typed with a Latin «a» is «5а»
-_LOOK_ALIKE = str.maketrans("aeopcxykmthbAEOPCXYKMTHB", "аеорсхукмтнвАЕОРСХУКМТНВ")
-
-
-def fold(text: str) -> str:
-    """A name as the filters compare it: case, «ё» and Latin look-alikes do not matter («Воробьева», «5a»)."""
-    return " ".join(text.translate(_LOOK_ALIKE).casefold().replace("ё", "е").split())
 
 
 def _teacher_matches(text: str, teacher_id: int | None, name: str | None) -> bool:

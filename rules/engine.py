@@ -79,6 +79,9 @@ def waiver_matches(w: dict[str, Any], f: Finding, facts: facts_mod.Facts) -> boo
         elif key == "teacher":
             if f.teacher_id != int(value):
                 return False
+        elif key == "fingerprint":  # one finding, named by its number in a letter (rules waive --finding)
+            if f.fingerprint != value:
+                return False
         elif f.entity.get(key) != int(value) and not (key == "sg" and f.sg_id == int(value)):
             return False
     return True

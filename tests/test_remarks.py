@@ -6,6 +6,7 @@ The school is the emulator's `tiny` one, followed along the standard observation
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -439,3 +440,39 @@ def test_a_dry_run_warns_of_a_long_letter(
     dry = _cli(CliRunner(), config_path, "remarks", "send", "--week", "2026-W51", "--dry-run")
     assert dry.exit_code == 1, dry.output  # exitcodes.ATTENTION
     assert "— больше 1; проверьте период проверки" in " ".join(dry.output.split())
+
+
+def test_a_remark_is_named_by_its_number_or_its_words_from_the_letter(school: Path, runner: CliRunner) -> None:
+    """Issue #19 (10): a teacher replies «this remark is wrong»; the deputy names it as the letter shows it — the
+    short number after the rule, or the line's words — to look at it (check) and to waive it (rules waive)."""
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    teacher, remark = next(
+        (tl, r) for tl in wl.lists for r in (*tl.part.new, *tl.part.still_open) if "," not in r.rule
+    )  # a remark of one rule (not a merged «entered late» line)
+    letter = render_teacher(teacher).text
+    assert f"[{remark.rule} · {remark.ref}]" in letter and len(remark.ref) == 8
+    line = next(x for x in letter.splitlines() if remark.ref in x)
+    cfg = ["-c", str(school / "config.toml")]
+    when = ["--from", "2026-12-07", "--as-of", MONDAY.isoformat(), "--stale-ok", "--format", "jsonl"]
+
+    # the words of the line (as pasted from the letter, with «Воробьёва»-style folding), and the number
+    words = f"{remark.class_name}, {remark.subject} {line.strip().lstrip('- ')}".replace("е", "ё", 1)
+    for text in (words, remark.ref, f"[{remark.rule} · {remark.ref}]"):
+        shown = runner.invoke(app, [*cfg, "check", *when, "--finding", text])
+        assert shown.exit_code in (1, 8), shown.output
+        assert [json.loads(x)["fingerprint"] for x in shown.stdout.splitlines()] == [remark.fingerprint], text
+
+    nothing = runner.invoke(app, [*cfg, "check", *when, "--finding", "ffffffff"])
+    assert nothing.exit_code == 2 and "не найдено" in nothing.output
+    several = runner.invoke(app, [*cfg, "rules", "waive", "--finding", "урок", "--reason", "проверено"])
+    assert several.exit_code == 2 and "укажите номер одного из них" in " ".join(several.output.split())
+
+    waived = runner.invoke(app, [*cfg, "rules", "waive", "--finding", remark.ref, "--reason", "урок перенесён"])
+    assert waived.exit_code == 0, waived.output
+    listed = runner.invoke(app, [*cfg, "rules", "waivers"])
+    assert f"замечание {remark.ref}" in " ".join(listed.output.split())
+    after = runner.invoke(app, [*cfg, "check", *when])
+    fingerprints = {json.loads(x)["fingerprint"] for x in after.stdout.splitlines()}
+    assert remark.fingerprint not in fingerprints and len(fingerprints) > 1  # only that one is waived

@@ -44,6 +44,14 @@ def check(
     class_name: Annotated[
         str | None, typer.Option("--class", metavar="КЛАСС", help="Только этот класс, например 8б.")
     ] = None,
+    finding: Annotated[
+        str | None,
+        typer.Option(
+            "--finding",
+            metavar="ЗАМЕЧАНИЕ",
+            help="Только это замечание: его номер из письма (8 знаков, например 63d50e89) или слова его строки.",
+        ),
+    ] = None,
     select: Annotated[list[str] | None, typer.Option("--select", help="Правила: код, семейство (TML) или имя.")] = None,
     ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Не проверять эти правила.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, jsonl, json, csv или xlsx.")] = "table",
@@ -87,6 +95,7 @@ def check(
         as_of=moment,
         teacher=teacher,
         class_name=class_name,
+        finding=finding,
         select=list(select or []),
         ignore=list(ignore or []),
         stale_ok=stale_ok,

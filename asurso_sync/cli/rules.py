@@ -10,12 +10,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlite_utils import Database
 
 from asurso_sync import exitcodes
 from asurso_sync.check import rule_rows, rule_sql
 from asurso_sync.cli.common import STATE, App, err, fail, out, parse_date
 from asurso_sync.config import ConfigMissing
-from cache import add_waiver, audit, open_cache, remove_waiver, waivers
+from asurso_sync.findref import matching, ref
+from cache import add_waiver, audit, findings_by_state, open_cache, remove_waiver, waivers
+from rules.wording import count
 
 app = App(help="Каталог правил проверки и исключения («принятые» замечания).")
 
@@ -89,8 +92,18 @@ def rules_explain(
 
 @app.command("waive")
 def rules_waive(
-    code: Annotated[str, typer.Argument(help="Код правила, например TML001.")],
-    reason: Annotated[str, typer.Option("--reason", help="Почему замечание принято (обязательно).")],
+    code: Annotated[
+        str | None, typer.Argument(help="Код правила, например TML001 (не нужен с --finding).", show_default=False)
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Почему замечание принято (обязательно).")] = "",
+    finding: Annotated[
+        str | None,
+        typer.Option(
+            "--finding",
+            metavar="ЗАМЕЧАНИЕ",
+            help="Одно замечание: номер из письма (8 знаков в скобках, например 63d50e89) или слова его строки.",
+        ),
+    ] = None,
     cm: Annotated[int | None, typer.Option("--cm", help="Урок (id).")] = None,
     sg: Annotated[int | None, typer.Option("--sg", help="Учебная группа (id).")] = None,
     student: Annotated[int | None, typer.Option("--student", help="Обучающийся (id).")] = None,
@@ -98,35 +111,67 @@ def rules_waive(
     teacher: Annotated[int | None, typer.Option("--teacher", metavar="УЧИТЕЛЬ", help="Учитель (id).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Действует до даты ГГГГ-ММ-ДД.")] = None,
 ) -> None:
-    """Исключение: не показывать замечание правила в указанной области (с причиной и сроком)."""
-    scope = {
+    """Исключение: не показывать замечание правила в указанной области (с причиной и сроком).
+
+    Одно замечание из письма: «asurso-sync rules waive --finding 63d50e89 --reason "…"» (номер — в скобках после
+    кода правила) или «--finding "8а, Алгебра, 10.12, урок 5"». Область шире — код правила и --class, --teacher,
+    --sg, --cm или --student.
+    """
+    if not reason.strip():
+        raise fail('укажите причину: --reason "…" (она видна в списке исключений и в журнале аудита)')
+    scope: dict[str, Any] = {
         k: v
         for k, v in {"cm": cm, "sg": sg, "student": student, "class": class_name, "teacher": teacher}.items()
         if v is not None
     }
-    if not scope:
-        raise fail("укажите область исключения: --cm, --sg, --student, --class или --teacher", exitcodes.CONFIG)
-    if code not in {x["code"] for x in rule_rows()}:
-        raise fail(f"правило «{code}» не найдено", exitcodes.CONFIG)
     expires = parse_date(until, "--until")
     until_text = expires.isoformat() if expires else None
     with closing(open_cache(STATE.config().cache.path, create=False)) as db:
+        if finding is not None:
+            target = _one_finding(db, finding)
+            if code is not None and code != target["rule"]:
+                raise fail(f"замечание «{finding}» — по правилу {target['rule']}, а указано {code}")
+            code, scope = target["rule"], {"fingerprint": target["fingerprint"]}
+        if code is None:
+            raise fail("укажите код правила или --finding с номером замечания из письма")
+        if not scope:
+            raise fail(
+                "укажите область исключения: --finding (одно замечание), --cm, --sg, --student, --class или --teacher"
+            )
+        if code not in {x["code"] for x in rule_rows()}:
+            raise fail(f"правило «{code}» не найдено")
         wid = add_waiver(db, code, scope, reason, getpass.getuser(), until_text)
         audit(db, "waiver", {"id": wid, "rule": code, "scope": scope, "until": until_text})
     out.print(f"Исключение №{wid} добавлено.")
 
 
+def _one_finding(db: Database, text: str) -> dict[str, Any]:
+    """The one stored (not resolved) finding ``text`` names; none or several is a usage error that shows them."""
+    found = [f for f in matching(findings_by_state(db), text) if f["state"] != "resolved"]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise fail(
+            f"--finding: замечания «{text}» среди текущих нет. Укажите номер из письма (8 знаков в скобках после кода "
+            "правила, например [TML001 · 63d50e89]) или слова строки замечания; список — «asurso-sync check»."
+        )
+    shown = "\n".join(f"  {ref(f['fingerprint'])}  {f['rule']}  {f['message']}" for f in found[:10])
+    more = f"\n  … и ещё {len(found) - 10}" if len(found) > 10 else ""
+    many = count(len(found), "замечание", "замечания", "замечаний")
+    raise fail(f"--finding: под «{text}» подходят {many} — укажите номер одного из них:\n{shown}{more}")
+
+
 @app.command("waivers")
 def rules_waivers() -> None:
     """Действующие исключения."""
-    with closing(open_cache(STATE.config().cache.path, create=False)) as db:
+    with closing(open_cache(STATE.config().cache.path, create=False, read_only_ok=True)) as db:
         items = waivers(db)
     t = Table("№", "правило", "область", "причина", "автор", "до")
     for w in items:
         t.add_row(
             str(w["id"]),
             w["rule"],
-            ", ".join(f"{k}={v}" for k, v in w["scope"].items()),
+            ", ".join(f"замечание {ref(v)}" if k == "fingerprint" else f"{k}={v}" for k, v in w["scope"].items()),
             w["reason"],
             w["author"],
             w["expires"] or "бессрочно",

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
+from asurso_sync.findref import ref
 from asurso_sync.remarks.week import Week
 
 TIMELY = ("TML001", "TML002", "TML003", "TML004")
@@ -35,6 +36,11 @@ class Remark:
     resolved_at: date | None
     message: str
     cm: int = 0
+
+    @property
+    def ref(self) -> str:
+        """The short number the letter shows, to name this remark in a reply or in ``rules waive --finding``."""
+        return ref(self.fingerprint)
 
 
 @dataclass

@@ -24,7 +24,19 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-REMARK_COLUMNS = ["Раздел", "Класс", "Предмет", "Дата", "Урок", "Ученик", "Замечание", "Что сделать", "С", "Правило"]
+REMARK_COLUMNS = [
+    "Раздел",
+    "Класс",
+    "Предмет",
+    "Дата",
+    "Урок",
+    "Ученик",
+    "Замечание",
+    "Что сделать",
+    "С",
+    "Правило",
+    "Номер",
+]
 _SECTION = {"new": "Новое", "open": "Не устранено", "resolved": "Устранено"}
 
 
@@ -96,15 +108,15 @@ def summary_xlsx(s: Summary) -> bytes:
         trend.add_chart(chart, f"{get_column_letter(len(s.weeks) + 3)}2")
 
     top = wb.create_sheet("Давние")
-    header(top, ["Учитель", "Замечание", "С", "Правило"], [30, 80, 11, 9])
+    header(top, ["Учитель", "Замечание", "С", "Правило", "Номер"], [30, 80, 11, 9, 10])
     for name, r in s.top_open:
-        top.append([name, r.message, r.first_seen, r.rule])
+        top.append([name, r.message, r.first_seen, r.rule, r.ref])
 
     if s.info:
         info = wb.create_sheet("Для сведения")
-        header(info, ["Замечание", "Дата", "Правило"], [90, 11, 9])
+        header(info, ["Замечание", "Дата", "Правило", "Номер"], [90, 11, 9, 10])
         for r in s.info:
-            info.append([r.message, r.day, r.rule])
+            info.append([r.message, r.day, r.rule, r.ref])
 
     used = {n.casefold() for n in wb.sheetnames}
     for tl in s.lists:
@@ -114,7 +126,7 @@ def summary_xlsx(s: Summary) -> bytes:
         sheet = wb.create_sheet(_sheet_name(tl.name, used))
         sheet.append([tl.name])
         sheet["A1"].font = Font(bold=True, size=12)
-        header(sheet, REMARK_COLUMNS, [13, 7, 22, 11, 8, 26, 50, 40, 11, 9])
+        header(sheet, REMARK_COLUMNS, [13, 7, 22, 11, 8, 26, 50, 40, 11, 9, 10])
         for r in items:
             sheet.append(
                 [
@@ -128,6 +140,7 @@ def summary_xlsx(s: Summary) -> bytes:
                     r.advice,
                     r.first_seen if r.state == "open" else None,
                     r.rule,
+                    r.ref,
                 ]
             )
     for sheet in wb.worksheets:
