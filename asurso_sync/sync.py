@@ -322,6 +322,27 @@ class Sync:
         for label, work in again:
             await self._safely(label, work, last_try=True)
 
+    _unit_names: reads.UnitNames | None = None
+
+    def _names(self) -> reads.UnitNames:
+        """Names of classes, groups and terms for progress and messages, read once the directory is mirrored."""
+        if self._unit_names is None or not self._unit_names.group:
+            self._unit_names = reads.unit_names(self.db)
+        return self._unit_names
+
+    def _class_label(self, class_id: int) -> str:
+        return self._names().class_.get(class_id) or f"класс {class_id}"
+
+    def _group_label(self, sg: int) -> str:
+        """«8б, Алгебра» from the group's «8б/Алгебра»; the id only when the mirror does not know the group."""
+        name = self._names().group.get(sg)
+        return name.replace("/", ", ", 1) if name else f"группа {sg}"
+
+    def _lesson_label(self, cm: int, sg: int) -> str:
+        place = reads.lesson_place(self.db, cm)
+        when = f"{place[1][8:10]}.{place[1][5:7]}" if place and len(place[1]) >= 10 else f"урок {cm}"
+        return f"{self._group_label(sg)}, {when}"
+
     def _tick(self, description: str) -> None:
         self._done += 1
         self.report.units += 1
@@ -478,7 +499,8 @@ class Sync:
                 {"student": (mirror.student_rows(class_id, items), {"class_id": class_id}, True)},
             )
 
-        await self._safely(f"ученики класса {class_id}", work, unit=("students", {"class_id": class_id}))
+        label = f"ученики {self._class_label(class_id)}"
+        await self._safely(label, work, unit=("students", {"class_id": class_id}))
 
     _class_term_map: dict[int, list[int]]
     _term_types: dict[int, int | None]
@@ -545,7 +567,7 @@ class Sync:
         run_id: int,
     ) -> None:
         """One group's journal of one term; ``where`` is (classId, grade): (class, -1), or (-1, grade) for ИУП."""
-        label = f"журнал группы {sg}, период {term_id}"
+        label = f"{self._group_label(sg)}, {self._names().term.get(term_id) or f'период {term_id}'}"
 
         async def work() -> None:
             class_id, grade = where
@@ -613,7 +635,7 @@ class Sync:
             # A missing topic is never taken as "deleted": a single null must not erase what was seen.
             self._save("topic", {"cm_id": cm}, observed, run_id, {"lesson_topic": (topic, {"cm_id": cm}, bool(topic))})
 
-        await self._safely(f"тема урока {cm}", work, unit=("topic", {"cm_id": cm}))
+        await self._safely(f"тема: {self._lesson_label(cm, sg)}", work, unit=("topic", {"cm_id": cm}))
 
     async def _plan(self, sg: int, run_id: int) -> None:
         async def work() -> None:
@@ -622,7 +644,7 @@ class Sync:
             scope = {"sg_id": sg}
             self._save("ktp", scope, observed, run_id, {t: (r, scope, True) for t, r in plan.items()})
 
-        await self._safely(f"КТП группы {sg}", work, unit=("ktp", {"sg_id": sg}))
+        await self._safely(f"КТП: {self._group_label(sg)}", work, unit=("ktp", {"sg_id": sg}))
 
     async def _access_log(self, class_id: int, today: date, year_start: date, run_id: int) -> None:
         """«Отчёт о доступе к классному журналу» of one class since the previous read (with an overlap: the report
@@ -678,7 +700,7 @@ class Sync:
                 self.report.rows.new += added
                 pending["next"] = chunk_end + timedelta(days=1)
 
-        await self._safely(f"отчёт о доступе, класс {class_id}", work)
+        await self._safely(f"отчёт о доступе: {self._class_label(class_id)}", work)
 
 
 class SyncLocked(AppError):

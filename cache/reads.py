@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from sqlite_utils import Database
 
@@ -37,6 +38,28 @@ def names(db: Database) -> Names:
         group_subject={i: s for i, _n, s in groups},
         student=dict(db.execute('SELECT "id", "full_name" FROM "student"').fetchall()),
     )
+
+
+class UnitNames(NamedTuple):
+    """What a sync's progress and messages call its units by («8б, Алгебра, 2 четверть»), from the mirror."""
+
+    class_: dict[int, str]
+    group: dict[int, str]
+    term: dict[int, str]
+
+
+def unit_names(db: Database) -> UnitNames:
+    return UnitNames(
+        class_=dict(db.execute('SELECT "id", "name" FROM "school_class"').fetchall()),
+        group=dict(db.execute('SELECT "id", "name" FROM "subject_group"').fetchall()),
+        term=dict(db.execute('SELECT "id", "name" FROM "term"').fetchall()),
+    )
+
+
+def lesson_place(db: Database, cm_id: int) -> tuple[int, str] | None:
+    """(group id, day) of a lesson as the mirror holds it."""
+    found = db.execute('SELECT "sg_id", "day" FROM "class_meeting" WHERE "id" = ?', [cm_id]).fetchone()
+    return (int(found[0]), str(found[1])) if found else None
 
 
 def class_chiefs(db: Database) -> list[tuple[int, int]]:

@@ -388,3 +388,31 @@ def test_an_interrupted_full_load_is_continued_not_restarted_and_not_passed_off_
     db.close()
     nightly = run(emu, config, "incremental", at=START + timedelta(hours=10))
     assert nightly.mode == "incremental"
+
+
+def test_progress_names_units_as_people_do(tmp_path: Path) -> None:
+    """Issue #19 (1): the progress line says «8а, Алгебра, 2 четверть», «тема: 8а, Алгебра, 10.12» — never an id."""
+    import re as re_
+
+    from adapters.emulator.transport import EmulatorTransport
+    from asurso_sync.sync import SyncOptions, sync_once
+    from tests.schools import no_wait
+
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+    seen: list[str] = []
+    options = SyncOptions(mode="all", lookback_days=config.sync.lookback_days)
+    asyncio.run(
+        sync_once(
+            config,
+            options,
+            transport=EmulatorTransport(emu),
+            sleep=no_wait,
+            progress=lambda text, _done: seen.append(text),
+        )
+    )
+    assert len(seen) > 50
+    assert not [s for s in seen if re_.search(r"\d{4,}", s)], "an internal id reached the progress line"
+    assert any(re_.fullmatch(r"\d+[а-я], [А-Яа-я ()]+, \d четверть", s) for s in seen), seen[:20]
+    assert any(re_.fullmatch(r"тема: \d+[а-я], .+, \d\d\.\d\d", s) for s in seen)
+    assert any(s.startswith("ученики ") and re_.search(r"\d+[а-я]$", s) for s in seen)

@@ -15,6 +15,14 @@ import typer
 import typer.rich_utils as ru
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from typer.core import TyperArgument, TyperOption
 from typer.models import CommandFunctionType
 
@@ -210,3 +218,19 @@ def parse_period(start: str | None, end: str | None) -> tuple[date | None, date 
     if first and last and first > last:
         raise UsageError(f"период задан наоборот: --from {first:%d.%m.%Y} позже --to {last:%d.%m.%Y}")
     return first, last
+
+
+def progress_bar(*, transient: bool, disable: bool = False, bold: bool = False) -> Progress:
+    """The one progress bar of long work (sync, demo): what is being done, done of total, time spent and the time
+    left («осталось»), on stderr so that output stays clean."""
+    return Progress(
+        TextColumn("[bold]{task.description}" if bold else "{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("осталось"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=transient,
+        disable=disable,
+    )

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from asurso_sync import exitcodes
-from asurso_sync.cli.common import err, fail, out, parse_date
+from asurso_sync.cli.common import err, fail, out, parse_date, progress_bar
 from asurso_sync.demo import DEFAULT_FROM, DEFAULT_SEED, DemoOptions, datasette_hint, run_demo
 
 SIZES = ("tiny", "small", "medium", "large")
@@ -57,14 +56,7 @@ def demo(
         + (" Сервер со сбоями (standard)." if faults else ""),
         highlight=False,
     )
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as bar:
+    with progress_bar(transient=False, bold=True) as bar:
         task = bar.add_task("подготовка", total=total)
 
         def progress(day: date, what: str) -> None:

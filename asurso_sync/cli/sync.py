@@ -6,11 +6,10 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from asurso_sync import exitcodes
-from asurso_sync.cli.common import STATE, err, fail, out, parse_period
+from asurso_sync.cli.common import STATE, err, fail, out, parse_period, progress_bar
 from asurso_sync.cli.server import RecordOpt, SessionOpt
 from asurso_sync.sync import Mode, SyncOptions, SyncReport, sync_once
 
@@ -52,19 +51,11 @@ def sync(
         lookback_days=config.sync.lookback_days,
     )
     interactive = err.is_terminal
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not interactive,
-    )
+    bar = progress_bar(transient=True, disable=not interactive)
     task = bar.add_task("Синхронизация", total=0)
 
     def progress(description: str, done: int) -> None:
-        bar.update(task, completed=done, description=f"Синхронизация: {description[:40]}")
+        bar.update(task, completed=done, description=f"Синхронизация: {description[:48]}")
 
     def total(more: int) -> None:
         current = bar.tasks[0].total or 0
