@@ -42,7 +42,7 @@ from asurso_sync.delivery import deliver
 from asurso_sync.errors import UsageError
 from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
 from asurso_sync.sync import SyncOptions, sync_once
-from cache import open_cache
+from cache import datasette_command, open_cache, write_browse_metadata
 from cache.files import ensure_private_dir, write_private_bytes
 
 DEFAULT_SEED = 1
@@ -296,6 +296,7 @@ def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep
     write_private_bytes(out / "findings.jsonl", to_jsonl(outcome).encode())
     scores = accuracy.score(outcome.findings, truth, outcome.result.undecided)
     write_private_bytes(out / "accuracy.txt", accuracy_text(scores, opt, as_of, outcome).encode())
+    write_browse_metadata(config.cache.path, config.school.name)
     return DemoResult(
         out=out,
         scores=scores,
@@ -324,7 +325,9 @@ def accuracy_text(scores: list[RuleScore], opt: DemoOptions, as_of: datetime, ou
 
 
 def datasette_hint(out: Path) -> str | None:
-    return f"datasette {out / 'cache.db'}" if shutil.which("datasette") else None
+    if not shutil.which("datasette"):
+        return None
+    return datasette_command(out / "cache.db", out / "cache.metadata.json")
 
 
 __all__ = ["DEFAULT_FROM", "DEFAULT_SEED", "DemoOptions", "DemoResult", "run_demo"]

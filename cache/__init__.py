@@ -4,6 +4,7 @@ Nothing outside this package writes the mirror's tables. Public API:
 """
 
 from cache.access import classify, save_access_rows
+from cache.browse import datasette_command, datasette_metadata, write_browse_metadata
 from cache.db import (
     CacheAccessError,
     CacheError,
@@ -81,6 +82,8 @@ __all__ = [
     "claim",
     "classify",
     "create_private_file",
+    "datasette_command",
+    "datasette_metadata",
     "enqueue",
     "ensure_private_dir",
     "findings_by_state",
@@ -120,6 +123,7 @@ __all__ = [
     "value_at",
     "waivers",
     "week_cutoff",
+    "write_browse_metadata",
     "write_private_bytes",
     "write_private_chunks",
 ]

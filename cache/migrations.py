@@ -131,5 +131,12 @@ def m0016_lesson_teacher(db: Database) -> None:
     db.execute('ALTER TABLE "class_meeting" ADD COLUMN "teacher_id" INTEGER')
 
 
+@migrations(name="0017_named_views")
+def m0017_named_views(db: Database) -> None:
+    """Views with names and Russian column names for people browsing the mirror (datasette, README «Кэш»):
+    lessons, marks, attendance, findings. Nothing in the program reads them."""
+    _run_sql_file(db, "0017_named_views.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
+from typer.testing import CliRunner
 
+from asurso_sync.cli import app
 from cache import ENTITIES, CacheError, CacheTooNewError, open_cache, pending_migrations, save_rows, schema_version
 from cache.migrations import MIGRATION_SET, known_names, migrations
+from tests.schools import Schools
 
 
 def mode(p: Path) -> int:
@@ -114,6 +119,9 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
         'AND "op" = \'change\' ORDER BY "at", "id"'
     ).fetchall()
     assert any("idx_change_log_changes" in str(row) for row in changes)  # 0012: changes alone, in time order
+    views = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+    assert views == {"уроки", "отметки", "посещаемость", "замечания"}  # 0017, on an old file too
+    assert db.execute('SELECT "учитель" FROM "уроки"').fetchall() == []  # they run on its tables
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:
@@ -161,3 +169,30 @@ def test_an_old_sqlite_gets_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(CacheError, match=re.escape("SQLite 3.31.1, нужна 3.35")):
         open_cache(tmp_path / "c.db")
     assert not (tmp_path / "c.db").exists()  # nothing created
+
+
+def test_the_mirror_is_browsable_with_names(tmp_path: Path, runner: CliRunner, schools: Schools) -> None:
+    """Issue #19 (8): views name what the ids mean, and ``browse`` writes datasette's description of every table
+    and view (all of which exist), with the command to open it."""
+    _emu, config = schools.copy(tmp_path)
+    result = runner.invoke(app, ["-c", str(tmp_path / "config.toml"), "browse"])
+    assert result.exit_code == 0, result.output
+    metadata_file = tmp_path / "cache.metadata.json"
+    assert f"--metadata {metadata_file}" in " ".join(result.output.split())
+    assert stat.S_IMODE(metadata_file.stat().st_mode) == 0o600
+    metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    described = metadata["databases"]["cache"]["tables"]
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        assert set(described) <= present
+        assert {"уроки", "отметки", "посещаемость", "замечания"} <= set(described)
+        for table, item in described.items():
+            columns = {c[1] for c in db.execute(f'PRAGMA table_info("{table}")')}
+            assert set(item.get("columns", {})) <= columns, table
+            assert item.get("label_column", "id") in columns | {"id"}, table
+        lesson = db.execute('SELECT "класс", "предмет", "учитель", "дата" FROM "уроки" LIMIT 1').fetchone()
+        assert all(lesson) and re.fullmatch(r"\d+[а-я]", lesson[0]) and " " in lesson[2]
+        mark = db.execute('SELECT "ученик", "класс", "предмет", "отметка" FROM "отметки" LIMIT 1').fetchone()
+        assert all(mark) and len(mark[0].split()) >= 2
+        live = db.execute('SELECT count(*) FROM "mark" WHERE "gone_at" IS NULL').fetchone()[0]
+        assert db.execute('SELECT count(*) FROM "отметки"').fetchone()[0] == live

@@ -35,6 +35,7 @@ app = App(
 app.command("demo", rich_help_panel="Начало работы")(demo.demo)
 app.command("init", rich_help_panel="Настройка")(setup.init)
 app.command("status", rich_help_panel="Настройка")(setup.status)
+app.command("browse", rich_help_panel="Настройка")(setup.browse)
 app.command("login-check", rich_help_panel="Сервер")(server.login_check)
 app.command("get", rich_help_panel="Сервер")(server.get)
 app.command("sync", rich_help_panel="Синхронизация")(sync.sync)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, example_config_text, 
 from asurso_sync.scheduler import next_runs
 from cache import (
     audit,
+    datasette_command,
     full_load_state,
     is_read_only,
     last_check,
@@ -31,6 +33,7 @@ from cache import (
     purge_records,
     schema_version,
     table_counts,
+    write_browse_metadata,
 )
 from cache.files import write_private_bytes
 from cache.schema import label
@@ -231,3 +234,24 @@ def _status_ru(status: str) -> str:
         "interrupted": "прервана",
         "running": "идёт / оборвалась",
     }.get(status, status)
+
+
+def browse(
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Файл описания (по умолчанию рядом с кэшем: cache.metadata.json)."),
+    ] = None,
+) -> None:
+    """Подготовить просмотр кэша в браузере (datasette): описание таблиц по-русски и команда запуска.
+
+    В кэше есть представления «уроки», «отметки», «посещаемость» и «замечания» — с именами вместо номеров.
+    datasette ставится отдельно (pip install datasette) и по умолчанию открывает кэш только на этом компьютере.
+    """
+    config = STATE.config()
+    open_cache(config.cache.path, create=False, read_only_ok=True).close()  # exists, is ours, has the views
+    target = write_browse_metadata(config.cache.path, config.school.name, out_file)
+    # soft_wrap: a path or a command to copy is never broken across lines
+    out.print(f"Описание таблиц записано: {target}", highlight=False, soft_wrap=True)
+    out.print(f"Просмотр в браузере: {datasette_command(config.cache.path, target)}", highlight=False, soft_wrap=True)
+    if not shutil.which("datasette"):
+        err.print("datasette не установлен: pip install datasette (в то же окружение или отдельно, через pipx).")
