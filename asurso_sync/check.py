@@ -113,7 +113,8 @@ def freshness_gate(db: Database, hours: float, stale_ok: bool) -> str:
         raise StaleData(
             f"данные устарели: последняя успешная синхронизация {age:.0f} ч назад (допускается {hours:.0f} ч)"
         )
-    text = f"синхронизация №{ok.id}, время сервера {ok.server_time or '—'}"
+    when = f"{datetime.fromisoformat(ok.server_time):%d.%m.%Y %H:%M}" if ok.server_time else "—"
+    text = f"синхронизация №{ok.id}, время сервера {when}"
     load = full_load_state(db)
     if load is not None and load.runs:
         text += "; данные неполные: первая полная загрузка не завершена (asurso-sync sync --all)"

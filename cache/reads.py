@@ -62,6 +62,18 @@ def lesson_place(db: Database, cm_id: int) -> tuple[int, str] | None:
     return (int(found[0]), str(found[1])) if found else None
 
 
+def teaching_staff(db: Database) -> list[tuple[int, str]]:
+    """(id, name) of the staff who teach a group or lead a class now, by name: who may receive a list."""
+    return [
+        (int(i), str(n))
+        for i, n in db.execute(
+            'SELECT "id", "name" FROM "staff" WHERE "gone_at" IS NULL AND ("id" IN (SELECT "teacher_id" FROM '
+            '"subject_group_teacher" WHERE "gone_at" IS NULL) OR "id" IN (SELECT "user_id" FROM "class_chief" '
+            'WHERE "gone_at" IS NULL)) ORDER BY "name"'
+        )
+    ]
+
+
 def class_chiefs(db: Database) -> list[tuple[int, int]]:
     """(class id, class teacher's user id) as the mirror holds them now."""
     return [(c, u) for c, u in db.execute('SELECT "class_id", "user_id" FROM "class_chief" WHERE "gone_at" IS NULL')]

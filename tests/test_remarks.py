@@ -476,3 +476,26 @@ def test_a_remark_is_named_by_its_number_or_its_words_from_the_letter(school: Pa
     after = runner.invoke(app, [*cfg, "check", *when])
     fingerprints = {json.loads(x)["fingerprint"] for x in after.stdout.splitlines()}
     assert remark.fingerprint not in fingerprints and len(fingerprints) > 1  # only that one is waived
+
+
+def test_directory_template_lists_teachers_and_never_overwrites(school: Path, runner: CliRunner) -> None:
+    """``remarks directory`` writes an Excel-ready id;ФИО;email list of the school's teachers; on an existing file
+    it keeps every line as it is and appends only the teachers it does not name."""
+    cfg = ["-c", str(school / "config.toml")]
+    target = school / "new-teachers.csv"
+    first = runner.invoke(app, [*cfg, "remarks", "directory", "--out", str(target)])
+    assert first.exit_code == 0, first.output
+    raw = target.read_bytes()
+    assert raw.startswith("\ufeffid;ФИО;email\r\n".encode())
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert len(lines) > 5 and all(line.endswith(";") for line in lines[1:])
+    # the school fills in one address and drops one teacher; a new run keeps both edits and adds the dropped one
+    edited = [lines[0], lines[1] + "a@school.example", *lines[3:]]
+    target.write_text("\r\n".join(edited) + "\r\n", encoding="utf-8-sig")
+    again = runner.invoke(app, [*cfg, "remarks", "directory", "--out", str(target)])
+    assert again.exit_code == 0 and "добавлен 1 учитель" in " ".join(again.output.split())
+    now = target.read_bytes().decode("utf-8-sig").splitlines()
+    assert now[: len(edited)] == edited and now[-1] == lines[2]
+    same = runner.invoke(app, [*cfg, "remarks", "directory", "--out", str(target)])
+    assert "файл не изменён" in same.output
+    assert load_directory(target).by_id == {int(lines[1].split(";")[0]): "a@school.example"}  # blanks skipped

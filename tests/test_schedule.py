@@ -247,7 +247,11 @@ def test_selfcheck_explains_what_to_fix(tmp_path: Path, runner: CliRunner, schoo
     edit_config(tmp_path / "config.toml", "[rules]", "[retention]\nkeep_days = 1095\n\n[rules]")
     fixed = runner.invoke(app, ["-c", cfg, "selfcheck"])
     assert "chmod 600" not in fixed.output and "срок хранения персональных данных установлен" in fixed.output
-    assert "удалялись в последние 40 дней" in fixed.output  # retention set, but no purge yet
+    # a young cache (its oldest lesson within keep_days) has nothing to purge yet; an older one must be purged
+    assert "срок хранения ещё не прошёл" in " ".join(fixed.output.split())
+    edit_config(tmp_path / "config.toml", "keep_days = 1095", "keep_days = 30")
+    old = runner.invoke(app, ["-c", cfg, "selfcheck"])
+    assert "удалялись в последние 40 дней" in old.output and "asurso-sync purge" in old.output
     # issue #19 (10): plain http to this machine is not called «encrypted», and is not a problem either
     for url, good, bad in (
         ("http://127.0.0.1:8080", "не выходит за пределы этого компьютера (127.0.0.1)", "шифруется (https)"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -192,16 +192,21 @@ def selfcheck() -> None:
         "укажите [retention] keep_days (например, 1095) — данные старше будут удаляться командой purge",
     )
     if cache.exists():
-        with closing(open_cache(cache, create=False)) as db:
+        with closing(open_cache(cache, create=False, read_only_ok=True)) as db:
             records = purge_records(db)
             stuck = outbox_rows(db, states=("sending", "failed"))
+            oldest = db.execute('SELECT min("day") FROM "class_meeting"').fetchone()[0]
         if config.retention.keep_days:
             last = records[-1]["at"] if records else None
-            check(
-                bool(last) and (datetime.now().astimezone() - datetime.fromisoformat(str(last))).days <= 40,
-                "устаревшие данные удалялись в последние 40 дней",
-                "выполните «asurso-sync purge» или включите [retention] auto = true",
-            )
+            cutoff = (datetime.now(config.school.tz) - timedelta(days=config.retention.keep_days)).date()
+            if not last and (oldest is None or date.fromisoformat(str(oldest)[:10]) >= cutoff):
+                check(True, "устаревших персональных данных в кэше нет: срок хранения ещё не прошёл", "")
+            else:
+                check(
+                    bool(last) and (datetime.now().astimezone() - datetime.fromisoformat(str(last))).days <= 40,
+                    "устаревшие данные удалялись в последние 40 дней",
+                    "выполните «asurso-sync purge» или включите [retention] auto = true",
+                )
         check(
             not stuck,
             "в очереди писем нет ошибок и «застрявших» писем",

@@ -15,10 +15,11 @@ from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, App, err, fail, out
 from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
-from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
+from asurso_sync.remarks import Week, build_week, directory_template, enqueue_week, write_files
 from cache import open_cache, outbox_rows
-from cache.files import open_to_others, unsafe_folder_message
-from rules.wording import count
+from cache.files import open_to_others, unsafe_folder_message, write_private_bytes
+from cache.reads import teaching_staff
+from rules.wording import count, plural
 
 app = App(
     help=(
@@ -168,6 +169,39 @@ def _missing(names: list[str]) -> None:
 
 
 STATES = {"pending": "ожидает", "sending": "отправляется", "sent": "отправлено", "failed": "ошибка"}
+
+
+@app.command("directory")
+def directory(
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Файл справочника (по умолчанию — [mail] directory или teachers.csv)."),
+    ] = None,
+) -> None:
+    """Справочник адресов учителей: файл для Excel со всеми учителями и классными руководителями школы
+    (id;ФИО;email) — остаётся вписать адреса.
+
+    Существующий файл не перезаписывается: его строки сохраняются как есть, добавляются только учителя, которых
+    в нём нет. Строка с пустым адресом — учитель без адреса (ему письмо не уйдёт, программа предупредит).
+    """
+    config = STATE.config()
+    target = out_file or config.mail.directory or Path("teachers.csv")
+    with closing(open_cache(config.cache.path, create=False, read_only_ok=True)) as db:
+        teachers = teaching_staff(db)
+    if not teachers:
+        raise fail("в кэше ещё нет учителей: сначала синхронизация («asurso-sync sync --all»)", exitcodes.STALE)
+    data, added = directory_template(teachers, target if target.exists() else None)
+    if added:
+        write_private_bytes(target, data)
+        verb = plural(added, "добавлен", "добавлены", "добавлено")
+        shown = count(added, "учитель", "учителя", "учителей")
+        out.print(f"Справочник {target}: {verb} {shown}; впишите адреса в столбец email.", markup=False, soft_wrap=True)
+    else:
+        out.print(
+            f"Справочник {target}: все учителя школы в нём уже есть, файл не изменён.", markup=False, soft_wrap=True
+        )
+    if config.mail.directory is None or Path(config.mail.directory) != target:
+        out.print(f'Укажите его в config.toml: [mail] directory = "{target}"', markup=False, soft_wrap=True)
 
 
 @app.command("status")

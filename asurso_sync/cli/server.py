@@ -59,7 +59,7 @@ def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:
                 "Учебный год": f"{ctx.schoolyear.name if ctx.schoolyear else '—'} (id {ctx.schoolYearId})",
                 "Тайм-аут сессии": f"{info.timeout_ms // 60000} мин" if info.timeout_ms else "—",
                 "Другой сеанс": "был открыт (предупреждение подтверждено)" if info.other_session else "нет",
-                "Время сервера": client.server_time.isoformat(timespec="seconds") if client.server_time else "—",
+                "Время сервера": f"{client.server_time:%d.%m.%Y %H:%M:%S}" if client.server_time else "—",
             }
 
     facts = asyncio.run(run())

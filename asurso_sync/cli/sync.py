@@ -12,6 +12,7 @@ from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, out, parse_period, progress_bar
 from asurso_sync.cli.server import RecordOpt, SessionOpt
 from asurso_sync.sync import Mode, SyncOptions, SyncReport, sync_once
+from rules.wording import decimal
 
 STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "ошибка", "interrupted": "прервана"}
 
@@ -80,14 +81,14 @@ def _summary(r: SyncReport) -> None:
     word = "было бы " if r.dry_run else ""
     rows = [
         ("Итог", STATUS_RU.get(r.status, r.status)),
-        ("Время сервера", r.server_time.isoformat(timespec="minutes") if r.server_time else "—"),
+        ("Время сервера", f"{r.server_time:%d.%m.%Y %H:%M}" if r.server_time else "—"),
         ("Единиц работы", f"{r.units} (не прочитано: {len(r.units_failed)}, пустых: {len(r.units_empty)})"),
-        ("Запросов", f"{r.requests}, {r.bytes / 1_048_576:.1f} МБ"),
+        ("Запросов", f"{r.requests}, {decimal(r.bytes / 1_048_576, 1)} МБ"),
         (f"Записей {word}новых", str(r.rows.new)),
         (f"Записей {word}изменено", str(r.rows.changed)),
         (f"Записей {word}исчезло", str(r.rows.gone)),
         ("Повторов / повторных входов", f"{r.retries} / {r.relogins}"),
-        ("Длительность", f"{r.seconds:.1f} с"),
+        ("Длительность", f"{decimal(r.seconds, 1)} с"),
     ]
     if r.security_warnings:
         rows.append(("Внимание", "под этой учётной записью был открыт другой сеанс"))

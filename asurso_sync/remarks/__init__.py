@@ -22,7 +22,7 @@ since) is shown once, as new, and not carried over as «not fixed».
 """
 
 from asurso_sync.remarks.build import Builder
-from asurso_sync.remarks.directory import Directory, load_directory, normalize_name
+from asurso_sync.remarks.directory import Directory, directory_template, load_directory, normalize_name
 from asurso_sync.remarks.errors import NoCheckYet, RemarksError
 from asurso_sync.remarks.model import Remark, Summary, TeacherList
 from asurso_sync.remarks.outbox import SendPlan, WeekLists, build_week, enqueue_week, write_files
@@ -43,6 +43,7 @@ __all__ = [
     "Week",
     "WeekLists",
     "build_week",
+    "directory_template",
     "enqueue_week",
     "load_directory",
     "normalize_name",

@@ -81,8 +81,41 @@ def load_directory(path: Path | None) -> Directory:
             continue
         mail_col = cols["mail"]
         email = row[mail_col] if len(row) > mail_col else ""
+        if not email.strip():  # a teacher whose address is not known yet (the template leaves it blank)
+            continue
         where = f"справочник адресов {path}, строка {line_no}"
         for col in (cols["id"], cols["name"]):
             if col is not None and len(row) > col and row[col].strip():
                 directory.add(row[col], email, where)
     return directory
+
+
+def directory_template(teachers: list[tuple[int, str]], existing: Path | None = None) -> tuple[bytes, int]:
+    """A CSV for Excel (UTF-8 with BOM, «;») listing ``teachers`` as id;ФИО;email with the address left blank.
+    When ``existing`` is given, its text is kept as it is and only teachers it does not name are appended.
+    Returns the bytes and how many teachers were added."""
+    known = load_directory(existing) if existing is not None else Directory()
+    listed: set[int] = set()
+    names: set[str] = set()
+    head = ""
+    if existing is not None:
+        head = existing.read_bytes().decode("utf-8-sig")
+        for row in csv.reader(io.StringIO(head), delimiter=";" if head.count(";") >= head.count(",") else ","):
+            for cell in row:
+                if cell.strip().isdigit():
+                    listed.add(int(cell.strip()))
+                names.add(normalize_name(cell))
+    missing = [
+        (i, n)
+        for i, n in teachers
+        if i not in listed and i not in known.by_id and normalize_name(n) not in names | set(known.by_name)
+    ]
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    if not head:
+        writer.writerow(["id", "ФИО", "email"])
+    elif not head.endswith(("\n", "\r")):
+        buf.write("\r\n")
+    for teacher_id, name in missing:
+        writer.writerow([teacher_id, name, ""])
+    return ("\ufeff" + head + buf.getvalue()).encode("utf-8"), len(missing)
