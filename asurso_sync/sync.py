@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -313,9 +313,12 @@ class Sync:
     async def _gather(self, coros: Any) -> None:
         """Run a stage's units concurrently, then give the units that failed one more try."""
 
-        async def bounded(coro: Awaitable[None]) -> None:
-            async with self._parallel:
-                await coro
+        async def bounded(coro: Coroutine[Any, Any, None]) -> None:
+            try:
+                async with self._parallel:
+                    await coro
+            finally:
+                coro.close()  # a unit that never started (Ctrl+C, a fatal error): no «never awaited» warning
 
         await asyncio.gather(*(bounded(c) for c in coros))
         again, self._second_pass = self._second_pass, []
