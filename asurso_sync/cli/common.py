@@ -7,9 +7,10 @@ import logging
 import re
 import traceback
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 import typer.rich_utils as ru
@@ -234,3 +235,17 @@ def progress_bar(*, transient: bool, disable: bool = False, bold: bool = False) 
         transient=transient,
         disable=disable,
     )
+
+
+def local_time(moment: str | None, tz: ZoneInfo | None) -> str:
+    """An ISO moment as «30.11.2026 19:25»: in the school's zone when it carries one (or is UTC, ``tz`` given),
+    else as written (the server's own local time)."""
+    if not moment:
+        return "—"
+    try:
+        value = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if tz is not None:
+        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz)
+    return f"{value:%d.%m.%Y %H:%M}"

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from adapters.mail.backends import is_loopback
 from asurso_sync import exitcodes
-from asurso_sync.cli.common import STATE, fail, out, parse_date
+from asurso_sync.cli.common import STATE, fail, local_time, out, parse_date
 from asurso_sync.config import Config
 from cache import open_cache, outbox_rows, purge, purge_records
 
@@ -90,7 +90,8 @@ def _print_acts(config: Config, records: list[dict[str, object]]) -> None:
         assert isinstance(counts, dict)
         out.print(f"\n[bold]АКТ № {r['id']} об уничтожении персональных данных[/]", highlight=False)
         out.print(f"Оператор: {config.school.name}", highlight=False)
-        out.print(f"Дата и время (UTC): {str(r['at'])[:19]}; выполнил: {r['actor']}", highlight=False)
+        when = local_time(str(r["at"]), config.school.tz)
+        out.print(f"Дата и время: {when} ({config.school.tz.key}); выполнил: {r['actor']}", highlight=False)
         out.print(
             f"Уничтожены данные обучающихся за период до {r['before']}; основание: {r['reason']}.", highlight=False
         )

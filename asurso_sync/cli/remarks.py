@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from asurso_sync import exitcodes
-from asurso_sync.cli.common import STATE, App, err, fail, out
+from asurso_sync.cli.common import STATE, App, err, fail, local_time, out
 from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
 from asurso_sync.remarks import Week, build_week, directory_template, enqueue_week, write_files
@@ -218,7 +218,7 @@ def status(week: WeekOption = None) -> None:
         out.print(f"За неделю {w.span} ({w.label}) писем не формировалось.", highlight=False)
         return
     table = Table(title=f"Письма за неделю {w.span}", title_justify="left")
-    for col in ("Адрес", "Письмо", "Состояние", "Попыток", "Отправлено (UTC)", "Ошибка"):
+    for col in ("Адрес", "Письмо", "Состояние", "Попыток", f"Отправлено ({config.school.tz.key})", "Ошибка"):
         table.add_column(col)
     for row in items:
         table.add_row(
@@ -226,7 +226,7 @@ def status(week: WeekOption = None) -> None:
             "сводка" if row.kind == "deputy" else "список",
             STATES.get(row.state, row.state),
             str(row.attempts),
-            (row.sent_at or "")[:19],
+            local_time(row.sent_at, config.school.tz) if row.sent_at else "",
             row.last_error or "",
         )
     out.print(table)

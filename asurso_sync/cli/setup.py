@@ -9,14 +9,13 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from asurso_sync import exitcodes
-from asurso_sync.cli.common import STATE, err, fail, out
+from asurso_sync.cli.common import STATE, err, fail, local_time, out
 from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, example_config_text, load_config
 from asurso_sync.scheduler import next_runs
 from cache import (
@@ -167,22 +166,22 @@ def status(
                 t.add_row(
                     str(r.id),
                     _KIND_RU.get(r.kind, r.kind),
-                    _local(r.started_at, tz),
+                    local_time(r.started_at, tz),
                     _took(r.started_at, r.finished_at),
                     _status_ru(r.status),
-                    _local(r.server_time, None),
+                    local_time(r.server_time, None),
                 )
             out.print(t)
         rows = ", ".join(f"{label(k)}: {v}" for k, v in counts.items() if v)
         out.print(f"Записей в зеркале: {rows or 'пока нет'}")
-        seen = _local(check["as_of"], tz) if check else "не выполнялась"
+        seen = local_time(check["as_of"], tz) if check else "не выполнялась"
         out.print(f"Последняя проверка: {seen}", highlight=False)
         states = {"pending": "ожидают", "sending": "отправляются", "sent": "отправлено", "failed": "ошибка"}
         mail = ", ".join(f"{states.get(k, k)}: {v}" for k, v in sorted(outbox.items()))
         out.print(f"Письма: {mail or 'не отправлялись'}", highlight=False)
-        purged = _local(purges[-1]["at"], tz) if purges else "не выполнялось"
+        purged = local_time(purges[-1]["at"], tz) if purges else "не выполнялось"
         out.print(f"Последнее удаление устаревших данных: {purged}")
-        nxt = "; ".join(f"{j['title']} — {_local(j['next'], None)}" for j in jobs if j["next"])
+        nxt = "; ".join(f"{j['title']} — {local_time(j['next'], None)}" for j in jobs if j["next"])
         out.print(f"Следующие запуски: {nxt}", highlight=False)
         if problems:
             for p in problems:
@@ -195,20 +194,6 @@ def status(
 
 
 _KIND_RU = {"full": "полная", "nightly": "ночная", "snapshot": "снимок 16:05"}
-
-
-def _local(moment: str | None, tz: ZoneInfo | None) -> str:
-    """An ISO moment as «30.11.2026 19:25»: in the school's zone when it carries one (or is UTC, ``tz`` given),
-    else as written (the server's own local time)."""
-    if not moment:
-        return "—"
-    try:
-        value = datetime.fromisoformat(moment)
-    except ValueError:
-        return moment
-    if tz is not None:
-        value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(tz)
-    return f"{value:%d.%m.%Y %H:%M}"
 
 
 def _took(started: str | None, finished: str | None) -> str:

@@ -38,12 +38,18 @@ from rules.facts import group_label
 from rules.registry import Rule
 
 # What each timeliness rule is about, for one line per late lesson
-_LATE_WHAT = {"TML001": "тема", "TML002": "домашнее задание", "TML003": "форма контроля", "TML004": "отметки"}
+_LATE_WHAT = {
+    "TML001": "тема",
+    "TML002": "домашнее задание",
+    "TML003": "форма контроля",
+    "TML004": "отметки",
+    "ATT003": "посещаемость",
+}
 
 
 def merge_late_entries(items: list[Remark]) -> list[Remark]:
     """Everything of one lesson that was entered after its deadline and can no longer be fixed is one line
-    («внесены позже срока: тема, домашнее задание»), not one line per rule. Order is kept."""
+    («внесены позже срока: тема, домашнее задание», ``late_what`` set), not one line per rule. Order is kept."""
     groups: dict[int, list[Remark]] = defaultdict(list)
     for r in items:
         if r.advice == SETTLED_ADVICE and r.rule in _LATE_WHAT and r.cm:
@@ -51,12 +57,12 @@ def merge_late_entries(items: list[Remark]) -> list[Remark]:
     out: list[Remark] = []
     for r in items:
         group = groups.get(r.cm) if r.advice == SETTLED_ADVICE and r.rule in _LATE_WHAT else None
-        if not group or len(group) == 1:
+        if not group:
             out.append(r)
         elif group[0] is r:
-            rules = sorted({x.rule for x in group})
+            rules = sorted({x.rule for x in group}, key=list(_LATE_WHAT).index)
             what = ", ".join(_LATE_WHAT[code] for code in rules)
-            out.append(replace(r, rule=", ".join(rules), detail=f"внесены позже срока: {what}"))
+            out.append(replace(r, rule=", ".join(rules), detail=f"внесены позже срока: {what}", late_what=what))
     return out
 
 

@@ -36,6 +36,7 @@ class Remark:
     resolved_at: date | None
     message: str
     cm: int = 0
+    late_what: str = ""  # for an entry made after its deadline that cannot be fixed: «тема, домашнее задание»
 
     @property
     def ref(self) -> str:
@@ -56,6 +57,17 @@ class Part:
     @property
     def empty(self) -> bool:
         return not (self.new or self.still_open)
+
+    @property
+    def fresh(self) -> list[Remark]:
+        """New items that still ask for something to be done."""
+        return [r for r in self.new if not r.late_what]
+
+    @property
+    def late(self) -> list[Remark]:
+        """New items that are a matter of record — entered after the deadline, nothing left to fix: the letter
+        summarises them by lesson instead of listing each as a task."""
+        return [r for r in self.new if r.late_what]
 
     @property
     def total(self) -> int:

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from asurso_sync.remarks.build import group, pct
 from asurso_sync.remarks.model import Summary, TeacherList
 from asurso_sync.remarks.xlsx import summary_xlsx
+from rules.wording import count
 
 _ENV: Environment | None = None
 
@@ -26,6 +27,7 @@ def _env() -> Environment:
             keep_trailing_newline=True,
         )
         _ENV.globals["group"] = group
+        _ENV.globals["lessons"] = lambda n: count(n, "урок", "урока", "уроков")
         _ENV.filters["pct"] = pct
     return _ENV
 
