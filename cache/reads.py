@@ -90,6 +90,12 @@ def first_observed_day(db: Database) -> date | None:
     return date.fromisoformat(first[:10]) if first else None
 
 
+def oldest_lesson_day(db: Database) -> date | None:
+    """The day of the oldest lesson the mirror holds (what a purge would reach first), or None."""
+    row = db.execute('SELECT min("day") FROM "class_meeting"').fetchone()
+    return date.fromisoformat(str(row[0])[:10]) if row and row[0] else None
+
+
 def school_year_start(db: Database) -> date | None:
     """The first day of the school year in the mirror: its earliest live term's start."""
     row = db.execute('SELECT min("start_date") FROM "term" WHERE "gone_at" IS NULL').fetchone()

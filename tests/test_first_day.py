@@ -315,6 +315,6 @@ def _first_letters(recorder: Recorder) -> None:
         body = letter.get_body(preferencelist=("plain",))
         assert body is not None
         text = body.get_content()
-        days = [int(d) for d in re.findall(r"^\s+- (\d\d)\.12", text, flags=re.MULTILINE)]
-        assert days and all(7 <= d <= 13 for d in days), text  # only 07.12–13.12
-        assert "НОВЫЕ ЗА НЕДЕЛЮ" in text and ".09" not in text and ".10" not in text
+        items = text.split("\n--\n")[0].split("Срок устранения")[1]  # the sections, not the header/footer
+        days = re.findall(r"(?:^\s+- |: |; )(\d\d)\.(\d\d), урок", items, flags=re.MULTILINE)
+        assert days and all(m == "12" and 7 <= int(d) <= 13 for d, m in days), text  # only 07.12–13.12

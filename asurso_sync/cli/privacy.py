@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 from contextlib import closing
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, fail, local_time, out, parse_date
 from asurso_sync.config import Config
 from cache import open_cache, outbox_rows, purge, purge_records
+from cache.reads import oldest_lesson_day
 
 
 def purge_command(
@@ -196,11 +197,11 @@ def selfcheck() -> None:
         with closing(open_cache(cache, create=False, read_only_ok=True)) as db:
             records = purge_records(db)
             stuck = outbox_rows(db, states=("sending", "failed"))
-            oldest = db.execute('SELECT min("day") FROM "class_meeting"').fetchone()[0]
+            oldest = oldest_lesson_day(db)
         if config.retention.keep_days:
             last = records[-1]["at"] if records else None
             cutoff = (datetime.now(config.school.tz) - timedelta(days=config.retention.keep_days)).date()
-            if not last and (oldest is None or date.fromisoformat(str(oldest)[:10]) >= cutoff):
+            if not last and (oldest is None or oldest >= cutoff):
                 check(True, "устаревших персональных данных в кэше нет: срок хранения ещё не прошёл", "")
             else:
                 check(
