@@ -348,3 +348,71 @@ def test_the_homeworks_issue_lesson_under_either_name() -> None:
     old = JournalAssignment.model_validate({"id": 2, "typeId": 3, "issueCmId": 78})
     none = JournalAssignment.model_validate({"id": 3, "typeId": 3})
     assert (new.issue_lesson, old.issue_lesson, none.issue_lesson) == (77, 78, None)
+
+
+# --- issue #20: shapes of the real server ---------------------------------------------------------------------
+
+
+async def test_an_empty_second_esrnsec_does_not_replace_the_session_cookie(api: respx.MockRouter) -> None:
+    """A login answer may set ESRNSec twice, the second time empty: the last non-empty value is kept."""
+    api["login"].respond(
+        json=login_body(),
+        headers=[("set-cookie", "ESRNSec=s1; path=/"), ("set-cookie", "ESRNSec=; path=/")],
+    )
+    async with NetSchoolClient(settings()):
+        pass
+    assert "ESRNSec=s1" in api["context"].calls.last.request.headers["cookie"]
+
+
+async def test_a_login_error_of_the_server_is_not_a_wrong_password(api: respx.MockRouter) -> None:
+    from adapters.netschool.errors import LoginUnavailable
+    from asurso_sync import exitcodes
+    from asurso_sync.errors import exit_code_for
+
+    api["login"].respond(409, json={"message": "Ошибка входа в систему"})
+    with pytest.raises(LoginUnavailable, match="Ошибка входа в систему") as caught:
+        async with NetSchoolClient(settings()):
+            pass
+    assert "пароль тут ни при чём" in str(caught.value) and exit_code_for(caught.value) == exitcodes.TEMPFAIL
+    api["login"].respond(409, json={"message": "Превышено количество попыток входа (3). Вход заблокирован"})
+    with pytest.raises(LoginLockedError, match=r"\(3\)") as locked:
+        async with NetSchoolClient(settings()):
+            pass
+    assert "15 минут" not in str(locked.value)  # the server's numbers, not ours
+
+
+async def test_a_routine_security_warning_is_not_another_session(api: respx.MockRouter) -> None:
+    """SecurityWarning with warnType 1 and no atlist comes on ordinary logins: acknowledged, not counted."""
+    api["login"].respond(json=login_body("/asp/SecurityWarning.asp", requestData={"warnType": "1"}))
+    ack = api.post("/asp/SecurityWarning.asp").respond(200, html="<html>OK</html>")
+    async with NetSchoolClient(settings()) as client:
+        assert client.info is not None and not client.info.other_session
+        assert client.stats.security_warnings == 0
+    assert ack.called and form(ack.calls.last.request)["WarnType"] == "2"
+
+
+def test_assignments_nested_in_lessons_are_read_and_marks_without_them_refused() -> None:
+    from adapters.netschool.errors import ParseError
+    from adapters.netschool.models import Journal, parse
+
+    body = {
+        "subjectGroupId": 5,
+        "students": [{"id": 1}],
+        "classMeeting": [
+            {"id": 10, "date": "2026-12-01T00:00:00", "assignments": [{"id": 100, "typeId": 10, "name": "Ответ"}]},
+            {"id": 11, "date": "2026-12-02T00:00:00", "assignments": [{"id": 101, "typeId": 3, "classMeetingId": 11}]},
+        ],
+        "marks": [{"studentId": 1, "assignmentId": 100, "mark": 5}],
+    }
+    journal = parse(Journal, {"journals": [body]}, "grade/journal")
+    got = {(a.id, a.classMeetingId) for a in journal.journals[0].assignments}
+    assert got == {(100, 10), (101, 11)}
+    flat = {
+        **body,
+        "assignments": [{"id": 100, "typeId": 10, "classMeetingId": 10}],
+        "classMeeting": body["classMeeting"][:1],
+    }
+    assert len(parse(Journal, {"journals": [flat]}, "grade/journal").journals[0].assignments) == 1  # not twice
+    nothing = {**body, "classMeeting": [{"id": 10, "date": "2026-12-01T00:00:00"}]}
+    with pytest.raises(ParseError, match="нет ни одного задания"):
+        parse(Journal, {"journals": [nothing]}, "grade/journal")

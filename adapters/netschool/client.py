@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -39,6 +39,7 @@ from adapters.netschool.errors import (
     HTTPStatusError,
     LoginError,
     LoginLockedError,
+    LoginUnavailable,
     NetSchoolError,
     NotNetSchool,
     PasswordLoginDisabled,
@@ -322,9 +323,12 @@ class NetSchoolClient:
         resp = await self._raw("POST", "/webapi/login", data=form, headers={"Referer": f"{origin}/"})
         if resp.status_code != 200:
             message = _message(resp)
-            if "не ранее" in message:
+            if "ошибка входа в систему" in message.lower():  # the server's database is down, not the password
+                raise LoginUnavailable(message)
+            if "не ранее" in message or "заблокирован" in message.lower():
                 raise LoginLockedError(message)
             raise LoginError(message or f"HTTP {resp.status_code}")
+        self._keep_session_cookie(resp)
         body = parse(LoginResponse, resp.json(), "login")
         self._ver = str(auth["ver"])
         entry = body.entryPoint or ""
@@ -333,7 +337,9 @@ class NetSchoolClient:
             await self._logout(body.at)
             return await self.login(rolegroup=group)
         user = (body.accountInfo or {}).get("user") or {}
-        other = "securitywarning" in entry.lower()
+        warned = "securitywarning" in entry.lower()
+        warn_type, atlist = _security_warning(entry, body.requestData)
+        other = warned and bool(atlist)  # another session only when the server lists its ids
         self.info = LoginInfo(
             body.at,
             body.timeOut,
@@ -349,8 +355,29 @@ class NetSchoolClient:
         if other:
             self.stats.security_warnings += 1
             log.warning("Под учётной записью %s открыт другой сеанс (предупреждение сервера SecurityWarning)", s.login)
+        elif warned:  # warnType 1 without a session list: the server's routine notice on an ordinary login
+            log.info("Сервер показал SecurityWarning (тип %s) без списка других сеансов — подтверждаем", warn_type)
+        if warned:  # acknowledged with WarnType 2 («continue»), whatever type the server showed
             await self._ack_security_warning()
         return self.info
+
+    def _keep_session_cookie(self, resp: httpx.Response) -> None:
+        """A login answer may set ``ESRNSec`` twice, the second time empty; a cookie jar keeps the last one and
+        every later call would be refused (401). The last non-empty value wins."""
+        values = [
+            v.split(";", 1)[0].partition("=")[2].strip()
+            for v in resp.headers.get_list("set-cookie")
+            if v.split("=", 1)[0].strip() == "ESRNSec"
+        ]
+        good = next((v for v in reversed(values) if v), None)
+        if good is None or values[-1] == good:
+            return
+        jar = self.http.cookies.jar
+        places = [(c.domain, c.path) for c in jar if c.name == "ESRNSec"]
+        for domain, path in places:
+            jar.clear(domain, path, "ESRNSec")
+        domain, path = places[0] if places else ("", "/")
+        self.http.cookies.set("ESRNSec", good, domain=domain, path=path or "/")
 
     def _pick_role_group(self, roles: list[dict[str, Any]]) -> str:
         wanted = (self.settings.role_group or "").casefold()
@@ -703,6 +730,15 @@ class NetSchoolClient:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # payloads hold personal data
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(entry, fh, ensure_ascii=False, indent=1)
+
+
+def _security_warning(entry: str, data: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(warnType, atlist) of a SecurityWarning login: from ``requestData`` or the entry point's query."""
+    query = {k.lower(): v[-1] for k, v in parse_qs(urlsplit(entry).query).items()}
+    fields = {str(k).lower(): v for k, v in (data or {}).items()}
+    warn_type = str(fields.get("warntype") or query.get("warntype") or "2")
+    atlist = str(fields.get("atlist") or query.get("atlist") or "").strip()
+    return warn_type, atlist
 
 
 # getaddrinfo's «no such name» (a typo, a name that does not exist); EAI_AGAIN (the resolver did not answer)

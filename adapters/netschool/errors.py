@@ -14,17 +14,31 @@ class LoginError(NetSchoolError):
         self.server_message = server_message
         super().__init__(
             f"Сервер отказал во входе: «{server_message}». Проверьте логин, пароль и номер школы (scid). "
-            "Повторных попыток не было: после 5 неудачных попыток сервер блокирует вход на 15 минут."
+            "Повторных попыток не было: после нескольких неудачных попыток сервер блокирует вход."
         )
 
 
 class LoginLockedError(LoginError):
+    """The server locked the login; its own text says for how long (the numbers are the server's, not ours)."""
+
     def __init__(self, server_message: str) -> None:
         self.server_message = server_message
         NetSchoolError.__init__(
             self,
-            f"Вход временно заблокирован сервером после неудачных попыток: «{server_message}». "
-            "Дождитесь указанного времени и проверьте пароль.",
+            f"Вход временно заблокирован сервером: «{server_message}». Дождитесь названного сервером времени и "
+            "проверьте пароль; повторные попытки продлевают блокировку.",
+        )
+
+
+class LoginUnavailable(NetSchoolError):
+    """«Ошибка входа в систему» (a 409 like a wrong password, but this text): the server cannot log anyone in
+    now (its database is down) — not the password's fault, worth retrying later."""
+
+    def __init__(self, server_message: str) -> None:
+        self.server_message = server_message
+        super().__init__(
+            f"Сервер АСУ РСО сейчас не выполняет вход: «{server_message}». Так он отвечает, когда "
+            "недоступна его база данных: пароль тут ни при чём. Повторите позже."
         )
 
 

@@ -225,13 +225,6 @@ class JournalStudent(Model):
     individualEduc: bool = False
 
 
-class JournalMeeting(Model):
-    id: int
-    date: ServerDate
-    isTkr: bool = False
-    readOnly: bool = False
-
-
 class JournalAssignment(Model):
     id: int
     classMeetingId: int | None = None
@@ -246,6 +239,15 @@ class JournalAssignment(Model):
     @property
     def issue_lesson(self) -> int | None:
         return self.issueClassMeetingId if self.issueClassMeetingId is not None else self.issueCmId
+
+
+class JournalMeeting(Model):
+    id: int
+    date: ServerDate
+    isTkr: bool = False
+    readOnly: bool = False
+    # IRTech's newer journal renderer nests a lesson's assignments here (docs/server-api.md §3 «journal»)
+    assignments: _list(JournalAssignment)  # type: ignore[valid-type]
 
 
 class JournalMark(Model):
@@ -293,6 +295,27 @@ class JournalBody(Model):
     attendance: _list(JournalAttendance)  # type: ignore[valid-type]
     totals: _list(Totals)  # type: ignore[valid-type]
     lastAccess: LastAccess | None = None
+
+    @model_validator(mode="after")
+    def _flatten(self) -> JournalBody:
+        """Assignments nested in ``classMeeting[].assignments`` join the top-level list (their lesson filled in,
+        none twice). Marks with no assignment at all are a shape this client does not know: an error for this
+        journal, never a journal read as empty."""
+        known = {a.id for a in self.assignments}
+        for meeting in self.classMeeting:
+            for a in meeting.assignments:
+                if a.id not in known:
+                    known.add(a.id)
+                    self.assignments.append(
+                        a if a.classMeetingId else a.model_copy(update={"classMeetingId": meeting.id})
+                    )
+            meeting.assignments = []
+        if self.marks and not self.assignments:
+            raise ValueError(
+                f"в ответе есть отметки ({len(self.marks)}), но нет ни одного задания (ни в assignments, ни в "
+                "classMeeting[].assignments)"
+            )
+        return self
 
     @property
     def term_marks(self) -> list[TotalMark]:
