@@ -239,3 +239,88 @@ def test_a_changed_mark_is_a_correction_not_an_entry() -> None:
     assert classify("Отметка «Ответ на уроке»: выставлена") == ("mark", "Ответ на уроке")
     assert classify("Отметка «Ответ на уроке»: изменена")[0] == "mark-change"
     assert classify("Отметка «Контрольная работа»: удалена")[0] == "mark-change"
+
+
+# --- issue #20: the shapes IRTech sends ------------------------------------------------------------
+
+
+def test_legend_codes_and_rows_without_a_user_read_like_whole_texts() -> None:
+    """The real report: short action codes explained by a legend table, and «-» rows of lessons the schedule
+    created. Through the real client over loopback (hub and ASP), it reads as the old whole-text shape (the
+    ``report_texts`` drift) does: the same rows, every action classified, the «-» rows counted, not fatal."""
+    from adapters.netschool.reports import fetch_access_report_hub, parse_access_report
+    from cache.access import classify
+
+    async def read(emu: Emulator, base: str) -> tuple[Any, Any]:
+        async with _client(base) as c:
+            html = await fetch_access_report_hub(c, _class(emu), *WEEK, timeout=10)
+            asp = await fetch_access_log(c, _class(emu), *WEEK, method="asp")
+        return parse_access_report(html), asp
+
+    real = _emu()
+    with serve(real) as base:
+        report, via_asp = asyncio.run(read(real, base))
+    old = _emu(drifts=frozenset({"report_texts"}))
+    with serve(old) as base:
+        old_report, _ = asyncio.run(read(old, base))
+    assert report.without_user > 0 and report.unreadable == 0 and old_report.without_user == 0
+    assert report.entries == old_report.entries == via_asp and len(report.entries) > 20
+    assert {classify(e.action)[0] for e in report.entries} >= {"topic", "homework", "task", "mark", "attendance"}
+    assert "other" not in {classify(e.action)[0] for e in report.entries}
+
+
+def test_a_row_that_cannot_be_read_costs_only_itself() -> None:
+    from adapters.netschool.reports import parse_access_report
+
+    html = """<table class="table-print">
+      <tr><th>Дата и время действия</th><th>Пользователь</th><th>Действие</th></tr>
+      <tr><td>23.11.2026 18:40</td><td>Иванова М. П.</td><td>ТУ</td></tr>
+      <tr><td>-</td><td></td><td>УР</td></tr>
+      <tr><td>вчера</td><td>Иванова М. П.</td><td>ДЗ («§3»)</td></tr>
+    </table><p>Условные обозначения</p>
+    <table><tr><td>ТУ</td><td>Тема урока: добавлена</td></tr><tr><td>ДЗ</td><td>Домашнее задание: добавлено</td></tr>
+    </table>"""
+    report = parse_access_report(html)
+    assert [e.action for e in report.entries] == ["Тема урока: добавлена"]
+    assert (report.without_user, report.unreadable) == (1, 1)
+
+
+def test_the_hub_is_connected_before_the_report_is_queued_with_the_forms_parameters() -> None:
+    """Current clients: ``earlyaccess``, then the hub, then ``reports/{id}/queue`` with SCHOOLYEARID,
+    SERVERTIMEZONE, DATEFORMAT; a server answering the queue with a bare task id (older) works too."""
+    from adapters.netschool.reports import fetch_access_report_hub
+
+    for drifts in (frozenset(), frozenset({"queue_bare_id"})):
+        emu = _emu(drifts=drifts)
+
+        async def read(base: str, emu: Emulator = emu) -> str:
+            async with _client(base) as c:
+                return await fetch_access_report_hub(c, _class(emu), *WEEK, timeout=10)
+
+        with serve(emu) as base:
+            html = asyncio.run(read(base))
+        assert "table-print" in html
+        order = [event for event, *_ in emu.reports.events]
+        assert order == ["earlyaccess", "hub", "queue"], order
+        _, _, path, params = emu.reports.events[-1]
+        assert path == "/webapi/reports/journalaccess/queue"
+        sent = {p["name"]: p["value"] for p in params}
+        assert sent["SCHOOLYEARID"] and sent["SERVERTIMEZONE"] == 4 and "DATEFORMAT" in sent
+
+
+def test_the_asp_report_gets_its_period_under_irtechs_names() -> None:
+    """JournalAccess.asp reads DATE_START/DATE_END (a period under other names is silently ignored: this
+    week); servers that read ADT/DDT (the ``asp_adt`` drift) get the same rows."""
+    rows: dict[str, list[Any]] = {}
+    for name, drifts in (("real", frozenset()), ("adt", frozenset({"asp_adt"}))):
+        emu = _emu(drifts=drifts)
+
+        async def asp(emu: Emulator = emu) -> list[Any]:
+            async with _client("http://emu.test", EmulatorTransport(emu)) as c:
+                return await fetch_access_log(c, _class(emu), *WEEK, method="asp")
+
+        rows[name] = asyncio.run(asp())
+        form = emu.reports.asp_forms[-1]
+        assert form["DATE_START"] == "07.12.2026" and form["DATE_END"] == "13.12.2026"
+    assert rows["real"] == rows["adt"] and rows["real"]
+    assert {e.at.date() for e in rows["real"]} <= {WEEK[0] + timedelta(days=i) for i in range(7)}

@@ -90,7 +90,9 @@ async def read_everything(client: NetSchoolClient, journals: int = 50) -> dict[s
         class_id = g.class_.id if g.class_ else 0
         term_id = half if grade_of.get(class_id, 0) >= 10 else quarter
         body = (await api.fetch_journal(client, g.id, term_id, year_id=year.id, class_id=class_id)).journals[0]
-        out["journals"][g.id] = {k: v for k, v in declared(body).items() if k != "lastAccess"}
+        journal = {k: v for k, v in declared(body).items() if k != "lastAccess"}
+        journal["assignments"] = sorted(journal["assignments"], key=lambda a: a["id"])  # order is no meaning
+        out["journals"][g.id] = journal
         out["group_students"][g.id] = await api.fetch_group_students(client, g.id, term_id)
         for cm in body.classMeeting[:3]:
             out["edits"][cm.id] = await api.fetch_lesson_edit(client, cm.id, g.id, term_id)
@@ -215,8 +217,10 @@ def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -
         Faults(rate_limit=0.2, retry_after="3", seed=6),
         Faults(latency=0.005, jitter=0.005, seed=7),
         Faults(drifts=frozenset({"lesson_flat", "reason_mark", "string_ids", "frac_digits", "null_arrays"}), seed=8),
+        # issue #20: IRTech's newer journal shape, and the login answer that sets ESRNSec only once
+        Faults(drifts=frozenset({"assignments_nested", "esrnsec_once"}), seed=9),
     ],
-    ids=["5xx", "hang", "reset", "expiry", "security-warning", "429", "latency", "drifts"],
+    ids=["5xx", "hang", "reset", "expiry", "security-warning", "429", "latency", "drifts", "real-shapes"],
 )
 def test_each_fault_alone(clean_read: dict[str, Any], faults: Faults) -> None:
     emu = Emulator(EmulatorSettings(size="small", faults=faults))

@@ -17,6 +17,12 @@ DRIFTS = frozenset(
         "frac_digits",  # datetimes with 1-7 fractional second digits
         "null_arrays",  # empty arrays sent as null or omitted
         "string_ids",  # ids as numeric strings
+        # issue #20: IRTech's shapes are served by default; these bring back what the emulator served before
+        "assignments_nested",  # grade/journal: assignments inside classMeeting[] (IRTech's newer renderer)
+        "report_texts",  # the access report with whole action texts, no legend, no rows without a user
+        "asp_adt",  # JournalAccess.asp reads ADT/DDT (the emulator's old guess), not DATE_START/DATE_END
+        "queue_bare_id",  # reports/{id}/queue answers a bare task id (servers before 2026)
+        "esrnsec_once",  # the login answer sets ESRNSec once (not a second, empty time)
     }
 )
 

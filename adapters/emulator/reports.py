@@ -93,8 +93,31 @@ def class_rows(s: School, j: Journal, class_id: int) -> list[AccessRow]:
     return out
 
 
-def render_html(title: str, rows: list[AccessRow], *, header: tuple[str, ...] = HEADERS) -> str:
-    """The report as the server's printable HTML (``table.table-print``)."""
+# The report's action column holds a short code that a second table («Условные обозначения») explains (issue #20's
+# review of IRTech's JournalAccess.asp). The codes and their texts are the emulator's guess (CHOICES.md): the code
+# stands for the leading words of the action, the rest of the cell (work type, text, student) follows it.
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("ТУ", "Тема урока: добавлена"),
+    ("ДЗ", "Домашнее задание: добавлено"),
+    ("ЗД", "Задание"),
+    ("ОТ", "Отметка"),
+    ("ПС", "Посещаемость:"),
+    ("УР", "Урок добавлен по расписанию"),
+)
+
+
+def short_action(action: str) -> str:
+    """``action`` with its leading words replaced by their legend code («Отметка «Ответ»: …» → «ОТ «Ответ»: …»)."""
+    for code, text in LEGEND:
+        if action.startswith(text):
+            return code + action[len(text) :]
+    return action
+
+
+def render_html(title: str, rows: list[AccessRow], *, header: tuple[str, ...] = HEADERS, legend: bool = True) -> str:
+    """The report as the server's printable HTML (``table.table-print``). With ``legend`` (the real shape) actions
+    are short codes explained by a second table, and each lesson the schedule created has a row with no user and
+    «-» for its time; without it (the ``report_texts`` drift) whole texts and only users' rows."""
 
     def cells(r: AccessRow) -> dict[str, str]:
         return {
@@ -104,17 +127,45 @@ def render_html(title: str, rows: list[AccessRow], *, header: tuple[str, ...] = 
             "Пользователь": r.user,
             "Дата урока": f"{r.lesson_day:%d.%m.%Y}, урок {r.lesson_number}",
             "Период": r.period,
-            "Действие": r.action,
+            "Действие": short_action(r.action) if legend else r.action,
         }
 
+    def row(values: dict[str, str]) -> str:
+        return "<tr>" + "".join(f"<td>{html.escape(values[h])}</td>" for h in header) + "</tr>"
+
+    lines = [row(cells(r)) for r in rows]
+    if legend:  # rows without a user: the lessons the schedule created
+        for cls, subject, day, number, period in sorted(
+            {(r.class_name, r.subject, r.lesson_day, r.lesson_number, r.period) for r in rows}
+        ):
+            lines.append(
+                row(
+                    {
+                        "Класс": cls,
+                        "Предмет": subject,
+                        "Дата и время действия": "-",
+                        "Пользователь": "",
+                        "Дата урока": f"{day:%d.%m.%Y}, урок {number}",
+                        "Период": period,
+                        "Действие": "УР",
+                    }
+                )
+            )
+    body = "\n".join(lines)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(cells(r)[h])}</td>" for h in header) + "</tr>" for r in rows)
+    explained = ""
+    if legend:
+        explained = (
+            '<p class="legend-title">Условные обозначения</p><table class="legend">'
+            + "".join(f"<tr><td>{html.escape(c)}</td><td>{html.escape(t)}</td></tr>" for c, t in LEGEND)
+            + "</table>"
+        )
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Отчёт о доступе к классному журналу</title>'
         '<link rel="stylesheet" href="/static/dist/pages/common/css/export-tables.min.css"></head><body>'
         f'<h2 class="report-title">Отчёт о доступе к классному журналу</h2><div class="filters">{html.escape(title)}'
         f'</div><table class="table-print"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
-        "</body></html>"
+        f"{explained}</body></html>"
     )
 
 
@@ -135,6 +186,9 @@ class ReportQueue:
     build_seconds: float = 0.05
     tasks: dict[int, Task] = field(default_factory=dict)
     files: dict[int, str] = field(default_factory=dict)
+    # what clients did, in order — (event, session, path, detail): earlyaccess, hub, queue (detail: params)
+    events: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    asp_forms: list[dict[str, Any]] = field(default_factory=list)  # the JournalAccess.asp forms received
     _rows: dict[int, list[AccessRow]] = field(default_factory=dict)
 
     def rows(self, school: School, journal: Journal, class_id: int) -> list[AccessRow]:

@@ -109,7 +109,8 @@ class Emulator:
         """Build a queued report task into a file; returns the file's id."""
         cls = self.school.classes[task.class_id]
         title = f"Класс: {cls.name}; период: {task.start:%d.%m.%Y} – {task.end:%d.%m.%Y}"
-        return self.reports.store(render_html(title, self.access_rows(task.class_id, task.start, task.end)))
+        rows = self.access_rows(task.class_id, task.start, task.end)
+        return self.reports.store(render_html(title, rows, legend="report_texts" not in self.settings.faults.drifts))
 
     def fault(self, rate: float) -> bool:
         """Whether a fault of this rate happens now (the seeded fault stream)."""

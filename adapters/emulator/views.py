@@ -315,6 +315,12 @@ class Views:
             jr,
             "assignments",
         )
+        if "assignments_nested" in self.drifts:  # each lesson carries its own assignments
+            by_cm: dict[Any, list[dict[str, Any]]] = {}
+            for item in jr.pop("assignments", None) or []:
+                by_cm.setdefault(item["classMeetingId"], []).append(item)
+            for meeting in jr["classMeeting"]:
+                meeting["assignments"] = by_cm.get(meeting["id"], [])
         self.arr(marks, jr, "marks")
         self.arr(attendance, jr, "attendance")
         jr["totals"] = [{"marks": totals}] if totals or "null_arrays" not in self.drifts else None

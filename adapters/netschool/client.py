@@ -486,8 +486,27 @@ class NetSchoolClient:
         version = _version_tuple(self.server_version)
         return not version or version >= (5, 29)
 
+    async def probe(self, path: str, params: Mapping[str, Any] | None = None) -> int | None:
+        """One authenticated GET whose answer does not matter (``earlyaccess`` before the hub): its status, or
+        None when it could not be made. Never retried, never a re-login."""
+        try:
+            resp = await self._raw("GET", path, params=params)
+        except NetSchoolError as exc:
+            log.info("%s: %s", path, exc)
+            return None
+        return resp.status_code
+
     async def hub_run_task(self, task_id: int, queue_key: str | None, *, timeout: float) -> str:
-        """Run a queued report task on the SignalR hub (ASP.NET Core JSON protocol) and return the file id.
+        """Run an already queued report task on the hub (the order of clients before 2026)."""
+
+        async def queued() -> tuple[int, str | None]:
+            return task_id, queue_key
+
+        return await self.hub_run(queued, timeout=timeout)
+
+    async def hub_run(self, queue: Callable[[], Awaitable[tuple[int, str | None]]], *, timeout: float) -> str:
+        """Connect to the SignalR hub (ASP.NET Core JSON protocol), then queue the report (``queue`` — the HTTP
+        call, made while connected, as current clients do), start its task and return the file id.
 
         The hub gets the session token in the query and the session cookies; frames are JSON separated by
         0x1E. Never waits longer than ``timeout`` seconds in total."""
@@ -504,8 +523,6 @@ class NetSchoolClient:
             context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
             if verify is False:
                 context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        args: list[Any] = [task_id, queue_key] if queue_key else [task_id, "report-v2"]
-        target = "startTaskAsync" if queue_key else "startTask"
         self.stats.requests += 1
         self.stats.calls.append(("WS", "/webapi/signalr/queuehub"))
         try:
@@ -514,7 +531,6 @@ class NetSchoolClient:
                     url, additional_headers={"Cookie": cookie} if cookie else None, ssl=context, open_timeout=timeout
                 ) as ws:
                     await ws.send(json.dumps({"protocol": "json", "version": 1}) + RS)
-                    invocation = {"arguments": args, "invocationId": "0", "target": target, "type": 1}
                     buffer, sent = "", False
                     while True:
                         while RS not in buffer:
@@ -525,6 +541,10 @@ class NetSchoolClient:
                         if not sent:  # the handshake answer: {} or {"error": ...}
                             if msg.get("error"):
                                 raise ReportError(f"хаб отчётов отказал: {msg['error']}")
+                            task_id, queue_key = await queue()
+                            args: list[Any] = [task_id, queue_key] if queue_key else [task_id, "report-v2"]
+                            target = "startTaskAsync" if queue_key else "startTask"
+                            invocation = {"arguments": args, "invocationId": "0", "target": target, "type": 1}
                             await ws.send(json.dumps(invocation) + RS)
                             sent = True
                             continue

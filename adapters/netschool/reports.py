@@ -15,14 +15,16 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
 
 from adapters.netschool.client import NetSchoolClient
-from adapters.netschool.errors import ParseError, ReportError
+from adapters.netschool.errors import HTTPStatusError, ParseError, ReportError
 
 log = logging.getLogger("adapters.netschool.reports")
 
@@ -66,8 +68,51 @@ def _when(text: str) -> tuple[date, tuple[int, int] | None] | None:
     return d, ((int(m[4]), int(m[5])) if m[4] else None)
 
 
+@dataclass
+class AccessReport:
+    """A parsed report: its rows, and what was left out — rows with no user and «-» for a time (the lessons the
+    schedule created: nobody entered anything) and rows whose time could not be read (counted, logged, never
+    allowed to cost the rows that were read)."""
+
+    entries: list[AccessEntry]
+    without_user: int = 0
+    unreadable: int = 0
+
+
+def _legend(soup: BeautifulSoup, main: Any) -> dict[str, str]:
+    """The report's «Условные обозначения»: code → text, from any other table of two-cell rows whose first cell
+    is a short code (docs/server-api.md §4 «legend»)."""
+    legend: dict[str, str] = {}
+    for table in soup.find_all("table"):
+        if table is main:
+            continue
+        for tr in table.find_all("tr"):
+            cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["td", "th"])]
+            if len(cells) == 2 and 0 < len(cells[0]) <= 6 and " " not in cells[0] and len(cells[1]) > len(cells[0]):
+                legend[cells[0]] = cells[1]
+    return legend
+
+
+_CODE = re.compile(r"^(\S{1,6}?)(?=$|[\s:(«])")
+
+
+def _explained(action: str, legend: Mapping[str, str]) -> str:
+    """An action cell with its leading code replaced by the legend's words («ОТ «Ответ»: выставлена» →
+    «Отметка «Ответ»: выставлена»); a cell that starts with no known code is kept as it is."""
+    m = _CODE.match(action)
+    if m and m[1] in legend:
+        return legend[m[1]] + action[len(m[1]) :]
+    return action
+
+
 def parse_access_html(html: str) -> list[AccessEntry]:
     """Rows of the report's ``table.table-print`` (or the first table with the expected headers)."""
+    return parse_access_report(html).entries
+
+
+def parse_access_report(html: str) -> AccessReport:
+    """The report's ``table.table-print`` (or the first table with the expected headers), actions explained by
+    the legend table when there is one; rows without a user and unreadable rows are skipped and counted."""
     soup = BeautifulSoup(html, _PARSER)
     tables = soup.select("table.table-print") or soup.find_all("table")
     for table in tables:
@@ -83,7 +128,8 @@ def parse_access_html(html: str) -> list[AccessEntry]:
                     break
         if "at" not in index or "action" not in index:
             continue
-        out = []
+        legend = _legend(soup, table)
+        report = AccessReport([])
         for tr in rows[1:]:
             cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["td", "th"])]
             if len(cells) < len(headers):
@@ -92,12 +138,17 @@ def parse_access_html(html: str) -> list[AccessEntry]:
             def cell(key: str, cells: list[str] = cells, index: dict[str, int] = index) -> str:
                 return cells[index[key]] if key in index else ""
 
+            if cell("at") in ("-", "—", "") and cell("user") in ("", "-", "—"):
+                report.without_user += 1
+                continue
             when = _when(cell("at"))
             if when is None or when[1] is None:
-                raise ParseError("journalaccess", "Дата и время действия", f"«{cell('at')}» не распознано")
+                report.unreadable += 1
+                log.warning("Отчёт о доступе: строка с временем «%s» не распознана и пропущена", cell("at"))
+                continue
             lesson = _when(cell("lesson")) if "lesson" in index else None
             number = _LESSON_NO.search(cell("lesson"))
-            out.append(
+            report.entries.append(
                 AccessEntry(
                     class_name=cell("class_name"),
                     subject=cell("subject"),
@@ -106,12 +157,14 @@ def parse_access_html(html: str) -> list[AccessEntry]:
                     lesson_day=lesson[0] if lesson else None,
                     lesson_number=int(number[1] or number[2]) if number else None,
                     period=cell("period"),
-                    action=cell("action"),
+                    action=_explained(cell("action"), legend),
                 )
             )
-        return out
+        if report.unreadable and not report.entries:
+            raise ParseError("journalaccess", "Дата и время действия", "ни одно время действия не распознано")
+        return report
     if "нет данных" in soup.get_text(" ", strip=True).lower() or not tables:
-        return []
+        return AccessReport([])
     raise ParseError(
         "journalaccess", "table.table-print", "нет таблицы с колонками «Дата и время действия» и «Действие»"
     )
@@ -128,21 +181,48 @@ def _filters(class_id: int, start: date, end: date) -> list[dict[str, str]]:
     ]
 
 
+def _params(client: NetSchoolClient) -> list[dict[str, Any]]:
+    """The report form's own parameters, as IRTech's front-end sends them with every queued report."""
+    ctx = client.context
+    offset = datetime.now(ZoneInfo(client.settings.school_timezone)).utcoffset()
+    hours = int(offset.total_seconds() // 3600) if offset is not None else 4
+    params: list[dict[str, Any]] = [
+        {"name": "SCHOOLYEARID", "value": str(ctx.schoolYearId) if ctx and ctx.schoolYearId else ""},
+        {"name": "SERVERTIMEZONE", "value": hours},
+        {"name": "DATEFORMAT", "value": "d\u0001mm\u0001yy\u0001."},
+    ]
+    if ctx and ctx.organizationName:
+        params.append({"name": "FULLSCHOOLNAME", "value": ctx.organizationName})
+    return params
+
+
 async def fetch_access_report_hub(
     client: NetSchoolClient, class_id: int, start: date, end: date, *, timeout: float
 ) -> str:
-    answer = await client.post_read_json(
-        f"/webapi/v2/reports/{REPORT}/queue", {"selectedData": _filters(class_id, start, end), "params": []}
-    )
-    if isinstance(answer, dict):
-        task_id, key = int(answer["taskId"]), str(answer.get("queueKey") or "") or None
-    else:
-        task_id, key = int(answer), None
-    file_id = await client.hub_run_task(task_id, key, timeout=timeout)
+    """The current clients' order (docs/server-api.md §4): ``earlyaccess``, connect the hub, queue
+    ``reports/{id}/queue`` with the form's parameters (``v2/…`` where the first is missing), start the task."""
+    await client.probe("/webapi/earlyaccess", {"accessKey": "irtechsignalr"})
+    body = {"selectedData": _filters(class_id, start, end), "params": _params(client)}
+
+    async def queue() -> tuple[int, str | None]:
+        try:
+            answer = await client.post_read_json(f"/webapi/reports/{REPORT}/queue", body)
+        except HTTPStatusError as exc:
+            if exc.status not in (404, 405):
+                raise
+            answer = await client.post_read_json(f"/webapi/v2/reports/{REPORT}/queue", body)
+        if isinstance(answer, dict):
+            return int(answer["taskId"]), str(answer.get("queueKey") or "") or None
+        return int(answer), None
+
+    file_id = await client.hub_run(queue, timeout=timeout)
     return await client.get_html(f"/webapi/files/{file_id}")
 
 
 async def fetch_access_report_asp(client: NetSchoolClient, class_id: int, start: date, end: date) -> str:
+    """The legacy pages, with the period under the names the report form itself posts (``DATE_START``/``DATE_END``;
+    its other fields — ``ViewType``, ``LastAccess``, ``SGID``, ``TID`` — keep their defaults: their values are not
+    known); ``ADT``/``DDT`` (this client's earlier guess) ride along for servers that read those."""
     await client.post_read_form_html(
         "/asp/Reports/ReportJournalAccess.asp",
         {"RPNAME": "Отчёт о доступе к классному журналу", "RPTID": "JournalAccess"},
@@ -152,6 +232,8 @@ async def fetch_access_report_asp(client: NetSchoolClient, class_id: int, start:
         {
             "RPTID": "JournalAccess",
             "PCLID_IUP": f"{class_id}_0",
+            "DATE_START": f"{start:%d.%m.%Y}",
+            "DATE_END": f"{end:%d.%m.%Y}",
             "ADT": f"{start:%d.%m.%Y}",
             "DDT": f"{end:%d.%m.%Y}",
         },

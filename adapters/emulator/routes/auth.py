@@ -259,6 +259,9 @@ async def _login(request: Request) -> Response:
     }
     resp = JSONResponse(body)
     resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
+    if "esrnsec_once" not in e.settings.faults.drifts:
+        # real answers can set it a second time, empty (docs/server-api.md §2): the client must keep the first
+        resp.raw_headers.append((b"set-cookie", b"ESRNSec=; Path=/"))
     return resp
 
 

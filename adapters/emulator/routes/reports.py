@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -105,9 +105,10 @@ async def report_queue(request: Request) -> Response:
     if not may_read_class(e, sess, class_id):
         return JSONResponse({"message": "Недостаточно прав для построения отчёта"}, 403)
     task = e.reports.add(class_id, start, end, sess.user_id)
-    if request.url.path.startswith("/webapi/v2/"):
-        return JSONResponse({"taskId": task.id, "queueKey": task.key})
-    return JSONResponse(task.id)
+    e.reports.events.append(("queue", sess.at, request.url.path, body.get("params")))
+    if "queue_bare_id" in e.settings.faults.drifts and not request.url.path.startswith("/webapi/v2/"):
+        return JSONResponse(task.id)
+    return JSONResponse({"taskId": task.id, "queueKey": task.key})
 
 
 async def report_file(request: Request) -> Response:
@@ -131,7 +132,8 @@ async def asp_report_form(request: Request) -> Response:
         "<input type='hidden' name='RPTID' value='JournalAccess'>"
         "<select name='PCLID_IUP'>"
         + "".join(f"<option value='{c.id}_0'>{c.name}</option>" for c in s.classes.values())
-        + "</select><input name='ADT'><input name='DDT'></form></body></html>"
+        + "</select><input name='DATE_START'><input name='DATE_END'><input name='ViewType'>"
+        "<input name='LastAccess'><input name='SGID'><input name='TID'></form></body></html>"
     )
 
 
@@ -144,15 +146,32 @@ async def asp_report(request: Request) -> Response:
     class_id = int(str(form.get("PCLID_IUP", "")).split("_")[0])
     if class_id not in s.classes or not may_read_class(e, sess, class_id):
         return HTMLResponse("<html><body>Недостаточно прав</body></html>", 403)
-    start = datetime.strptime(form["ADT"], "%d.%m.%Y").date()
-    end = datetime.strptime(form["DDT"], "%d.%m.%Y").date()
+    drifts = e.settings.faults.drifts
+    first, last = ("ADT", "DDT") if "asp_adt" in drifts else ("DATE_START", "DATE_END")
+    try:
+        start = datetime.strptime(str(form[first]), "%d.%m.%Y").date()
+        end = datetime.strptime(str(form[last]), "%d.%m.%Y").date()
+    except (KeyError, ValueError):  # a period under other names is ignored, as the page would: this week so far
+        end = e.clock.date()
+        start = end - timedelta(days=end.weekday())
+    e.reports.asp_forms.append(dict(form))
     await asyncio.sleep(e.reports.build_seconds)
     title = f"Класс: {s.classes[class_id].name}; период: {start:%d.%m.%Y} – {end:%d.%m.%Y}"
-    return HTMLResponse(render_html(title, e.access_rows(class_id, start, end)))
+    rows = e.access_rows(class_id, start, end)
+    return HTMLResponse(render_html(title, rows, legend="report_texts" not in drifts))
+
+
+async def early_access(request: Request) -> Response:
+    """``earlyaccess?accessKey=irtechsignalr``: what current clients ask before the hub (its answer is not read)."""
+    e = emulator(request)
+    sess = e.session(request)
+    e.reports.events.append(("earlyaccess", sess.at, request.url.path, request.query_params.get("accessKey")))
+    return JSONResponse({"enabled": True})
 
 
 async def queue_hub(websocket: WebSocket) -> None:
     e = emulator(websocket)
+    e.reports.events.append(("hub", websocket.query_params.get("at", ""), websocket.url.path, None))
     await hub(
         websocket,
         sessions=e.sessions,
@@ -169,6 +188,7 @@ ROUTES: list[BaseRoute] = [
     Route("/webapi/reports/journalaccess/queue", ep(report_queue), methods=["POST"]),
     Route("/webapi/v2/reports/journalaccess/queue", ep(report_queue), methods=["POST"]),
     Route("/webapi/files/{fid:int}", ep(report_file)),
+    Route("/webapi/earlyaccess", ep(early_access)),
     Route("/asp/reports/reportjournalaccess.asp", ep(asp_report_form), methods=["POST"]),
     Route("/asp/reports/journalaccess.asp", ep(asp_report), methods=["POST"]),
     WebSocketRoute("/webapi/signalr/queueHub", queue_hub),
