@@ -450,13 +450,15 @@ class Sync:
                 api.fetch_subjects(c),
             )
             groups, times, types, reasons = await asyncio.gather(
-                api.fetch_subject_groups(c),
+                self._class_groups(classes),
                 api.fetch_schedule_times(c),
                 api.fetch_assignment_types(c),
                 api.fetch_attendance_reasons(c),
             )
             settings = await api.fetch_school_settings(c, year.id)
-            iup_grades = await self._iup_grades(groups, classes) if any(g.class_ is None for g in groups) else {}
+            iup_groups, iup_grades = await self._iup_groups(classes)
+            known = {g.id for g in groups}
+            groups += [g for g in iup_groups if g.id not in known]
             data = mirror.directory_rows(
                 context=c.context,
                 year=year,
@@ -478,18 +480,34 @@ class Sync:
 
         await self._safely("справочники", work)
 
-    async def _iup_grades(self, groups: list[SubjectGroup], classes: list[SchoolClass]) -> dict[int, int]:
+    async def _class_groups(self, classes: list[SchoolClass]) -> list[SubjectGroup]:
+        """The classes' subject groups, asked class by class (``subjectgroups?classId=``) as the journal page does
+        (docs/server-api.md §3): a server may answer the bare call with nothing. Each group once."""
+        found: dict[int, SubjectGroup] = {}
+        for items in await asyncio.gather(*(api.fetch_subject_groups(self.client, k.id) for k in classes)):
+            for g in items:
+                found.setdefault(g.id, g)
+        return list(found.values())
+
+    async def _iup_groups(self, classes: list[SchoolClass]) -> tuple[list[SubjectGroup], dict[int, int]]:
         """ИУП groups belong to no class: each grade is asked for its own (``subjectgroups?iupClassId=<grade>_1``).
-        A server that refuses the question costs only the ИУП groups' journals, not the directory (logged)."""
-        out: dict[int, int] = {}
+        A server that refuses the question costs only the ИУП groups' journals, not the directory (logged).
+        Returns the groups and their grades."""
+        groups: list[SubjectGroup] = []
+        grades: dict[int, int] = {}
         for grade in sorted({n for n in (k.grade_number for k in classes) if n is not None}):
             try:
-                out.update((g.id, grade) for g in await api.fetch_iup_groups(self.client, grade))
+                items = await api.fetch_iup_groups(self.client, grade)
             except (SessionLost, FirewallBlocked, LoginError):
                 raise
             except NetSchoolError as exc:
                 log.warning("Группы ИУП %s параллели не получены: %s", grade, exc)
-        return out
+                continue
+            for g in items:
+                if g.class_ is None and g.id not in grades:
+                    grades[g.id] = grade
+                    groups.append(g)
+        return groups, grades
 
     async def _students(self, class_id: int, run_id: int) -> None:
         async def work() -> None:
@@ -514,9 +532,24 @@ class Sync:
         self._term_types = {}
         found: dict[int, Term] = {}
 
+        year = reads.school_year_bounds(self.db)
+        period = (
+            {"startPeriod": f"{year[0].isoformat()}T00:00:00", "endPeriod": f"{year[1].isoformat()}T00:00:00"}
+            if year
+            else {}
+        )  # the year's bounds, as the journal page sends them
+
         async def one(class_id: int) -> None:
-            data = await self.client.post_read_json("/webapi/terms/search", {"classIds": [class_id]})
-            terms = parse(list[Term], data, "terms/search")
+            body = {"classIds": [class_id], **period}
+            try:
+                data = await self.client.post_read_json("/webapi/terms/search", body)
+                terms = parse(list[Term], data, "terms/search")
+            except (SessionLost, FirewallBlocked, LoginError):
+                raise
+            except NetSchoolError as exc:
+                raise NetSchoolError(
+                    f"не получены учебные периоды класса {self._class_label(class_id)} (terms/search): {exc}"
+                ) from exc
             self._class_term_map[class_id] = [t.id for t in terms]
             self._term_types.update((t.id, t.termTypeId) for t in terms)
             for t in terms:

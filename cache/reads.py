@@ -135,6 +135,16 @@ def group_teachers(db: Database, groups: set[int]) -> set[int]:
     return {t for sg, t in rows if sg in groups}
 
 
+def school_year_bounds(db: Database) -> tuple[date, date] | None:
+    """(first day, last day) of the current school year as the server named it, or None."""
+    row = db.execute(
+        'SELECT "start_date", "end_date" FROM "school_year" WHERE "gone_at" IS NULL ORDER BY "id" DESC LIMIT 1'
+    ).fetchone()
+    if not row or not row[0] or not row[1]:
+        return None
+    return date.fromisoformat(str(row[0])[:10]), date.fromisoformat(str(row[1])[:10])
+
+
 def current_year_id(db: Database) -> int | None:
     row = db.execute('SELECT "id" FROM "school_year" WHERE "gone_at" IS NULL ORDER BY "id" DESC LIMIT 1').fetchone()
     return int(row[0]) if row else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from filelock import FileLock
 from typer.testing import CliRunner
@@ -358,8 +360,8 @@ def test_a_grade_whose_iup_groups_the_server_refuses_costs_only_those_groups(
         SchoolClass.model_validate({"id": i, "name": f"{g}А", "grade": {"id": g}}) for i, g in ((1, 10), (2, 11))
     ]
     with caplog.at_level("WARNING"):
-        grades = asyncio.run(sync._iup_grades([], classes))
-    assert grades == {911: 11}
+        groups, grades = asyncio.run(sync._iup_groups(classes))
+    assert grades == {911: 11} and [g.id for g in groups] == [911]
     assert "Группы ИУП 10 параллели не получены" in caplog.text
 
 
@@ -416,3 +418,46 @@ def test_progress_names_units_as_people_do(tmp_path: Path) -> None:
     assert any(re_.fullmatch(r"\d+[а-я], [А-Яа-я ()]+, \d четверть", s) for s in seen), seen[:20]
     assert any(re_.fullmatch(r"тема: \d+[а-я], .+, \d\d\.\d\d", s) for s in seen)
     assert any(s.startswith("ученики ") and re_.search(r"\d+[а-я]$", s) for s in seen)
+
+
+class Recording(httpx.AsyncBaseTransport):
+    """The emulator's transport, keeping every request (url and body) — and refusing the paths in ``refuse``."""
+
+    def __init__(self, emu: Emulator, refuse: frozenset[str] = frozenset()) -> None:
+        from adapters.emulator.transport import EmulatorTransport
+
+        self.inner = EmulatorTransport(emu)
+        self.seen: list[httpx.Request] = []
+        self.refuse = refuse
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        self.seen.append(request)
+        if request.url.path in self.refuse:
+            return httpx.Response(400, json={"message": "Неверные параметры запроса"}, request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def test_directory_calls_send_what_the_journal_page_sends(tmp_path: Path) -> None:
+    """Issue #20: subject groups are asked class by class (and ИУП groups grade by grade), never bare;
+    ``terms/search`` carries the school year's period; its refusal ends the run with one clear message."""
+    from asurso_sync.sync import SyncOptions, sync_once
+    from tests.schools import no_wait
+
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+    spy = Recording(emu)
+    options = SyncOptions(mode="all", lookback_days=config.sync.lookback_days)
+    report = asyncio.run(sync_once(config, options, transport=spy, sleep=no_wait))
+    assert report.status == "ok"
+    groups = [r.url.params for r in spy.seen if r.url.path == "/webapi/subjectgroups"]
+    assert groups and all("classId" in p or "iupClassId" in p for p in groups)
+    searches = [json.loads(r.content) for r in spy.seen if r.url.path == "/webapi/terms/search"]
+    assert searches and all(
+        s["startPeriod"] == "2026-09-01T00:00:00" and s["endPeriod"][:4] == "2027" for s in searches
+    ), searches[:2]
+
+    refused = Recording(emu, frozenset({"/webapi/terms/search"}))
+    broken = asyncio.run(sync_once(config, SyncOptions(mode="incremental"), transport=refused, sleep=no_wait))
+    assert broken.status == "failed" and "не получены учебные периоды класса" in (broken.error or "")
+    assert "Traceback" not in (broken.error or "") and "(terms/search)" in (broken.error or "")
