@@ -79,7 +79,7 @@ class AccessReport:
     unreadable: int = 0
 
 
-def _legend(soup: BeautifulSoup, main: Any) -> dict[str, str]:
+def legend_of(soup: BeautifulSoup, main: Any) -> dict[str, str]:
     """The report's «Условные обозначения»: code → text, from any other table of two-cell rows whose first cell
     is a short code (docs/server-api.md §4 «legend»)."""
     legend: dict[str, str] = {}
@@ -128,7 +128,7 @@ def parse_access_report(html: str) -> AccessReport:
                     break
         if "at" not in index or "action" not in index:
             continue
-        legend = _legend(soup, table)
+        legend = legend_of(soup, table)
         report = AccessReport([])
         for tr in rows[1:]:
             cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["td", "th"])]

@@ -90,3 +90,53 @@ def get(
             return await client.get_json(full, params or None)
 
     out.print_json(json.dumps(asyncio.run(run()), ensure_ascii=False))
+
+
+def survey(
+    class_name: Annotated[
+        str | None, typer.Option("--class", metavar="КЛАСС", help="Класс для пробы (по умолчанию — старший).")
+    ] = None,
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", help="Файл описания структуры ответов сервера (без персональных данных).")
+    ] = Path("survey-bundle.json"),
+    session: SessionOpt = None,
+) -> None:
+    """Первое подключение к серверу школы: проверить всё, на что опирается программа, на маленькой пробе.
+
+    Только чтение: один класс, одна группа, один период, неделя уроков, один день отчёта о доступе. Для каждого
+    допущения — ✓ (так и есть), ✗ (сервер отвечает иначе — и что это значит для проверки) или ? (не удалось
+    увидеть). В файл --out записывается структура ответов — ключи, типы, количества, справочники (виды периодов и
+    работ, коды посещаемости, заголовки и условные обозначения отчёта) — без имён, отметок, текстов и номеров
+    людей: его можно отправить разработчикам.
+
+    Код выхода: 0 — все допущения верны; 1 — что-то отличается или не проверено; 5/6/10 — как у login-check.
+    """
+    from rich.table import Table
+
+    from asurso_sync.survey import MARK, bundle_bytes, run_survey
+    from cache.files import write_private_bytes
+
+    config = STATE.config()
+
+    async def run() -> Any:
+        async with make_client(config, session_file=session) as client:
+            return await run_survey(client, class_name=class_name)
+
+    with err.status("Проверка сервера…"):
+        result = asyncio.run(run())
+    table = Table(title=f"Проверка сервера {config.asurso.base_url}", title_justify="left", show_lines=True)
+    for col in ("Проверка", "", "Что видно", "Что это значит"):
+        table.add_column(col)
+    for c in result.checks:
+        style = {"ok": "green", "differs": "red", "unknown": "yellow"}[c.verdict]
+        table.add_row(c.title, f"[{style}]{MARK[c.verdict]}[/]", c.seen, c.meaning)
+    out.print(table)
+    write_private_bytes(out_file, bundle_bytes(result))
+    out.print(f"Структура ответов (без персональных данных) записана: {out_file}", highlight=False, soft_wrap=True)
+    if not result.all_ok:
+        differs = sum(1 for c in result.checks if c.verdict != "ok")
+        err.print(
+            f"[yellow]Внимание:[/] не подтвердилось допущений: {differs}. Отправьте {out_file} разработчикам.",
+            highlight=False,
+        )
+        raise typer.Exit(exitcodes.ATTENTION)

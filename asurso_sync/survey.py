@@ -1,0 +1,395 @@
+"""``asurso-sync survey``: the first contact with a school's server — every assumption the tool makes, checked on
+a small sample, and a redacted structure bundle for the maintainers.
+
+Read-only and small: one class, one of its groups, one term, one week of lessons, one day of the access report.
+Each check names an assumption of docs/server-api.md (and the shapes of issue «Meet the real asurso.ru»): ✓ it
+holds, ✗ the server differs (and what that means for the checks), ? it could not be seen. The bundle keeps only
+keys, types, counts and the server's dictionaries (term kinds, work types, attendance codes, the report's headers
+and legend) — never a name, a mark, a text or an id of a person (:func:`shape`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from adapters.netschool import api
+from adapters.netschool.client import NetSchoolClient
+from adapters.netschool.errors import NetSchoolError
+from adapters.netschool.models import Journal, LessonEdit, Term, parse
+from adapters.netschool.reports import (
+    fetch_access_report_asp,
+    fetch_access_report_hub,
+    legend_of,
+    parse_access_report,
+)
+from cache.access import classify
+
+Verdict = Literal["ok", "differs", "unknown"]
+MARK = {"ok": "✓", "differs": "✗", "unknown": "?"}
+
+
+@dataclass
+class Check:
+    title: str
+    verdict: Verdict
+    seen: str  # what the server showed: counts, field names, codes — never a person's data
+    meaning: str = ""  # what a difference means for the checks of the journal
+
+
+@dataclass
+class Survey:
+    checks: list[Check] = field(default_factory=list)
+    bundle: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_ok(self) -> bool:
+        return all(c.verdict == "ok" for c in self.checks)
+
+    def add(self, title: str, verdict: Verdict, seen: str, meaning: str = "") -> None:
+        self.checks.append(Check(title, verdict, seen, meaning if verdict != "ok" else ""))
+
+
+def shape(value: Any) -> Any:
+    """The structure of a JSON value with every datum removed: objects keep their keys, arrays the merged shape
+    of their items, scalars become their type («str», «int», «float», «bool», «null»)."""
+    if isinstance(value, dict):
+        return {str(k): shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        merged: Any = None
+        for item in value[:200]:
+            merged = _merge(merged, shape(item))
+        return [merged] if merged is not None else []
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str"
+
+
+def _merge(a: Any, b: Any) -> Any:
+    if a is None or a == "null":
+        return b
+    if b is None or b == "null":
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _merge(a.get(k), b.get(k)) for k in sorted(set(a) | set(b))}
+    if isinstance(a, list) and isinstance(b, list):
+        return [_merge(a[0] if a else None, b[0] if b else None)] if a or b else []
+    return a if a == b else f"{a}|{b}" if isinstance(a, str) and isinstance(b, str) else a
+
+
+def _count(value: Any) -> int | None:
+    return len(value) if isinstance(value, list) else None
+
+
+class Surveyor:
+    """Runs the checks with one logged-in client; every answer's structure goes into the bundle."""
+
+    def __init__(self, client: NetSchoolClient, *, class_name: str | None, today: date) -> None:
+        self.c = client
+        self.class_name = class_name
+        self.today = today
+        self.result = Survey()
+        self.endpoints: dict[str, Any] = {}
+
+    async def raw(self, label: str, path: str, params: Any = None) -> Any:
+        data = await self.c.get_json(path, params)
+        self.endpoints[label] = {"shape": shape(data), "count": _count(data)}
+        return data
+
+    async def attempt(self, title: str, step: Callable[[], Awaitable[None]], meaning: str) -> None:
+        try:
+            await step()
+        except NetSchoolError as exc:
+            self.result.add(title, "unknown", f"не удалось: {exc}", meaning)
+
+    async def run(self) -> Survey:
+        r = self.result
+        info = self.c.info
+        r.add(
+            "Вход по логину и паролю",
+            "ok" if info is not None else "unknown",
+            f"сервер {self.c.server_version or 'версия не названа'}",
+        )
+        ctx = self.c.context
+        r.add(
+            "Контекст пользователя (webapi/context)",
+            "ok" if ctx and ctx.schoolYearId else "differs",
+            "учебный год назван" if ctx and ctx.schoolYearId else "учебный год не назван",
+            "без текущего учебного года синхронизация не начнётся",
+        )
+        self.state: dict[str, Any] = {}
+        await self.attempt(
+            "Учебные периоды и их виды", self._terms, "итоговые отметки будут проверяться без вида периода"
+        )
+        await self.attempt("Классы и учебные группы", self._groups, "без групп класса журнал не прочитать")
+        await self.attempt("Справочники: виды работ и отметки посещаемости", self._dictionaries, "")
+        await self.attempt("Журнал группы за период", self._journal, "журнал группы не прочитан — проверка невозможна")
+        await self.attempt("Расписание уроков (номера, учитель урока)", self._schedule, "номера уроков будут пустыми")
+        await self.attempt("Тема урока и КТП", self._topic_and_plan, "тема урока и её связь с КТП не проверяются")
+        await self.attempt(
+            "Отчёт о доступе к классному журналу",
+            self._access_report,
+            "точное время внесения недоступно, сроки будут проверяться по снимкам 16:05",
+        )
+        r.bundle = {
+            "survey": 1,
+            "server": {"version": self.c.server_version, "product": info.product if info else None},
+            "endpoints": self.endpoints,
+            "enumerations": self.state.get("enumerations", {}),
+            "checks": [{"title": c.title, "verdict": c.verdict, "seen": c.seen} for c in r.checks],
+        }
+        return r
+
+    async def _terms(self) -> None:
+        r = self.result
+        data = await self.raw("terms", "/webapi/terms")
+        terms = parse(list[Term], data, "terms")
+        kinds = sorted({(t.termTypeId, _kind_word(t.termName)) for t in terms}, key=lambda k: (k[0] or 0, k[1]))
+        self.state.setdefault("enumerations", {})["term_kinds"] = [{"termTypeId": k, "word": w} for k, w in kinds]
+        quarter = [t for t in terms if t.termTypeId == 1]
+        r.add(
+            "Учебные периоды и их виды",
+            "ok" if terms and all(t.termTypeId is not None for t in terms) else "differs",
+            "виды периодов: " + ", ".join(f"{k} ({w})" for k, w in kinds) if kinds else "периодов нет",
+            "вид периода не назван: итоговые отметки за периоды проверяются по их датам",
+        )
+        words = dict(kinds)
+        r.add(
+            "Четверти — вид 1",
+            "ok" if not quarter or words.get(1) == "четверть" else "differs",
+            f"вид 1 — «{words.get(1, 'нет')}»",
+            "виды периодов названы иначе, чем ожидалось: проверьте итоговые отметки вручную",
+        )
+        self.state["terms"] = terms
+
+    async def _groups(self) -> None:
+        r = self.result
+        classes = await api.fetch_classes(self.c)
+        self.endpoints["classes"] = {"count": len(classes)}
+        pick = [k for k in classes if self.class_name and k.name and k.name.casefold() == self.class_name.casefold()]
+        sample = pick[0] if pick else sorted(classes, key=lambda k: (k.grade_number or 0, k.name or ""))[-1]
+        data = await self.raw("subjectgroups?classId", "/webapi/subjectgroups", {"classId": sample.id})
+        groups = [g for g in data if isinstance(g, dict)] if isinstance(data, list) else []
+        teacher_field = (
+            "teachers"
+            if any("teachers" in g for g in groups)
+            else "teacher"
+            if any("teacher" in g for g in groups)
+            else "нет"
+        )
+        r.add(
+            "Учебные группы класса (subjectgroups?classId)",
+            "ok" if groups and teacher_field != "нет" else "differs" if groups else "unknown",
+            f"групп в классе: {len(groups)}; учитель группы — поле «{teacher_field}»",
+            "учитель группы не назван: замечания уйдут заместителю, а не учителю",
+        )
+        extra = any("extraCurricular" in g for g in groups)
+        r.add(
+            "Признак внеурочной деятельности у группы",
+            "ok" if extra else "unknown",
+            "поле extraCurricular есть" if extra else "поля extraCurricular нет",
+            "внеурочные группы не отличить от уроков: их проверят как уроки (R19)",
+        )
+        search = await self.c.post_read_json("/webapi/terms/search", {"classIds": [sample.id]})
+        self.endpoints["terms/search"] = {"shape": shape(search), "count": _count(search)}
+        class_terms = parse(list[Term], search, "terms/search")
+        r.add(
+            "Периоды класса (terms/search)",
+            "ok" if class_terms else "differs",
+            f"периодов у класса: {len(class_terms)}",
+            "периоды класса не названы: журнал читается по периодам школы",
+        )
+        self.state.update(
+            sample=sample,
+            groups=groups,
+            class_terms=class_terms,
+            year_id=self.c.context.schoolYearId if self.c.context else None,
+        )
+
+    async def _dictionaries(self) -> None:
+        r = self.result
+        types = await api.fetch_assignment_types(self.c)
+        reasons = await api.fetch_attendance_reasons(self.c)
+        enum = self.state.setdefault("enumerations", {})
+        enum["assignment_types"] = [{"id": t.id, "name": t.name, "abbr": t.abbr} for t in types]
+        enum["attendance_codes"] = [{"code": x.mark, "name": x.name} for x in reasons]
+        homework = [t for t in types if t.id == 3]
+        r.add(
+            "Вид работы 3 — «Домашнее задание»",
+            "ok" if homework and (homework[0].name or "").casefold() == "домашнее задание" else "differs",
+            f"видов работ: {len(types)}, наибольший номер {max((t.id for t in types), default=0)}",
+            "домашнее задание распознаётся по имени вида работы; проверьте его в справочнике",
+        )
+
+    async def _journal(self) -> None:
+        r = self.result
+        groups = self.state.get("groups") or []
+        terms: list[Term] = self.state.get("class_terms") or []
+        current = [t for t in terms if t.startDate <= self.today <= t.endDate] or terms[:1]
+        if not groups or not current:
+            r.add("Журнал группы за период", "unknown", "нет группы или периода для пробы")
+            return
+        sample = self.state["sample"]
+        group = groups[0]
+        term = current[0]
+        params = {
+            "yearId": self.state.get("year_id"),
+            "classId": sample.id,
+            "grade": -1,
+            "sgId": group["id"],
+            "termId": term.id,
+        }
+        data = await self.raw("grade/journal", "/webapi/grade/journal", params)
+        body = (data.get("journals") or [{}])[0] if isinstance(data, dict) else {}
+        nested = any(isinstance(m, dict) and m.get("assignments") for m in body.get("classMeeting") or [])
+        top = bool(body.get("assignments"))
+        where = "в уроках (classMeeting[].assignments)" if nested else "списком" if top else "не видны"
+        journal = parse(Journal, data, "grade/journal")
+        j = journal.journals[0] if journal.journals else None
+        r.add(
+            "Журнал группы за период",
+            "ok" if j is not None else "differs",
+            f"уроков {len(j.classMeeting) if j else 0}, заданий {len(j.assignments) if j else 0}, "
+            f"отметок {len(j.marks) if j else 0}; задания {where}",
+            "журнал не прочитан",
+        )
+        homework = [a for a in body.get("assignments") or [] if isinstance(a, dict) and a.get("typeId") == 3]
+        for m in body.get("classMeeting") or []:
+            homework += [a for a in (m.get("assignments") or []) if isinstance(a, dict) and a.get("typeId") == 3]
+        names = {k for a in homework for k in a if k.startswith("issue")}
+        r.add(
+            "Урок, на котором задано домашнее задание",
+            "ok" if "issueClassMeetingId" in names else "differs" if names else "unknown",
+            "поле " + ", ".join(sorted(names)) if names else "домашних заданий в пробе нет",
+            "урок выдачи домашнего задания не назван: срок ДЗ считается от урока, к которому оно задано",
+        )
+        self.state.update(group=group, term=term, lessons=j.classMeeting if j else [])
+
+    async def _schedule(self) -> None:
+        r = self.result
+        sample = self.state.get("sample")
+        if sample is None:
+            r.add("Расписание уроков (номера, учитель урока)", "unknown", "нет класса для пробы")
+            return
+        monday = self.today - timedelta(days=self.today.weekday())
+        params = {
+            "start": f"{monday.isoformat()}T00:00:00",
+            "end": f"{(monday + timedelta(days=6)).isoformat()}T00:00:00",
+            "classId": sample.id,
+        }
+        data = await self.raw("schedule/classmeetings", "/webapi/schedule/classmeetings", params)
+        items = [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+        numbered = sum(1 for m in items if m.get("number") is not None)
+        teacher = any("teacher" in m for m in items)
+        r.add(
+            "Расписание уроков (номера, учитель урока)",
+            "ok" if items and numbered == len(items) else "unknown" if not items else "differs",
+            f"уроков за неделю: {len(items)}, с номером: {numbered}; учитель урока "
+            + ("назван" if teacher else "не назван"),
+            "номера уроков не видны: замечания назовут урок датой",
+        )
+
+    async def _topic_and_plan(self) -> None:
+        r = self.result
+        lessons = self.state.get("lessons") or []
+        group, term = self.state.get("group"), self.state.get("term")
+        past = [m for m in lessons if m.date <= self.today]
+        if not past or group is None or term is None:
+            r.add("Тема урока и КТП", "unknown", "нет прошедшего урока для пробы")
+            return
+        params = {"cmid": past[-1].id, "sgId": group["id"], "termId": term.id}
+        data = await self.raw("grade/journal/edit", "/webapi/grade/journal/edit", params)
+        edit = parse(LessonEdit, data, "grade/journal/edit")
+        plan = await self.raw(
+            "subjectplans/getForSubjectGroup", "/webapi/subjectplans/getForSubjectGroup", {"sgId": group["id"]}
+        )
+        flat = isinstance(data, dict) and "lessonId" in data and "lesson" not in data
+        lesson_shape = "lessonId/lessonName" if flat else "lesson{…}"
+        r.add(
+            "Тема урока и КТП",
+            "ok" if edit is not None and plan is not None else "differs",
+            f"тема урока — {lesson_shape}; КТП {'получено' if plan else 'пусто'}",
+        )
+
+    async def _access_report(self) -> None:
+        r = self.result
+        sample = self.state.get("sample")
+        if sample is None:
+            r.add("Отчёт о доступе к классному журналу", "unknown", "нет класса для пробы")
+            return
+        day = self.today - timedelta(days=1)
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+        how = "хаб"
+        try:
+            html = await fetch_access_report_hub(self.c, sample.id, day, day, timeout=60)
+        except NetSchoolError:
+            how = "страницы ASP"
+            html = await fetch_access_report_asp(self.c, sample.id, day, day)
+        report = parse_access_report(html)
+        kinds = [classify(e.action)[0] for e in report.entries]
+        known = sum(1 for k in kinds if k != "other")
+        legend = _legend_codes(html)
+        self.state.setdefault("enumerations", {})["access_report"] = {
+            "headers": _headers(html),
+            "legend": legend,
+            "rows": len(report.entries),
+            "rows_without_user": report.without_user,
+            "rows_unreadable": report.unreadable,
+            "classified": known,
+        }
+        good = report.entries and known == len(report.entries) and not report.unreadable
+        r.add(
+            "Отчёт о доступе к классному журналу",
+            "ok" if good else "unknown" if not report.entries else "differs",
+            f"через {how}; строк за {day:%d.%m}: {len(report.entries)}, распознано действий: {known}, "
+            f"без пользователя: {report.without_user}; "
+            + (f"действия кодами, условных обозначений: {len(legend)}" if legend else "действия словами, без кодов"),
+            "точное время внесения недоступно, сроки будут проверяться по снимкам 16:05",
+        )
+
+
+def _kind_word(name: str | None) -> str:
+    """The kind a term's name says («2 четверть» → «четверть»), without its number."""
+    words = [w for w in (name or "").casefold().split() if not w.isdigit() and not w.rstrip("-ая").isdigit()]
+    return " ".join(words) or "?"
+
+
+def _headers(html: str) -> list[str]:
+    from bs4 import BeautifulSoup
+
+    table = BeautifulSoup(html, "html.parser").select_one("table.table-print")
+    if table is None:
+        return []
+    first = table.find("tr")
+    return [" ".join(c.get_text(" ", strip=True).split()) for c in first.find_all(["th", "td"])] if first else []
+
+
+def _legend_codes(html: str) -> dict[str, str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    return legend_of(soup, soup.select_one("table.table-print"))
+
+
+async def run_survey(client: NetSchoolClient, *, class_name: str | None = None, today: date | None = None) -> Survey:
+    """Check with a logged-in client (the caller's ``async with``) and return the verdicts and the redacted bundle.
+    «Today» is the server's date (its ``Date`` header), not this computer's."""
+    when = today or (client.server_time.date() if client.server_time else datetime.now().date())
+    return await Surveyor(client, class_name=class_name, today=when).run()
+
+
+def bundle_bytes(survey: Survey) -> bytes:
+    return json.dumps(survey.bundle, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+__all__ = ["MARK", "Check", "Survey", "bundle_bytes", "run_survey", "shape"]
