@@ -265,9 +265,7 @@ class Sync:
                 t = terms[term_id]
                 if self._term_selected(t, today):
                     jobs.append((sg, where, term_id))
-        schedule = await self._schedules(
-            classes, [terms[t] for _, _, t in jobs if terms[t].termTypeId != calendar.YEAR_TERM_TYPE]
-        )
+        schedule = await self._schedules(classes, [terms[t] for _, _, t in jobs if t not in self._year_terms])
         # The snapshot reads the same journals as the nightly sync, not only groups with lessons today: the 16:05
         # observation also decides yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
         self._total(len(jobs))
@@ -302,7 +300,7 @@ class Sync:
         if self.opt.end and t.startDate > self.opt.end:
             return False
         tail = timedelta(days=max(self.opt.lookback_days, TERM_TAIL_DAYS))
-        if t.termTypeId == calendar.YEAR_TERM_TYPE and t.endDate > today + tail:
+        if t.id in self._year_terms and t.endDate > today + tail:
             return False  # the year's own period holds only the year marks: read from near the year's end
         if t.startDate > today + tail:
             return False  # not started, and not about to
@@ -525,6 +523,7 @@ class Sync:
 
     _class_term_map: dict[int, list[int]]
     _term_types: dict[int, int | None]
+    _year_terms: set[int] = frozenset()  # type: ignore[assignment]  # the year's own periods (calendar)
 
     async def _class_terms(self, classes: list[int]) -> list[Term]:
         """The terms each class works in (``terms/search`` by class), from the server."""
@@ -556,7 +555,12 @@ class Sync:
                 found[t.id] = t
 
         await self._gather(one(c) for c in classes)
-        return list(found.values())
+        terms = list(found.values())
+        span = (min(t.startDate for t in terms), max(t.endDate for t in terms)) if terms else None
+        self._year_terms = {
+            t.id for t in terms if calendar.is_year_period(t.termTypeId, t.termName, t.startDate, t.endDate, span)
+        }
+        return terms
 
     async def _schedules(self, classes: list[int], terms: list[Term]) -> dict[int, ClassMeeting]:
         if not terms:
@@ -618,7 +622,7 @@ class Sync:
                 had = live_count(self.db, "class_meeting", scope) + live_count(self.db, "enrollment", scope)
                 if had:
                     raise EmptyUnitError("journal", scope, had)
-            year = self._term_types.get(term_id) == calendar.YEAR_TERM_TYPE
+            year = term_id in self._year_terms
             data_rows = mirror.journal_rows(body, sg, term_id, schedule, marks_only=year)
             self._save(
                 "journal",

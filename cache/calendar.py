@@ -11,13 +11,31 @@ The rules engine keeps its own reading of its facts (docs/rules.md, ruling R7); 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlite_utils import Database
 
 # ``term_type_id`` of the year's own period, whose journal carries the year marks (docs/server-api.md §3, «year
 # marks»; inferred: only 1 = quarter is confirmed).
 YEAR_TERM_TYPE = 4
+
+
+def is_year_period(
+    type_id: int | None, name: str | None, start: date, end: date, year: tuple[date, date] | None
+) -> bool:
+    """Whether a term of the server's list is the year's own period (its journal carries the year marks).
+
+    The server's kinds are read from its own list, not from a fixed table: ``termTypeId`` 4 is only inferred, so a
+    term is also the year when its name says «год» or it spans the school year (within two weeks at its start and
+    three at its end) — a half-year or a trimester never does (docs/server-api.md §3, «year marks»)."""
+    if type_id == YEAR_TERM_TYPE:
+        return True
+    if name and name.strip().casefold() in ("год", "учебный год", "годовая", "годовые"):
+        return True
+    if year is None:
+        return False
+    return start <= year[0] + timedelta(days=14) and end >= year[1] - timedelta(days=21)
+
 
 # True when the ISO day in column/expression {day} lies inside a live vacation.
 _IN_VACATION = (

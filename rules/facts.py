@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from cache import BackgroundReads
+from cache.calendar import YEAR_TERM_TYPE, is_year_period
 
 HOMEWORK_NAME = "Домашнее задание"
 
@@ -318,10 +319,18 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         for a, b in q('SELECT "start_date", "end_date" FROM "vacation" WHERE "gone_at" IS NULL')
         if a and b
     ]
-    for tid, a, b, typ, name in q(
-        'SELECT "id", "start_date", "end_date", "term_type_id", "name" FROM "term" WHERE "gone_at" IS NULL'
-    ):
-        f.terms[tid] = TermSpan(_d(a), _d(b), typ, name)  # type: ignore[arg-type]
+    listed = [
+        (tid, date.fromisoformat(a[:10]), date.fromisoformat(b[:10]), typ, name)
+        for tid, a, b, typ, name in q(
+            'SELECT "id", "start_date", "end_date", "term_type_id", "name" FROM "term" WHERE "gone_at" IS NULL'
+        )
+        if a and b
+    ]
+    span = (min(r[1] for r in listed), max(r[2] for r in listed)) if listed else None
+    for tid, start, end, typ, name in listed:
+        # the year's own period by the server's list (its kind, its name or its span), whatever its type id
+        kind = YEAR_TERM_TYPE if is_year_period(typ, name, start, end, span) else typ
+        f.terms[tid] = TermSpan(start, end, kind, name)
     days: dict[str, date] = {}  # one date object per distinct day (memory on a full year)
     shared: dict[Any, Any] = {}  # one object per distinct group / term / type id
     weights: dict[float, float] = {}
@@ -377,10 +386,10 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         if not record:
             continue
         aid, students, values, first, last = record.split(US)
-        a = by_id.get(int(aid))  # marks of a removed assignment are not read
-        if a is not None:  # both lists are concatenated in the same row order, so they stay aligned
+        held_by = by_id.get(int(aid))  # marks of a removed assignment are not read
+        if held_by is not None:  # both lists are concatenated in the same row order, so they stay aligned
             ids = tuple(map(person, students.split(",")))
-            a.marks = MarkSet(ids, tuple(map(value, values.split(","))), intern(first), intern(last))
+            held_by.marks = MarkSet(ids, tuple(map(value, values.split(","))), intern(first), intern(last))
     for cm, student, reason, first in q(
         'SELECT "class_meeting_id", "student_id", "reason", "first_seen_at" FROM "attendance" WHERE "gone_at" IS NULL'
     ):
@@ -446,10 +455,10 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
             if not record:
                 continue
             aid, entered, low, high = record.split(US)
-            a = by_id.get(int(aid))
-            if a is not None:
-                a.entered = intern(entered) if entered else None
-                a.marked = (intern(low), intern(high)) if low else None
+            work_item = by_id.get(int(aid))
+            if work_item is not None:
+                work_item.entered = intern(entered) if entered else None
+                work_item.marked = (intern(low), intern(high)) if low else None
     return f
 
 
