@@ -557,8 +557,18 @@ class Sync:
         await self._gather(one(c) for c in classes)
         terms = list(found.values())
         span = (min(t.startDate for t in terms), max(t.endDate for t in terms)) if terms else None
+        bounds = [(t.startDate, t.endDate) for t in terms]
         self._year_terms = {
-            t.id for t in terms if calendar.is_year_period(t.termTypeId, t.termName, t.startDate, t.endDate, span)
+            t.id
+            for t in terms
+            if calendar.is_year_period(
+                t.termTypeId,
+                t.termName,
+                t.startDate,
+                t.endDate,
+                span,
+                has_parts=calendar.has_parts((t.startDate, t.endDate), bounds),
+            )
         }
         return terms
 

@@ -21,20 +21,32 @@ YEAR_TERM_TYPE = 4
 
 
 def is_year_period(
-    type_id: int | None, name: str | None, start: date, end: date, year: tuple[date, date] | None
+    type_id: int | None,
+    name: str | None,
+    start: date,
+    end: date,
+    year: tuple[date, date] | None,
+    *,
+    has_parts: bool = True,
 ) -> bool:
     """Whether a term of the server's list is the year's own period (its journal carries the year marks).
 
     The server's kinds are read from its own list, not from a fixed table: ``termTypeId`` 4 is only inferred, so a
-    term is also the year when its name says «год» or it spans the school year (within two weeks at its start and
-    three at its end) — a half-year or a trimester never does (docs/server-api.md §3, «year marks»)."""
+    term is also the year when its name says «год», or when it spans the school year (within two weeks at its
+    start and three at its end) **and** shorter terms lie inside it (``has_parts``): a school that works in one
+    year-long period keeps its lessons there. A half-year or a trimester never is (docs/server-api.md §3)."""
     if type_id == YEAR_TERM_TYPE:
         return True
     if name and name.strip().casefold() in ("год", "учебный год", "годовая", "годовые"):
         return True
-    if year is None:
+    if year is None or not has_parts:
         return False
     return start <= year[0] + timedelta(days=14) and end >= year[1] - timedelta(days=21)
+
+
+def has_parts(term: tuple[date, date], others: list[tuple[date, date]]) -> bool:
+    """Whether some shorter term lies inside ``term`` (it is then a sum of parts, not the only period)."""
+    return any(term[0] <= a and b <= term[1] and (a, b) != term for a, b in others)
 
 
 # True when the ISO day in column/expression {day} lies inside a live vacation.

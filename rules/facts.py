@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from cache import BackgroundReads
-from cache.calendar import YEAR_TERM_TYPE, is_year_period
+from cache.calendar import YEAR_TERM_TYPE, has_parts, is_year_period
 
 HOMEWORK_NAME = "Домашнее задание"
 
@@ -327,9 +327,11 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         if a and b
     ]
     span = (min(r[1] for r in listed), max(r[2] for r in listed)) if listed else None
+    bounds = [(r[1], r[2]) for r in listed]
     for tid, start, end, typ, name in listed:
         # the year's own period by the server's list (its kind, its name or its span), whatever its type id
-        kind = YEAR_TERM_TYPE if is_year_period(typ, name, start, end, span) else typ
+        parts = has_parts((start, end), bounds)
+        kind = YEAR_TERM_TYPE if is_year_period(typ, name, start, end, span, has_parts=parts) else typ
         f.terms[tid] = TermSpan(start, end, kind, name)
     days: dict[str, date] = {}  # one date object per distinct day (memory on a full year)
     shared: dict[Any, Any] = {}  # one object per distinct group / term / type id

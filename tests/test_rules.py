@@ -812,7 +812,7 @@ def test_the_first_check_after_a_complete_load_sees_the_year(tmp_path: Path, sch
 def test_the_years_own_period_is_known_by_the_servers_list_not_by_one_type_id() -> None:
     """Issue #20: only termTypeId 1 = четверть is confirmed. The year's period is the one of type 4, or named
     «Год», or spanning the school year; trimesters and half-years never are."""
-    from cache.calendar import is_year_period
+    from cache.calendar import has_parts, is_year_period
 
     d = date
     year = (d(2026, 9, 1), d(2027, 5, 31))
@@ -821,4 +821,9 @@ def test_the_years_own_period_is_known_by_the_servers_list_not_by_one_type_id() 
     assert not is_year_period(2, "1 полугодие", d(2026, 9, 1), d(2026, 12, 28), year)
     assert is_year_period(4, "Итоговая", d(2027, 5, 1), d(2027, 5, 31), year)  # the inferred id still counts
     assert is_year_period(7, "Год", d(2027, 5, 20), d(2027, 5, 31), year)
-    assert is_year_period(9, "2026/2027", d(2026, 9, 1), d(2027, 5, 25), year)  # spans the year
+    assert is_year_period(9, "2026/2027", d(2026, 9, 1), d(2027, 5, 25), year)  # spans the year, has parts
+    # a school that works in one year-long period keeps its lessons there: no parts inside, not «the year's own»
+    alone = (d(2026, 9, 1), d(2027, 5, 31))
+    assert not has_parts(alone, [alone])
+    assert not is_year_period(9, "Учебный период", *alone, year, has_parts=has_parts(alone, [alone]))
+    assert has_parts(alone, [alone, *trimesters])
