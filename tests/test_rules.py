@@ -827,3 +827,17 @@ def test_the_years_own_period_is_known_by_the_servers_list_not_by_one_type_id() 
     assert not has_parts(alone, [alone])
     assert not is_year_period(9, "Учебный период", *alone, year, has_parts=has_parts(alone, [alone]))
     assert has_parts(alone, [alone, *trimesters])
+
+
+def test_written_work_is_known_by_the_words_of_its_type() -> None:
+    """Issue #20: type ids go beyond 17 with names outside the built-in list; «Словарный диктант» is a diktant."""
+    from rules.context import DEFAULT_WRITTEN
+    from rules.facts import Facts
+
+    f = Facts()
+    f.type_name.update(
+        {18: "Словарный диктант", 19: "Творческая работа", 20: "Итоговая контрольная работа", 10: "Ответ на уроке"}
+    )
+    written = set(DEFAULT_WRITTEN)
+    assert [t for t in (18, 19, 20, 10) if f.is_written(t, written)] == [18, 19, 20]
+    assert not f.is_written(99, written)  # an unknown id is not written work
