@@ -320,3 +320,33 @@ def test_login_check_and_get_commands_over_loopback(runner: CliRunner, config_fi
         assert not emu.sessions
     result = runner.invoke(app, ["--config", str(config_file), "login-check"], env={})
     assert result.exit_code == 2 and "ASURSO_PASSWORD" in result.stderr
+
+
+def test_a_routine_security_warning_and_a_server_that_cannot_log_in(runner: Any, tmp_path: Any) -> None:
+    """Issue #20, through the real client over loopback: a SecurityWarning with warnType 1 and no atlist is
+    acknowledged and not taken for another session; «Ошибка входа в систему» is exit 6 (try later), not 5."""
+    from asurso_sync import exitcodes
+    from asurso_sync.cli import app
+    from tests.emu import serve
+    from tests.sync_helpers import make_config
+
+    routine = Emulator(EmulatorSettings(size="tiny", faults=Faults(drifts=frozenset({"routine_warning"}))))
+
+    async def login(base: str) -> NetSchoolClient:
+        client = NetSchoolClient(settings(base, timeout=5))
+        async with client:
+            await client.get_json("/webapi/classes")
+        return client
+
+    with serve(routine) as base:
+        client = asyncio.run(login(base))
+    assert client.stats.security_warnings == 0
+    assert ("POST", "/asp/securitywarning.asp") in client.stats.calls
+
+    down = Emulator(EmulatorSettings(size="tiny", faults=Faults(drifts=frozenset({"login_down"}))))
+    with serve(down) as base:
+        make_config(tmp_path, base_url=base)
+        env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_ASURSO__BASE_URL": base}
+        result = runner.invoke(app, ["-c", str(tmp_path / "config.toml"), "login-check"], env=env)
+    assert result.exit_code == exitcodes.TEMPFAIL, result.output
+    assert "Ошибка входа в систему" in result.output and "пароль тут ни при чём" in " ".join(result.output.split())

@@ -23,6 +23,8 @@ DRIFTS = frozenset(
         "asp_adt",  # JournalAccess.asp reads ADT/DDT (the emulator's old guess), not DATE_START/DATE_END
         "queue_bare_id",  # reports/{id}/queue answers a bare task id (servers before 2026)
         "esrnsec_once",  # the login answer sets ESRNSec once (not a second, empty time)
+        "routine_warning",  # every login lands on SecurityWarning with warnType 1 and no atlist (no other session)
+        "login_down",  # the login answers 409 «Ошибка входа в систему» (the server's database is down)
     }
 )
 

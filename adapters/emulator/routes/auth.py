@@ -184,6 +184,8 @@ async def _login(request: Request) -> Response:
     scid = field_("scid", "SCID")
     if scid != str(e.school.scid):
         return JSONResponse({"message": "Образовательная организация не найдена"}, 409)
+    if "login_down" in e.settings.faults.drifts:  # the server's database is down: nobody gets in
+        return JSONResponse({"message": "Ошибка входа в систему"}, 409)
     login = field_("un", "UN")
     key = login.casefold()
     now = e.clock
@@ -223,7 +225,7 @@ async def _login(request: Request) -> Response:
     e.sessions[at] = sess
     if pending:
         entry = "/angular/school/choose-session-role/"
-    elif sess.warning:
+    elif sess.warning or "routine_warning" in e.settings.faults.drifts:
         entry = "/asp/SecurityWarning.asp"
     elif kind in ("student", "parent"):
         entry = "/angular/school/studentdiary/"
@@ -254,7 +256,13 @@ async def _login(request: Request) -> Response:
             "accessToken": None,
         },
         "entryPoint": entry,
-        "requestData": {"warnType": "1", "atlist": "\u0001".join(o.at for o in others)} if sess.warning else None,
+        "requestData": (
+            {"warnType": "1", "atlist": "\u0001".join(o.at for o in others)}
+            if sess.warning
+            else {"warnType": "1"}  # the routine notice of some servers: no other session listed
+            if "routine_warning" in e.settings.faults.drifts
+            else None
+        ),
         "errorMessage": None,
     }
     resp = JSONResponse(body)
