@@ -19,7 +19,7 @@ from typing import Any, Literal
 from adapters.netschool import api
 from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import NetSchoolError
-from adapters.netschool.models import Journal, LessonEdit, Term, parse
+from adapters.netschool.models import AttendanceReason, Journal, LessonEdit, Term, parse
 from adapters.netschool.reports import (
     fetch_access_report_asp,
     fetch_access_report_hub,
@@ -119,6 +119,9 @@ class Surveyor:
             "ok" if info is not None else "unknown",
             f"сервер {self.c.server_version or 'версия не названа'}",
         )
+        shapes = self.c.stats.shapes
+        r.add("Cookie сессии ESRNSec", "ok" if "ESRNSec" in shapes else "unknown", shapes.get("ESRNSec", "не видно"))
+        r.add("SecurityWarning при входе", "ok", shapes.get("SecurityWarning", "нет"))
         ctx = self.c.context
         r.add(
             "Контекст пользователя (webapi/context)",
@@ -218,7 +221,11 @@ class Surveyor:
     async def _dictionaries(self) -> None:
         r = self.result
         types = await api.fetch_assignment_types(self.c)
-        reasons = await api.fetch_attendance_reasons(self.c)
+        raw_reasons = await self.raw("grade/attendance/reasons", "/webapi/grade/attendance/reasons")
+        reasons = parse(list[AttendanceReason], raw_reasons, "grade/attendance/reasons")
+        field_name = (
+            "ReasonMark" if any(isinstance(x, dict) and "ReasonMark" in x for x in raw_reasons or []) else "mark"
+        )
         enum = self.state.setdefault("enumerations", {})
         enum["assignment_types"] = [{"id": t.id, "name": t.name, "abbr": t.abbr} for t in types]
         enum["attendance_codes"] = [{"code": x.mark, "name": x.name} for x in reasons]
@@ -226,7 +233,8 @@ class Surveyor:
         r.add(
             "Вид работы 3 — «Домашнее задание»",
             "ok" if homework and (homework[0].name or "").casefold() == "домашнее задание" else "differs",
-            f"видов работ: {len(types)}, наибольший номер {max((t.id for t in types), default=0)}",
+            f"видов работ: {len(types)}, наибольший номер {max((t.id for t in types), default=0)}; "
+            f"кодов посещаемости: {len(reasons)} (поле «{field_name}»)",
             "домашнее задание распознаётся по имени вида работы; проверьте его в справочнике",
         )
 
@@ -336,6 +344,15 @@ class Surveyor:
             how = "страницы ASP"
             html = await fetch_access_report_asp(self.c, sample.id, day, day)
         report = parse_access_report(html)
+        if how == "хаб":  # the fallback must read the same day the same way
+            asp = parse_access_report(await fetch_access_report_asp(self.c, sample.id, day, day))
+            r.add(
+                "Отчёт о доступе через страницы ASP (запасной путь)",
+                "ok" if asp.entries == report.entries else "differs",
+                f"строк через ASP: {len(asp.entries)}, через хаб: {len(report.entries)}",
+                "если хаб недоступен, отчёт через ASP прочитает другой период или не всё",
+            )
+            how += f", очередь отвечает {self.c.stats.shapes.get('report_queue', '?')}"
         kinds = [classify(e.action)[0] for e in report.entries]
         known = sum(1 for k in kinds if k != "other")
         legend = _legend_codes(html)

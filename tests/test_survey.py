@@ -45,6 +45,7 @@ def test_every_assumption_holds_on_the_emulator(plain: tuple[Emulator, int, str,
     assert isinstance(checks, list) and all(c["verdict"] == "ok" for c in checks) and len(checks) >= 12
     seen = " ".join(str(c["seen"]) for c in checks)
     assert "действия кодами" in seen and "без пользователя" in seen and "✓" in text
+    assert "последний пустой" in seen and "{taskId, queueKey}" in seen  # the real shapes, named
     assert emu.write_attempts == []  # read-only
 
 
@@ -75,12 +76,24 @@ def test_the_bundle_holds_nothing_of_a_person(plain: tuple[Emulator, int, str, d
         ("assignments_nested", "задания в уроках"),
         ("report_texts", "действия словами"),
         ("lesson_flat", "lessonId/lessonName"),
+        ("reason_mark", "поле «ReasonMark»"),
+        ("esrnsec_once", "выдан один раз"),
+        ("routine_warning", "обычное уведомление (warnType 1)"),
+        ("queue_bare_id", "номер задачи"),
+        ("asp_adt", "строк через ASP"),
     ],
 )
 def test_each_variant_is_named(tmp_path: Path, runner: CliRunner, drift: str, named: str) -> None:
+    """Against each of the emulator's variants the survey says which shape it met (the client reads them all)."""
     emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift}))))
     code, text, bundle = _survey(runner, tmp_path, emu)
     assert code in (exitcodes.OK, exitcodes.ATTENTION), text
     checks = bundle["checks"]
     assert isinstance(checks, list)
     assert named in " ".join(str(c["seen"]) for c in checks)
+
+
+def test_a_server_that_cannot_log_in_ends_the_survey_with_its_reason(tmp_path: Path, runner: CliRunner) -> None:
+    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({"login_down"}))))
+    code, text, bundle = _survey(runner, tmp_path, emu)
+    assert code == exitcodes.TEMPFAIL and "Ошибка входа в систему" in text and bundle == {}

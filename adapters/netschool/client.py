@@ -127,6 +127,8 @@ class Stats:
     security_warnings: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request sent
+    # which of the tolerated variants the server showed, as Russian phrases (``survey`` prints them)
+    shapes: dict[str, str] = field(default_factory=dict)
 
 
 class _Transient(Exception):
@@ -357,6 +359,13 @@ class NetSchoolClient:
             log.warning("Под учётной записью %s открыт другой сеанс (предупреждение сервера SecurityWarning)", s.login)
         elif warned:  # warnType 1 without a session list: the server's routine notice on an ordinary login
             log.info("Сервер показал SecurityWarning (тип %s) без списка других сеансов — подтверждаем", warn_type)
+        self.stats.shapes["SecurityWarning"] = (
+            "другой сеанс (atlist)"
+            if other
+            else f"обычное уведомление (warnType {warn_type}) без других сеансов"
+            if warned
+            else "нет"
+        )
         if warned:  # acknowledged with WarnType 2 («continue»), whatever type the server showed
             await self._ack_security_warning()
         return self.info
@@ -370,6 +379,15 @@ class NetSchoolClient:
             if v.split("=", 1)[0].strip() == "ESRNSec"
         ]
         good = next((v for v in reversed(values) if v), None)
+        self.stats.shapes["ESRNSec"] = (
+            "выдан один раз"
+            if len(values) == 1
+            else f"выдан {len(values)} раза, последний пустой — сохранён непустой"
+            if values and not values[-1]
+            else f"выдан {len(values)} раза"
+            if values
+            else "не выдан"
+        )
         if good is None or values[-1] == good:
             return
         jar = self.http.cookies.jar

@@ -212,7 +212,9 @@ async def fetch_access_report_hub(
                 raise
             answer = await client.post_read_json(f"/webapi/v2/reports/{REPORT}/queue", body)
         if isinstance(answer, dict):
+            client.stats.shapes["report_queue"] = "{taskId, queueKey}"
             return int(answer["taskId"]), str(answer.get("queueKey") or "") or None
+        client.stats.shapes["report_queue"] = "номер задачи (сервер до 2026 года)"
         return int(answer), None
 
     file_id = await client.hub_run(queue, timeout=timeout)
