@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,3 +40,33 @@ def run(emu: Emulator, config: Config, mode: str = "incremental", at: datetime |
         emu.clock = at
     options = SyncOptions(mode=mode, lookback_days=config.sync.lookback_days, **kw)  # type: ignore[arg-type]
     return asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu), sleep=no_wait))
+
+
+def sync_all_process(folder: Path, base: str, *, capture: bool = False) -> subprocess.Popen[bytes]:
+    """``asurso-sync sync --all`` as its own process against ``base``, with the config in ``folder``."""
+    env = {
+        **os.environ,
+        "ASURSO_PASSWORD": "Сота-2026",
+        "ASURSO_SYNC_ASURSO__BASE_URL": base,
+        "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
+        "ASURSO_SYNC_CONFIG": str(folder / "config.toml"),
+    }
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen([sys.executable, "-m", "asurso_sync", "sync", "--all"], env=env, stdout=out, stderr=out)
+
+
+def observations(cache: Path) -> int:
+    """Fully read units in a cache another process is writing (read-only, never migrating it)."""
+    try:
+        with closing(sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=5)) as conn:
+            return int(conn.execute('SELECT count(*) FROM "observation"').fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def wait_until_observed(cache: Path, count: int, proc: subprocess.Popen[Any], seconds: float = 60) -> None:
+    """Until the process has read ``count`` units (or ended, or ``seconds`` passed: then the test fails)."""
+    deadline = time.monotonic() + seconds
+    while observations(cache) <= count and proc.poll() is None:
+        assert time.monotonic() < deadline, "the sync did not get going"
+        time.sleep(0.05)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 
 from tests.emu import free_port
 from tests.smtp import Recorder, smtp_server
+from tests.sync_helpers import wait_until_observed
 
 pytestmark = pytest.mark.slow
 
@@ -195,14 +195,6 @@ class User:
         path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def _observations(cache: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{cache}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute('SELECT count(*) FROM "observation"').fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
-
 def test_readme_steps_on_a_fresh_machine(tmp_path: Path, emulator: str) -> None:
     folder = tmp_path / "school"
     folder.mkdir(mode=0o700)
@@ -226,10 +218,7 @@ def test_readme_steps_on_a_fresh_machine(tmp_path: Path, emulator: str) -> None:
     proc = subprocess.Popen(
         user.argv("sync", "--all"), cwd=folder, env=user.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 60
-    while _observations(folder / "cache.db") < 60 and proc.poll() is None:
-        assert time.monotonic() < deadline, "the full load did not start"
-        time.sleep(0.05)
+    wait_until_observed(folder / "cache.db", 60, proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     user.printed.append(("sync --all (прервана)", out + err))

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +20,7 @@ from asurso_sync.cli import app
 from asurso_sync.sync import SyncLocked
 from cache import canonical_dump, open_cache, rows
 from tests.emu import serve
-from tests.sync_helpers import make_config, run
+from tests.sync_helpers import make_config, run, sync_all_process, wait_until_observed
 
 START = datetime(2026, 11, 23, 16, 5)
 
@@ -204,28 +200,8 @@ def test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
         work = tmp_path / "work"
         work.mkdir()
         config = make_config(work, base_url=base)
-        env = {
-            **os.environ,
-            "ASURSO_PASSWORD": "Сота-2026",
-            "ASURSO_SYNC_ASURSO__BASE_URL": base,
-            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
-            "ASURSO_SYNC_CONFIG": str(work / "config.toml"),
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "asurso_sync", "sync", "--all"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if config.cache.path.exists():
-                db = open_cache(config.cache.path)
-                n = rows(db, 'SELECT count(*) AS n FROM "observation"')[0]["n"]
-                db.close()
-                if n > 40:
-                    break
-            time.sleep(0.05)
+        proc = sync_all_process(work, base)
+        wait_until_observed(config.cache.path, 40, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         partial = _dump_db(config.cache.path)
@@ -234,10 +210,9 @@ def test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
         assert rows(db, 'SELECT "status" FROM "sync_run"')[0]["status"] == "running"
         db.close()
         emu.sessions.clear()  # the killed process could not log out; its session would only cause a warning
-        done = subprocess.run(
-            [sys.executable, "-m", "asurso_sync", "sync", "--all"], env=env, capture_output=True, text=True, timeout=120
-        )
-        assert done.returncode == 0, done.stderr
+        done = sync_all_process(work, base, capture=True)
+        _out, err = done.communicate(timeout=120)
+        assert done.returncode == 0, err.decode()
     assert _dump_db(config.cache.path) == expected
     db = open_cache(config.cache.path)
     dup = rows(db, 'SELECT "assignment_id", "student_id", count(*) AS n FROM "mark" GROUP BY 1, 2 HAVING n > 1')
@@ -250,28 +225,8 @@ def test_sigterm_mid_sync_logs_out_and_stores_the_run_as_interrupted(tmp_path: P
     emu = Emulator(EmulatorSettings(size="tiny", clock=START, faults=replace(parse_faults(None), latency=0.01)))
     with serve(emu) as base:
         config = make_config(tmp_path, base_url=base)
-        env = {
-            **os.environ,
-            "ASURSO_PASSWORD": "Сота-2026",
-            "ASURSO_SYNC_ASURSO__BASE_URL": base,
-            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
-            "ASURSO_SYNC_CONFIG": str(tmp_path / "config.toml"),
-        }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "asurso_sync", "sync", "--all"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if config.cache.path.exists():
-                db = open_cache(config.cache.path)
-                n = rows(db, 'SELECT count(*) AS n FROM "observation"')[0]["n"]
-                db.close()
-                if n > 40:
-                    break
-            time.sleep(0.05)
+        proc = sync_all_process(tmp_path, base, capture=True)
+        wait_until_observed(config.cache.path, 40, proc)
         assert emu.sessions, "the sync should be logged in by now"
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)
