@@ -120,8 +120,9 @@ class Surveyor:
             f"сервер {self.c.server_version or 'версия не названа'}",
         )
         shapes = self.c.stats.shapes
-        r.add("Cookie сессии ESRNSec", "ok" if "ESRNSec" in shapes else "unknown", shapes.get("ESRNSec", "не видно"))
-        r.add("SecurityWarning при входе", "ok", shapes.get("SecurityWarning", "нет"))
+        if self.c.settings.session is None:  # an imported browser session shows no login answer to look at
+            r.add("Cookie сессии ESRNSec", "ok" if "ESRNSec" in shapes else "unknown", shapes.get("ESRNSec", "не видно"))
+            r.add("SecurityWarning при входе", "ok", shapes.get("SecurityWarning", "нет"))
         ctx = self.c.context
         r.add(
             "Контекст пользователя (webapi/context)",
