@@ -121,7 +121,8 @@ class Surveyor:
         )
         shapes = self.c.stats.shapes
         if self.c.settings.session is None:  # an imported browser session shows no login answer to look at
-            r.add("Cookie сессии ESRNSec", "ok" if "ESRNSec" in shapes else "unknown", shapes.get("ESRNSec", "не видно"))
+            cookie = shapes.get("ESRNSec")
+            r.add("Cookie сессии ESRNSec", "ok" if cookie else "unknown", cookie or "не видно")
             r.add("SecurityWarning при входе", "ok", shapes.get("SecurityWarning", "нет"))
         ctx = self.c.context
         r.add(
