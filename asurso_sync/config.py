@@ -403,7 +403,7 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
         owner = owner_name(path)
         raise ConfigError(
             f"Нет прав на чтение файла конфигурации {path}: его владелец — пользователь «{owner}». Запустите "
-            f"команду от него: sudo -u {owner} asurso-sync … (README, «Запуск по расписанию»)."
+            f"команду от него: sudo -u {owner} asurso-sync … (README, «Работа по расписанию»)."
         ) from None
     except OSError as exc:
         raise ConfigError(f"Не удалось прочитать файл конфигурации {path}: {exc.strerror}") from exc

@@ -122,7 +122,7 @@ class Surveyor:
         shapes = self.c.stats.shapes
         if self.c.settings.session is None:  # an imported browser session shows no login answer to look at
             cookie = shapes.get("ESRNSec")
-            r.add("Cookie сессии ESRNSec", "ok" if cookie else "unknown", cookie or "не видно")
+            r.add("Ключ сессии (cookie ESRNSec)", "ok" if cookie else "unknown", cookie or "не видно")
             r.add("SecurityWarning при входе", "ok", shapes.get("SecurityWarning", "нет"))
         ctx = self.c.context
         r.add(

@@ -67,7 +67,7 @@ def _no_read_message(path: Path) -> str:
         f"Нет прав на чтение кэша {path}: его владелец — пользователь «{owner}», команда запущена от "
         f"«{_current_user()}», а права файла {oct(stat.S_IMODE(path.stat().st_mode))[2:]} (в нём персональные "
         f"данные обучающихся, другим он закрыт намеренно). Запустите команду от владельца: "
-        f"sudo -u {owner} asurso-sync … (README, «Запуск по расписанию»)."
+        f"sudo -u {owner} asurso-sync … (README, «Работа по расписанию»)."
     )
 
 
