@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adapters.emulator.faults import Faults
 from adapters.emulator.scenario import Built, Scenario, ScenarioError, build, lesson_key, load, normalize_group
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
@@ -234,8 +235,8 @@ async def _no_wait(_seconds: float) -> None:
     await asyncio.sleep(0)
 
 
-def run_case(path: Path, workdir: Path | None = None) -> CaseResult:
-    """Serve, sync, check and compare one scenario file."""
+def run_case(path: Path, workdir: Path | None = None, faults: Faults | None = None) -> CaseResult:
+    """Serve, sync, check and compare one scenario file (``faults``: the emulator's variants, for tests)."""
     started = time.perf_counter()
     sc = load(path)
     base = CaseResult(str(path), sc.id, sc.title, sc.section, False, 0.0, xfail=sc.xfail)
@@ -245,7 +246,8 @@ def run_case(path: Path, workdir: Path | None = None) -> CaseResult:
     first, last, check_at = _period(sc)
     with tempfile.TemporaryDirectory(prefix="casebook-", dir=workdir) as tmp:
         folder = Path(tmp)
-        emu = Emulator(EmulatorSettings(prebuilt=(b.school, b.journal), clock=_at(first, 1)))
+        settings = EmulatorSettings(prebuilt=(b.school, b.journal), clock=_at(first, 1))
+        emu = Emulator(replace(settings, faults=faults) if faults is not None else settings)
         emu.reports.build_seconds = 0
         config = prepare(folder, emu, 25, thresholds=False)  # a case states the school's thresholds itself
         access = "auto" if sc.observe.access_log else "off"

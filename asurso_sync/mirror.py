@@ -179,6 +179,7 @@ def journal_rows(
             "is_tkr": 1 if cm.isTkr else 0,
             "read_only": None,
             "teacher_id": t.id if cm.id in schedule and (t := schedule[cm.id].teacher) is not None else None,
+            "relay": schedule[cm.id].relay if cm.id in schedule else None,
         }
         for cm in body.classMeeting
     ]

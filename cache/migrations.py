@@ -138,5 +138,11 @@ def m0017_named_views(db: Database) -> None:
     _run_sql_file(db, "0017_named_views.sql")
 
 
+@migrations(name="0018_lesson_relay")
+def m0018_lesson_relay(db: Database) -> None:
+    """The schedule's ``relay`` of a lesson: 2 marks внеурочная деятельность (ruling R19), 1 a lesson."""
+    db.execute('ALTER TABLE "class_meeting" ADD COLUMN "relay" INTEGER')
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

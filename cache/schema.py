@@ -155,6 +155,7 @@ ENTITIES: dict[str, Entity] = {
                 "is_tkr": INT,
                 "read_only": INT,
                 "teacher_id": INT,
+                "relay": INT,
             },
             "Урок (schedule/classmeetings, grade/journal → classMeeting); teacher_id = учитель, которого сервер "
             "записал на этот урок (замена).",

@@ -311,6 +311,12 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         f.groups.append(sg)
         if extra:
             f.extracurricular.add(sg)
+    # a group none of whose scheduled lessons is a lesson: the schedule's relay 2 (внеурочная деятельность, R19)
+    for (sg,) in q(
+        'SELECT "sg_id" FROM "class_meeting" WHERE "gone_at" IS NULL GROUP BY "sg_id" '
+        'HAVING count("relay") > 0 AND min("relay") = 2 AND max("relay") = 2'
+    ):
+        f.extracurricular.add(sg)
     for sg, tid in q(
         'SELECT "sg_id", min("teacher_id") FROM "subject_group_teacher" WHERE "gone_at" IS NULL GROUP BY 1'
     ):

@@ -175,3 +175,13 @@ def test_the_deputy_correcting_a_lesson_is_no_substitute(tmp_path: Path) -> None
     case.write_text(text, encoding="utf-8")
     result = run_case(case)
     assert result.passed, [r.text() for r in (*result.missing, *result.extra)] + [a.text() for a, _b in result.wrong]
+
+
+def test_extracurricular_groups_are_known_by_the_schedules_relay_too() -> None:
+    """Issue #20 / ruling R19: a server that does not flag a group as внеурочная деятельность still marks its
+    lessons with relay 2 in the schedule; CB-48 holds with the flag gone."""
+    from adapters.emulator.faults import Faults
+    from asurso_sync.casebook import run_case
+
+    result = run_case(CASEBOOK / "cb-48.toml", faults=Faults(drifts=frozenset({"no_extracurricular_flag"})))
+    assert result.passed, (result.missing, result.extra, result.wrong, result.undecided)

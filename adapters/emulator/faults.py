@@ -25,6 +25,7 @@ DRIFTS = frozenset(
         "esrnsec_once",  # the login answer sets ESRNSec once (not a second, empty time)
         "routine_warning",  # every login lands on SecurityWarning with warnType 1 and no atlist (no other session)
         "login_down",  # the login answers 409 «Ошибка входа в систему» (the server's database is down)
+        "no_extracurricular_flag",  # subjectgroups without extraCurricular: only classmeetings' relay 2 tells
     }
 )
 

@@ -158,6 +158,8 @@ class Views:
                     "extraCurricular": g.extracurricular,
                 }
             )
+            if "no_extracurricular_flag" in self.drifts:  # only the schedule's relay tells (issue #20)
+                out[-1].pop("extraCurricular")
         return out
 
     def enrolled(self, sg_id: int, term: Term, now: datetime) -> list[dict[str, Any]]:
@@ -214,7 +216,7 @@ class Views:
                 "id": self.id(le.id),
                 "day": d2s(le.day),
                 "number": le.number,
-                "relay": 1,
+                "relay": 2 if self.s.groups[le.sg_id].extracurricular else 1,
                 "room": None,
                 "subjectGroupId": self.id(le.sg_id),
                 "scheduleTimeId": le.number,

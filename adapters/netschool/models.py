@@ -181,6 +181,7 @@ class ClassMeeting(Model):
     scheduleTimeId: int | None = None
     room: str | None = None
     teacher: Named | None = None  # who the server records for this lesson (a substitute) [I: docs/server-api.md §3]
+    relay: int | None = None  # 1 a lesson, 2 внеурочная деятельность (the review in issue #20; docs/server-api.md §3)
 
 
 class ScheduleTime(Model):
