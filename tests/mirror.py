@@ -112,6 +112,7 @@ class Mirror:
                     "is_tkr": 0,
                     "read_only": None,
                     "teacher_id": le[3] if len(le) > 3 else None,  # type: ignore[misc]
+                    "relay": None,
                 }
                 for le in lessons
             ],
