@@ -92,15 +92,21 @@ def demo(
         highlight=False,
     )
     out.print("\nЧто посмотреть:", highlight=False)
-    out.print(f"  письма (.eml, открываются почтовой программой): {o / 'mail'}", highlight=False)
-    out.print(f"  списки замечаний и сводка (.html, .xlsx): {o / 'remarks'}", highlight=False)
-    out.print(f"  замечания (JSON Lines): {o / 'findings.jsonl'};  эталон: {o / 'ground_truth.jsonl'}", highlight=False)
-    out.print(f"  точность по правилам: {o / 'accuracy.txt'}", highlight=False)
+    out.print(f"  письма (.eml, открываются почтовой программой): {o / 'mail'}", highlight=False, soft_wrap=True)
+    out.print(f"  списки замечаний и сводка (.html, .xlsx): {o / 'remarks'}", highlight=False, soft_wrap=True)
     out.print(
-        f"  кэш (SQLite): {o / 'cache.db'} — например, asurso-sync -c {o / 'config.toml'} status", highlight=False
+        f"  замечания (JSON Lines): {o / 'findings.jsonl'};  эталон: {o / 'ground_truth.jsonl'}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(f"  точность по правилам: {o / 'accuracy.txt'}", highlight=False, soft_wrap=True)
+    out.print(
+        f"  кэш (SQLite): {o / 'cache.db'} — например, asurso-sync -c {o / 'config.toml'} status",
+        highlight=False,
+        soft_wrap=True,  # paths and commands to copy are never broken across lines
     )
     hint = datasette_hint(o)
     if hint:
-        out.print(f"  просмотр кэша в браузере: {hint}", highlight=False)
+        out.print(f"  просмотр кэша в браузере: {hint}", highlight=False, soft_wrap=True)
     if not result.perfect:
         raise typer.Exit(exitcodes.ATTENTION)
