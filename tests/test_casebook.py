@@ -185,3 +185,40 @@ def test_extracurricular_groups_are_known_by_the_schedules_relay_too() -> None:
 
     result = run_case(CASEBOOK / "cb-48.toml", faults=Faults(drifts=frozenset({"no_extracurricular_flag"})))
     assert result.passed, (result.missing, result.extra, result.wrong, result.undecided)
+
+
+def test_a_work_type_beyond_the_builtin_list_is_read_and_judged(tmp_path: Path) -> None:
+    """Issue #20, through the real client: the server's type list goes beyond id 17 with names the program does not
+    know («Словарный диктант», weight 0). It is mirrored, read as written work by its words, and an unmarked one
+    is TML005's after 7 days (R2) — and the assignment's weight 0 breaks nothing."""
+    from asurso_sync.casebook import run_case
+
+    case = tmp_path / "beyond.toml"
+    case.write_text(
+        """version = 1
+id = "T-20"
+title = "Вид работы вне справочника программы"
+section = "Сервер"
+rulings = ["R2"]
+
+[[lessons]]
+group = "7Б/Алгебра"
+date = 2026-11-24
+number = 2
+topic = "Словарный диктант № 2"
+homework = "Повторить § 8"
+work = [{ type = "Словарный диктант", key = "сд", weight = 0 }]
+
+[check]
+at = 2026-12-07T07:00:00
+
+[[expect]]
+rule = "TML005"
+work = "сд"
+owner = "Петров Сергей Николаевич"
+route = "teacher"
+""",
+        encoding="utf-8",
+    )
+    result = run_case(case)
+    assert result.passed, (result.missing, result.extra, result.wrong, result.undecided)
