@@ -222,3 +222,30 @@ route = "teacher"
     )
     result = run_case(case)
     assert result.passed, (result.missing, result.extra, result.wrong, result.undecided)
+
+
+def test_trimesters_are_terms_not_the_year(tmp_path: Path) -> None:
+    """Issue #20 (only termTypeId 1 = четверть is confirmed; trimesters exist), through the real client: CB-40's
+    school on trimesters — the missing term mark of «1 триместр» is FIN002's, nothing is taken for a year mark."""
+    from asurso_sync.casebook import run_case
+
+    text = (CASEBOOK / "cb-40.toml").read_text(encoding="utf-8")
+    start = text.index("[[terms]]")
+    end = text.index("[[staff]]")
+    trimesters = "".join(
+        f'[[terms]]\nname = "{n} триместр"\nkind = "trimester"\nfrom = {a}\nto = {b}\ngrades = [7]\n\n'
+        for n, a, b in (
+            (1, "2026-09-01", "2026-11-30"),
+            (2, "2026-12-01", "2027-02-28"),
+            (3, "2027-03-01", "2027-05-26"),
+        )
+    )
+    text = text[:start] + trimesters + text[end:]
+    text = text.replace('term = "2 четверть"', 'term = "1 триместр"').replace(
+        "at = 2027-01-01T12:00:00", "at = 2026-12-07T12:00:00"
+    )
+    text = text.replace('id = "CB-40"', 'id = "T-40"')
+    case = tmp_path / "trimesters.toml"
+    case.write_text(text, encoding="utf-8")
+    result = run_case(case)
+    assert result.passed, (result.missing, result.extra, result.wrong, result.undecided)
