@@ -89,6 +89,12 @@ def check_writable(path: Path) -> None:
         raise CacheAccessError(_no_read_message(path))
     if path.exists() and not _writable(path):
         raise CacheAccessError(read_only_message(path))
+    if not path.exists() and path.parent.exists() and not _can(path.parent, os.W_OK | os.X_OK):
+        raise CacheAccessError(
+            f"Нет прав на запись в папку {path.parent}: кэш {path.name} в ней не создать. Запустите команду от "
+            f"владельца папки (sudo -u {owner_name(path.parent)} asurso-sync …) или укажите другую папку в "
+            "[cache] path."
+        )
     lock = path.with_name(path.name + ".lock")
     if lock.exists() and not _can(lock, os.R_OK | os.W_OK):
         raise CacheAccessError(read_only_message(lock))

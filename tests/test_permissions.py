@@ -127,3 +127,28 @@ def test_an_unreadable_cache_or_config_names_the_owner(runner: CliRunner, school
     assert code == exitcodes.CONFIG, text
     assert "Нет прав на чтение файла конфигурации" in text
     assert stat.S_IMODE((school / "cache.db").stat().st_mode) == 0o600
+
+
+def test_a_cache_that_cannot_be_created_names_the_folder(runner: CliRunner) -> None:
+    """A first sync in a folder the user may not write: one message naming the folder, exit 9, no traceback."""
+    from asurso_sync.config import example_config_text
+
+    folder = Path(tempfile.mkdtemp(prefix="asurso-ro-"))
+    try:
+        (folder / "config.toml").write_text(example_config_text(), encoding="utf-8")
+        (folder / "config.toml").chmod(0o644)
+        if os.geteuid() == 0:
+            folder.chmod(0o755)
+            with as_nobody():
+                code, text = _run(runner, folder, "sync")
+        else:
+            folder.chmod(0o555)
+            try:
+                code, text = _run(runner, folder, "sync")
+            finally:
+                folder.chmod(0o755)
+        assert code == exitcodes.STORAGE, text
+        assert "Нет прав на запись в папку" in text and "Traceback" not in text
+        assert not (folder / "cache.db").exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -234,7 +234,10 @@ def browse(
     """
     config = STATE.config()
     open_cache(config.cache.path, create=False, read_only_ok=True).close()  # exists, is ours, has the views
-    target = write_browse_metadata(config.cache.path, config.school.name, out_file)
+    try:
+        target = write_browse_metadata(config.cache.path, config.school.name, out_file)
+    except PermissionError as exc:
+        raise fail(f"нет прав на запись {exc.filename}: укажите другой файл, --out ПУТЬ", exitcodes.STORAGE) from None
     # soft_wrap: a path or a command to copy is never broken across lines
     out.print(f"Описание таблиц записано: {target}", highlight=False, soft_wrap=True)
     out.print(f"Просмотр в браузере: {datasette_command(config.cache.path, target)}", highlight=False, soft_wrap=True)
