@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -82,3 +86,31 @@ def serve(emu: Emulator) -> Iterator[str]:
 
 def tiny(**kw: Any) -> Emulator:
     return Emulator(EmulatorSettings(size="tiny", control=True, **kw))
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[str]:
+    """``asurso-sync emulator serve ARGS`` in its own process on a free loopback port, as a user starts it;
+    yields the base URL once it answers, and stops it with Ctrl+C afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asurso_sync", "emulator", "serve", "--port", str(port), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/webapi/logindata", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the emulator did not start"
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)

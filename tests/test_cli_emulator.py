@@ -12,7 +12,7 @@ import httpx
 from typer.testing import CliRunner
 
 from asurso_sync.cli import app
-from tests.emu import free_port
+from tests.emu import free_port, serve_process
 from tests.sync_helpers import make_config
 
 
@@ -133,31 +133,11 @@ def test_ground_truth_identical_across_processes(tmp_path: Path) -> None:
 
 def test_serve_a_scenario_and_read_it_with_the_real_client(tmp_path: Path) -> None:
     """``emulator serve --scenario``: the school of a casebook file over HTTP, read by ``asurso-sync get``."""
-    port = free_port()
     scenario = Path(__file__).resolve().parent.parent / "casebook" / "cb-36.toml"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asurso_sync", "emulator", "serve", "--port", str(port), "--scenario", str(scenario),
-         "--clock", "2026-11-24T18:00"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/webapi/logindata", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
-        make_config(tmp_path, base_url=f"http://127.0.0.1:{port}")
-        env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_ASURSO__BASE_URL": f"http://127.0.0.1:{port}"}
+    with serve_process("--scenario", str(scenario), "--clock", "2026-11-24T18:00") as base:
+        make_config(tmp_path, base_url=base)
+        env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_ASURSO__BASE_URL": base}
         result = CliRunner().invoke(app, ["-c", str(tmp_path / "config.toml"), "get", "subjectgroups"], env=env)
-        assert result.exit_code == 0, result.output
-        groups = {g["name"]: g for g in json.loads(result.stdout)}
-        assert "5А/Математика" in groups and groups["5А/Математика"]["teachers"][0]["name"].startswith("Петров")
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
+    assert result.exit_code == 0, result.output
+    groups = {g["name"]: g for g in json.loads(result.stdout)}
+    assert "5А/Математика" in groups and groups["5А/Математика"]["teachers"][0]["name"].startswith("Петров")

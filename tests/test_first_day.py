@@ -14,14 +14,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.emu import free_port
+from tests.emu import serve_process
 from tests.smtp import Recorder, smtp_server
 from tests.sync_helpers import wait_until_observed
 
@@ -140,27 +138,8 @@ def english(text: str) -> list[str]:
 
 @pytest.fixture
 def emulator() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asurso_sync", "emulator", "serve", "--size", "tiny", "--port", str(port),
-         "--clock", NOW, "--faults", "latency=0.005"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/webapi/logindata", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "the emulator did not start"
-                time.sleep(0.1)
+    with serve_process("--size", "tiny", "--clock", NOW, "--faults", "latency=0.005") as base:
         yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
 
 
 class User:
