@@ -219,3 +219,21 @@ def test_crash_between_smtp_and_commit_is_not_silently_resent(tmp_path: Path) ->
     assert again.stuck_sending == ["ivanova@school.example"] and memory.outbox == []
     forced = deliver(db, memory, resend=True, sleep=lambda _s: None)
     assert forced.sent == ["ivanova@school.example"] and len(memory.outbox) == 1
+
+
+def test_network_errors_are_told_in_russian() -> None:
+    """The C library's «Connection refused» is English; the message a school's IT person reads is not."""
+    import errno
+
+    from adapters.oserrors import os_error_text
+
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    assert os_error_text(refused).startswith("соединение отклонено")
+    wrapped = RuntimeError("outer")
+    wrapped.__cause__ = refused
+    assert os_error_text(wrapped).startswith("соединение отклонено")
+    assert os_error_text(TimeoutError()).startswith("нет ответа")
+    assert "Connection refused" not in str(os_error_text(refused))
+    with pytest.raises(Exception, match="соединение отклонено") as caught:
+        SMTPBackend("127.0.0.1", free_port(), security="none", timeout=2).send(remark_message())
+    assert "Connection refused" not in str(caught.value)

@@ -19,6 +19,8 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Literal, Protocol, TextIO
 
+from adapters.oserrors import os_error_text
+
 
 class MailError(Exception):
     pass
@@ -123,10 +125,10 @@ def _connect_smtp(backend: SMTPBackend, context: ssl.SSLContext) -> smtplib.SMTP
         raise
     except socket.gaierror as exc:
         raise MailUnreachable(
-            f"Адрес почтового сервера {backend.host} не найден ({exc.strerror}): проверьте [mail] host"
+            f"Адрес почтового сервера {backend.host} не найден ({os_error_text(exc)}): проверьте [mail] host"
         ) from exc
     except (OSError, smtplib.SMTPConnectError) as exc:
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        detail = os_error_text(exc)
         raise MailUnreachable(
             f"Нет связи с почтовым сервером {backend.host}:{backend.port} ({detail}): проверьте [mail] host и port "
             "и доступен ли сервер"

@@ -51,6 +51,7 @@ from adapters.netschool.errors import (
     TLSVerificationError,
 )
 from adapters.netschool.models import Context, LoginResponse, parse
+from adapters.oserrors import os_error_text
 
 log = logging.getLogger(__name__)
 
@@ -696,11 +697,14 @@ class NetSchoolClient:
             try:
                 resp = await self.http.request(method, path, **kw)
             except httpx.TimeoutException as exc:
-                raise _Transient(f"тайм-аут: {type(exc).__name__}") from exc
+                what = "не удалось подключиться" if isinstance(exc, httpx.ConnectTimeout) else "сервер не ответил"
+                raise _Transient(f"{what} за {self.settings.timeout:g} с") from exc
             except httpx.ConnectError as exc:
                 raise self._connect_error(exc) from exc
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                raise _Transient(f"соединение разорвано: {type(exc).__name__}") from exc
+                raise _Transient(
+                    f"соединение разорвано ({os_error_text(exc) if exc.__cause__ else 'посреди ответа'})"
+                ) from exc
         self.stats.bytes += len(resp.content)
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         self._note_date(resp)
@@ -721,7 +725,7 @@ class NetSchoolClient:
             return TLSProtocolError(self.settings.base_url, str(reason))
         if isinstance(cause, socket.gaierror) and cause.errno in _NAME_UNKNOWN:
             return AddressNotFound(urlsplit(self.settings.base_url).hostname or self.settings.base_url, "DNS")
-        return _Transient(f"нет соединения: {text}")
+        return _Transient(f"нет соединения: {os_error_text(exc)}")
 
     def _local_date(self, resp: httpx.Response) -> datetime | None:
         raw = resp.headers.get("date")

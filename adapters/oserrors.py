@@ -1,0 +1,35 @@
+"""Operating-system network errors in Russian: the C library's messages («Connection refused») are English, and
+a school's IT person reads the program's messages in Russian. Shared by the asurso.ru client and the mail."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+_RU = {
+    errno.ECONNREFUSED: "соединение отклонено: на этом адресе и порту никто не принимает подключения",
+    errno.ECONNRESET: "соединение разорвано другой стороной",
+    errno.ETIMEDOUT: "нет ответа (истекло время ожидания)",
+    errno.EHOSTUNREACH: "узел недоступен",
+    errno.ENETUNREACH: "сеть недоступна",
+    errno.EHOSTDOWN: "узел выключен",
+    errno.ECONNABORTED: "соединение прервано",
+    errno.EADDRNOTAVAIL: "адрес недоступен",
+}
+
+
+def os_error_text(exc: BaseException) -> str:
+    """A Russian phrase for a network ``OSError`` (or the exception chain ending in one); the original text
+    when the error is not a known one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError | socket.timeout):
+            return _RU[errno.ETIMEDOUT]
+        if isinstance(current, socket.gaierror):
+            return f"имя не найдено (DNS: {current.strerror})"
+        if isinstance(current, OSError) and current.errno in _RU:
+            return _RU[current.errno]
+        current = current.__cause__ or current.__context__
+    return str(exc)
