@@ -29,7 +29,6 @@ DEFAULT_WRITTEN = (
     "Практическая работа",
     "Лабораторная работа",
     "Диагностическая контрольная работа",
-    "Творческая работа",
 )
 ABSENT = frozenset({"УП", "НП", "ОТ", "Б"})
 # Work assessed during the lesson (ruling R2): its marks are due the same day; every other type is a completed

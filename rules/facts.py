@@ -193,14 +193,9 @@ class Facts:
         return self.class_grade.get(cls, 0) if cls is not None else self.iup_grade.get(sg, 0)
 
     def is_written(self, type_id: int, written: set[str]) -> bool:
-        """A written work: its type is one of ``written``, or its name contains one («Словарный диктант» is a
-        «Диктант», «Итоговая контрольная работа» a «Контрольная работа»): real servers name types beyond the
-        built-in list (docs/rules.md, «written work»)."""
-        name = self.type_name.get(type_id, "")
-        if name in written:
-            return True
-        folded = name.casefold()
-        return any(w.casefold() in folded for w in written if w)
+        """A written work: its type's name is one of ``written`` exactly. A type the tool does not know gets the
+        lenient reading (ruling R2, R0): a school adds its own names to ``written_types``."""
+        return self.type_name.get(type_id, "") in written
 
     def is_homework(self, type_id: int) -> bool:
         return self.type_name.get(type_id) == HOMEWORK_NAME

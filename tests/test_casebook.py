@@ -189,8 +189,9 @@ def test_extracurricular_groups_are_known_by_the_schedules_relay_too() -> None:
 
 def test_a_work_type_beyond_the_builtin_list_is_read_and_judged(tmp_path: Path) -> None:
     """Issue #20, through the real client: the server's type list goes beyond id 17 with names the program does not
-    know («Словарный диктант», weight 0). It is mirrored, read as written work by its words, and an unmarked one
-    is TML005's after 7 days (R2) — and the assignment's weight 0 breaks nothing."""
+    know («Словарный диктант», weight 0). It is mirrored and judged by ruling R2: marks entered on day 8 are late
+    (TML005, every type not assessed in the lesson has 7 days), but one left unmarked is no remark — an unknown type
+    gets the lenient reading (R0) — and the weight 0 breaks nothing."""
     from asurso_sync.casebook import run_case
 
     case = tmp_path / "beyond.toml"
@@ -208,6 +209,18 @@ number = 2
 topic = "Словарный диктант № 2"
 homework = "Повторить § 8"
 work = [{ type = "Словарный диктант", key = "сд", weight = 0 }]
+marks = [
+  { student = "Смирнов Иван", value = 4, work = "сд", at = "+8 09:00" },
+  { student = "Кузнецова Ольга", value = 5, work = "сд", at = "+8 09:00" },
+]
+
+[[lessons]]
+group = "7Б/Алгебра"
+date = 2026-11-25
+number = 2
+topic = "Словарный диктант № 3"
+homework = "Повторить § 9"
+work = [{ type = "Словарный диктант", key = "сд3", weight = 0 }]
 
 [check]
 at = 2026-12-07T07:00:00

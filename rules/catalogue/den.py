@@ -106,10 +106,7 @@ def _den004_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
         'WHERE a."class_meeting_id" = c."id" AND a."gone_at" IS NULL AND m."gone_at" IS NULL '
         f"AND {M_NUMERIC}) < ?"
     )
-    # the server's type names that are written work, decided as everywhere (Facts.is_written: by the words)
-    kinds, f = written_types(ctx), ctx.facts
-    names = kinds | {name for tid, name in f.type_name.items() if f.is_written(tid, kinds)}
-    written = json.dumps(sorted(names), ensure_ascii=False)
+    written = json.dumps(sorted(written_types(ctx)), ensure_ascii=False)
     return sql, [ctx.start.isoformat(), ctx.end.isoformat(), written, int(ctx.p("min_marks"))]
 
 
