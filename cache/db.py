@@ -25,9 +25,8 @@ class CacheAccessError(CacheError):
     """The user running the command may not read the cache, or may not write it where writing is needed."""
 
 
-def owner_name(path: Path) -> str:
-    """The login name of ``path``'s owner (its uid when the system does not know it)."""
-    uid = path.stat().st_uid
+def _user_name(uid: int) -> str:
+    """The login name of a user id (the id itself when the system does not know it)."""
     try:
         import pwd
 
@@ -36,13 +35,14 @@ def owner_name(path: Path) -> str:
         return str(uid)
 
 
-def _current_user() -> str:
-    try:
-        import pwd
+def owner_name(path: Path) -> str:
+    """The login name of ``path``'s owner."""
+    return _user_name(path.stat().st_uid)
 
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except (ImportError, KeyError, AttributeError):
-        return "текущего пользователя"
+
+def _current_user() -> str:
+    geteuid = getattr(os, "geteuid", None)  # absent on Windows
+    return _user_name(geteuid()) if geteuid else "текущего пользователя"
 
 
 def _can(path: Path, mode: int) -> bool:
@@ -85,9 +85,7 @@ def check_writable(path: Path) -> None:
     """Raise :class:`CacheAccessError` naming the owner when an existing cache cannot be written by this user
     (before a command takes the cache's lock file, which would fail with a bare permission error)."""
     path = Path(path)
-    if path.exists() and not _can(path, os.R_OK):
-        raise CacheAccessError(_no_read_message(path))
-    if path.exists() and not _writable(path):
+    if not _may_write(path):
         raise CacheAccessError(read_only_message(path))
     if not path.exists() and path.parent.exists() and not _can(path.parent, os.W_OK | os.X_OK):
         raise CacheAccessError(
@@ -98,6 +96,16 @@ def check_writable(path: Path) -> None:
     lock = path.with_name(path.name + ".lock")
     if lock.exists() and not _can(lock, os.R_OK | os.W_OK):
         raise CacheAccessError(read_only_message(lock))
+
+
+def _may_write(path: Path) -> bool:
+    """Whether this user may write an existing cache (True for one not created yet); an unreadable one is refused
+    at once, naming its owner."""
+    if not path.exists():
+        return True
+    if not _can(path, os.R_OK):
+        raise CacheAccessError(_no_read_message(path))
+    return _writable(path)
 
 
 def is_read_only(db: Database) -> bool:
@@ -175,9 +183,7 @@ def open_cache(path: Path, *, create: bool = True, migrate: bool = True, read_on
     """
     path = Path(path)
     _check_sqlite()
-    if path.exists() and not _can(path, os.R_OK):
-        raise CacheAccessError(_no_read_message(path))
-    if path.exists() and not _writable(path):
+    if not _may_write(path):
         if not read_only_ok:
             raise CacheAccessError(read_only_message(path))
         try:
