@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from collections.abc import Iterator
 
 _RU = {
     errno.ECONNREFUSED: "соединение отклонено: на этом адресе и порту никто не принимает подключения",
@@ -18,18 +19,25 @@ _RU = {
 }
 
 
-def os_error_text(exc: BaseException) -> str:
-    """A Russian phrase for a network ``OSError`` (or the exception chain ending in one); the original text
-    when the error is not a known one."""
+def chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions below it (``__cause__`` or ``__context__``), outermost first: the library
+    wrappers (httpx, httpcore) above the ``OSError`` or ``ssl.SSLError`` that says what happened."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def os_error_text(exc: BaseException) -> str:
+    """A Russian phrase for a network ``OSError`` (or the exception chain ending in one); the original text
+    when the error is not a known one."""
+    for current in chain(exc):
         if isinstance(current, TimeoutError | socket.timeout):
             return _RU[errno.ETIMEDOUT]
         if isinstance(current, socket.gaierror):
             return f"имя не найдено (DNS: {current.strerror})"
         if isinstance(current, OSError) and current.errno in _RU:
             return _RU[current.errno]
-        current = current.__cause__ or current.__context__
     return str(exc)

@@ -51,7 +51,7 @@ from adapters.netschool.errors import (
     TLSVerificationError,
 )
 from adapters.netschool.models import Context, LoginResponse, parse
-from adapters.oserrors import os_error_text
+from adapters.oserrors import chain, os_error_text
 
 log = logging.getLogger(__name__)
 
@@ -713,10 +713,10 @@ class NetSchoolClient:
         return resp
 
     def _connect_error(self, exc: httpx.ConnectError) -> Exception:
-        """What a failed connection means (docs/server-api.md §1 «Connection errors»): a certificate the machine
+        """What a failed connection means (docs/server-api.md §5 «Connection errors»): a certificate the machine
         does not trust, a port that does not speak TLS, a name that does not resolve — each the user's to fix, not
         retried — or a passing network problem (retried)."""
-        cause = _root_cause(exc)
+        *_, cause = chain(exc)  # the innermost: an ssl.SSLError, a gaierror, an OSError
         text = str(exc)
         if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE" in text.upper():
             return TLSVerificationError(text)
@@ -786,18 +786,6 @@ def _security_warning(entry: str, data: Mapping[str, Any] | None) -> tuple[str, 
 # getaddrinfo's «no such name» (a typo, a name that does not exist); EAI_AGAIN (the resolver did not answer)
 # stays a passing problem
 _NAME_UNKNOWN = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, n)}
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception below httpx's and httpcore's wrappers (an ``ssl.SSLError``, a ``gaierror``)."""
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = exc.__cause__ or exc.__context__
-        if inner is None:
-            break
-        exc = inner
-    return exc
 
 
 def _message(resp: httpx.Response) -> str:
