@@ -275,7 +275,7 @@ class Sync:
         lessons = self._topic_lessons(today, run_id, [j[0] for j in jobs])
         self._total(len(lessons))
         self._plan_total(run_id, len(lessons))
-        await self._gather(self._topic(cm, sg, term, run_id) for cm, sg, term in lessons)
+        await self._gather(self._topic(cm, sg, term, day, run_id) for cm, sg, term, day in lessons)
 
         if self.opt.mode != "snapshot":
             if self.opt.mode == "all":
@@ -338,11 +338,6 @@ class Sync:
         """«8б, Алгебра» from the group's «8б/Алгебра»; the id only when the mirror does not know the group."""
         name = self._names().group.get(sg)
         return name.replace("/", ", ", 1) if name else f"группа {sg}"
-
-    def _lesson_label(self, cm: int, sg: int) -> str:
-        place = reads.lesson_place(self.db, cm)
-        when = f"{place[1][8:10]}.{place[1][5:7]}" if place and len(place[1]) >= 10 else f"урок {cm}"
-        return f"{self._group_label(sg)}, {when}"
 
     def _tick(self, description: str) -> None:
         self._done += 1
@@ -649,17 +644,17 @@ class Sync:
 
     _edit_limit: int = DEFAULT_EDIT_LIMIT_DAYS
 
-    def _topic_lessons(self, today: date, run_id: int, job_groups: list[int]) -> list[tuple[int, int, int]]:
-        """(cm, sg, term) whose topic to (re)read, per the mode's policy."""
+    def _topic_lessons(self, today: date, run_id: int, job_groups: list[int]) -> list[tuple[int, int, int, str]]:
+        """(cm, sg, term, day) whose topic to (re)read, per the mode's policy."""
         held = reads.held_lessons(self.db, today)
         vacations = calendar.vacations(self.db)
         groups = set(job_groups)
 
         start = self.opt.start.isoformat() if self.opt.start else None
         end = self.opt.end.isoformat() if self.opt.end else None
-        picked: list[tuple[int, int, int]] = []
+        picked: list[tuple[int, int, int, str]] = []
         if self.opt.mode == "snapshot":
-            return [(h.cm, h.sg, h.term) for h in held if h.day == today.isoformat() and h.sg in groups]
+            return [(h.cm, h.sg, h.term, h.day) for h in held if h.day == today.isoformat() and h.sg in groups]
         window = (today - timedelta(days=self.opt.lookback_days)).isoformat()
         recent = (today - timedelta(days=RECENT_DAYS - 1)).isoformat()
         editable = (today - timedelta(days=self._edit_limit)).isoformat()
@@ -669,15 +664,15 @@ class Sync:
             if calendar.in_vacation(vacations, day) or (start and day < start) or (end and day > end):
                 continue
             if self.opt.mode == "all":
-                picked.append((h.cm, h.sg, h.term))
+                picked.append((h.cm, h.sg, h.term, h.day))
                 continue
             if day < window:
                 continue
             if not h.has_topic or day >= recent or (h.cm in touched and day >= editable):
-                picked.append((h.cm, h.sg, h.term))
+                picked.append((h.cm, h.sg, h.term, h.day))
         return picked
 
-    async def _topic(self, cm: int, sg: int, term: int, run_id: int) -> None:
+    async def _topic(self, cm: int, sg: int, term: int, day: str, run_id: int) -> None:
         async def work() -> None:
             params = {"cmid": cm, "sgId": sg, "termId": term}
             data, observed = await self.client.get_json_dated("/webapi/grade/journal/edit", params)
@@ -685,7 +680,8 @@ class Sync:
             # A missing topic is never taken as "deleted": a single null must not erase what was seen.
             self._save("topic", {"cm_id": cm}, observed, run_id, {"lesson_topic": (topic, {"cm_id": cm}, bool(topic))})
 
-        await self._safely(f"тема: {self._lesson_label(cm, sg)}", work, unit=("topic", {"cm_id": cm}))
+        label = f"тема: {self._group_label(sg)}, {day[8:10]}.{day[5:7]}"  # the day the planner already holds
+        await self._safely(label, work, unit=("topic", {"cm_id": cm}))
 
     async def _plan(self, sg: int, run_id: int) -> None:
         async def work() -> None:

@@ -56,12 +56,6 @@ def unit_names(db: Database) -> UnitNames:
     )
 
 
-def lesson_place(db: Database, cm_id: int) -> tuple[int, str] | None:
-    """(group id, day) of a lesson as the mirror holds it."""
-    found = db.execute('SELECT "sg_id", "day" FROM "class_meeting" WHERE "id" = ?', [cm_id]).fetchone()
-    return (int(found[0]), str(found[1])) if found else None
-
-
 def teaching_staff(db: Database) -> list[tuple[int, str]]:
     """(id, name) of the staff who teach a group or lead a class now, by name: who may receive a list."""
     return [
