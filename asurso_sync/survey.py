@@ -23,7 +23,6 @@ from adapters.netschool.models import AttendanceReason, Journal, LessonEdit, Ter
 from adapters.netschool.reports import (
     fetch_access_report_asp,
     fetch_access_report_hub,
-    legend_of,
     parse_access_report,
 )
 from cache.access import classify
@@ -357,9 +356,9 @@ class Surveyor:
             how += f", очередь отвечает {self.c.stats.shapes.get('report_queue', '?')}"
         kinds = [classify(e.action)[0] for e in report.entries]
         known = sum(1 for k in kinds if k != "other")
-        legend = _legend_codes(html)
+        legend = dict(report.legend or {})
         self.state.setdefault("enumerations", {})["access_report"] = {
-            "headers": _headers(html),
+            "headers": list(report.headers),
             "legend": legend,
             "rows": len(report.entries),
             "rows_without_user": report.without_user,
@@ -381,23 +380,6 @@ def _kind_word(name: str | None) -> str:
     """The kind a term's name says («2 четверть» → «четверть»), without its number."""
     words = [w for w in (name or "").casefold().split() if not w.isdigit() and not w.rstrip("-ая").isdigit()]
     return " ".join(words) or "?"
-
-
-def _headers(html: str) -> list[str]:
-    from bs4 import BeautifulSoup
-
-    table = BeautifulSoup(html, "html.parser").select_one("table.table-print")
-    if table is None:
-        return []
-    first = table.find("tr")
-    return [" ".join(c.get_text(" ", strip=True).split()) for c in first.find_all(["th", "td"])] if first else []
-
-
-def _legend_codes(html: str) -> dict[str, str]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "html.parser")
-    return legend_of(soup, soup.select_one("table.table-print"))
 
 
 async def run_survey(client: NetSchoolClient, *, class_name: str | None = None, today: date | None = None) -> Survey:

@@ -77,6 +77,8 @@ class AccessReport:
     entries: list[AccessEntry]
     without_user: int = 0
     unreadable: int = 0
+    headers: tuple[str, ...] = ()  # the table's column headers, as printed
+    legend: Mapping[str, str] | None = None  # the «Условные обозначения» (code → words), if the page has them
 
 
 def legend_of(soup: BeautifulSoup, main: Any) -> dict[str, str]:
@@ -129,7 +131,7 @@ def parse_access_report(html: str) -> AccessReport:
         if "at" not in index or "action" not in index:
             continue
         legend = legend_of(soup, table)
-        report = AccessReport([])
+        report = AccessReport([], headers=tuple(headers), legend=legend)
         for tr in rows[1:]:
             cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["td", "th"])]
             if len(cells) < len(headers):
