@@ -115,6 +115,23 @@ class AsursoConfig(_Section):
     role_group: str | None = None
     ca_bundle: Path | None = None
     verify_tls: bool = True
+    # how runs sign in: auto (the stored Госуслуги login, then the password where the server allows it, then the
+    # session file), password, esia (the stored Госуслуги login only), session (the session file only)
+    auth: Literal["auto", "password", "esia", "session"] = "auto"
+    token_file: Path | None = None  # the stored Госуслуги login; default: beside the cache
+    esia_url: str = "https://esia.gosuslugi.ru"  # the Госуслуги portal; another address only for tests and the demo
+
+    @field_validator("esia_url")
+    @classmethod
+    def _esia_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not host or parts.query or parts.fragment:
+            raise ValueError(f"некорректный адрес «{v}»: ожидается https://esia.gosuslugi.ru")
+        local = host in ("localhost", "127.0.0.1", "::1") or host.endswith(".invalid")
+        if parts.scheme != "https" and not local:
+            raise ValueError(f"адрес Госуслуг «{v}» должен начинаться с https:// — по нему уходит пароль")
+        return v.rstrip("/")
 
     @field_validator("base_url")
     @classmethod
@@ -134,6 +151,10 @@ class AsursoConfig(_Section):
     def _one_password_source(self) -> AsursoConfig:
         if self.password_env and self.password_command:
             raise ValueError("укажите только один источник пароля: password_env или password_command")
+        if self.auth == "session" and self.session_file is None:
+            raise ValueError('auth = "session" требует файла сессии: укажите session_file')
+        if self.auth == "password" and not (self.password_env or self.password_command):
+            raise ValueError('auth = "password" требует источника пароля: укажите password_env или password_command')
         return self
 
 
@@ -436,6 +457,8 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
         config.mail.directory = _resolve(base, config.mail.directory)
     if config.asurso.session_file is not None:
         config.asurso.session_file = _resolve(base, config.asurso.session_file)
+    if config.asurso.token_file is not None:
+        config.asurso.token_file = _resolve(base, config.asurso.token_file)
     if config.asurso.ca_bundle is not None:
         config.asurso.ca_bundle = _resolve(base, config.asurso.ca_bundle)
         if not config.asurso.ca_bundle.is_file():

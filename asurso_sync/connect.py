@@ -1,4 +1,5 @@
-"""From configuration to a logged-in client: password source, session file, TLS, politeness."""
+"""From configuration to a logged-in client: the way to sign in ([asurso] auth), the password source, the stored
+Госуслуги login, the session file, TLS, politeness."""
 
 from __future__ import annotations
 
@@ -7,26 +8,72 @@ from pathlib import Path
 import httpx
 
 from adapters.netschool.client import ClientSettings, ImportedSession, NetSchoolClient, Sleep
+from adapters.netschool.errors import EsiaLoginRequired
+from adapters.netschool.esia import EsiaMethod
 from asurso_sync.config import Config
 from asurso_sync.logs import REDACTOR
 from asurso_sync.secrets import resolve_password
+from asurso_sync.tokens import TokenFile
 from cache.files import tighten
 
 
+def token_path(config: Config) -> Path:
+    """Where the Госуслуги login is stored: [asurso] token_file, or beside the cache."""
+    cache = config.cache.path
+    return config.asurso.token_file or cache.with_name(f"{cache.stem}-esia-token.json")
+
+
+def _refresh_token(config: Config, auth: str) -> tuple[str | None, str | None]:
+    """The stored refresh token a run may use, and a note on why there is none (for the error a person reads);
+    for ``auth = "esia"`` its absence is the error to report."""
+    if auth not in ("auto", "esia"):
+        return None, None
+    stored = TokenFile(token_path(config)).load()
+    if stored is not None and stored.base_url != config.asurso.base_url:
+        if auth == "esia":
+            raise EsiaLoginRequired(
+                f"Сохранённый вход через Госуслуги выдан для {stored.base_url}, "
+                f"а в настройках {config.asurso.base_url}."
+            )
+        return None, None
+    refused = (
+        f"Сервер отказал в продлении входа через Госуслуги ({stored.refused[:16].replace('T', ' ')} UTC: "
+        f"«{stored.refused_reason}»)."
+        if stored is not None and stored.refused is not None
+        else None
+    )
+    if refused and auth == "esia":
+        raise EsiaLoginRequired(refused)
+    if stored is None or not stored.usable:
+        if auth == "esia":
+            raise EsiaLoginRequired(f"Нет сохранённого входа через Госуслуги ({token_path(config)}).")
+        return None, refused
+    return stored.refresh_token, None
+
+
 def client_settings(
-    config: Config, *, session_file: Path | None = None, record_dir: Path | None = None
+    config: Config,
+    *,
+    session_file: Path | None = None,
+    record_dir: Path | None = None,
+    esia: EsiaMethod | None = None,
 ) -> ClientSettings:
+    """``session_file`` (``--session``) forces the session; ``esia`` makes the client do the interactive Госуслуги
+    login (``login-esia``) instead of signing in the configured way."""
     a = config.asurso
+    auth = "session" if session_file is not None else a.auth
     session_path = session_file or a.session_file
     session = None
     password = None
-    if session_path is not None:
+    if esia is None and session_path is not None and auth in ("auto", "session"):
         tighten(session_path)
         session = ImportedSession.load(session_path)
         REDACTOR.add_secret(session.at)
-    else:
+    if esia is None and auth in ("auto", "password") and (a.password_env or a.password_command or auth == "password"):
         password = resolve_password(section="asurso", password_env=a.password_env, password_command=a.password_command)
         REDACTOR.add_secret(password)
+    refresh, note = (None, None) if esia is not None else _refresh_token(config, auth)
+    store = TokenFile(token_path(config))
     verify: bool | str = str(a.ca_bundle) if a.ca_bundle else a.verify_tls
     return ClientSettings(
         base_url=a.base_url,
@@ -36,6 +83,13 @@ def client_settings(
         school_name=config.school.name,
         role_group=a.role_group,
         session=session,
+        auth=auth,
+        refresh_token=refresh,
+        login_note=note,
+        on_token=None if esia is not None else (lambda token: store.rotate(token, base_url=a.base_url)),
+        on_refused=None if esia is not None else store.mark_refused,
+        esia_url=a.esia_url,
+        esia=esia,
         concurrency=config.sync.concurrency,
         min_interval=config.sync.min_interval,
         timeout=config.sync.timeout,

@@ -17,7 +17,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,6 +27,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from adapters.emulator import calendar as cal
+from adapters.emulator.esia import PORTAL, EsiaSettings, totp
 from adapters.emulator.faults import parse_faults
 from adapters.emulator.school import SCHOOL_NAME
 from adapters.emulator.server import Emulator, EmulatorSettings
@@ -34,12 +35,14 @@ from adapters.emulator.transport import EmulatorTransport
 from adapters.emulator.truth import ground_truth, write_jsonl
 from adapters.mail.backends import SMTPBackend
 from adapters.netschool.client import Sleep
+from adapters.netschool.esia import EsiaMethod
 from asurso_sync import accuracy
 from asurso_sync.accuracy import RuleScore
 from asurso_sync.check import CheckOptions, CheckOutcome, run_check, to_jsonl
 from asurso_sync.config import Config, load_config
 from asurso_sync.delivery import deliver
 from asurso_sync.errors import UsageError
+from asurso_sync.esia import login_esia
 from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import datasette_command, open_cache, write_browse_metadata
@@ -48,7 +51,15 @@ from cache.files import ensure_private_dir, write_private_bytes
 DEFAULT_SEED = 1
 DEFAULT_FROM = date(2026, 12, 7)  # four weeks from here cross the end of the 2nd quarter (27.12)
 PASSWORD_ENV = "ASURSO_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
-DEMO_FILES = ("cache.db", "cache.db-wal", "cache.db-shm", "findings.jsonl", "ground_truth.jsonl", "accuracy.txt")
+DEMO_FILES = (
+    "cache.db",
+    "cache.db-wal",
+    "cache.db-shm",
+    "cache-esia-token.json",
+    "findings.jsonl",
+    "ground_truth.jsonl",
+    "accuracy.txt",
+)
 DEMO_DIRS = ("mail", "remarks")
 
 
@@ -60,6 +71,27 @@ class DemoOptions:
     start: date = DEFAULT_FROM
     out: Path = Path("demo-out")
     faults: bool = False
+    auth: str = "password"  # "esia": an ESIA-only server, the Госуслуги login by QR code, renewed every night
+
+
+class DemoPrompter:
+    """The demo plays the person with the Госуслуги app: it confirms the QR code at once, reads the SMS off the
+    emulated phone, confirms a push and picks the configured school."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    def ask_code(self, kind: str, details: Mapping[str, Any]) -> str:
+        return self.emu.esia.sms[-1] if kind != "TOTP" else totp(self.emu.esia.identity.totp_secret)
+
+    def show_qr(self, content: str, attempt: int, seconds: float) -> None:
+        self.emu.esia.scan(content.partition("signed_token=")[2])
+
+    def push_waiting(self, seconds: float) -> None:
+        self.emu.esia.approve_push()
+
+    def choose(self, options: Sequence[str], preferred: int | None) -> int:
+        return preferred or 0
 
 
 @dataclass
@@ -112,12 +144,18 @@ half_year = 5
 """
 
 
-def _config_text(emu: Emulator, out: Path, smtp_port: int, *, thresholds: bool = True) -> str:
+def _config_text(emu: Emulator, out: Path, smtp_port: int, *, thresholds: bool = True, auth: str = "password") -> str:
     school = emu.school
     family = sorted(s.id for s in school.students.values() if s.family_educ)
     part_time = sorted(s.id for s in school.students.values() if s.part_time)
     deputy = next(s for s in school.staff.values() if s.login == "zavuch")
     extra = SCHOOL_THRESHOLDS if thresholds else ""
+    login = (
+        f'login = "zavuch"\npassword_env = "{PASSWORD_ENV}"'
+        if auth == "password"
+        else f'auth = "esia"  # вход через Госуслуги: «asurso-sync login-esia», затем продление каждую ночь\n'
+        f'esia_url = "http://emulator.invalid{PORTAL}"  # имитация портала Госуслуг в эмуляторе'
+    )
     return f"""# Конфигурация демонстрации (создана «asurso-sync demo»; эмулятор АСУ РСО в том же процессе).
 [school]
 name = {json.dumps(SCHOOL_NAME, ensure_ascii=False)}
@@ -127,8 +165,7 @@ regulation = "Положение об электронном журнале АН
 
 [asurso]
 base_url = "http://emulator.invalid"
-login = "zavuch"
-password_env = "{PASSWORD_ENV}"
+{login}
 
 [sync]
 concurrency = 2
@@ -198,13 +235,14 @@ def clean_out(out: Path) -> None:
 Progress = Callable[[date, str], None]
 
 
-def prepare(out: Path, emu: Emulator, smtp_port: int, *, thresholds: bool = True) -> Config:
+def prepare(out: Path, emu: Emulator, smtp_port: int, *, thresholds: bool = True, auth: str = "password") -> Config:
     """Write the demo's config.toml and teacher directory into ``out`` and load the config. ``thresholds``: with
     the example thresholds of DEN001/FIN001 (the emulator's school plants against them; a casebook case states
     its own)."""
     deputy = next(s for s in emu.school.staff.values() if s.login == "zavuch")
     os.environ[PASSWORD_ENV] = deputy.password  # the emulator's published demo password, not a secret
-    write_private_bytes(out / "config.toml", _config_text(emu, out, smtp_port, thresholds=thresholds).encode())
+    text = _config_text(emu, out, smtp_port, thresholds=thresholds, auth=auth)
+    write_private_bytes(out / "config.toml", text.encode())
     write_private_bytes(out / "teachers.csv", _directory_csv(emu))
     return load_config(out / "config.toml", environ={})
 
@@ -260,7 +298,10 @@ def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep
     mail_dir = out / "mail"
     ensure_private_dir(mail_dir)
     faults = parse_faults("standard", seed=opt.seed) if opt.faults else parse_faults(None)
-    emu = Emulator(EmulatorSettings(size=opt.size, seed=opt.seed, clock=_at(opt.start, 1), faults=faults))  # type: ignore[arg-type]
+    esia = EsiaSettings(only=opt.auth == "esia", mfa="none", second_school=False)
+    emu = Emulator(
+        EmulatorSettings(size=opt.size, seed=opt.seed, clock=_at(opt.start, 1), faults=faults, esia=esia)  # type: ignore[arg-type]
+    )
     emu.reports.build_seconds = 0.01  # the access report is built in-process: keep the demo brisk
     drop = MailDrop(mail_dir)
     controller = Controller(drop, hostname="127.0.0.1", port=_free_port())
@@ -268,7 +309,12 @@ def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep
     weeks_sent: list[str] = []
     outcomes: list[CheckOutcome] = []
     try:
-        config = prepare(out, emu, controller.port)
+        config = prepare(out, emu, controller.port, auth=opt.auth)
+        if opt.auth == "esia":
+            if progress:
+                progress(opt.start, "вход через Госуслуги по QR-коду")
+            method = EsiaMethod("qr", DemoPrompter(emu))
+            asyncio.run(login_esia(config, method, transport=EmulatorTransport(emu), sleep=sleep))
         backend = SMTPBackend("127.0.0.1", controller.port, "none", timeout=10)
 
         def weekly(at: datetime) -> None:

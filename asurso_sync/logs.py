@@ -12,8 +12,14 @@ from pathlib import Path
 
 # Anything that looks like a credential in a log line: form fields and headers of the login flow.
 _SECRET_PATTERNS = [
-    re.compile(r"(?i)\b(pw2?|password|passwd|at|salt|esrnsec|nssessionid|accesstoken|refreshtoken)=([^&\s;,]+)"),
-    re.compile(r'(?i)"(pw2?|password|at|salt|accessToken|refreshToken|secureActiveToken)"\s*:\s*"([^"]*)"'),
+    re.compile(
+        r"(?i)\b(pw2?|password|passwd|at|salt|esrnsec|nssessionid|accesstoken|refresh_?token|signed_token|esia_session)"
+        r"=([^&\s;,]+)"
+    ),
+    re.compile(
+        r'(?i)"(pw2?|password|at|salt|accessToken|refresh_?token|secureActiveToken|signed_token|esia_session)"'
+        r'\s*:\s*"([^"]*)"'
+    ),
     re.compile(r"(?i)\b(at|authorization|cookie|set-cookie)\s*:\s*([^\r\n]+)"),
 ]
 

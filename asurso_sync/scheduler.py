@@ -86,7 +86,7 @@ class Jobs:
 
     def _sync(self, mode: str) -> SyncReport:
         options = SyncOptions(mode=mode, lookback_days=self.config.sync.lookback_days)  # type: ignore[arg-type]
-        report = asyncio.run(sync_once(self.config, options, transport=self.transport))
+        report = asyncio.run(sync_once(self.config, options, transport=self.transport, backend=self.backend))
         log.info(
             "синхронизация %s: итог %s, запросов %d, частей %d", mode, report.status, report.requests, report.units
         )

@@ -36,6 +36,7 @@ from adapters.netschool.errors import (
     LoginError,
     NetSchoolError,
     ReadOnlyViolation,
+    RenewalRefused,
     ServerUnavailable,
     SessionLost,
 )
@@ -769,9 +770,11 @@ async def sync_once(
     progress: Progress | None = None,
     total: Callable[[int], None] | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    backend: Any = None,
 ) -> SyncReport:
     """Lock the cache, log in, run one sync, log out. ``config`` is an ``asurso_sync.config.Config``; ``sleep``
-    replaces the client's real waiting (tests, the simulated demo)."""
+    replaces the client's real waiting (tests, the simulated demo); ``backend`` the configured mail backend (for
+    the one letter about a Госуслуги login to redo)."""
     from filelock import FileLock, Timeout
 
     from asurso_sync.connect import make_client
@@ -802,6 +805,10 @@ async def sync_once(
                 if not started:  # login refused or server unreachable: the run failed, and status/check must know
                     run_id = start_run(db, KIND[options.mode])
                     finish_run(db, run_id, "failed", errors=[str(exc)])
+                if isinstance(exc, RenewalRefused):  # a person must sign in again: the deputy hears it once
+                    from asurso_sync.esia import handle_refusal
+
+                    handle_refusal(config, db, exc, backend)
                 raise
         finally:
             db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import respx
 
 from adapters.netschool.client import ClientSettings, NetSchoolClient, parse_retry_after, password_hashes
 from adapters.netschool.errors import (
+    EsiaLoginRequired,
     FirewallBlocked,
     LoginError,
     LoginLockedError,
@@ -141,7 +143,12 @@ async def test_password_login_disabled(api: respx.MockRouter, variant: str) -> N
         api.get("/webapi/logindata").respond(json={"schoolLogin": False, "esiaMainAuth": True})
     else:
         api.post("/webapi/auth/getdata").respond(json={})
-    with pytest.raises(PasswordLoginDisabled, match="session_file"):
+    with pytest.raises(PasswordLoginDisabled, match="login-esia"):
+        async with NetSchoolClient(replace(settings(), auth="password")):
+            pass
+    assert not api["login"].called
+    # the default («auto») says the same in its words: nothing stored to sign in with through Госуслуги
+    with pytest.raises((EsiaLoginRequired, PasswordLoginDisabled), match="login-esia"):
         async with NetSchoolClient(settings()):
             pass
     assert not api["login"].called

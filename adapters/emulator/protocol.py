@@ -19,6 +19,7 @@ SAMARA = ZoneInfo("Europe/Samara")
 PRODUCT = "Сетевой Город. Образование"
 VERSION = "5.47.0"
 WRONG_PASSWORD = "Неправильный пароль или логин"
+PASSWORD_LOGIN_OFF = "Вход по логину и паролю отключён. Войдите через Госуслуги"  # [I]
 LOCK_MESSAGE = "Следующая попытка может быть совершена не ранее чем {until}"
 SECURITY_WARNING_HTML = (
     '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"><title>Предупреждение</title>'
@@ -102,6 +103,7 @@ class Session:
     role_pending: bool = False
     login_time: datetime | None = None
     ver: str = ""
+    school: tuple[int, str] | None = None  # another school (a second Госуслуги link); None: the emulated one
 
 
 async def read_form(request: Request) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 import time as monotonic_time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
+from adapters.emulator.esia import PORTAL, SECOND_SCHOOL, EsiaSettings, EsiaSide
 from adapters.emulator.faults import Faults
 from adapters.emulator.journal import Journal, Scenario, generate_journal
 from adapters.emulator.protocol import (
@@ -53,6 +55,7 @@ class EmulatorSettings:
     scenario: Scenario = field(default_factory=Scenario)
     origin: str | None = None  # for the Referer check; None: the request's own origin
     prebuilt: tuple[School, Journal] | None = None  # a school described by a scenario file, instead of generating
+    esia: EsiaSettings = field(default_factory=EsiaSettings)  # the Госуслуги side: ESIA-only mode, second factor
 
 
 class Emulator:
@@ -79,6 +82,7 @@ class Emulator:
         self._rng = random.Random(f"asurso-emulator:{self.settings.seed}:tokens")
         self._sw_fired = False
         self.accounts = self._accounts()
+        self.esia = EsiaSide(self.settings.esia, self.school.deputy_id)
         self.app = self._build_app()
 
     # --- accounts -----------------------------------------------------------------------------
@@ -98,6 +102,90 @@ class Emulator:
         for pupil in s.students.values():
             acc[pupil.login.casefold()] = Account(pupil.id, pupil.login, pupil.password, "student", pupil.full_name)
         return acc
+
+    def account_by_id(self, user_id: int) -> Account:
+        for account in self.accounts.values():
+            if account.user_id == user_id:
+                return account
+        raise KeyError(user_id)
+
+    def open_session(
+        self, user_id: int, *, ver: str, account: Account | None = None, rolegroup: str = ""
+    ) -> JSONResponse:
+        """A new session of ``user_id`` and the login answer (password, Госуслуги and refresh-token logins alike):
+        ``at``, a refresh token, the entry point (role choice, SecurityWarning, the start page), ESRNSec."""
+        other_school = None
+        if user_id == SECOND_SCHOOL[0]:  # the deputy's link to another school: a teacher there
+            other_school = SECOND_SCHOOL[1:]
+            deputy = self.account_by_id(self.school.deputy_id)
+            account = Account(user_id, deputy.login, "", "teacher", deputy.name)
+        account = account or self.account_by_id(user_id)
+        kind, pending, now = account.kind, False, self.clock
+        if account.role_groups:
+            chosen = [g for g in account.role_groups if str(g[0]) == rolegroup]
+            if chosen:
+                _, _, user_id, kind = chosen[0]
+            else:
+                pending = True
+        at = self.token(25) + str(self._rng.randint(0, 9))
+        esrn = secrets.token_hex(12)
+        others = [x for x in self.sessions.values() if x.user_id == user_id and not pending]
+        sess = Session(
+            at, esrn, user_id, kind, account.login, self.settings.session_timeout_ms,
+            role_pending=pending, login_time=now, ver=ver, school=other_school,
+        )  # fmt: skip
+        sess.warning = bool(others)
+        self.sessions[at] = sess
+        drifts = self.settings.faults.drifts
+        if pending:
+            entry = "/angular/school/choose-session-role/"
+        elif sess.warning or "routine_warning" in drifts:
+            entry = "/asp/SecurityWarning.asp"
+        elif kind in ("student", "parent"):
+            entry = "/angular/school/studentdiary/"
+        else:
+            entry = "/angular/school/main/"
+        roles = [
+            {"userId": uid, "schoolId": self.school.scid, "role": {"id": gid, "name": gname}}
+            for gid, gname, uid, _ in account.role_groups
+        ]
+        scid, school_name = other_school or (self.school.scid, self.school.name)
+        body = {
+            "at": at,
+            "code": None,
+            "timeOut": self.settings.session_timeout_ms,
+            "accessToken": secrets.token_hex(16),
+            "refreshToken": self.esia.issue_refresh(user_id, now),
+            "tokenType": "Bearer",
+            "accountInfo": {
+                "activeToken": None,
+                "secureActiveToken": secrets.token_hex(8),
+                "currentOrganization": {"id": scid, "name": school_name},
+                "user": {"id": user_id, "name": account.name},
+                "userRoles": roles,
+                "organizations": [{"id": scid, "name": school_name}],
+                "loginTime": self.views.dt(now),
+                "active": True,
+                "canLogin": True,
+                "storeTokens": True,
+                "accessToken": None,
+            },
+            "entryPoint": entry,
+            "requestData": (
+                {"warnType": "1", "atlist": "\u0001".join(o.at for o in others)}
+                if sess.warning
+                else {"warnType": "1"}  # the routine notice of some servers: no other session listed
+                if "routine_warning" in drifts
+                else None
+            ),
+            "errorMessage": None,
+        }
+        resp = JSONResponse(body)
+        resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
+        if "esrnsec_once" not in drifts:
+            # real answers can set it a second time, empty (docs/server-api.md §2): the client must keep the first
+            resp.raw_headers.append((b"set-cookie", b"ESRNSec=; Path=/"))
+        return resp
 
     # --- the access report ----------------------------------------------------------------------
 
@@ -169,7 +257,11 @@ class Emulator:
         f = self.settings.faults
         if f.latency or f.jitter:
             await asyncio.sleep(f.latency + self._fault_rng.random() * f.jitter)
-        if method not in ("GET", "HEAD") and path not in READ_POSTS and not path.startswith("/_emulator"):
+        if (
+            method not in ("GET", "HEAD")
+            and path not in READ_POSTS
+            and not path.startswith(("/_emulator", PORTAL))  # the fake Госуслуги is not asurso.ru
+        ):
             self.write_attempts.append((method, path))
             log.warning("write attempt on the emulator: %s %s", method, path)
         try:

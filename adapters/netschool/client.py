@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -35,6 +35,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from adapters.netschool.errors import (
     AccessDenied,
     AddressNotFound,
+    EsiaLoginRequired,
+    EsiaRefused,
+    EsiaUnavailable,
     FirewallBlocked,
     HTTPStatusError,
     LoginError,
@@ -44,12 +47,14 @@ from adapters.netschool.errors import (
     NotNetSchool,
     PasswordLoginDisabled,
     ReadOnlyViolation,
+    RenewalRefused,
     ReportError,
     ServerUnavailable,
     SessionLost,
     TLSProtocolError,
     TLSVerificationError,
 )
+from adapters.netschool.esia import DEFAULT_PORTAL, EsiaMethod, EsiaPortal, preferred_user, user_label
 from adapters.netschool.models import Context, LoginResponse, parse
 from adapters.oserrors import chain, os_error_text
 
@@ -60,6 +65,7 @@ READ_POSTS = frozenset(
     {
         "/webapi/auth/getdata",
         "/webapi/login",
+        "/webapi/auth/login",  # the Госуслуги login (loginType 8)
         "/webapi/auth/logout",
         "/asp/logout.asp",
         "/asp/securitywarning.asp",
@@ -76,7 +82,11 @@ READ_POSTS = frozenset(
 RS = "\x1e"  # SignalR JSON protocol record separator
 Sleep = Callable[[float], Awaitable[None]]  # how the client waits (back-offs, pacing); tests pass one that does not
 STAFF_ROLE_WORDS = ("завуч", "администратор", "директор", "учитель", "сотрудник", "педагог")
-_SECRET_KEYS = re.compile(r"(?i)^(at|pw2?|salt|accesstoken|refreshtoken|secureactivetoken|esrnsec|nssessionid)$")
+_SECRET_KEYS = re.compile(
+    r"(?i)^(at|pw2?|salt|accesstoken|refresh_?token|secureactivetoken|esrnsec|nssessionid|loginstate|signed_token)$"
+)
+_REDIRECTS = (301, 302, 303, 307, 308)
+Method = str  # how the client is signed in: "password", "esia" (Госуслуги, renewed by refresh token), "session"
 
 
 @dataclass
@@ -106,6 +116,16 @@ class ClientSettings:
     school_name: str | None = None
     role_group: str | None = None
     session: ImportedSession | None = field(default=None, repr=False)
+    # how to sign in: "password", "esia" (the stored refresh token), "session" (an imported browser session), or
+    # "auto": the stored token, then the password where logindata allows it, then the session (docs §2.1)
+    auth: str = "auto"
+    refresh_token: str | None = field(default=None, repr=False)
+    # called with every new refresh token the server hands out, before anything else happens: it must store it
+    on_token: Callable[[str], None] | None = field(default=None, repr=False)
+    on_refused: Callable[[str], object] | None = field(default=None, repr=False)  # the server refused the token
+    login_note: str | None = None  # why no stored Госуслуги login can be used (said when one is needed)
+    esia_url: str = DEFAULT_PORTAL  # the Госуслуги portal the login may be sent to (another one only for tests)
+    esia: EsiaMethod | None = field(default=None, repr=False)  # an interactive Госуслуги login instead of auth
     concurrency: int = 2
     min_interval: float = 0.3
     timeout: float = 30.0
@@ -236,6 +256,8 @@ class NetSchoolClient:
         self._record_seq = 0
         self._ver = ""
         self._http: httpx.AsyncClient | None = None
+        self.method: Method | None = None
+        self._refresh_token = settings.refresh_token
         self._rng = random.Random()  # noqa: S311 - jitter for backoff and pacing, not a secret
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -259,10 +281,10 @@ class NetSchoolClient:
             follow_redirects=False,
         )
         try:
-            if s.session is not None:
-                await self._import_session(s.session)
+            if s.esia is not None:
+                await self.login_esia(s.esia)
             else:
-                await self.login()
+                await self._sign_in()
             self.context = parse(Context, await self.get_json("/webapi/context"), "context")
         except BaseException:
             await self.close()
@@ -279,7 +301,7 @@ class NetSchoolClient:
         if self._http is None:
             return
         try:
-            if self.info is not None and self.settings.session is None:
+            if self.info is not None and self.method != "session":
                 # shielded: a Ctrl-C or a cancelled run still ends the session on the server
                 await asyncio.shield(self._logout(self.info.at))
         except Exception as exc:  # logging out is best effort
@@ -297,14 +319,67 @@ class NetSchoolClient:
 
     # --- login ----------------------------------------------------------------------------------
 
-    async def login(self, *, rolegroup: str | None = None) -> LoginInfo:
+    async def _sign_in(self) -> None:
+        """Sign in the way ``settings.auth`` says (docs/server-api.md §2.1 «Which way to sign in»)."""
+        s = self.settings
+        if s.auth == "session" or (
+            s.auth == "auto" and s.session is not None and s.password is None and not self._refresh_token
+        ):
+            await self._import_session(self._need_session())
+            return
+        if s.auth == "password":
+            await self.login()
+            return
+        if s.auth == "esia":
+            await self.renew()
+            return
+        flags = await self._logindata()
+        password_allowed = not (flags.get("schoolLogin") is False or flags.get("esiaMainAuth") is True)
+        if self._refresh_token:
+            try:
+                await self.renew(flags=flags)
+                return
+            except RenewalRefused:
+                if not (password_allowed and s.password is not None):
+                    raise
+                log.warning("Сервер не продлил вход через Госуслуги — входим по паролю")
+        if password_allowed and s.password is not None:
+            await self.login(flags=flags)
+            return
+        if s.session is not None:
+            await self._import_session(s.session)
+            return
+        if not password_allowed:
+            raise EsiaLoginRequired(
+                s.login_note or "Сервер принимает только вход через Госуслуги, а сохранённого входа нет."
+            )
+        raise EsiaLoginRequired(
+            "Не задан пароль ([asurso] password_env или password_command) и нет сохранённого входа через Госуслуги."
+        )
+
+    def _need_session(self) -> ImportedSession:
+        if self.settings.session is None:
+            raise EsiaLoginRequired(
+                'Задан вход по сохранённой сессии браузера ([asurso] auth = "session"), но файла сессии нет.'
+            )
+        return self.settings.session
+
+    async def _logindata(self) -> dict[str, Any]:
+        data = await self._public_json("GET", "/webapi/logindata")
+        self.server_version = data.get("version")
+        return dict(data)
+
+    def _origin(self) -> str:
+        parts = urlsplit(self.settings.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    async def login(self, *, rolegroup: str | None = None, flags: dict[str, Any] | None = None) -> LoginInfo:
         """The password login (docs/server-api.md §2). Raises on refusal; never retries a refused login."""
         s = self.settings
         if not s.login or s.password is None:
             raise LoginError("не заданы логин или пароль")
-        data = await self._public_json("GET", "/webapi/logindata")
-        self.server_version = data.get("version") if isinstance(data, dict) else None
-        if isinstance(data, dict) and (data.get("schoolLogin") is False or data.get("esiaMainAuth") is True):
+        data = flags if flags is not None else await self._logindata()
+        if data.get("schoolLogin") is False or data.get("esiaMainAuth") is True:
             raise PasswordLoginDisabled()
         scid = s.scid or await self._resolve_scid()
         auth = await self._public_json("POST", "/webapi/auth/getdata")
@@ -322,8 +397,7 @@ class NetSchoolClient:
         }
         if rolegroup is not None:
             form["rolegroup"] = rolegroup
-        origin = f"{urlsplit(s.base_url).scheme}://{urlsplit(s.base_url).netloc}"
-        resp = await self._raw("POST", "/webapi/login", data=form, headers={"Referer": f"{origin}/"})
+        resp = await self._raw("POST", "/webapi/login", data=form, headers={"Referer": f"{self._origin()}/"})
         if resp.status_code != 200:
             message = _message(resp)
             if "ошибка входа в систему" in message.lower():  # the server's database is down, not the password
@@ -331,14 +405,146 @@ class NetSchoolClient:
             if "не ранее" in message or "заблокирован" in message.lower():
                 raise LoginLockedError(message)
             raise LoginError(message or f"HTTP {resp.status_code}")
+        self.method = "password"
+        return await self._accept(resp, data, str(auth["ver"]), rolegroup, lambda g: self.login(rolegroup=g))
+
+    async def renew(self, *, flags: dict[str, Any] | None = None, rolegroup: str | None = None) -> LoginInfo:
+        """The Госуслуги login renewed without a person: ``LoginType=9`` with the stored refresh token, which the
+        server spends and replaces (docs/server-api.md §2.1). A refusal is ``RenewalRefused``; a server or network
+        failure is not (the token stays good)."""
+        s = self.settings
+        token = self._refresh_token
+        if not token:
+            raise EsiaLoginRequired(s.login_note or "Нет сохранённого входа через Госуслуги.")
+        data = flags if flags is not None else await self._logindata()
+        form = {"LoginType": "9", "grant_type": "refresh_token", "refresh_token": token}
+        if rolegroup is not None:
+            form["rolegroup"] = rolegroup
+        resp = await self._raw("POST", "/webapi/login", data=form, headers={"Referer": f"{self._origin()}/"})
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise ServerUnavailable("/webapi/login", f"HTTP {resp.status_code}", 1)
+        if resp.status_code != 200:
+            message = _message(resp)
+            if "ошибка входа в систему" in message.lower():
+                raise LoginUnavailable(message)
+            self._refresh_token = None  # refused: never offered again by this client
+            if s.on_refused is not None:
+                s.on_refused(message or f"HTTP {resp.status_code}")
+            raise RenewalRefused(message or f"HTTP {resp.status_code}")
+        self.method = "esia"
+        return await self._accept(resp, data, "", rolegroup, lambda g: self.renew(flags=data, rolegroup=g))
+
+    async def login_esia(self, method: EsiaMethod) -> LoginInfo:
+        """The interactive Госуслуги login (docs/server-api.md §2.1): crosslogin to the portal, the portal's steps,
+        back to NetSchool for ``loginState``, account-info and a choice, then ``loginType=8``."""
+        s = self.settings
+        flags = await self._logindata()
+        if flags.get("esiaLogin") is False:
+            raise EsiaRefused("ESIA_OFF")
+        portal = httpx.AsyncClient(
+            timeout=httpx.Timeout(s.timeout),
+            verify=s.verify,
+            transport=self._transport,
+            follow_redirects=False,
+            headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) asurso-sync"},
+        )
+        async with portal:
+
+            async def start() -> None:
+                final = (await self._walk(portal, "/webapi/sso/esia/crosslogin?esia_permissions=1&esia_role=1"))[-1]
+                if not final.startswith(s.esia_url.rstrip("/") + "/"):
+                    where = urlsplit(final)
+                    raise EsiaUnavailable(
+                        f"сервер отправил на {where.scheme}://{where.netloc}, а не на портал Госуслуг {s.esia_url} "
+                        "(пароль туда не отправлен)"
+                    )
+
+            await start()
+            back = await EsiaPortal(portal, s.esia_url, method, sleep=self._sleep, restart=start).sign_in()
+            seen = await self._walk(portal, back)
+        found = [m.group(1) for u in seen for m in [re.search(r"loginState=([A-Za-z0-9-]+)", u)] if m]
+        if not found:
+            raise EsiaUnavailable("после Госуслуг сервер журнала не выдал состояние входа (loginState)")
+        state = found[-1]
+        info = await self._public_json("GET", "/webapi/sso/esia/account-info", params={"loginState": state})
+        users = [u for u in (info.get("users") or []) if isinstance(u, dict) and u.get("id") is not None]
+        if not users:
+            raise EsiaRefused("NO_LINKED_USER")
+        index = 0
+        if len(users) > 1:
+            index = method.prompter.choose([user_label(u) for u in users], preferred_user(users, s.scid, s.school_name))
+        user = users[index]
+        form = {"loginType": "8", "lscope": str(user["id"]), "idp": "esia", "loginState": state}
+        roles = [r for r in user.get("roles") or [] if isinstance(r, dict) and r.get("id") is not None]
+        if len(roles) > 1:
+            form["rolegroup"] = self._pick_role_group([{"role": r} for r in roles])
+        elif roles:
+            form["rolegroup"] = str(roles[0]["id"])
+        resp = await self._raw("POST", "/webapi/auth/login", data=form, headers={"Referer": f"{self._origin()}/"})
+        if resp.status_code != 200:
+            raise LoginError(_message(resp) or f"HTTP {resp.status_code}")
+        self.method = "esia"
+        return await self._accept(
+            resp, flags, "", form.get("rolegroup"), lambda g: self.renew(flags=flags, rolegroup=g)
+        )
+
+    async def _walk(self, portal: httpx.AsyncClient, url: str) -> list[str]:
+        """Follow a redirect chain by hand across NetSchool (through the read-only gate) and the portal (or any
+        host between, GETs only); every URL visited or named in ``Location``, last the final one."""
+        ns = self._origin()
+        seen: list[str] = []
+        current = urljoin(ns + "/", url)
+        for _ in range(20):
+            seen.append(current)
+            on_portal = current.startswith(self.settings.esia_url.rstrip("/") + "/")
+            if not on_portal and urlsplit(current)._replace(path="", query="", fragment="").geturl() == ns:
+                resp = await self._raw("GET", current[len(ns) :] or "/")
+            else:
+                try:
+                    resp = await portal.get(current)
+                except httpx.ConnectError as exc:
+                    if "CERTIFICATE" in str(exc).upper():
+                        raise TLSVerificationError(f"{urlsplit(current).netloc}: {exc}") from exc
+                    raise EsiaUnavailable(
+                        f"нет соединения с {urlsplit(current).netloc} ({os_error_text(exc)})"
+                    ) from exc
+                except httpx.TransportError as exc:
+                    raise EsiaUnavailable(f"{urlsplit(current).netloc} не ответил ({exc})") from exc
+            location = resp.headers.get("location")
+            if resp.status_code in _REDIRECTS and location:
+                current = urljoin(current, location)
+                continue
+            if resp.status_code >= 400:
+                where = urlsplit(current)
+                raise EsiaUnavailable(f"{where.scheme}://{where.netloc}{where.path} ответил {resp.status_code}")
+            return seen
+        raise EsiaUnavailable("слишком длинная цепочка перенаправлений")
+
+    async def _accept(
+        self,
+        resp: httpx.Response,
+        data: dict[str, Any],
+        ver: str,
+        rolegroup: str | None,
+        again: Callable[[str], Awaitable[LoginInfo]],
+    ) -> LoginInfo:
+        """What every successful login answer means: the new refresh token stored first, the session cookie, a
+        role to choose, another session's warning."""
+        s = self.settings
+        raw = resp.json()
+        token = raw.get("refreshToken") if isinstance(raw, dict) else None
+        if self.method == "esia" and isinstance(token, str) and token:
+            self._refresh_token = token
+            if s.on_token is not None:
+                s.on_token(token)  # the old one is spent: store the new one before anything can fail
         self._keep_session_cookie(resp)
-        body = parse(LoginResponse, resp.json(), "login")
-        self._ver = str(auth["ver"])
+        body = parse(LoginResponse, raw, "login")
+        self._ver = ver
         entry = body.entryPoint or ""
         if "choose-session-role" in entry.lower() and rolegroup is None:
             group = self._pick_role_group((body.accountInfo or {}).get("userRoles") or [])
             await self._logout(body.at)
-            return await self.login(rolegroup=group)
+            return await again(group)
         user = (body.accountInfo or {}).get("user") or {}
         warned = "securitywarning" in entry.lower()
         warn_type, atlist = _security_warning(entry, body.requestData)
@@ -357,7 +563,9 @@ class NetSchoolClient:
         self._generation += 1
         if other:
             self.stats.security_warnings += 1
-            log.warning("Под учётной записью %s открыт другой сеанс (предупреждение сервера SecurityWarning)", s.login)
+            log.warning(
+                "Под учётной записью %s открыт другой сеанс (предупреждение сервера SecurityWarning)", s.login or "—"
+            )
         elif warned:  # warnType 1 without a session list: the server's routine notice on an ordinary login
             log.info("Сервер показал SecurityWarning (тип %s) без списка других сеансов — подтверждаем", warn_type)
         self.stats.shapes["SecurityWarning"] = (
@@ -428,6 +636,7 @@ class NetSchoolClient:
         return int(pick[0]["id"])
 
     async def _import_session(self, session: ImportedSession) -> None:
+        self.method = "session"
         for name, value in session.cookies.items():
             self.http.cookies.set(name, value)
         self.http.headers["at"] = session.at
@@ -450,7 +659,12 @@ class NetSchoolClient:
         async with self._relogin_lock:
             if self._generation != generation:
                 return  # a concurrent request has already logged in again
-            if self.settings.session is not None or self.settings.password is None:
+            if self.method == "esia":
+                log.info("Сессия истекла — повторный вход через Госуслуги (продление)")
+                self.stats.relogins += 1
+                await self.renew()
+                return
+            if self.method == "session" or self.settings.password is None:
                 raise SessionLost("сохранённая сессия истекла; войдите в браузере и обновите файл сессии")
             log.info("Сессия истекла — повторный вход")
             self.stats.relogins += 1

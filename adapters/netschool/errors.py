@@ -45,9 +45,76 @@ class LoginUnavailable(NetSchoolError):
 class PasswordLoginDisabled(NetSchoolError):
     def __init__(self) -> None:
         super().__init__(
-            "Вход по логину и паролю на этом сервере отключён (только Госуслуги). Войдите в браузере и "
-            "сохраните сессию в файл ([asurso] session_file или --session): at и cookies NSSESSIONID, ESRNSec."
+            "Вход по логину и паролю на этом сервере отключён (только Госуслуги). Войдите один раз через "
+            "Госуслуги: «asurso-sync login-esia» — дальше программа продлевает вход сама ([asurso] auth)."
         )
+
+
+_ESIA_MESSAGES = {
+    "INVALID_PASSWORD": "Госуслуги: неверный пароль. Проверьте раскладку и Caps Lock; после нескольких ошибок "
+    "портал попросит капчу — тогда войдите по QR-коду (asurso-sync login-esia --qr).",
+    "INVALID_LOGIN": "Госуслуги не нашли учётную запись с таким логином: укажите телефон, почту или СНИЛС, "
+    "как при входе на gosuslugi.ru.",
+    "ACCOUNT_NOT_FOUND": "Госуслуги не нашли учётную запись с таким логином: укажите телефон, почту или СНИЛС, "
+    "как при входе на gosuslugi.ru.",
+    "ACCOUNT_LOCKED": "Учётная запись на Госуслугах заблокирована. Восстановите доступ на gosuslugi.ru или в центре "
+    "обслуживания, затем повторите «asurso-sync login-esia».",
+    "CAPTCHA_REQUIRED": "Госуслуги просят ввести символы с картинки (капчу) — так портал отвечает после нескольких "
+    "неудачных попыток. Программа капчу не вводит: войдите по QR-коду — «asurso-sync login-esia --qr» — или "
+    "повторите вход по паролю позже.",
+    "INVALID_OTP": "Неверный код подтверждения.",
+    "ATTEMPTS_EXCEEDED": "Код подтверждения введён неверно слишком много раз. Начните вход заново.",
+    "NO_CODE": "Код подтверждения не введён: вход прерван.",
+    "NO_CREDENTIALS": "Не заданы логин и пароль Госуслуг.",
+    "PUSH_REJECTED": "Вход отклонён в приложении «Госуслуги».",
+    "PUSH_EXPIRED": "Подтверждение в приложении «Госуслуги» не пришло вовремя. Начните вход заново.",
+    "QR_EXPIRED": "QR-код так и не отсканировали в приложении «Госуслуги» за отведённое время. Начните вход заново.",
+    "MAX_QUIZ_REQUIRED": "Госуслуги требуют настроить вход через «Макс» и не дают пропустить этот шаг: настройте его "
+    "на gosuslugi.ru и повторите вход.",
+    "UNKNOWN_MFA": "Госуслуги просят подтвердить вход способом, которого программа не знает",
+    "ESIA_OFF": "На этом сервере АСУ РСО вход через Госуслуги не включён (logindata: esiaLogin = false).",
+    "NO_LINKED_USER": "К учётной записи Госуслуг не привязан ни один пользователь АСУ РСО. Привяжите её в профиле "
+    "АСУ РСО или попросите администратора АСУ РСО школы.",
+}
+
+
+class EsiaRefused(NetSchoolError):
+    """The Госуслуги portal refused the login (its ``failed`` or error ``code``): a person has to act."""
+
+    def __init__(self, code: str, attempts_left: int | None = None, *, detail: str = "") -> None:
+        self.code, self.attempts_left = code, attempts_left
+        text = _ESIA_MESSAGES.get(code) or f"Госуслуги отказали во входе (код {code})."
+        if detail:
+            text = f"{text}: {detail}"
+        if attempts_left is not None and code == "INVALID_OTP":
+            text = f"{text} Осталось попыток: {attempts_left}."
+        super().__init__(text)
+
+
+class EsiaUnavailable(NetSchoolError):
+    """The portal could not be reached or answered what the program does not understand: try again later."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"Вход через Госуслуги не удался: {detail}. Повторите позже.")
+
+
+class RenewalRefused(NetSchoolError):
+    """The server refused the stored refresh token: the Госуслуги login must be done again by a person."""
+
+    def __init__(self, server_message: str) -> None:
+        self.server_message = server_message
+        super().__init__(
+            f"Сервер не продлил вход через Госуслуги: «{server_message}». Нужно войти заново: "
+            "«asurso-sync login-esia» (один раз, с телефоном под рукой)."
+        )
+
+
+class EsiaLoginRequired(NetSchoolError):
+    """No way to log in without a person: the server wants Госуслуги and nothing usable is stored."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason} Войдите через Госуслуги: «asurso-sync login-esia».")
 
 
 class SessionLost(NetSchoolError):

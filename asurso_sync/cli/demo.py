@@ -35,6 +35,14 @@ def demo(
     faults: Annotated[
         bool, typer.Option("--faults", help="Со сбоями сервера (набор standard): замечания должны совпасть.")
     ] = False,
+    auth: Annotated[
+        str,
+        typer.Option(
+            "--auth",
+            help="Способ входа: password (по паролю) или esia — сервер только с Госуслугами: вход по QR-коду (его "
+            "подтверждает сама демонстрация), затем продление входа каждую ночь.",
+        ),
+    ] = "password",
 ) -> None:
     """Демонстрация без настройки и без сети: встроенный эмулятор АСУ РСО, синхронизация, проверка, рассылка.
 
@@ -49,11 +57,14 @@ def demo(
         raise fail(f"--size: «{size}» — допустимы {', '.join(SIZES)}", exitcodes.CONFIG)
     first = parse_date(start, "--from")
     assert first is not None
-    opt = DemoOptions(size=size, seed=seed, weeks=weeks, start=first, out=out_dir, faults=faults)
+    if auth not in ("password", "esia"):
+        raise fail(f"--auth: «{auth}» — допустимы password и esia", exitcodes.CONFIG)
+    opt = DemoOptions(size=size, seed=seed, weeks=weeks, start=first, out=out_dir, faults=faults, auth=auth)
     total = weeks * 7
     err.print(
         f"Демонстрация: школа «{size}», seed {seed}, с {first:%d.%m.%Y} на {weeks} нед."
-        + (" Сервер со сбоями (standard)." if faults else ""),
+        + (" Сервер со сбоями (standard)." if faults else "")
+        + (" Вход через Госуслуги." if auth == "esia" else ""),
         highlight=False,
     )
     with progress_bar(transient=False, bold=True) as bar:

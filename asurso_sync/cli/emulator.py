@@ -70,9 +70,26 @@ def serve(
             dir_okay=False,
         ),
     ] = None,
+    esia_only: Annotated[
+        bool,
+        typer.Option(
+            "--esia-only", help="Только вход через Госуслуги: вход по паролю отключён (как в регионах с ЕСИА)."
+        ),
+    ] = False,
+    esia_mfa: Annotated[
+        str,
+        typer.Option(
+            "--esia-mfa", help="Второй фактор учётной записи Госуслуг эмулятора: sms, totp, push, max или none."
+        ),
+    ] = "sms",
 ) -> None:
-    """Запустить эмулятор asurso.ru по HTTP (uvicorn)."""
+    """Запустить эмулятор asurso.ru по HTTP (uvicorn) — вместе с имитацией портала Госуслуг по адресу /gosuslugi."""
     import uvicorn
+
+    from adapters.emulator.esia import DEMO_LOGIN, DEMO_PASSWORD, MFA_TYPES, EsiaSettings
+
+    if esia_mfa not in MFA_TYPES:
+        raise fail(f"--esia-mfa: «{esia_mfa}» — допустимы {', '.join(MFA_TYPES)}", exitcodes.CONFIG)
 
     try:
         ip = ipaddress.ip_address(host)
@@ -98,11 +115,15 @@ def serve(
             control=test_mode,
             session_timeout_ms=session_timeout * 1000,
             prebuilt=prebuilt,
+            esia=EsiaSettings(only=esia_only, mfa=esia_mfa),
         )
     )
+    password = "только через Госуслуги" if esia_only else "zavuch / Сота-2026"
     err.print(
         f"[green]Эмулятор asurso.ru[/]: http://{host}:{port}  школа «{emu.school.name}», scid={emu.school.scid}, "
-        f"часы {emu.clock.isoformat(timespec='minutes')}; вход: zavuch / Сота-2026"
+        f"часы {emu.clock.isoformat(timespec='minutes')}; вход: {password}; Госуслуги: http://{host}:{port}/gosuslugi "
+        f"({DEMO_LOGIN} / {DEMO_PASSWORD}, второй фактор {esia_mfa})",
+        highlight=False,
     )
     uvicorn.run(emu, host=host, port=port, log_level="warning", date_header=False, server_header=False)
 

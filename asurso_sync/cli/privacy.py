@@ -19,6 +19,7 @@ from adapters.mail.backends import is_loopback
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, fail, local_time, out, parse_date
 from asurso_sync.config import Config
+from asurso_sync.esia import stored_login_problem
 from cache import open_cache, outbox_rows, purge, purge_records
 from cache.reads import oldest_lesson_day
 
@@ -138,11 +139,20 @@ def selfcheck() -> None:
             f"выполните chmod 640 {config.source}",
         )
     a = config.asurso
+    stored_login, login_problem = stored_login_problem(config)
     check(
-        bool(a.password_env or a.password_command or a.session_file),
-        "пароль АСУ РСО берётся из переменной окружения, команды или файла сессии, а не из конфигурации",
-        "укажите [asurso] password_env или password_command",
+        bool(a.password_env or a.password_command or a.session_file or stored_login),
+        "пароль АСУ РСО берётся из переменной окружения, команды или файла сессии, а не из конфигурации"
+        if a.password_env or a.password_command or a.session_file or not stored_login
+        else "вход через Госуслуги сохранён; пароль Госуслуг не хранится",
+        "укажите [asurso] password_env или password_command или выполните «asurso-sync login-esia»",
     )
+    if stored_login is not None or login_problem:
+        check(
+            login_problem is None,
+            "сохранённый вход через Госуслуги действует (файл 0600)",
+            login_problem or "",
+        )
     if a.password_env:
         check(
             bool(os.environ.get(a.password_env)),

@@ -1,13 +1,16 @@
-"""Commands that talk to the server: ``login-check`` and ``get``."""
+"""Commands that talk to the server: ``login-check``, ``login-esia``, ``get``, ``survey``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, out
@@ -41,6 +44,101 @@ ROLE_RU = {
 }
 
 
+METHOD_RU = {
+    "password": "по логину и паролю",
+    "esia": "через Госуслуги (сохранённый вход продлён)",
+    "session": "по сохранённой сессии браузера",
+}
+
+
+class TerminalPrompter:
+    """The person at the terminal during «login-esia»: codes typed in, the QR code drawn, a numbered choice."""
+
+    def ask_code(self, kind: str, details: Mapping[str, Any]) -> str:
+        phone = details.get("phone") or "ваш телефон"
+        what = {
+            "SMS": f"код из SMS (отправлен на {phone})",
+            "TOTP": "код из приложения-аутентификатора",
+            "MAX": "код из мессенджера «Макс»",
+            "ANOMALY": f"код из SMS — Госуслуги проверяют необычный вход (отправлен на {phone})",
+        }.get(kind, "код подтверждения")
+        if details.get("wrong"):
+            err.print(f"[red]Код неверный.[/] Осталось попыток: {details.get('verify_attempts_left', '?')}.")
+        return str(typer.prompt(f"Введите {what}", err=True)).strip()
+
+    def show_qr(self, content: str, attempt: int, seconds: float) -> None:
+        import segno
+
+        if attempt > 1:
+            err.print("[yellow]Прежний QR-код больше не действует — вот новый.[/]")
+        err.print(
+            "Откройте приложение «Госуслуги» на телефоне, нажмите значок сканера QR-кода и наведите камеру на код:"
+        )
+        segno.make(content, error="l").terminal(out=sys.stderr, compact=True)
+        err.print(f"Код действует около {max(1, round(seconds / 60))} мин. Ждём подтверждения в приложении…")
+
+    def push_waiting(self, seconds: float) -> None:
+        err.print(
+            "Госуслуги отправили запрос в приложение «Госуслуги» на вашем телефоне: подтвердите вход там. "
+            f"Ждём до {max(1, round(seconds / 60))} мин…"
+        )
+
+    def choose(self, options: Sequence[str], preferred: int | None) -> int:
+        err.print("К учётной записи Госуслуг привязано несколько пользователей АСУ РСО:")
+        for i, option in enumerate(options, 1):
+            mark = "  [green]← школа из настроек[/]" if preferred == i - 1 else ""
+            err.print(f"  {i}. {escape(option)}{mark}", highlight=False)
+        default = str(preferred + 1) if preferred is not None else None
+        while True:
+            raw = str(typer.prompt(f"Номер (1–{len(options)})", default=default, err=True)).strip()
+            if raw.isdigit() and 1 <= int(raw) <= len(options):
+                return int(raw) - 1
+            err.print(f"Введите число от 1 до {len(options)}.")
+
+
+def login_esia(
+    qr: Annotated[
+        bool, typer.Option("--qr", help="Войти по QR-коду: отсканировать его приложением «Госуслуги» на телефоне.")
+    ] = False,
+    login: Annotated[
+        str | None,
+        typer.Option("--login", help="Логин Госуслуг: телефон, почта или СНИЛС (иначе программа спросит)."),
+    ] = None,
+) -> None:
+    """Войти через Госуслуги один раз — дальше ночные запуски продлевают вход сами.
+
+    Вход по логину и паролю Госуслуг (с кодом из SMS, приложения-аутентификатора или подтверждением в приложении — \
+как попросит портал) или по QR-коду (--qr). Если к учётной записи привязано несколько школ, программа предложит \
+выбрать. Пароль Госуслуг нигде не сохраняется: сохраняется только выданный сервером токен продления — в файле с \
+правами 0600 рядом с кэшем (\\[asurso] token_file).
+
+    Код выхода: 0 — вход выполнен и сохранён; 2 — ошибка настройки или сертификата; 5 — портал или сервер \
+отказали во входе (сообщение говорит, что делать); 6 — портал или сервер недоступны, повторите позже; 10 — по \
+адресу \\[asurso] base_url нет АСУ РСО.
+    """
+    from adapters.netschool.esia import EsiaMethod
+    from asurso_sync.esia import login_esia as run_login
+
+    config = STATE.config()
+    prompter = TerminalPrompter()
+    if qr:
+        method = EsiaMethod("qr", prompter)
+    else:
+        who = login or str(typer.prompt("Логин Госуслуг (телефон, почта или СНИЛС)", err=True)).strip()
+        secret = str(typer.prompt("Пароль Госуслуг (не сохраняется)", hide_input=True, err=True))
+        method = EsiaMethod("password", prompter, login=who, password=secret)
+    err.print(f"Вход через Госуслуги на {config.asurso.base_url}…", highlight=False)
+    result = asyncio.run(run_login(config, method))
+    stored = result.stored
+    out.print(f"[bold]Пользователь:[/] {stored.user or '—'}", highlight=False)
+    out.print(f"[bold]Школа:[/] {stored.school or '—'} (scid {stored.school_id or '—'})", highlight=False)
+    out.print(f"[bold]Вход сохранён:[/] {result.path} (права 0600; пароль Госуслуг не сохранён)", highlight=False)
+    err.print(
+        "[green]Готово.[/] Каждый запуск теперь продлевает вход сам. Если сервер перестанет его продлевать, "
+        "заместитель директора получит одно письмо с просьбой повторить «asurso-sync login-esia»."
+    )
+
+
 def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:
     """Проверить вход: сервер, версия, пользователь, школа, роли, учебный год, тайм-аут сессии; затем выход.
 
@@ -56,6 +154,7 @@ def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:
             assert ctx is not None and info is not None
             return {
                 "Сервер": STATE.config().asurso.base_url,
+                "Вход": METHOD_RU.get(client.method or "", client.method or "—"),
                 "Продукт": ctx.productName or info.product or "—",
                 "Версия": ctx.version or client.server_version or "—",
                 "Пользователь": f"{ctx.user.name if ctx.user else info.user_name} (id {ctx.userId})",

@@ -17,6 +17,7 @@ from rich.table import Table
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, local_time, out
 from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, example_config_text, load_config
+from asurso_sync.esia import stored_login_problem
 from asurso_sync.scheduler import next_runs
 from cache import (
     audit,
@@ -120,6 +121,9 @@ def status(
         problems.append(f"писем с ошибкой отправки: {outbox['failed']} («asurso-sync remarks status»)")
     if outbox.get("sending"):
         problems.append(f"писем в состоянии «отправляется» (сбой при отправке): {outbox['sending']}")
+    stored_login, login_problem = stored_login_problem(config)
+    if login_problem:
+        problems.append(login_problem)
     check = last_check(db)
     purges = purge_records(db)
     read_only = is_read_only(db)
@@ -142,6 +146,16 @@ def status(
             "last_purge": purges[-1]["at"] if purges else None,
             "schedule": jobs,
             "full_load": None if load is None else {"done": load.done, "planned": load.planned},
+            "esia_login": None
+            if stored_login is None
+            else {
+                "user": stored_login.user,
+                "obtained": stored_login.obtained,
+                "renewed": stored_login.renewed,
+                "renewals": stored_login.renewals,
+                "refused": stored_login.refused,
+                "notified": stored_login.notified,
+            },
             "problems": problems,
         }
         out.print_json(json.dumps(payload, ensure_ascii=False))
@@ -172,6 +186,18 @@ def status(
                     local_time(r.server_time, None),
                 )
             out.print(t)
+        if stored_login is not None:
+            renewed = local_time(stored_login.renewed, tz) if stored_login.renewed else "ещё не продлевался"
+            state = (
+                f"сервер отказал в продлении {local_time(stored_login.refused, tz)}"
+                if stored_login.refused
+                else f"продлён {renewed} (всего продлений: {stored_login.renewals})"
+            )
+            out.print(
+                f"Вход через Госуслуги: {stored_login.user or '—'}, выполнен "
+                f"{local_time(stored_login.obtained, tz)}; {state}",
+                highlight=False,
+            )
         rows = ", ".join(f"{label(k)}: {v}" for k, v in counts.items() if v)
         out.print(f"Записей в зеркале: {rows or 'пока нет'}")
         seen = local_time(check["as_of"], tz) if check else "не выполнялась"

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from adapters.emulator.routes import auth, control, directory, journal, reports
+from adapters.emulator.routes import auth, control, directory, esia, journal, reports
 
 
 def routes(*, control_mode: bool) -> list[BaseRoute]:
     """Every route in matching order; ``/_emulator/*`` only in test and demo mode."""
     extra = control.ROUTES if control_mode else []
-    return [*auth.ROUTES, *directory.ROUTES, *journal.ROUTES, *reports.ROUTES, *extra]
+    return [
+        *auth.ROUTES,
+        *esia.routes(control_mode=control_mode),
+        *directory.ROUTES,
+        *journal.ROUTES,
+        *reports.ROUTES,
+        *extra,
+    ]

@@ -14,10 +14,10 @@ from starlette.routing import BaseRoute, Route
 from adapters.emulator.protocol import (
     JUMP_TO_LOGIN_HTML,
     LOCK_MESSAGE,
+    PASSWORD_LOGIN_OFF,
     PRODUCT,
     VERSION,
     WRONG_PASSWORD,
-    Session,
     password_ok,
     read_form,
 )
@@ -25,15 +25,16 @@ from adapters.emulator.routes.common import emulator, ep
 
 
 async def logindata(request: Request) -> Response:
+    only = emulator(request).settings.esia.only
     resp = JSONResponse(
         {
             "productName": PRODUCT,
             "version": VERSION,
-            "schoolLogin": True,
+            "schoolLogin": not only,
             "emLogin": False,
             "esiaLogin": True,
             "esiaLoginPage": "/webapi/sso/esia/crosslogin",
-            "esiaMainAuth": False,
+            "esiaMainAuth": only,
             "esiaButton": True,
             "signatureLogin": False,
             "cacheVer": "1001",
@@ -53,6 +54,8 @@ async def getdata(request: Request) -> Response:
     sid = request.cookies.get("NSSESSIONID")
     if not sid:
         return JSONResponse({"message": "Сеанс не найден: сначала откройте страницу входа"}, 400)
+    if e.settings.esia.only:  # password login off: no lt/ver/salt (lentryd/NetSchoolApi#25)
+        return JSONResponse({})
     lt, ver, salt = e.token(9), e.token(9), e.token(10)
     e.salts[sid] = (lt, ver, salt)
     return JSONResponse({"lt": lt, "ver": ver, "salt": salt})
@@ -172,6 +175,10 @@ async def _login(request: Request) -> Response:
     referer = request.headers.get("referer", "")
     if not referer or urlsplit(referer)._replace(path="", query="", fragment="").geturl().lower() != origin.lower():
         return JSONResponse({"message": "Неверный запрос: нет заголовка Referer"}, 400)
+    if field_("loginType", "LoginType") == "9":
+        return await _refresh_login(request, form)
+    if e.settings.esia.only:
+        return JSONResponse({"message": PASSWORD_LOGIN_OFF}, 409)
     sid = request.cookies.get("NSSESSIONID", "")
     salt_data = e.salts.pop(sid, None)
     if salt_data is None:
@@ -198,79 +205,21 @@ async def _login(request: Request) -> Response:
         e.failures.setdefault(key, []).append(now)
         return JSONResponse({"message": WRONG_PASSWORD}, 409)
     e.failures.pop(key, None)
+    return e.open_session(account.user_id, ver=ver, rolegroup=field_("rolegroup"))
 
-    user_id, kind, pending = account.user_id, account.kind, False
-    rolegroup = field_("rolegroup")
-    if account.role_groups:
-        chosen = [g for g in account.role_groups if str(g[0]) == rolegroup]
-        if chosen:
-            _, _, user_id, kind = chosen[0]
-        else:
-            pending = True
-    at = e.token(25) + str(e._rng.randint(0, 9))
-    esrn = secrets.token_hex(12)
-    others = [x for x in e.sessions.values() if x.user_id == user_id and not pending]
-    sess = Session(
-        at,
-        esrn,
-        user_id,
-        kind,
-        account.login,
-        e.settings.session_timeout_ms,
-        role_pending=pending,
-        login_time=now,
-        ver=ver,
-    )
-    sess.warning = bool(others)
-    e.sessions[at] = sess
-    if pending:
-        entry = "/angular/school/choose-session-role/"
-    elif sess.warning or "routine_warning" in e.settings.faults.drifts:
-        entry = "/asp/SecurityWarning.asp"
-    elif kind in ("student", "parent"):
-        entry = "/angular/school/studentdiary/"
-    else:
-        entry = "/angular/school/main/"
-    roles = [
-        {"userId": uid, "schoolId": e.school.scid, "role": {"id": gid, "name": gname}}
-        for gid, gname, uid, _ in account.role_groups
-    ]
-    body = {
-        "at": at,
-        "code": None,
-        "timeOut": e.settings.session_timeout_ms,
-        "accessToken": secrets.token_hex(16),
-        "refreshToken": secrets.token_hex(16),
-        "tokenType": "Bearer",
-        "accountInfo": {
-            "activeToken": None,
-            "secureActiveToken": secrets.token_hex(8),
-            "currentOrganization": {"id": e.school.scid, "name": e.school.name},
-            "user": {"id": user_id, "name": account.name},
-            "userRoles": roles,
-            "organizations": [{"id": e.school.scid, "name": e.school.name}],
-            "loginTime": e.views.dt(now),
-            "active": True,
-            "canLogin": True,
-            "storeTokens": True,
-            "accessToken": None,
-        },
-        "entryPoint": entry,
-        "requestData": (
-            {"warnType": "1", "atlist": "\u0001".join(o.at for o in others)}
-            if sess.warning
-            else {"warnType": "1"}  # the routine notice of some servers: no other session listed
-            if "routine_warning" in e.settings.faults.drifts
-            else None
-        ),
-        "errorMessage": None,
-    }
-    resp = JSONResponse(body)
-    resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
-    if "esrnsec_once" not in e.settings.faults.drifts:
-        # real answers can set it a second time, empty (docs/server-api.md §2): the client must keep the first
-        resp.raw_headers.append((b"set-cookie", b"ESRNSec=; Path=/"))
-    return resp
+
+async def _refresh_login(request: Request, form: dict[str, str]) -> Response:
+    """``LoginType=9``: a new session for a refresh token, which is spent (rotation); the answer carries the next
+    one (docs/server-api.md §2.1)."""
+    e = emulator(request)
+    if not request.cookies.get("NSSESSIONID"):
+        return JSONResponse({"message": "Сеанс не найден: сначала откройте страницу входа"}, 400)
+    if form.get("grant_type") != "refresh_token" or not form.get("refresh_token"):
+        return JSONResponse({"message": "Неверный запрос"}, 400)
+    user_id = e.esia.redeem(form["refresh_token"], e.clock)
+    if user_id is None:  # the real wording is not public (docs/server-api.md §2.1) [I]
+        return JSONResponse({"message": "Токен обновления недействителен или истёк"}, 409)
+    return e.open_session(user_id, ver="")
 
 
 ROUTES: list[BaseRoute] = [
