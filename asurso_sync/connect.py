@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
@@ -12,9 +13,11 @@ from adapters.netschool.errors import EsiaLoginRequired
 from adapters.netschool.esia import EsiaMethod
 from asurso_sync.config import Config
 from asurso_sync.logs import REDACTOR
-from asurso_sync.secrets import resolve_password
+from asurso_sync.secrets import SecretError, resolve_password
 from asurso_sync.tokens import TokenFile
 from cache.files import tighten
+
+log = logging.getLogger(__name__)
 
 
 def token_path(config: Config) -> Path:
@@ -69,10 +72,18 @@ def client_settings(
         tighten(session_path)
         session = ImportedSession.load(session_path)
         REDACTOR.add_secret(session.at)
-    if esia is None and auth in ("auto", "password") and (a.password_env or a.password_command or auth == "password"):
-        password = resolve_password(section="asurso", password_env=a.password_env, password_command=a.password_command)
-        REDACTOR.add_secret(password)
     refresh, note = (None, None) if esia is not None else _refresh_token(config, auth)
+    if esia is None and auth in ("auto", "password") and (a.password_env or a.password_command or auth == "password"):
+        try:
+            password = resolve_password(
+                section="asurso", password_env=a.password_env, password_command=a.password_command
+            )
+            REDACTOR.add_secret(password)
+        except SecretError:
+            if not (auth == "auto" and refresh):
+                raise
+            # the stored Госуслуги login is what this run uses; the password is only a fallback
+            log.info("Пароль АСУ РСО недоступен — вход по сохранённому входу через Госуслуги")
     store = TokenFile(token_path(config))
     verify: bool | str = str(a.ca_bundle) if a.ca_bundle else a.verify_tls
     return ClientSettings(

@@ -65,10 +65,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(emu: Emulator) -> Iterator[str]:
-    """Run ``emu`` under uvicorn on an ephemeral loopback port; yields the base URL."""
+def serve(emu: Emulator, *, tls: tuple[str, str] | None = None) -> Iterator[str]:
+    """Run ``emu`` under uvicorn on an ephemeral loopback port; yields the base URL. ``tls``: (certificate, key)
+    files to serve HTTPS with."""
     port = free_port()
-    config = uvicorn.Config(emu, host="127.0.0.1", port=port, log_level="error", date_header=False, lifespan="off")
+    config = uvicorn.Config(
+        emu,
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        date_header=False,
+        lifespan="off",
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -78,7 +88,7 @@ def serve(emu: Emulator) -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)

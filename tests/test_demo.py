@@ -74,3 +74,18 @@ def test_demo_never_overwrites_a_real_installation(tmp_path: Path, runner: CliRu
     assert school.stat().st_mode & 0o777 == 0o750
     result = runner.invoke(app, ["demo", "--size", "tiny", "--weeks", "1", "--out", str(school / "cache.db")])
     assert result.exit_code == 2 and "это файл, а не папка" in result.output
+
+
+def test_demo_on_an_esia_only_server(tmp_path: Path) -> None:
+    """«demo --auth esia»: the Госуслуги login by QR code (the demo plays the app), then every run renews it; the
+    remarks are those of the password demo."""
+    start = date(2026, 12, 7)
+    result = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "esia", auth="esia"), sleep=no_wait)
+    assert result.perfect
+    stored = json.loads((tmp_path / "esia" / "cache-esia-token.json").read_text(encoding="utf-8"))
+    assert stored["renewals"] == 13 and stored["refused"] is None  # a full sync, 5 snapshots, 7 nights
+    assert ((tmp_path / "esia" / "cache-esia-token.json").stat().st_mode & 0o777) == 0o600
+    config = (tmp_path / "esia" / "config.toml").read_text(encoding="utf-8")
+    assert 'auth = "esia"' in config and "password_env" not in config
+    plain = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "plain"), sleep=no_wait)
+    assert plain.fingerprints == result.fingerprints

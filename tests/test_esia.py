@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import stat
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ import pytest
 import segno
 from typer.testing import CliRunner
 
-from adapters.emulator.esia import DEMO_LOGIN, DEMO_PASSWORD, EsiaSettings, totp
+from adapters.emulator.esia import DEMO_LOGIN, DEMO_PASSWORD, DEMO_TOTP_SECRET, EsiaSettings, totp
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.mail.backends import MemoryBackend
 from adapters.netschool.errors import EsiaLoginRequired, RenewalRefused
@@ -34,7 +35,7 @@ from asurso_sync.logs import redact
 from asurso_sync.sync import SyncOptions, sync_once
 from asurso_sync.tokens import TokenFile
 from cache import open_cache, outbox_rows
-from tests.emu import serve
+from tests.emu import serve, serve_process
 from tests.schools import no_wait
 
 
@@ -393,3 +394,59 @@ def test_a_crash_while_storing_keeps_the_old_token(tmp_path: Path, monkeypatch: 
     assert [p.name for p in tmp_path.iterdir()] == ["t.json"]  # no temporary file left behind
     assert_private(path)
     assert path.stat().st_size > 0
+
+
+def make_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A certificate authority of our own (like НУЦ Минцифры: not in the system's set) and a 127.0.0.1 certificate
+    it signed: (ca.pem, cert.pem, key.pem)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)
+
+    ca_ext = ("-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test Root CA",
+            "-keyout", "ca.key", "-out", "ca.pem", *ca_ext)  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out", "req.csr")
+    (folder / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
+    )
+    openssl("x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-out", "cert.pem", "-extfile", "ext.cnf")  # fmt: skip
+    return folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+
+
+def test_the_portal_certificate_is_checked_with_the_ca_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The portal over HTTPS with a certificate of a root the machine does not know: no password is sent and the
+    message names ca_bundle; with the root in [asurso] ca_bundle the login goes through."""
+    ca, cert, key = make_ca(tmp_path)
+    with (
+        school(tmp_path, monkeypatch, mfa="none", second_school=False) as (emu, cfg),
+        serve(emu, tls=(str(cert), str(key))) as secure,
+    ):
+        emu.esia.settings.portal_url = f"{secure}/gosuslugi"
+        monkeypatch.setenv("ASURSO_SYNC_ASURSO__ESIA_URL", f"{secure}/gosuslugi")
+        result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
+        assert result.exit_code == exitcodes.CONFIG, result.output
+        assert "ca_bundle" in " ".join(result.output.split())
+        assert not any(path.endswith("/api/login") for _, path, _ in emu.request_log)  # the password never left
+        monkeypatch.setenv("ASURSO_SYNC_ASURSO__CA_BUNDLE", str(ca))
+        result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
+        assert result.exit_code == 0, result.output
+
+
+def test_as_a_user_runs_it_emulator_process_and_login_esia(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """«emulator serve --esia-only --esia-mfa totp» in its own process, then «login-esia» and «login-check»."""
+    with serve_process("--size", "tiny", "--esia-only", "--esia-mfa", "totp", "--test-mode") as base:
+        assert httpx.get(f"{base}/webapi/logindata").json()["schoolLogin"] is False
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(example_config_text(), encoding="utf-8")
+        monkeypatch.setenv("ASURSO_SYNC_ASURSO__BASE_URL", base)
+        monkeypatch.setenv("ASURSO_SYNC_ASURSO__ESIA_URL", f"{base}/gosuslugi")
+        runner = CliRunner()
+        result = login(runner, cfg, [DEMO_LOGIN, DEMO_PASSWORD, lambda: totp(DEMO_TOTP_SECRET), ""])
+        assert result.exit_code == 0, result.output
+        check = runner.invoke(app, ["--config", str(cfg), "login-check"])
+        assert check.exit_code == 0, check.output
+        assert "Вход: через Госуслуги (сохранённый вход продлён)" in check.output
+        assert httpx.get(f"{base}/_emulator/esia").json()["renewals"] == 1

@@ -271,7 +271,7 @@ class NetSchoolClient:
 
     async def open(self) -> None:
         s = self.settings
-        verify: bool | str = s.verify
+        verify = self.tls_context()
         self._http = httpx.AsyncClient(
             base_url=s.base_url,
             timeout=httpx.Timeout(connect=min(10.0, s.timeout), read=s.timeout, write=s.timeout, pool=s.timeout),
@@ -310,6 +310,17 @@ class NetSchoolClient:
             self.info = None
             await self._http.aclose()
             self._http = None
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Certificates are checked against the system's roots plus ``verify`` when it names a bundle (the Минцифры
+        root for asurso.ru and the Госуслуги portal alike); only an explicit ``verify=False`` turns checks off."""
+        context = ssl.create_default_context()
+        verify = self.settings.verify
+        if isinstance(verify, str):
+            context.load_verify_locations(cafile=verify)
+        elif verify is False:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        return context
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -443,7 +454,7 @@ class NetSchoolClient:
             raise EsiaRefused("ESIA_OFF")
         portal = httpx.AsyncClient(
             timeout=httpx.Timeout(s.timeout),
-            verify=s.verify,
+            verify=self.tls_context(),
             transport=self._transport,
             follow_redirects=False,
             headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) asurso-sync"},
@@ -752,10 +763,7 @@ class NetSchoolClient:
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
         context: ssl.SSLContext | None = None
         if scheme == "wss":
-            verify = self.settings.verify
-            context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-            if verify is False:
-                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            context = self.tls_context()
         self.stats.requests += 1
         self.stats.calls.append(("WS", "/webapi/signalr/queuehub"))
         try:
