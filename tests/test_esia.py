@@ -450,3 +450,11 @@ def test_as_a_user_runs_it_emulator_process_and_login_esia(tmp_path: Path, monke
         assert check.exit_code == 0, check.output
         assert "Вход: через Госуслуги (сохранённый вход продлён)" in check.output
         assert httpx.get(f"{base}/_emulator/esia").json()["renewals"] == 1
+
+
+def test_no_linked_school_user_is_one_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with school(tmp_path, monkeypatch, mfa="none") as (emu, cfg):
+        emu.esia.identity.user_ids = []
+        result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
+        assert result.exit_code == exitcodes.AUTH
+        assert "не привязан ни один пользователь АСУ РСО" in " ".join(result.output.split())
