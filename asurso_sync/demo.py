@@ -45,12 +45,15 @@ from asurso_sync.errors import UsageError
 from asurso_sync.esia import login_esia
 from asurso_sync.remarks import Week, build_week, enqueue_week, write_files
 from asurso_sync.sync import SyncOptions, sync_once
+from asurso_sync.web.auth import hash_password
 from cache import datasette_command, open_cache, write_browse_metadata
+from cache.cabinet import set_password_hash
 from cache.files import ensure_private_dir, write_private_bytes
 
 DEFAULT_SEED = 1
 DEFAULT_FROM = date(2026, 12, 7)  # four weeks from here cross the end of the 2nd quarter (27.12)
 PASSWORD_ENV = "ASURSO_DEMO_PASSWORD"  # noqa: S105 - the name of a variable
+CABINET_PASSWORD = "Сота-кабинет"  # noqa: S105 - the demo's published cabinet password, like the emulator's
 DEMO_FILES = (
     "cache.db",
     "cache.db-wal",
@@ -343,6 +346,8 @@ def run_demo(opt: DemoOptions, progress: Progress | None = None, *, sleep: Sleep
     scores = accuracy.score(outcome.findings, truth, outcome.result.undecided)
     write_private_bytes(out / "accuracy.txt", accuracy_text(scores, opt, as_of, outcome).encode())
     write_browse_metadata(config.cache.path, config.school.name)
+    with closing(open_cache(config.cache.path, create=False)) as db:  # the cabinet opens with a published password
+        set_password_hash(db, hash_password(CABINET_PASSWORD))
     return DemoResult(
         out=out,
         scores=scores,

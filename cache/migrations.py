@@ -144,5 +144,11 @@ def m0018_lesson_relay(db: Database) -> None:
     db.execute('ALTER TABLE "class_meeting" ADD COLUMN "relay" INTEGER')
 
 
+@migrations(name="0019_cabinet")
+def m0019_cabinet(db: Database) -> None:
+    """Кабинет завуча: verdicts on findings (adjudication) and the cabinet's password hash."""
+    _run_sql_file(db, "0019_cabinet.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -65,12 +65,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(emu: Emulator, *, tls: tuple[str, str] | None = None) -> Iterator[str]:
-    """Run ``emu`` under uvicorn on an ephemeral loopback port; yields the base URL. ``tls``: (certificate, key)
-    files to serve HTTPS with."""
+def serve(app: Any, *, tls: tuple[str, str] | None = None) -> Iterator[str]:
+    """Run an ASGI app (the emulator, the cabinet) under uvicorn on an ephemeral loopback port; yields the base
+    URL. ``tls``: (certificate, key) files to serve HTTPS with."""
     port = free_port()
     config = uvicorn.Config(
-        emu,
+        app,
         host="127.0.0.1",
         port=port,
         log_level="error",

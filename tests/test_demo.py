@@ -21,6 +21,7 @@ def test_demo_produces_everything(tmp_path: Path, runner: CliRunner) -> None:
     result = runner.invoke(app, ["demo", "--size", "tiny", "--weeks", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "Точность" in result.output and "Писем отправлено" in result.output
+    assert "кабинет завуча в браузере" in result.output and "web" in result.output
     accuracy = (out / "accuracy.txt").read_text(encoding="utf-8")
     families = ("TML", "CMP", "MRK", "ATT", "DEN", "FIN", "KTP")
     rows = [line.split() for line in accuracy.splitlines() if line[:3] in families]

@@ -14,7 +14,20 @@ from typing import Annotated, Any
 import typer
 
 from asurso_sync import __version__
-from asurso_sync.cli import casebook, check, demo, emulator, privacy, remarks, rules, schedule, server, setup, sync
+from asurso_sync.cli import (
+    casebook,
+    check,
+    demo,
+    emulator,
+    privacy,
+    remarks,
+    rules,
+    schedule,
+    server,
+    setup,
+    sync,
+    web,
+)
 from asurso_sync.cli.common import HELP_OPTION_TEXT, STATE, App, out
 from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG
 from asurso_sync.logs import setup_logging
@@ -44,6 +57,7 @@ app.command("sync", rich_help_panel="Синхронизация")(sync.sync)
 app.command("check", rich_help_panel="Проверка")(check.check)
 app.add_typer(rules.app, name="rules", rich_help_panel="Проверка")
 app.add_typer(remarks.app, name="remarks", rich_help_panel="Списки замечаний")
+app.add_typer(web.app, name="web", rich_help_panel="Списки замечаний")
 app.add_typer(schedule.app, name="schedule", rich_help_panel="Работа по расписанию")
 app.command("purge", rich_help_panel="Персональные данные")(privacy.purge_command)
 app.command("selfcheck", rich_help_panel="Персональные данные")(privacy.selfcheck)

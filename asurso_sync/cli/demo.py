@@ -11,7 +11,7 @@ from rich.table import Table
 
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import err, fail, out, parse_date, progress_bar
-from asurso_sync.demo import DEFAULT_FROM, DEFAULT_SEED, DemoOptions, datasette_hint, run_demo
+from asurso_sync.demo import CABINET_PASSWORD, DEFAULT_FROM, DEFAULT_SEED, DemoOptions, datasette_hint, run_demo
 
 SIZES = ("tiny", "small", "medium", "large")
 WEEKDAYS = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
@@ -115,6 +115,12 @@ def demo(
         f"  кэш (SQLite): {o / 'cache.db'} — например, asurso-sync -c {o / 'config.toml'} status",
         highlight=False,
         soft_wrap=True,  # paths and commands to copy are never broken across lines
+    )
+    out.print(
+        f"  кабинет завуча в браузере: asurso-sync -c {o / 'config.toml'} web — затем http://127.0.0.1:8080, "
+        f"пароль «{CABINET_PASSWORD}»",
+        highlight=False,
+        soft_wrap=True,
     )
     hint = datasette_hint(o)
     if hint:

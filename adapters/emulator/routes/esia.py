@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from adapters.emulator.esia import API, PORTAL, SECOND_SCHOOL, EsiaSide, PortalSession, Qr, totp
-from adapters.emulator.protocol import read_form
+from adapters.emulator.protocol import Reply, read_form
 from adapters.emulator.routes.common import emulator, ep
 
 if TYPE_CHECKING:
@@ -38,6 +38,14 @@ def _portal(request: Request) -> str:
 
 def _portal_session(request: Request) -> PortalSession | None:
     return side(request).sessions.get(request.cookies.get("ESIA_SESSION", ""))
+
+
+def _at_step(request: Request, step: str) -> PortalSession:
+    """The portal session whose next pending step is ``step``; any other request is out of order (400)."""
+    ps = _portal_session(request)
+    if ps is None or not ps.pending or ps.pending[0] != step:
+        raise Reply(JSONResponse({"failed": "WRONG_STEP"}, 400))
+    return ps
 
 
 def _failed(code: str, **extra: Any) -> JSONResponse:
@@ -220,9 +228,7 @@ async def api_login(request: Request) -> Response:
 def _verify(kind: str):  # type: ignore[no-untyped-def]
     async def handler(request: Request) -> Response:
         es = side(request)
-        ps = _portal_session(request)
-        if ps is None or not ps.pending or ps.pending[0] != kind:
-            return JSONResponse({"failed": "WRONG_STEP"}, 400)
+        ps = _at_step(request, kind)
         code = request.query_params.get("code", "")
         if kind == "totp":
             now = time.time()
@@ -252,9 +258,7 @@ async def next_step(request: Request) -> Response:
 
 async def poll(request: Request) -> Response:
     es = side(request)
-    ps = _portal_session(request)
-    if ps is None or not ps.pending or ps.pending[0] != "push":
-        return JSONResponse({"failed": "WRONG_STEP"}, 400)
+    ps = _at_step(request, "push")
     if ps.push == "denied":
         es.sessions.pop(ps.id, None)
         return _failed("PUSH_REJECTED")
@@ -269,17 +273,13 @@ async def poll(request: Request) -> Response:
 
 async def anomaly_start(request: Request) -> Response:
     es = side(request)
-    ps = _portal_session(request)
-    if ps is None or not ps.pending or ps.pending[0] != "anomaly":
-        return JSONResponse({"failed": "WRONG_STEP"}, 400)
+    ps = _at_step(request, "anomaly")
     ps.otp = es.send_sms()
     return JSONResponse({"phone": es.identity.phone, "code_length": 6})
 
 
 async def anomaly_verify(request: Request) -> Response:
-    ps = _portal_session(request)
-    if ps is None or not ps.pending or ps.pending[0] != "anomaly":
-        return JSONResponse({"failed": "WRONG_STEP"}, 400)
+    ps = _at_step(request, "anomaly")
     body = json.loads(await request.body() or b"{}")
     if not ps.otp or not secrets.compare_digest(str(body.get("code", "")), ps.otp):
         return _failed("INVALID_OTP")
@@ -290,9 +290,7 @@ async def anomaly_verify(request: Request) -> Response:
 
 def _skip(step: str):  # type: ignore[no-untyped-def]
     async def handler(request: Request) -> Response:
-        ps = _portal_session(request)
-        if ps is None or not ps.pending or ps.pending[0] != step:
-            return JSONResponse({"failed": "WRONG_STEP"}, 400)
+        ps = _at_step(request, step)
         ps.pending.pop(0)
         return _next(request, ps)
 

@@ -1,0 +1,77 @@
+"""``asurso-sync web``: Кабинет завуча — the local web application — and its password."""
+
+from __future__ import annotations
+
+import ipaddress
+from contextlib import closing
+from typing import Annotated
+
+import typer
+
+from asurso_sync import exitcodes
+from asurso_sync.cli.common import STATE, App, err, fail
+
+app = App(
+    help="Кабинет завуча: веб-страница на этом компьютере — замечания, доказательства, оценки, исключения.",
+    invoke_without_command=True,
+)
+
+
+@app.callback(invoke_without_command=True)
+def web(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option(help="Адрес: 127.0.0.1 — только этот компьютер; 0.0.0.0 — вся сеть школы (осторожно).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Порт.")] = 8080,
+) -> None:
+    """Открыть Кабинет завуча: http://127.0.0.1:8080 в браузере этого компьютера.
+
+    Вход по паролю кабинета (задаётся командой «asurso-sync web set-password»). Кабинет читает кэш; оценки \
+замечаний, исключения и входы записываются в журнал аудита кэша.
+
+    Код выхода: 0 — остановлен (Ctrl+C); 2 — ошибка настройки или пароль не задан; 9 — кэша нет.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from asurso_sync.web.app import create_app
+    from cache import open_cache
+    from cache.cabinet import password_hash
+
+    config = STATE.config()
+    with closing(open_cache(config.cache.path, create=False, read_only_ok=True)) as db:
+        if password_hash(db) is None:
+            raise fail("пароль кабинета не задан: выполните «asurso-sync web set-password»", exitcodes.CONFIG)
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == "localhost"
+    if not local:
+        err.print(
+            f"[yellow]Внимание:[/] кабинет доступен по сети ({host}). В нём персональные данные обучающихся: "
+            "откройте его только во внутренней сети школы и за HTTPS-прокси."
+        )
+    err.print(f"Кабинет завуча: http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}  (Ctrl+C — остановить)")  # noqa: S104
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", server_header=False)
+
+
+@app.command("set-password")
+def set_password() -> None:
+    """Задать или сменить пароль кабинета (не короче 8 знаков). Хранится только его медленный хеш (scrypt)."""
+    from asurso_sync.web.auth import MIN_PASSWORD, hash_password
+    from cache import audit, open_cache
+    from cache.cabinet import set_password_hash
+
+    config = STATE.config()
+    first = str(typer.prompt("Новый пароль кабинета", hide_input=True, err=True))
+    if len(first) < MIN_PASSWORD:
+        raise fail(f"пароль короче {MIN_PASSWORD} знаков — задайте длиннее", exitcodes.CONFIG)
+    second = str(typer.prompt("Повторите пароль", hide_input=True, err=True))
+    if first != second:
+        raise fail("пароли не совпали — ничего не изменено", exitcodes.CONFIG)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        set_password_hash(db, hash_password(first))
+        audit(db, "web-password", {})
+    err.print("[green]Пароль кабинета задан.[/] Запуск: asurso-sync web")

@@ -1,0 +1,1 @@
+"""Кабинет завуча: the local web application over the cache (``asurso-sync web``)."""

@@ -1,0 +1,505 @@
+"""Кабинет завуча: a local web application over the cache (Starlette + Jinja2, server-rendered, no JavaScript).
+
+Pages: overview, findings by teacher / class / rule, a finding with its evidence and the deputy's verdict, the
+week's remark lists exactly as each teacher receives them, waivers, and the program's precision from the verdicts.
+Every page needs the cabinet password (README «Кабинет завуча»); every form carries the session's CSRF token;
+every change is in the cache's audit log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import math
+import sqlite3
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlite_utils import Database
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from asurso_sync.check import rule_rows
+from asurso_sync.config import Config
+from asurso_sync.remarks import Week, build_week
+from asurso_sync.remarks.directory import load_directory
+from asurso_sync.remarks.errors import RemarksError
+from asurso_sync.remarks.render import render_teacher
+from asurso_sync.routing import finding_route, rule_routes
+from asurso_sync.web.auth import Sessions, Throttle, check_password
+from cache import CacheError, add_waiver, audit, last_check, open_cache, outbox_rows, remove_waiver, waivers
+from cache.cabinet import (
+    VERDICTS,
+    adjudicate,
+    counts_by,
+    finding,
+    lesson_evidence,
+    lessons_per_week,
+    open_findings,
+    password_hash,
+    verdict_history,
+    verdicts,
+    weekly_counts,
+)
+from cache.runs import last_runs
+from rules.catalogue import load_catalogue
+
+COOKIE = "asurso_cabinet"
+ACTOR = "кабинет завуча"
+ROUTE_RU = {
+    "teacher": "в список учителя",
+    "class_teacher": "в список классного руководителя",
+    "deputy": "только в сводку заместителя директора",
+    "none": "никуда: правило выключено в настройках",
+}
+VERDICT_RU = {"right": "верно", "wrong": "ошибка программы", "disputed": "спорно"}
+TIMELY = ("TML001", "TML002", "TML003", "TML004")
+Handler = Callable[[Request, "Cabinet"], Awaitable[Response]]
+
+
+def wilson(right: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson interval of a share right/n (sound for small n and shares near 1)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = right / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class Cabinet:
+    config: Config
+    sessions: Sessions
+    throttle: Throttle
+    env: Environment
+
+    def db(self) -> Database:
+        return open_cache(self.config.cache.path, create=False, read_only_ok=True)
+
+    def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        session = getattr(request.state, "session", None)
+        html = self.env.get_template(name).render(
+            school=self.config.school.name, csrf=session.csrf if session else "", path=request.url.path, **context
+        )
+        return HTMLResponse(html, status)
+
+    def local(self, moment: str | None) -> str:
+        """A stored UTC moment as the school's local «dd.mm.yyyy hh:mm»."""
+        if not moment:
+            return "—"
+        try:
+            when = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+        if when.tzinfo is None:
+            return when.strftime("%d.%m.%Y %H:%M")
+        return when.astimezone(self.config.school.tz).strftime("%d.%m.%Y %H:%M")
+
+
+def _environment(config: Config) -> Environment:
+    env = Environment(loader=PackageLoader("asurso_sync", "templates/web"), autoescape=select_autoescape(["html"]))
+
+    def day(text: str | None) -> str:
+        return date.fromisoformat(text[:10]).strftime("%d.%m.%Y") if text else "—"
+
+    env.filters["day"] = day
+    env.filters["pct"] = lambda v: "—" if v is None else f"{v * 100:.1f}".replace(".", ",") + " %"
+    return env
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The page's forms are URL-encoded (no files): parsed here, without a multipart library; first value wins."""
+    body = (await request.body())[:65536].decode("utf-8", errors="replace")
+    form: dict[str, str] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        form.setdefault(key, value)
+    return form
+
+
+def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A page behind the password: no session — to the login page; a POST without the session's CSRF token —
+    refused (403) and nothing done."""
+
+    async def handler(request: Request) -> Response:
+        cab: Cabinet = request.app.state.cabinet
+        session = cab.sessions.get(request.cookies.get(COOKIE))
+        if session is None:
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", 303)
+        request.state.session = session
+        if request.method == "POST":
+            form = await read_form(request)
+            if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
+                return cab.render(
+                    request,
+                    "error.html",
+                    403,
+                    title="Форма устарела",
+                    text="Страница была открыта до входа или в другом окне. Обновите её и повторите действие.",
+                )
+            request.state.form = form
+        try:
+            return await fn(request, cab)
+        except CacheError as exc:
+            return cab.render(request, "error.html", 503, title="Кэш недоступен", text=str(exc))
+
+    return handler
+
+
+# --- sign in / out ---------------------------------------------------------------------------------------------------
+
+
+async def login(request: Request) -> Response:
+    cab: Cabinet = request.app.state.cabinet
+    target = request.query_params.get("next", "/")
+    target = target if target.startswith("/") and not target.startswith("//") else "/"
+    if request.method == "GET":
+        return cab.render(request, "login.html", target=target, message=None)
+    who = request.client.host if request.client else "?"
+    wait = cab.throttle.wait(who)
+    if wait:
+        minutes = max(1, math.ceil(wait / 60))
+        text = f"Слишком много неудачных попыток. Повторите через {minutes} мин."
+        return cab.render(request, "login.html", 429, target=target, message=text)
+    form = await read_form(request)
+    with closing(cab.db()) as db:
+        hashed = password_hash(db)
+        good = hashed is not None and check_password(str(form.get("password", "")), hashed)
+        if not good:
+            cab.throttle.failed(who)
+            if hashed is not None:
+                _audit(db, "web-login-failed", {"from": who})
+            text = (
+                "Неверный пароль."
+                if hashed is not None
+                else "Пароль кабинета не задан: выполните «asurso-sync web set-password»."
+            )
+            return cab.render(request, "login.html", 401, target=target, message=text)
+        cab.throttle.passed(who)
+        _audit(db, "web-login", {"from": who})
+    token, _ = cab.sessions.new()
+    response = RedirectResponse(target, 303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@page
+async def logout(request: Request, cab: Cabinet) -> Response:
+    cab.sessions.drop(request.cookies.get(COOKIE))
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _audit(db: Database, action: str, details: dict[str, Any]) -> None:
+    with contextlib.suppress(CacheError, sqlite3.OperationalError):  # a cache one may only read: nothing recorded
+        audit(db, action, details, actor=ACTOR)
+
+
+# --- pages -------------------------------------------------------------------------------------------------------
+
+
+def _rules() -> dict[str, dict[str, Any]]:
+    return {r["code"]: r for r in rule_rows()}
+
+
+@page
+async def overview(request: Request, cab: Cabinet) -> Response:
+    with closing(cab.db()) as db:
+        runs = last_runs(db, 5)
+        check = last_check(db)
+        items = open_findings(db)
+        weeks = weekly_counts(db)
+        lessons = {r["week"]: r["lessons"] for r in lessons_per_week(db)}
+        judged = verdicts(db)
+    late: defaultdict[str, int] = defaultdict(int)
+    start: dict[str, str] = {}
+    for w in weeks:
+        start.setdefault(w["week"], w["from"])
+        if w["rule"] in TIMELY:
+            late[w["week"]] += w["count"]
+    chart = []
+    for week, n in sorted(lessons.items()):
+        if n and week in start:
+            share = max(0.0, 1 - late[week] / n)
+            chart.append({"week": week, "from": start[week], "share": share})
+    chart = chart[-12:]
+    undecided = sum(1 for f in items if f["evidence"] == "undecided")
+    last_ok = next((r for r in runs if r.status == "ok"), None)
+    return cab.render(
+        request,
+        "overview.html",
+        runs=[{**r.__dict__, "started": cab.local(r.started_at)} for r in runs],
+        last_ok=cab.local(last_ok.finished_at) if last_ok else None,
+        check=check,
+        check_at=cab.local(check["as_of"]) if check else None,
+        open_count=len(items),
+        undecided=undecided,
+        judged=len(judged),
+        by_rule=Counter(f["rule"] for f in items).most_common(),
+        chart=chart,
+    )
+
+
+@page
+async def listing(request: Request, cab: Cabinet) -> Response:
+    key = request.path_params["key"]
+    titles = {
+        "teachers": ("teacher", "Учителя", "Учитель"),
+        "classes": ("class", "Классы", "Класс"),
+        "rules": ("rule", "Правила", "Правило"),
+    }
+    if key not in titles:
+        return cab.render(request, "error.html", 404, title="Нет такой страницы", text=request.url.path)
+    kind, title, header = titles[key]
+    with closing(cab.db()) as db:
+        counted = counts_by(db, kind)
+    table: dict[Any, dict[str, Any]] = {}
+    for row in counted:
+        entry = table.setdefault(row["id"], {"id": row["id"], "name": row["name"], "rules": Counter(), "total": 0})
+        entry["rules"][row["rule"]] += row["count"]
+        entry["total"] += row["count"]
+    rules = _rules()
+    entries = sorted(table.values(), key=lambda e: (-e["total"], str(e["name"])))
+    if kind == "rule":
+        for e in entries:
+            e["name"] = f"{e['id']} — {rules.get(str(e['id']), {}).get('title', '')}"
+    return cab.render(request, "listing.html", title=title, header=header, key=key, entries=entries)
+
+
+@page
+async def findings_of(request: Request, cab: Cabinet) -> Response:
+    key, ident = request.path_params["key"], request.path_params["ident"]
+    rules = _rules()
+    with closing(cab.db()) as db:
+        if key == "teachers":
+            items = open_findings(db, teacher_id=int(ident) if ident.isdigit() else -1)
+            title = items[0]["teacher"] if items and items[0]["teacher"] else f"Учитель {ident}"
+        elif key == "classes":
+            items = open_findings(db, class_id=int(ident) if ident.isdigit() else -1)
+            title = f"Класс {items[0]['class_name']}" if items and items[0]["class_name"] else f"Класс {ident}"
+        else:
+            items = open_findings(db, rule=ident)
+            title = f"{ident} — {rules.get(ident, {}).get('title', '')}"
+        judged = {v["fingerprint"]: v["verdict"] for v in verdicts(db)}
+    for f in items:
+        f["verdict"] = VERDICT_RU.get(judged.get(f["fingerprint"], ""), "")
+    return cab.render(request, "findings.html", title=title, items=items, back=f"/{key}")
+
+
+@page
+async def finding_page(request: Request, cab: Cabinet) -> Response:
+    fp = request.path_params["fp"]
+    with closing(cab.db()) as db:
+        item = finding(db, fp)
+        if item is None:
+            return cab.render(request, "error.html", 404, title="Замечание не найдено", text=fp)
+        entity = json.loads(item["entity"])
+        evidence = lesson_evidence(db, int(entity["cm"])) if "cm" in entity else None
+        history = verdict_history(db, fp)
+    rule = _rules().get(item["rule"], {})
+    owner = item["owner"] or rule.get("owner", "teacher")
+    route = finding_route(item, rule_routes(load_catalogue(), cab.config))
+    route_text = ROUTE_RU.get(route, route)
+    return cab.render(
+        request,
+        "finding.html",
+        f=item,
+        entity=entity,
+        rule=rule,
+        owner={"teacher": "учитель", "chief": "классный руководитель", "deputy": "заместитель директора"}.get(
+            owner, owner
+        ),
+        route=route_text,
+        evidence=evidence,
+        local=cab.local,
+        history=[{**h, "verdict": VERDICT_RU[h["verdict"]], "at": cab.local(h["at"])} for h in history],
+        verdicts=VERDICT_RU,
+    )
+
+
+@page
+async def set_verdict(request: Request, cab: Cabinet) -> Response:
+    fp = request.path_params["fp"]
+    form = request.state.form
+    verdict = str(form.get("verdict", ""))
+    comment = str(form.get("comment", "")).strip()[:2000]
+    if verdict not in VERDICTS:
+        return cab.render(request, "error.html", 400, title="Неизвестная оценка", text=verdict)
+    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+        item = finding(db, fp)
+        if item is None:
+            return cab.render(request, "error.html", 404, title="Замечание не найдено", text=fp)
+        adjudicate(db, fp, item["rule"], verdict, comment, ACTOR)
+        audit(db, "web-verdict", {"finding": fp, "rule": item["rule"], "verdict": verdict}, actor=ACTOR)
+    return RedirectResponse(f"/finding/{fp}", 303)
+
+
+@page
+async def waive_finding(request: Request, cab: Cabinet) -> Response:
+    fp = request.path_params["fp"]
+    form = request.state.form
+    reason = str(form.get("reason", "")).strip()
+    expires = str(form.get("expires", "")).strip() or None
+    if not reason:
+        return cab.render(request, "error.html", 400, title="Нужна причина", text="Укажите, почему замечание снято.")
+    if expires:
+        try:
+            date.fromisoformat(expires)
+        except ValueError:
+            return cab.render(request, "error.html", 400, title="Неверная дата", text=expires)
+    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+        item = finding(db, fp)
+        if item is None:
+            return cab.render(request, "error.html", 404, title="Замечание не найдено", text=fp)
+        wid = add_waiver(db, item["rule"], {"fingerprint": fp}, reason, ACTOR, expires)
+        audit(db, "waiver-add", {"id": wid, "rule": item["rule"], "fingerprint": fp, "reason": reason}, actor=ACTOR)
+    return RedirectResponse("/waivers", 303)
+
+
+@page
+async def waivers_page(request: Request, cab: Cabinet) -> Response:
+    with closing(cab.db()) as db:
+        items = waivers(db)
+    for w in items:
+        w["created"] = cab.local(w["created_at"])
+    return cab.render(request, "waivers.html", items=items)
+
+
+@page
+async def revoke_waiver(request: Request, cab: Cabinet) -> Response:
+    wid = int(request.path_params["wid"])
+    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+        if remove_waiver(db, wid):
+            audit(db, "waiver-remove", {"id": wid}, actor=ACTOR)
+    return RedirectResponse("/waivers", 303)
+
+
+def _week(request: Request, db: Database) -> Week:
+    raw = request.query_params.get("week")
+    if raw:
+        return Week.parse(raw)
+    check = last_check(db)
+    moment = datetime.fromisoformat(check["as_of"]).date() if check else datetime.now(UTC).date()
+    return Week.last_completed(moment)
+
+
+@page
+async def lists_page(request: Request, cab: Cabinet) -> Response:
+    with closing(cab.db()) as db:
+        try:
+            week = _week(request, db)
+            wl = build_week(db, cab.config, week)
+        except (RemarksError, ValueError) as exc:
+            return cab.render(request, "error.html", 400, title="Списки недели", text=str(exc))
+        sent = {r.recipient.casefold(): r.state for r in outbox_rows(db, period=week.label)}
+    directory = load_directory(cab.config.mail.directory)
+    states = {"pending": "ждёт отправки", "sending": "отправляется", "sent": "отправлено", "failed": "ошибка"}
+    teachers = []
+    for tl in wl.lists:
+        address = directory.find(tl.teacher_id, tl.name, tl.email)
+        state = states.get(sent.get((address or "").casefold(), ""), "не отправлялось")
+        count = tl.part.total + tl.chief.total
+        teachers.append({"id": tl.teacher_id, "name": tl.name, "count": count, "state": state})
+    return cab.render(request, "lists.html", week=week, teachers=teachers)
+
+
+@page
+async def teacher_letter(request: Request, cab: Cabinet) -> Response:
+    """One teacher's list exactly as the letter shows it — nothing of any other teacher."""
+    teacher_id = int(request.path_params["tid"])
+    with closing(cab.db()) as db:
+        try:
+            wl = build_week(db, cab.config, Week.parse(request.path_params["week"]))
+        except (RemarksError, ValueError) as exc:
+            return cab.render(request, "error.html", 400, title="Списки недели", text=str(exc))
+    mine = [tl for tl in wl.lists if tl.teacher_id == teacher_id]
+    if not mine:
+        return cab.render(request, "error.html", 404, title="Списка нет", text="У учителя нет списка за эту неделю.")
+    return HTMLResponse(render_teacher(mine[0]).html)
+
+
+@page
+async def quality(request: Request, cab: Cabinet) -> Response:
+    with closing(cab.db()) as db:
+        judged = verdicts(db)
+    rules = _rules()
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    for v in judged:
+        per[v["rule"]][v["verdict"]] += 1
+    table = []
+    for code in sorted(per):
+        c = per[code]
+        decided = c["right"] + c["wrong"]
+        low, high = wilson(c["right"], decided)
+        table.append(
+            {
+                "rule": code,
+                "title": rules.get(code, {}).get("title", ""),
+                "right": c["right"],
+                "wrong": c["wrong"],
+                "disputed": c["disputed"],
+                "precision": c["right"] / decided if decided else None,
+                "low": low if decided else None,
+                "high": high if decided else None,
+            }
+        )
+    return cab.render(request, "quality.html", table=table)
+
+
+_CSP = b"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'; form-action 'self'"
+
+
+def _secure_headers(app: Starlette) -> Callable[..., Any]:
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-frame-options", b"SAMEORIGIN"),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-store"),
+                    (
+                        b"content-security-policy",
+                        b"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'",
+                    ),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return asgi
+
+
+def create_app(config: Config, *, clock: Callable[[], float] = time.monotonic) -> Any:
+    """The cabinet's ASGI app for this configuration (sessions in memory: a restart signs everyone out)."""
+    routes = [
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/", overview),
+        Route("/finding/{fp}", finding_page),
+        Route("/finding/{fp}/verdict", set_verdict, methods=["POST"]),
+        Route("/finding/{fp}/waive", waive_finding, methods=["POST"]),
+        Route("/waivers", waivers_page),
+        Route("/waivers/{wid:int}/revoke", revoke_waiver, methods=["POST"]),
+        Route("/lists", lists_page),
+        Route("/lists/{week}/{tid:int}", teacher_letter),
+        Route("/quality", quality),
+        Route("/{key}", listing),
+        Route("/{key}/{ident}", findings_of),
+    ]
+    app = Starlette(routes=routes)
+    app.state.cabinet = Cabinet(config, Sessions(clock), Throttle(clock), _environment(config))
+    return _secure_headers(app)

@@ -1,0 +1,157 @@
+"""The cabinet's own tables: the deputy's verdicts on findings and the cabinet password's hash.
+
+Verdicts are kept as a history (each mark a row); the latest row of a finding is its verdict. The password is
+stored only as a scrypt hash (``asurso_sync/web/auth.py`` makes and checks it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database
+
+from cache.queries import rows
+from cache.runs import utc_now_iso
+
+VERDICTS = ("right", "wrong", "disputed")
+
+
+def adjudicate(db: Database, fingerprint: str, rule: str, verdict: str, comment: str, author: str) -> int:
+    if verdict not in VERDICTS:
+        raise ValueError(f"unknown verdict {verdict!r}")
+    cur = db.execute(
+        'INSERT INTO "adjudication" ("fingerprint", "rule", "verdict", "comment", "author", "at") '
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [fingerprint, rule, verdict, comment, author, utc_now_iso()],
+    )
+    return int(cur.lastrowid or 0)
+
+
+def verdicts(db: Database, fingerprint: str | None = None) -> list[dict[str, Any]]:
+    """The latest verdict of every adjudicated finding (or of one)."""
+    where = 'WHERE a."fingerprint" = ?' if fingerprint else ""
+    return rows(
+        db,
+        'SELECT a."fingerprint", a."rule", a."verdict", a."comment", a."author", a."at" FROM "adjudication" a '
+        'JOIN (SELECT "fingerprint", MAX("id") AS "id" FROM "adjudication" GROUP BY "fingerprint") last '
+        f'ON last."id" = a."id" {where} ORDER BY a."rule", a."at"',
+        [fingerprint] if fingerprint else [],
+    )
+
+
+def verdict_history(db: Database, fingerprint: str) -> list[dict[str, Any]]:
+    return rows(
+        db,
+        'SELECT "verdict", "comment", "author", "at" FROM "adjudication" WHERE "fingerprint" = ? ORDER BY "id"',
+        [fingerprint],
+    )
+
+
+def password_hash(db: Database, name: str = "deputy") -> str | None:
+    found = db.execute('SELECT "hash" FROM "web_account" WHERE "name" = ?', [name]).fetchone()
+    return str(found[0]) if found else None
+
+
+def set_password_hash(db: Database, hashed: str, name: str = "deputy") -> None:
+    db.execute(
+        'INSERT INTO "web_account" ("name", "hash", "set_at") VALUES (?, ?, ?) '
+        'ON CONFLICT ("name") DO UPDATE SET "hash" = excluded."hash", "set_at" = excluded."set_at"',
+        [name, hashed, utc_now_iso()],
+    )
+
+
+# --- what the cabinet's pages read ------------------------------------------------------------------------------
+
+_FINDING = (
+    'SELECT f."fingerprint", f."rule", f."entity", f."severity", f."teacher_id", f."class_id", f."sg_id", f."date", '
+    'f."message", f."evidence", f."state", f."first_seen", f."last_seen", f."resolved_at", f."settled", f."owner", '
+    't."name" AS "teacher", c."name" AS "class_name", g."name" AS "group_name" FROM "finding" f '
+    'LEFT JOIN "staff" t ON t."id" = f."teacher_id" LEFT JOIN "school_class" c ON c."id" = f."class_id" '
+    'LEFT JOIN "subject_group" g ON g."id" = f."sg_id"'
+)
+
+
+def open_findings(
+    db: Database, *, teacher_id: int | None = None, class_id: int | None = None, rule: str | None = None
+) -> list[dict[str, Any]]:
+    """Findings not resolved (new or open), newest lesson day first, with names; filtered by one key."""
+    where, params = ["f.\"state\" != 'resolved'"], []
+    for column, value in (("teacher_id", teacher_id), ("class_id", class_id), ("rule", rule)):
+        if value is not None:
+            where.append(f'f."{column}" = ?')
+            params.append(value)
+    return rows(db, f'{_FINDING} WHERE {" AND ".join(where)} ORDER BY f."date" DESC, f."rule"', params)
+
+
+def finding(db: Database, fingerprint: str) -> dict[str, Any] | None:
+    found = rows(db, f'{_FINDING} WHERE f."fingerprint" = ?', [fingerprint])
+    return found[0] if found else None
+
+
+def counts_by(db: Database, key: str) -> list[dict[str, Any]]:
+    """Open findings counted per teacher, class or rule: [{"id", "name", "rule", "count"}]."""
+    if key == "teacher":
+        sql = (
+            'SELECT f."teacher_id" AS "id", COALESCE(t."name", \'учитель не указан\') AS "name", f."rule", COUNT(*) '
+            'AS "count" FROM "finding" f LEFT JOIN "staff" t ON t."id" = f."teacher_id"'
+        )
+    elif key == "class":
+        sql = (
+            'SELECT f."class_id" AS "id", COALESCE(c."name", \'—\') AS "name", f."rule", COUNT(*) AS "count" '
+            'FROM "finding" f LEFT JOIN "school_class" c ON c."id" = f."class_id"'
+        )
+    else:
+        sql = 'SELECT f."rule" AS "id", f."rule" AS "name", f."rule", COUNT(*) AS "count" FROM "finding" f'
+    return rows(db, f"{sql} WHERE f.\"state\" != 'resolved' GROUP BY 1, 2, 3 ORDER BY 2, 3")
+
+
+def weekly_counts(db: Database) -> list[dict[str, Any]]:
+    """Findings per ISO week of the lesson day and rule (all states): the trend on the overview."""
+    return rows(
+        db,
+        'SELECT strftime(\'%Y-%W\', "date") AS "week", MIN("date") AS "from", "rule", COUNT(*) AS "count" '
+        'FROM "finding" WHERE "date" IS NOT NULL GROUP BY 1, 3 ORDER BY 1',
+    )
+
+
+def lessons_per_week(db: Database) -> list[dict[str, Any]]:
+    return rows(
+        db,
+        'SELECT strftime(\'%Y-%W\', "day") AS "week", COUNT(*) AS "lessons" FROM "class_meeting" '
+        'WHERE "gone_at" IS NULL AND "day" IS NOT NULL GROUP BY 1 ORDER BY 1',
+    )
+
+
+def lesson_evidence(db: Database, cm_id: int) -> dict[str, Any]:
+    """A lesson as mirrored — its row, topic, assignments — with when each was first seen and last changed, and the
+    access report's rows about it: what the finding's page shows as «что было видно и когда»."""
+    lesson = rows(
+        db,
+        'SELECT m."id", m."day", m."number", m."first_seen_at", m."changed_at", m."gone_at", g."name" AS "group_name", '
+        'c."name" AS "class_name", r."name" AS "recorded_teacher" FROM "class_meeting" m '
+        'LEFT JOIN "subject_group" g ON g."id" = m."sg_id" LEFT JOIN "school_class" c ON c."id" = g."class_id" '
+        'LEFT JOIN "staff" r ON r."id" = m."teacher_id" WHERE m."id" = ?',
+        [cm_id],
+    )
+    topic = rows(
+        db,
+        'SELECT "topic", "first_seen_at", "changed_at", "gone_at" FROM "lesson_topic" WHERE "cm_id" = ?',
+        [cm_id],
+    )
+    tasks = rows(
+        db,
+        'SELECT a."name", t."name" AS "type", a."issue_cm_id", a."due_date", a."first_seen_at", a."changed_at", '
+        'a."gone_at" FROM "assignment" a LEFT JOIN "assignment_type" t ON t."id" = a."type_id" '
+        'WHERE a."class_meeting_id" = ? OR a."issue_cm_id" = ? ORDER BY a."first_seen_at"',
+        [cm_id, cm_id],
+    )
+    access = rows(
+        db,
+        'SELECT "at", "user_name", "action", "kind", "detail" FROM "access_log" WHERE "cm_id" = ? ORDER BY "at"',
+        [cm_id],
+    )
+    return {"lesson": lesson[0] if lesson else None, "topic": topic, "assignments": tasks, "access": access}
+
+
+def teacher_names(db: Database) -> dict[int, str]:
+    return {int(r["id"]): str(r["name"]) for r in rows(db, 'SELECT "id", "name" FROM "staff" ORDER BY "name"')}
