@@ -30,6 +30,7 @@ from cache import (
     record_check,
     waivers,
 )
+from cache.cabinet import released_rules
 from cache.calendar import lessons_per_teacher
 from cache.reads import first_observed_day, school_year_start
 from cache.reads import names as names_of
@@ -196,7 +197,7 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
                     f"--finding: замечание «{opt.finding}» в этой проверке не найдено — укажите номер из письма "
                     "(8 знаков в скобках после кода правила) или слова строки замечания; период — --from/--to"
                 )
-        routes = rule_routes(load_catalogue(), config)
+        routes = rule_routes(load_catalogue(), config, released_rules(db))
         for f in findings:  # where each goes: the teacher's list, the class teacher's part, the deputy's summary
             f["route"] = finding_route(f, routes)
         if store:

@@ -207,6 +207,9 @@ class RulesConfig(_Section):
     family_education: list[int | str] = Field(default_factory=list)
     part_time_education: list[int | str] = Field(default_factory=list)  # очно-заочная форма (R15)
     freshness_hours: float = Field(default=26, gt=0, le=24 * 30)
+    # shadow start: lists are built and shown, but a rule's findings reach teachers only after the deputy has
+    # released it in the cabinet (README «Кабинет завуча»); «init» writes true for a new installation
+    shadow: bool = False
     override: list[RuleOverrideConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

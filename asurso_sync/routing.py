@@ -4,7 +4,7 @@ the casebook."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from asurso_sync.config import Config
@@ -33,9 +33,24 @@ def route_of(r: Rule, config: Config) -> Route:
     return "deputy"
 
 
-def rule_routes(rules: Mapping[str, Rule], config: Config) -> dict[str, Route]:
-    """Code -> the rule's route, once per check (``finding_route`` is asked per finding)."""
-    return {code: route_of(r, config) for code, r in rules.items()}
+def rule_routes(rules: Mapping[str, Rule], config: Config, released: Collection[str] = ()) -> dict[str, Route]:
+    """Code -> the rule's route, once per check (``finding_route`` is asked per finding). In shadow mode
+    (``[rules] shadow``) a rule that is not ``released`` reaches no teacher: its findings stay the deputy's."""
+    routes = {code: route_of(r, config) for code, r in rules.items()}
+    if config.rules.shadow:
+        for code, route in routes.items():
+            if route in ("teacher", "class_teacher") and code not in released:
+                routes[code] = "deputy"
+    return routes
+
+
+def shadowed(rules: Mapping[str, Rule], config: Config, released: Collection[str]) -> list[str]:
+    """Rules that would reach teachers but wait in the shadow for the deputy's release."""
+    if not config.rules.shadow:
+        return []
+    return sorted(
+        c for c, r in rules.items() if route_of(r, config) in ("teacher", "class_teacher") and c not in released
+    )
 
 
 def finding_route(f: Mapping[str, Any], routes: Mapping[str, Route]) -> Route:
@@ -45,3 +60,16 @@ def finding_route(f: Mapping[str, Any], routes: Mapping[str, Route]) -> Route:
     if route in ("teacher", "class_teacher") and (f.get("owner") == "deputy" or not f.get("teacher_id")):
         return "deputy"
     return route
+
+
+def shadow_line(config: Config, rules: Mapping[str, Rule], released: Collection[str]) -> str | None:
+    """What ``check`` and ``status`` say about the shadow start (None when it is off)."""
+    if not config.rules.shadow:
+        return None
+    waiting = shadowed(rules, config, released)
+    out = sorted(set(released) & set(rules))
+    given = ", ".join(out) if out else "ни одного"
+    return (
+        f"Теневой запуск ([rules] shadow): учителям уходят замечания только выпущенных правил ({given}); "
+        f"ждут выпуска в кабинете завуча: {len(waiting)}."
+    )

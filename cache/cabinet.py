@@ -6,6 +6,7 @@ stored only as a scrypt hash (``asurso_sync/web/auth.py`` makes and checks it).
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlite_utils import Database
@@ -155,3 +156,71 @@ def lesson_evidence(db: Database, cm_id: int) -> dict[str, Any]:
 
 def teacher_names(db: Database) -> dict[int, str]:
     return {int(r["id"]): str(r["name"]) for r in rows(db, 'SELECT "id", "name" FROM "staff" ORDER BY "name"')}
+
+
+# --- shadow start: rules released to teachers -------------------------------------------------------------------
+
+
+def released_rules(db: Database) -> set[str]:
+    """Rules whose findings reach teachers in shadow mode (``[rules] shadow``)."""
+    try:
+        return {str(r[0]) for r in db.execute('SELECT "rule" FROM "rule_release" WHERE "released" = 1').fetchall()}
+    except sqlite3.OperationalError:  # a cache older than the cabinet (opened read-only): nothing released yet
+        return set()
+
+
+def releases(db: Database) -> dict[str, dict[str, Any]]:
+    return {
+        r["rule"]: r
+        for r in rows(
+            db, 'SELECT "rule", "released", "at", "author", "adjudicated", "precision", "reason" FROM "rule_release"'
+        )
+    }
+
+
+def set_release(
+    db: Database, rule: str, *, released: bool, author: str, adjudicated: int, precision: float | None, reason: str
+) -> None:
+    db.execute(
+        'INSERT INTO "rule_release" ("rule", "released", "at", "author", "adjudicated", "precision", "reason") '
+        'VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT ("rule") DO UPDATE SET "released" = excluded."released", '
+        '"at" = excluded."at", "author" = excluded."author", "adjudicated" = excluded."adjudicated", '
+        '"precision" = excluded."precision", "reason" = excluded."reason"',
+        [rule, int(released), utc_now_iso(), author, adjudicated, precision, reason],
+    )
+
+
+# --- sampling: lessons without findings ------------------------------------------------------------------------
+
+
+def lessons_without_findings(db: Database, day_from: str, day_to: str) -> list[int]:
+    """Lessons held from ``day_from`` to ``day_to`` that no open finding is about (the sampling page draws from them
+    to estimate what the program misses)."""
+    return [
+        int(r[0])
+        for r in db.execute(
+            'SELECT m."id" FROM "class_meeting" m WHERE m."gone_at" IS NULL AND m."day" BETWEEN ? AND ? '
+            'AND NOT EXISTS (SELECT 1 FROM "finding" f WHERE f."state" != \'resolved\' '
+            'AND json_extract(f."entity", \'$.cm\') = m."id") ORDER BY m."id"',
+            [day_from, day_to],
+        ).fetchall()
+    ]
+
+
+def review_lesson(db: Database, cm_id: int, verdict: str, comment: str, author: str) -> None:
+    if verdict not in ("clean", "missed"):
+        raise ValueError(f"unknown lesson verdict {verdict!r}")
+    db.execute(
+        'INSERT INTO "lesson_review" ("cm_id", "verdict", "comment", "author", "at") VALUES (?, ?, ?, ?, ?)',
+        [cm_id, verdict, comment, author, utc_now_iso()],
+    )
+
+
+def lesson_reviews(db: Database) -> dict[int, dict[str, Any]]:
+    """The latest review of every reviewed lesson."""
+    found = rows(
+        db,
+        'SELECT r."cm_id", r."verdict", r."comment", r."at" FROM "lesson_review" r JOIN (SELECT "cm_id", MAX("id") '
+        'AS "id" FROM "lesson_review" GROUP BY "cm_id") last ON last."id" = r."id"',
+    )
+    return {int(r["cm_id"]): r for r in found}

@@ -150,5 +150,11 @@ def m0019_cabinet(db: Database) -> None:
     _run_sql_file(db, "0019_cabinet.sql")
 
 
+@migrations(name="0020_rule_release")
+def m0020_rule_release(db: Database) -> None:
+    """Shadow start: the rules the deputy has released to teachers; the sampled lessons the deputy reviewed."""
+    _run_sql_file(db, "0020_rule_release.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

@@ -66,6 +66,13 @@ def cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Path]]:
         yield base, config.cache.path
 
 
+def wait(driver: Any, seconds: float = 10) -> Any:
+    """Wait for a page that is still loading: elements of the page being left are stale or gone meanwhile."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
+
+
 def sign_in(driver: Any, base: str, password: str = PASSWORD) -> None:
 
     driver.delete_all_cookies()
@@ -73,9 +80,7 @@ def sign_in(driver: Any, base: str, password: str = PASSWORD) -> None:
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "enter").click()
     # the answer has arrived: the page after the login (with «Выйти») or the login page's message
-    WebDriverWait(driver, 10).until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, "header button") or d.find_elements(By.ID, "message")
-    )
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "header button") or d.find_elements(By.ID, "message"))
 
 
 def text(driver: Any) -> str:
@@ -115,7 +120,7 @@ def test_a_finding_shows_its_evidence_and_takes_a_verdict(browser: Any, cabinet:
     browser.find_element(By.CSS_SELECTOR, "input[value=wrong]").click()
     browser.find_element(By.NAME, "comment").send_keys("тема была в КТП")
     browser.find_element(By.ID, "save-verdict").click()
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "verdicts"))
+    wait(browser).until(lambda d: d.find_elements(By.ID, "verdicts"))
     assert "ошибка программы" in browser.find_element(By.ID, "verdicts").text
     assert "тема была в КТП" in browser.find_element(By.ID, "verdicts").text
     browser.find_element(By.LINK_TEXT, "Точность").click()
@@ -132,10 +137,10 @@ def test_a_waiver_from_a_finding_and_its_revocation(browser: Any, cabinet: tuple
     browser.find_element(By.CSS_SELECTOR, "#findings a").click()
     browser.find_element(By.NAME, "reason").send_keys("урок перенесён приказом")
     browser.find_element(By.ID, "waive").click()
-    WebDriverWait(browser, 10).until(lambda d: d.current_url == f"{base}/waivers")
+    wait(browser).until(lambda d: d.current_url == f"{base}/waivers")
     assert "урок перенесён приказом" in browser.find_element(By.ID, "waivers").text
     browser.find_element(By.CSS_SELECTOR, "#waivers button").click()
-    WebDriverWait(browser, 10).until(lambda d: "Исключений нет." in d.find_element(By.ID, "waivers").text)
+    wait(browser).until(lambda d: "Исключений нет." in d.find_element(By.ID, "waivers").text)
     assert audit_actions(cache)[-2:] == ["waiver-add", "waiver-remove"]
 
 
@@ -152,7 +157,7 @@ def test_a_form_without_the_csrf_token_is_refused(browser: Any, cabinet: tuple[s
         "const v = document.createElement('input'); v.name = 'verdict'; v.value = 'wrong'; f.appendChild(v);"
         "document.body.appendChild(f); f.submit();"
     )
-    WebDriverWait(browser, 10).until(lambda d: "Форма устарела" in text(d))
+    wait(browser).until(lambda d: "Форма устарела" in text(d))
     with closing(open_cache(cache, create=False)) as db:
         assert rows(db, 'SELECT COUNT(*) AS "n" FROM "adjudication"')[0]["n"] == 0
 
@@ -212,3 +217,125 @@ def test_screenshots_of_the_main_pages(browser: Any, cabinet: tuple[str, Path], 
     browser.save_screenshot(str(folder / "cabinet-finding.png"))
     for name in (*shots, "cabinet-finding.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def shadow_cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Any]]:
+    """The cabinet of a school in shadow start (nothing released); yields (URL, config)."""
+    _emu, config = schools.copy(tmp_path / "school", SPEC)
+    config.rules.shadow = True
+    with closing(open_cache(config.cache.path)) as db:
+        set_password_hash(db, hash_password(PASSWORD))
+    with serve(create_app(config)) as base:
+        yield base, config
+
+
+def teacher_rules(config: Any) -> set[str]:
+    """The rules of every remark in this week's teacher lists, as the weekly send would build them."""
+    from asurso_sync.remarks import Week, build_week
+
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, Week.parse("2026-W50"))
+    remarks = [r for tl in wl.lists for part in (tl.part, tl.chief) for r in [*part.new, *part.still_open]]
+    return {code for r in remarks for code in r.rule.split(", ")}  # late entries of one lesson come merged
+
+
+def test_shadow_start_release_a_rule_then_only_it_reaches_teachers(
+    browser: Any, shadow_cabinet: tuple[str, Any]
+) -> None:
+    base, config = shadow_cabinet
+    assert teacher_rules(config) == set()  # in the shadow nothing goes to teachers
+    sign_in(browser, base)
+    browser.find_element(By.LINK_TEXT, "Списки недели").click()
+    assert "Теневой режим: учителя эти списки пока не получают" in text(browser)
+    assert browser.find_elements(By.CSS_SELECTOR, "#lists a")  # the lists are built and shown all the same
+    browser.find_element(By.LINK_TEXT, "Точность").click()
+    row = browser.find_element(By.ID, "rule-TML002")
+    row.find_element(By.CSS_SELECTOR, "button.release").click()  # no verdicts, no reason: refused
+    wait(browser).until(lambda d: "Правило не выпущено" in text(d))
+    browser.get(f"{base}/quality")
+    row = browser.find_element(By.ID, "rule-TML002")
+    row.find_element(By.NAME, "reason").send_keys("проверено на двух классах вручную")
+    row.find_element(By.CSS_SELECTOR, "button.release").click()
+    wait(browser).until(lambda d: "выпущено" in d.find_element(By.ID, "rule-TML002").text)
+    assert teacher_rules(config) == {"TML002"}
+    assert audit_actions(config.cache.path)[-1] == "rule-release"
+    # twenty verdicts at ≥ 95 %: released without a word, and back into the shadow
+    from cache.cabinet import adjudicate
+
+    with closing(open_cache(config.cache.path)) as db:
+        for i in range(20):
+            adjudicate(db, f"fp{i}", "TML001", "right", "", "тест")
+    browser.get(f"{base}/quality")
+    row = browser.find_element(By.ID, "rule-TML001")
+    assert not row.find_elements(By.NAME, "reason")
+    row.find_element(By.CSS_SELECTOR, "button.release").click()
+    wait(browser).until(lambda d: "выпущено" in d.find_element(By.ID, "rule-TML001").text)
+    assert teacher_rules(config) == {"TML001", "TML002"}
+    browser.find_element(By.ID, "rule-TML002").find_element(By.CSS_SELECTOR, "button.withdraw").click()
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rule-TML002 button.release"))
+    assert teacher_rules(config) == {"TML001"}
+
+
+def test_shadow_state_in_check_and_status(shadow_cabinet: tuple[str, Any], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from asurso_sync.cli import app
+
+    _base, config = shadow_cabinet
+    path = config.source
+    path.write_text(path.read_text(encoding="utf-8").replace("[rules]\n", "[rules]\nshadow = true\n"), "utf-8")
+    runner = CliRunner()
+    for args in (["status"], ["check", "--stale-ok", "--format", "json", "--output", str(tmp_path / "f.json")]):
+        result = runner.invoke(app, ["--config", str(path), *args])
+        assert "Теневой запуск ([rules] shadow)" in " ".join(result.output.split()), result.output
+
+
+def test_the_sample_and_a_lesson_review(browser: Any, cabinet: tuple[str, Path]) -> None:
+    base, cache = cabinet
+    sign_in(browser, base)
+    browser.get(f"{base}/sample?n=2&m=3&seed=1")
+    rows_ = browser.find_elements(By.CSS_SELECTOR, "#sample-findings tr")[1:]
+    rules_ = [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows_]
+    assert rules_ and all(rules_.count(code) <= 2 for code in rules_)
+    lessons = browser.find_elements(By.CSS_SELECTOR, "#sample-lessons a")
+    assert len(lessons) == 3
+    same = [a.get_attribute("href") for a in lessons]
+    browser.get(f"{base}/sample?n=2&m=3&seed=1")
+    assert [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#sample-lessons a")] == same
+    browser.find_elements(By.CSS_SELECTOR, "#sample-lessons a")[0].click()
+    assert "Программа замечаний по этому уроку не нашла" in text(browser)
+    browser.find_element(By.CSS_SELECTOR, "input[value=missed]").click()
+    browser.find_element(By.ID, "save-review").click()
+    wait(browser).until(lambda d: d.find_elements(By.ID, "review"))
+    browser.get(f"{base}/sample?n=2&m=3&seed=1")
+    assert "Проверено уроков: 1, пропущенных нарушений: 1" in text(browser)
+    assert "web-lesson-review" in audit_actions(cache)
+
+
+def test_a_check_started_from_the_page(browser: Any, cabinet: tuple[str, Path]) -> None:
+    base, cache = cabinet
+    sign_in(browser, base)
+    browser.find_element(By.LINK_TEXT, "Запуск").click()
+    browser.find_element(By.ID, "run-check").click()
+    wait(browser, 60).until(lambda d: d.find_elements(By.ID, "result"))
+    assert "Проверка выполнена" in browser.find_element(By.ID, "result").text
+    assert "web-run" in audit_actions(cache)
+
+
+def test_one_run_at_a_time() -> None:
+    import threading
+
+    from asurso_sync.web.jobs import Jobs
+
+    gate = threading.Event()
+    jobs = Jobs(config=None, run=lambda job: "готово" if gate.wait(10) else "")  # type: ignore[arg-type]
+    first = jobs.start("sync")
+    assert first is not None and jobs.start("check") is None  # refused while the first runs
+    gate.set()
+    for _ in range(100):
+        if first.state != "running":
+            break
+        threading.Event().wait(0.02)
+    assert first.state == "ok" and first.message == "готово"
+    assert jobs.start("check") is not None

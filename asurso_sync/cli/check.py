@@ -111,6 +111,9 @@ def check(
             highlight=False,
         )
 
+    line = _shadow_line()
+    if line:
+        err.print(line, highlight=False, markup=False)
     if fmt == "table":
         _print_table(outcome)
     elif fmt == "xlsx":
@@ -130,6 +133,21 @@ def check(
             typer.echo(payload.decode("utf-8-sig"), nl=False)
     code = {"error": exitcodes.VIOLATIONS, "warning": exitcodes.ATTENTION}.get(outcome.exit_severity, exitcodes.OK)
     raise typer.Exit(code)
+
+
+def _shadow_line() -> str | None:
+    from contextlib import closing
+
+    from asurso_sync.routing import shadow_line
+    from cache import open_cache
+    from cache.cabinet import released_rules
+    from rules.catalogue import load_catalogue
+
+    config = STATE.config()
+    if not config.rules.shadow:
+        return None
+    with closing(open_cache(config.cache.path, create=False, read_only_ok=True)) as db:
+        return shadow_line(config, load_catalogue(), released_rules(db))
 
 
 def _params(items: list[str]) -> dict[str, dict[str, object]]:

@@ -18,6 +18,7 @@ from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, local_time, out
 from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, example_config_text, load_config
 from asurso_sync.esia import stored_login_problem
+from asurso_sync.routing import shadow_line
 from asurso_sync.scheduler import next_runs
 from cache import (
     audit,
@@ -35,8 +36,10 @@ from cache import (
     table_counts,
     write_browse_metadata,
 )
+from cache.cabinet import released_rules
 from cache.files import write_private_bytes
 from cache.schema import label
+from rules.catalogue import load_catalogue
 
 
 def init(
@@ -121,6 +124,7 @@ def status(
         problems.append(f"писем с ошибкой отправки: {outbox['failed']} («asurso-sync remarks status»)")
     if outbox.get("sending"):
         problems.append(f"писем в состоянии «отправляется» (сбой при отправке): {outbox['sending']}")
+    shadow = shadow_line(config, load_catalogue(), released_rules(db))
     stored_login, login_problem = stored_login_problem(config)
     if login_problem:
         problems.append(login_problem)
@@ -146,6 +150,7 @@ def status(
             "last_purge": purges[-1]["at"] if purges else None,
             "schedule": jobs,
             "full_load": None if load is None else {"done": load.done, "planned": load.planned},
+            "shadow": shadow,
             "esia_login": None
             if stored_login is None
             else {
@@ -186,6 +191,8 @@ def status(
                     local_time(r.server_time, None),
                 )
             out.print(t)
+        if shadow:
+            out.print(escape(shadow), highlight=False)
         if stored_login is not None:
             renewed = local_time(stored_login.renewed, tz) if stored_login.renewed else "ещё не продлевался"
             state = (

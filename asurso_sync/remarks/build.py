@@ -31,6 +31,7 @@ from asurso_sync.remarks.model import (
 from asurso_sync.remarks.week import Week
 from asurso_sync.routing import rule_routes
 from cache import findings_by_state, last_check, last_successful_run, lists_ever_sent, week_cutoff
+from cache.cabinet import released_rules
 from cache.calendar import lessons_per_teacher
 from cache.reads import class_chiefs, names
 from rules.catalogue import load_catalogue, ruleset_version
@@ -90,7 +91,7 @@ class Builder:
         prev = week_cutoff(db, week.shift(-1).label)
         self.since = prev if prev and prev >= _moment(week.monday, self.tz) else _moment(week.monday, self.tz)
         self.catalogue: dict[str, Rule] = load_catalogue()
-        routes = rule_routes(self.catalogue, config)
+        routes = rule_routes(self.catalogue, config, released_rules(db))
         self.teacher_rules = {c for c, route in routes.items() if route == "teacher"}
         self.chief_rules = {c for c, route in routes.items() if route == "class_teacher"}
         known = names(db)

@@ -71,7 +71,9 @@ class WeekLists:
     def recipients(self, config: Config, only: str | None = None) -> list[TeacherList]:
         """Teachers who get a list this week: those with remarks (all teachers with lessons when
         ``[mail] send_empty``), optionally only the one named by id or a part of the name."""
-        chosen = [tl for tl in self.lists if not tl.empty or config.mail.send_empty]
+        # in shadow mode an empty list is no news to a teacher: only lists with released rules' remarks go out
+        send_empty = config.mail.send_empty and not config.rules.shadow
+        chosen = [tl for tl in self.lists if not tl.empty or send_empty]
         if only:
             needle = normalize_name(only)
             chosen = [tl for tl in chosen if str(tl.teacher_id) == only or needle in normalize_name(tl.name)]

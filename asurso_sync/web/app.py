@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import json
 import math
+import random
 import sqlite3
 import time
 from collections import Counter, defaultdict
@@ -35,8 +36,9 @@ from asurso_sync.remarks import Week, build_week
 from asurso_sync.remarks.directory import load_directory
 from asurso_sync.remarks.errors import RemarksError
 from asurso_sync.remarks.render import render_teacher
-from asurso_sync.routing import finding_route, rule_routes
+from asurso_sync.routing import finding_route, route_of, rule_routes, shadowed
 from asurso_sync.web.auth import Sessions, Throttle, check_password
+from asurso_sync.web.jobs import KINDS, Jobs
 from cache import CacheError, add_waiver, audit, last_check, open_cache, outbox_rows, remove_waiver, waivers
 from cache.cabinet import (
     VERDICTS,
@@ -44,9 +46,15 @@ from cache.cabinet import (
     counts_by,
     finding,
     lesson_evidence,
+    lesson_reviews,
     lessons_per_week,
+    lessons_without_findings,
     open_findings,
     password_hash,
+    released_rules,
+    releases,
+    review_lesson,
+    set_release,
     verdict_history,
     verdicts,
     weekly_counts,
@@ -55,6 +63,8 @@ from cache.runs import last_runs
 from rules.catalogue import load_catalogue
 
 COOKIE = "asurso_cabinet"
+RELEASE_MIN = 20  # verdicts «верно»/«ошибка программы» needed to release a rule without a written reason …
+RELEASE_PRECISION = 0.95  # … and the precision they must show
 ACTOR = "кабинет завуча"
 ROUTE_RU = {
     "teacher": "в список учителя",
@@ -62,6 +72,7 @@ ROUTE_RU = {
     "deputy": "только в сводку заместителя директора",
     "none": "никуда: правило выключено в настройках",
 }
+LESSON_RU = {"clean": "нарушений нет", "missed": "программа пропустила нарушение"}
 VERDICT_RU = {"right": "верно", "wrong": "ошибка программы", "disputed": "спорно"}
 TIMELY = ("TML001", "TML002", "TML003", "TML004")
 Handler = Callable[[Request, "Cabinet"], Awaitable[Response]]
@@ -83,6 +94,7 @@ class Cabinet:
     sessions: Sessions
     throttle: Throttle
     env: Environment
+    jobs: Jobs
 
     def db(self) -> Database:
         return open_cache(self.config.cache.path, create=False, read_only_ok=True)
@@ -309,8 +321,13 @@ async def finding_page(request: Request, cab: Cabinet) -> Response:
         history = verdict_history(db, fp)
     rule = _rules().get(item["rule"], {})
     owner = item["owner"] or rule.get("owner", "teacher")
-    route = finding_route(item, rule_routes(load_catalogue(), cab.config))
+    with closing(cab.db()) as db:
+        released = released_rules(db)
+    route = finding_route(item, rule_routes(load_catalogue(), cab.config, released))
     route_text = ROUTE_RU.get(route, route)
+    unshadowed = finding_route(item, rule_routes(load_catalogue(), cab.config, {item["rule"]}))
+    if route != unshadowed:
+        route_text = f"{route_text} — теневой режим: {ROUTE_RU[unshadowed]} после выпуска правила"
     return cab.render(
         request,
         "finding.html",
@@ -385,6 +402,124 @@ async def revoke_waiver(request: Request, cab: Cabinet) -> Response:
     return RedirectResponse("/waivers", 303)
 
 
+@page
+async def sample(request: Request, cab: Cabinet) -> Response:
+    """A stratified random sample: up to N open findings of every rule, and M lessons without findings — checked by
+    hand in an evening, they measure the program on the school's own journal (precision and misses)."""
+    n = _bounded(request.query_params.get("n"), 5, 1, 50)
+    m = _bounded(request.query_params.get("m"), 10, 0, 200)
+    seed = request.query_params.get("seed") or date.today().isoformat()
+    rng = random.Random(seed)  # noqa: S311 - a sample for people to check, not a secret
+    with closing(cab.db()) as db:
+        items = open_findings(db)
+        judged = {v["fingerprint"]: VERDICT_RU[v["verdict"]] for v in verdicts(db)}
+        check = last_check(db)
+        lessons = lessons_without_findings(db, check["period_from"], check["period_to"]) if check else []
+        reviewed = lesson_reviews(db)
+        picked_lessons = [lesson_evidence(db, cm)["lesson"] for cm in rng.sample(lessons, min(m, len(lessons)))]
+    by_rule: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in items:
+        by_rule[f["rule"]].append(f)
+    picked = []
+    for code in sorted(by_rule):
+        for f in rng.sample(by_rule[code], min(n, len(by_rule[code]))):
+            picked.append({**f, "verdict": judged.get(f["fingerprint"], "")})
+    missed = sum(1 for r in reviewed.values() if r["verdict"] == "missed")
+    low, high = wilson(missed, len(reviewed))
+    return cab.render(
+        request,
+        "sample.html",
+        n=n,
+        m=m,
+        seed=seed,
+        findings=picked,
+        lessons=[
+            {**x, "review": LESSON_RU.get(reviewed.get(x["id"], {}).get("verdict", ""), "")}
+            for x in picked_lessons
+            if x
+        ],
+        reviewed=len(reviewed),
+        missed=missed,
+        interval=(low, high) if reviewed else None,
+    )
+
+
+def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
+    try:
+        return max(low, min(high, int(raw))) if raw else default
+    except ValueError:
+        return default
+
+
+@page
+async def lesson_page(request: Request, cab: Cabinet) -> Response:
+    cm = int(request.path_params["cm"])
+    with closing(cab.db()) as db:
+        evidence = lesson_evidence(db, cm)
+        review = lesson_reviews(db).get(cm)
+    if evidence["lesson"] is None:
+        return cab.render(request, "error.html", 404, title="Урок не найден", text=str(cm))
+    return cab.render(
+        request,
+        "lesson.html",
+        evidence=evidence,
+        local=cab.local,
+        review=LESSON_RU.get(review["verdict"], "") if review else "",
+        comment=review["comment"] if review else "",
+    )
+
+
+@page
+async def lesson_review_post(request: Request, cab: Cabinet) -> Response:
+    cm = int(request.path_params["cm"])
+    form = request.state.form
+    verdict = str(form.get("verdict", ""))
+    if verdict not in LESSON_RU:
+        return cab.render(request, "error.html", 400, title="Неизвестная оценка", text=verdict)
+    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+        review_lesson(db, cm, verdict, str(form.get("comment", "")).strip()[:2000], ACTOR)
+        audit(db, "web-lesson-review", {"cm": cm, "verdict": verdict}, actor=ACTOR)
+    return RedirectResponse(f"/lesson/{cm}", 303)
+
+
+@page
+async def run_page(request: Request, cab: Cabinet) -> Response:
+    job = cab.jobs.current
+    eta = job.eta if job else None
+    return cab.render(
+        request,
+        "run.html",
+        job=job,
+        kind=KINDS.get(job.kind, "") if job else "",
+        eta=None if eta is None else f"{int(eta // 60)} мин {int(eta % 60):02d} с",
+        refresh=bool(job and job.state == "running"),
+    )
+
+
+@page
+async def run_start(request: Request, cab: Cabinet) -> Response:
+    kind = request.path_params["kind"]
+    if kind not in KINDS:
+        return cab.render(request, "error.html", 404, title="Нет такого действия", text=kind)
+    if cab.jobs.start(kind) is None:
+        return cab.render(
+            request, "error.html", 409, title="Уже выполняется", text="Дождитесь окончания текущего запуска."
+        )
+    with contextlib.suppress(CacheError, sqlite3.OperationalError), closing(cab.db()) as db:
+        audit(db, "web-run", {"kind": kind}, actor=ACTOR)
+    return RedirectResponse("/run", 303)
+
+
+def _unshadowed(config: Config) -> Config:
+    """The configuration with every rule released: the lists as teachers will receive them once out of the shadow
+    (in shadow mode nothing reaches them yet; the page says so)."""
+    if not config.rules.shadow:
+        return config
+    copy = config.model_copy(deep=True)
+    copy.rules.shadow = False
+    return copy
+
+
 def _week(request: Request, db: Database) -> Week:
     raw = request.query_params.get("week")
     if raw:
@@ -399,7 +534,7 @@ async def lists_page(request: Request, cab: Cabinet) -> Response:
     with closing(cab.db()) as db:
         try:
             week = _week(request, db)
-            wl = build_week(db, cab.config, week)
+            wl = build_week(db, _unshadowed(cab.config), week)
         except (RemarksError, ValueError) as exc:
             return cab.render(request, "error.html", 400, title="Списки недели", text=str(exc))
         sent = {r.recipient.casefold(): r.state for r in outbox_rows(db, period=week.label)}
@@ -411,7 +546,7 @@ async def lists_page(request: Request, cab: Cabinet) -> Response:
         state = states.get(sent.get((address or "").casefold(), ""), "не отправлялось")
         count = tl.part.total + tl.chief.total
         teachers.append({"id": tl.teacher_id, "name": tl.name, "count": count, "state": state})
-    return cab.render(request, "lists.html", week=week, teachers=teachers)
+    return cab.render(request, "lists.html", week=week, teachers=teachers, shadow=cab.config.rules.shadow)
 
 
 @page
@@ -420,7 +555,7 @@ async def teacher_letter(request: Request, cab: Cabinet) -> Response:
     teacher_id = int(request.path_params["tid"])
     with closing(cab.db()) as db:
         try:
-            wl = build_week(db, cab.config, Week.parse(request.path_params["week"]))
+            wl = build_week(db, _unshadowed(cab.config), Week.parse(request.path_params["week"]))
         except (RemarksError, ValueError) as exc:
             return cab.render(request, "error.html", 400, title="Списки недели", text=str(exc))
     mine = [tl for tl in wl.lists if tl.teacher_id == teacher_id]
@@ -429,32 +564,92 @@ async def teacher_letter(request: Request, cab: Cabinet) -> Response:
     return HTMLResponse(render_teacher(mine[0]).html)
 
 
-@page
-async def quality(request: Request, cab: Cabinet) -> Response:
-    with closing(cab.db()) as db:
-        judged = verdicts(db)
-    rules = _rules()
+def _precision(db: Database) -> dict[str, dict[str, Any]]:
+    """Per rule: the deputy's verdicts counted, precision and its 95 % interval."""
     per: dict[str, Counter[str]] = defaultdict(Counter)
-    for v in judged:
+    for v in verdicts(db):
         per[v["rule"]][v["verdict"]] += 1
-    table = []
-    for code in sorted(per):
-        c = per[code]
+    table = {}
+    for code, c in per.items():
         decided = c["right"] + c["wrong"]
         low, high = wilson(c["right"], decided)
-        table.append(
-            {
-                "rule": code,
-                "title": rules.get(code, {}).get("title", ""),
-                "right": c["right"],
-                "wrong": c["wrong"],
-                "disputed": c["disputed"],
-                "precision": c["right"] / decided if decided else None,
-                "low": low if decided else None,
-                "high": high if decided else None,
-            }
+        table[code] = {
+            "right": c["right"],
+            "wrong": c["wrong"],
+            "disputed": c["disputed"],
+            "decided": decided,
+            "precision": c["right"] / decided if decided else None,
+            "low": low if decided else None,
+            "high": high if decided else None,
+        }
+    return table
+
+
+def ready(stats: dict[str, Any] | None) -> bool:
+    """A rule may be released without a written reason: ≥ 20 decided verdicts, precision ≥ 0.95."""
+    return bool(stats) and stats["decided"] >= RELEASE_MIN and (stats["precision"] or 0) >= RELEASE_PRECISION  # type: ignore[index]
+
+
+@page
+async def quality(request: Request, cab: Cabinet) -> Response:
+    catalogue = load_catalogue()
+    with closing(cab.db()) as db:
+        stats = _precision(db)
+        released = releases(db)
+        waiting = shadowed(catalogue, cab.config, released_rules(db))
+    bound = {c for c, r in catalogue.items() if route_of(r, cab.config) in ("teacher", "class_teacher")}
+    codes = sorted(set(stats) | (bound if cab.config.rules.shadow else set()))
+    empty = {"right": 0, "wrong": 0, "disputed": 0, "decided": 0, "precision": None, "low": None, "high": None}
+    table = []
+    for code in codes:
+        row = {"rule": code, "title": catalogue[code].title if code in catalogue else "", **stats.get(code, empty)}
+        row["shadow"] = code in waiting
+        row["release"] = released.get(code)
+        row["ready"] = ready(stats.get(code))
+        table.append(row)
+    return cab.render(
+        request,
+        "quality.html",
+        table=table,
+        shadow=cab.config.rules.shadow,
+        minimum=RELEASE_MIN,
+        threshold=RELEASE_PRECISION,
+        local=cab.local,
+    )
+
+
+@page
+async def release(request: Request, cab: Cabinet) -> Response:
+    """Release a rule to teachers (shadow start) or take it back into the shadow."""
+    code = request.path_params["rule"]
+    form = request.state.form
+    action = str(form.get("action", ""))
+    reason = str(form.get("reason", "")).strip()[:2000]
+    if code not in load_catalogue() or action not in ("release", "withdraw"):
+        return cab.render(request, "error.html", 400, title="Неизвестное правило или действие", text=code)
+    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+        stats = _precision(db).get(code)
+        if action == "release" and not ready(stats) and not reason:
+            return cab.render(
+                request,
+                "error.html",
+                400,
+                title="Правило не выпущено",
+                text=f"Для выпуска без объяснения нужно не меньше {RELEASE_MIN} оценённых замечаний и точность не ниже "
+                f"{RELEASE_PRECISION:.0%}. Чтобы выпустить раньше, напишите причину.",
+            )
+        n = stats["decided"] if stats else 0
+        precision = stats["precision"] if stats else None
+        set_release(
+            db, code, released=action == "release", author=ACTOR, adjudicated=n, precision=precision, reason=reason
         )
-    return cab.render(request, "quality.html", table=table)
+        audit(
+            db,
+            "rule-release" if action == "release" else "rule-withdraw",
+            {"rule": code, "adjudicated": n, "precision": precision, "reason": reason},
+            actor=ACTOR,
+        )
+    return RedirectResponse("/quality", 303)
 
 
 _CSP = b"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'; form-action 'self'"
@@ -497,9 +692,15 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.monotonic) -
         Route("/lists", lists_page),
         Route("/lists/{week}/{tid:int}", teacher_letter),
         Route("/quality", quality),
+        Route("/release/{rule}", release, methods=["POST"]),
+        Route("/sample", sample),
+        Route("/run", run_page),
+        Route("/run/{kind}", run_start, methods=["POST"]),
+        Route("/lesson/{cm:int}", lesson_page),
+        Route("/lesson/{cm:int}/review", lesson_review_post, methods=["POST"]),
         Route("/{key}", listing),
         Route("/{key}/{ident}", findings_of),
     ]
     app = Starlette(routes=routes)
-    app.state.cabinet = Cabinet(config, Sessions(clock), Throttle(clock), _environment(config))
+    app.state.cabinet = Cabinet(config, Sessions(clock), Throttle(clock), _environment(config), Jobs(config))
     return _secure_headers(app)
