@@ -73,15 +73,56 @@ _FINDING = (
 
 
 def open_findings(
-    db: Database, *, teacher_id: int | None = None, class_id: int | None = None, rule: str | None = None
+    db: Database,
+    *,
+    teacher_id: int | None = None,
+    class_id: int | None = None,
+    rule: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Findings not resolved (new or open), newest lesson day first, with names; filtered by one key."""
+    """Findings not resolved (new or open), newest lesson day first, with names; filtered by one key; at most
+    ``limit`` of them."""
     where, params = ["f.\"state\" != 'resolved'"], []
     for column, value in (("teacher_id", teacher_id), ("class_id", class_id), ("rule", rule)):
         if value is not None:
             where.append(f'f."{column}" = ?')
             params.append(value)
-    return rows(db, f'{_FINDING} WHERE {" AND ".join(where)} ORDER BY f."date" DESC, f."rule"', params)
+    tail = f" LIMIT {int(limit)}" if limit else ""
+    return rows(db, f'{_FINDING} WHERE {" AND ".join(where)} ORDER BY f."date" DESC, f."rule"{tail}', params)
+
+
+def count_open(db: Database, column: str | None = None, value: Any = None) -> int:
+    """Open findings, all or with one column (teacher_id, class_id, rule) equal to ``value``."""
+    if column not in (None, "teacher_id", "class_id", "rule"):
+        raise ValueError(column)
+    where = "WHERE \"state\" != 'resolved'" + (f' AND "{column}" = ?' if column else "")
+    return int(db.execute(f'SELECT COUNT(*) FROM "finding" {where}', [value] if column else []).fetchone()[0])
+
+
+def open_by_rule(db: Database) -> list[tuple[str, int, int]]:
+    """(rule, open findings, of them undecided) for the overview, the largest first."""
+    found = db.execute(
+        'SELECT "rule", COUNT(*), SUM("evidence" = \'undecided\') FROM "finding" WHERE "state" != \'resolved\' '
+        "GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall()
+    return [(str(r[0]), int(r[1]), int(r[2] or 0)) for r in found]
+
+
+def open_fingerprints(db: Database) -> list[tuple[str, str]]:
+    """(rule, fingerprint) of every open finding, in a stable order (the sampling page draws from them)."""
+    found = db.execute(
+        'SELECT "rule", "fingerprint" FROM "finding" WHERE "state" != \'resolved\' ORDER BY 1, 2'
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in found]
+
+
+def findings_named(db: Database, fingerprints: list[str]) -> list[dict[str, Any]]:
+    """These findings with names, in the order given."""
+    if not fingerprints:
+        return []
+    marks = ", ".join("?" * len(fingerprints))
+    found = {r["fingerprint"]: r for r in rows(db, f'{_FINDING} WHERE f."fingerprint" IN ({marks})', fingerprints)}
+    return [found[fp] for fp in fingerprints if fp in found]
 
 
 def finding(db: Database, fingerprint: str) -> dict[str, Any] | None:
@@ -196,15 +237,17 @@ def set_release(
 def lessons_without_findings(db: Database, day_from: str, day_to: str) -> list[int]:
     """Lessons held from ``day_from`` to ``day_to`` that no open finding is about (the sampling page draws from them
     to estimate what the program misses)."""
-    return [
-        int(r[0])
+    about = {
+        r[0]
         for r in db.execute(
-            'SELECT m."id" FROM "class_meeting" m WHERE m."gone_at" IS NULL AND m."day" BETWEEN ? AND ? '
-            'AND NOT EXISTS (SELECT 1 FROM "finding" f WHERE f."state" != \'resolved\' '
-            'AND json_extract(f."entity", \'$.cm\') = m."id") ORDER BY m."id"',
-            [day_from, day_to],
+            'SELECT DISTINCT json_extract("entity", \'$.cm\') FROM "finding" WHERE "state" != \'resolved\''
         ).fetchall()
-    ]
+    }
+    held = db.execute(
+        'SELECT "id" FROM "class_meeting" WHERE "gone_at" IS NULL AND "day" BETWEEN ? AND ? ORDER BY "id"',
+        [day_from, day_to],
+    ).fetchall()
+    return [int(r[0]) for r in held if r[0] not in about]
 
 
 def review_lesson(db: Database, cm_id: int, verdict: str, comment: str, author: str) -> None:

@@ -103,6 +103,10 @@ class Builder:
         for class_id, user_id in class_chiefs(db):
             self.chiefs[user_id].append(self.classes.get(class_id, "?"))
         self.findings = [self._remark(f) for f in findings_by_state(db)]
+        self.by_teacher: dict[int, list[Remark]] = defaultdict(list)  # a year of a large school: 10⁵ findings
+        for r in self.findings:
+            if r.teacher_id:
+                self.by_teacher[r.teacher_id].append(r)
         self._per_week: dict[tuple[str, Week], dict[int, int]] = {}
         self.directory = load_directory(config.mail.directory)
         run = last_successful_run(db)
@@ -160,8 +164,8 @@ class Builder:
 
     def _part(self, teacher_id: int, codes: set[str]) -> Part:
         part = Part()
-        for r in self.findings:
-            if r.teacher_id != teacher_id or r.rule not in codes or r.owner == "deputy" or not self._in_week(r):
+        for r in self.by_teacher.get(teacher_id, ()):
+            if r.rule not in codes or r.owner == "deputy" or not self._in_week(r):
                 continue
             if self.first and r.state != "resolved" and r.day is not None and r.day < self.week.monday:
                 part.backlog += 1  # before the first mailing's week: the deputy's count, not the teacher's letter
@@ -187,7 +191,7 @@ class Builder:
 
     def teacher_lists(self) -> list[TeacherList]:
         ids = {r.teacher_id for r in self.findings if r.teacher_id} | set(self._lessons(self.week))
-        lists = [self.teacher_list(t) for t in ids if t in self.staff or any(r.teacher_id == t for r in self.findings)]
+        lists = [self.teacher_list(t) for t in ids if t in self.staff or t in self.by_teacher]
         return sorted(lists, key=lambda x: normalize_name(x.name))
 
     # -- the deputy's numbers

@@ -11,14 +11,16 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import logging
 import math
 import random
 import sqlite3
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -32,7 +34,8 @@ from starlette.routing import Route
 
 from asurso_sync.check import rule_rows
 from asurso_sync.config import Config
-from asurso_sync.remarks import Week, build_week
+from asurso_sync.remarks import Week
+from asurso_sync.remarks.build import Builder
 from asurso_sync.remarks.directory import load_directory
 from asurso_sync.remarks.errors import RemarksError
 from asurso_sync.remarks.render import render_teacher
@@ -43,13 +46,17 @@ from cache import CacheError, add_waiver, audit, last_check, open_cache, outbox_
 from cache.cabinet import (
     VERDICTS,
     adjudicate,
+    count_open,
     counts_by,
     finding,
+    findings_named,
     lesson_evidence,
     lesson_reviews,
     lessons_per_week,
     lessons_without_findings,
+    open_by_rule,
     open_findings,
+    open_fingerprints,
     password_hash,
     released_rules,
     releases,
@@ -62,7 +69,9 @@ from cache.cabinet import (
 from cache.runs import last_runs
 from rules.catalogue import load_catalogue
 
+log = logging.getLogger(__name__)
 COOKIE = "asurso_cabinet"
+PAGE_ROWS = 300  # a page lists the newest findings and counts the rest (a year of a large school has 10⁵)
 RELEASE_MIN = 20  # verdicts «верно»/«ошибка программы» needed to release a rule without a written reason …
 RELEASE_PRECISION = 0.95  # … and the precision they must show
 ACTOR = "кабинет завуча"
@@ -96,8 +105,54 @@ class Cabinet:
     env: Environment
     jobs: Jobs
 
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    memo_lock: threading.Lock = field(default_factory=threading.Lock)
+
     def db(self) -> Database:
         return open_cache(self.config.cache.path, create=False, read_only_ok=True)
+
+    def _remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """Results that change only with a new check (or a release): a year of a large school has 10⁵ findings,
+        and building a week's lists from them takes seconds — done once per check, not per page."""
+        with self.memo_lock:
+            if key in self.memo:
+                return self.memo[key]
+        value = compute()
+        with self.memo_lock:
+            if len(self.memo) > 16:
+                self.memo.clear()
+            self.memo[key] = value
+        return value
+
+    def week_lists(self, db: Database, week: Week) -> list[Any]:
+        """The week's lists as teachers will receive them once every rule is released (shadow or not)."""
+        check = last_check(db)
+        key = ("lists", week.label, check["id"] if check else None, frozenset(released_rules(db)))
+        return list(self._remember(key, lambda: Builder(db, _unshadowed(self.config), week).teacher_lists()))
+
+    def open_fingerprints(self, db: Database) -> list[tuple[str, str]]:
+        check = last_check(db)
+        return list(self._remember(("open", check["id"] if check else None), lambda: open_fingerprints(db)))
+
+    def clean_lessons(self, db: Database) -> list[int]:
+        check = last_check(db)
+        if check is None:
+            return []
+        key = ("clean", check["id"])
+        return list(self._remember(key, lambda: lessons_without_findings(db, check["period_from"], check["period_to"])))
+
+    def warm(self) -> None:
+        """Build the current week's lists and the sample's lessons ahead of the first page that needs them."""
+        try:
+            with closing(self.db()) as db:
+                check = last_check(db)
+                if check is None:
+                    return
+                self.week_lists(db, Week.last_completed(datetime.fromisoformat(check["as_of"]).date()))
+                self.clean_lessons(db)
+                self.open_fingerprints(db)
+        except Exception as exc:
+            log.info("кабинет: предварительный расчёт не удался: %s", exc)
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         session = getattr(request.state, "session", None)
@@ -230,7 +285,7 @@ async def overview(request: Request, cab: Cabinet) -> Response:
     with closing(cab.db()) as db:
         runs = last_runs(db, 5)
         check = last_check(db)
-        items = open_findings(db)
+        by_rule = open_by_rule(db)
         weeks = weekly_counts(db)
         lessons = {r["week"]: r["lessons"] for r in lessons_per_week(db)}
         judged = verdicts(db)
@@ -246,7 +301,7 @@ async def overview(request: Request, cab: Cabinet) -> Response:
             share = max(0.0, 1 - late[week] / n)
             chart.append({"week": week, "from": start[week], "share": share})
     chart = chart[-12:]
-    undecided = sum(1 for f in items if f["evidence"] == "undecided")
+    undecided = sum(u for _, _, u in by_rule)
     last_ok = next((r for r in runs if r.status == "ok"), None)
     return cab.render(
         request,
@@ -255,10 +310,10 @@ async def overview(request: Request, cab: Cabinet) -> Response:
         last_ok=cab.local(last_ok.finished_at) if last_ok else None,
         check=check,
         check_at=cab.local(check["as_of"]) if check else None,
-        open_count=len(items),
+        open_count=sum(n for _, n, _ in by_rule),
         undecided=undecided,
         judged=len(judged),
-        by_rule=Counter(f["rule"] for f in items).most_common(),
+        by_rule=[(code, n) for code, n, _ in by_rule],
         chart=chart,
     )
 
@@ -293,20 +348,23 @@ async def listing(request: Request, cab: Cabinet) -> Response:
 async def findings_of(request: Request, cab: Cabinet) -> Response:
     key, ident = request.path_params["key"], request.path_params["ident"]
     rules = _rules()
+    column, value = {
+        "teachers": ("teacher_id", int(ident) if ident.isdigit() else -1),
+        "classes": ("class_id", int(ident) if ident.isdigit() else -1),
+    }.get(key, ("rule", ident))
     with closing(cab.db()) as db:
-        if key == "teachers":
-            items = open_findings(db, teacher_id=int(ident) if ident.isdigit() else -1)
-            title = items[0]["teacher"] if items and items[0]["teacher"] else f"Учитель {ident}"
-        elif key == "classes":
-            items = open_findings(db, class_id=int(ident) if ident.isdigit() else -1)
-            title = f"Класс {items[0]['class_name']}" if items and items[0]["class_name"] else f"Класс {ident}"
-        else:
-            items = open_findings(db, rule=ident)
-            title = f"{ident} — {rules.get(ident, {}).get('title', '')}"
+        items = open_findings(db, **{column: value}, limit=PAGE_ROWS)
+        total = count_open(db, column, value)
         judged = {v["fingerprint"]: v["verdict"] for v in verdicts(db)}
+    if key == "teachers":
+        title = items[0]["teacher"] if items and items[0]["teacher"] else f"Учитель {ident}"
+    elif key == "classes":
+        title = f"Класс {items[0]['class_name']}" if items and items[0]["class_name"] else f"Класс {ident}"
+    else:
+        title = f"{ident} — {rules.get(ident, {}).get('title', '')}"
     for f in items:
         f["verdict"] = VERDICT_RU.get(judged.get(f["fingerprint"], ""), "")
-    return cab.render(request, "findings.html", title=title, items=items, back=f"/{key}")
+    return cab.render(request, "findings.html", title=title, items=items, back=f"/{key}", total=total)
 
 
 @page
@@ -411,19 +469,16 @@ async def sample(request: Request, cab: Cabinet) -> Response:
     seed = request.query_params.get("seed") or date.today().isoformat()
     rng = random.Random(seed)  # noqa: S311 - a sample for people to check, not a secret
     with closing(cab.db()) as db:
-        items = open_findings(db)
+        by_rule: defaultdict[str, list[str]] = defaultdict(list)
+        for code, fp in cab.open_fingerprints(db):
+            by_rule[code].append(fp)
+        chosen = [fp for code in sorted(by_rule) for fp in rng.sample(by_rule[code], min(n, len(by_rule[code])))]
+        items = findings_named(db, chosen)
         judged = {v["fingerprint"]: VERDICT_RU[v["verdict"]] for v in verdicts(db)}
-        check = last_check(db)
-        lessons = lessons_without_findings(db, check["period_from"], check["period_to"]) if check else []
+        lessons = cab.clean_lessons(db)
         reviewed = lesson_reviews(db)
         picked_lessons = [lesson_evidence(db, cm)["lesson"] for cm in rng.sample(lessons, min(m, len(lessons)))]
-    by_rule: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in items:
-        by_rule[f["rule"]].append(f)
-    picked = []
-    for code in sorted(by_rule):
-        for f in rng.sample(by_rule[code], min(n, len(by_rule[code]))):
-            picked.append({**f, "verdict": judged.get(f["fingerprint"], "")})
+    picked = [{**f, "verdict": judged.get(f["fingerprint"], "")} for f in items]
     missed = sum(1 for r in reviewed.values() if r["verdict"] == "missed")
     low, high = wilson(missed, len(reviewed))
     return cab.render(
@@ -534,14 +589,14 @@ async def lists_page(request: Request, cab: Cabinet) -> Response:
     with closing(cab.db()) as db:
         try:
             week = _week(request, db)
-            wl = build_week(db, _unshadowed(cab.config), week)
+            lists = cab.week_lists(db, week)
         except (RemarksError, ValueError) as exc:
             return cab.render(request, "error.html", 400, title="Списки недели", text=str(exc))
         sent = {r.recipient.casefold(): r.state for r in outbox_rows(db, period=week.label)}
     directory = load_directory(cab.config.mail.directory)
     states = {"pending": "ждёт отправки", "sending": "отправляется", "sent": "отправлено", "failed": "ошибка"}
     teachers = []
-    for tl in wl.lists:
+    for tl in lists:
         address = directory.find(tl.teacher_id, tl.name, tl.email)
         state = states.get(sent.get((address or "").casefold(), ""), "не отправлялось")
         count = tl.part.total + tl.chief.total
@@ -555,10 +610,10 @@ async def teacher_letter(request: Request, cab: Cabinet) -> Response:
     teacher_id = int(request.path_params["tid"])
     with closing(cab.db()) as db:
         try:
-            wl = build_week(db, _unshadowed(cab.config), Week.parse(request.path_params["week"]))
+            lists = cab.week_lists(db, Week.parse(request.path_params["week"]))
         except (RemarksError, ValueError) as exc:
             return cab.render(request, "error.html", 400, title="Списки недели", text=str(exc))
-    mine = [tl for tl in wl.lists if tl.teacher_id == teacher_id]
+    mine = [tl for tl in lists if tl.teacher_id == teacher_id]
     if not mine:
         return cab.render(request, "error.html", 404, title="Списка нет", text="У учителя нет списка за эту неделю.")
     return HTMLResponse(render_teacher(mine[0]).html)
@@ -702,5 +757,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.monotonic) -
         Route("/{key}/{ident}", findings_of),
     ]
     app = Starlette(routes=routes)
-    app.state.cabinet = Cabinet(config, Sessions(clock), Throttle(clock), _environment(config), Jobs(config))
+    cabinet = Cabinet(config, Sessions(clock), Throttle(clock), _environment(config), Jobs(config))
+    cabinet.jobs.after = cabinet.warm  # a check from the page: the new lists are built before they are asked for
+    app.state.cabinet = cabinet
+    threading.Thread(target=cabinet.warm, daemon=True, name="cabinet-warm").start()
     return _secure_headers(app)

@@ -49,6 +49,7 @@ class Jobs:
         self.current: Job | None = None
         self._lock = threading.Lock()
         self._run = run or self._default
+        self.after: Callable[[], None] | None = None  # called when a job has ended (the cabinet rebuilds its lists)
 
     def start(self, kind: str) -> Job | None:
         """Start a job, or None when one is running (one at a time)."""
@@ -72,6 +73,8 @@ class Jobs:
                 log.exception("задание кабинета «%s» завершилось внутренней ошибкой", job.kind)
         finally:
             job.finished = time.monotonic()
+            if self.after is not None:
+                self.after()
 
     def _default(self, job: Job) -> str:
         config = self.config

@@ -21,3 +21,6 @@ CREATE TABLE "lesson_review" (
 );
 
 CREATE INDEX "idx_lesson_review" ON "lesson_review" ("cm_id", "id");
+
+-- A lesson's evidence lists the homework given at it too (the cabinet's finding and lesson pages).
+CREATE INDEX IF NOT EXISTS "idx_assignment_issue_cm" ON "assignment" ("issue_cm_id");
