@@ -147,6 +147,21 @@ def counts_by(db: Database, key: str) -> list[dict[str, Any]]:
     return rows(db, f"{sql} WHERE f.\"state\" != 'resolved' GROUP BY 1, 2, 3 ORDER BY 2, 3")
 
 
+def weekly_by(db: Database, key: str, weeks: int = 8) -> dict[Any, dict[str, int]]:
+    """Findings (every state) per teacher, class or rule and ISO week of the lesson day, the last ``weeks`` weeks
+    that have findings: the listing pages' trend."""
+    column = {"teacher": "teacher_id", "class": "class_id", "rule": "rule"}[key]
+    found = db.execute(
+        f'SELECT "{column}", strftime(\'%Y-%W\', "date") AS "week", COUNT(*) FROM "finding" '
+        'WHERE "date" IS NOT NULL AND strftime(\'%Y-%W\', "date") IN (SELECT DISTINCT strftime(\'%Y-%W\', "date") '
+        f'FROM "finding" WHERE "date" IS NOT NULL ORDER BY 1 DESC LIMIT {int(weeks)}) GROUP BY 1, 2'
+    ).fetchall()
+    out: dict[Any, dict[str, int]] = {}
+    for ident, week, n in found:
+        out.setdefault(ident, {})[str(week)] = int(n)
+    return out
+
+
 def weekly_counts(db: Database) -> list[dict[str, Any]]:
     """Findings per ISO week of the lesson day and rule (all states): the trend on the overview."""
     return rows(

@@ -212,6 +212,8 @@ def test_screenshots_of_the_main_pages(browser: Any, cabinet: tuple[str, Path], 
         browser.save_screenshot(str(folder / name))
         if path == "/teachers":
             assert browser.find_element(By.CSS_SELECTOR, "#listing th").text == "Учитель"
+            trend = browser.find_element(By.CSS_SELECTOR, "#listing td.trend").text
+            assert trend and set(trend) <= set("▁▂▃▄▅▆▇█") and "█" in trend  # the busiest week is full height
     browser.get(f"{base}/rules/TML002")
     browser.find_element(By.CSS_SELECTOR, "#findings a").click()
     browser.save_screenshot(str(folder / "cabinet-finding.png"))
@@ -339,3 +341,10 @@ def test_one_run_at_a_time() -> None:
         threading.Event().wait(0.02)
     assert first.state == "ok" and first.message == "готово"
     assert jobs.start("check") is not None
+
+
+def test_sparkline() -> None:
+    from asurso_sync.web.app import sparkline
+
+    assert sparkline([0, 2, 4, 8]) == "▁▃▅█"
+    assert sparkline([0, 0]) == "▁▁" and sparkline([]) == ""

@@ -64,6 +64,7 @@ from cache.cabinet import (
     set_release,
     verdict_history,
     verdicts,
+    weekly_by,
     weekly_counts,
 )
 from cache.runs import last_runs
@@ -172,6 +173,14 @@ class Cabinet:
         if when.tzinfo is None:
             return when.strftime("%d.%m.%Y %H:%M")
         return when.astimezone(self.config.school.tz).strftime("%d.%m.%Y %H:%M")
+
+
+def sparkline(values: list[int]) -> str:
+    """Weekly counts as a line of block characters (the listing pages' trend; no JavaScript, no images)."""
+    top = max(values, default=0)
+    if not top:
+        return "▁" * len(values)
+    return "".join("▁▂▃▄▅▆▇█"[min(7, round(v / top * 7))] for v in values)
 
 
 def _environment(config: Config) -> Environment:
@@ -331,6 +340,9 @@ async def listing(request: Request, cab: Cabinet) -> Response:
     kind, title, header = titles[key]
     with closing(cab.db()) as db:
         counted = counts_by(db, kind)
+        check = last_check(db)
+        trends = cab._remember(("trend", kind, check["id"] if check else None), lambda: weekly_by(db, kind))
+    weeks = sorted({w for per in trends.values() for w in per})
     table: dict[Any, dict[str, Any]] = {}
     for row in counted:
         entry = table.setdefault(row["id"], {"id": row["id"], "name": row["name"], "rules": Counter(), "total": 0})
@@ -338,6 +350,8 @@ async def listing(request: Request, cab: Cabinet) -> Response:
         entry["total"] += row["count"]
     rules = _rules()
     entries = sorted(table.values(), key=lambda e: (-e["total"], str(e["name"])))
+    for e in entries:
+        e["trend"] = sparkline([trends.get(e["id"], {}).get(w, 0) for w in weeks])
     if kind == "rule":
         for e in entries:
             e["name"] = f"{e['id']} — {rules.get(str(e['id']), {}).get('title', '')}"
