@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Latin words a Russian message may carry: names of commands, keys, files, formats and products
 ALLOWED = {
     "asurso",
+    "shadow",  # the config key [rules] shadow
     "sync",
     "init",
     "check",
@@ -243,6 +244,13 @@ def test_readme_steps_on_a_fresh_machine(tmp_path: Path, emulator: str) -> None:
         (folder / "teachers.csv").write_text("\r\n".join(filled) + "\r\n", encoding="utf-8-sig")  # as in Excel
         user.edit('# directory = "teachers.csv"', 'directory = "teachers.csv"')
 
+        code, text = user.run("remarks", "send", "--dry-run")
+        assert code in (0, 1), text
+        flat = " ".join(text.split())
+        assert "Теневой запуск ([rules] shadow)" in flat and "выпущенных правил (ни одного)" in flat
+        assert "список" not in text.split("Будет отправлено", 1)[1]  # in the shadow: the deputy's summary only
+        # the school skips the shadow start (README, step 5)
+        user.edit("shadow = true", "shadow = false")
         code, text = user.run("remarks", "send", "--dry-run")
         assert code in (0, 1), text
         assert "Будет отправлено за неделю 07.12–13.12.2026" in text

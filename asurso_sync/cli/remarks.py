@@ -16,9 +16,12 @@ from asurso_sync.cli.common import STATE, App, err, fail, local_time, out
 from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
 from asurso_sync.remarks import Week, build_week, directory_template, enqueue_week, write_files
+from asurso_sync.routing import shadow_line
 from cache import open_cache, outbox_rows
+from cache.cabinet import released_rules
 from cache.files import open_to_others, unsafe_folder_message, write_private_bytes
 from cache.reads import teaching_staff
+from rules.catalogue import load_catalogue
 from rules.wording import count, plural
 
 app = App(
@@ -102,6 +105,9 @@ def send(
         with err.status(f"Формирование списков за неделю {w.span}…"):
             wl = build_week(db, config, w)
         plan = enqueue_week(db, config, wl, only=only, dry_run=dry_run)
+        shadow = shadow_line(config, load_catalogue(), released_rules(db))
+        if shadow:  # the school's first weeks: what teachers do not get yet, and why
+            err.print(shadow, highlight=False, markup=False)
         if dry_run:
             table = Table(title=f"Будет отправлено за неделю {w.span}", title_justify="left")
             for col in ("Кому", "Адрес", "Письмо", "Замечаний"):
