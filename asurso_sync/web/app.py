@@ -110,7 +110,12 @@ class Cabinet:
     memo_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def db(self) -> Database:
+        """The cache for reading (a cache this user may only read works too: the pages show, nothing is stored)."""
         return open_cache(self.config.cache.path, create=False, read_only_ok=True)
+
+    def writable(self) -> Database:
+        """The cache for a verdict, a waiver, a release: a cache this user may not write is a clear error page."""
+        return open_cache(self.config.cache.path, create=False)
 
     def _remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
         """Results that change only with a new check (or a release): a year of a large school has 10⁵ findings,
@@ -425,7 +430,7 @@ async def set_verdict(request: Request, cab: Cabinet) -> Response:
     comment = str(form.get("comment", "")).strip()[:2000]
     if verdict not in VERDICTS:
         return cab.render(request, "error.html", 400, title="Неизвестная оценка", text=verdict)
-    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+    with closing(cab.writable()) as db:
         item = finding(db, fp)
         if item is None:
             return cab.render(request, "error.html", 404, title="Замечание не найдено", text=fp)
@@ -447,7 +452,7 @@ async def waive_finding(request: Request, cab: Cabinet) -> Response:
             date.fromisoformat(expires)
         except ValueError:
             return cab.render(request, "error.html", 400, title="Неверная дата", text=expires)
-    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+    with closing(cab.writable()) as db:
         item = finding(db, fp)
         if item is None:
             return cab.render(request, "error.html", 404, title="Замечание не найдено", text=fp)
@@ -468,7 +473,7 @@ async def waivers_page(request: Request, cab: Cabinet) -> Response:
 @page
 async def revoke_waiver(request: Request, cab: Cabinet) -> Response:
     wid = int(request.path_params["wid"])
-    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+    with closing(cab.writable()) as db:
         if remove_waiver(db, wid):
             audit(db, "waiver-remove", {"id": wid}, actor=ACTOR)
     return RedirectResponse("/waivers", 303)
@@ -545,7 +550,7 @@ async def lesson_review_post(request: Request, cab: Cabinet) -> Response:
     verdict = str(form.get("verdict", ""))
     if verdict not in LESSON_RU:
         return cab.render(request, "error.html", 400, title="Неизвестная оценка", text=verdict)
-    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+    with closing(cab.writable()) as db:
         review_lesson(db, cm, verdict, str(form.get("comment", "")).strip()[:2000], ACTOR)
         audit(db, "web-lesson-review", {"cm": cm, "verdict": verdict}, actor=ACTOR)
     return RedirectResponse(f"/lesson/{cm}", 303)
@@ -696,7 +701,7 @@ async def release(request: Request, cab: Cabinet) -> Response:
     reason = str(form.get("reason", "")).strip()[:2000]
     if code not in load_catalogue() or action not in ("release", "withdraw"):
         return cab.render(request, "error.html", 400, title="Неизвестное правило или действие", text=code)
-    with closing(open_cache(cab.config.cache.path, create=False)) as db:
+    with closing(cab.writable()) as db:
         stats = _precision(db).get(code)
         if action == "release" and not ready(stats) and not reason:
             return cab.render(
