@@ -9,15 +9,18 @@ from typing import Annotated
 import typer
 
 from asurso_sync import exitcodes
-from asurso_sync.cli.common import STATE, App, err, fail
+from asurso_sync.cli.common import STATE, App, err, fail, guarded
 
 app = App(
-    help="Кабинет завуча: веб-страница на этом компьютере — замечания, доказательства, оценки, исключения.",
+    help="Кабинет завуча: веб-страница на этом компьютере — замечания, доказательства, оценки, исключения. "
+    "«asurso-sync web» открывает кабинет, «asurso-sync web set-password» задаёт его пароль.",
     invoke_without_command=True,
+    no_args_is_help=False,  # «asurso-sync web» alone serves the cabinet
 )
 
 
 @app.callback(invoke_without_command=True)
+@guarded
 def web(
     ctx: typer.Context,
     host: Annotated[
