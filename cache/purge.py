@@ -7,6 +7,8 @@ unrecognised actions before it (their texts may name a child: «Посещаем
 about topics, homework and tasks hold no child's data and stay as the record of when lessons were filled in.
 The texts of e-mails sent before the date are blanked (a teacher's list names the children it is about); the
 outbox row — who, which week, when, Message-ID — stays, as the record that it went and so it never goes twice.
+The deputy's comments in the cabinet (verdicts on findings dated before it or already purged, reviews of lessons
+before it) are blanked — free text may name a child; the verdicts themselves stay for the precision figures.
 What stays: aggregates per group and month (number and sum of marks, absences per code, findings per rule), the
 lessons, topics and assignments (no personal data), and the students' rows — pseudonymised («обучающийся №id»)
 once nothing about them is left. SQLite's ``secure_delete`` overwrites the deleted content, and the file is
@@ -57,6 +59,14 @@ def _count(db: Database, sql: str, params: dict[str, Any]) -> int:
     return int(db.execute(sql, params).fetchone()[0])
 
 
+# cabinet comments about findings dated before the cutoff, or whose finding is gone (a purged one about a student)
+_OLD_VERDICT = (
+    '"comment" != \'\' AND ("fingerprint" NOT IN (SELECT "fingerprint" FROM "finding") OR "fingerprint" IN '
+    '(SELECT "fingerprint" FROM "finding" WHERE "date" < :before))'
+)
+_OLD_REVIEW = '"comment" != \'\' AND "cm_id" IN (SELECT "id" FROM "class_meeting" WHERE "day" < :before)'
+
+
 def purge(db: Database, before: date, *, reason: str, actor: str | None = None, dry_run: bool = False) -> PurgeReport:
     """Purge personal data older than ``before`` (see the module docstring). With ``dry_run`` only count."""
     params = {"before": before.isoformat()}
@@ -71,6 +81,8 @@ def purge(db: Database, before: date, *, reason: str, actor: str | None = None, 
         "finding": """SELECT count(*) FROM "finding" WHERE "date" < :before AND "entity" LIKE '%"student"%'""",
         "access_log": f'SELECT count(*) FROM "access_log" WHERE {_ACCESS}',
         "outbox": f'SELECT count(*) FROM "outbox" WHERE {_SENT_MAIL}',
+        "comment": f'SELECT (SELECT count(*) FROM "adjudication" WHERE {_OLD_VERDICT}) + '
+        f'(SELECT count(*) FROM "lesson_review" WHERE {_OLD_REVIEW})',
     }
     report.counts = {table: _count(db, sql, params) for table, sql in plan.items()}
     if dry_run:
@@ -91,6 +103,9 @@ def purge(db: Database, before: date, *, reason: str, actor: str | None = None, 
         db.execute("""DELETE FROM "finding" WHERE "date" < :before AND "entity" LIKE '%"student"%'""", params)
         db.execute(f'DELETE FROM "access_log" WHERE {_ACCESS}', params)
         db.execute(f'UPDATE "outbox" SET "message" = X\'\' WHERE {_SENT_MAIL}', params)
+        # the deputy's comments in the cabinet are free text and may name a child: blanked, the verdicts stay
+        db.execute(f'UPDATE "adjudication" SET "comment" = \'\' WHERE {_OLD_VERDICT}', params)
+        db.execute(f'UPDATE "lesson_review" SET "comment" = \'\' WHERE {_OLD_REVIEW}', params)
         cur = db.execute(_STUDENTS_LEFT_UPDATE, params)
         report.counts["student"] = cur.rowcount
         cur = db.execute(

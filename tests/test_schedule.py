@@ -201,8 +201,28 @@ def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: Cli
         enqueue(db, recipient="u@school.example", kind="teacher", period="2026-W49", subject="s", message=b"waiting")
         with db.conn:  # both queued on Monday 07.12.2026 (not «now»: the test must not depend on the real date)
             db.execute('UPDATE "outbox" SET "created_at" = \'2026-12-07T03:00:00+00:00\'')
+    with closing(open_cache(config.cache.path)) as db:  # the deputy's cabinet comments: free text, may name a child
+        from cache.cabinet import adjudicate, review_lesson
+
+        old_fp, new_fp = "f-old", "f-new"
+        with db.conn:  # two lesson findings (no child in them: they stay), one before the cutoff, one after
+            for fp, day in ((old_fp, "2026-12-01"), (new_fp, "2026-12-14")):
+                db.execute(
+                    'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "date", "message", '
+                    '"evidence", "state", "first_seen", "last_seen") VALUES (?, \'TML001\', \'{"cm": 1}\', '
+                    "'error', ?, 'тема', 'observed', 'open', ?, ?)",
+                    [fp, day, day, day],
+                )
+        old_cm, new_cm = (
+            rows(db, f'SELECT "id" FROM "class_meeting" WHERE "day" {op} \'2026-12-10\' LIMIT 1')[0]["id"]
+            for op in ("<", ">=")
+        )
+        for fp in (old_fp, new_fp):
+            adjudicate(db, fp, "TML001", "wrong", "Иванов Петя болел", "кабинет завуча")
+        for cm in (old_cm, new_cm):
+            review_lesson(db, cm, "missed", "у Пети нет отметки", "кабинет завуча")
     dry = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--dry-run"])
-    assert dry.exit_code == 0 and "отметки" in dry.output
+    assert dry.exit_code == 0 and "отметки" in dry.output and "комментарии завуча в кабинете" in dry.output
     done = runner.invoke(app, ["-c", cfg, "purge", "--before", "2026-12-10", "--yes", "--reason", "тест"])
     assert done.exit_code == 0, done.output
     with closing(open_cache(config.cache.path)) as db:
@@ -221,6 +241,12 @@ def test_purge_removes_exactly_the_old_personal_data(tmp_path: Path, runner: Cli
         actions = [e["action"] for e in audit_entries(db)]
         mail = {r.recipient: r for r in outbox_rows(db)}
     assert names == 0
+    with closing(open_cache(config.cache.path)) as db:
+        verdicts_left = {r["fingerprint"]: r for r in rows(db, 'SELECT * FROM "adjudication"')}
+        reviews_left = {r["cm_id"]: r for r in rows(db, 'SELECT * FROM "lesson_review"')}
+    assert verdicts_left[old_fp]["comment"] == "" and verdicts_left[old_fp]["verdict"] == "wrong"  # the verdict stays
+    assert verdicts_left[new_fp]["comment"] == "Иванов Петя болел"
+    assert reviews_left[old_cm]["comment"] == "" and reviews_left[new_cm]["comment"] == "у Пети нет отметки"
     assert mail["t@school.example"].message == b"" and mail["t@school.example"].state == "sent"  # the record stays
     assert mail["t@school.example"].message_id == "<1@school.example>"
     assert mail["u@school.example"].message == b"waiting"  # not sent yet: kept
