@@ -99,12 +99,11 @@ def tiny(**kw: Any) -> Emulator:
 
 
 @contextmanager
-def serve_process(*args: str) -> Iterator[str]:
-    """``asurso-sync emulator serve ARGS`` in its own process on a free loopback port, as a user starts it;
-    yields the base URL once it answers, and stops it with Ctrl+C afterwards."""
-    port = free_port()
+def serve_command(args: list[str], port: int, probe: str) -> Iterator[str]:
+    """``asurso-sync ARGS`` serving on ``port`` in its own process, as a user starts it; yields the base URL once
+    ``probe`` answers, and stops it with Ctrl+C afterwards."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "asurso_sync", "emulator", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "asurso_sync", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -114,13 +113,21 @@ def serve_process(*args: str) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{base}/webapi/logindata", timeout=1)
+                httpx.get(f"{base}{probe}", timeout=1)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, "the emulator did not start"
+                assert time.monotonic() < deadline, f"asurso-sync {' '.join(args)} did not start"
                 time.sleep(0.1)
         yield base
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[str]:
+    """``asurso-sync emulator serve ARGS`` in its own process on a free loopback port."""
+    port = free_port()
+    with serve_command(["emulator", "serve", "--port", str(port), *args], port, "/webapi/logindata") as base:
+        yield base

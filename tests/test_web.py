@@ -352,16 +352,12 @@ def test_sparkline() -> None:
 
 def test_set_password_and_serve_as_a_user_does(tmp_path: Path, schools: Schools) -> None:
     """«asurso-sync web set-password» (typed twice, hidden), then «asurso-sync web» in its own process."""
-    import signal
-    import subprocess
-    import sys
-    import time
 
     from typer.testing import CliRunner
 
     from asurso_sync.cli import app
     from cache.cabinet import password_hash
-    from tests.emu import free_port
+    from tests.emu import free_port, serve_command
 
     _emu, config = schools.copy(tmp_path / "school", SPEC)
     cfg = str(config.source)
@@ -380,25 +376,7 @@ def test_set_password_and_serve_as_a_user_does(tmp_path: Path, schools: Schools)
         stored = password_hash(db)
     assert stored and stored.startswith("scrypt$") and PASSWORD not in stored
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asurso_sync", "--config", cfg, "web", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/login", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
-        with httpx.Client(base_url=base) as client:
-            assert client.post("/login", data={"password": PASSWORD}).status_code == 303
-            assert "Открытых замечаний" in client.get("/").text
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
+    served = serve_command(["--config", cfg, "web", "--port", str(port)], port, "/login")
+    with served as base, httpx.Client(base_url=base) as client:
+        assert client.post("/login", data={"password": PASSWORD}).status_code == 303
+        assert "Открытых замечаний" in client.get("/").text
