@@ -396,13 +396,13 @@ async def finding_page(request: Request, cab: Cabinet) -> Response:
         entity = json.loads(item["entity"])
         evidence = lesson_evidence(db, int(entity["cm"])) if "cm" in entity else None
         history = verdict_history(db, fp)
+        released = released_rules(db)
     rule = _rules().get(item["rule"], {})
     owner = item["owner"] or rule.get("owner", "teacher")
-    with closing(cab.db()) as db:
-        released = released_rules(db)
-    route = finding_route(item, rule_routes(load_catalogue(), cab.config, released))
+    catalogue = load_catalogue()
+    route = finding_route(item, rule_routes(catalogue, cab.config, released))
     route_text = ROUTE_RU.get(route, route)
-    unshadowed = finding_route(item, rule_routes(load_catalogue(), cab.config, {item["rule"]}))
+    unshadowed = finding_route(item, rule_routes(catalogue, cab.config, {item["rule"]}))
     if route != unshadowed:
         route_text = f"{route_text} — теневой режим: {ROUTE_RU[unshadowed]} после выпуска правила"
     return cab.render(
