@@ -72,7 +72,16 @@ def due_lessons(ctx: RuleContext) -> list[Lesson]:
 
 
 def _entered_anything(ctx: RuleContext, lesson: Lesson, homework: dict[int, list[Assignment]]) -> bool:
-    return bool(lesson.id in ctx.facts.topics or lesson.work or homework.get(lesson.id) or codes_at(ctx, lesson))
+    """Anything entered on the lesson itself: homework the server attaches to it as the lesson it is due for was
+    entered at an earlier lesson, so it does not count (a quarantine day's lessons carry the homework of the day
+    before)."""
+    f = ctx.facts
+    return bool(
+        lesson.id in f.topics
+        or any(not f.is_homework(a.type_id) for a in lesson.work)
+        or homework.get(lesson.id)
+        or codes_at(ctx, lesson)
+    )
 
 
 def empty_class_days(ctx: RuleContext, lessons: list[Lesson]) -> dict[tuple[int, date], list[Lesson]]:

@@ -1,6 +1,6 @@
 """Term rows: one per enrolled student of a group in an ended term, with the counts the term rules read (DEN001,
-FIN001–FIN003); the students density and minima count (ruling R13). Weekly hours are the group's lessons in its
-fullest week of the term.
+FIN001–FIN003); the students density and minima count (ruling R13). Weekly hours are the group's most common
+number of lessons a week in the term (the curriculum's, which the server does not send).
 """
 
 from __future__ import annotations
@@ -84,7 +84,10 @@ def weekly_hours(ctx: RuleContext, sg: int, start: date, end: date) -> int:
         for le in ctx.facts.lessons_by_sg.get(sg, []):
             if start <= le.day <= end:
                 weeks[le.day.isocalendar()[:2]] += 1
-        hit = ctx.memo[key] = max(weeks.values(), default=0)
+        # R13: the curriculum's weekly hours. The timetable repeats every week, so the most common weekly count is
+        # the curriculum's: a week with a holiday has fewer lessons, a week with a working Saturday more (docs/rules.md)
+        tally = Counter(weeks.values())
+        hit = ctx.memo[key] = max(tally, key=lambda n: (tally[n], n), default=0)
     return int(hit)
 
 

@@ -125,19 +125,38 @@ def _has_entry(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
 
 def _mrk003_sql(ctx: RuleContext) -> tuple[str, list[Any]]:
     """Absences (УП, НП, ОТ, Б) of students who have a numeric mark for work assessed in that lesson (an «in the
-    lesson» type), first seen on the lesson's day: a later mark is make-up work (R3), another type is not."""
+    lesson» type), with 1 when such a mark was first seen on the lesson's day (a later mark is make-up work, R3;
+    the access report may still show it was entered that day)."""
     sql = (
-        'SELECT json_array(t."class_meeting_id", t."student_id") AS x FROM "attendance" t '
+        'SELECT json_array(t."class_meeting_id", t."student_id", '
+        'max(substr(m."first_seen_at", 1, 10) <= cm."day")) AS x FROM "attendance" t '
         'JOIN "class_meeting" cm ON cm."id" = t."class_meeting_id" '
-        'WHERE t."gone_at" IS NULL AND t."reason" IN (SELECT "value" FROM json_each(?)) AND EXISTS ('
-        'SELECT 1 FROM "assignment" a CROSS JOIN "mark" m JOIN "assignment_type" y ON y."id" = a."type_id" '
-        'WHERE a."class_meeting_id" = t."class_meeting_id" AND a."gone_at" IS NULL '
+        'CROSS JOIN "assignment" a CROSS JOIN "mark" m JOIN "assignment_type" y ON y."id" = a."type_id" '
+        'WHERE t."gone_at" IS NULL AND t."reason" IN (SELECT "value" FROM json_each(?)) '
+        'AND a."class_meeting_id" = t."class_meeting_id" AND a."gone_at" IS NULL '
         'AND m."assignment_id" = a."id" AND m."student_id" = t."student_id" '
-        f'AND m."gone_at" IS NULL AND {M_NUMERIC} AND substr(m."first_seen_at", 1, 10) <= cm."day" '
-        'AND lower(trim(y."name")) IN (SELECT lower("value") FROM json_each(?)))'
+        f'AND m."gone_at" IS NULL AND {M_NUMERIC} '
+        'AND lower(trim(y."name")) IN (SELECT lower("value") FROM json_each(?)) '
+        'GROUP BY t."class_meeting_id", t."student_id"'
     )
     kinds = [str(x).strip() for x in ctx.p("in_lesson_types")]
     return sql, [json.dumps(sorted(ABSENT), ensure_ascii=False), json.dumps(kinds, ensure_ascii=False)]
+
+
+def _marked_that_day(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
+    """Exact evidence (the access report) that the student's «in the lesson» mark was entered on the lesson's day:
+    every «Отметка» entry of its type at the lesson is of that day (the entries do not name the student, so a later
+    entry of the type — a make-up, perhaps — leaves it undecided)."""
+    kinds = {str(x).strip().casefold() for x in ctx.p("in_lesson_types")}
+    day = lesson.day.isoformat()
+    return any(
+        a.marks is not None
+        and student in a.marks.students
+        and a.marked is not None
+        and a.marked[1][:10] <= day
+        and ctx.facts.type_name.get(a.type_id, "").strip().casefold() in kinds
+        for a in lesson.work
+    )
 
 
 @rule(
@@ -160,9 +179,11 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
     only a same-day mark for work assessed in the lesson beside an absence is a likely data error — information
     for the deputy, never a teacher's remark (R14). The access report's «ОТ», later clarified, counts as absent."""
     codes_of, due = ctx.facts.codes, due_by_id(ctx)
-    for cm, student in sorted(ctx.rows()):
+    for cm, student, seen_that_day in sorted(ctx.rows()):
         lesson, codes = due.get(cm), codes_of.get(cm, NO_CODES)
-        if lesson is not None and codes.get(student) in ABSENT:
+        if lesson is None or codes.get(student) not in ABSENT:
+            continue
+        if seen_that_day or _marked_that_day(ctx, lesson, student):
             yield ctx.lesson_finding(
                 lesson,
                 {"cm": lesson.id, "student": student},
