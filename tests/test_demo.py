@@ -84,7 +84,7 @@ def test_demo_on_an_esia_only_server(tmp_path: Path) -> None:
     result = run_demo(DemoOptions(size="tiny", weeks=1, start=start, out=tmp_path / "esia", auth="esia"), sleep=no_wait)
     assert result.perfect
     stored = json.loads((tmp_path / "esia" / "cache-esia-token.json").read_text(encoding="utf-8"))
-    assert stored["renewals"] == 13 and stored["refused"] is None  # a full sync, 5 snapshots, 7 nights
+    assert stored["renewals"] == 14 and stored["refused"] is None  # a full sync, 6 snapshots (Saturday 12.12), 7 nights
     assert ((tmp_path / "esia" / "cache-esia-token.json").stat().st_mode & 0o777) == 0o600
     config = (tmp_path / "esia" / "config.toml").read_text(encoding="utf-8")
     assert 'auth = "esia"' in config and "password_env" not in config

@@ -72,6 +72,7 @@ def test_school_days_come_from_the_mirror(tmp_path: Path, schools: Schools) -> N
     _emu, config = _synced(schools, tmp_path)
     assert is_school_day(config, date(2026, 12, 8))
     assert not is_school_day(config, date(2026, 12, 13))  # Sunday: no lessons
+    assert is_school_day(config, date(2026, 12, 12))  # the generated school's working Saturday has lessons
     assert not is_school_day(config, date(2026, 12, 31))  # winter holidays (a vacation in the mirror)
     config.school.days_off = [date(2026, 12, 8)]  # an актированный день the server's calendar does not know (R7)
     assert not is_school_day(config, date(2026, 12, 8))
@@ -146,11 +147,13 @@ def test_jobs_against_emulator_serve(tmp_path: Path, smtp: tuple[int, Recorder])
         weekly_again = jobs.run("weekly")  # rerun on the same Monday: nothing goes twice
     snapshots = [r for n, r in jobs.results if n == "snapshot"]
     skipped = [r for r in snapshots if r.startswith("пропущено")]
-    assert len(snapshots) == 7 and len(skipped) == 1  # Mon 7 – Sat 12 and Mon 14; the Saturday has no lessons
+    # Mon 7 – Sat 12 and Mon 14: Saturday 12.12 is the generated school's working Saturday (it has lessons, R7);
+    # a day without lessons is skipped (test_school_days_come_from_the_mirror)
+    assert len(snapshots) == 7 and not skipped
     with closing(open_cache(config.cache.path)) as db:
         kinds = [r["kind"] for r in rows(db, 'SELECT "kind" FROM "sync_run" WHERE "status" = \'ok\'')]
         sent = outbox_rows(db, period="2026-W50")
-    assert kinds.count("snapshot") == 6 and kinds.count("nightly") == 8 and kinds.count("full") == 1
+    assert kinds.count("snapshot") == 7 and kinds.count("nightly") == 8 and kinds.count("full") == 1
     assert sent and all(r.state == "sent" for r in sent)
     assert any(r.kind == "deputy" for r in sent)
     assert len(handler.envelopes) == len(sent)

@@ -18,9 +18,11 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from adapters.emulator import calendar as cal
-from adapters.emulator.school import School
+from adapters.emulator import practice as pr
+from adapters.emulator.school import Group, Lesson, School
 
 # grade/assignment/types: (id, name, abbr, order). Ids 2, 3, 4, 8, 10, 14, 15, 16 are IRTech's own constants.
 ASSIGNMENT_TYPES: tuple[tuple[int, str, str, int], ...] = (
@@ -43,7 +45,10 @@ ASSIGNMENT_TYPES: tuple[tuple[int, str, str, int], ...] = (
     (17, "Проверочная работа", "ПрР", 8),
 )
 HOMEWORK = 3
+PROJECT = 7
 LESSON_ANSWER = 10
+HOSPITAL = 18  # «Оценка, полученная в больнице»: the class teacher's transfer from a certificate (ruling R4)
+DEADLINE_TIME = time(16, 0)
 WRITTEN_TYPE_NAMES = frozenset(
     {
         "Контрольная работа",
@@ -75,7 +80,7 @@ INVALID_CODES = ("Н", "ПР", "П")  # codes outside the Положение's s
 NO_HOMEWORK_GRADE1 = "Не предусмотрено"
 PLACEHOLDER_TOPICS = ("урок", "тема", "без темы", "нет", "-", ".", "Тем")
 
-NOT_GIVEN, NA, RELEASED = 0, -1, -2  # term mark types (0 = a numeric mark)
+NOT_GIVEN, NA, RELEASED, PASSED = 0, -1, -2, -3  # term mark types (0 = a numeric mark; -3 «зачёт» [I])
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,8 @@ class Journal:
     term_marks: dict[tuple[int, int], list[TermMark]] = field(default_factory=lambda: defaultdict(list))
     # grade/assignment/types: (id, name, abbr, order); a scenario may add its own
     assignment_types: tuple[tuple[int, str, str, int], ...] = ASSIGNMENT_TYPES
+    homework_given: dict[int, list[Assignment]] = field(default_factory=lambda: defaultdict(list))  # by issue lesson
+    makeup: set[int] = field(default_factory=set)  # written works with make-up marks (R3), for practice.situations
 
     @property
     def type_names(self) -> dict[int, str]:
@@ -233,25 +240,34 @@ def term_minimum(term_type: int) -> int:
     return 3 if term_type == cal.QUARTER else 5
 
 
-def generate_journal(school: School, scenario: Scenario | None = None) -> Journal:
+def generate_journal(school: School, scenario: Scenario | None = None, practice: pr.Practice | None = None) -> Journal:
+    """Every journal item of ``school`` with its entry time: teacher profiles and planted violations (``scenario``),
+    and the real practice of ``practice`` (practice.py; ``Practice()`` by default, ``practice.CLEAN`` for none)."""
     sc = scenario or Scenario()
+    pc = practice if practice is not None else pr.Practice()
     j = Journal()
+    j.assignment_types = (*ASSIGNMENT_TYPES, (HOSPITAL, pr.HOSPITAL_TYPE, "Б", 24))
     ids = {"assignment": 228_700_000}
 
     def new_assignment_id() -> int:
         ids["assignment"] += 1
         return ids["assignment"]
 
-    # Absences per student and school day: (code, first lesson only for ОП).
+    # Absences per student and school day: (code, first lesson only for ОП); a sanatorium stay is «Б» throughout.
     arng = random.Random(f"asurso-emulator:{school.seed}:absences")
     absent: dict[tuple[int, date], str] = {}
+    days = school.school_days()
     for sid in sorted(school.students):
-        for day in cal.school_days():
+        for day in days:
             r = arng.random()
             if r < 0.035:
                 absent[(sid, day)] = arng.choices(("Б", "УП", "НП", "ОТ"), weights=(45, 20, 10, 25))[0]
             elif r < 0.045:
                 absent[(sid, day)] = "ОП"
+    for sid, (first, last) in school.sanatorium.items():
+        for day in days:
+            if first <= day <= last:
+                absent[(sid, day)] = "Б"
 
     # КТП: some groups never load it (TML006).
     krng = random.Random(f"asurso-emulator:{school.seed}:ktp-missing")
@@ -259,10 +275,14 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
         if krng.random() < sc.p(sc.ktp_missing):
             school.ktp[sg_id].uploaded_at = None
 
-    # Students who left: active for lessons before the leave day.
-    def active(sid: int, day: date) -> bool:
+    def active(sid: int, day: date, group: Group | None = None) -> bool:
+        """In the school (joined, not yet left) and, given a group, in that group on ``day``."""
         st = school.students[sid]
-        return st.leave_at is None or day < st.leave_at.date()
+        if st.leave_at is not None and day >= st.leave_at.date():
+            return False
+        if st.join_on is not None and day < st.join_on:
+            return False
+        return group is None or group.has(sid, day)
 
     first_lesson_of_day: dict[tuple[int, date], int] = {}
     for lesson in school.lessons.values():
@@ -271,17 +291,23 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
         if key not in first_lesson_of_day or lesson.number < first_lesson_of_day[key]:
             first_lesson_of_day[key] = lesson.number
 
+    run_of: dict[int, list[Lesson]] = {le.id: run for run in school.runs() for le in run}
+
     for sg_id in sorted(school.groups):
         group = school.groups[sg_id]
-        grade = school.classes[group.class_id].grade
-        teacher = school.staff[group.teacher_id]
-        chief = school.staff[school.classes[group.class_id].chief_id]
-        p_late, p_missing = _PROFILE[teacher.profile]
+        grade = school.grade_of_group(sg_id)
         rng = random.Random(f"asurso-emulator:{school.seed}:group:{sg_id}")
-        lessons = school.lessons_by_sg.get(sg_id, [])
+        prng = random.Random(f"asurso-emulator:{school.seed}:practice:{sg_id}")
+        # a lesson left on a holiday is not held (nothing is entered; homework is due at the next real lesson)
+        lessons = [le for le in school.lessons_by_sg.get(sg_id, []) if school.is_school_day(le.day)]
         plan = school.ktp[sg_id].lessons
         members = group.student_ids
-        regular = [s for s in members if not school.students[s].exempt]
+        released = [s for s in members if group.subject_id in school.students[s].exempt_subjects]  # «осв»
+        regular = [
+            s
+            for s in members
+            if not school.students[s].exempt and group.subject_id not in school.students[s].exempt_subjects
+        ]
         exempt = [s for s in members if school.students[s].exempt]
 
         # Accumulation: a rotation through the group's students, per term.
@@ -295,25 +321,57 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
             if grade >= 2 and regular and rng.random() < sc.p(sc.neglected_student) * 4:
                 neglected[period.id].add(rng.choice(regular))
 
+        # R8: the homework of a double or triple lesson is given at one of its lessons (the last, mostly)
+        giver: dict[int, int] = {}
+        for le in lessons:
+            run = run_of[le.id]
+            if run[0].id == le.id:
+                pick = run[-1] if len(run) == 1 or prng.random() < 0.8 else run[0]
+                for other in run:
+                    giver[other.id] = pick.id
+
+        sittings: dict[int, datetime] = {}
         for idx, lesson in enumerate(lessons):
             day = lesson.day
             term = school.term_of(sg_id, day)
-            week_end = day + timedelta(days=4 - day.weekday())
-            # When does the teacher fill this lesson in?
-            if teacher.profile == "weekly" and rng.random() < p_late:
+            week_end = day + timedelta(days=4 - min(day.weekday(), 4))
+            teacher = school.staff[group.teacher_on(day)]
+            p_late, p_missing = _PROFILE[teacher.profile]
+            by = school.substitutes.get(lesson.id)
+            late_lesson = lesson.end.time() > DEADLINE_TIME
+            deadline = datetime.combine(day, time(23, 59, 59) if late_lesson else DEADLINE_TIME)
+            # When does the teacher fill this lesson in? A double lesson is filled in at one sitting.
+            run = run_of[lesson.id]
+            continued = run[0].id != lesson.id and run[0].id in sittings
+            if continued:
+                sitting = sittings[run[0].id]
+            elif teacher.profile == "weekly" and rng.random() < p_late:
                 sitting = _at(rng, week_end + timedelta(days=rng.randint(0, 2)), time(17, 0), time(22, 30))
                 if sitting.date() == day and sitting.time() < time(16, 30):
                     sitting = sitting.replace(hour=17)
             elif rng.random() < p_late:
-                if rng.random() < 0.7:
+                if rng.random() < 0.7 and not late_lesson:
                     sitting = _at(rng, day, time(16, 30), time(23, 15))
                 else:
                     sitting = _at(rng, day + timedelta(days=rng.randint(1, 3)), time(7, 30), time(22, 30))
+            elif late_lesson:
+                sitting = _at(rng, day, lesson.end.time(), time(22, 30))  # R1: due by the end of the day
             elif rng.random() < 0.04:
                 sitting = datetime.combine(day, time(15, 59))  # near miss
             else:
                 sitting = _at(rng, day, lesson.end.time(), time(15, 50))
-            on_time_sitting = sitting <= datetime.combine(day, time(16, 0))
+            r = 1.0 if continued else prng.random()  # any hour (R18): 16:00–16:10, after midnight, the next days
+            if r < pc.evening_window and not late_lesson:
+                sitting = datetime.combine(day, time(16, prng.randint(0, 10), prng.randint(0, 59)))
+            elif r < pc.evening_window + pc.after_midnight:
+                sitting = datetime.combine(day + timedelta(days=1), time(prng.randint(0, 1), prng.randint(0, 59)))
+            elif r < pc.evening_window + pc.after_midnight + pc.any_hour:
+                hour = datetime.combine(day, lesson.end.time()) + timedelta(minutes=prng.randint(5, 48 * 60))
+                sitting = hour
+            sittings[lesson.id] = sitting
+            on_time_sitting = sitting <= deadline
+            if lesson.id in school.cancelled or (group.class_id, day) in school.quarantine:
+                continue  # not held: nothing is entered (the class-day's schedule was not corrected either)
 
             def missing(rng: random.Random = rng, p: float = p_missing) -> bool:
                 return rng.random() < p
@@ -324,27 +382,66 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
                 text = ktp_lesson.name
                 if rng.random() < sc.p(sc.placeholder_topic) * (3 if teacher.profile == "sloppy" else 1):
                     text = rng.choice(PLACEHOLDER_TOPICS)
-                j.topics[lesson.id] = Topic(lesson.id, ktp_lesson.id, text, sitting)
+                j.topics[lesson.id] = Topic(lesson.id, ktp_lesson.id, text, sitting, by)
 
-            # Homework given at this lesson, due at the group's next lesson.
-            nxt = lessons[idx + 1] if idx + 1 < len(lessons) else None
-            if nxt is not None and not missing():
+            present = [s for s in regular if active(s, day, group) and absent.get((s, day), "ОП") == "ОП"]
+            absentees = [s for s in members if active(s, day, group) and absent.get((s, day), "ОП") != "ОП"]
+            att_time = (
+                sitting
+                if teacher.profile in ("evening", "weekly") and not on_time_sitting
+                else _clean(lesson.start + timedelta(minutes=rng.randint(2, 10)))
+            )
+            chief = school.staff[school.classes[group.class_id].chief_id] if group.class_id else teacher
+
+            # Attendance: entered with the lesson (during it, or at the sitting for late fillers).
+            for sid in [*absentees, *[s for s in present if absent.get((s, day)) == "ОП"]]:
+                if school.students[sid].exempt or sid in released:
+                    continue
+                code = absent[(sid, day)]
+                if code == "ОП" and lesson.number != first_lesson_of_day[(group.class_id, day)]:
+                    continue
+                if rng.random() < sc.p(sc.invalid_code) * (4 if teacher.profile == "sloppy" else 0.25):
+                    code = rng.choice(INVALID_CODES)  # ATT001
+                att = Attendance(lesson.id, sid, [(att_time, code)], [by])
+                if code == "ОТ":
+                    _clarify(rng, att, day, chief.profile, att_time, school)
+                j.attendance[lesson.id].append(att)
+            for sid in released:  # PE exemption: many teachers enter «ОСВ» (R11: allowed)
+                if active(sid, day, group) and prng.random() < pc.osv_entered:
+                    j.attendance[lesson.id].append(Attendance(lesson.id, sid, [(att_time, "ОСВ")], [by]))
+
+            if group.extracurricular:  # R19: a topic and attendance, nothing else
+                continue
+
+            # Homework given at this lesson (the run's giver), due at the group's next lesson after the run.
+            nxt = next((le for le in lessons[idx + 1 :] if le.id not in {x.id for x in run}), None)
+            if nxt is not None and giver[lesson.id] == lesson.id and not missing():
                 if grade == 1:
                     hw_text = NO_HOMEWORK_GRADE1
+                    if prng.random() < pc.grade1_spelling:
+                        hw_text = prng.choice(pr.GRADE1_SPELLINGS)
                     if rng.random() < sc.p(sc.grade1_homework):
                         hw_text = ktp_lesson.home_assignment  # CMP002
                 else:
                     hw_text = "Не задано" if rng.random() < 0.05 else ktp_lesson.home_assignment
                 hw = Assignment(
-                    new_assignment_id(), sg_id, nxt.id, HOMEWORK, hw_text, 10, day, nxt.day, lesson.id, sitting
+                    new_assignment_id(), sg_id, nxt.id, HOMEWORK, hw_text, 10, day, nxt.day, lesson.id, sitting, by
                 )
-                _add(j, hw)
+                add_assignment(j, hw)
+                # marks for the homework, entered days after the lesson it was due for (R2: 7 days)
+                if grade >= 2 and not group.pass_fail and prng.random() < pc.homework_marked:
+                    due_members = [s for s in regular if active(s, nxt.day, group) and (s, nxt.day) not in absent]
+                    when = _at(prng, nxt.day + timedelta(days=prng.randint(1, 6)), time(17, 0), time(21, 30))
+                    for sid in prng.sample(due_members, min(len(due_members), prng.randint(2, 4))):
+                        _mark(j, hw, sid, prng.choices((5, 4, 3), weights=(40, 40, 20))[0], when)
 
             # Classwork (a form of control): usually «Ответ на уроке», sometimes a written work.
             if missing():
                 continue  # no classwork, hence no marks either (TML003)
-            written = grade >= 2 and rng.random() < 0.12
-            if written:
+            written = grade >= 2 and not group.pass_fail and rng.random() < 0.12
+            if group.pass_fail:
+                type_id, name = PROJECT, f"Зачётное занятие: {ktp_lesson.name}"
+            elif written:
                 type_id = rng.choice(sorted(WRITTEN_TYPES))
                 name = f"{TYPE_NAMES[type_id]}: {ktp_lesson.name}"
             else:
@@ -360,37 +457,26 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
                 day,
                 lesson.id,
                 sitting,
+                by,
             )
-            _add(j, cw)
-
-            present = [s for s in regular if active(s, day) and absent.get((s, day), "ОП") == "ОП"]
-            absentees = [s for s in members if active(s, day) and absent.get((s, day), "ОП") != "ОП"]
-
-            # Attendance: entered with the lesson (during it, or at the sitting for late fillers).
-            att_time = (
-                sitting
-                if teacher.profile in ("evening", "weekly") and not on_time_sitting
-                else _clean(lesson.start + timedelta(minutes=rng.randint(2, 10)))
-            )
-            for sid in [*absentees, *[s for s in present if absent.get((s, day)) == "ОП"]]:
-                if school.students[sid].exempt:
-                    continue
-                code = absent[(sid, day)]
-                if code == "ОП" and lesson.number != first_lesson_of_day[(group.class_id, day)]:
-                    continue
-                if rng.random() < sc.p(sc.invalid_code) * (4 if teacher.profile == "sloppy" else 0.25):
-                    code = rng.choice(INVALID_CODES)  # ATT001
-                att = Attendance(lesson.id, sid, [(att_time, code)])
-                if code == "ОТ":
-                    _clarify(rng, att, day, chief.profile, att_time)
-                j.attendance[lesson.id].append(att)
+            add_assignment(j, cw)
 
             # Marks.
             if grade == 1:
                 if rng.random() < sc.p(sc.grade1_mark) and present:
-                    _mark(j, cw, rng.choice(present), rng.choice((4, 5)), sitting)  # MRK002
+                    _mark(j, cw, rng.choice(present), rng.choice((4, 5)), sitting, by)  # MRK002
+            elif group.pass_fail:
+                for sid in present[: max(1, len(present) // 3)]:
+                    _mark(j, cw, sid, "зач" if prng.random() < 0.9 else "незач", sitting, by)
             elif written:
-                _written_marks(j, rng, cw, present, neglected[term.id] if term else set(), teacher.profile, sc)
+                really_absent = [s for s in absentees if not school.students[s].exempt]
+                _written_marks(j, rng, cw, present, neglected[term.id] if term else set(), teacher.profile, sc, by)
+                if cw.id in j.marks and pc.makeup:  # R3: the absent write it later
+                    for sid in really_absent:
+                        if prng.random() < pc.makeup and absent.get((sid, day)) in ABSENT_CODES:
+                            when = _at(prng, day + timedelta(days=prng.randint(8, 14)), time(8, 30), time(15, 30))
+                            _mark(j, cw, sid, prng.choice((3, 4, 5)), when, by=None)
+                            j.makeup.add(cw.id)
             else:
                 pool = [s for s in present if not (term and s in neglected[term.id])]
                 k = per_lesson[term.id] if term else 3
@@ -400,14 +486,16 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
                     rotation[term.id if term else 0] = start + len(chosen)
                     for sid in chosen:
                         value = rng.choices((5, 4, 3, 2), weights=(30, 40, 25, 5))[0]
+                        if prng.random() < pc.mark_one:
+                            value = 1  # R5: in the scale
                         if rng.random() < sc.p(sc.out_of_scale_mark) * (5 if teacher.profile == "sloppy" else 1):
                             value = 0 if sid % 2 else 6  # MRK001: outside the scale 1–5 (R5)
-                        _mark(j, cw, sid, value, sitting)
+                        _mark(j, cw, sid, value, sitting, by)
                     if rng.random() < 0.05 and len(pool) > len(chosen):
-                        _mark(j, cw, pool[(start + len(chosen)) % len(pool)], None, sitting, duty=True)
+                        _mark(j, cw, pool[(start + len(chosen)) % len(pool)], None, sitting, by, duty=True)
 
             # Plants: a mark for an absent student (MRK003), for an exempt student (MRK004).
-            if grade >= 2:
+            if grade >= 2 and not group.pass_fail:
                 really_absent = [s for s in absentees if not school.students[s].exempt]
                 # a same-day mark beside an absence is R14's deputy information; one entered on a later day is
                 # make-up work (R3); an evening mark of the lesson day could be either by the evidence: not planted
@@ -418,15 +506,15 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
                     sid = rng.choice(really_absent)
                     if not any(m.student_id == sid for m in j.marks[cw.id]):
                         value = rng.choice((3, 4))
-                        if decidable:  # (the random choices above are made either way: the rest stays the same)
-                            _mark(j, cw, sid, value, sitting)
+                        if decidable and sid not in school.sanatorium:
+                            _mark(j, cw, sid, value, sitting, by)
                 if exempt and rng.random() < sc.p(sc.exempt_mark):
                     sid = rng.choice(exempt)
-                    if active(sid, day):
+                    if active(sid, day, group):
                         if rng.random() < 0.5:
-                            _mark(j, cw, sid, rng.choice((4, 5)), sitting)
+                            _mark(j, cw, sid, rng.choice((4, 5)), sitting, by)
                         else:
-                            j.attendance[lesson.id].append(Attendance(lesson.id, sid, [(att_time, "Б")]))
+                            j.attendance[lesson.id].append(Attendance(lesson.id, sid, [(att_time, "Б")], [by]))
 
         # Marks after a student left (MRK005): at least two school days after the leave day.
         for sid in members:
@@ -434,6 +522,8 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
             if (
                 st.leave_at is None
                 or grade < 2
+                or group.extracurricular
+                or group.pass_fail
                 or rng.random() >= sc.p(sc.after_leave) / max(1, len(_groups_of(school, sid)) / 3)
             ):
                 continue
@@ -443,9 +533,11 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
             later = [
                 le
                 for le in lessons
-                if le.day >= _add_school_days(leave_day, 2)
+                if le.day >= _add_school_days(school, leave_day, 2)
                 and leave_term
                 and leave_term.start <= le.day <= leave_term.end
+                and le.id not in school.cancelled
+                and (group.class_id, le.day) not in school.quarantine
             ]
             if later:
                 le = later[min(len(later) - 1, rng.randint(0, 3))]
@@ -456,36 +548,97 @@ def generate_journal(school: School, scenario: Scenario | None = None) -> Journa
                 else:
                     j.attendance[le.id].append(Attendance(le.id, sid, [(t, "НП")]))
 
-        _term_marks(j, school, sg_id, rng, sc, active)
+        if not group.extracurricular:
+            _corrections(j, school, sg_id, prng, pc)
+            _term_marks(j, school, sg_id, rng, sc, active)
 
+    _hospital_marks(j, school, new_assignment_id)
     return j
+
+
+def _corrections(j: Journal, school: School, sg_id: int, rng: random.Random, pc: pr.Practice) -> None:
+    """R17: on-time marks changed or deleted days later (the entry stays on time)."""
+    lessons = {le.id: le for le in school.lessons_by_sg.get(sg_id, [])}
+    for a in j.assignments_by_sg[sg_id]:
+        lesson = lessons.get(a.cm_id)
+        if lesson is None or a.type_id == HOSPITAL:
+            continue
+        for m in j.marks.get(a.id, []):
+            if not isinstance(m.mark, int) or not 1 <= m.mark <= 5 or m.at.date() > lesson.day:
+                continue
+            r = rng.random()
+            if r < pc.mark_corrected + pc.mark_deleted:
+                when = _at(rng, m.at.date() + timedelta(days=rng.randint(2, 12)), time(8, 30), time(15, 30))
+                new = None if r >= pc.mark_corrected else (m.mark % 5) + 1 if m.mark < 5 else 4
+                m.changes.append((when, new, m.by))
+
+
+def _hospital_marks(j: Journal, school: School, new_id: Any) -> None:
+    """R4: marks from a sanatorium's certificate, entered by the class teacher ten days after the stay, on lessons of
+    the stay (type «Оценка, полученная в больнице»)."""
+    for sid, (first, last) in sorted(school.sanatorium.items()):
+        st = school.students[sid]
+        chief = school.classes[st.class_id].chief_id
+        rng = random.Random(f"asurso-emulator:{school.seed}:sanatorium:{sid}")
+        groups = [
+            g
+            for g in school.groups.values()
+            if sid in g.student_ids and not g.extracurricular and not g.pass_fail and g.class_id == st.class_id
+        ]
+        for g in sorted(rng.sample(groups, min(3, len(groups))), key=lambda g: g.id):
+            stay = [
+                le
+                for le in school.lessons_by_sg.get(g.id, [])
+                if first <= le.day <= last and school.is_school_day(le.day)
+            ]
+            if not stay:
+                continue
+            le = stay[len(stay) // 2]
+            when = _at(rng, last + timedelta(days=10), time(9, 0), time(15, 0))
+            a = Assignment(new_id(), g.id, le.id, HOSPITAL, pr.HOSPITAL_TYPE, 10, le.day, le.day, le.id, when, chief)
+            add_assignment(j, a)
+            j.marks[a.id].append(Mark(a.id, sid, rng.choice((4, 5)), False, when, chief))
 
 
 def _groups_of(school: School, sid: int) -> list[int]:
     return [g.id for g in school.groups.values() if sid in g.student_ids]
 
 
-def _add_school_days(d: date, n: int) -> date:
+def _add_school_days(school: School, d: date, n: int) -> date:
     for _ in range(n):
-        d = cal.next_school_day(d)
+        d = school.next_school_day(d)
     return d
 
 
-def _add(j: Journal, a: Assignment) -> None:
+def add_assignment(j: Journal, a: Assignment) -> None:
+    """Index a new assignment by id, group, lesson and (homework) the lesson it was given at."""
     j.assignments[a.id] = a
     j.assignments_by_sg[a.sg_id].append(a)
     j.assignments_by_cm[a.cm_id].append(a)
+    if a.type_id == HOMEWORK:
+        j.homework_given[a.issue_cm_id].append(a)
 
 
-def _mark(j: Journal, a: Assignment, sid: int, value: int | None, at: datetime, *, duty: bool = False) -> None:
-    j.marks[a.id].append(Mark(a.id, sid, value, duty, max(at, a.at)))
+def _mark(
+    j: Journal,
+    a: Assignment,
+    sid: int,
+    value: int | str | None,
+    at: datetime,
+    by: int | None = None,
+    *,
+    duty: bool = False,
+) -> None:
+    j.marks[a.id].append(Mark(a.id, sid, value, duty, max(at, a.at), by))
 
 
-def _clarify(rng: random.Random, att: Attendance, day: date, chief_profile: str, entered: datetime) -> None:
+def _clarify(
+    rng: random.Random, att: Attendance, day: date, chief_profile: str, entered: datetime, school: School
+) -> None:
     """The class chief replaces «ОТ» with the real reason — on time, late, or never (ATT002)."""
     on_time, late = (0.9, 0.05) if chief_profile == "diligent" else (0.5, 0.3)
     r = rng.random()
-    nxt = cal.next_school_day(day)
+    nxt = school.next_school_day(day)
     if r < on_time:
         if rng.random() < 0.5 and entered.time() < time(19, 0):
             t = _at(rng, day, max(time(17, 0), entered.time()), time(21, 0))
@@ -507,6 +660,7 @@ def _written_marks(
     neglected: set[int],
     profile: str,
     sc: Scenario,
+    by: int | None = None,
 ) -> None:
     """Marks for a written work given on D: within 7 days, on day 7 (near miss), late, or never (TML005)."""
     d = a.issue_date
@@ -526,9 +680,9 @@ def _written_marks(
         when = _at(rng, d + timedelta(days=k), time(15, 0) if k == 0 else time(8, 0), time(22, 0))
     for sid in present:
         if sid in neglected:
-            _mark(j, a, sid, None, when, duty=True)
+            _mark(j, a, sid, None, when, by, duty=True)
         else:
-            _mark(j, a, sid, rng.choices((5, 4, 3, 2), weights=(25, 40, 28, 7))[0], when)
+            _mark(j, a, sid, rng.choices((5, 4, 3, 2), weights=(25, 40, 28, 7))[0], when, by)
 
 
 def weighted_average(marks: list[tuple[int, int]]) -> float | None:
@@ -557,14 +711,8 @@ def _term_marks(
             st = school.students[sid]
             if st.exempt or (st.leave_at is not None and st.leave_at.date() <= term.end):
                 continue
-            marks = [
-                (m.mark, a.weight)
-                for a in j.assignments_by_sg[sg_id]
-                if a.cm_id in lessons_by_id and term.start <= lessons_by_id[a.cm_id].day <= term.end
-                for m in j.marks[a.id]
-                if m.student_id == sid and isinstance(m.mark, int)
-            ]
-            avg = weighted_average(marks)
+            if not group.has(sid, term.end) or (st.join_on is not None and st.join_on > term.end):
+                continue  # moved to the other subgroup, or not yet at the school
             r = rng.random()
             if r < sc.p(sc.term_mark_missing):
                 continue  # FIN002 (never)
@@ -572,7 +720,22 @@ def _term_marks(
                 at = _at(rng, term.end + timedelta(days=rng.randint(5, 9)), time(10, 0), time(15, 0))
             else:
                 at = _at(rng, term.end - timedelta(days=rng.randint(0, 3)), time(10, 0), time(15, 30))
-            if avg is None or len(marks) < term_minimum(term.type_id):
+            marks = [
+                (value, a.weight)
+                for a in j.assignments_by_sg[sg_id]
+                if a.cm_id in lessons_by_id and term.start <= lessons_by_id[a.cm_id].day <= term.end
+                for m in j.marks[a.id]
+                if m.student_id == sid
+                for shown, value in [m.value_at(at)]
+                if shown and isinstance(value, int)
+            ]
+            avg = weighted_average(marks)
+            value: int | str | None
+            if group.subject_id in st.exempt_subjects:
+                value, mtype = None, RELEASED  # «осв»
+            elif group.pass_fail:
+                value, mtype = "зачёт", PASSED
+            elif avg is None or len(marks) < term_minimum(term.type_id):
                 if rng.random() < 0.5 and avg is not None:
                     value, mtype = max(2, min(5, math.floor(avg + 0.5))), NOT_GIVEN  # FIN001
                 else:

@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from adapters.emulator.esia import PORTAL, SECOND_SCHOOL, EsiaSettings, EsiaSide
 from adapters.emulator.faults import Faults
 from adapters.emulator.journal import Journal, Scenario, generate_journal
+from adapters.emulator.practice import Practice
 from adapters.emulator.protocol import (
     PUBLIC,
     READ_POSTS,
@@ -56,6 +57,8 @@ class EmulatorSettings:
     origin: str | None = None  # for the Referer check; None: the request's own origin
     prebuilt: tuple[School, Journal] | None = None  # a school described by a scenario file, instead of generating
     esia: EsiaSettings = field(default_factory=EsiaSettings)  # the Госуслуги side: ESIA-only mode, second factor
+    week: int = 5  # school days a week of the generated school (5 or 6)
+    practice: Practice = field(default_factory=Practice)  # real practice the generated school plants (practice.py)
 
 
 class Emulator:
@@ -67,8 +70,9 @@ class Emulator:
         if self.settings.prebuilt is not None:
             self.school, self.journal = self.settings.prebuilt
         else:
-            self.school = generate_structure(self.settings.seed, self.settings.size)
-            self.journal = generate_journal(self.school, self.settings.scenario)
+            st = self.settings
+            self.school = generate_structure(st.seed, st.size, week=st.week, practice=st.practice)
+            self.journal = generate_journal(self.school, st.scenario, st.practice)
         self.views: Views = Views(self.school, self.journal, self.settings.faults.drifts)
         self.reports: ReportQueue = ReportQueue()
         self.clock: datetime = self.settings.clock

@@ -1,14 +1,21 @@
-"""Ground truth: the core rules (docs/rules.md §3) evaluated on the emulator's complete data.
+"""Ground truth: the casebook's rulings (R0–R20, docs/rules.md §4) evaluated on the emulator's complete data.
 
-Computed from exact entry times of every item (not from what the scenario meant to plant), for a
-period ``[from, as_of]``: a violation is listed iff its deadline has passed at ``as_of`` and its entity
-belongs to the period (lesson rules by the lesson's date ≥ from, term rules by the term's end ≥ from,
-TML006 for every group whose КТП is still missing at ``as_of``).
+Written from the rulings, never from ``rules/``: computed from exact entry times of every item (not from what the
+generator meant to plant), for a period ``[from, as_of]``. A violation is listed iff its deadline has passed at
+``as_of`` and its entity belongs to the period (lesson rules by the lesson's date ≥ from, term rules by the term's
+end ≥ from, TML006 for every group whose КТП is still missing at ``as_of``); near misses are not listed. Each
+carries its owner (R6): a teacher's id or the deputy.
 
-Interpretations (the same in the rules engine): "a mark" is a numeric mark (a «точка» is a debt, not a
-mark); grade 1 is unmarked, so DEN001/FIN* do not apply to it; "enrolled at the term's end" means in
-the group's list without ``free`` at the term's last day; weekly hours are the group's lessons in a full
-school week.
+The rulings as read here: R1 a lesson ending after 16:00 is due by the end of its day; R2 marks of work assessed
+in the lesson are due with the lesson, others within 7 days, only written work must be marked; R3 make-up marks of
+absent students are never late; R4 hospital marks have no deadline; R5 «1»–«5»; R6 owners (the recorded
+substitute, else an outside teacher who entered the topic or marks that day, else the group's teacher on the date;
+the class teacher of the student for ATT002; the deputy for departed teachers and deputy information); R7 school
+days from the schedule, CAL001 / CAL002 instead of remarks; R8 a double lesson is one homework unit, judged on its
+last lesson; R9 no homework before a vacation; R10 grade 1; R11–R12 attendance; R13 the density exclusions,
+late joiners pro rata (not counted below half the term); R14 MRK003 is deputy information; R15 term marks («осв»,
+«зачёт», «н/а» count as given); R17 timeliness of the first entry, values as shown now; R19 extracurricular groups:
+topic and attendance only; R20 ИУП groups by their grade. "A mark" is a numeric mark; a «точка» is a debt.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from adapters.emulator import calendar as cal
 from adapters.emulator.journal import (
     ABSENT_CODES,
     HOMEWORK,
@@ -37,6 +43,8 @@ from adapters.emulator.journal import (
 from adapters.emulator.school import School
 
 CORE_RULES = (
+    "CAL001",
+    "CAL002",
     "TML001",
     "TML002",
     "TML003",
@@ -65,6 +73,7 @@ ALLOWED_CODES = frozenset({"УП", "НП", "ОТ", "Б", "ОП", "ОСВ"})  # R
 PLACEHOLDERS = frozenset({"урок", "тема", "тем", "безтемы", "нет", "неуказана"})  # letters and digits only (R16)
 DEADLINE = time(16, 0)
 WRITTEN_DAYS = 7
+NO_DEADLINE_TYPES = frozenset({"оценка, полученная в больнице"})  # R4
 FIN002_DAYS = 3
 KTP_DAYS = 7
 
@@ -85,7 +94,9 @@ class Violation:
 
 
 DEPUTY = "deputy"
-DEPUTY_RULES = frozenset({"MRK003", "FIN003"})  # information for the deputy, never a teacher's (R14, CB-44)
+DEPUTY_RULES = frozenset(
+    {"MRK003", "FIN003", "CAL001", "CAL002"}
+)  # information for the deputy, never a teacher's (R14, CB-44)
 CHIEF_RULES = frozenset({"ATT002"})  # the class teacher's (R12)
 
 
@@ -104,16 +115,30 @@ def owner_of(school: School, j: Journal, v: Violation, as_of: datetime) -> int |
         cm = j.assignments[ent["assignment"]].cm_id
     if cm is not None:
         lesson = school.lessons[cm]
-        group = school.groups[lesson.sg_id]
-        if v.rule in CHIEF_RULES:
-            who = school.classes[group.class_id].chief_id
-        else:
-            who = lesson.teacher_id or group.teacher_on(lesson.day)
+        # class-teacher items: the class teacher of the student's class (R6, R12)
+        who = school.class_teacher_of(ent["student"]) if v.rule in CHIEF_RULES else lesson_teacher(school, j, lesson)
     elif "term" in ent:
         who = school.groups[ent["sg"]].teacher_on(school.terms[ent["term"]].end)
     else:
         who = school.groups[ent["sg"]].teacher_on(as_of.date())
     return DEPUTY if not school.staff[who].on_staff(as_of.date()) else who
+
+
+def lesson_teacher(school: School, j: Journal, lesson: Any) -> int:
+    """R6: the teacher the server records for the lesson; else a teacher who never taught the group (not the
+    administrator, not the deputy the tool reads as) who entered its topic or marks on the lesson day; else the
+    group's teacher on the lesson date."""
+    if lesson.teacher_id is not None:
+        return int(lesson.teacher_id)
+    group = school.groups[lesson.sg_id]
+    own = {group.teacher_id, *(t for t, _a, _b in group.teachers), school.admin_id, school.deputy_id}
+    topic = j.topics.get(lesson.id)
+    entries = [(topic.at, topic.by)] if topic is not None else []
+    entries += [(m.at, m.by) for a in j.assignments_by_cm.get(lesson.id, []) for m in j.marks.get(a.id, [])]
+    for at, by in sorted(entries, key=lambda e: e[0]):
+        if by is not None and by not in own and at.date() == lesson.day:
+            return by
+    return group.teacher_on(lesson.day)
 
 
 def _fmt(t: datetime | None) -> str:
@@ -135,40 +160,108 @@ def is_placeholder(topic: str) -> bool:
 
 def ground_truth(school: School, journal: Journal, start: date, as_of: datetime) -> list[Violation]:
     out: list[Violation] = []
-    out.extend(_lesson_rules(school, journal, start, as_of))
+    empty, calendar = _calendar(school, journal, start, as_of)
+    out.extend(calendar)
+    out.extend(_lesson_rules(school, journal, start, as_of, empty))
     out.extend(_term_rules(school, journal, start, as_of))
     approval_deadline = datetime.combine(school.work_program_approved + timedelta(days=KTP_DAYS), time(23, 59, 59))
     if approval_deadline < as_of:
         for sg_id, plan in sorted(school.ktp.items()):
+            if school.groups[sg_id].extracurricular:
+                continue  # R19: a topic and attendance only
             if plan.uploaded_at is None or plan.uploaded_at > as_of:
                 out.append(Violation("TML006", (("sg", sg_id),), "КТП not loaded"))
     return sorted({replace(v, owner=owner_of(school, journal, v, as_of)) for v in out})
 
 
+def deadline_of(school: School, lesson: Any) -> datetime:
+    """R1: 16:00 of the lesson day; a lesson that ends after 16:00 (bell schedule) has until the end of its day."""
+    end = school.bells[lesson.number - 1][1]
+    return datetime.combine(lesson.day, time(23, 59, 59) if end > DEADLINE else DEADLINE)
+
+
+def _held(school: School, start: date, as_of: datetime) -> Iterator[Any]:
+    """Lessons of the period held on school days (R7) whose deadline has passed, in id order."""
+    for lesson in sorted(school.lessons.values(), key=lambda le: le.id):
+        if lesson.day >= start and school.is_school_day(lesson.day) and deadline_of(school, lesson) < as_of:
+            yield lesson
+
+
+def _entered_on(j: Journal, lesson: Any, as_of: datetime) -> bool:
+    """R7: anything entered on the lesson by anyone — a topic, classwork, homework given at it, attendance."""
+    topic = j.topics.get(lesson.id)
+    if topic is not None and topic.at <= as_of:
+        return True
+    if any(a.at <= as_of and a.type_id != HOMEWORK for a in j.assignments_by_cm.get(lesson.id, [])):
+        return True
+    if any(a.at <= as_of for a in j.homework_given.get(lesson.id, [])):
+        return True
+    return any(att.code_at(as_of) is not None for att in j.attendance.get(lesson.id, []))
+
+
+def _calendar(school: School, j: Journal, start: date, as_of: datetime) -> tuple[set[int], list[Violation]]:
+    """R7: a lesson on a day off is CAL001; a class-day with nothing entered on any lesson is one CAL002 (deputy
+    information), and its lessons get no remark. Returns the lessons of empty class-days and the items."""
+    out: list[Violation] = []
+    for lesson in sorted(school.lessons.values(), key=lambda le: le.id):
+        if start <= lesson.day <= as_of.date() and not school.is_school_day(lesson.day):
+            out.append(Violation("CAL001", (("cm", lesson.id),), "lesson on a day off"))
+    days: dict[tuple[int, date], list[Any]] = defaultdict(list)
+    for lesson in _held(school, start, as_of):
+        cls = school.groups[lesson.sg_id].class_id
+        if cls:
+            days[(cls, lesson.day)].append(lesson)
+    empty: set[int] = set()
+    for (cls, day), lessons in sorted(days.items()):
+        if not any(_entered_on(j, le, as_of) for le in lessons):
+            empty.update(le.id for le in lessons)
+            key = day.year * 10000 + day.month * 100 + day.day
+            out.append(Violation("CAL002", (("class", cls), ("date", key)), f"{len(lessons)} lessons, nothing entered"))
+    return empty, out
+
+
 def _last_before_break(school: School, lesson: Any) -> bool:
     """R9: the group has no lesson between this one and the start of a vacation (3 days or longer), or none after."""
-    later = [le.day for le in school.lessons_by_sg.get(lesson.sg_id, []) if le.day > lesson.day]
+    later = [
+        le.day
+        for le in school.lessons_by_sg.get(lesson.sg_id, [])
+        if le.day > lesson.day and school.is_school_day(le.day)
+    ]
     if not later:
         return True  # the group's last lesson of the year
     nxt = min(later)
-    return any(lesson.day < a <= nxt for _name, a, b in cal.VACATIONS if (b - a).days + 1 >= 3)
+    return any(lesson.day < a <= nxt for _name, a, b in school.vacations if (b - a).days + 1 >= 3)
 
 
 def _visible(t: datetime, as_of: datetime) -> bool:
     return t <= as_of
 
 
-def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> Iterator[Violation]:
-    for lesson in sorted(school.lessons.values(), key=lambda le: le.id):
-        d = lesson.day
-        if d < start or not cal.is_school_day(d):
+def _value(m: Any, as_of: datetime) -> int | str | None:
+    """R17: a mark's value as the journal shows it at ``as_of`` (changed or deleted later: the current value)."""
+    if not _visible(m.at, as_of):
+        return None
+    shown, value = m.value_at(as_of)
+    return value if shown else None
+
+
+def _runs(school: School) -> dict[int, list[Any]]:
+    """R8: lesson -> its run of consecutive lessons of one group on one day."""
+    return {le.id: run for run in school.runs() for le in run}
+
+
+def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime, empty: set[int]) -> Iterator[Violation]:
+    runs = _runs(school)
+    hospital = {tid for tid, name, _abbr, _order in j.assignment_types if name.casefold() in NO_DEADLINE_TYPES}
+    for lesson in _held(school, start, as_of):
+        if lesson.id in empty:
             continue
-        deadline = datetime.combine(d, DEADLINE)
-        if deadline >= as_of:
-            continue
+        deadline = deadline_of(school, lesson)
         sg_id = lesson.sg_id
+        group = school.groups[sg_id]
         grade = school.grade_of_group(sg_id)
         cm = (("cm", lesson.id),)
+        extra = group.extracurricular  # R19: a topic and attendance only
 
         topic = j.topics.get(lesson.id)
         if topic is None or topic.at > deadline:
@@ -176,32 +269,39 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
         if topic is not None and _visible(topic.at, as_of) and is_placeholder(topic.text):
             yield Violation("CMP001", cm, f"placeholder topic {topic.text!r}")
 
-        # Homework given at this lesson (issue lesson).
-        given = [a for a in j.assignments_by_sg[sg_id] if a.type_id == HOMEWORK and a.issue_cm_id == lesson.id]
-        # grade 1 (ruling R10): a missing entry is TML002 alone; a real homework text is CMP002 alone
-        if grade == 1:
-            for a in given:
-                if _visible(a.at, as_of) and _loose(a.name) not in GRADE1_NONE:
-                    yield Violation("CMP002", cm, f"homework in grade 1: {a.name!r}")
-                    break
-        ok = [a for a in given if a.name.strip() and a.at <= deadline]
-        no_homework_due = not given and _last_before_break(school, lesson)  # R9: last lesson before a vacation
-        if not ok and not no_homework_due:
-            first = min((a.at for a in given), default=None)
-            yield Violation("TML002", cm, f"homework entered {_fmt(first)}")
-
-        attached = [a for a in j.assignments_by_cm.get(lesson.id, []) if a.type_id != HOMEWORK]
-        if not any(a.at <= deadline for a in attached):
-            yield Violation("TML003", cm, f"classwork entered {_fmt(min((a.at for a in attached), default=None))}")
-
         codes: dict[int, str] = {}
         for att in j.attendance.get(lesson.id, []):
             code = att.code_at(as_of)
             if code is not None:
                 codes[att.student_id] = code
+        yield from _attendance(school, j, lesson, deadline, as_of)
+        if extra:
+            continue
 
-        # R2: marks of work assessed in the lesson are due by 16:00; every other type is completed work with 7 days
-        # (TML005). R3: a make-up mark of a student absent from the lesson is never late.
+        # Homework given at this lesson (issue lesson); R8: a run of consecutive lessons is one unit, judged on its
+        # last lesson. Grade 1 (ruling R10): a missing entry is TML002 alone; a real homework text is CMP002 alone.
+        given = j.homework_given.get(lesson.id, [])
+        if grade == 1:
+            for a in given:
+                if _visible(a.at, as_of) and _loose(a.name) not in GRADE1_NONE:
+                    yield Violation("CMP002", cm, f"homework in grade 1: {a.name!r}")
+                    break
+        run = runs[lesson.id]
+        if run[-1].id == lesson.id:
+            run_given = [a for le in run for a in j.homework_given.get(le.id, [])]
+            ok = [a for a in run_given if a.name.strip() and a.at <= deadline]
+            no_homework_due = not run_given and _last_before_break(school, lesson)  # R9
+            if not ok and not no_homework_due:
+                first = min((a.at for a in run_given), default=None)
+                yield Violation("TML002", cm, f"homework entered {_fmt(first)}")
+
+        attached = [a for a in j.assignments_by_cm.get(lesson.id, []) if a.type_id != HOMEWORK]
+        if not any(a.at <= deadline for a in attached):
+            yield Violation("TML003", cm, f"classwork entered {_fmt(min((a.at for a in attached), default=None))}")
+
+        # R2: marks of work assessed in the lesson are due with the lesson (R1); every other type is completed work
+        # with 7 days (TML005), hospital marks have none (R4). R3: a make-up mark of a student absent is never late.
+        # R17: timeliness is the first entry's.
         late_marks = [
             m
             for a in j.assignments_by_cm.get(lesson.id, [])
@@ -216,7 +316,7 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
             yield Violation("TML004", cm, f"mark entered {_fmt(min(m.at for m in late_marks))}")
 
         for a in j.assignments_by_cm.get(lesson.id, []):
-            if j.type_names.get(a.type_id) not in IN_LESSON and _visible(a.at, as_of):
+            if j.type_names.get(a.type_id) not in IN_LESSON and a.type_id not in hospital and _visible(a.at, as_of):
                 yield from _tml005(school, j, a, lesson.day, codes, as_of)
 
         # Mark- and attendance-level rules.
@@ -224,16 +324,17 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
         same_day_in_lesson: dict[int, int] = {}  # MRK003 (R14): a mark for work assessed in the lesson, that day
         for a in j.assignments_by_cm.get(lesson.id, []):  # marks on any work attached to the lesson
             for m in j.marks.get(a.id, []):
-                if not isinstance(m.mark, int) or not _visible(m.at, as_of):
+                value = _value(m, as_of)
+                if not isinstance(value, int):
                     continue
-                marked[m.student_id].append(m.mark)
+                marked[m.student_id].append(value)
                 if j.type_names.get(a.type_id) in IN_LESSON and m.at.date() <= lesson.day:
-                    same_day_in_lesson.setdefault(m.student_id, m.mark)
+                    same_day_in_lesson.setdefault(m.student_id, value)
                 ent = (("assignment", a.id), ("student", m.student_id))
                 if grade == 1:
-                    yield Violation("MRK002", ent, f"mark {m.mark} in grade 1")
-                elif m.mark not in ALLOWED_MARKS:
-                    yield Violation("MRK001", ent, f"mark {m.mark}")
+                    yield Violation("MRK002", ent, f"mark {value} in grade 1")
+                elif value not in ALLOWED_MARKS:
+                    yield Violation("MRK001", ent, f"mark {value}")
         for sid in sorted(set(marked) | set(codes)):
             st = school.students[sid]
             ent = (("cm", lesson.id), ("student", sid))
@@ -246,19 +347,32 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime) -> I
             # schedule that starts at ``start`` it is the later of the real leave day and ``start``.
             if st.leave_at is not None and lesson.day > max(st.leave_at.date(), start):
                 yield Violation("MRK005", ent, f"after leaving on {max(st.leave_at.date(), start)}")
-        for att in j.attendance.get(lesson.id, []):
-            ent = (("cm", lesson.id), ("student", att.student_id))
-            code = att.code_at(as_of)
-            if code is not None and code not in ALLOWED_CODES:
-                yield Violation("ATT001", ent, f"code {code!r}")
-            # R12: «ОТ» still unclarified at the end of the 3rd school day after the lesson
-            att_deadline = datetime.combine(cal.next_school_day(cal.next_school_day(cal.next_school_day(d))), OT_END)
-            if att_deadline < as_of and att.code_at(att_deadline) == "ОТ":
-                yield Violation("ATT002", ent, f"ОТ still present at {_fmt(att_deadline)}")
-            # R11: a code first entered after the deadline (a later change of the reason is a correction)
-            first = att.versions[0][0] if att.versions else None
-            if first is not None and first > deadline and first <= as_of and att.versions[0][1] is not None:
-                yield Violation("ATT003", ent, f"first entered {_fmt(first)}")
+
+
+def _attendance(school: School, j: Journal, lesson: Any, deadline: datetime, as_of: datetime) -> Iterator[Violation]:
+    """ATT001 (R11: the Положение's codes and «ОСВ»), ATT002 (R12: «ОТ» at the end of the 3rd school day), ATT003
+    (R11: a code first entered after the lesson's deadline; a later change of the reason is a correction)."""
+    third = school.next_school_day(school.next_school_day(school.next_school_day(lesson.day)))
+    att_deadline = datetime.combine(third, OT_END)
+    for att in j.attendance.get(lesson.id, []):
+        ent = (("cm", lesson.id), ("student", att.student_id))
+        code = att.code_at(as_of)
+        if code is not None and code not in ALLOWED_CODES:
+            yield Violation("ATT001", ent, f"code {code!r}")
+        if att_deadline < as_of and att.code_at(att_deadline) == "ОТ":
+            yield Violation("ATT002", ent, f"ОТ still present at {_fmt(att_deadline)}")
+        first = att.versions[0][0] if att.versions else None
+        if first is not None and first > deadline and first <= as_of and att.versions[0][1] is not None:
+            yield Violation("ATT003", ent, f"first entered {_fmt(first)}")
+
+
+def _in_group(school: School, sid: int, sg_id: int, day: date) -> bool:
+    st = school.students[sid]
+    if st.leave_at is not None and day >= st.leave_at.date():
+        return False
+    if st.join_on is not None and day < st.join_on:
+        return False
+    return school.groups[sg_id].has(sid, day)
 
 
 def _tml005(
@@ -280,7 +394,8 @@ def _tml005(
         sid
         for sid in group.student_ids
         if not school.students[sid].exempt
-        and (school.students[sid].leave_at is None or day < school.students[sid].leave_at.date())  # type: ignore[union-attr]
+        and group.subject_id not in school.students[sid].exempt_subjects
+        and _in_group(school, sid, a.sg_id, day)
         and codes.get(sid) not in ABSENT_CODES
     ]
     if eligible:
@@ -290,9 +405,9 @@ def _tml005(
 def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Iterator[Violation]:
     for sg_id in sorted(school.groups):
         group = school.groups[sg_id]
-        if school.grade_of_group(sg_id) == 1:
-            continue
-        lessons = {le.id: le for le in school.lessons_by_sg.get(sg_id, [])}
+        if school.grade_of_group(sg_id) == 1 or group.extracurricular:
+            continue  # grade 1 is unmarked; R19: extracurricular groups have no term marks
+        lessons = {le.id: le for le in school.lessons_by_sg.get(sg_id, []) if school.is_school_day(le.day)}
         for term in school.terms_for_group(sg_id):
             if term.end < start or datetime.combine(term.end, time(23, 59, 59)) >= as_of:
                 continue
@@ -305,16 +420,17 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
                         away_count[att.student_id] += 1
             away = {s for s, n in away_count.items() if n * 2 > len(in_term)}
             marked_group = any(
-                isinstance(m.mark, int) and _visible(m.at, as_of)
+                isinstance(_value(m, as_of), int)
                 for le in in_term
                 for a in j.assignments_by_cm.get(le.id, [])
                 for m in j.marks.get(a.id, [])
             )
             fin002_deadline = datetime.combine(term.end + timedelta(days=FIN002_DAYS), time(23, 59, 59))
+            term_days = (term.end - term.start).days + 1
             for sid in group.student_ids:
                 st = school.students[sid]
-                if st.leave_at is not None and st.leave_at.date() <= term.end:
-                    continue
+                if not _in_group(school, sid, sg_id, term.end):
+                    continue  # left the school or the group before the term's end, or came after it
                 ent = (("student", sid), ("sg", sg_id), ("term", term.id))
                 tm = tms.get(sid)
                 if st.exempt:  # family or home education: the school enters the term mark (R15, the deputy's)
@@ -322,25 +438,38 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
                         yield Violation("FIN002", ent, f"term mark entered {_fmt(tm.at if tm else None)}")
                     continue
                 marks = [
-                    (m.mark, a.weight)
+                    (value, a.weight)
                     for a in j.assignments_by_sg[sg_id]
                     if a.cm_id in lessons and term.start <= lessons[a.cm_id].day <= term.end
                     for m in j.marks.get(a.id, [])
-                    if m.student_id == sid and m.mark is not None and _visible(m.at, as_of)
+                    if m.student_id == sid
+                    for value in [_value(m, as_of)]
+                    if isinstance(value, int)
                 ]
-                need = required_marks(group.term_type, group.hours)
+                need: int | None = required_marks(group.term_type, group.hours)
+                # R13: a student who came into the group after the term began — not counted when that was less than
+                # half of the term (its days) ago at the term's end, else the need scaled to the lessons since then
+                came = max((x for x in (st.join_on, group.member_from.get(sid)) if x is not None), default=None)
+                joined_late = came is not None and came > term.start
+                if joined_late and came is not None:
+                    if (term.end - came).days + 1 < term_days / 2:
+                        need = None
+                    else:
+                        since = sum(1 for le in in_term if le.day >= came)
+                        need = math.ceil(need * since / len(in_term)) if in_term and need else None
                 visible_tm = tm if tm is not None and _visible(tm.at, as_of) else None
                 # R13: not counted — exempt from the subject («осв»), away (Б, УП) more than half the lessons,
                 # groups without numeric marks by design
                 counted = (
                     marked_group
                     and sid not in away
+                    and group.subject_id not in st.exempt_subjects
                     and not (visible_tm is not None and visible_tm.mark_type == RELEASED)
                 )
-                if counted and len(marks) < need:
+                if counted and need is not None and len(marks) < need:
                     yield Violation("DEN001", ent, f"{len(marks)} marks, {need} required")
                 if visible_tm is not None and visible_tm.mark_type == NOT_GIVEN and isinstance(visible_tm.mark, int):
-                    if counted and len(marks) < term_minimum(group.term_type):
+                    if counted and not joined_late and len(marks) < term_minimum(group.term_type):
                         yield Violation("FIN001", ent, f"term mark {visible_tm.mark} with {len(marks)} marks")
                     avg = weighted_average([(int(m), w) for m, w in marks])
                     if avg is not None and visible_tm.mark != math.floor(avg + 0.5):  # the average rounded half up

@@ -165,12 +165,16 @@ class Views:
     def enrolled(self, sg_id: int, term: Term, now: datetime) -> list[dict[str, Any]]:
         """grade/studentList?sgid=&termId= : the group's students in a term, with `free` once they left."""
         out = []
-        for sid in self.s.groups[sg_id].student_ids:
+        group = self.s.groups[sg_id]
+        for sid in group.student_ids:
             st = self.s.students[sid]
             if st.leave_at is not None and st.leave_at.date() < term.start:
                 continue
             if st.join_on is not None and st.join_on > now.date():
                 continue
+            came, moved = group.member_from.get(sid), group.member_to.get(sid)
+            if (came is not None and came > now.date()) or (moved is not None and moved < now.date()):
+                continue  # a move to the other subgroup: listed in the new one from that day, no longer in the old
             free = st.leave_at is not None and st.leave_at <= now
             out.append(
                 {"id": self.id(sid), "fullName": st.full_name, "free": free, "individualEduc": st.individual_educ}

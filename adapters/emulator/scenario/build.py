@@ -20,6 +20,7 @@ from adapters.emulator.journal import (
     Mark,
     TermMark,
     Topic,
+    add_assignment,
 )
 from adapters.emulator.scenario.load import ScenarioError
 from adapters.emulator.scenario.model import GroupSpec, LessonSpec, Scenario, StudentSpec, When
@@ -326,15 +327,16 @@ def _journal(sc, b, school, placed, staff_id, student_id, group_id) -> Journal: 
             else:
                 later = [x for x in school.lessons_by_sg.get(le.sg_id, []) if (x.day, x.number) > (le.day, le.number)]
                 due = later[0] if later else le
-            _add(j, Assignment(next(next_assignment), le.sg_id, due.id, HOMEWORK, hw.text, 10, le.day, due.day,
-                               le.id, moment(hw.at, le.day, end), staff_id(hw.by, where)))  # fmt: skip
+            given = Assignment(next(next_assignment), le.sg_id, due.id, HOMEWORK, hw.text, 10, le.day, due.day,
+                               le.id, moment(hw.at, le.day, end), staff_id(hw.by, where))  # fmt: skip
+            add_assignment(j, given)
         works: list[Assignment] = []
         for w in ls.work:
             tid = kind(w.type)
             a = Assignment(next(next_assignment), le.sg_id, le.id, tid, w.name or w.type,
                            w.weight or TYPE_WEIGHT.get(tid, 10), le.day, le.day, 0, moment(w.at, le.day, end),
                            staff_id(w.by, where))  # fmt: skip
-            _add(j, a)
+            add_assignment(j, a)
             works.append(a)
             if w.key:
                 b.works[w.key] = a.id
@@ -413,9 +415,3 @@ def _term_value(text: str) -> tuple[int | str | None, int]:
     if t.isdigit():
         return int(t), NOT_GIVEN
     return text.strip(), NOT_GIVEN
-
-
-def _add(j: Journal, a: Assignment) -> None:
-    j.assignments[a.id] = a
-    j.assignments_by_sg[a.sg_id].append(a)
-    j.assignments_by_cm[a.cm_id].append(a)
