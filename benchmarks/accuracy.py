@@ -4,8 +4,12 @@ A school year stretch is simulated exactly as in production — a full sync at t
 every school day and a 01:00 sync every night, through the real client, sync and cache — then ``check``
 runs at the end and its findings are compared with the ground truth (docs/rules.md §3).
 
-Run: python -m benchmarks.accuracy [--seeds 1,2,3] [--size small] [--from 2026-12-07] [--weeks 4] [--nightly-only]
-     [--access-log auto|asp|off]
+Two observation modes (``--modes``): «snapshots» — the 16:05 snapshot every school day and the 01:00 sync, without
+the access report; «access» — the 01:00 sync with the access report, no snapshots. Per seed and summed over seeds:
+per rule, planted / found / correct / undecided, precision over decided findings, recall with undecided as misses.
+
+Run: python -m benchmarks.accuracy [--seeds 1,2,3,4] [--size small] [--week 5|6] [--from 2026-12-07] [--weeks 4]
+     [--modes snapshots,access]
 """
 
 from __future__ import annotations
@@ -15,17 +19,19 @@ import asyncio
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from adapters.emulator import calendar as cal
+from adapters.emulator.practice import Practice
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.emulator.truth import ground_truth
 from asurso_sync import accuracy
-from asurso_sync.accuracy import RuleScore
+from asurso_sync.accuracy import Key, RuleScore
 from asurso_sync.config import Config, example_config_text, load_config
 from asurso_sync.demo import SCHOOL_THRESHOLDS
+from asurso_sync.scheduler import is_school_day as snapshot_day
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
 from rules.engine import run_rules
@@ -53,10 +59,16 @@ def simulate(
     snapshots: bool = True,
     folder: Path | None = None,
     access_log: str = "auto",
+    week: int = 5,
+    practice: Practice | None = None,
 ) -> tuple[Emulator, Config]:
-    """Follow the standard observation schedule from ``start`` for ``weeks`` weeks."""
+    """Follow the standard observation schedule from ``start`` for ``weeks`` weeks (``practice``: the real practice
+    the school plants, practice.Practice() by default)."""
     os.environ.setdefault("ASURSO_PASSWORD", "Сота-2026")
-    emu = Emulator(EmulatorSettings(size=size, seed=seed))  # type: ignore[arg-type]
+    settings = EmulatorSettings(size=size, seed=seed, week=week)  # type: ignore[arg-type]
+    if practice is not None:
+        settings.practice = practice
+    emu = Emulator(settings)
     config = _config(folder or Path(tempfile.mkdtemp(prefix="accuracy-")))
 
     def sync(mode: str, at: datetime) -> None:
@@ -67,14 +79,24 @@ def simulate(
     sync("all", datetime.combine(start, datetime.min.time()).replace(hour=1))
     day, end = start, start + timedelta(weeks=weeks)
     while day < end:
-        if snapshots and cal.is_school_day(day):
+        if snapshots and snapshot_day(config, day):  # the scheduler's own decision (Saturdays with lessons too)
             sync("snapshot", datetime.combine(day, datetime.min.time()).replace(hour=16, minute=5))
         day += timedelta(days=1)
         sync("incremental", datetime.combine(day, datetime.min.time()).replace(hour=1))
     return emu, config
 
 
-def score(emu: Emulator, config: Config, start: date) -> tuple[list[RuleScore], dict[str, int], float]:
+@dataclass
+class Comparison:
+    scores: list[RuleScore]
+    undecided: dict[str, int]
+    seconds: float  # the rules' run
+    false: list[Key]  # findings the truth does not list (rule, entity, owner)
+    missed: list[Key]  # the truth's items no finding matches (undecided ones among them)
+
+
+def compare(emu: Emulator, config: Config, start: date) -> Comparison:
+    """The rules on the simulated mirror against the ground truth, on (rule, entity, owner)."""
     db = open_cache(config.cache.path)
     family = frozenset(s.id for s in emu.school.students.values() if s.family_educ)
     started = time.perf_counter()
@@ -83,34 +105,74 @@ def score(emu: Emulator, config: Config, start: date) -> tuple[list[RuleScore], 
     seconds = time.perf_counter() - started
     db.close()
     truth = ground_truth(emu.school, emu.journal, start, emu.clock)
-    scores = accuracy.score((f.as_contract() for f in result.findings), truth, result.undecided)
-    return scores, dict(result.undecided), seconds
+    findings = [f.as_contract() for f in result.findings]
+    scores = accuracy.score(findings, truth, result.undecided)
+    expected = {(v.rule, tuple(sorted(dict(v.entity).items())), v.owner) for v in truth}
+    found = {k for k in map(accuracy.finding_key, findings) if k[0] in accuracy.SCORED_RULES}
+    return Comparison(scores, dict(result.undecided), seconds, sorted(found - expected, key=str),
+                      sorted(expected - found, key=str))  # fmt: skip
+
+
+def score(emu: Emulator, config: Config, start: date) -> tuple[list[RuleScore], dict[str, int], float]:
+    c = compare(emu, config, start)
+    return c.scores, c.undecided, c.seconds
+
+
+MODES = {
+    # name: (16:05 snapshots, the access report), as the issue «the emulated school behaves like a real one» asks
+    "snapshots": (True, "off"),  # snapshots + nightly syncs, no access report: observations only
+    "access": (False, "auto"),  # nightly syncs + the access report: exact times, no snapshots
+}
+
+
+def total(runs: list[list[RuleScore]]) -> list[RuleScore]:
+    """Per-rule scores summed over runs (seeds)."""
+    out: dict[str, RuleScore] = {}
+    for scores in runs:
+        for sc in scores:
+            t = out.setdefault(sc.rule, RuleScore(sc.rule, 0, 0, 0, 0))
+            t.planted += sc.planted
+            t.found += sc.found
+            t.true_positive += sc.true_positive
+            t.undecided += sc.undecided
+    return list(out.values())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", default="1,2,3,4")
     parser.add_argument("--size", default="small")
+    parser.add_argument("--week", type=int, default=5, choices=(5, 6))
     parser.add_argument("--from", dest="start", default="2026-12-07")
     parser.add_argument("--weeks", type=int, default=4)
     parser.add_argument(
-        "--nightly-only",
-        action="store_true",
-        help="no 16:05 snapshots (timing is then decided by the access report, or undecided without it)",
+        "--modes",
+        default="snapshots,access",
+        help="observation modes: snapshots (16:05 snapshots + nightly, no access report), access (nightly + the "
+        "access report)",
     )
-    parser.add_argument("--access-log", default="auto", choices=("auto", "asp", "off"))
     args = parser.parse_args()
     start = date.fromisoformat(args.start)
-    for seed in (int(s) for s in args.seeds.split(",")):
-        emu, config = simulate(
-            seed, args.size, start, args.weeks, snapshots=not args.nightly_only, access_log=args.access_log
-        )
-        scores, undecided, seconds = score(emu, config, start)
-        print(
-            f"seed {seed}, {args.size}, {start} + {args.weeks} weeks, check at {emu.clock:%Y-%m-%d %H:%M} "
-            f"({seconds:.2f} s); undecided: {sum(undecided.values())}"
-        )
-        for line in accuracy.table(scores):
+    for mode in args.modes.split(","):
+        snapshots, access_log = MODES[mode]
+        runs = []
+        for seed in (int(s) for s in args.seeds.split(",")):
+            emu, config = simulate(
+                seed, args.size, start, args.weeks, snapshots=snapshots, access_log=access_log, week=args.week
+            )
+            scores, undecided, seconds = score(emu, config, start)
+            runs.append(scores)
+            print(
+                f"[{mode}] seed {seed}, {args.size}, {args.week}-day week, {start} + {args.weeks} weeks, check at "
+                f"{emu.clock:%Y-%m-%d %H:%M} ({seconds:.2f} s); undecided: {sum(undecided.values())}"
+            )
+            for line in accuracy.table(scores):
+                print(f"  {line}")
+        summed = total(runs)
+        planted = sum(s.planted for s in summed)
+        undecided_all = sum(s.undecided for s in summed)
+        print(f"[{mode}] seeds {args.seeds} together; undecided share {undecided_all / max(1, planted):.3f}")
+        for line in accuracy.table(summed):
             print(f"  {line}")
 
 

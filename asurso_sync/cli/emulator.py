@@ -27,6 +27,9 @@ app = App(help="Встроенный эмулятор asurso.ru: сгенери�
 
 SizeOpt = Annotated[str, typer.Option("--size", help=f"Размер школы: {', '.join(SIZES)}.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Зерно генерации: одно и то же зерно — та же школа.")]
+WeekOpt = Annotated[
+    int, typer.Option("--week", min=5, max=6, help="Учебных дней в неделю у сгенерированной школы: 5 или 6.")
+]
 
 
 def _size(value: str) -> Any:
@@ -51,6 +54,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Порт.")] = 8765,
     size: SizeOpt = "small",
     seed: SeedOpt = 1,
+    week: WeekOpt = 5,
     clock: Annotated[
         str | None,
         typer.Option(help="Время эмулятора (местное самарское), ISO; по умолчанию — текущее."),
@@ -105,7 +109,7 @@ def serve(
         prebuilt = (built.school, built.journal)
         err.print(f"Школа из сценария {scenario}")
     else:
-        err.print(f"Генерация школы ({size}, зерно {seed})…")
+        err.print(f"Генерация школы ({size}, зерно {seed}, {week}-дневная неделя)…")
     emu = Emulator(
         EmulatorSettings(
             seed=seed,
@@ -116,6 +120,7 @@ def serve(
             session_timeout_ms=session_timeout * 1000,
             prebuilt=prebuilt,
             esia=EsiaSettings(only=esia_only, mfa=esia_mfa),
+            week=week,
         )
     )
     password = "только через Госуслуги" if esia_only else "zavuch / Сота-2026"
@@ -134,13 +139,15 @@ def ground_truth_cmd(
     as_of: Annotated[str, typer.Option("--as-of", metavar="ДАТА_ВРЕМЯ", help="Момент проверки (местное время), ISO.")],
     size: SizeOpt = "small",
     seed: SeedOpt = 1,
+    week: WeekOpt = 5,
     output: Annotated[Path | None, typer.Option("--out", help="Файл JSONL (по умолчанию — вывод на экран).")] = None,
 ) -> None:
-    """Эталон нарушений основных правил за период \\[from, as-of] (JSONL; docs/rules.md, раздел 3)."""
+    """Эталон нарушений за период \\[from, as-of] по решениям школы R0–R20, с владельцем каждого (JSONL;
+    docs/rules.md, разделы 3 и 4)."""
     period_start = parse_date(start, "--from")
     assert period_start is not None
     moment = _moment(as_of, "--as-of")
-    school = generate_structure(seed, _size(size))
+    school = generate_structure(seed, _size(size), week=week)
     truth = ground_truth(school, generate_journal(school), period_start, moment)
     text = write_jsonl(truth)
     if output is None:
