@@ -116,6 +116,7 @@ class Facts:
     # (sg, term, student) -> the day the group's list first showed a student it had not shown before: a late joiner
     # (the students listed at the mirror's first read of that list are not: they were there when it began)
     joined_on: dict[tuple[int, int, int], date] = field(default_factory=dict)
+    list_first_seen: dict[tuple[int, int], date] = field(default_factory=dict)  # (sg, term) -> its list's first read
     term_marks: dict[tuple[int, int], dict[int, GivenMark]] = field(default_factory=lambda: defaultdict(dict))
     plans: set[int] = field(default_factory=set)
     extracurricular: set[int] = field(default_factory=set)  # groups of внеурочная деятельность (ruling R19)
@@ -429,6 +430,8 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
     for sg, term, student, first in seen_in:  # joined later than the list was first read: a late joiner (R13)
         if first[:10] > first_list[sg, term][:10]:
             f.joined_on[(sg, term, student)] = _d(first)  # type: ignore[assignment]
+    for key, first in first_list.items():
+        f.list_first_seen[key] = _d(first)  # type: ignore[assignment]
     for key, at, new in q(
         """SELECT "row_key", "at", "new" FROM "change_log" WHERE "tbl" = 'enrollment' AND "op" = 'change'
            ORDER BY "at", "id" """

@@ -5,6 +5,7 @@ number of lessons a week in the term (the curriculum's, which the server does no
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,6 +118,46 @@ class TermRow:
         if tm and tm.mark and tm.mark.strip().isdigit() and (tm.mark_type or 0) == 0:
             return int(tm.mark)
         return None
+
+
+def joined_on(ctx: RuleContext, sg: int, term: int, start: date, end: date, student: int) -> date | None:
+    """When the student came into the group after the term began (ruling R13, CB-33), else None.
+
+    A student the group's list shows only after the mirror's first read of it joined on that day. One listed at that
+    read was there when the mirror began — but when the mirror began after the term did, the server's list does not
+    say since when (it carries no joining date). Then the student's first trace in the journal stands in: the first
+    lesson day of the term with a mark or an attendance code of his in any group, when it is later than the term's
+    first day (no trace at all: the term's end). That date is never earlier than the real one, so the need it gives
+    is never larger: a doubt lowers the need, it never makes a remark (R0); for a student there from the start it is
+    one of the term's first days, which changes the need little or not at all (rounded up)."""
+    f = ctx.facts
+    known = f.joined_on.get((sg, term, student))
+    if known is not None:
+        return known
+    first_read = f.list_first_seen.get((sg, term))
+    if first_read is None or first_read <= start:
+        return None
+    trace = _first_trace(ctx, student, start, end)
+    if trace is None:
+        return end
+    return trace if trace > start else None
+
+
+def _first_trace(ctx: RuleContext, student: int, start: date, end: date) -> date | None:
+    days: dict[int, list[date]] | None = ctx.memo.get("trace-days")
+    if days is None:
+        found: defaultdict[int, set[date]] = defaultdict(set)
+        for lesson in ctx.facts.lessons.values():
+            for who in ctx.facts.codes.get(lesson.id, {}):
+                found[who].add(lesson.day)
+            for a in lesson.work:
+                if a.marks is not None:
+                    for who in a.marks.students:
+                        found[who].add(lesson.day)
+        days = ctx.memo["trace-days"] = {who: sorted(ds) for who, ds in found.items()}
+    mine = days.get(student, [])
+    i = bisect_left(mine, start)
+    return mine[i] if i < len(mine) and mine[i] <= end else None
 
 
 def term_rows(ctx: RuleContext) -> list[TermRow]:

@@ -869,3 +869,34 @@ def test_an_unknown_work_type_gets_the_lenient_reading() -> None:
     written = set(DEFAULT_WRITTEN)
     assert [t for t in (4, 18, 19) if f.is_written(t, written)] == [4]
     assert f.is_written(18, written | {"Словарный диктант"})  # the school's own list
+
+
+def test_joining_date_when_the_mirror_began_mid_term() -> None:
+    """R13 + R0 (rules/terms.py ``joined_on``): the list's history names a late joiner; for a student already listed
+    at the mirror's first read, after the term began, the first trace in the journal (a mark or a code in any group)
+    stands in — never earlier than the real date, so the need can only go down."""
+    from rules.context import RuleContext
+    from rules.facts import Assignment, Facts, Lesson, MarkSet
+    from rules.terms import joined_on
+
+    start, end = date(2026, 11, 5), date(2026, 12, 28)
+    f = Facts()
+    work = Assignment(1, SG, TERM, 11, 10, "Ответ на уроке", 10.0, date(2026, 11, 23), 11, "2026-11-23T16:05:00")
+    work.marks = MarkSet((7,), (4,), "2026-11-23T16:05:00", "2026-11-23T16:05:00")
+    f.lessons = {
+        10: Lesson(10, SG, TERM, date(2026, 11, 6), 1),
+        11: Lesson(11, SG, TERM, date(2026, 11, 23), 1, (work,)),
+        12: Lesson(12, SG, TERM, date(2026, 11, 9), 1),
+    }
+    f.codes[10] = {5: "Б"}  # student 5 was there on the term's second day
+    f.codes[12] = {7: "ОП"}  # student 7: a late code on 9.11 — his first trace
+    ctx = RuleContext(None, f, datetime(2027, 1, 4, 7), start, end, {})  # type: ignore[arg-type]
+    f.list_first_seen[(SG, TERM)] = date(2026, 12, 7)  # the mirror began a month into the term
+    assert joined_on(ctx, SG, TERM, start, end, 5) == date(2026, 11, 6)
+    assert joined_on(ctx, SG, TERM, start, end, 7) == date(2026, 11, 9)
+    assert joined_on(ctx, SG, TERM, start, end, 8) == end  # no trace at all: not counted
+    f.joined_on[(SG, TERM, 8)] = date(2026, 12, 14)  # listed after the first read: the list's own date
+    assert joined_on(ctx, SG, TERM, start, end, 8) == date(2026, 12, 14)
+    f.list_first_seen[(SG, TERM)] = start  # the mirror saw the list from the term's start: no guessing
+    ctx = RuleContext(None, f, datetime(2027, 1, 4, 7), start, end, {})  # type: ignore[arg-type]
+    assert joined_on(ctx, SG, TERM, start, end, 5) is None

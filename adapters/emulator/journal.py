@@ -4,11 +4,12 @@ Every item carries the server time at which a teacher entered (or changed) it. T
 an item only once its entry time has passed on the emulator's clock, exactly as a real server would
 show the journal at that moment.
 
-Timing invariants (docs/rules.md §2, the standard observation schedule): nothing is entered between
-23:30 and 07:00 or in [16:00, 16:15] of any day; written-work marks avoid the window between the last
-standard observation before D+7 23:59 and the 01:00 sync after it; term marks are entered either by the
-term's last day or clearly after the FIN002 deadline. So the standard schedule decides every item, and
-ground truth is the same whichever evidence the rules engine uses.
+Timing (docs/rules.md §2, the standard observation schedule): the teachers' profiles keep their sittings out of
+the windows the standard schedule cannot decide (23:30–07:00 and 16:00–16:15 of any day; written-work marks not
+between the last observation before D+7 23:59 and the 01:00 sync after it; term marks by the term's last day or
+clearly after the FIN002 deadline). Real practice (practice.py) then puts entries exactly there — 16:00–16:10,
+after midnight, any hour — and plants the rest of what real journals hold; the ground truth (truth.py) reads it all
+by the casebook's rulings.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from adapters.emulator import calendar as cal
 from adapters.emulator import practice as pr
@@ -573,7 +574,7 @@ def _corrections(j: Journal, school: School, sg_id: int, rng: random.Random, pc:
                 m.changes.append((when, new, m.by))
 
 
-def _hospital_marks(j: Journal, school: School, new_id: Any) -> None:
+def _hospital_marks(j: Journal, school: School, new_id: Callable[[], int]) -> None:
     """R4: marks from a sanatorium's certificate, entered by the class teacher ten days after the stay, on lessons of
     the stay (type «Оценка, полученная в больнице»)."""
     for sid, (first, last) in sorted(school.sanatorium.items()):

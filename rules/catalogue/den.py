@@ -21,6 +21,7 @@ from rules.sequences import sequence_findings
 from rules.terms import (
     TermRow,
     counted_term_rows,
+    joined_on,
     term_finding,
     weekly_hours,
 )
@@ -57,7 +58,7 @@ def den001(ctx: RuleContext) -> Iterator[Finding]:
             hours = weekly_hours(ctx, row.sg, row.start, row.end)
             needs[key] = table.get(min(max(hours, 1), 3)) if table else None
         need = needs[key]
-        joined = ctx.facts.joined_on.get((row.sg, row.term, row.student))
+        joined = joined_on(ctx, row.sg, row.term, row.start, row.end, row.student)
         if need is not None and joined is not None:
             need = _since_joining(ctx, row, joined, need, str(ctx.p("late_joiners")))
         if need is not None and row.count < need:

@@ -17,6 +17,7 @@ from rules.terms import (
     counted_term_rows,
     ended_terms,
     enrolled_at_end,
+    joined_on,
     term_finding,
     term_rows,
 )
@@ -39,12 +40,11 @@ def fin001(ctx: RuleContext) -> Iterator[Finding]:
     """A numeric term mark needs a minimum of current marks, otherwise «н/а» (5.9 sends the number to the school's
     Положение о текущем контроле): the rule runs only with the school's minimum (ruling R13), and not for a student
     who joined the group after the term began (CB-33): his minimum is not the group's."""
-    joined = ctx.facts.joined_on
     quarter, half = int(ctx.p("quarter")), int(ctx.p("half_year"))
     if not quarter and not half:
         return  # no minimum configured: the rule does not run
     for row in counted_term_rows(ctx):
-        if (row.sg, row.term, row.student) in joined:
+        if joined_on(ctx, row.sg, row.term, row.start, row.end, row.student) is not None:
             continue
         minimum = half if row.term_type == 2 else quarter
         mark = row.numeric_term_mark
