@@ -5,7 +5,6 @@ number of lessons a week in the term (the curriculum's, which the server does no
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -125,11 +124,11 @@ def joined_on(ctx: RuleContext, sg: int, term: int, start: date, end: date, stud
 
     A student the group's list shows only after the mirror's first read of it joined on that day. One listed at that
     read was there when the mirror began — but when the mirror began after the term did, the server's list does not
-    say since when (it carries no joining date). Then the student's first trace in the journal stands in: the first
-    lesson day of the term with a mark or an attendance code of his in any group, when it is later than the term's
-    first day (no trace at all: the term's end). That date is never earlier than the real one, so the need it gives
-    is never larger: a doubt lowers the need, it never makes a remark (R0); for a student there from the start it is
-    one of the term's first days, which changes the need little or not at all (rounded up)."""
+    say since when (it carries no joining date). Then: listed in the group's list of an earlier term, he was there
+    from this term's start; otherwise his first trace in the group's journal this term stands in — the first lesson
+    day with a mark or an attendance code of his, when later than the term's first day (no trace at all: the term's
+    end). That date is never earlier than the real one, so the need it gives is never larger: a doubt lowers the
+    need, it never makes a remark (R0)."""
     f = ctx.facts
     known = f.joined_on.get((sg, term, student))
     if known is not None:
@@ -137,27 +136,51 @@ def joined_on(ctx: RuleContext, sg: int, term: int, start: date, end: date, stud
     first_read = f.list_first_seen.get((sg, term))
     if first_read is None or first_read <= start:
         return None
-    trace = _first_trace(ctx, student, start, end)
+    listed = _first_listed(ctx).get((sg, student))
+    if listed is not None and listed < start:
+        return None
+    trace = _first_traces(ctx).get((sg, term, student))
     if trace is None:
         return end
     return trace if trace > start else None
 
 
-def _first_trace(ctx: RuleContext, student: int, start: date, end: date) -> date | None:
-    days: dict[int, list[date]] | None = ctx.memo.get("trace-days")
-    if days is None:
-        found: defaultdict[int, set[date]] = defaultdict(set)
-        for lesson in ctx.facts.lessons.values():
-            for who in ctx.facts.codes.get(lesson.id, {}):
-                found[who].add(lesson.day)
+def _first_listed(ctx: RuleContext) -> dict[tuple[int, int], date]:
+    """(group, student) -> the start of the earliest term whose list of the group shows the student."""
+    hit: dict[tuple[int, int], date] | None = ctx.memo.get("first-listed")
+    if hit is None:
+        hit = {}
+        terms = ctx.facts.terms
+        for (sg, term), students in ctx.facts.enrollment.items():
+            span = terms.get(term)
+            if span is None:
+                continue
+            for student in students:
+                old = hit.get((sg, student))
+                if old is None or span.start < old:
+                    hit[(sg, student)] = span.start
+        ctx.memo["first-listed"] = hit
+    return hit
+
+
+def _first_traces(ctx: RuleContext) -> dict[tuple[int, int | None, int], date]:
+    """(group, term, student) -> the first lesson day with a numeric mark or an attendance code of the student."""
+    hit: dict[tuple[int, int | None, int], date] | None = ctx.memo.get("first-traces")
+    if hit is None:
+        hit = {}
+        f = ctx.facts
+        for lesson in f.lessons.values():
+            who = set(f.codes.get(lesson.id, ()))
             for a in lesson.work:
                 if a.marks is not None:
-                    for who in a.marks.students:
-                        found[who].add(lesson.day)
-        days = ctx.memo["trace-days"] = {who: sorted(ds) for who, ds in found.items()}
-    mine = days.get(student, [])
-    i = bisect_left(mine, start)
-    return mine[i] if i < len(mine) and mine[i] <= end else None
+                    who.update(a.marks.students)
+            for student in who:
+                key = (lesson.sg, lesson.term, student)
+                old = hit.get(key)
+                if old is None or lesson.day < old:
+                    hit[key] = lesson.day
+        ctx.memo["first-traces"] = hit
+    return hit
 
 
 def term_rows(ctx: RuleContext) -> list[TermRow]:

@@ -873,10 +873,11 @@ def test_an_unknown_work_type_gets_the_lenient_reading() -> None:
 
 def test_joining_date_when_the_mirror_began_mid_term() -> None:
     """R13 + R0 (rules/terms.py ``joined_on``): the list's history names a late joiner; for a student already listed
-    at the mirror's first read, after the term began, the first trace in the journal (a mark or a code in any group)
-    stands in — never earlier than the real date, so the need can only go down."""
+    at the mirror's first read, after the term began, an earlier term's list says he was there, else his first trace
+    in the group's journal (a mark or a code) stands in — never earlier than the real date: the need only goes
+    down."""
     from rules.context import RuleContext
-    from rules.facts import Assignment, Facts, Lesson, MarkSet
+    from rules.facts import Assignment, Facts, Lesson, Listed, MarkSet, TermSpan
     from rules.terms import joined_on
 
     start, end = date(2026, 11, 5), date(2026, 12, 28)
@@ -895,6 +896,10 @@ def test_joining_date_when_the_mirror_began_mid_term() -> None:
     assert joined_on(ctx, SG, TERM, start, end, 5) == date(2026, 11, 6)
     assert joined_on(ctx, SG, TERM, start, end, 7) == date(2026, 11, 9)
     assert joined_on(ctx, SG, TERM, start, end, 8) == end  # no trace at all: not counted
+    f.terms[TERM - 1] = TermSpan(date(2026, 9, 1), date(2026, 10, 25), 1, "1 четверть")
+    f.enrollment[(SG, TERM - 1)] = {7: Listed(False, False)}  # in the group's list of the term before: there
+    ctx = RuleContext(None, f, datetime(2027, 1, 4, 7), start, end, {})  # type: ignore[arg-type]
+    assert joined_on(ctx, SG, TERM, start, end, 7) is None
     f.joined_on[(SG, TERM, 8)] = date(2026, 12, 14)  # listed after the first read: the list's own date
     assert joined_on(ctx, SG, TERM, start, end, 8) == date(2026, 12, 14)
     f.list_first_seen[(SG, TERM)] = start  # the mirror saw the list from the term's start: no guessing

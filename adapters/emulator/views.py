@@ -170,10 +170,12 @@ class Views:
             st = self.s.students[sid]
             if st.leave_at is not None and st.leave_at.date() < term.start:
                 continue
-            if st.join_on is not None and st.join_on > now.date():
-                continue
+            if st.join_on is not None and (st.join_on > now.date() or st.join_on > term.end):
+                continue  # not yet at the school, or not in that term (a term's list: who was in it) [I]
             came, moved = group.member_from.get(sid), group.member_to.get(sid)
-            if (came is not None and came > now.date()) or (moved is not None and moved < now.date()):
+            if (came is not None and (came > now.date() or came > term.end)) or (
+                moved is not None and moved < now.date()
+            ):
                 continue  # a move to the other subgroup: listed in the new one from that day, no longer in the old
             free = st.leave_at is not None and st.leave_at <= now
             out.append(
