@@ -5,10 +5,12 @@ number of lessons a week in the term (the curriculum's, which the server does no
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from cache.calendar import YEAR_TERM_TYPE
 from rules.context import Finding, RuleContext
@@ -119,16 +121,23 @@ class TermRow:
         return None
 
 
+# A student there from the term's start leaves a trace (a mark, an absence) within its first week of lessons.
+FIRST_WEEK = timedelta(days=7)
+
+
 def joined_on(ctx: RuleContext, sg: int, term: int, start: date, end: date, student: int) -> date | None:
     """When the student came into the group after the term began (ruling R13, CB-33), else None.
 
     A student the group's list shows only after the mirror's first read of it joined on that day. One listed at that
     read was there when the mirror began — but when the mirror began after the term did, the server's list does not
-    say since when (it carries no joining date). Then: listed in the group's list of an earlier term, he was there
-    from this term's start; otherwise his first trace in the group's journal this term stands in — the first lesson
-    day with a mark or an attendance code of his, when later than the term's first day (no trace at all: the term's
-    end). That date is never earlier than the real one, so the need it gives is never larger: a doubt lowers the
-    need, it never makes a remark (R0)."""
+    say since when (it carries no joining date). Then the journal tells: listed in the group's list of an earlier
+    term, he was there from this term's start; else his first trace at the school this term (the first lesson day
+    with a mark or an attendance code of his, any group) is when he came, when later than the group's first week of
+    lessons (no trace at all: the term's end); present from the start but with traces in the other subgroup of the
+    subject, he moved: his first trace in this group (none: the term's end). Such a date is never earlier than the
+    real one, so the need it gives is never larger (R0); the one week of grace — a student there from the start
+    almost always has a mark or an absence in it — risks only a joiner of the term's first week, whose pro-rata need
+    is the full one anyway (rounded up) but whom FIN001 would skip."""
     f = ctx.facts
     known = f.joined_on.get((sg, term, student))
     if known is not None:
@@ -139,10 +148,55 @@ def joined_on(ctx: RuleContext, sg: int, term: int, start: date, end: date, stud
     listed = _first_listed(ctx).get((sg, student))
     if listed is not None and listed < start:
         return None
-    trace = _first_traces(ctx).get((sg, term, student))
-    if trace is None:
+    traces = _traces(ctx)
+    days = traces.days.get(student, [])
+    i = bisect_left(days, start)
+    first = days[i] if i < len(days) and days[i] <= end else None
+    if first is None:
         return end
-    return trace if trace > start else None
+    held = [le.day for le in f.lessons_by_sg.get(sg, []) if start <= le.day <= end]
+    if first > (min(held) if held else start) + FIRST_WEEK:
+        return first
+    here = traces.in_group.get((sg, term, student))
+    cls, subject = f.group_class.get(sg), f.group_subject.get(sg)
+    moved = any(
+        (other, term, student) in traces.in_group for other in traces.siblings.get((cls, subject), ()) if other != sg
+    )
+    if not moved:
+        return None
+    if here is None:
+        return end
+    return here if here > (min(held) if held else start) + FIRST_WEEK else None
+
+
+class _Traces(NamedTuple):
+    days: dict[int, list[date]]  # student -> the sorted lesson days with a mark or a code of his
+    in_group: dict[tuple[int, int | None, int], date]  # (group, term, student) -> his first such day there
+    siblings: dict[tuple[int | None, str | None], list[int]]  # (class, subject) -> its groups (subgroups)
+
+
+def _traces(ctx: RuleContext) -> _Traces:
+    hit: _Traces | None = ctx.memo.get("traces")
+    if hit is None:
+        f = ctx.facts
+        days: defaultdict[int, set[date]] = defaultdict(set)
+        in_group: dict[tuple[int, int | None, int], date] = {}
+        for lesson in f.lessons.values():
+            who = set(f.codes.get(lesson.id, ()))
+            for a in lesson.work:
+                if a.marks is not None:
+                    who.update(a.marks.students)
+            for student in who:
+                days[student].add(lesson.day)
+                key = (lesson.sg, lesson.term, student)
+                old = in_group.get(key)
+                if old is None or lesson.day < old:
+                    in_group[key] = lesson.day
+        siblings: defaultdict[tuple[int | None, str | None], list[int]] = defaultdict(list)
+        for sg in f.lessons_by_sg:
+            siblings[(f.group_class.get(sg), f.group_subject.get(sg))].append(sg)
+        hit = ctx.memo["traces"] = _Traces({s: sorted(d) for s, d in days.items()}, in_group, dict(siblings))
+    return hit
 
 
 def _first_listed(ctx: RuleContext) -> dict[tuple[int, int], date]:
@@ -160,26 +214,6 @@ def _first_listed(ctx: RuleContext) -> dict[tuple[int, int], date]:
                 if old is None or span.start < old:
                     hit[(sg, student)] = span.start
         ctx.memo["first-listed"] = hit
-    return hit
-
-
-def _first_traces(ctx: RuleContext) -> dict[tuple[int, int | None, int], date]:
-    """(group, term, student) -> the first lesson day with a numeric mark or an attendance code of the student."""
-    hit: dict[tuple[int, int | None, int], date] | None = ctx.memo.get("first-traces")
-    if hit is None:
-        hit = {}
-        f = ctx.facts
-        for lesson in f.lessons.values():
-            who = set(f.codes.get(lesson.id, ()))
-            for a in lesson.work:
-                if a.marks is not None:
-                    who.update(a.marks.students)
-            for student in who:
-                key = (lesson.sg, lesson.term, student)
-                old = hit.get(key)
-                if old is None or lesson.day < old:
-                    hit[key] = lesson.day
-        ctx.memo["first-traces"] = hit
     return hit
 
 

@@ -889,12 +889,12 @@ def test_joining_date_when_the_mirror_began_mid_term() -> None:
         11: Lesson(11, SG, TERM, date(2026, 11, 23), 1, (work,)),
         12: Lesson(12, SG, TERM, date(2026, 11, 9), 1),
     }
-    f.codes[10] = {5: "Б"}  # student 5 was there on the term's second day
-    f.codes[12] = {7: "ОП"}  # student 7: a late code on 9.11 — his first trace
+    f.lessons_by_sg[SG] = sorted(f.lessons.values(), key=lambda le: le.day)
+    f.codes[10] = {5: "Б"}  # student 5: absent in the term's first week — there from the start
     ctx = RuleContext(None, f, datetime(2027, 1, 4, 7), start, end, {})  # type: ignore[arg-type]
     f.list_first_seen[(SG, TERM)] = date(2026, 12, 7)  # the mirror began a month into the term
-    assert joined_on(ctx, SG, TERM, start, end, 5) == date(2026, 11, 6)
-    assert joined_on(ctx, SG, TERM, start, end, 7) == date(2026, 11, 9)
+    assert joined_on(ctx, SG, TERM, start, end, 5) is None
+    assert joined_on(ctx, SG, TERM, start, end, 7) == date(2026, 11, 23)  # first trace: his mark of 23.11
     assert joined_on(ctx, SG, TERM, start, end, 8) == end  # no trace at all: not counted
     f.terms[TERM - 1] = TermSpan(date(2026, 9, 1), date(2026, 10, 25), 1, "1 четверть")
     f.enrollment[(SG, TERM - 1)] = {7: Listed(False, False)}  # in the group's list of the term before: there

@@ -49,6 +49,8 @@ def quarter_journal(m: Mirror, marks_per_student: dict[int, int], **kw: Any) -> 
     assignments = [cw(5000 + i, cm, day=day) for i, (cm, day) in enumerate(lessons)]
     marks = [(5000 + i, s, "4") for s, n in marks_per_student.items() for i in range(n)]
     students = tuple(sorted({*marks_per_student, *kw.pop("students", ())}))
+    # the mirror has read the group's list since the term's first day: who was there from the start is known (R13)
+    m.journal("2026-09-01T01:00:00", SG, lessons=lessons, students=students, term=Q1)
     m.journal("2026-10-28T01:00:00", SG, lessons=lessons, assignments=assignments, marks=marks, students=students,
               term=Q1, **kw)  # fmt: skip
 
@@ -79,6 +81,7 @@ def test_den001_a_student_who_left_before_the_end_is_not_counted(m: Mirror) -> N
     lessons = twice_a_week(1000, 7)
     work = [cw(5000 + i, cm, day=day) for i, (cm, day) in enumerate(lessons)]
     marks = [(5000 + i, 3, "5") for i in range(6)]  # a classmate's marks: the group is marked
+    m.journal("2026-09-01T01:00:00", SG, lessons=lessons, students=(1, 2, 3), term=Q1)  # the list from the start
     m.journal("2026-09-20T01:00:00", SG, lessons=lessons, students=(1, 2, 3), term=Q1, assignments=work)
     m.journal(
         "2026-10-01T01:00:00",
@@ -108,6 +111,18 @@ def test_den001_and_fin001_need_the_schools_numbers_and_follow_r13s_exclusions(m
     expected = {(("sg", SG), ("student", 1), ("term", Q1))}
     assert entities(m.run("DEN001", AFTER_Q1, Q1_START, rule_params=DENSITY)) == expected
     assert entities(m.run("FIN001", AFTER_Q1, Q1_START, rule_params={"FIN001": {"quarter": 3}})) == expected
+
+
+def test_den001_on_the_first_day_a_student_without_any_trace_is_not_counted(m: Mirror) -> None:
+    """The mirror began after the term did (a first sync at the quarter's end): the server's list gives no joining
+    date, so a student with no mark and no absence all term may have joined at its very end — not counted (R13,
+    R0); one with a trace in the first week was there from the start and is counted as usual."""
+    lessons = twice_a_week(1000, 7)
+    work = [cw(5000 + i, cm, day=day) for i, (cm, day) in enumerate(lessons)]
+    marks = [(5000, 1, "4")] + [(5000 + i, 3, "5") for i in range(6)]  # 1: one mark on the first lesson
+    m.journal("2026-10-28T01:00:00", SG, lessons=lessons, assignments=work, marks=marks, students=(1, 2, 3), term=Q1)
+    found = entities(m.run("DEN001", AFTER_Q1, Q1_START, rule_params=DENSITY))
+    assert found == {(("sg", SG), ("student", 1), ("term", Q1))}  # 2: no trace at all, not counted
 
 
 # --- FIN001 / FIN003: a term mark and the current marks behind it (5.9) -----------------------------------
