@@ -245,9 +245,9 @@ def term_finding(ctx: RuleContext, row: TermRow, text: str) -> Finding:
 
 def counted_term_rows(ctx: RuleContext) -> list[TermRow]:
     """Term rows of the students density and term-mark minima count (ruling R13): not the exempt from the subject
-    (term mark «осв»), not those absent with Б or УП on more than half of the group's lessons of the term, not
-    groups without a single numeric mark in the term (зачётные, by design). Home and family education are left
-    out of every term row already."""
+    (term mark «осв», or «ОСВ» on a lesson of the term), not those absent with Б or УП on more than half of the
+    group's lessons of the term, not groups without a single numeric mark in the term (зачётные, by design). Home
+    and family education are left out of every term row already."""
     hit: list[TermRow] | None = ctx.memo.get("counted-term-rows")
     if hit is not None:
         return hit
@@ -260,11 +260,23 @@ def counted_term_rows(ctx: RuleContext) -> list[TermRow]:
         if key not in marked_groups or r.is_year or (r.term_mark and r.term_mark.mark_type == -2):
             continue
         if key not in sick:
-            sick[key] = mostly_away(ctx, r.sg, r.start, r.end)
+            sick[key] = mostly_away(ctx, r.sg, r.start, r.end) | released(ctx, r.sg, r.start, r.end)
         if r.student not in sick[key]:
             hit.append(r)
     ctx.memo["counted-term-rows"] = hit
     return hit
+
+
+def released(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:
+    """Students with «ОСВ» on a lesson of the group in the period: exempt from the subject (R11), so not counted
+    (R13) even before their term mark «осв» is entered."""
+    return {
+        student
+        for le in ctx.facts.lessons_by_sg.get(sg, [])
+        if start <= le.day <= end
+        for student, code in codes_at(ctx, le).items()
+        if code == "ОСВ"
+    }
 
 
 def mostly_away(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:

@@ -125,6 +125,20 @@ def test_den001_on_the_first_day_a_student_without_any_trace_is_not_counted(m: M
     assert found == {(("sg", SG), ("student", 1), ("term", Q1))}  # 2: no trace at all, not counted
 
 
+def test_den001_a_student_with_osv_codes_is_exempt_before_his_term_mark(m: Mirror) -> None:
+    """R11 + R13: «ОСВ» on the group's lessons says the student is exempt from the subject; with no term mark «осв»
+    entered yet he is still not counted (CB-34)."""
+    lessons = twice_a_week(1000, 7)
+    work = [cw(5000 + i, cm, day=day) for i, (cm, day) in enumerate(lessons)]
+    marks = [(5000 + i, 1, "5") for i in range(6)]
+    osv = [(cm, 2, "ОСВ") for cm, _day in lessons[:3]]
+    m.journal("2026-09-01T01:00:00", SG, lessons=lessons, students=(1, 2, 3), term=Q1)
+    m.journal("2026-10-28T01:00:00", SG, lessons=lessons, assignments=work, marks=marks, attendance=osv,
+              students=(1, 2, 3), term=Q1)  # fmt: skip
+    found = entities(m.run("DEN001", AFTER_Q1, Q1_START, rule_params=DENSITY))
+    assert found == {(("sg", SG), ("student", 3), ("term", Q1))}  # 2 is exempt; 3 has no mark at all
+
+
 # --- FIN001 / FIN003: a term mark and the current marks behind it (5.9) -----------------------------------
 
 
