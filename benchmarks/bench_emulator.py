@@ -49,7 +49,13 @@ async def bench_journal(size: str, samples: int) -> dict[str, Any]:
         d = (await c.post("/webapi/auth/getdata")).json()
         pw, pw2 = password_hashes("Сота-2026", d["salt"])
         form = {"loginType": "1", "scid": "1", "un": "zavuch", "pw": pw, "pw2": pw2, "lt": d["lt"], "ver": d["ver"]}
-        c.headers["at"] = (await c.post("/webapi/login", data=form, headers={"Referer": "http://emu/"})).json()["at"]
+        login = await c.post("/webapi/login", data=form, headers={"Referer": "http://emu/"})
+        c.headers["at"] = login.json()["at"]
+        # the login answer sets ESRNSec twice, the second time empty (docs/server-api.md): keep the first value
+        esrn = next(
+            v.split(";")[0].split("=", 1)[1] for v in login.headers.get_list("set-cookie") if v.startswith("ESRNSec=")
+        )
+        c.cookies.set("ESRNSec", esrn)
         groups = sorted(emu.school.groups)
         timings = []
         for i in range(samples):
