@@ -154,8 +154,11 @@ def joined_on(ctx: RuleContext, sg: int, term: int, start: date, end: date, stud
     first = days[i] if i < len(days) and days[i] <= end else None
     if first is None:
         return end
-    held = [le.day for le in f.lessons_by_sg.get(sg, []) if start <= le.day <= end]
-    if first > (min(held) if held else start) + FIRST_WEEK:
+    week = traces.first_week.get((sg, start))
+    if week is None:
+        held = [le.day for le in f.lessons_by_sg.get(sg, []) if start <= le.day <= end]
+        week = traces.first_week[(sg, start)] = (min(held) if held else start) + FIRST_WEEK
+    if first > week:
         return first
     here = traces.in_group.get((sg, term, student))
     cls, subject = f.group_class.get(sg), f.group_subject.get(sg)
@@ -166,13 +169,14 @@ def joined_on(ctx: RuleContext, sg: int, term: int, start: date, end: date, stud
         return None
     if here is None:
         return end
-    return here if here > (min(held) if held else start) + FIRST_WEEK else None
+    return here if here > week else None
 
 
 class _Traces(NamedTuple):
     days: dict[int, list[date]]  # student -> the sorted lesson days with a mark or a code of his
     in_group: dict[tuple[int, int | None, int], date]  # (group, term, student) -> his first such day there
     siblings: dict[tuple[int | None, str | None], list[int]]  # (class, subject) -> its groups (subgroups)
+    first_week: dict[tuple[int, date], date]  # (group, term start) -> the end of its first week of lessons (memo)
 
 
 def _traces(ctx: RuleContext) -> _Traces:
@@ -195,7 +199,7 @@ def _traces(ctx: RuleContext) -> _Traces:
         siblings: defaultdict[tuple[int | None, str | None], list[int]] = defaultdict(list)
         for sg in f.lessons_by_sg:
             siblings[(f.group_class.get(sg), f.group_subject.get(sg))].append(sg)
-        hit = ctx.memo["traces"] = _Traces({s: sorted(d) for s, d in days.items()}, in_group, dict(siblings))
+        hit = ctx.memo["traces"] = _Traces({s: sorted(d) for s, d in days.items()}, in_group, dict(siblings), {})
     return hit
 
 
@@ -260,31 +264,28 @@ def counted_term_rows(ctx: RuleContext) -> list[TermRow]:
         if key not in marked_groups or r.is_year or (r.term_mark and r.term_mark.mark_type == -2):
             continue
         if key not in sick:
-            sick[key] = mostly_away(ctx, r.sg, r.start, r.end) | released(ctx, r.sg, r.start, r.end)
+            sick[key] = not_counted(ctx, r.sg, r.start, r.end)
         if r.student not in sick[key]:
             hit.append(r)
     ctx.memo["counted-term-rows"] = hit
     return hit
 
 
-def released(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:
-    """Students with «ОСВ» on a lesson of the group in the period: exempt from the subject (R11), so not counted
-    (R13) even before their term mark «осв» is entered."""
-    return {
-        student
-        for le in ctx.facts.lessons_by_sg.get(sg, [])
-        if start <= le.day <= end
-        for student, code in codes_at(ctx, le).items()
-        if code == "ОСВ"
-    }
+def not_counted(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:
+    """R13 by the attendance: mostly away (Б, УП on more than half of the lessons), or exempt from the subject
+    (R11: «ОСВ» on a lesson of the period — even before the term mark «осв» is entered)."""
+    away, released = _away_and_released(ctx, sg, start, end)
+    return away | released
 
 
-def mostly_away(ctx: RuleContext, sg: int, start: date, end: date) -> set[int]:
-    """Students absent with Б or УП on more than half of the group's lessons in the period."""
+def _away_and_released(ctx: RuleContext, sg: int, start: date, end: date) -> tuple[set[int], set[int]]:
     lessons = [le for le in ctx.facts.lessons_by_sg.get(sg, []) if start <= le.day <= end]
     away: Counter[int] = Counter()
+    released: set[int] = set()
     for le in lessons:
         for student, code in codes_at(ctx, le).items():
             if code in ("Б", "УП"):
                 away[student] += 1
-    return {s for s, n in away.items() if n * 2 > len(lessons)}
+            elif code == "ОСВ":
+                released.add(student)
+    return {s for s, n in away.items() if n * 2 > len(lessons)}, released
