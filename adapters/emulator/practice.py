@@ -42,9 +42,6 @@ class Practice:
     holiday_lesson: bool = True  # one class's lessons left in the schedule on 23.02 (a holiday)
     course_groups: bool = True  # extracurricular courses, electives after 16:00, ИУП groups, a зачёт course
 
-    def p(self, rate: float) -> float:
-        return max(0.0, min(1.0, rate))
-
 
 CLEAN = Practice(
     double_lesson=0,
