@@ -278,12 +278,7 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
 
     def active(sid: int, day: date, group: Group | None = None) -> bool:
         """In the school (joined, not yet left) and, given a group, in that group on ``day``."""
-        st = school.students[sid]
-        if st.leave_at is not None and day >= st.leave_at.date():
-            return False
-        if st.join_on is not None and day < st.join_on:
-            return False
-        return group is None or group.has(sid, day)
+        return school.attends(sid, day, group.id if group is not None else None)
 
     first_lesson_of_day: dict[tuple[int, date], int] = {}
     for lesson in school.lessons.values():

@@ -8,8 +8,9 @@ the counting test show it (``situations.py`` finds them in a generated school).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,30 +44,9 @@ class Practice:
     course_groups: bool = True  # extracurricular courses, electives after 16:00, ИУП groups, a зачёт course
 
 
-CLEAN = Practice(
-    double_lesson=0,
-    triple_lesson=0,
-    substitution=0,
-    cancelled=0,
-    quarantine_days=0,
-    joiners=0,
-    subgroup_moves=0,
-    pe_exempt=0,
-    sanatorium=0,
-    makeup=0,
-    homework_marked=0,
-    mark_one=0,
-    mark_corrected=0,
-    mark_deleted=0,
-    grade1_spelling=0,
-    evening_window=0,
-    after_midnight=0,
-    any_hour=0,
-    teacher_leaves=False,
-    working_saturday=False,
-    holiday_lesson=False,
-    course_groups=False,
-)
+# No real practice: every rate 0, every switch off (the idealised school the generator made before it).
+_OFF: dict[str, Any] = {f.name: False if f.type == "bool" else 0 for f in fields(Practice)}
+CLEAN = Practice(**_OFF)
 
 # Grade-1 «no homework» as teachers really type it (ruling R10 reads them all as «Не предусмотрено»).
 GRADE1_SPELLINGS = (

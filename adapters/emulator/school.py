@@ -373,6 +373,15 @@ class School:
                     out.append([le])
         return out
 
+    def attends(self, sid: int, day: date, sg_id: int | None = None) -> bool:
+        """Whether the student is at the school on ``day`` (joined, not yet left) and, given a group, in it."""
+        st = self.students[sid]
+        if st.leave_at is not None and day >= st.leave_at.date():
+            return False
+        if st.join_on is not None and day < st.join_on:
+            return False
+        return sg_id is None or self.groups[sg_id].has(sid, day)
+
     def class_teacher_of(self, sid: int) -> int:
         return self.classes[self.students[sid].class_id].chief_id
 

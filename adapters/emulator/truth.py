@@ -366,15 +366,6 @@ def _attendance(school: School, j: Journal, lesson: Any, deadline: datetime, as_
             yield Violation("ATT003", ent, f"first entered {_fmt(first)}")
 
 
-def _in_group(school: School, sid: int, sg_id: int, day: date) -> bool:
-    st = school.students[sid]
-    if st.leave_at is not None and day >= st.leave_at.date():
-        return False
-    if st.join_on is not None and day < st.join_on:
-        return False
-    return school.groups[sg_id].has(sid, day)
-
-
 def _tml005(
     school: School, j: Journal, a: Any, day: date, codes: dict[int, str], as_of: datetime
 ) -> Iterator[Violation]:
@@ -395,7 +386,7 @@ def _tml005(
         for sid in group.student_ids
         if not school.students[sid].exempt
         and group.subject_id not in school.students[sid].exempt_subjects
-        and _in_group(school, sid, a.sg_id, day)
+        and school.attends(sid, day, a.sg_id)
         and codes.get(sid) not in ABSENT_CODES
     ]
     if eligible:
@@ -429,7 +420,7 @@ def _term_rules(school: School, j: Journal, start: date, as_of: datetime) -> Ite
             term_days = (term.end - term.start).days + 1
             for sid in group.student_ids:
                 st = school.students[sid]
-                if not _in_group(school, sid, sg_id, term.end):
+                if not school.attends(sid, term.end, sg_id):
                     continue  # left the school or the group before the term's end, or came after it
                 ent = (("student", sid), ("sg", sg_id), ("term", term.id))
                 tm = tms.get(sid)
