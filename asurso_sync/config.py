@@ -168,6 +168,9 @@ class SyncConfig(_Section):
 
 class CacheConfig(_Section):
     path: Path = Path("cache.db")
+    # nightly backups kept (one per nightly sync, in backup_dir); 0: no backups
+    backup_keep: int = Field(default=7, ge=0, le=366)
+    backup_dir: Path | None = None  # default: the folder «backups» beside the cache
 
 
 class RuleOverrideConfig(_Section):
@@ -453,6 +456,8 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
             f"Ошибка в конфигурации {path}:\n  ключ [cache] path: нужен путь к файлу кэша, а не к папке "
             f'(«{raw_cache}»); например path = "cache.db"'
         )
+    if config.cache.backup_dir is not None:
+        config.cache.backup_dir = _resolve(base, config.cache.backup_dir)
     config.mail.outbox_dir = _resolve(base, config.mail.outbox_dir)
     if config.schedule.log_file is not None:
         config.schedule.log_file = _resolve(base, config.schedule.log_file)

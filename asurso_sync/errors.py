@@ -31,7 +31,8 @@ from adapters.netschool.errors import (
     TLSVerificationError,
 )
 from asurso_sync import exitcodes
-from cache import CacheError
+from cache import CacheBusyError, CacheError, storage_error
+from cache.db import full_message, read_only_fs_message
 
 
 class AppError(Exception):
@@ -54,6 +55,7 @@ class UsageError(AppError):
 # (error class, exit code) for errors raised below the application; the first match wins, so subclasses
 # come before their bases.
 _FOREIGN: tuple[tuple[type[BaseException], int], ...] = (
+    (CacheBusyError, exitcodes.LOCKED),
     (CacheError, exitcodes.STORAGE),
     (ReadOnlyViolation, exitcodes.INTERNAL),
     (LoginError, exitcodes.AUTH),
@@ -76,11 +78,17 @@ _FOREIGN: tuple[tuple[type[BaseException], int], ...] = (
 )
 
 
+def _translated(exc: BaseException) -> BaseException:
+    """An SQLite error a person can act on (disk full, damage, a lock held too long) as the cache's error."""
+    return storage_error(exc) or exc
+
+
 def exit_code_for(exc: BaseException) -> int | None:
     """The documented exit code of an expected error, or None for an unexpected one (a bug: INTERNAL)."""
+    exc = _translated(exc)
     if isinstance(exc, AppError):
         return exc.exit_code
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
         return exitcodes.STORAGE
     for kind, code in _FOREIGN:
         if isinstance(exc, kind):
@@ -90,7 +98,9 @@ def exit_code_for(exc: BaseException) -> int | None:
 
 def message_for(exc: BaseException) -> str:
     """The Russian message of an expected error."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"Нет места на диске{where}. Освободите место и повторите: записанное ранее не потеряно."
+    exc = _translated(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return full_message(exc.filename)
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return read_only_fs_message(exc.filename or "файл")
     return str(exc)

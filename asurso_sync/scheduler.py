@@ -27,7 +27,7 @@ from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
 from asurso_sync.remarks import Week, build_week, enqueue_week
 from asurso_sync.sync import SyncOptions, SyncReport, sync_once
-from cache import audit, enqueue, open_cache, purge
+from cache import audit, backup, enqueue, open_cache, purge
 from cache.calendar import is_school_day as school_day
 from cache.reads import first_observation
 
@@ -111,6 +111,12 @@ class Jobs:
         self._sync("incremental")
         if self.config.retention.auto and self.config.retention.keep_days:
             self.purge_expired()
+        if self.config.cache.backup_keep:
+            copy = backup(
+                self.config.cache.path, keep=self.config.cache.backup_keep, folder=self.config.cache.backup_dir
+            )
+            log.info("резервная копия кэша: %s", copy)
+            return "синхронизация выполнена, резервная копия сделана"
         return "синхронизация выполнена"
 
     def purge_expired(self) -> None:

@@ -778,9 +778,12 @@ async def sync_once(
     from filelock import FileLock, Timeout
 
     from asurso_sync.connect import make_client
-    from cache import check_writable, open_cache
+    from cache import check_writable, ensure_private_dir, open_cache
 
     check_writable(config.cache.path)
+    # the password and the session before any file is made: a run that cannot log in leaves nothing behind
+    client = make_client(config, session_file=session_file, record_dir=record_dir, transport=transport, sleep=sleep)
+    ensure_private_dir(config.cache.path.parent)  # 0700, before the lock file (filelock would make it 0755)
     lock_path = f"{config.cache.path}.lock"
     lock = FileLock(lock_path, timeout=0, mode=0o600)
     try:
@@ -790,9 +793,6 @@ async def sync_once(
     try:
         db = open_cache(config.cache.path)
         try:
-            client = make_client(
-                config, session_file=session_file, record_dir=record_dir, transport=transport, sleep=sleep
-            )
             options.hub_available = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
             if options.access_log is None:
                 options.access_log = config.sync.access_log

@@ -1,10 +1,19 @@
-"""Opening the cache: one SQLite file per school, WAL, foreign keys, mode 0600, migrated."""
+"""Opening the cache: one SQLite file per school, WAL, foreign keys, mode 0600, migrated.
+
+This is the one place connections to the cache are opened (``open_cache``, ``connect_reader``): each waits up to
+``BUSY_TIMEOUT`` for a lock, and each write transaction takes the write lock first (``write_transaction``, which
+``CacheDatabase.atomic`` is) — docs/concurrency.md has the model of who writes what, in which transaction.
+SQLite's errors that a person can act on (disk full, a damaged file, a lock held too long, a read-only file
+system) become :class:`CacheError` subclasses through :func:`storage_error`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -23,6 +32,150 @@ class CacheTooNewError(CacheError):
 
 class CacheAccessError(CacheError):
     """The user running the command may not read the cache, or may not write it where writing is needed."""
+
+
+class CacheBusyError(CacheError):
+    """Another process held the cache's write lock longer than every wait (exit 7, like the sync's lock file)."""
+
+
+class CacheFullError(CacheError):
+    """The disk (or the file system's quota) is full: SQLite could not write."""
+
+
+class CacheCorruptError(CacheError):
+    """The file is damaged (or is not a cache at all): restore it from a backup."""
+
+
+class ReadOnlyFileSystemError(CacheAccessError):
+    """The cache is on a file system mounted read-only: no user could write it."""
+
+
+# how long a connection waits for another process's lock before SQLite answers «database is locked»; a sync unit
+# or a check's record holds the write lock for well under a second, a purge's VACUUM for seconds
+BUSY_TIMEOUT = 30.0
+WRITE_ATTEMPTS = 3  # write_transaction: waits of BUSY_TIMEOUT each before giving up with CacheBusyError
+
+# the file of the cache this process opened last: the storage errors name it (a command opens one cache)
+_opened: list[Path] = []
+
+
+def _cache_name() -> str:
+    return str(_opened[-1]) if _opened else "кэша"
+
+
+def restore_hint(path: str) -> str:
+    return (
+        f"Восстановите кэш из резервной копии: «asurso-sync restore» (файл {path} будет сохранён рядом, "
+        "README, «Где хранятся данные»); если копий нет, переименуйте файл и выполните «asurso-sync sync --all»."
+    )
+
+
+def full_message(where: str | None = None) -> str:
+    place = f" ({where})" if where else ""
+    return f"Нет места на диске{place}. Освободите место и повторите: записанное ранее не потеряно."
+
+
+def corrupt_message(path: str, detail: str) -> str:
+    return f"Кэш {path} повреждён ({detail}). {restore_hint(path)}"
+
+
+def read_only_fs_message(path: Path | str) -> str:
+    return (
+        f"Файловая система, на которой лежит {path}, смонтирована только для чтения: записать туда не может никто. "
+        "Перемонтируйте её для записи (или укажите другую папку в [cache] path); без записи работают status, "
+        "check (результаты не сохраняются), remarks build и remarks send --dry-run."
+    )
+
+
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_CORRUPT = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
+def storage_error(exc: BaseException) -> CacheError | None:
+    """The :class:`CacheError` an SQLite error stands for (disk full, damage, a lock held too long, a read-only
+    file system), with a Russian message naming the cache; None for any other error (a bug)."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    if primary == sqlite3.SQLITE_FULL or "database or disk is full" in text:
+        return CacheFullError(full_message(_cache_name() if _opened else None))
+    if primary in _CORRUPT or "malformed" in text or "not a database" in text or "Could not decode" in text:
+        return CacheCorruptError(corrupt_message(_cache_name(), text))
+    if primary == sqlite3.SQLITE_READONLY and code == getattr(sqlite3, "SQLITE_READONLY_DIRECTORY", -1):
+        return ReadOnlyFileSystemError(read_only_fs_message(_cache_name()))
+    if primary in _BUSY or "database is locked" in text or "database table is locked" in text:
+        return CacheBusyError(busy_message(_cache_name()))
+    if primary == sqlite3.SQLITE_IOERR:
+        return CacheCorruptError(
+            f"Ошибка чтения или записи кэша {_cache_name()} ({text}): проверьте диск (место, ошибки в журнале "
+            f"системы). {restore_hint(_cache_name())}"
+        )
+    return None
+
+
+def busy_message(path: Path | str) -> str:
+    return (
+        f"Кэш {path} дольше {BUSY_TIMEOUT * WRITE_ATTEMPTS:.0f} с занят записью другого процесса. Повторите "
+        "команду позже; если так повторяется, проверьте, не зависла ли другая команда asurso-sync."
+    )
+
+
+def _db_path(db: Database) -> str:
+    return next((str(file) for _seq, name, file in db.execute("PRAGMA database_list") if name == "main"), "")
+
+
+@contextlib.contextmanager
+def write_transaction(db: Database, *, attempts: int = WRITE_ATTEMPTS) -> Iterator[Database]:
+    """A write transaction that takes the write lock before its first read (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads first and then writes must upgrade its read lock; when another process
+    wrote meanwhile SQLite answers «database is locked» at once, without the busy timeout. Taking the lock first
+    waits the timeout instead, ``attempts`` times, then raises :class:`CacheBusyError`. Inside a transaction
+    it is a savepoint."""
+    conn = db.conn
+    if conn.in_transaction:
+        with Database.atomic(db):  # a savepoint in the enclosing transaction
+            yield db
+        return
+    for attempt in range(attempts):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in _BUSY and "locked" not in str(exc):
+                raise
+            if attempt == attempts - 1:
+                raise CacheBusyError(busy_message(_db_path(db) or _cache_name())) from exc
+    try:
+        yield db
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+class CacheDatabase(Database):
+    """sqlite-utils' Database whose ``atomic()`` is a :func:`write_transaction` (the write lock first)."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        with write_transaction(self):
+            yield self
+
+
+def connect_reader(path: Path) -> sqlite3.Connection:
+    """A plain read-only connection (``mode=ro``) with the busy timeout, usable from another thread: the rules'
+    background reads."""
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"  # percent-encoded: any path, Cyrillic and spaces included
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, check_same_thread=False)
 
 
 def _user_name(uid: int) -> str:
@@ -71,6 +224,25 @@ def _no_read_message(path: Path) -> str:
     )
 
 
+def on_read_only_fs(path: Path) -> bool:
+    """True when ``path`` (or, when it does not exist, its nearest existing folder) is on a file system mounted
+    read-only — a problem of the mount, not of the owner."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # no statvfs (Windows)
+        return False
+
+
+def refusal(path: Path) -> CacheAccessError:
+    """The error for a command that must write ``path`` and may not: a read-only file system, or the owner."""
+    if on_read_only_fs(path):
+        return ReadOnlyFileSystemError(read_only_fs_message(path))
+    return CacheAccessError(read_only_message(path))
+
+
 def read_only_message(path: Path) -> str:
     """The message for a command that must write a cache the current user may only read."""
     owner = owner_name(path)
@@ -86,7 +258,9 @@ def check_writable(path: Path) -> None:
     (before a command takes the cache's lock file, which would fail with a bare permission error)."""
     path = Path(path)
     if not _may_write(path):
-        raise CacheAccessError(read_only_message(path))
+        raise refusal(path)
+    if on_read_only_fs(path):
+        raise ReadOnlyFileSystemError(read_only_fs_message(path))
     if not path.exists() and path.parent.exists() and not _can(path.parent, os.W_OK | os.X_OK):
         raise CacheAccessError(
             f"Нет прав на запись в папку {path.parent}: кэш {path.name} в ней не создать. Запустите команду от "
@@ -95,7 +269,7 @@ def check_writable(path: Path) -> None:
         )
     lock = path.with_name(path.name + ".lock")
     if lock.exists() and not _can(lock, os.R_OK | os.W_OK):
-        raise CacheAccessError(read_only_message(lock))
+        raise refusal(lock)
 
 
 def _may_write(path: Path) -> bool:
@@ -141,10 +315,16 @@ def _check_sqlite() -> None:
 
 def _connect(path: Path) -> Database:
     with private_umask():
-        conn = sqlite3.connect(str(path), timeout=30.0)
-        db = Database(conn)
+        # implicit transactions (a DML statement outside ``atomic``) take the write lock at once, too
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level="IMMEDIATE")
+        db = CacheDatabase(conn)
         db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        try:
+            _refuse_foreign(db, path)  # before WAL mode is written into its header
+        except CacheError:
+            conn.close()
+            raise
         db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")
     return db
@@ -156,7 +336,7 @@ def _connect_read_only(path: Path) -> Database:
     no -wal holds uncheckpointed pages (no writer is active), the file is read as ``immutable``."""
     conn: sqlite3.Connection | None = None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.OperationalError:
         if conn is not None:
@@ -168,8 +348,8 @@ def _connect_read_only(path: Path) -> Database:
                 f"согласованно без права записи нельзя. Повторите после окончания синхронизации или запустите "
                 f"команду от владельца: sudo -u {owner_name(path)} asurso-sync …"
             ) from None
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-    db = Database(conn)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, timeout=BUSY_TIMEOUT)
+    db = CacheDatabase(conn)
     db.execute("PRAGMA query_only = ON")
     return db
 
@@ -183,11 +363,16 @@ def open_cache(path: Path, *, create: bool = True, migrate: bool = True, read_on
     """
     path = Path(path)
     _check_sqlite()
+    _opened.append(path)
+    if path.exists() and path.stat().st_size == 0 and not create:
+        # a reading command never (re)initialises a file: an empty cache.db is a lost cache, not a new one
+        raise CacheCorruptError(corrupt_message(str(path), "файл пуст, 0 байт"))
     if not _may_write(path):
         if not read_only_ok:
-            raise CacheAccessError(read_only_message(path))
+            raise refusal(path)
         try:
             db = _connect_read_only(path)
+            _refuse_foreign(db, path)
             if migrate:
                 if migrations.pending(db):
                     raise CacheAccessError(
@@ -196,7 +381,7 @@ def open_cache(path: Path, *, create: bool = True, migrate: bool = True, read_on
                     )
                 _check_not_newer(db, path)
         except sqlite3.DatabaseError as exc:
-            raise CacheError(f"Файл {path} не является кэшем asurso-sync или повреждён: {exc}") from exc
+            raise _open_error(path, exc) from exc
         return db
     if not path.exists():
         if not create:
@@ -224,10 +409,29 @@ def open_cache(path: Path, *, create: bool = True, migrate: bool = True, read_on
         elif migrate:
             _check_not_newer(db, path)
     except sqlite3.DatabaseError as exc:
-        raise CacheError(f"Файл {path} не является кэшем asurso-sync или повреждён: {exc}") from exc
+        raise _open_error(path, exc) from exc
     for suffix in ("-wal", "-shm"):
         tighten(path.with_name(path.name + suffix))
     return db
+
+
+def _open_error(path: Path, exc: sqlite3.DatabaseError) -> CacheError:
+    known = storage_error(exc)
+    if known is not None and not isinstance(known, CacheCorruptError):
+        return known
+    return CacheCorruptError(
+        f"Файл {path} не является кэшем asurso-sync или повреждён ({exc}). {restore_hint(str(path))}"
+    )
+
+
+def _refuse_foreign(db: Database, path: Path) -> None:
+    """A SQLite file of another program (tables, but none of our migrations) is never turned into a cache."""
+    names = db.table_names()
+    if names and not migrations.applied(db):
+        raise CacheError(
+            f"Файл {path} — база SQLite другой программы (таблицы {', '.join(names[:3])}…), а не кэш asurso-sync: "
+            "он не изменён. Укажите в [cache] path другой файл."
+        )
 
 
 def _check_not_newer(db: Database, path: Path) -> None:

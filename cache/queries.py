@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from cache.db import connect_reader
 from cache.history import row_key_text
 from cache.schema import ENTITIES
 
@@ -138,12 +139,11 @@ class BackgroundReads:
         path = next((str(file) for _seq, name, file in db.execute("PRAGMA database_list") if name == "main"), "")
         if not path or not self._reads:
             return
-        uri = f"{Path(path).resolve().as_uri()}?mode=ro"  # percent-encoded: any path, Cyrillic and spaces included
         conn: list[sqlite3.Connection] = []  # the worker's own, opened by its first read and closed after its last
 
         def read(sql: str, params: Sequence[Any]) -> Any:
             if not conn:
-                conn.append(sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False))
+                conn.append(connect_reader(Path(path)))
                 conn[0].execute("BEGIN")  # deferred: the first SELECT fixes the snapshot every read then shares
             return conn[0].execute(sql, list(params)).fetchone()[0]
 

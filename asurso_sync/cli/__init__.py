@@ -25,6 +25,7 @@ from asurso_sync.cli import (
     schedule,
     server,
     setup,
+    storage,
     sync,
     web,
 )
@@ -61,6 +62,8 @@ app.add_typer(web.app, name="web", rich_help_panel="Списки замечан�
 app.add_typer(schedule.app, name="schedule", rich_help_panel="Работа по расписанию")
 app.command("purge", rich_help_panel="Персональные данные")(privacy.purge_command)
 app.command("selfcheck", rich_help_panel="Персональные данные")(privacy.selfcheck)
+app.command("backup", rich_help_panel="Настройка")(storage.backup_command)
+app.command("restore", rich_help_panel="Настройка")(storage.restore_command)
 app.add_typer(emulator.app, name="emulator", rich_help_panel="Эмулятор")
 app.add_typer(casebook.app, name="casebook", rich_help_panel="Эмулятор")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -20,7 +21,8 @@ from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, fail, local_time, out, parse_date
 from asurso_sync.config import Config
 from asurso_sync.esia import stored_login_problem
-from cache import open_cache, outbox_rows, purge, purge_records
+from cache import newest_good_backup, open_cache, outbox_rows, purge, purge_records, quick_check
+from cache.backup import health_message
 from cache.reads import oldest_lesson_day
 
 
@@ -111,6 +113,31 @@ def _private(path: Path) -> bool:
     return not (path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
+BACKUP_MAX_AGE_HOURS = 48  # a nightly copy a day late is still fine; two nights missed are a problem
+
+
+def _backups(config: Config, check: Callable[[bool, str, str], None]) -> None:
+    """The newest good backup and its age (README «Где хранятся данные»)."""
+    c = config.cache
+    if not c.backup_keep:
+        check(False, "резервные копии кэша отключены ([cache] backup_keep = 0)", "укажите [cache] backup_keep = 7")
+        return
+    newest = newest_good_backup(c.path, c.backup_dir)
+    if newest is None:
+        check(
+            False,
+            "исправной резервной копии кэша нет",
+            "копия делается после каждой ночной синхронизации (asurso-sync schedule run); сейчас — asurso-sync backup",
+        )
+        return
+    hours = (datetime.now(UTC) - newest.at).total_seconds() / 3600
+    check(
+        hours <= BACKUP_MAX_AGE_HOURS,
+        f"последняя исправная резервная копия кэша сделана {hours:.0f} ч назад ({newest.path})",
+        "проверьте, что ночная синхронизация работает (asurso-sync schedule status), или выполните asurso-sync backup",
+    )
+
+
 def selfcheck() -> None:
     """Проверка безопасности и готовности: права файлов, источники паролей, TLS, срок хранения, очистка, почта.
 
@@ -124,7 +151,12 @@ def selfcheck() -> None:
         (ok.append(title) if good else problems.append((title, fix)))
 
     cache = config.cache.path
+    healthy = False
     if cache.exists():
+        state = quick_check(cache)
+        healthy = state.ok
+        check(state.ok, "кэш исправен (проверка SQLite quick_check)", health_message(cache, state))
+        _backups(config, check)
         check(_private(cache), "файл кэша доступен только владельцу (0600)", f"выполните chmod 600 {cache}")
         check(
             _private(cache.parent),
@@ -204,7 +236,7 @@ def selfcheck() -> None:
         "срок хранения персональных данных установлен",
         "укажите [retention] keep_days (например, 1095) — данные старше будут удаляться командой purge",
     )
-    if cache.exists():
+    if healthy:
         with closing(open_cache(cache, create=False, read_only_ok=True)) as db:
             records = purge_records(db)
             stuck = outbox_rows(db, states=("sending", "failed"))

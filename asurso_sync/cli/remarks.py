@@ -101,7 +101,8 @@ def send(
     """
     config = STATE.config()
     w = _week(config, week)
-    with closing(open_cache(config.cache.path, create=False)) as db:
+    # a dry run writes nothing: it works on a cache this user may only read
+    with closing(open_cache(config.cache.path, create=False, read_only_ok=dry_run)) as db:
         with err.status(f"Формирование списков за неделю {w.span}…"):
             wl = build_week(db, config, w)
         plan = enqueue_week(db, config, wl, only=only, dry_run=dry_run)

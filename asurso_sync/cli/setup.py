@@ -21,6 +21,7 @@ from asurso_sync.esia import stored_login_problem
 from asurso_sync.routing import shadow_line
 from asurso_sync.scheduler import next_runs
 from cache import (
+    CacheCorruptError,
     audit,
     datasette_command,
     full_load_state,
@@ -32,10 +33,12 @@ from cache import (
     outbox_rows,
     owner_name,
     purge_records,
+    quick_check,
     schema_version,
     table_counts,
     write_browse_metadata,
 )
+from cache.backup import health_message
 from cache.cabinet import released_rules
 from cache.files import write_private_bytes
 from cache.schema import label
@@ -267,6 +270,9 @@ def browse(
     """
     config = STATE.config()
     open_cache(config.cache.path, create=False, read_only_ok=True).close()  # exists, is ours, has the views
+    state = quick_check(config.cache.path)  # datasette would serve a damaged file page by page, with errors
+    if not state.ok:
+        raise CacheCorruptError(health_message(config.cache.path, state))
     try:
         target = write_browse_metadata(config.cache.path, config.school.name, out_file)
     except PermissionError as exc:

@@ -42,7 +42,20 @@ from asurso_sync.remarks.render import render_teacher
 from asurso_sync.routing import finding_route, route_of, rule_routes, shadowed
 from asurso_sync.web.auth import Sessions, Throttle, check_password
 from asurso_sync.web.jobs import KINDS, Jobs
-from cache import CacheError, add_waiver, audit, last_check, open_cache, outbox_rows, remove_waiver, waivers
+from cache import (
+    CacheCorruptError,
+    CacheError,
+    add_waiver,
+    audit,
+    last_check,
+    open_cache,
+    outbox_rows,
+    quick_check,
+    remove_waiver,
+    storage_error,
+    waivers,
+)
+from cache.backup import health_message
 from cache.cabinet import (
     VERDICTS,
     adjudicate,
@@ -108,6 +121,7 @@ class Cabinet:
 
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     memo_lock: threading.Lock = field(default_factory=threading.Lock)
+    storage: str = ""  # the cache's damage, shown on every page (cache.quick_check at start and after a check)
 
     def db(self) -> Database:
         """The cache for reading (a cache this user may only read works too: the pages show, nothing is stored)."""
@@ -149,6 +163,8 @@ class Cabinet:
 
     def warm(self) -> None:
         """Build the current week's lists and the sample's lessons ahead of the first page that needs them."""
+        state = quick_check(self.config.cache.path)
+        self.storage = "" if state.ok else health_message(self.config.cache.path, state)
         try:
             with closing(self.db()) as db:
                 check = last_check(db)
@@ -163,7 +179,11 @@ class Cabinet:
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         session = getattr(request.state, "session", None)
         html = self.env.get_template(name).render(
-            school=self.config.school.name, csrf=session.csrf if session else "", path=request.url.path, **context
+            school=self.config.school.name,
+            csrf=session.csrf if session else "",
+            path=request.url.path,
+            storage=self.storage,
+            **context,
         )
         return HTMLResponse(html, status)
 
@@ -752,6 +772,18 @@ def _secure_headers(app: Starlette) -> Callable[..., Any]:
     return asgi
 
 
+async def _storage_failure(request: Request, exc: Exception) -> Response:
+    """A cache that cannot be used (damaged, disk full, busy) on any route: the error page (503) naming the file and
+    what to do, never a 500; a damaged cache also becomes every page's banner."""
+    cab: Cabinet = request.app.state.cabinet
+    known = exc if isinstance(exc, CacheError) else storage_error(exc)
+    if known is None:
+        raise exc
+    if isinstance(known, CacheCorruptError):
+        cab.storage = str(known)
+    return cab.render(request, "error.html", 503, title="Кэш недоступен", text=str(known))
+
+
 def create_app(config: Config, *, clock: Callable[[], float] = time.monotonic) -> Any:
     """The cabinet's ASGI app for this configuration (sessions in memory: a restart signs everyone out)."""
     routes = [
@@ -775,7 +807,7 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.monotonic) -
         Route("/{key}", listing),
         Route("/{key}/{ident}", findings_of),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers={CacheError: _storage_failure, sqlite3.Error: _storage_failure})
     cabinet = Cabinet(config, Sessions(clock), Throttle(clock), _environment(config), Jobs(config))
     cabinet.jobs.after = cabinet.warm  # a check from the page: the new lists are built before they are asked for
     app.state.cabinet = cabinet
