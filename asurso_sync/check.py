@@ -36,6 +36,7 @@ from cache.reads import first_observed_day, school_year_start
 from cache.reads import names as names_of
 from rules.catalogue import Selection, all_rules, load_catalogue, unknown_tokens
 from rules.engine import CheckResult, Override, run_rules
+from rules.registry import param_problem
 
 FAMILY_TITLES = {
     "TML": "Сроки",
@@ -264,10 +265,10 @@ def _check_filters(opt: CheckOptions, names: dict[str, dict[int, str]]) -> None:
 
 
 def check_params(params: dict[str, dict[str, Any]]) -> None:
-    """--param values against the rule's declared parameters and their types."""
+    """--param values against the rule's declared parameters and their types (``rules.registry.param_problem``,
+    the same test the configuration's rule tables pass at load)."""
     catalogue = load_catalogue()
     by_name = {r.name: r for r in catalogue.values()}
-    kinds = {int: "целое число", float: "число", str: "строка", bool: "true или false", list: "список", dict: "таблица"}
     for key, values in params.items():
         rule = catalogue.get(key) or by_name.get(key)
         if rule is None:
@@ -278,16 +279,9 @@ def check_params(params: dict[str, dict[str, Any]]) -> None:
                     f"--param {key}.{name}: у правила {rule.code} нет параметра «{name}»; есть: "
                     f"{', '.join(sorted(rule.params)) or 'никаких'}"
                 )
-            default = rule.params[name]
-            want = type(default)
-            ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-            if want is float and isinstance(value, int) and not isinstance(value, bool):
-                ok = True
-            if not ok:
-                raise CheckUsageError(
-                    f"--param {key}.{name}={value}: нужно {kinds.get(want, want.__name__)} "
-                    f"(по умолчанию {json.dumps(default, ensure_ascii=False)})"
-                )
+            problem = param_problem(name, rule.params[name], value)
+            if problem:
+                raise CheckUsageError(f"--param {key}.{name}={value}: {problem}")
 
 
 def _filter(items: list[dict[str, Any]], opt: CheckOptions, names: dict[str, dict[int, str]]) -> list[dict[str, Any]]:

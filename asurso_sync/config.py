@@ -83,9 +83,24 @@ CommandList = Annotated[list[str] | None, AfterValidator(_check_command)]
 EnvName = Annotated[str | None, AfterValidator(_check_env_name)]
 
 
+# ids (school, person) are stored in the cache as SQLite INTEGERs: a larger number is a typo, refused at load
+# (it would fail later, deep in a sync or a check)
+MAX_SERVER_ID = 2**63 - 1
+
+
+def _check_ids(v: list[int | str]) -> list[int | str]:
+    for x in v:
+        if isinstance(x, int) and not 0 < x <= MAX_SERVER_ID:
+            raise ValueError(f"номер {x} вне допустимого диапазона 1…{MAX_SERVER_ID}")
+    return v
+
+
+IdList = Annotated[list[int | str], AfterValidator(_check_ids)]
+
+
 class SchoolConfig(_Section):
     name: str = "Школа"
-    scid: int | None = Field(default=None, gt=0)
+    scid: int | None = Field(default=None, gt=0, le=MAX_SERVER_ID)
     timezone: str = "Europe/Samara"
     work_program_approved: date | None = None
     regulation: str = "Положение об электронном журнале"
@@ -180,7 +195,7 @@ class RuleOverrideConfig(_Section):
     grade: list[int] = Field(default_factory=list)
     classes: list[str] = Field(default_factory=list)
     subjects: list[str] = Field(default_factory=list)
-    teachers: list[int | str] = Field(default_factory=list)
+    teachers: IdList = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
     ignore: bool = False
 
@@ -207,8 +222,8 @@ class RulesConfig(_Section):
     check_from: date | None = None
     # rules that are not the Положение's (the school's own, federal recommendations) whose findings go to teachers
     to_teachers: list[str] = Field(default_factory=list)
-    family_education: list[int | str] = Field(default_factory=list)
-    part_time_education: list[int | str] = Field(default_factory=list)  # очно-заочная форма (R15)
+    family_education: IdList = Field(default_factory=list)
+    part_time_education: IdList = Field(default_factory=list)  # очно-заочная форма (R15)
     freshness_hours: float = Field(default=26, gt=0, le=24 * 30)
     # shadow start: lists are built and shown, but a rule's findings reach teachers only after the deputy has
     # released it in the cabinet (README «Кабинет завуча»); «init» writes true for a new installation
@@ -447,6 +462,7 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
     except ValidationError as exc:
         raise ConfigError(_format_errors(str(path), exc, env_origin)) from None
 
+    _check_rule_params(config, text, str(path))
     base = path.resolve().parent
     config.source = path
     raw_cache = str(data.get("cache", {}).get("path", "cache.db")) if isinstance(data.get("cache"), dict) else ""
@@ -474,6 +490,56 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] | None =
                 f"Ошибка в конфигурации {path}:\n  ключ [asurso] ca_bundle: файл {config.asurso.ca_bundle} не найден"
             )
     return config
+
+
+def _line_of(text: str, table: str, key: str, nth: int = 0) -> int | None:
+    """The line of ``key`` in the ``nth`` table ``[table]`` (or ``[[table]]``) of a TOML text, for an error."""
+    header = re.compile(r"^\s*\[\[?\s*" + re.escape(table).replace(r"\.", r"\s*\.\s*") + r"\s*\]\]?\s*(#.*)?$")
+    seen, inside = -1, False
+    for number, line in enumerate(text.splitlines(), 1):
+        if header.match(line):
+            seen += 1
+            inside = seen == nth
+        elif line.lstrip().startswith("["):
+            inside = False
+        elif inside and re.match(r"^\s*" + re.escape(key) + r"\s*=", line):
+            return number
+    return None
+
+
+def _check_rule_params(config: Config, text: str, where: str) -> None:
+    """Every rule table's and override's parameters against the rule's declared ones (name and type), at load:
+    a wrong value is exit 2 naming the key and the line, not a failure in the middle of a check."""
+    extra = config.rules.model_extra or {}
+    if not extra and not config.rules.override:
+        return
+    from rules.catalogue import load_catalogue
+    from rules.registry import param_problem
+
+    catalogue = load_catalogue()
+    by_name = {r.name: r for r in catalogue.values()}
+    places: list[tuple[str, dict[str, Any], str, int]] = [
+        (key, value, f"rules.{key}", 0) for key, value in extra.items() if isinstance(value, dict)
+    ]
+    places += [(o.rule, o.params, "rules.override", n) for n, o in enumerate(config.rules.override)]
+    for key, params, table, nth in places:
+        rule = catalogue.get(key) or by_name.get(key)
+        if rule is None:
+            continue  # an unknown rule is reported by check with the others (a preview list may name it)
+        for name, value in params.items():
+            if name not in rule.params:
+                problem = (
+                    f"у правила {rule.code} нет параметра «{name}»; есть: {', '.join(sorted(rule.params)) or 'никаких'}"
+                )
+            else:
+                problem = param_problem(name, rule.params[name], value) or ""
+            if problem:
+                line = _line_of(text, table, name if table != "rules.override" else "params", nth)
+                at = f" (строка {line})" if line else ""
+                label = (
+                    f"[{table}] {name}" if table != "rules.override" else f"[[rules.override]] №{nth + 1} params.{name}"
+                )
+                raise ConfigError(f"Ошибка в конфигурации {where}:\n  ключ {label}{at}: {problem} (указано: {value!r})")
 
 
 # tomllib's messages (English) and what they mean in Russian

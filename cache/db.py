@@ -249,7 +249,8 @@ def read_only_message(path: Path) -> str:
     return (
         f"Нет прав на запись в кэш {path}: его владелец — пользователь «{owner}», команда запущена от "
         f"«{_current_user()}». Запустите её от владельца: sudo -u {owner} asurso-sync … "
-        "Без права записи работают только status, check (результаты не сохраняются) и remarks build."
+        "Без права записи работают только status, check (результаты не сохраняются), remarks build и "
+        "remarks send --dry-run."
     )
 
 

@@ -148,10 +148,10 @@ def test_password_env_must_be_a_name_not_a_password(config_file: Path) -> None:
 
 def test_rules_tables_by_code_or_name(config_file: Path) -> None:
     with config_file.open("a", encoding="utf-8") as fh:
-        fh.write('\n[rules.TML001]\ndeadline = "15:00"\n\n[rules.lesson-topic-late]\ngrace = 5\n')
+        fh.write('\n[rules.TML001]\ndeadline = "15:00"\n\n[rules.lesson-topic-late]\ngrace_minutes = 5\n')
     cfg = load_config(config_file)
     assert cfg.rules.params("TML001") == {"deadline": "15:00"}
-    assert cfg.rules.params("lesson-topic-late") == {"grace": 5}
+    assert cfg.rules.params("lesson-topic-late") == {"grace_minutes": 5}
     edit_config(config_file, "warnings_to_teachers = false", "warnings_to_teacher = false")
     with pytest.raises(ConfigError, match=r"\[rules\] warnings_to_teacher"):
         load_config(config_file)
@@ -238,3 +238,49 @@ def test_a_cache_path_that_is_a_folder_is_refused(tmp_path: Path, value: str) ->
     with pytest.raises(ConfigError, match=r"\[cache\] path: нужен путь к файлу кэша"):
         load_config(path, environ={"ASURSO_PASSWORD": "x"})
     assert (tmp_path / "папка").stat().st_mode & 0o777 != 0o600
+
+
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ('[rules.DEN001]\nquarter = "x"', "[rules.DEN001] quarter (строка {line}): нужна таблица"),
+        ('[rules.DEN001]\nquarter = { 1 = "три" }', "[rules.DEN001] quarter (строка {line}): нужна таблица «число"),
+        ('[rules.DEN001]\nlate_joiners = "sometimes"', "допустимые значения: auto, pro_rata, skip"),
+        ('[rules.TML001]\ndeadline = "25:00"', "[rules.TML001] deadline (строка {line}): нужно время ЧЧ:ММ"),
+        (
+            "[rules.lesson-topic-late]\ngrace = 5",
+            "у правила TML001 нет параметра «grace»; есть: deadline, grace_minutes",
+        ),
+        ("[rules.TML006]\ndays = -1", "[rules.TML006] days (строка {line}): значение должно быть не меньше 0"),
+        ('[rules.ATT001]\nallowed = ["УП", 5]', "элементы списка — строки в кавычках; не подходит: 5"),
+    ],
+)
+def test_rule_parameters_are_typed_at_load(config_file: Path, table: str, needle: str) -> None:
+    """The defect: `[rules.DEN001] quarter = "x"` passed `status` and `sync`, and `check` then exited 4."""
+    text = config_file.read_text(encoding="utf-8")
+    line = len(text.splitlines()) + 3
+    config_file.write_text(text + "\n" + table + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(config_file)
+    assert needle.format(line=line) in str(exc.value), str(exc.value)
+
+
+def test_override_parameters_are_typed_too(config_file: Path) -> None:
+    with config_file.open("a", encoding="utf-8") as fh:
+        fh.write('\n[[rules.override]]\nrule = "DEN001"\ngrade = [5]\nparams = { quarter = { 1 = "a" } }\n')
+    with pytest.raises(ConfigError, match=r"\[\[rules.override\]\] №1 params.quarter \(строка \d+\)"):
+        load_config(config_file)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("scid = 1", "scid = 99999999999999999999999", "[school] scid: значение должно быть не больше"),
+        ("family_education = []", "family_education = [99999999999999999999999]", "вне допустимого диапазона"),
+    ],
+)
+def test_ids_are_range_checked(config_file: Path, old: str, new: str, needle: str) -> None:
+    edit_config(config_file, old, new)
+    with pytest.raises(ConfigError) as exc:
+        load_config(config_file)
+    assert needle in str(exc.value)
