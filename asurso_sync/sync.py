@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -760,6 +761,23 @@ class SyncLocked(AppError):
         )
 
 
+def lock_cache(path: Path) -> Any:
+    """Take the cache's lock file (``cache.db.lock``) without waiting, or raise :class:`SyncLocked`: one sync (or
+    restore) at a time. The caller releases it. The folder is made 0700 first (filelock would make it 0755)."""
+    from filelock import FileLock, Timeout
+
+    from cache import ensure_private_dir
+
+    ensure_private_dir(Path(path).parent)
+    lock_path = f"{path}.lock"
+    lock = FileLock(lock_path, timeout=0, mode=0o600)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SyncLocked(lock_path) from None
+    return lock
+
+
 async def sync_once(
     config: Any,
     options: SyncOptions,
@@ -775,21 +793,13 @@ async def sync_once(
     """Lock the cache, log in, run one sync, log out. ``config`` is an ``asurso_sync.config.Config``; ``sleep``
     replaces the client's real waiting (tests, the simulated demo); ``backend`` the configured mail backend (for
     the one letter about a Госуслуги login to redo)."""
-    from filelock import FileLock, Timeout
-
     from asurso_sync.connect import make_client
-    from cache import check_writable, ensure_private_dir, open_cache
+    from cache import check_writable, open_cache
 
     check_writable(config.cache.path)
     # the password and the session before any file is made: a run that cannot log in leaves nothing behind
     client = make_client(config, session_file=session_file, record_dir=record_dir, transport=transport, sleep=sleep)
-    ensure_private_dir(config.cache.path.parent)  # 0700, before the lock file (filelock would make it 0755)
-    lock_path = f"{config.cache.path}.lock"
-    lock = FileLock(lock_path, timeout=0, mode=0o600)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise SyncLocked(lock_path) from None
+    lock = lock_cache(config.cache.path)
     try:
         db = open_cache(config.cache.path)
         try:

@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from filelock import FileLock, Timeout
 from rich.markup import escape
 
 from asurso_sync.cli.common import STATE, err, local_time, out
-from asurso_sync.sync import SyncLocked
+from asurso_sync.sync import lock_cache
 from cache import audit, backup, backups, check_writable, open_cache, quick_check, restore
 from cache.backup import backup_dir
 
@@ -51,12 +50,7 @@ def restore_command(
             out.print(f"{escape(str(b.path))}  {when}  {mark}", highlight=False)
         return
     check_writable(cache)
-    lock_path = f"{cache}.lock"
-    lock = FileLock(lock_path, timeout=0, mode=0o600)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise SyncLocked(lock_path) from None
+    lock = lock_cache(cache)  # no sync starts meanwhile
     try:
         done = restore(cache, folder=folder)
     finally:
