@@ -23,6 +23,7 @@ from adapters.emulator.faults import parse_faults
 from adapters.emulator.server import Emulator, EmulatorSettings
 from asurso_sync import exitcodes
 from asurso_sync.errors import exit_code_for
+from asurso_sync.web.jobs import Jobs
 from cache import open_cache, rows, save_rows, unit
 from cache.db import CacheBusyError, write_transaction
 from tests.emu import serve
@@ -147,14 +148,19 @@ def test_check_processes_beside_a_full_load_both_succeed(tmp_path: Path) -> None
             units = len(rows(db, 'SELECT * FROM "observation"'))
         proc = sync_all_process(tmp_path, base, capture=True)
         wait_until_observed(config.cache.path, units + 5, proc)
+        cabinet = Jobs(config).start("check")  # the cabinet's «Запуск» → «Проверить журнал», in this process
+        assert cabinet is not None
         checks = []
         while proc.poll() is None or not checks:
             checks.append(_check(tmp_path, base))
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
+        while cabinet.state == "running":
+            time.sleep(0.1)
+    assert cabinet.state == "ok", cabinet.message
     assert len(checks) >= 2
     for done in checks:
         assert done.returncode in (exitcodes.OK, exitcodes.ATTENTION, exitcodes.VIOLATIONS), done.stderr
     with closing(open_cache(config.cache.path)) as db:
         assert rows(db, 'SELECT "status" FROM "sync_run" ORDER BY "id"')[-1]["status"] == "ok"
-        assert len(rows(db, 'SELECT * FROM "check_run"')) == len(checks)
+        assert len(rows(db, 'SELECT * FROM "check_run"')) == len(checks) + 1
