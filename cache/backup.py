@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cache.db import BUSY_TIMEOUT, CacheError, restore_hint
+from cache.db import CacheError, connect_reader, restore_hint
 from cache.files import FILE_MODE, ensure_private_dir, private_umask
 
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<at>\d{8}T\d{6}Z)\.db$")
@@ -39,7 +39,7 @@ def quick_check(path: Path) -> Health:
     if path.stat().st_size == 0:
         return Health(False, "файл пуст (0 байт)")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+        conn = connect_reader(path)
     except sqlite3.Error as exc:
         return Health(False, str(exc))
     try:
@@ -101,12 +101,12 @@ def backup(cache: Path, *, keep: int, folder: Path | None = None, now: datetime 
     moment = (now or datetime.now(UTC)).astimezone(UTC)
     target = folder / f"{cache.stem}-{moment.strftime(_STAMP)}.db"
     tmp = folder / f".{target.name}.tmp-{os.getpid()}"
-    source = sqlite3.connect(f"{cache.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+    source = connect_reader(cache)
     try:
         with private_umask():
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             os.close(fd)
-            copy = sqlite3.connect(str(tmp))
+            copy = sqlite3.connect(str(tmp))  # the new copy, not the cache
             try:
                 source.backup(copy)
                 copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
