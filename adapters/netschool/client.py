@@ -58,6 +58,7 @@ from adapters.netschool.errors import (
 from adapters.netschool.esia import DEFAULT_PORTAL, EsiaMethod, EsiaPortal, preferred_user, user_label
 from adapters.netschool.models import Context, LoginResponse, parse
 from adapters.oserrors import chain, os_error_text
+from adapters.redaction import MASK, redact_data, redact_request, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,6 @@ READ_POSTS = frozenset(
 RS = "\x1e"  # SignalR JSON protocol record separator
 Sleep = Callable[[float], Awaitable[None]]  # how the client waits (back-offs, pacing); tests pass one that does not
 STAFF_ROLE_WORDS = ("завуч", "администратор", "директор", "учитель", "сотрудник", "педагог")
-_SECRET_KEYS = re.compile(
-    r"(?i)^(at|pw2?|salt|accesstoken|refresh_?token|secureactivetoken|esrnsec|nssessionid|loginstate|signed_token)$"
-)
 _REDIRECTS = (301, 302, 303, 307, 308)
 _PARSED = "asurso_sync.json"  # where the policy keeps an answer's parsed JSON (httpx.Response.extensions)
 Method = str  # how the client is signed in: "password", "esia" (Госуслуги, renewed by refresh token), "session"
@@ -217,14 +215,6 @@ def _version_tuple(version: str | None) -> tuple[int, ...]:
     if not version:
         return ()
     return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: ("***" if _SECRET_KEYS.match(str(k)) else _redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 class NetSchoolClient:
@@ -1018,7 +1008,11 @@ class NetSchoolClient:
         directory = self.settings.record_dir
         assert directory is not None
         self._record_seq += 1
-        slug = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")[:80]
+        # every secret masked (adapters/redaction.py): the session's at and the other sessions' (atlist), the
+        # Госуслуги code, state and loginState in a path or a Location, tokens, password hashes
+        known = [v for v in (self.http.headers.get("at"), self._refresh_token, self.settings.password) if v]
+        path = redact_text(path, known)
+        slug = re.sub(r"[^a-z0-9]+", "_", path.lower().replace(MASK, "")).strip("_")[:80]
         target = directory / f"{self._record_seq:05d}-{method}-{slug}.json"
         try:
             body: Any = resp.json()
@@ -1028,14 +1022,16 @@ class NetSchoolClient:
             "request": {
                 "method": method,
                 "path": path,
-                "params": _redact(dict(kw.get("params") or {})),
-                "form": _redact(dict(kw.get("data") or {})),
-                "json": _redact(kw.get("json")),
+                "params": redact_request(dict(kw.get("params") or {}), known),
+                "form": redact_request(dict(kw.get("data") or {}), known),
+                "json": redact_data(kw.get("json"), known),
             },
             "response": {
                 "status": resp.status_code,
-                "headers": {k: v for k, v in resp.headers.items() if k.lower() not in ("set-cookie", "at")},
-                "body": _redact(body),
+                "headers": {
+                    k: redact_text(v, known) for k, v in resp.headers.items() if k.lower() not in ("set-cookie", "at")
+                },
+                "body": redact_data(body, known),
             },
         }
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
