@@ -163,7 +163,14 @@ def test_push_is_confirmed_in_the_app(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_push_rejected_is_a_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with school(tmp_path, monkeypatch, mfa="push", second_school=False) as (emu, cfg):
         monkeypatch.setattr("adapters.netschool.esia.POLL_SECONDS", 0.05)
-        threading.Thread(target=lambda: [time.sleep(0.3), emu.esia.approve_push(False)], daemon=True).start()
+
+        def owner() -> None:  # the deputy taps «Отклонить» when the request arrives (not at a fixed time: under
+            # load the login may reach the push later, and a refusal sent before it answers nothing)
+            deadline = time.monotonic() + 30
+            while not emu.esia.approve_push(False) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        threading.Thread(target=owner, daemon=True).start()
         result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
         assert result.exit_code == exitcodes.AUTH, result.output
         assert "Вход отклонён в приложении «Госуслуги»" in result.output
