@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-# Anything that looks like a credential in a log line: form fields and headers of the login flow.
-_SECRET_PATTERNS = [
-    re.compile(
-        r"(?i)\b(pw2?|password|passwd|at|salt|esrnsec|nssessionid|accesstoken|refresh_?token|signed_token|esia_session)"
-        r"=([^&\s;,]+)"
-    ),
-    re.compile(
-        r'(?i)"(pw2?|password|at|salt|accessToken|refresh_?token|secureActiveToken|signed_token|esia_session)"'
-        r'\s*:\s*"([^"]*)"'
-    ),
-    re.compile(r"(?i)\b(at|authorization|cookie|set-cookie)\s*:\s*([^\r\n]+)"),
-]
+from adapters.redaction import redact_text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
-    for pat in _SECRET_PATTERNS:
-        text = pat.sub(lambda m: m.group(0).replace(m.group(2), "***") if m.group(2) else m.group(0), text)
-    return text
+    """A log line with known secrets and credential-looking values masked (the rules: adapters/redaction.py,
+    shared with the client's recordings)."""
+    return redact_text(text, secrets)
 
 
 class RedactingFilter(logging.Filter):

@@ -19,9 +19,11 @@ Modes (``SyncOptions.mode``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -140,7 +142,24 @@ class _DryRun(Exception):
     pass
 
 
+INTERRUPTED = "прервана (Ctrl+C или остановка службы)"
 Progress = Callable[[str, int], None]  # (description, units completed so far)
+Unit = Callable[[], Awaitable[None]]  # a unit of work, not yet started: its coroutine is made when it runs
+
+
+@contextlib.asynccontextmanager
+async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
+    """An ``asyncio.TaskGroup`` whose failure is the first error itself, not an ``ExceptionGroup`` (the callers and
+    ``cli.common.guarded`` classify errors by type). As with any TaskGroup, the first error (or a cancellation:
+    Ctrl+C, SIGTERM) cancels the other tasks and waits for them: nothing is left running, nothing un-awaited."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except BaseExceptionGroup as failed:
+        first: BaseException = failed
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 def _ts(t: datetime | None) -> str:
@@ -202,7 +221,7 @@ class Sync:
             self.report.status, self.report.error = "failed", str(exc)
         except BaseException as exc:
             if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):  # Ctrl+C, or SIGTERM (cli.main)
-                self.report.status, self.report.error = "interrupted", "прервана (Ctrl+C или остановка службы)"
+                self.report.status, self.report.error = "interrupted", INTERRUPTED
             else:
                 self.report.status, self.report.error = "failed", f"{type(exc).__name__}: {exc}"
             self._collect_stats()
@@ -247,7 +266,7 @@ class Sync:
         classes = [class_id for class_id, _grade in live_classes]
         if self.opt.mode != "snapshot":
             self._total(len(classes))
-            await self._gather(self._students(c, run_id) for c in classes)
+            await self._gather(functools.partial(self._students, c, run_id) for c in classes)
         terms = {t.id: t for t in await self._class_terms(classes)}
         class_terms = self._class_term_map
         groups = reads.live_groups(self.db)
@@ -272,12 +291,15 @@ class Sync:
         # observation also decides yesterday's «ОТ» (ATT002) and written work given a week ago (TML005, day 7).
         self._total(len(jobs))
         self._plan_total(run_id, 1 + len(classes) + len(jobs))  # the directory, the classes' lists, the journals
-        await self._gather(self._journal(sg, where, term_id, year_id, schedule, run_id) for sg, where, term_id in jobs)
+        await self._gather(
+            functools.partial(self._journal, sg, where, term_id, year_id, schedule, run_id)
+            for sg, where, term_id in jobs
+        )
 
         lessons = self._topic_lessons(today, run_id, [j[0] for j in jobs])
         self._total(len(lessons))
         self._plan_total(run_id, len(lessons))
-        await self._gather(self._topic(cm, sg, term, day, run_id) for cm, sg, term, day in lessons)
+        await self._gather(functools.partial(self._topic, cm, sg, term, day, run_id) for cm, sg, term, day in lessons)
 
         if self.opt.mode != "snapshot":
             if self.opt.mode == "all":
@@ -286,12 +308,12 @@ class Sync:
                 plan_groups = reads.groups_without_plan(self.db)
             self._total(len(plan_groups))
             self._plan_total(run_id, len(plan_groups))
-            await self._gather(self._plan(sg, run_id) for sg in plan_groups)
+            await self._gather(functools.partial(self._plan, sg, run_id) for sg in plan_groups)
 
         if self.opt.mode != "snapshot" and (self.opt.access_log or "off") != "off":
             year_start = min((t.startDate for t in terms.values()), default=today)
             self._total(len(classes))
-            await self._gather(self._access_log(c, today, year_start, run_id) for c in classes)
+            await self._gather(functools.partial(self._access_log, c, today, year_start, run_id) for c in classes)
 
     def _term_selected(self, t: Term, today: date) -> bool:
         """Which terms' journals to read. Around a term's end the neighbours matter too: homework given at the
@@ -310,17 +332,18 @@ class Sync:
             return True
         return today - t.endDate <= tail
 
-    async def _gather(self, coros: Any) -> None:
-        """Run a stage's units concurrently, then give the units that failed one more try."""
+    async def _gather(self, units: Iterable[Unit]) -> None:
+        """Run a stage's units concurrently (at most ``_parallel`` at once), then give the units that failed one
+        more try. Every unit becomes a task at once, and its coroutine is created only when the task gets a slot:
+        a stage stopped by Ctrl+C, SIGTERM or a fatal error at any moment leaves no coroutine un-awaited."""
 
-        async def bounded(coro: Coroutine[Any, Any, None]) -> None:
-            try:
-                async with self._parallel:
-                    await coro
-            finally:
-                coro.close()  # a unit that never started (Ctrl+C, a fatal error): no «never awaited» warning
+        async def bounded(make: Unit) -> None:
+            async with self._parallel:
+                await make()
 
-        await asyncio.gather(*(bounded(c) for c in coros))
+        async with task_group() as group:
+            for make in units:
+                group.create_task(bounded(make))
         again, self._second_pass = self._second_pass, []
         for label, work in again:
             await self._safely(label, work, last_try=True)
@@ -427,7 +450,7 @@ class Sync:
     # --- units ------------------------------------------------------------------------------------
 
     async def _directory(self, run_id: int) -> None:
-        await self._gather([self._directory_unit(run_id)])
+        await self._gather([functools.partial(self._directory_unit, run_id)])
         if self.report.units_failed or self.report.units_empty:
             raise NetSchoolError(
                 "не удалось прочитать справочники школы: "
@@ -437,19 +460,20 @@ class Sync:
     async def _directory_unit(self, run_id: int) -> None:
         async def work() -> None:
             c = self.client
-            year, terms, vacations, classes, subjects = await asyncio.gather(
-                api.fetch_current_year(c),
-                api.fetch_terms(c),
-                api.fetch_vacations(c),
-                api.fetch_classes(c),
-                api.fetch_subjects(c),
-            )
-            groups, times, types, reasons = await asyncio.gather(
-                self._class_groups(classes),
-                api.fetch_schedule_times(c),
-                api.fetch_assignment_types(c),
-                api.fetch_attendance_reasons(c),
-            )
+            async with task_group() as first:
+                year_t = first.create_task(api.fetch_current_year(c))
+                terms_t = first.create_task(api.fetch_terms(c))
+                vacations_t = first.create_task(api.fetch_vacations(c))
+                classes_t = first.create_task(api.fetch_classes(c))
+                subjects_t = first.create_task(api.fetch_subjects(c))
+            year, terms, vacations = year_t.result(), terms_t.result(), vacations_t.result()
+            classes, subjects = classes_t.result(), subjects_t.result()
+            async with task_group() as second:
+                groups_t = second.create_task(self._class_groups(classes))
+                times_t = second.create_task(api.fetch_schedule_times(c))
+                types_t = second.create_task(api.fetch_assignment_types(c))
+                reasons_t = second.create_task(api.fetch_attendance_reasons(c))
+            groups, times, types, reasons = groups_t.result(), times_t.result(), types_t.result(), reasons_t.result()
             settings = await api.fetch_school_settings(c, year.id)
             iup_groups, iup_grades = await self._iup_groups(classes)
             known = {g.id for g in groups}
@@ -479,8 +503,10 @@ class Sync:
         """The classes' subject groups, asked class by class (``subjectgroups?classId=``) as the journal page does
         (docs/server-api.md §3): a server may answer the bare call with nothing. Each group once."""
         found: dict[int, SubjectGroup] = {}
-        for items in await asyncio.gather(*(api.fetch_subject_groups(self.client, k.id) for k in classes)):
-            for g in items:
+        async with task_group() as group:
+            asked = [group.create_task(api.fetch_subject_groups(self.client, k.id)) for k in classes]
+        for task in asked:
+            for g in task.result():
                 found.setdefault(g.id, g)
         return list(found.values())
 
@@ -551,7 +577,7 @@ class Sync:
             for t in terms:
                 found[t.id] = t
 
-        await self._gather(one(c) for c in classes)
+        await self._gather(functools.partial(one, c) for c in classes)
         terms = list(found.values())
         span = (min(t.startDate for t in terms), max(t.endDate for t in terms)) if terms else None
         bounds = [(t.startDate, t.endDate) for t in terms]
@@ -597,11 +623,11 @@ class Sync:
             except NetSchoolError as exc:
                 log.warning("Расписание учителя %s (группы ИУП) не получено: %s", teacher_id, exc)
 
-        await self._gather(one(c) for c in classes)
+        await self._gather(functools.partial(one, c) for c in classes)
         iup_groups = set(reads.iup_group_grades(self.db))
         if iup_groups:
             teachers = reads.group_teachers(self.db, iup_groups)
-            await self._gather(iup(t, iup_groups) for t in sorted(teachers))
+            await self._gather(functools.partial(iup, t, iup_groups) for t in sorted(teachers))
         return schedule
 
     async def _journal(
@@ -811,6 +837,11 @@ async def sync_once(
                 async with client:
                     started = True
                     return await Sync(db, client, options, progress=progress, total=total).run()
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                if not started and not options.dry_run:  # stopped while logging in: the run is still on record
+                    run_id = start_run(db, KIND[options.mode])
+                    finish_run(db, run_id, "interrupted", errors=[INTERRUPTED])
+                raise
             except NetSchoolError as exc:
                 if not started:  # login refused or server unreachable: the run failed, and status/check must know
                     run_id = start_run(db, KIND[options.mode])

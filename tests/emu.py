@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -102,27 +103,29 @@ def tiny(**kw: Any) -> Emulator:
 def serve_command(args: list[str], port: int, probe: str) -> Iterator[str]:
     """``asurso-sync ARGS`` serving on ``port`` in its own process, as a user starts it; yields the base URL once
     ``probe`` answers, and stops it with Ctrl+C afterwards."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "asurso_sync", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}{probe}", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline, f"asurso-sync {' '.join(args)} did not start"
-                time.sleep(0.1)
-        yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
+    # stderr goes to a file: a pipe nobody reads fills up (64 KB) and blocks the server mid-test
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "asurso_sync", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"{base}{probe}", timeout=1)
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, log.seek(0) or log.read().decode()
+                    assert time.monotonic() < deadline, f"asurso-sync {' '.join(args)} did not start"
+                    time.sleep(0.1)
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(10)
 
 
 @contextmanager

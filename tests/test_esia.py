@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import stat
 import subprocess
 import threading
@@ -26,7 +27,9 @@ from typer.testing import CliRunner
 from adapters.emulator.esia import DEMO_LOGIN, DEMO_PASSWORD, DEMO_TOTP_SECRET, EsiaSettings, totp
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.mail.backends import MemoryBackend
+from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import EsiaLoginRequired, RenewalRefused
+from adapters.netschool.esia import EsiaMethod
 from asurso_sync import exitcodes
 from asurso_sync.cli import app
 from asurso_sync.config import Config, example_config_text, load_config
@@ -160,7 +163,14 @@ def test_push_is_confirmed_in_the_app(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_push_rejected_is_a_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with school(tmp_path, monkeypatch, mfa="push", second_school=False) as (emu, cfg):
         monkeypatch.setattr("adapters.netschool.esia.POLL_SECONDS", 0.05)
-        threading.Thread(target=lambda: [time.sleep(0.3), emu.esia.approve_push(False)], daemon=True).start()
+
+        def owner() -> None:  # the deputy taps «Отклонить» when the request arrives (not at a fixed time: under
+            # load the login may reach the push later, and a refusal sent before it answers nothing)
+            deadline = time.monotonic() + 30
+            while not emu.esia.approve_push(False) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        threading.Thread(target=owner, daemon=True).start()
         result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
         assert result.exit_code == exitcodes.AUTH, result.output
         assert "Вход отклонён в приложении «Госуслуги»" in result.output
@@ -458,3 +468,68 @@ def test_no_linked_school_user_is_one_clear_message(tmp_path: Path, monkeypatch:
         result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
         assert result.exit_code == exitcodes.AUTH
         assert "не привязан ни один пользователь АСУ РСО" in " ".join(result.output.split())
+
+
+# --- issue #31 (9): secrets in -vv logs and --record ---------------------------------------------------------------
+
+LEAKS = [  # a secret's name followed by anything but the mask
+    r"(?i)(?<![\w-])(code|state|loginstate|atlist|at|refresh_token|signed_token)=(?!\*\*\*)",
+    r'(?i)"(at|atlist|loginState|refreshToken|accessToken|secureActiveToken)"\s*:\s*"(?!\*\*\*)',
+    r"(?i)\(b'(at|set-cookie|cookie)', b'(?!\*\*\*)",
+    r'(?i)name="(atlist|at)" value="(?!\*\*\*)',
+]
+
+
+def leaks(text: str) -> list[str]:
+    return [m.group(0) for pattern in LEAKS for m in re.finditer(pattern, text)]
+
+
+def test_login_esia_minus_vv_shows_no_code_state_or_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``login-esia -vv`` logged the hops back from Госуслуги with their secrets: ``ac/finish?code=…``,
+    ``callback?code=…&state=…``, ``loginState=…``. The hops are still logged, their secrets masked."""
+    with school(tmp_path, monkeypatch, mfa="none", second_school=False) as (_emu, cfg):
+        result = CliRunner().invoke(
+            app, ["--config", str(cfg), "-vv", "login-esia"], input=LazyInput([DEMO_LOGIN, DEMO_PASSWORD])
+        )
+        assert result.exit_code == 0, result.output
+        text = result.output
+        assert "callback?code=***" in text and "loginState=***" in text  # the hops are there, masked
+        assert leaks(text) == []
+        token = stored_token(cfg)
+        assert token not in text
+
+
+def test_recordings_mask_every_session_token_code_and_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--record`` kept the other sessions' ``at`` (``requestData.atlist``, the SecurityWarning page's ATLIST) and
+    the Госуслуги hops' ``code``, ``state`` and ``loginState`` (in the recorded path, the file name and
+    ``Location``). Every one is masked now; the data stays readable."""
+    from asurso_sync.connect import client_settings
+    from asurso_sync.demo import DemoPrompter
+
+    with school(tmp_path, monkeypatch, mfa="none", second_school=False) as (emu, cfg):
+        config = config_of(cfg)
+        record = tmp_path / "rec"
+
+        def settings(rec: Path | None) -> Any:
+            method = EsiaMethod("password", DemoPrompter(emu), login=DEMO_LOGIN, password=DEMO_PASSWORD)
+            s = client_settings(config, esia=method)
+            s.record_dir, s.keepalive = rec, False
+            return s
+
+        async def two_sessions() -> tuple[str, str]:
+            # another session of the same person is open while the recorded one logs in
+            async with NetSchoolClient(settings(None)) as other, NetSchoolClient(settings(record)) as recorded:
+                assert recorded.info is not None and recorded.info.other_session
+                await recorded.get_json("/webapi/context")
+                assert other.info is not None
+                return other.info.at, recorded.info.at
+
+        other_at, own_at = asyncio.run(two_sessions())
+        files = sorted(record.iterdir())
+        texts = [f.read_text(encoding="utf-8") for f in files]
+        everything = "\n".join([*texts, *(f.name for f in files)])
+        assert other_at not in everything and own_at not in everything
+        assert leaks(everything) == []
+        assert any('"atlist": "***"' in t for t in texts) and any("callback?code=***&state=***" in t for t in texts)
+        assert any("loginState=***" in t for t in texts)
+        assert any('"schoolId"' in t for t in texts)  # the data itself is kept

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -423,3 +423,166 @@ def test_assignments_nested_in_lessons_are_read_and_marks_without_them_refused()
     nothing = {**body, "classMeeting": [{"id": 10, "date": "2026-12-01T00:00:00"}]}
     with pytest.raises(ParseError, match="нет ни одного задания"):
         parse(Journal, {"journals": [nothing]}, "grade/journal")
+
+
+# --- issue #31 (2): one retry and classification path for every request ------------------------------------------
+
+FAULTS = [
+    httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+    httpx.ReadError("[Errno 104] Connection reset by peer"),
+]
+
+
+def _flaky(ok: httpx.Response, retry_after: str = "3") -> list[object]:
+    """A reset, a 429 with Retry-After, then the answer."""
+    return [*FAULTS, httpx.Response(429, headers={"Retry-After": retry_after}), ok]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["journal", "directory", "report queue", "ASP page", "report file", "probe", "logindata", "getdata", "SW ack"],
+)
+async def test_every_path_kind_retries_resets_and_429(api: respx.MockRouter, kind: str) -> None:
+    """Journal, directory, the reports hub's HTTP calls and the ASP pages, the access-report probe, the public
+    calls before login and the SecurityWarning acknowledgement all pass the same policy: resets and 429 are retried
+    (Retry-After honoured), never an unhandled exception."""
+    sleeps = Sleeps()
+    html = httpx.Response(200, html="<html><table class='table-print'></table></html>")
+    ok = httpx.Response(200, json=[])
+    call: Callable[[NetSchoolClient], Awaitable[object]] | None = None
+    if kind == "journal":
+        route, call = api.get("/webapi/grade/journal"), lambda c: c.get_json("/webapi/grade/journal")
+    elif kind == "directory":
+        route, call = api.get("/webapi/classes"), lambda c: c.get_json("/webapi/classes")
+    elif kind == "report queue":
+        path = "/webapi/reports/journalaccess/queue"
+        route, call = api.post(path), lambda c: c.post_read_json(path, {})
+    elif kind == "ASP page":
+        page = "/asp/Reports/JournalAccess.asp"
+        route, ok = api.post(page), html
+        call = lambda c: c.post_read_form_html(page, {"RPTID": "JournalAccess"})  # noqa: E731
+    elif kind == "report file":
+        route, ok, call = api.get("/webapi/files/7"), html, lambda c: c.get_html("/webapi/files/7")
+    elif kind == "probe":
+        route, call = api.get("/webapi/earlyaccess"), lambda c: c.probe("/webapi/earlyaccess")
+    elif kind == "logindata":
+        route = api.get("/webapi/logindata")
+        ok = httpx.Response(200, json={"productName": "Сетевой Город. Образование", "schoolLogin": True})
+    elif kind == "getdata":
+        route = api.post("/webapi/auth/getdata")
+        ok = httpx.Response(200, json={"lt": "878792729", "ver": "679337794", "salt": "9369808045"})
+    else:
+        route, ok = api.post("/asp/SecurityWarning.asp"), html
+        api["login"].respond(json=login_body("/asp/SecurityWarning.asp", requestData={"warnType": "1"}))
+    route.side_effect = _flaky(ok)
+    async with NetSchoolClient(settings(max_attempts=5), sleep=sleeps) as client:
+        if call is not None:
+            await call(client)
+        assert client.stats.retries == 3
+    assert route.call_count == 4
+    assert 3 in sleeps  # the server's Retry-After
+
+
+async def test_the_access_report_probe_never_raises_a_transient_error(api: respx.MockRouter) -> None:
+    """The probe before the hub used to let the client's internal «_Transient» escape (exit 4 under
+    ``--faults reset=0.1``): a probe that keeps failing now says «no answer» (None)."""
+    api.get("/webapi/earlyaccess").mock(side_effect=httpx.RemoteProtocolError("reset"))
+    async with NetSchoolClient(settings(max_attempts=3), sleep=Sleeps()) as client:
+        assert await client.probe("/webapi/earlyaccess") is None
+
+
+async def test_retry_after_is_bounded(api: respx.MockRouter) -> None:
+    api.get("/webapi/terms").side_effect = [
+        httpx.Response(429, headers={"Retry-After": "86400"}),
+        httpx.Response(200, json=[]),
+    ]
+    sleeps = Sleeps()
+    async with NetSchoolClient(settings(retry_after_max=9.0), sleep=sleeps) as client:
+        await client.get_json("/webapi/terms")
+    assert sleeps == [9.0]
+
+
+async def test_a_truncated_json_body_is_retried(api: respx.MockRouter) -> None:
+    """A body cut off mid-way that the transport did not notice (no Content-Length) is a passing fault, retried —
+    not «ответ не в формате JSON» for the whole unit."""
+    cut = httpx.Response(200, content=b'{"journals":[{"id":1', headers={"content-type": "application/json"})
+    route = api.get("/webapi/grade/journal")
+    route.side_effect = [cut, httpx.Response(200, json={"journals": []})]
+    async with NetSchoolClient(settings(), sleep=Sleeps()) as client:
+        assert await client.get_json("/webapi/grade/journal") == {"journals": []}
+        assert client.stats.retries == 1
+    route.side_effect = None
+    route.respond(200, content=b'{"journals":[', headers={"content-type": "application/json"})
+    async with NetSchoolClient(settings(max_attempts=2), sleep=Sleeps()) as client:
+        with pytest.raises(ServerUnavailable, match="не целиком"):
+            await client.get_json("/webapi/grade/journal")
+
+
+@pytest.mark.parametrize("fault", [httpx.RemoteProtocolError("reset"), httpx.Response(503), httpx.Response(429)])
+async def test_a_login_post_is_classified_never_retried(api: respx.MockRouter, fault: object) -> None:
+    """The password login is not repeated (the server counts attempts), but a reset or a 5xx/429 on it is the
+    server's trouble (exit 6), not an unhandled error and not «wrong password»."""
+    from asurso_sync import exitcodes
+    from asurso_sync.errors import exit_code_for
+
+    api["login"].side_effect = [fault]
+    with pytest.raises(ServerUnavailable) as caught:
+        async with NetSchoolClient(settings(), sleep=Sleeps()):
+            pass
+    assert api["login"].call_count == 1
+    assert exit_code_for(caught.value) == exitcodes.TEMPFAIL
+
+
+async def test_logout_reset_is_not_an_error(api: respx.MockRouter) -> None:
+    api["logout"].mock(side_effect=httpx.ReadError("reset"))
+    async with NetSchoolClient(settings(), sleep=Sleeps()):
+        pass
+    assert api["logout"].call_count == 1  # best effort, once
+
+
+async def test_the_esia_portal_passes_the_same_policy() -> None:
+    """The Госуслуги portal's requests: a GET hop is retried after a reset and a 429; a POST (a password, a code)
+    is never repeated, and a reset on it is «Госуслуги недоступны», not an unhandled error."""
+    from adapters.netschool.errors import EsiaUnavailable
+
+    portal = "https://esia.test"
+    with respx.mock(assert_all_called=False) as router:
+        hop = router.get(f"{portal}/aas/oauth2/ac")
+        hop.side_effect = _flaky(httpx.Response(200, json={}), retry_after="2")
+        post = router.post(f"{portal}/aas/oauth2/api/login").mock(side_effect=httpx.RemoteProtocolError("reset"))
+        sleeps = Sleeps()
+        client = NetSchoolClient(settings(), sleep=sleeps)
+        async with httpx.AsyncClient() as http:
+            assert (await client._portal(http, "GET", f"{portal}/aas/oauth2/ac")).status_code == 200
+            with pytest.raises(EsiaUnavailable, match=r"esia\.test"):
+                await client._portal(http, "POST", f"{portal}/aas/oauth2/api/login", json={"login": "x"})
+        assert hop.call_count == 4 and 2 in sleeps
+        assert post.call_count == 1
+
+
+def test_nothing_but_the_policy_sends_a_request() -> None:
+    """The side paths are gone: in the client, only ``_retrying`` calls the gate ``_raw`` and only the policy's
+    senders touch an ``httpx`` client (``_raw``, ``_portal``; the hub's WebSocket and the QR event stream are not
+    request/answer calls and classify their own failures)."""
+    import ast
+    import inspect
+
+    import adapters.netschool.client as module
+    import adapters.netschool.esia as esia
+
+    tree = ast.parse(inspect.getsource(module))
+    callers: dict[str, set[str]] = {}
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.AsyncFunctionDef | ast.FunctionDef):
+            for node in ast.walk(fn):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr in ("_raw", "request", "get", "post", "stream")
+                    and isinstance(node.value, ast.Attribute | ast.Name)
+                ):
+                    base = ast.unparse(node.value)
+                    if node.attr == "_raw" or base in ("self.http", "portal", "http", "self._http"):
+                        callers.setdefault(f"{base}.{node.attr}", set()).add(fn.name)
+    assert callers == {"self._raw": {"_retrying"}, "self.http.request": {"_raw"}, "portal.request": {"_portal", "send"}}
+    esia_source = inspect.getsource(esia.EsiaPortal._call)
+    assert "self.http." not in esia_source and "self._send(" in esia_source

@@ -416,3 +416,190 @@ def test_directory_calls_send_what_the_journal_page_sends(tmp_path: Path) -> Non
     broken = asyncio.run(sync_once(config, SyncOptions(mode="incremental"), transport=refused, sleep=no_wait))
     assert broken.status == "failed" and "не получены учебные периоды класса" in (broken.error or "")
     assert "Traceback" not in (broken.error or "") and "(terms/search)" in (broken.error or "")
+
+
+@pytest.mark.slow  # two emulator processes and two sync processes over loopback
+def test_resets_and_429_over_http_give_the_same_mirror_as_a_clean_run(tmp_path: Path) -> None:
+    """Issue #31 (2): ``emulator serve --faults reset=0.1,429=0.1`` used to end ``sync`` with exit 4
+    («_Transient: соединение разорвано», from the access-report probe). Every request now passes the one retry
+    policy: the sync exits 0 and mirrors exactly what a fault-free run mirrors."""
+    from tests.emu import serve_process
+
+    dumps = []
+    for name, faults in (("clean", "none"), ("faulty", "reset=0.1,429=0.1")):
+        folder = tmp_path / name
+        folder.mkdir()
+        args = ("--size", "tiny", "--clock", START.isoformat(), "--faults", faults)
+        with serve_process(*args) as base:
+            config = make_config(folder, base_url=base)
+            proc = sync_all_process(folder, base, capture=True)
+            out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, (out + err).decode()
+            assert b"RuntimeWarning" not in err and b"Traceback" not in err
+        db = open_cache(config.cache.path)
+        counts = json.loads(rows(db, 'SELECT "counts" FROM "sync_run"')[0]["counts"])
+        dumps.append(canonical_dump(db))
+        db.close()
+        if name == "faulty":
+            assert counts["retries"] > 0, counts
+    assert sum(map(len, dumps[0].values())) > 5000
+    assert dumps[0] == dumps[1]
+
+
+def test_cancelling_the_sync_at_random_moments_leaves_nothing_unawaited(tmp_path: Path) -> None:
+    """Issue #31 (8): Ctrl+C (the runner cancels the sync's task) at any moment — while logging in, between a
+    stage's units being planned and started, mid-unit, while logging out — leaves no un-awaited coroutine, no
+    asyncio complaint, and the run stored «прервана». The moments are event-loop turns drawn at random over a
+    whole run, plus the first turns (cancelled while logging in)."""
+    import gc
+    import random
+    import warnings
+
+    from adapters.emulator.scenario import build, load
+    from adapters.emulator.transport import EmulatorTransport
+    from asurso_sync.sync import SyncOptions, sync_once
+    from tests.schools import no_wait
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-01.toml"))  # a small school: fast runs
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal)))
+    emu.reports.build_seconds = 0
+    problems: list[str] = []
+
+    async def attempt(folder: Path, turns: int | None) -> tuple[str, int]:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: problems.append(str(ctx.get("message"))))
+        config = make_config(folder)
+        options = SyncOptions(mode="all", lookback_days=config.sync.lookback_days)
+        task = asyncio.create_task(sync_once(config, options, transport=EmulatorTransport(emu), sleep=no_wait))
+        done = 0
+        while not task.done() and (turns is None or done < turns):
+            await asyncio.sleep(0)
+            done += 1
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return "cancelled", done
+        return "finished", done
+
+    def run_at(i: int, turns: int | None) -> tuple[str, int]:
+        folder = tmp_path / f"r{i}"
+        folder.mkdir()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outcome = asyncio.run(attempt(folder, turns))
+            gc.collect()
+        assert not [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)], (i, turns)
+        assert not problems, (turns, problems)
+        db = open_cache(folder / "cache.db")
+        statuses = [r["status"] for r in rows(db, 'SELECT "status" FROM "sync_run"')]
+        db.close()
+        assert statuses == (["ok"] if outcome[0] == "finished" else ["interrupted"]), (turns, outcome, statuses)
+        return outcome
+
+    _, whole = run_at(0, None)  # how many loop turns a whole run takes
+    rng = random.Random(31)
+    moments = sorted({1, 2, 5, *(1 + rng.randrange(whole) for _ in range(6))})
+    outcomes = [run_at(i + 1, turns)[0] for i, turns in enumerate(moments)]
+    assert outcomes.count("cancelled") >= len(moments) - 1
+
+
+@pytest.mark.slow  # 20 sync processes over loopback: about a minute alone, three under load
+def test_ctrl_c_or_sigterm_at_random_moments_of_a_sync_process(tmp_path: Path) -> None:
+    """Issue #31 (8): Ctrl+C or SIGTERM at any moment of a real ``sync`` — from the moment it holds the cache
+    (logging in, the directory, units planned but not started, mid-unit, logging out) — ends with exit 130,
+    «Прервано», no traceback, no warning, and the run stored «прервана» (or, when the signal came after the
+    sync had ended, its «успешно» run). The moments are drawn at random over a whole run's length."""
+    import random
+    import time
+
+    from adapters.emulator.scenario import build, load
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-01.toml"))
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal)))
+    emu.reports.build_seconds = 0
+    rng = random.Random(3108)
+    deadline = time.monotonic() + 400
+
+    def one(folder: Path, base: str, delay: float | None, sig: int) -> tuple[int, str, float]:
+        folder.mkdir()
+        config = make_config(folder, base_url=base)
+        cache = config.cache.path
+        proc = sync_all_process(folder, base, capture=True)
+        while not cache.exists() and proc.poll() is None:  # the sync holds the cache from here on
+            time.sleep(0.005)
+        opened = time.monotonic()
+        if delay is not None:
+            time.sleep(delay)
+            proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        text = (out + err).decode()
+        for bad in (
+            "Traceback",
+            "RuntimeWarning",
+            "ResourceWarning",
+            "never awaited",
+            "Task was destroyed",
+            "Exception ignored",
+        ):
+            assert bad not in text, (delay, sig, text)
+        db = open_cache(cache)
+        statuses = [r["status"] for r in rows(db, 'SELECT "status" FROM "sync_run"')]
+        db.close()
+        if proc.returncode == 130:
+            assert "Прервано" in text and statuses == ["interrupted"], (delay, sig, statuses, text)
+        else:  # the signal came after the sync had ended (while the interpreter shut down: killed by it)
+            assert proc.returncode in (0, -sig) and statuses == ["ok"], (delay, sig, proc.returncode, statuses, text)
+            assert "успешно" in text
+        emu.sessions.clear()  # each run on its own: a session a cut-off login left behind would only warn
+        return proc.returncode, text, time.monotonic() - opened
+
+    with serve(emu) as base:
+        code, _, whole = one(tmp_path / "clean", base, None, signal.SIGINT)
+        assert code == 0
+        codes = []
+        for i in range(20):
+            assert time.monotonic() < deadline, "the interrupts took too long"
+            sig = signal.SIGINT if i % 2 == 0 else signal.SIGTERM
+            codes.append(one(tmp_path / f"i{i}", base, rng.uniform(0, 0.85 * whole), sig)[0])
+    assert codes.count(130) >= 13, codes  # most land inside the sync; the rest after its end
+
+
+def test_a_fatal_error_in_any_unit_leaves_nothing_unawaited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #31 (8): «database or disk is full» in one unit (a fatal error: not the server's) came with
+    «RuntimeWarning: coroutine … never awaited». The units run in task groups now: the error cancels and awaits
+    the others and reaches the caller as itself (not an ExceptionGroup, which would be exit 4 whatever the
+    error), with no warning and the run stored as failed — at whichever unit it happens."""
+    import gc
+    import sqlite3
+    import warnings
+
+    from adapters.emulator.scenario import build, load
+    from asurso_sync.sync import Sync
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-01.toml"))
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal)))
+    emu.reports.build_seconds = 0
+    real_save = Sync._save
+    for n, nth in enumerate((1, 2, 3, 7, 15)):  # the directory, the classes' lists, journals, topics
+        calls = {"n": 0}
+
+        def save(self: Sync, *args: object, nth: int = nth, calls: dict[str, int] = calls, **kw: object) -> None:
+            calls["n"] += 1
+            if calls["n"] == nth:
+                raise sqlite3.OperationalError("database or disk is full")
+            real_save(self, *args, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Sync, "_save", save)
+        folder = tmp_path / f"f{n}"
+        folder.mkdir()
+        config = make_config(folder)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+                run(emu, config, "all")
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == [], nth
+        db = open_cache(config.cache.path)
+        assert [r["status"] for r in rows(db, 'SELECT "status" FROM "sync_run"')] == ["failed"], nth
+        db.close()
+        emu.sessions.clear()

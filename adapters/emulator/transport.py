@@ -23,7 +23,10 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
         try:
             if timeout is None:
                 return await self._inner.handle_async_request(request)
-            return await asyncio.wait_for(self._inner.handle_async_request(request), timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation (Ctrl+C) that arrives
+            # as the inner call completes, and the sync would go on as if never interrupted
+            async with asyncio.timeout(timeout):
+                return await self._inner.handle_async_request(request)
         except TimeoutError as exc:
             raise httpx.ReadTimeout("эмулятор не ответил вовремя", request=request) from exc
         except EmulatedConnectionReset as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -57,6 +58,7 @@ from adapters.netschool.errors import (
 from adapters.netschool.esia import DEFAULT_PORTAL, EsiaMethod, EsiaPortal, preferred_user, user_label
 from adapters.netschool.models import Context, LoginResponse, parse
 from adapters.oserrors import chain, os_error_text
+from adapters.redaction import MASK, redact_data, redact_request, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +84,8 @@ READ_POSTS = frozenset(
 RS = "\x1e"  # SignalR JSON protocol record separator
 Sleep = Callable[[float], Awaitable[None]]  # how the client waits (back-offs, pacing); tests pass one that does not
 STAFF_ROLE_WORDS = ("завуч", "администратор", "директор", "учитель", "сотрудник", "педагог")
-_SECRET_KEYS = re.compile(
-    r"(?i)^(at|pw2?|salt|accesstoken|refresh_?token|secureactivetoken|esrnsec|nssessionid|loginstate|signed_token)$"
-)
 _REDIRECTS = (301, 302, 303, 307, 308)
+_PARSED = "asurso_sync.json"  # where the policy keeps an answer's parsed JSON (httpx.Response.extensions)
 Method = str  # how the client is signed in: "password", "esia" (Госуслуги, renewed by refresh token), "session"
 
 
@@ -215,14 +215,6 @@ def _version_tuple(version: str | None) -> tuple[int, ...]:
     if not version:
         return ()
     return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: ("***" if _SECRET_KEYS.match(str(k)) else _redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
 
 
 class NetSchoolClient:
@@ -408,7 +400,9 @@ class NetSchoolClient:
         }
         if rolegroup is not None:
             form["rolegroup"] = rolegroup
-        resp = await self._raw("POST", "/webapi/login", data=form, headers={"Referer": f"{self._origin()}/"})
+        resp = await self._retrying(
+            "POST", "/webapi/login", retry=False, data=form, headers={"Referer": f"{self._origin()}/"}
+        )
         if resp.status_code != 200:
             message = _message(resp)
             if "ошибка входа в систему" in message.lower():  # the server's database is down, not the password
@@ -431,9 +425,10 @@ class NetSchoolClient:
         form = {"LoginType": "9", "grant_type": "refresh_token", "refresh_token": token}
         if rolegroup is not None:
             form["rolegroup"] = rolegroup
-        resp = await self._raw("POST", "/webapi/login", data=form, headers={"Referer": f"{self._origin()}/"})
-        if resp.status_code >= 500 or resp.status_code == 429:
-            raise ServerUnavailable("/webapi/login", f"HTTP {resp.status_code}", 1)
+        # never retried: the server spends the token on the first try that reaches it
+        resp = await self._retrying(
+            "POST", "/webapi/login", retry=False, data=form, headers={"Referer": f"{self._origin()}/"}
+        )
         if resp.status_code != 200:
             message = _message(resp)
             if "ошибка входа в систему" in message.lower():
@@ -471,7 +466,8 @@ class NetSchoolClient:
                     )
 
             await start()
-            back = await EsiaPortal(portal, s.esia_url, method, sleep=self._sleep, restart=start).sign_in()
+            send = functools.partial(self._portal, portal)
+            back = await EsiaPortal(portal, s.esia_url, method, send=send, sleep=self._sleep, restart=start).sign_in()
             seen = await self._walk(portal, back)
         found = [m.group(1) for u in seen for m in [re.search(r"loginState=([A-Za-z0-9-]+)", u)] if m]
         if not found:
@@ -491,7 +487,9 @@ class NetSchoolClient:
             form["rolegroup"] = self._pick_role_group([{"role": r} for r in roles])
         elif roles:
             form["rolegroup"] = str(roles[0]["id"])
-        resp = await self._raw("POST", "/webapi/auth/login", data=form, headers={"Referer": f"{self._origin()}/"})
+        resp = await self._retrying(
+            "POST", "/webapi/auth/login", retry=False, data=form, headers={"Referer": f"{self._origin()}/"}
+        )
         if resp.status_code != 200:
             raise LoginError(_message(resp) or f"HTTP {resp.status_code}")
         self.method = "esia"
@@ -509,18 +507,9 @@ class NetSchoolClient:
             seen.append(current)
             on_portal = current.startswith(self.settings.esia_url.rstrip("/") + "/")
             if not on_portal and urlsplit(current)._replace(path="", query="", fragment="").geturl() == ns:
-                resp = await self._raw("GET", current[len(ns) :] or "/")
+                resp = await self._retrying("GET", current[len(ns) :] or "/")
             else:
-                try:
-                    resp = await portal.get(current)
-                except httpx.ConnectError as exc:
-                    if "CERTIFICATE" in str(exc).upper():
-                        raise TLSVerificationError(f"{urlsplit(current).netloc}: {exc}") from exc
-                    raise EsiaUnavailable(
-                        f"нет соединения с {urlsplit(current).netloc} ({os_error_text(exc)})"
-                    ) from exc
-                except httpx.TransportError as exc:
-                    raise EsiaUnavailable(f"{urlsplit(current).netloc} не ответил ({exc})") from exc
+                resp = await self._portal(portal, "GET", current)
             location = resp.headers.get("location")
             if resp.status_code in _REDIRECTS and location:
                 current = urljoin(current, location)
@@ -656,13 +645,15 @@ class NetSchoolClient:
 
     async def _ack_security_warning(self) -> None:
         at = self.http.headers.get("at", "")
-        await self._raw("POST", "/asp/SecurityWarning.asp", data={"at": at, "WarnType": "2", "VER": self._ver})
+        await self._retrying("POST", "/asp/SecurityWarning.asp", data={"at": at, "WarnType": "2", "VER": self._ver})
 
     async def _logout(self, at: str) -> None:
         if _version_tuple(self.server_version) and _version_tuple(self.server_version) < (5, 29):
-            await self._raw("POST", "/asp/logout.asp", data={"at": at, "VER": self._ver})
+            await self._retrying("POST", "/asp/logout.asp", retry=False, data={"at": at, "VER": self._ver})
         else:
-            resp = await self._raw("POST", "/webapi/auth/logout", data={"at": at, "ver": self._ver}, headers={"at": at})
+            resp = await self._retrying(
+                "POST", "/webapi/auth/logout", retry=False, data={"at": at, "ver": self._ver}, headers={"at": at}
+            )
             if resp.status_code not in (200, 204, 401):  # 401: already logged out
                 log.info("Выход из сессии: сервер ответил %s", resp.status_code)
 
@@ -703,7 +694,7 @@ class NetSchoolClient:
         """Like :meth:`get_json`, plus the server's time (school-local) from this response's ``Date``."""
         resp = await self._authed("GET", path, params=params)
         try:
-            return resp.json(), self._local_date(resp)
+            return _json(resp), self._local_date(resp)
         except ValueError as exc:
             raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
 
@@ -711,7 +702,7 @@ class NetSchoolClient:
         """A reading POST (only the allowlisted ones, e.g. ``terms/search``)."""
         resp = await self._authed("POST", path, json=json_body)
         try:
-            return resp.json()
+            return _json(resp)
         except ValueError as exc:
             raise HTTPStatusError(path, resp.status_code, "ответ не в формате JSON") from exc
 
@@ -732,9 +723,9 @@ class NetSchoolClient:
 
     async def probe(self, path: str, params: Mapping[str, Any] | None = None) -> int | None:
         """One authenticated GET whose answer does not matter (``earlyaccess`` before the hub): its status, or
-        None when it could not be made. Never retried, never a re-login."""
+        None when it could not be made (retries exhausted, or any error of the client's). Never a re-login."""
         try:
-            resp = await self._raw("GET", path, params=params)
+            resp = await self._retrying("GET", path, params=params)
         except NetSchoolError as exc:
             log.info("%s: %s", path, exc)
             return None
@@ -806,13 +797,17 @@ class NetSchoolClient:
             raise ReportError(f"отчёт не построен за {timeout:.0f} с") from None
         except (WebSocketException, OSError) as exc:
             raise ReportError(f"нет соединения с хабом отчётов: {exc}") from exc
+        except (ValueError, AttributeError) as exc:  # a frame cut off or not the hub's JSON
+            raise ReportError(f"хаб отчётов прислал непонятное сообщение ({exc})") from exc
 
     async def _authed(self, method: str, path: str, *, html_ok: bool = False, **kw: Any) -> httpx.Response:
+        """An authenticated request under the policy (``expect_json`` unless ``html_ok``), a SecurityWarning
+        acknowledged, an expired session renewed once, 4xx classified."""
         for attempt in (1, 2):
             generation = self._generation
             acks = 0
             while True:
-                resp = await self._retrying(method, path, **kw)
+                resp = await self._retrying(method, path, expect_json=not html_ok, **kw)
                 if resp.status_code == 200 and _is_html(resp) and "securitywarning" in resp.text.lower() and acks < 2:
                     acks += 1
                     self.stats.security_warnings += 1
@@ -838,7 +833,7 @@ class NetSchoolClient:
     async def _public_json(self, method: str, path: str, **kw: Any) -> Any:
         """A call before login. The first one (``logindata``) also tells whether the address is a NetSchool
         server at all: a 404 or an HTML page there is a wrong address, never a passing server problem."""
-        resp = await self._retrying(method, path, **kw) if method == "GET" else await self._raw(method, path, **kw)
+        resp = await self._retrying(method, path, **kw)  # logindata, getdata, school search: all safe to repeat
         if resp.status_code == 403 and _is_html(resp):
             raise FirewallBlocked(path)
         first = path.endswith("/logindata")
@@ -863,11 +858,27 @@ class NetSchoolClient:
         ceiling = min(self.settings.backoff_max, 0.5 * 2 ** (state.attempt_number - 1))
         return self._rng.uniform(0, ceiling)  # full jitter
 
-    async def _retrying(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    async def _policy(
+        self,
+        send: Callable[[], Awaitable[httpx.Response]],
+        *,
+        retry: bool,
+        give_up: Callable[[str, int], Exception],
+        expect_json: bool = False,
+    ) -> httpx.Response:
+        """The one retry and classification policy every request passes (NetSchool's and the Госуслуги portal's).
+
+        ``send`` makes one attempt and turns a transport failure into ``_Transient`` (``_transport_error``); here a
+        5xx, a 429 (``Retry-After`` honoured up to ``retry_after_max``) and a JSON body that does not parse (a
+        truncated answer) are ``_Transient`` too. A transient failure is retried when ``retry`` (idempotent
+        requests; never a login POST, which a second try could turn into a lock or a spent token), with full-jitter
+        backoff, attempts and total time capped; what stays transient becomes ``give_up(detail, attempts)`` — an
+        error of the client's classes. Nothing else leaves this method but a response or a ``NetSchoolError``
+        (or a bug)."""
         s = self.settings
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(s.max_attempts) | stop_after_delay(s.max_retry_seconds),
+            stop=stop_after_attempt(s.max_attempts if retry else 1) | stop_after_delay(s.max_retry_seconds),
             wait=self._wait,
             sleep=self._sleep,
             reraise=True,
@@ -876,24 +887,45 @@ class NetSchoolClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(method, path, **kw)
+                    return _checked(await send(), expect_json)
         except _Transient as exc:
-            attempts = retrying.statistics.get("attempt_number", s.max_attempts)
-            raise ServerUnavailable(path, exc.detail, attempts) from None
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise give_up(exc.detail, attempts) from None
         raise AssertionError("unreachable")
+
+    async def _retrying(
+        self, method: str, path: str, *, retry: bool = True, expect_json: bool = False, **kw: Any
+    ) -> httpx.Response:
+        """A NetSchool request through the gate (``_raw``) under the policy; ``retry=False`` for login POSTs."""
+
+        def give_up(detail: str, attempts: int) -> Exception:
+            return ServerUnavailable(path, detail, attempts)
+
+        return await self._policy(
+            lambda: self._raw(method, path, **kw), retry=retry, give_up=give_up, expect_json=expect_json
+        )
+
+    async def _portal(self, portal: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:
+        """A request to the Госуслуги portal under the same policy: GETs retried, POSTs (a password, a code) never;
+        what stays transient is ``EsiaUnavailable``."""
+        host = urlsplit(url).netloc
+
+        async def send() -> httpx.Response:
+            try:
+                return await portal.request(method, url, **kw)
+            except httpx.TransportError as exc:
+                raise self._transport_error(exc, host) from exc
+
+        def give_up(detail: str, attempts: int) -> Exception:
+            tries = f", попыток: {attempts}" if attempts > 1 else ""
+            return EsiaUnavailable(f"{host} не отвечает ({detail}{tries})")
+
+        return await self._policy(send, retry=method == "GET", give_up=give_up)
 
     def _count_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1
         exc = state.outcome.exception() if state.outcome else None
         log.info("Повтор запроса (%s), попытка %s", exc, state.attempt_number + 1)
-
-    async def _attempt(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        resp = await self._raw(method, path, **kw)
-        if resp.status_code in (500, 502, 503, 504):
-            raise _Transient(f"HTTP {resp.status_code}")
-        if resp.status_code == 429:
-            raise _Transient("HTTP 429", parse_retry_after(resp.headers.get("retry-after")))
-        return resp
 
     async def _pace(self) -> None:
         interval = self.settings.min_interval
@@ -918,15 +950,8 @@ class NetSchoolClient:
             self._last_request = self._monotonic()
             try:
                 resp = await self.http.request(method, path, **kw)
-            except httpx.TimeoutException as exc:
-                what = "не удалось подключиться" if isinstance(exc, httpx.ConnectTimeout) else "сервер не ответил"
-                raise _Transient(f"{what} за {self.settings.timeout:g} с") from exc
-            except httpx.ConnectError as exc:
-                raise self._connect_error(exc) from exc
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-                raise _Transient(
-                    f"соединение разорвано ({os_error_text(exc) if exc.__cause__ else 'посреди ответа'})"
-                ) from exc
+            except httpx.TransportError as exc:
+                raise self._transport_error(exc, urlsplit(self.settings.base_url).netloc) from exc
         self.stats.bytes += len(resp.content)
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         self._note_date(resp)
@@ -934,20 +959,33 @@ class NetSchoolClient:
             self._record(method, path, kw, resp)
         return resp
 
-    def _connect_error(self, exc: httpx.ConnectError) -> Exception:
+    def _transport_error(self, exc: httpx.TransportError, host: str) -> Exception:
+        """What a request that got no (whole) answer means: a timeout, a reset or a cut-off answer is passing
+        (``_Transient``, retried by the policy); a failed connection is classified by ``_connect_error``; anything
+        else (a malformed URL, an unsupported scheme) is a bug and propagates as it is."""
+        if isinstance(exc, httpx.TimeoutException):
+            what = "не удалось подключиться" if isinstance(exc, httpx.ConnectTimeout) else "сервер не ответил"
+            return _Transient(f"{what} за {self.settings.timeout:g} с")
+        if isinstance(exc, httpx.ConnectError):
+            return self._connect_error(exc, host)
+        if isinstance(exc, (httpx.NetworkError, httpx.RemoteProtocolError)):
+            return _Transient(f"соединение разорвано ({os_error_text(exc) if exc.__cause__ else 'посреди ответа'})")
+        return exc
+
+    def _connect_error(self, exc: httpx.ConnectError, host: str) -> Exception:
         """What a failed connection means (docs/server-api.md §5 «Connection errors»): a certificate the machine
         does not trust, a port that does not speak TLS, a name that does not resolve — each the user's to fix, not
         retried — or a passing network problem (retried)."""
         *_, cause = chain(exc)  # the innermost: an ssl.SSLError, a gaierror, an OSError
         text = str(exc)
         if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE" in text.upper():
-            return TLSVerificationError(text)
+            return TLSVerificationError(text if host == urlsplit(self.settings.base_url).netloc else f"{host}: {text}")
         if isinstance(cause, ssl.SSLError) or "SSL" in text.upper():
             reason = getattr(cause, "reason", None) or text
             return TLSProtocolError(self.settings.base_url, str(reason))
         if isinstance(cause, socket.gaierror) and cause.errno in _NAME_UNKNOWN:
-            return AddressNotFound(urlsplit(self.settings.base_url).hostname or self.settings.base_url, "DNS")
-        return _Transient(f"нет соединения: {os_error_text(exc)}")
+            return AddressNotFound(host, "DNS")
+        return _Transient(f"нет соединения с {host}: {os_error_text(exc)}")
 
     def _local_date(self, resp: httpx.Response) -> datetime | None:
         raw = resp.headers.get("date")
@@ -970,7 +1008,11 @@ class NetSchoolClient:
         directory = self.settings.record_dir
         assert directory is not None
         self._record_seq += 1
-        slug = re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_")[:80]
+        # every secret masked (adapters/redaction.py): the session's at and the other sessions' (atlist), the
+        # Госуслуги code, state and loginState in a path or a Location, tokens, password hashes
+        known = [v for v in (self.http.headers.get("at"), self._refresh_token, self.settings.password) if v]
+        path = redact_text(path, known)
+        slug = re.sub(r"[^a-z0-9]+", "_", path.lower().replace(MASK, "")).strip("_")[:80]
         target = directory / f"{self._record_seq:05d}-{method}-{slug}.json"
         try:
             body: Any = resp.json()
@@ -980,20 +1022,44 @@ class NetSchoolClient:
             "request": {
                 "method": method,
                 "path": path,
-                "params": _redact(dict(kw.get("params") or {})),
-                "form": _redact(dict(kw.get("data") or {})),
-                "json": _redact(kw.get("json")),
+                "params": redact_request(dict(kw.get("params") or {}), known),
+                "form": redact_request(dict(kw.get("data") or {}), known),
+                "json": redact_data(kw.get("json"), known),
             },
             "response": {
                 "status": resp.status_code,
-                "headers": {k: v for k, v in resp.headers.items() if k.lower() not in ("set-cookie", "at")},
-                "body": _redact(body),
+                "headers": {
+                    k: redact_text(v, known) for k, v in resp.headers.items() if k.lower() not in ("set-cookie", "at")
+                },
+                "body": redact_data(body, known),
             },
         }
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # payloads hold personal data
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(entry, fh, ensure_ascii=False, indent=1)
+
+
+def _checked(resp: httpx.Response, expect_json: bool) -> httpx.Response:
+    """The policy's look at an answer: 5xx and 429 are passing (``_Transient``); so is a JSON answer that does not
+    parse where JSON is expected (a body cut off mid-way that the transport did not notice)."""
+    if resp.status_code in (500, 502, 503, 504):
+        raise _Transient(f"HTTP {resp.status_code}")
+    if resp.status_code == 429:
+        raise _Transient("HTTP 429", parse_retry_after(resp.headers.get("retry-after")))
+    if expect_json and resp.status_code == 200 and "json" in resp.headers.get("content-type", ""):
+        try:
+            resp.extensions[_PARSED] = resp.json()  # parsed once: the reader takes it from here (``_json``)
+        except ValueError:
+            raise _Transient(f"ответ пришёл не целиком ({len(resp.content)} байт)") from None
+    return resp
+
+
+def _json(resp: httpx.Response) -> Any:
+    """The answer's JSON, parsed by the policy when it expected JSON (else parsed here; ValueError if not JSON)."""
+    if _PARSED in resp.extensions:
+        return resp.extensions[_PARSED]
+    return resp.json()
 
 
 def _security_warning(entry: str, data: Mapping[str, Any] | None) -> tuple[str, str]:

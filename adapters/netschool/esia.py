@@ -22,6 +22,9 @@ from adapters.netschool.errors import EsiaRefused, EsiaUnavailable
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+# how the portal is asked: one request under the client's retry and classification policy
+# (``NetSchoolClient._portal``); answers 5xx/429 and transport failures arrive as ``EsiaUnavailable``
+Send = Callable[..., Awaitable[httpx.Response]]
 DEFAULT_PORTAL = "https://esia.gosuslugi.ru"
 _QR_GONE = ("QR_AUTHORIZATION_SESSION_EXPIRED", "QR_CODE_SESSION_NOT_FOUND", "QR_CODE_SESSION_OUTDATED")
 _QR_BUSY = "ESIA-007110"  # the portal's passing refusal of a QR session: retried after a pause
@@ -84,6 +87,7 @@ class EsiaPortal:
         portal_url: str,
         method: EsiaMethod,
         *,
+        send: Send,
         sleep: Sleep = asyncio.sleep,
         restart: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -95,6 +99,7 @@ class EsiaPortal:
             restart,
         )
         self.api = f"{self.base}/aas/oauth2/api/login"
+        self._send = send
 
     async def sign_in(self) -> str:
         """The portal's way back to NetSchool (``redirect_url``) once the person has signed in."""
@@ -104,14 +109,7 @@ class EsiaPortal:
     # --- requests ---------------------------------------------------------------------------------
 
     async def _call(self, method: str, url: str, **kw: Any) -> dict[str, Any]:
-        try:
-            resp = await self.http.request(method, url, **kw)
-        except httpx.TimeoutException as exc:
-            raise EsiaUnavailable("портал Госуслуг не ответил вовремя") from exc
-        except httpx.TransportError as exc:
-            raise EsiaUnavailable(f"нет соединения с порталом Госуслуг ({exc})") from exc
-        if resp.status_code >= 500:
-            raise EsiaUnavailable(f"портал Госуслуг ответил ошибкой {resp.status_code}")
+        resp = await self._send(method, url, **kw)
         try:
             data = resp.json()
         except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -130,7 +131,16 @@ def serve(
         f"({DEMO_LOGIN} / {DEMO_PASSWORD}, второй фактор {esia_mfa})",
         highlight=False,
     )
+    logging.getLogger("uvicorn.error").addFilter(_quiet_emulated_resets)
     uvicorn.run(emu, host=host, port=port, log_level="warning", date_header=False, server_header=False)
+
+
+def _quiet_emulated_resets(record: logging.LogRecord) -> bool:
+    """An emulated connection reset (``--faults reset=…``) is the emulator's intent, not an error of it: uvicorn
+    would print its traceback for every one."""
+    from adapters.emulator.protocol import EmulatedConnectionReset
+
+    return not (record.exc_info and isinstance(record.exc_info[1], EmulatedConnectionReset))
 
 
 @app.command("ground-truth")
