@@ -78,6 +78,7 @@ def test_the_bundle_holds_nothing_of_a_person(plain: tuple[Emulator, int, str, d
         ("lesson_flat", "lessonId/lessonName"),
         ("reason_mark", "поле «ReasonMark»"),
         ("esrnsec_once", "выдан один раз"),
+        ("esrnsec_empty_last", "последний пустой"),
         ("routine_warning", "обычное уведомление (warnType 1)"),
         ("queue_bare_id", "номер задачи"),
         ("asp_adt", "строк через ASP"),

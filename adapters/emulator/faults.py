@@ -22,7 +22,8 @@ DRIFTS = frozenset(
         "report_texts",  # the access report with whole action texts, no legend, no rows without a user
         "asp_adt",  # JournalAccess.asp reads ADT/DDT (the emulator's old guess), not DATE_START/DATE_END
         "queue_bare_id",  # reports/{id}/queue answers a bare task id (servers before 2026)
-        "esrnsec_once",  # the login answer sets ESRNSec once (not a second, empty time)
+        "esrnsec_once",  # the login answer sets ESRNSec once (no deletion before it)
+        "esrnsec_empty_last",  # the login answer sets ESRNSec, then an empty one (a standard cookie jar keeps that)
         "routine_warning",  # every login lands on SecurityWarning with warnType 1 and no atlist (no other session)
         "login_down",  # the login answers 409 «Ошибка входа в систему» (the server's database is down)
         "no_extracurricular_flag",  # subjectgroups without extraCurricular: only classmeetings' relay 2 tells

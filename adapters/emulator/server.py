@@ -185,10 +185,17 @@ class Emulator:
             "errorMessage": None,
         }
         resp = JSONResponse(body)
-        resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
-        if "esrnsec_once" not in drifts:
-            # real answers can set it a second time, empty (docs/server-api.md §2): the client must keep the first
-            resp.raw_headers.append((b"set-cookie", b"ESRNSec=; Path=/"))
+        if "esrnsec_once" in drifts or "esrnsec_empty_last" in drifts:
+            resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
+            if "esrnsec_empty_last" in drifts:
+                # the order the emulator served before issue #32: an empty value after the real one; a browser's
+                # jar keeps the empty one, so only a client that picks the non-empty value gets on
+                resp.raw_headers.append((b"set-cookie", b"ESRNSec=; Path=/"))
+        else:
+            # the default (docs/server-api.md §2): two Set-Cookie headers, the deletion of an old value first, then
+            # the new one — the order under which a browser's (any standard) cookie jar keeps the session
+            resp.raw_headers.append((b"set-cookie", b"ESRNSec=; expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"))
+            resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
         return resp
 
     # --- the access report ----------------------------------------------------------------------

@@ -150,6 +150,8 @@ class Stats:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request sent
     # which of the tolerated variants the server showed, as Russian phrases (``survey`` prints them)
     shapes: dict[str, str] = field(default_factory=dict)
+    # the same, as stable keys (issue #32: ``survey``'s bundle names the variant met for every open question)
+    variants: dict[str, str] = field(default_factory=dict)
 
 
 class _Transient(Exception):
@@ -591,23 +593,29 @@ class NetSchoolClient:
         return self.info
 
     def _keep_session_cookie(self, resp: httpx.Response) -> None:
-        """A login answer may set ``ESRNSec`` twice, the second time empty; a cookie jar keeps the last one and
-        every later call would be refused (401). The last non-empty value wins."""
+        """A login answer sets ``ESRNSec`` twice (docs/server-api.md §2): the order a browser can live with is the
+        deletion first, then the value — a standard jar handles that alone. Should the empty one come last, a jar
+        would keep it and every later call would be refused (401): the last non-empty value wins either way.
+        ``stats.shapes["ESRNSec"]`` names the order met and ``stats.variants["esrnsec"]`` its key (survey)."""
         values = [
             v.split(";", 1)[0].partition("=")[2].strip()
             for v in resp.headers.get_list("set-cookie")
             if v.split("=", 1)[0].strip() == "ESRNSec"
         ]
         good = next((v for v in reversed(values) if v), None)
-        self.stats.shapes["ESRNSec"] = (
-            "выдан один раз"
+        variant, said = (
+            ("absent", "не выдан")
+            if not values
+            else ("once", "выдан один раз")
             if len(values) == 1
-            else f"выдан {len(values)} раза, последний пустой — сохранён непустой"
-            if values and not values[-1]
-            else f"выдан {len(values)} раза"
-            if values
-            else "не выдан"
+            else ("empty_last", f"выдан {len(values)} раза, последний пустой — сохранён непустой")
+            if not values[-1]
+            else ("deletion_then_value", f"выдан {len(values)} раза: сначала удалён, затем значение")
+            if not values[0]
+            else ("several", f"выдан {len(values)} раза")
         )
+        self.stats.shapes["ESRNSec"] = said
+        self.stats.variants["esrnsec"] = variant
         if good is None or values[-1] == good:
             return
         jar = self.http.cookies.jar
