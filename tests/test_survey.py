@@ -45,7 +45,7 @@ def test_every_assumption_holds_on_the_emulator(plain: tuple[Emulator, int, str,
     assert isinstance(checks, list) and all(c["verdict"] == "ok" for c in checks) and len(checks) >= 12
     seen = " ".join(str(c["seen"]) for c in checks)
     assert "действия кодами" in seen and "без пользователя" in seen and "✓" in text
-    assert "последний пустой" in seen and "{taskId, queueKey}" in seen  # the real shapes, named
+    assert "сначала удалён" in seen and "{taskId, queueKey}" in seen  # the real shapes, named
     assert emu.write_attempts == []  # read-only
 
 
