@@ -9,6 +9,8 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +22,10 @@ from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.netschool import api
 from adapters.netschool.client import NetSchoolClient
+from adapters.netschool.reports import AccessReport, fetch_access_report, iup_filter
+from cache import classify, save_access_rows, unit
 from tests.emu import BASE, serve, tiny
+from tests.mirror import MON, NIGHT, SG, TUE, Mirror, cw, hw
 from tests.test_netschool_emulator import settings
 
 
@@ -120,3 +125,156 @@ def test_the_client_reads_under_every_cookie_order(drift: str | None, variant: s
 def test_settings_default_is_evidence() -> None:
     """No drift is on unless asked for."""
     assert EmulatorSettings().faults.drifts == frozenset()
+
+
+# --- the access report (issue #32, item 2) -----------------------------------------------------------------------
+
+REPORT_CLOCK = datetime(2026, 12, 14, 7, 0)
+WEEK = (date(2026, 12, 7), date(2026, 12, 13))
+
+
+def _report_emu(size: str = "tiny", *drifts: str) -> Emulator:
+    return Emulator(
+        EmulatorSettings(size=size, control=True, clock=REPORT_CLOCK, faults=Faults(drifts=frozenset(drifts)))  # type: ignore[arg-type]
+    )
+
+
+def _asp(emu: Emulator, target: int | str) -> AccessReport:
+    async def go() -> AccessReport:
+        async with NetSchoolClient(settings(timeout=5), transport=EmulatorTransport(emu)) as c:
+            return await fetch_access_report(c, target, *WEEK, method="asp")
+
+    return asyncio.run(go())
+
+
+def test_the_asp_form_says_by_classes_and_the_whole_log() -> None:
+    emu = _report_emu()
+    cls = min(emu.school.classes)
+    report = _asp(emu, cls)
+    form = emu.reports.asp_forms[-1]
+    assert (form["PCLID_IUP"], form["ViewType"], form["LastAccess"]) == (f"{cls}_0", "1", "0")
+    assert report.layout == "log" and report.entries
+    assert any("изменений" in h for h in report.headers)  # «Дата и время изменений», as the evidence has it
+
+
+def test_iup_groups_and_every_class_through_the_class_filter() -> None:
+    """``<grade>_1`` gives the ИУП groups of a grade (so they get exact times); ``-1`` every class."""
+    emu = _report_emu("small")
+    iup = {g.iup_grade: g for g in emu.school.groups.values() if g.iup_grade is not None}
+    assert iup, "the small school has ИУП groups in grades 10–11"
+    grade = min(g for g in iup if g is not None)
+    report = _asp(emu, iup_filter(grade))
+    assert report.entries and {e.class_name for e in report.entries} == {f"{grade} *"}
+    names = {g.name for g in emu.school.groups.values() if g.iup_grade == grade}
+    assert {e.subject for e in report.entries} <= names
+    every = _asp(emu, "-1")
+    assert {e.class_name for e in every.entries} == {c.name for c in emu.school.classes.values()}
+
+
+@pytest.mark.parametrize(("drift", "how"), [("report_bare_codes", "bare"), ("report_joined_codes", "joined")])
+def test_cells_with_only_codes_are_read_for_what_they_prove(drift: str, how: str) -> None:
+    """A cell with the code alone (or several codes) gives the kind of entry, when and by whom — no detail."""
+    emu = _report_emu("tiny", drift)
+    cls = min(emu.school.classes)
+    detailed = _asp(_report_emu(), cls)
+    report = _asp(emu, cls)
+    assert report.cells[how] > 0 and report.cells["detailed"] == 0
+    kinds = [classify(e.action) for e in report.entries]
+    assert {k for k, _ in kinds} >= {"topic", "homework", "task", "mark", "attendance"}
+    assert all(detail is None for _, detail in kinds)
+    # topics are proven whatever the cell says: the same entries as the detailed page's
+    topics = sorted((e.subject, e.at, e.lesson_day) for e in report.entries if classify(e.action)[0] == "topic")
+    assert topics == sorted(
+        (e.subject, e.at, e.lesson_day) for e in detailed.entries if classify(e.action)[0] == "topic"
+    )
+
+
+def test_the_2013_page_is_recognised_and_named() -> None:
+    emu = _report_emu("tiny", "report_2013")
+    report = _asp(emu, min(emu.school.classes))
+    assert report.layout == "last_change_2013" and report.entries == [] and len(report.headers) == 3
+
+
+def _rows(day: str, at: str, actions: list[str], *, class_name: str = "8а", subject: str = "Алгебра") -> list[Any]:
+    return [
+        {
+            "class_name": class_name,
+            "subject": subject,
+            "at": f"{day}T{at}:0{i}",
+            "user": "Учитель А. А.",
+            "lesson_day": day,
+            "lesson_number": 2,
+            "period": "2 четверть",
+            "action": action,
+        }
+        for i, action in enumerate(actions)
+    ]
+
+
+def test_rows_with_only_codes_decide_nothing_they_do_not_prove(tmp_path: Path) -> None:
+    """Ruling R18 with a report whose cells name only the kind: the tasks, homework and marks of a late night
+    stay undecided (counted), never a violation; the same rows with their details decide (the lateness)."""
+    m = Mirror(tmp_path / "c.db")
+    night = "2026-11-25T01:00:00"
+    lessons = [(1, MON), (3, TUE)]
+    homework = [hw(50, 3, 1, "№ 12"), hw(51, 3, 3, "№ 14", issue=TUE)]
+    m.journal(night, SG, lessons=lessons, assignments=[cw(70, 1), cw(71, 3, day=TUE), *homework],
+              marks=[(70, 1, "5"), (71, 1, "4")])  # fmt: skip
+    bare = ["Задание", "Домашнее задание: добавлено", "Отметка"]
+    with unit(m.db, "access_log", None, observed_at=night, allow_empty=True):
+        save_access_rows(m.db, [*_rows(MON, "15:50", bare), *_rows(TUE, "18:30", bare)], observed_at=night)
+    for code in ("TML002", "TML003", "TML004"):
+        assert m.check(code, as_of=night) == (set(), 2), code
+    detailed = ["Задание «Ответ на уроке»: добавлено («Работа»)", "Домашнее задание: добавлено («№ 14»)",
+                "Отметка «Ответ на уроке»: выставлена"]  # fmt: skip
+    with unit(m.db, "access_log", None, observed_at=night, allow_empty=True):
+        save_access_rows(m.db, _rows(TUE, "18:31", detailed), observed_at=night)
+    assert m.check("TML004", as_of=night)[0] == {(("cm", 3),)}  # the details prove it: late, exact
+
+
+def test_an_iup_row_resolves_to_its_group_and_lesson(tmp_path: Path) -> None:
+    """The report names an ИУП grade as the class filter does («10 *») and the group by its whole name."""
+    m = Mirror(tmp_path / "c.db")
+    iup_sg, name = 30, "Химия (углублённый уровень), ИУП 10 кл."
+    with unit(m.db, "directory-group", {"sg_id": iup_sg}, observed_at=f"{MON}T01:00:00") as u:
+        u.save("subject_group", [{"id": iup_sg, "name": name, "class_id": None, "subject_id": 7,
+                                  "is_iup": 1, "extracurricular": 0, "iup_grade": 10}])  # fmt: skip
+    m.journal(NIGHT, iup_sg, lessons=[(40, MON, 8)])
+    with unit(m.db, "access_log", None, observed_at=NIGHT, allow_empty=True):
+        rows_ = _rows(MON, "15:10", ["Тема урока: добавлена"], class_name="10 *", subject=name)
+        save_access_rows(m.db, [{**r, "lesson_number": 8} for r in rows_], observed_at=NIGHT)
+    ((sg, cm),) = m.db.execute('SELECT "sg_id", "cm_id" FROM "access_log"').fetchall()
+    assert (sg, cm) == (iup_sg, 40)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("drift", ["report_bare_codes", "report_joined_codes"])
+def test_nightly_syncs_with_code_only_cells_make_no_false_remark(tmp_path: Path, drift: str) -> None:
+    """Through the real sync and check: a report whose cells hold only codes leaves undecided what it cannot
+    prove — precision stays 1.000 for every rule — and still decides the topics exactly."""
+    from adapters.emulator.truth import ground_truth
+    from asurso_sync import accuracy
+    from asurso_sync.check import CheckOptions, run_check
+    from asurso_sync.config import load_config
+    from asurso_sync.demo import prepare
+    from asurso_sync.sync import SyncOptions, sync_once
+    from tests.conftest import edit_config
+
+    start = date(2026, 12, 7)
+    emu = Emulator(EmulatorSettings(size="tiny", seed=1, control=True, clock=datetime(2026, 12, 7, 1, 0),
+                                    faults=Faults(drifts=frozenset({drift}))))  # fmt: skip
+    prepare(tmp_path, emu, 25)
+    with serve(emu) as base:
+        edit_config(tmp_path / "config.toml", 'base_url = "http://emulator.invalid"', f'base_url = "{base}"')
+        config = load_config(tmp_path / "config.toml", environ={})
+        for night in range(6):
+            emu.clock = datetime(2026, 12, 7 + night, 1, 0)
+            mode = "all" if night == 0 else "incremental"
+            report = asyncio.run(sync_once(config, SyncOptions(mode=mode, access_log="hub")))  # type: ignore[arg-type]
+            assert report.status == "ok", report.error
+    outcome = run_check(config, CheckOptions(start=start, as_of=emu.clock))
+    truth = ground_truth(emu.school, emu.journal, start, emu.clock)
+    scores = accuracy.score(outcome.findings, truth, outcome.result.undecided)
+    assert all(s.precision == 1.0 for s in scores), [s for s in scores if s.precision < 1]
+    assert sum(outcome.result.undecided.values()) > 0  # what the codes cannot prove is counted, not flagged
+    assert any(f["evidence"] == "exact" for f in outcome.findings if f["rule"] == "TML001")

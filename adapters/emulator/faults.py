@@ -20,6 +20,11 @@ DRIFTS = frozenset(
         # issue #20: IRTech's shapes are served by default; these bring back what the emulator served before
         "assignments_nested",  # grade/journal: assignments inside classMeeting[] (IRTech's newer renderer)
         "report_texts",  # the access report with whole action texts, no legend, no rows without a user
+        # issue #32: what the evidence leaves open about the report's cells, and the 2013 page
+        "report_bare_codes",  # each action cell holds its code alone (no work type, text or student)
+        "report_joined_codes",  # one row per saving of a lesson, its codes joined («ТУ, ОТ»), no details
+        "report_2013",  # the three-column «last change» table (group, time, user) instead of the log
+        "lesson_teacher",  # schedule/classmeetings names a lesson's recorded substitute («teacher»; not in evidence)
         "asp_adt",  # JournalAccess.asp reads ADT/DDT (the emulator's old guess), not DATE_START/DATE_END
         "queue_bare_id",  # reports/{id}/queue answers a bare task id (servers before 2026)
         "esrnsec_once",  # the login answer sets ESRNSec once (no deletion before it)

@@ -37,7 +37,7 @@ from adapters.emulator.protocol import (
     Session,
     empty_receive,
 )
-from adapters.emulator.reports import AccessRow, ReportQueue, Task, render_html, rows_in
+from adapters.emulator.reports import AccessRow, ReportQueue, Task, render_html, render_last_change, rows_in
 from adapters.emulator.routes import routes
 from adapters.emulator.school import School, Size, generate_structure
 from adapters.emulator.views import Views
@@ -200,16 +200,35 @@ class Emulator:
 
     # --- the access report ----------------------------------------------------------------------
 
-    def access_rows(self, class_id: int, start: date, end: date) -> list[AccessRow]:
-        """The access report's rows of a class for actions done from ``start`` to ``end``, as of the clock."""
-        return rows_in(self.reports.rows(self.school, self.journal, class_id), start, end, self.clock)
+    def access_rows(self, target: str, start: date, end: date) -> list[AccessRow]:
+        """The access report's rows for the class filter's value ``target`` ("<classId>_0", "<grade>_1", "-1") and
+        actions done from ``start`` to ``end``, as of the clock."""
+        return rows_in(self.reports.rows(self.school, self.journal, target), start, end, self.clock)
+
+    def render_report(self, target: str, start: date, end: date, *, last_access: bool = False) -> str:
+        """The report's HTML in the shape the drifts choose (``report_texts``, ``report_bare_codes``,
+        ``report_joined_codes``, ``report_2013``); ``last_access`` (the ASP form's switch) prints the last changes."""
+        drifts = self.settings.faults.drifts
+        value, _, kind = target.partition("_")
+        what = (
+            "все классы"
+            if target == "-1"
+            else f"ИУП {value} кл."
+            if kind == "1"
+            else f"класс {self.school.classes[int(value)].name}"
+        )
+        title = f"{what}; период: {start:%d.%m.%Y} – {end:%d.%m.%Y}"
+        rows = self.access_rows(target, start, end)
+        if last_access or "report_2013" in drifts:
+            return render_last_change(title, rows)
+        cells_as = (
+            "joined" if "report_joined_codes" in drifts else "bare" if "report_bare_codes" in drifts else "detailed"
+        )
+        return render_html(title, rows, legend="report_texts" not in drifts, cells_as=cells_as)
 
     def build_report(self, task: Task) -> int:
         """Build a queued report task into a file; returns the file's id."""
-        cls = self.school.classes[task.class_id]
-        title = f"Класс: {cls.name}; период: {task.start:%d.%m.%Y} – {task.end:%d.%m.%Y}"
-        rows = self.access_rows(task.class_id, task.start, task.end)
-        return self.reports.store(render_html(title, rows, legend="report_texts" not in self.settings.faults.drifts))
+        return self.reports.store(self.render_report(task.target, task.start, task.end))
 
     def fault(self, rate: float) -> bool:
         """Whether a fault of this rate happens now (the seeded fault stream)."""
