@@ -278,3 +278,26 @@ def test_nightly_syncs_with_code_only_cells_make_no_false_remark(tmp_path: Path,
     assert all(s.precision == 1.0 for s in scores), [s for s in scores if s.precision < 1]
     assert sum(outcome.result.undecided.values()) > 0  # what the codes cannot prove is counted, not flagged
     assert any(f["evidence"] == "exact" for f in outcome.findings if f["rule"] == "TML001")
+
+
+# --- the per-lesson teacher (issue #32, item 3) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("served", [False, True])
+def test_class_meetings_name_a_lesson_teacher_only_under_the_drift(served: bool) -> None:
+    """No public evidence of a per-lesson ``teacher`` on ``schedule/classmeetings``: by default none is served;
+    the ``lesson_teacher`` drift names the recorded substitutes, and the client reads them."""
+    emu = tiny(faults=Faults(drifts=frozenset({"lesson_teacher"} if served else set())))
+    recorded = [le for le in emu.school.lessons.values() if le.teacher_id is not None]
+    assert recorded
+    first = min(le.day for le in recorded)
+    classes = sorted({emu.school.groups[le.sg_id].class_id for le in recorded if le.day == first})
+
+    async def go() -> list[Any]:
+        async with NetSchoolClient(settings(), transport=EmulatorTransport(emu)) as c:
+            return await api.fetch_class_meetings(c, first, first, classes)
+
+    meetings = asyncio.run(go())
+    named = {m.id: m.teacher.id for m in meetings if m.teacher is not None}
+    expected = {le.id: le.teacher_id for le in recorded if le.day == first}
+    assert named == (expected if served else {})

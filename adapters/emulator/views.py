@@ -227,7 +227,8 @@ class Views:
                 "subjectGroupId": self.id(le.sg_id),
                 "scheduleTimeId": le.number,
             }
-            if le.teacher_id is not None:  # a substitute recorded for this lesson [I: field name not seen]
+            if le.teacher_id is not None and "lesson_teacher" in self.drifts:
+                # a substitute recorded for this lesson: no public evidence of such a field (issue #32) — a drift
                 item["teacher"] = self.person(le.teacher_id)
             out.append(item)
         return out
