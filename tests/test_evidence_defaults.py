@@ -22,7 +22,9 @@ from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.netschool import api
 from adapters.netschool.client import NetSchoolClient
+from adapters.netschool.models import SchoolSettings
 from adapters.netschool.reports import AccessReport, fetch_access_report, iup_filter
+from asurso_sync.mirror import directory_rows
 from cache import classify, save_access_rows, unit
 from tests.emu import BASE, serve, tiny
 from tests.mirror import MON, NIGHT, SG, TUE, Mirror, cw, hw
@@ -301,3 +303,30 @@ def test_class_meetings_name_a_lesson_teacher_only_under_the_drift(served: bool)
     named = {m.id: m.teacher.id for m in meetings if m.teacher is not None}
     expected = {le.id: le.teacher_id for le in recorded if le.day == first}
     assert named == (expected if served else {})
+
+
+# --- extracurricular (issue #32, item 4) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("drift", [None, "group_extracurricular", "no_extracurricular_flag"])
+def test_extracurricular_is_read_from_subjects_groups_or_the_relay(drift: str | None) -> None:
+    """The captured response has ``extraCurricular`` on ``subjects``; a server may put it on groups too, or
+    nowhere — then the schedule's relay 2 (with ``isEaLesson`` in diaries) says it. Every way, the mirror marks the
+    same groups."""
+    emu = tiny(faults=Faults(drifts=frozenset({drift} if drift else set())))
+    expected = {g.id for g in emu.school.groups.values() if g.extracurricular}
+    assert expected
+
+    async def go() -> tuple[Any, Any, Any]:
+        async with NetSchoolClient(settings(), transport=EmulatorTransport(emu)) as c:
+            return await api.fetch_subjects(c), await api.fetch_subject_groups(c), await api.fetch_current_year(c)
+
+    subjects, groups, year = asyncio.run(go())
+    on_subjects = {s.id for s in subjects if s.extraCurricular}
+    on_groups = {g.id for g in groups if g.extraCurricular}
+    assert bool(on_subjects) == (drift != "no_extracurricular_flag")
+    assert on_groups == (expected if drift == "group_extracurricular" else set())
+    rows = directory_rows(context=None, year=year, terms=[], vacations=[], classes=[], subjects=subjects,
+                          groups=groups, times=[], types=[], reasons=[], settings=SchoolSettings())  # fmt: skip
+    marked = {r["id"] for r in rows["subject_group"] if r["extracurricular"]}
+    assert marked == (set() if drift == "no_extracurricular_flag" else expected)

@@ -154,6 +154,14 @@ class Stats:
     variants: dict[str, str] = field(default_factory=dict)
 
 
+# where an ESIA login starts, in the order tried (docs/server-api.md §2.1): the bare crosslogin of the 2026 student
+# client, then the login with the permissions the Android client sends
+ESIA_STARTS = (
+    ("crosslogin", "/webapi/sso/esia/crosslogin"),
+    ("login", "/webapi/sso/esia/login?esia_permissions=1&esia_role=1"),
+)
+
+
 class _Transient(Exception):
     def __init__(self, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
@@ -464,7 +472,17 @@ class NetSchoolClient:
         async with portal:
 
             async def start() -> None:
-                final = (await self._walk(portal, "/webapi/sso/esia/crosslogin?esia_permissions=1&esia_role=1"))[-1]
+                # the 2026 clients' order (issue #32): the bare crosslogin; the parametrised login as the fallback
+                final = ""
+                for kind, path in ESIA_STARTS:
+                    try:
+                        final = (await self._walk(portal, path))[-1]
+                    except EsiaUnavailable:
+                        if kind == ESIA_STARTS[-1][0]:
+                            raise
+                        continue
+                    self.stats.variants["esia_start"] = kind
+                    break
                 if not final.startswith(s.esia_url.rstrip("/") + "/"):
                     where = urlsplit(final)
                     raise EsiaUnavailable(
