@@ -330,3 +330,95 @@ def test_extracurricular_is_read_from_subjects_groups_or_the_relay(drift: str | 
                           groups=groups, times=[], types=[], reasons=[], settings=SchoolSettings())  # fmt: skip
     marked = {r["id"] for r in rows["subject_group"] if r["extracurricular"]}
     assert marked == (set() if drift == "no_extracurricular_flag" else expected)
+
+
+# --- class-teacher history (issue #32, item 5) ------------------------------------------------------------------
+
+CHIEFS_CASE = """
+version = 1
+id = "I32-chiefs"
+title = "Классный руководитель сменился: «ОТ» — руководителю того дня"
+section = "Кому замечание"
+rulings = ["R6", "R12"]
+
+[[staff]]
+name = "Кузьмина Ольга Сергеевна"
+from = 2026-11-26
+
+[[classes]]
+name = "7Б"
+chiefs = [
+  { name = "Сидорова Анна Викторовна", to = 2026-11-25 },
+  { name = "Кузьмина Ольга Сергеевна", from = 2026-11-26 },
+]
+students = ["Попов Никита", "Смирнов Иван"]
+
+[check]
+at = 2026-12-02T07:00:00
+%s
+"""
+
+
+def _lesson(day: str, number: int, ot: bool) -> str:
+    attendance = 'attendance = [{ student = "Попов Никита", code = "ОТ" }]\n' if ot else ""
+    return (
+        f'[[lessons]]\ngroup = "7Б/Алгебра"\ndate = {day}\nnumber = {number}\ntopic = "Уравнения {day}"\n'
+        f'homework = "№ {number}"\nwork = [{{ type = "Ответ на уроке" }}]\n{attendance}\n'
+    )
+
+
+@pytest.mark.slow
+def test_class_teacher_items_go_to_the_class_teacher_of_that_date(tmp_path: Path) -> None:
+    """R6 through the emulator's class-teacher history: «ОТ» left on Monday's lesson is the class teacher's of
+    Monday, the one on Thursday's the new class teacher's (she took the class on Thursday)."""
+    from asurso_sync.casebook import run_case
+
+    days = ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-30", "2026-12-01"]
+    lessons = "".join(_lesson(d, 2, d in ("2026-11-23", "2026-11-26")) for d in days)
+    expect = "".join(
+        f'[[expect]]\nrule = "ATT002"\nlesson = "7Б/Алгебра {d} урок 2"\nstudent = "Попов Никита"\n'
+        f'owner = "{owner}"\nroute = "class_teacher"\n\n'
+        for d, owner in (("23.11.2026", "Сидорова Анна Викторовна"), ("26.11.2026", "Кузьмина Ольга Сергеевна"))
+    )
+    case = tmp_path / "chiefs.toml"
+    case.write_text(CHIEFS_CASE % (lessons + expect), encoding="utf-8")
+    result = run_case(case, workdir=tmp_path)
+    assert result.passed, (result.missing, result.extra, result.wrong, result.error)
+
+
+HOSPITAL_CASE = """
+version = 1
+id = "I32-hospital"
+title = "Отметка при «Б», внесённая классным руководителем в день урока, — из больницы (R4)"
+section = "Отметки: сроки"
+rulings = ["R4"]
+
+[[lessons]]
+group = "7Б/Литература"
+date = 2026-11-24
+number = 3
+topic = "А. С. Пушкин. «Полтава»"
+homework = "Выучить отрывок «Полтавский бой»"
+work = [{ type = "Ответ на уроке" }]
+marks = [{ student = "Попов Никита", value = 5, at = "15:00", by = "%s" }]
+attendance = [{ student = "Попов Никита", code = "Б" }]
+%s
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("by", ["Сидорова Анна Викторовна", "subject teacher"])
+def test_a_mark_beside_b_entered_by_the_class_teacher_is_a_hospital_mark(tmp_path: Path, by: str) -> None:
+    """R4: entered by the class teacher on a lesson where the student has «Б» — no MRK003; the same mark entered
+    by the subject teacher stays deputy information (R14)."""
+    from asurso_sync.casebook import run_case
+
+    case = tmp_path / "hospital.toml"
+    if by == "subject teacher":
+        expect = ('[[expect]]\nrule = "MRK003"\nlesson = "7Б/Литература 24.11.2026 урок 3"\n'
+                  'student = "Попов Никита"\nowner = "завуч"\nroute = "deputy"\n')  # fmt: skip
+        case.write_text((HOSPITAL_CASE % ("", expect)).replace(', by = ""', ""), encoding="utf-8")
+    else:
+        case.write_text(HOSPITAL_CASE % (by, ""), encoding="utf-8")
+    result = run_case(case, workdir=tmp_path)
+    assert result.passed, (result.missing, result.extra, result.wrong, result.error)

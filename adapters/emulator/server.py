@@ -378,7 +378,7 @@ class Emulator:
         return sorted(g.id for g in self.school.groups.values() if g.teacher_on(today) == user_id)
 
     def chief_classes(self, user_id: int) -> list[int]:
-        return sorted(c.id for c in self.school.classes.values() if c.chief_id == user_id)
+        return sorted(c.id for c in self.school.classes.values() if c.chief_on(self.clock.date()) == user_id)
 
     def may_read_group(self, sess: Session, sg_id: int) -> bool:
         if self.is_staff_admin(sess):
@@ -387,7 +387,9 @@ class Emulator:
             return False
         g = self.school.groups[sg_id]
         c = self.school.classes.get(g.class_id)
-        return g.teacher_on(self.clock.date()) == sess.user_id or (c is not None and c.chief_id == sess.user_id)
+        return g.teacher_on(self.clock.date()) == sess.user_id or (
+            c is not None and c.chief_on(self.clock.date()) == sess.user_id
+        )
 
     def student_of(self, sess: Session, requested: int | None) -> int:
         if sess.kind == "student":

@@ -89,7 +89,7 @@ class Views:
             for i, (name, a, b) in enumerate(self.s.vacations)
         ]
 
-    def classes(self, class_ids: list[int], expand: list[str]) -> list[dict[str, Any]]:
+    def classes(self, class_ids: list[int], expand: list[str], now: datetime) -> list[dict[str, Any]]:
         out = []
         for cid in class_ids:
             c = self.s.classes[cid]
@@ -111,8 +111,8 @@ class Views:
                 "plannedOccupancy": None,
                 "hasClassNotWorkingTeacher": None,
             }
-            if "chiefs" in expand:
-                item["chiefs"] = [self.person(c.chief_id)]
+            if "chiefs" in expand:  # the class teacher of the clock's date (a scenario's ``chiefs`` by date)
+                item["chiefs"] = [self.person(c.chief_on(now.date()))]
             out.append(item)
         return out
 
