@@ -26,6 +26,7 @@ DRIFTS = frozenset(
         "report_2013",  # the three-column «last change» table (group, time, user) instead of the log
         "group_extracurricular",  # subjectgroups carry extraCurricular too (by default only subjects do)
         "esia_login_only",  # no bare sso/esia/crosslogin: only sso/esia/login?esia_permissions=1&esia_role=1
+        "ea_journal",  # an extra-activity journal: grade/journal/filter/init?extraActivity=true answers its filters
         "lesson_teacher",  # schedule/classmeetings names a lesson's recorded substitute («teacher»; not in evidence)
         "asp_adt",  # JournalAccess.asp reads ADT/DDT (the emulator's old guess), not DATE_START/DATE_END
         "queue_bare_id",  # reports/{id}/queue answers a bare task id (servers before 2026)

@@ -305,9 +305,9 @@ def class_target(raw: str, school: School) -> str:
         return raw
     value, _, kind = raw.partition("_")
     number = int(value.strip().rstrip("*").strip())
-    if kind == "1":
-        if not any(g.iup_grade == number for g in school.groups.values()):
-            raise ValueError(f"параллель ИУП {number} не найдена")
+    if kind == "1":  # a grade without ИУП groups is a valid choice with nothing in it
+        if not 1 <= number <= 11:
+            raise ValueError(f"параллель {number} не найдена")
         return f"{number}_1"
     if number not in school.classes:
         raise ValueError(f"класс {number} не найден")

@@ -70,6 +70,8 @@ READ_POSTS = frozenset(
         "/asp/logout.asp",
         "/asp/securitywarning.asp",
         "/webapi/terms/search",
+        # the journal page's filter sources (``?extraActivity=true``: whether an extra-activity journal exists)
+        "/webapi/grade/journal/filter/init",
         # building a report reads the journal; these POSTs change nothing on the server
         "/webapi/reports/journalaccess/initfilters",
         "/webapi/v2/reports/journalaccess/initfilters",
