@@ -48,8 +48,9 @@ def directory_rows(
     iup_grades: Mapping[int, int] | None = None,
 ) -> Rows:
     """The school's directories. ``iup_grades`` maps an ИУП group to its grade (``subjectgroups?iupClassId=``)."""
-    classes, groups = list(classes), list(groups)
+    classes, groups, subjects = list(classes), list(groups), list(subjects)
     iup_grades = iup_grades or {}
+    extra_subjects = {s.id for s in subjects if s.extraCurricular}
     staff: dict[int, str | None] = {}
     for c in classes:
         for chief in c.chiefs:
@@ -115,7 +116,8 @@ def directory_rows(
                 "class_id": g.class_.id if g.class_ else None,
                 "subject_id": g.subject.id if g.subject else None,
                 "is_iup": 1 if g.isIup else 0,
-                "extracurricular": 1 if g.extraCurricular else 0,
+                # the subject's flag (where the evidence has it) or the group's (some servers, if any)
+                "extracurricular": 1 if g.extraCurricular or (g.subject and g.subject.id in extra_subjects) else 0,
                 "iup_grade": iup_grades.get(g.id) if g.class_ is None else None,
             }
             for g in groups
@@ -179,7 +181,8 @@ def journal_rows(
             "is_tkr": 1 if cm.isTkr else 0,
             "read_only": None,
             "teacher_id": t.id if cm.id in schedule and (t := schedule[cm.id].teacher) is not None else None,
-            "relay": schedule[cm.id].relay if cm.id in schedule else None,
+            # isEaLesson says what relay 2 says (a captured diary has both on «Разговоры о важном»)
+            "relay": (2 if schedule[cm.id].isEaLesson else schedule[cm.id].relay) if cm.id in schedule else None,
         }
         for cm in body.classMeeting
     ]

@@ -21,8 +21,10 @@ from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import NetSchoolError
 from adapters.netschool.models import AttendanceReason, Journal, LessonEdit, Term, parse
 from adapters.netschool.reports import (
+    class_filter,
     fetch_access_report_asp,
     fetch_access_report_hub,
+    iup_filter,
     parse_access_report,
 )
 from cache.access import classify
@@ -98,6 +100,7 @@ class Surveyor:
         self.today = today
         self.result = Survey()
         self.endpoints: dict[str, Any] = {}
+        self.variants: dict[str, Any] = {}
 
     async def raw(self, label: str, path: str, params: Any = None) -> Any:
         data = await self.c.get_json(path, params)
@@ -122,6 +125,7 @@ class Surveyor:
         if self.c.settings.session is None:  # an imported browser session shows no login answer to look at
             cookie = shapes.get("ESRNSec")
             r.add("Ключ сессии (cookie ESRNSec)", "ok" if cookie else "unknown", cookie or "не видно")
+            self.variants["esrnsec"] = self.c.stats.variants.get("esrnsec", "not_seen")
             r.add("SecurityWarning при входе", "ok", shapes.get("SecurityWarning", "нет"))
         ctx = self.c.context
         r.add(
@@ -144,14 +148,63 @@ class Surveyor:
             self._access_report,
             "точное время внесения недоступно, сроки будут проверяться по снимкам 16:05",
         )
+        await self.attempt(
+            "Журнал внеурочной деятельности", self._extra_activity, "внеурочные группы — только по признакам"
+        )
+        self._year_marks()
+        self.variants.setdefault("esrnsec", self.c.stats.variants.get("esrnsec", "not_seen"))
+        self.variants["esia_start"] = self.c.stats.variants.get("esia_start", "not_used")
+        # which refresh token the server accepts is tried once, read-only, only by a login over Госуслуги (issue #32)
+        self.variants.setdefault("renewal_token", self.c.stats.variants.get("renewal_token", "not_tested"))
         r.bundle = {
-            "survey": 1,
+            "survey": 2,
             "server": {"version": self.c.server_version, "product": info.product if info else None},
             "endpoints": self.endpoints,
             "enumerations": self.state.get("enumerations", {}),
+            # issue #32: the variant met for every question the evidence left open (stable keys, no person's data)
+            "variants": dict(sorted(self.variants.items())),
             "checks": [{"title": c.title, "verdict": c.verdict, "seen": c.seen} for c in r.checks],
         }
         return r
+
+    async def _extra_activity(self) -> None:
+        """IRTech's extra-activity journal (``EASGID``/``EASBJID``): asked the way the journal page asks,
+        ``POST grade/journal/filter/init?extraActivity=true``; any answer but JSON filters means «not here»."""
+        r = self.result
+        try:
+            data = await self.c.post_read_json(
+                "/webapi/grade/journal/filter/init?extraActivity=true", {"params": None, "selectedData": []}
+            )
+        except NetSchoolError:
+            data = None
+        text = json.dumps(data, ensure_ascii=False) if data is not None else ""
+        exists = "EASGID" in text or "EASBJID" in text
+        self.variants["ea_journal"] = "exists" if exists else "absent"
+        if data is not None:
+            self.endpoints["grade/journal/filter/init?extraActivity"] = {"shape": shape(data)}
+        r.add(
+            "Журнал внеурочной деятельности",
+            "differs" if exists else "ok",
+            "есть (фильтры EASGID/EASBJID): его группы читаются только по признакам в предметах и расписании"
+            if exists
+            else "отдельного журнала нет",
+            "занятия отдельного журнала внеурочной деятельности не читаются: пришлите результат обследования",
+        )
+
+    def _year_marks(self) -> None:
+        """How the year's marks are served: the year's own period in the term list (``termTypeId`` 4 or named
+        «Год»), else not seen here — the report pages' ``TERMID=-1`` «год» / ``-2`` «итог» are not read yet."""
+        terms: list[Term] = self.state.get("terms") or []
+        year = [t for t in terms if t.termTypeId == 4 or "год" in (t.termName or "").casefold().split()]
+        self.variants["year_marks"] = "year_period" if year else "not_in_terms"
+        self.result.add(
+            "Годовые отметки",
+            "ok" if year else "unknown",
+            f"период года в списке периодов (вид {year[0].termTypeId})"
+            if year
+            else "в списке периодов года нет (отчёты с TERMID −1/−2 не проверялись)",
+            "пропущенные годовые отметки не проверяются",
+        )
 
     async def _terms(self) -> None:
         r = self.result
@@ -196,12 +249,21 @@ class Surveyor:
             f"групп в классе: {len(groups)}; учитель группы — поле «{teacher_field}»",
             "учитель группы не назван: замечания уйдут заместителю, а не учителю",
         )
-        extra = any("extraCurricular" in g for g in groups)
+        # where the flag marks something (a captured subjects list has the key on every item, mostly false)
+        on_groups = any(g.get("extraCurricular") is True for g in groups)
+        subjects = await self.raw("subjects", "/webapi/subjects")
+        on_subjects = any(isinstance(x, dict) and x.get("extraCurricular") is True for x in subjects or [])
+        where = "+".join(k for k, v in (("subjects", on_subjects), ("subjectgroups", on_groups)) if v) or "nowhere"
+        self.variants["extracurricular"] = where
         r.add(
-            "Признак внеурочной деятельности у группы",
-            "ok" if extra else "unknown",
-            "поле extraCurricular есть" if extra else "поля extraCurricular нет",
-            "внеурочные группы не отличить от уроков: их проверят как уроки (R19)",
+            "Признак внеурочной деятельности (extraCurricular)",
+            "ok" if on_subjects or on_groups else "unknown",
+            {
+                "subjects": "в предметах",
+                "subjectgroups": "в группах",
+                "subjects+subjectgroups": "в предметах и группах",
+            }.get(where, "поля extraCurricular нет: остаётся признак расписания (relay 2, isEaLesson)"),
+            "внеурочные группы узнаются только по расписанию (relay 2); без него их проверят как уроки (R19)",
         )
         search = await self.c.post_read_json("/webapi/terms/search", {"classIds": [sample.id]})
         self.endpoints["terms/search"] = {"shape": shape(search), "count": _count(search)}
@@ -275,6 +337,21 @@ class Surveyor:
         for m in body.get("classMeeting") or []:
             homework += [a for a in (m.get("assignments") or []) if isinstance(a, dict) and a.get("typeId") == 3]
         names = {k for a in homework for k in a if k.startswith("issue")}
+        limit = data.get("editLimit") if isinstance(data, dict) else None
+        self.variants["edit_limit"] = (
+            {k: v for k, v in sorted(limit.items()) if isinstance(v, bool | int) and not isinstance(v, list)}
+            if isinstance(limit, dict)
+            else "absent"
+        )
+        r.add(
+            "Ограничения правки журнала (editLimit)",
+            "ok" if isinstance(limit, dict) else "unknown",
+            f"правка прошлых уроков: {'ограничена' if limit.get('limitPastEdit') else 'не ограничена'}"
+            + (f", {limit['limitPastDays']} дн." if limit.get("limitPastDays") is not None else "")
+            if isinstance(limit, dict)
+            else "не названы",
+            "",
+        )
         r.add(
             "Урок, на котором задано домашнее задание",
             "ok" if "issueClassMeetingId" in names else "differs" if names else "unknown",
@@ -299,6 +376,16 @@ class Surveyor:
         items = [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
         numbered = sum(1 for m in items if m.get("number") is not None)
         teacher = any("teacher" in m for m in items)
+        if not teacher:  # substitutions are rare: the teacher question looks at the class's last eight weeks
+            wide = {**params, "start": f"{(monday - timedelta(weeks=8)).isoformat()}T00:00:00"}
+            more = await self.c.get_json("/webapi/schedule/classmeetings", wide)
+            teacher = any(isinstance(m, dict) and "teacher" in m for m in more or [])
+        self.variants["lesson_teacher"] = "named" if teacher else "absent"
+        r.add(
+            "Учитель урока в расписании (замены)",
+            "ok",
+            "назван у уроков с заменой" if teacher else "не назван: замену покажет отчёт о доступе (R6)",
+        )
         r.add(
             "Расписание уроков (номера, учитель урока)",
             "ok" if items and numbered == len(items) else "unknown" if not items else "differs",
@@ -357,6 +444,7 @@ class Surveyor:
         kinds = [classify(e.action)[0] for e in report.entries]
         known = sum(1 for k in kinds if k != "other")
         legend = dict(report.legend or {})
+        await self._report_questions(report, sample, day)
         self.state.setdefault("enumerations", {})["access_report"] = {
             "headers": list(report.headers),
             "legend": legend,
@@ -374,6 +462,70 @@ class Surveyor:
             + (f"действия кодами, условных обозначений: {len(legend)}" if legend else "действия словами, без кодов"),
             "точное время внесения недоступно, сроки будут проверяться по снимкам 16:05",
         )
+
+    async def _report_questions(self, report: Any, sample: Any, day: date) -> None:
+        """Issue #32's questions about the report: its time header and layout, what a cell carries, whether the
+        period is the action's date, whether the class filter answers ``-1`` and ``<grade>_1``."""
+        r, v = self.result, self.variants
+        time_header = next((h for h in report.headers if "дата и время" in h or "время" in h), "")
+        v["report_time_header"] = time_header or "not_found"
+        v["report_columns"] = len(report.headers)
+        v["report_layout"] = report.layout
+        r.add(
+            "Отчёт о доступе: заголовки и вид таблицы",
+            "ok" if report.layout == "log" and time_header else "differs",
+            f"колонок {len(report.headers)}, время — «{time_header or 'нет'}»"
+            + ("; таблица последних изменений (вид 2013 года)" if report.layout == "last_change_2013" else ""),
+            "в таблице последних изменений нет журнала действий: точного времени внесения не будет",
+        )
+        counted = {k: n for k, n in report.cells.items() if n}
+        v["report_cells"] = "+".join(sorted(counted)) if counted else "no_rows"
+        detailed = bool(counted.get("detailed") or counted.get("words"))
+        r.add(
+            "Отчёт о доступе: подробности в ячейке действия",
+            "ok" if detailed else "unknown" if not counted else "differs",
+            ", ".join(f"{k}: {n}" for k, n in sorted(counted.items())) if counted else "строк в пробе нет",
+            "в ячейке только коды: время заданий, отметок и посещаемости не определить точно (R18: «не определено»)",
+        )
+        by_action = [e.at.date() == day for e in report.entries]
+        by_lesson = [e.lesson_day == day for e in report.entries if e.lesson_day is not None]
+        period = (
+            "no_rows"
+            if not report.entries
+            else "action_date"
+            if all(by_action) and not all(by_lesson)
+            else "lesson_date"
+            if all(by_lesson) and not all(by_action)
+            else "not_told"
+        )
+        v["report_period"] = period
+        r.add(
+            "Отчёт о доступе: период — по дате изменения",
+            "ok" if period == "action_date" else "differs" if period == "lesson_date" else "unknown",
+            {"action_date": "да", "lesson_date": "нет, по дате урока", "no_rows": "строк в пробе нет"}.get(
+                period, "в пробе не различить (все изменения в день урока)"
+            ),
+            "период по дате урока: поздние внесения за старые уроки синхронизация не увидит",
+        )
+        answered: dict[str, str] = {}
+        for label, target in (("-1", "-1"), ("grade_1", iup_filter(sample.grade_number or 0))):
+            try:
+                other = parse_access_report(await fetch_access_report_asp(self.c, target, day, day))
+                answered[label] = f"rows:{len(other.entries)}"
+            except NetSchoolError as exc:
+                answered[label] = f"refused:{type(exc).__name__}"
+        v["class_filter"] = {"class": class_filter(sample.id), **answered}
+        r.add(
+            "Отчёт о доступе: фильтр класса −1 и «параллель_1» (ИУП)",
+            "ok" if all(a.startswith("rows") for a in answered.values()) else "differs",
+            f"−1: {_said(answered['-1'])}; {sample.grade_number}_1: {_said(answered['grade_1'])}",
+            "группы ИУП не получат точного времени из отчёта",
+        )
+
+
+def _said(answer: str) -> str:
+    kind, _, rest = answer.partition(":")
+    return f"строк {rest}" if kind == "rows" else f"отказ ({rest})"
 
 
 def _kind_word(name: str | None) -> str:

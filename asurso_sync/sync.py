@@ -54,7 +54,7 @@ from adapters.netschool.models import (
     parse,
     reset_drift_report,
 )
-from adapters.netschool.reports import fetch_access_log
+from adapters.netschool.reports import fetch_access_log, iup_filter
 from asurso_sync import exitcodes, mirror
 from asurso_sync.errors import AppError
 from cache import (
@@ -312,8 +312,13 @@ class Sync:
 
         if self.opt.mode != "snapshot" and (self.opt.access_log or "off") != "off":
             year_start = min((t.startDate for t in terms.values()), default=today)
-            self._total(len(classes))
-            await self._gather(functools.partial(self._access_log, c, today, year_start, run_id) for c in classes)
+            # ИУП groups belong to no class: their grade is the report's own filter value «<grade>_1»
+            targets: list[int | str] = [
+                *classes,
+                *(iup_filter(g) for g in sorted(set(reads.iup_group_grades(self.db).values()))),
+            ]
+            self._total(len(targets))
+            await self._gather(functools.partial(self._access_log, t, today, year_start, run_id) for t in targets)
 
     def _term_selected(self, t: Term, today: date) -> bool:
         """Which terms' journals to read. Around a term's end the neighbours matter too: homework given at the
@@ -720,11 +725,13 @@ class Sync:
 
         await self._safely(f"КТП: {self._group_label(sg)}", work, unit=("ktp", {"sg_id": sg}))
 
-    async def _access_log(self, class_id: int, today: date, year_start: date, run_id: int) -> None:
-        """«Отчёт о доступе к классному журналу» of one class since the previous read (with an overlap: the report
-        may still gain rows for recent days), or the whole year with ``--all`` — one report per month at most,
-        each saved with its cursor, so a long read that breaks goes on where it stopped."""
-        scope = {"class_id": class_id}
+    async def _access_log(self, class_id: int | str, today: date, year_start: date, run_id: int) -> None:
+        """«Отчёт о доступе к классному журналу» of one class (or, ``class_id`` "<grade>_1", the ИУП groups of a
+        grade) since the previous read (with an overlap: the report may still gain rows for recent days), or the
+        whole year with ``--all`` — one report per month at most, each saved with its cursor, so a long read that
+        breaks goes on where it stopped."""
+        iup = isinstance(class_id, str)
+        scope: dict[str, Any] = {"iup_grade": int(str(class_id).split("_")[0])} if iup else {"class_id": class_id}
         cursor = get_cursor(self.db, "access_log", scope)
         if self.opt.mode == "all" or cursor is None:
             start = self.opt.start or (
@@ -774,7 +781,8 @@ class Sync:
                 self.report.rows.new += added
                 pending["next"] = chunk_end + timedelta(days=1)
 
-        await self._safely(f"отчёт о доступе: {self._class_label(class_id)}", work)
+        label = f"ИУП {scope['iup_grade']} кл." if iup else self._class_label(int(class_id))
+        await self._safely(f"отчёт о доступе: {label}", work)
 
 
 class SyncLocked(AppError):

@@ -9,7 +9,10 @@ the access report; «access» — the 01:00 sync with the access report, no snap
 per rule, planted / found / correct / undecided, precision over decided findings, recall with undecided as misses.
 
 Run: python -m benchmarks.accuracy [--seeds 1,2,3,4] [--size small] [--week 5|6] [--from 2026-12-07] [--weeks 4]
-     [--modes snapshots,access]
+     [--modes snapshots,access] [--lesson-teacher off,on]
+
+``--lesson-teacher``: whether the schedule names a lesson's recorded substitute (the emulator's ``lesson_teacher``
+drift; off is the default server — no public evidence of the field, issue #32).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from adapters.emulator.faults import Faults
 from adapters.emulator.practice import Practice
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
@@ -61,11 +65,12 @@ def simulate(
     access_log: str = "auto",
     week: int = 5,
     practice: Practice | None = None,
+    drifts: frozenset[str] = frozenset(),
 ) -> tuple[Emulator, Config]:
     """Follow the standard observation schedule from ``start`` for ``weeks`` weeks (``practice``: the real practice
-    the school plants, practice.Practice() by default)."""
+    the school plants, practice.Practice() by default; ``drifts``: the server's shape drifts)."""
     os.environ.setdefault("ASURSO_PASSWORD", "Сота-2026")
-    settings = EmulatorSettings(size=size, seed=seed, week=week)  # type: ignore[arg-type]
+    settings = EmulatorSettings(size=size, seed=seed, week=week, faults=Faults(drifts=drifts))  # type: ignore[arg-type]
     if practice is not None:
         settings.practice = practice
     emu = Emulator(settings)
@@ -151,29 +156,39 @@ def main() -> None:
         help="observation modes: snapshots (16:05 snapshots + nightly, no access report), access (nightly + the "
         "access report)",
     )
+    parser.add_argument(
+        "--lesson-teacher",
+        default="off",
+        help="off, on or off,on: the schedule names a lesson's recorded substitute (the lesson_teacher drift)",
+    )
     args = parser.parse_args()
     start = date.fromisoformat(args.start)
-    for mode in args.modes.split(","):
-        snapshots, access_log = MODES[mode]
-        runs = []
-        for seed in (int(s) for s in args.seeds.split(",")):
-            emu, config = simulate(
-                seed, args.size, start, args.weeks, snapshots=snapshots, access_log=access_log, week=args.week
-            )
-            scores, undecided, seconds = score(emu, config, start)
-            runs.append(scores)
-            print(
-                f"[{mode}] seed {seed}, {args.size}, {args.week}-day week, {start} + {args.weeks} weeks, check at "
-                f"{emu.clock:%Y-%m-%d %H:%M} ({seconds:.2f} s); undecided: {sum(undecided.values())}"
-            )
-            for line in accuracy.table(scores):
+    for teacher in args.lesson_teacher.split(","):
+        drifts = frozenset({"lesson_teacher"}) if teacher == "on" else frozenset()
+        for mode in args.modes.split(","):
+            snapshots, access_log = MODES[mode]
+            label = f"{mode}, lesson teacher {teacher}"
+            runs = []
+            for seed in (int(s) for s in args.seeds.split(",")):
+                emu, config = simulate(
+                    seed, args.size, start, args.weeks, snapshots=snapshots, access_log=access_log, week=args.week,
+                    drifts=drifts,
+                )  # fmt: skip
+                c = compare(emu, config, start)
+                runs.append(c.scores)
+                print(
+                    f"[{label}] seed {seed}, {args.size}, {args.week}-day week, {start} + {args.weeks} weeks, check "
+                    f"at {emu.clock:%Y-%m-%d %H:%M} ({c.seconds:.2f} s); undecided: {sum(c.undecided.values())}; "
+                    f"false: {len(c.false)}"
+                )
+                for line in accuracy.table(c.scores):
+                    print(f"  {line}")
+            summed = total(runs)
+            planted = sum(s.planted for s in summed)
+            undecided_all = sum(s.undecided for s in summed)
+            print(f"[{label}] seeds {args.seeds} together; undecided share {undecided_all / max(1, planted):.3f}")
+            for line in accuracy.table(summed):
                 print(f"  {line}")
-        summed = total(runs)
-        planted = sum(s.planted for s in summed)
-        undecided_all = sum(s.undecided for s in summed)
-        print(f"[{mode}] seeds {args.seeds} together; undecided share {undecided_all / max(1, planted):.3f}")
-        for line in accuracy.table(summed):
-            print(f"  {line}")
 
 
 if __name__ == "__main__":

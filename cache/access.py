@@ -4,7 +4,12 @@ Rows are resolved to the mirror's ids where possible — class by name, group by
 lesson by group + date (+ number when the report gives it), user by name — and kept with their text when not.
 ``kind`` and ``detail`` classify the action for the rules: topic, homework (detail: the text), task (detail:
 "<type>|<text>"), mark (detail: the work type), mark-change (a later correction or deletion of a mark: not an
-entry), attendance (detail: "<code>|<student>"), other.
+entry), attendance (detail: "<code>|<student>"), other. A cell that named only the kind («Отметка», «Задание»,
+«Посещаемость:» — the code alone, issue #32) keeps its kind with no detail: it proves that such an entry was made
+on that lesson then, and nothing about which item.
+
+An ИУП group has no class: the report names its grade as the class filter does («11 *»), and the group by its whole
+name.
 """
 
 from __future__ import annotations
@@ -26,7 +31,12 @@ _ACTIONS = (
     (re.compile(r"^Отметка «(?P<type>[^»]*)»\s*:\s*(изменена|удалена|исправлена)", re.I), "mark-change"),
     (re.compile(r"^Отметка «(?P<type>[^»]*)»", re.I), "mark"),
     (re.compile(r"^Посещаемость: «(?P<code>[^»]*)» \((?P<student>.*)\)\s*$", re.I), "attendance"),
+    # the code alone: the kind of entry, no detail
+    (re.compile(r"^Задание\s*:?\s*$", re.I), "task"),
+    (re.compile(r"^Отметка\s*:?\s*$", re.I), "mark"),
+    (re.compile(r"^Посещаемость\s*:?\s*$", re.I), "attendance"),
 )
+_IUP = re.compile(r"^\s*(\d{1,2})\s*\*\s*$")
 
 
 def classify(action: str) -> tuple[str, str | None]:
@@ -34,9 +44,9 @@ def classify(action: str) -> tuple[str, str | None]:
         m = pattern.search(action.strip())
         if m:
             g = m.groupdict()
-            if kind == "task":
+            if kind == "task" and g:
                 return kind, f"{g['type']}|{g['text']}"
-            if kind == "attendance":
+            if kind == "attendance" and g:
                 return kind, f"{g['code']}|{g['student']}"
             return kind, g.get("type") or g.get("text")
     return "other", None
@@ -53,6 +63,12 @@ def save_access_rows(
     """Insert the report's rows that are not mirrored yet (call inside a cache ``unit``). Returns how many."""
     classes = {str(n).casefold(): i for i, n in db.execute('SELECT "id", "name" FROM "school_class"')}
     groups = {(c, _label(n)): i for i, c, n in db.execute('SELECT "id", "class_id", "name" FROM "subject_group"')}
+    iup = {
+        (grade, str(n).strip().casefold()): i
+        for i, grade, n in db.execute(
+            'SELECT "id", "iup_grade", "name" FROM "subject_group" WHERE "class_id" IS NULL AND "iup_grade" IS NOT NULL'
+        )
+    }
     staff = {str(n).casefold(): i for i, n in db.execute('SELECT "id", "name" FROM "staff"') if n}
     added = 0
     lessons: dict[tuple[int, str], list[tuple[int, int | None]]] = {}
@@ -73,6 +89,9 @@ def save_access_rows(
         key = hashlib.sha256(content.encode()).hexdigest()[:32]
         class_id = classes.get(str(r["class_name"]).casefold())
         sg_id = groups.get((class_id, str(r["subject"]).strip().casefold())) if class_id else None
+        grade = _IUP.match(str(r["class_name"] or "")) if class_id is None else None
+        if grade:
+            sg_id = iup.get((int(grade[1]), str(r["subject"]).strip().casefold()))
         cm_id = None
         if sg_id and r["lesson_day"]:
             cands = lessons.get((sg_id, r["lesson_day"]))

@@ -47,15 +47,7 @@ async def login(
     headers = {"Referer": f"{c.base_url}/"} if referer else {}
     r = await c.post("/webapi/login", data=form, headers=headers)
     if r.status_code == 200:
-        c.headers["at"] = r.json()["at"]
-        # the login answer sets ESRNSec a second time, empty (docs/server-api.md §2): keep the real one, as the
-        # client does
-        cookies = [h.split(";")[0].partition("=") for h in r.headers.get_list("set-cookie")]
-        good = [value for name, _, value in cookies if name == "ESRNSec" and value]
-        if good:
-            for cookie in [x for x in c.cookies.jar if x.name == "ESRNSec"]:
-                c.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
-            c.cookies.set("ESRNSec", good[-1])
+        c.headers["at"] = r.json()["at"]  # the cookies (ESRNSec among them) stay in httpx's standard jar
     return r
 
 

@@ -88,7 +88,7 @@ def test_hub_protocol_frames() -> None:
                     assert raw.endswith(RS)
                     frames += [json.loads(x) for x in raw.split(RS) if x]
             html = await c.get_html(f"/webapi/files/{frames[-1]['arguments'][0]['data']}")
-            assert 'class="table-print"' in html and "Дата и время действия" in html
+            assert 'class="table-print"' in html and "Дата и время изменений" in html  # the evidence's header
             return frames
 
     with serve(emu) as base:
@@ -184,7 +184,7 @@ def test_parse_header_variants_and_empty_report() -> None:
     empty = '<table class="table-print"><tr><th>Дата и время действия</th><th>Действие</th></tr></table>'
     assert parse_access_html(empty) == []
     assert parse_access_html("<html><body>Нет данных</body></html>") == []
-    with pytest.raises(ParseError, match="Дата и время действия"):
+    with pytest.raises(ParseError, match="Дата и время изменений"):
         parse_access_html(empty.replace("</tr></table>", "</tr><tr><td>вчера</td><td>x</td></tr></table>"))
     with pytest.raises(ParseError):
         parse_access_html("<table><tr><th>Что-то</th></tr><tr><td>1</td></tr></table>")

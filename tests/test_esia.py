@@ -533,3 +533,20 @@ def test_recordings_mask_every_session_token_code_and_state(tmp_path: Path, monk
         assert any('"atlist": "***"' in t for t in texts) and any("callback?code=***&state=***" in t for t in texts)
         assert any("loginState=***" in t for t in texts)
         assert any('"schoolId"' in t for t in texts)  # the data itself is kept
+
+
+@pytest.mark.parametrize("drift", [None, "esia_login_only"])
+def test_the_login_starts_at_the_bare_crosslogin_then_the_parametrised_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drift: str | None
+) -> None:
+    """Issue #32: the 2026 client calls a bare ``sso/esia/crosslogin``; ``esia_permissions=1&esia_role=1`` appear
+    only on ``sso/esia/login`` — tried when the bare one is not there."""
+    from adapters.emulator.faults import Faults
+
+    with school(tmp_path, monkeypatch, mfa="none", second_school=False) as (emu, cfg):
+        emu.settings.faults = Faults(drifts=frozenset({drift} if drift else set()))
+        result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
+        assert result.exit_code == 0, result.output
+        starts = [(p, s) for _m, p, s in emu.request_log if "/sso/esia/" in p and "callback" not in p]
+        assert starts[0] == ("/webapi/sso/esia/crosslogin", 404 if drift else 302)
+        assert any(p == "/webapi/sso/esia/login" for p, _s in starts) == bool(drift)

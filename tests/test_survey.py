@@ -40,12 +40,23 @@ def plain(tmp_path: Path, runner: CliRunner) -> Iterator[tuple[Emulator, int, st
 
 def test_every_assumption_holds_on_the_emulator(plain: tuple[Emulator, int, str, dict[str, object]]) -> None:
     emu, code, text, bundle = plain
-    assert code == exitcodes.OK, text
+    # the one open line on the default emulator: like the evidence, it names no period of the year
+    assert code == exitcodes.ATTENTION, text
     checks = bundle["checks"]
-    assert isinstance(checks, list) and all(c["verdict"] == "ok" for c in checks) and len(checks) >= 12
+    assert isinstance(checks, list) and len(checks) >= 12
+    assert [c["title"] for c in checks if c["verdict"] != "ok"] == ["Годовые отметки"]
     seen = " ".join(str(c["seen"]) for c in checks)
     assert "действия кодами" in seen and "без пользователя" in seen and "✓" in text
-    assert "последний пустой" in seen and "{taskId, queueKey}" in seen  # the real shapes, named
+    assert "сначала удалён" in seen and "{taskId, queueKey}" in seen  # the real shapes, named
+    variants = bundle["variants"]
+    assert isinstance(variants, dict)
+    assert {k: variants[k] for k in ("esrnsec", "report_layout", "report_period", "extracurricular", "ea_journal",
+            "lesson_teacher", "year_marks", "renewal_token")} == {
+        "esrnsec": "deletion_then_value", "report_layout": "log", "report_period": "action_date",
+        "extracurricular": "subjects", "ea_journal": "absent", "lesson_teacher": "absent",
+        "year_marks": "not_in_terms", "renewal_token": "not_tested"}  # fmt: skip
+    assert variants["report_time_header"] == "дата и время изменений" and "detailed" in variants["report_cells"]
+    assert variants["class_filter"]["-1"].startswith("rows")  # type: ignore[index]
     assert emu.write_attempts == []  # read-only
 
 
@@ -70,6 +81,32 @@ def test_the_bundle_holds_nothing_of_a_person(plain: tuple[Emulator, int, str, d
     )
 
 
+@pytest.mark.slow  # one survey over loopback per drift
+@pytest.mark.parametrize(
+    ("drift", "key", "value"),
+    [
+        ("esrnsec_once", "esrnsec", "once"),
+        ("esrnsec_empty_last", "esrnsec", "empty_last"),
+        ("report_bare_codes", "report_cells", "bare"),
+        ("report_joined_codes", "report_cells", "joined"),
+        ("report_2013", "report_layout", "last_change_2013"),
+        ("group_extracurricular", "extracurricular", "subjectgroups"),
+        ("no_extracurricular_flag", "extracurricular", "nowhere"),
+        ("lesson_teacher", "lesson_teacher", "named"),
+        ("ea_journal", "ea_journal", "exists"),
+    ],
+)
+def test_each_open_question_names_its_variant(
+    tmp_path: Path, runner: CliRunner, drift: str, key: str, value: str
+) -> None:
+    """Issue #32: against each drift the bundle's ``variants`` names what the server showed."""
+    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift}))))
+    code, text, bundle = _survey(runner, tmp_path, emu)
+    assert code in (exitcodes.OK, exitcodes.ATTENTION), text
+    variants = bundle["variants"]
+    assert isinstance(variants, dict) and value in variants[key].split("+"), variants  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("drift", "named"),
     [
@@ -78,6 +115,7 @@ def test_the_bundle_holds_nothing_of_a_person(plain: tuple[Emulator, int, str, d
         ("lesson_flat", "lessonId/lessonName"),
         ("reason_mark", "поле «ReasonMark»"),
         ("esrnsec_once", "выдан один раз"),
+        ("esrnsec_empty_last", "последний пустой"),
         ("routine_warning", "обычное уведомление (warnType 1)"),
         ("queue_bare_id", "номер задачи"),
         ("asp_adt", "строк через ASP"),

@@ -20,12 +20,21 @@ DRIFTS = frozenset(
         # issue #20: IRTech's shapes are served by default; these bring back what the emulator served before
         "assignments_nested",  # grade/journal: assignments inside classMeeting[] (IRTech's newer renderer)
         "report_texts",  # the access report with whole action texts, no legend, no rows without a user
+        # issue #32: what the evidence leaves open about the report's cells, and the 2013 page
+        "report_bare_codes",  # each action cell holds its code alone (no work type, text or student)
+        "report_joined_codes",  # one row per saving of a lesson, its codes joined («ТУ, ОТ»), no details
+        "report_2013",  # the three-column «last change» table (group, time, user) instead of the log
+        "group_extracurricular",  # subjectgroups carry extraCurricular too (by default only subjects do)
+        "esia_login_only",  # no bare sso/esia/crosslogin: only sso/esia/login?esia_permissions=1&esia_role=1
+        "ea_journal",  # an extra-activity journal: grade/journal/filter/init?extraActivity=true answers its filters
+        "lesson_teacher",  # schedule/classmeetings names a lesson's recorded substitute («teacher»; not in evidence)
         "asp_adt",  # JournalAccess.asp reads ADT/DDT (the emulator's old guess), not DATE_START/DATE_END
         "queue_bare_id",  # reports/{id}/queue answers a bare task id (servers before 2026)
-        "esrnsec_once",  # the login answer sets ESRNSec once (not a second, empty time)
+        "esrnsec_once",  # the login answer sets ESRNSec once (no deletion before it)
+        "esrnsec_empty_last",  # the login answer sets ESRNSec, then an empty one (a standard cookie jar keeps that)
         "routine_warning",  # every login lands on SecurityWarning with warnType 1 and no atlist (no other session)
         "login_down",  # the login answers 409 «Ошибка входа в систему» (the server's database is down)
-        "no_extracurricular_flag",  # subjectgroups without extraCurricular: only classmeetings' relay 2 tells
+        "no_extracurricular_flag",  # no extraCurricular on subjects or groups: only classmeetings' relay 2 tells
     }
 )
 

@@ -43,6 +43,7 @@ READ_POSTS = frozenset(
         "/asp/logout.asp",
         "/asp/securitywarning.asp",
         "/webapi/terms/search",
+        "/webapi/grade/journal/filter/init",  # the journal page's filter sources
         # reports: POSTs that build a report (read-only on the journal)
         "/webapi/reports/journalaccess/initfilters",
         "/webapi/v2/reports/journalaccess/initfilters",

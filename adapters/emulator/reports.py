@@ -1,9 +1,9 @@
 """«Отчёт о доступе к классному журналу» (docs/server-api.md §4): rows, HTML, the queue, the SignalR hub.
 
-Rows come from the entry times the journal already keeps: one row per journal action of a class whose action
-date is in the period (the «Период» filter is about when things were done — inferred, see CHOICES.md), as of
-the emulator's clock. Columns (inferred, see CHOICES.md): «Класс», «Предмет», «Дата и время
-действия», «Пользователь», «Дата урока» («23.11.2026, урок 3»), «Период», «Действие». Actions:
+Rows come from the entry times the journal already keeps: one row per journal action of a class (or an ИУП grade,
+or every class) whose action date is in the period (the «Период» filter is about when things were done — inferred,
+see CHOICES.md), as of the emulator's clock. Columns: «Класс», «Предмет», «Дата и время изменений» (the evidence's
+header), «Пользователь», «Дата урока» («23.11.2026, урок 3»), «Период», «Действие» (see CHOICES.md). Actions:
 «Тема урока: добавлена», «Домашнее задание: добавлено («текст»)», «Задание «вид»: добавлено («текст»)»,
 «Отметка «вид»: выставлена», «Посещаемость: «код» (Фамилия И. О.)».
 """
@@ -26,7 +26,11 @@ from adapters.emulator.protocol import Session
 from adapters.emulator.school import School
 
 RS = "\x1e"  # SignalR JSON protocol record separator
-HEADERS = ("Класс", "Предмет", "Дата и время действия", "Пользователь", "Дата урока", "Период", "Действие")
+# the time column's header as the evidence has it (issue #32: «Дата и время изменений», not «… действия»)
+TIME_HEADER = "Дата и время изменений"
+HEADERS = ("Класс", "Предмет", TIME_HEADER, "Пользователь", "Дата урока", "Период", "Действие")
+# a 2013 version of the page (and, on the emulator, the ``LastAccess`` switch) prints only each group's last change
+LAST_CHANGE_HEADERS = ("Предмет", "Дата и время последнего изменения", "Пользователь")
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,41 @@ def rows_in(rows: list[AccessRow], start: date, end: date, now: datetime) -> lis
     return [r for r in rows if start <= r.at.date() <= end and r.at <= now and r.lesson_day <= now.date()]
 
 
+def iup_label(grade: int) -> str:
+    """How the report names an ИУП grade in its «Класс» column: as the class filter's own text for it («11 *»,
+    IRTech's journal page) [I: the report's column is not seen]."""
+    return f"{grade} *"
+
+
+def target_rows(s: School, j: Journal, target: str) -> list[AccessRow]:
+    """Every action ever done in the journals the class filter selects: ``<classId>_0`` a class, ``<grade>_1`` the
+    ИУП groups of a grade, ``-1`` every class (IRTech's default; ИУП groups are not in it [I])."""
+    value, _, kind = target.partition("_")
+    if target.strip() == "-1":
+        out = [r for cid in sorted(s.classes) for r in class_rows(s, j, cid)]
+        out.sort(key=lambda r: (r.at, r.class_name, r.subject, r.lesson_day, r.action))
+        return out
+    if kind == "1":
+        grade = int(value)
+        groups = [g for g in s.groups.values() if g.iup_grade == grade]
+        return group_rows(s, j, groups, iup_label(grade), whole_name=True)
+    return class_rows(s, j, int(value))
+
+
 def class_rows(s: School, j: Journal, class_id: int) -> list[AccessRow]:
     """Every action ever done in the class's journal (the journal is generated whole; the clock filters)."""
-    cls = s.classes[class_id]
+    groups = [g for g in s.groups.values() if g.class_id == class_id]
+    return group_rows(s, j, groups, s.classes[class_id].name)
+
+
+def group_rows(
+    s: School, j: Journal, groups: list[Any], class_label: str, *, whole_name: bool = False
+) -> list[AccessRow]:
+    """Every action in these groups' journals; «Предмет» is the group's name without the class (an ИУП group,
+    which has no class: its whole name)."""
     out: list[AccessRow] = []
-    for g in s.groups.values():
-        if g.class_id != class_id:
-            continue
-        subject = g.name.partition("/")[2] or s.subjects[g.subject_id].name
+    for g in groups:
+        subject = g.name if whole_name else (g.name.partition("/")[2] or s.subjects[g.subject_id].name)
         homework_at: dict[int, list[Any]] = {}
         for a in j.assignments_by_sg.get(g.id, []):
             if a.type_id == HOMEWORK:
@@ -86,7 +117,7 @@ def class_rows(s: School, j: Journal, class_id: int) -> list[AccessRow]:
                     by = att.by[i] if i < len(att.by) else None
                     actions.append((at, f"Посещаемость: {what} ({student})", by))
             out += [
-                AccessRow(at, cls.name, subject, s.staff[by or teacher].full_name, le.day, le.number, term, action)
+                AccessRow(at, class_label, subject, s.staff[by or teacher].full_name, le.day, le.number, term, action)
                 for at, action, by in actions
             ]
     out.sort(key=lambda r: (r.at, r.subject, r.lesson_day, r.action))
@@ -114,26 +145,79 @@ def short_action(action: str) -> str:
     return action
 
 
-def render_html(title: str, rows: list[AccessRow], *, header: tuple[str, ...] = HEADERS, legend: bool = True) -> str:
+def bare_code(action: str) -> str:
+    """Only the legend code of an action, nothing after it (the ``report_bare_codes`` drift)."""
+    short = short_action(action)
+    return next((code for code, _text in LEGEND if short.startswith(code)), short)
+
+
+def joined(rows: list[AccessRow]) -> list[tuple[AccessRow, str]]:
+    """One row per (lesson, user, minute) with its actions' codes joined («ТУ, ОТ»): the ``report_joined_codes``
+    drift, a page that logs one saving of the lesson's page as one row [I]."""
+    out: dict[tuple[Any, ...], tuple[AccessRow, list[str]]] = {}
+    for r in rows:
+        key = (r.class_name, r.subject, r.lesson_day, r.lesson_number, r.user, r.at.replace(second=0, microsecond=0))
+        codes = out.setdefault(key, (r, []))[1]
+        code = bare_code(r.action)
+        if code not in codes:
+            codes.append(code)
+    return [(first, ", ".join(codes)) for first, codes in out.values()]
+
+
+def render_last_change(title: str, rows: list[AccessRow]) -> str:
+    """The three-column table a 2013 version of the page prints: each group's last change and who made it."""
+    last: dict[str, AccessRow] = {}
+    for r in rows:
+        if r.subject not in last or r.at >= last[r.subject].at:
+            last[r.subject] = r
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in LAST_CHANGE_HEADERS)
+    body = "".join(
+        f"<tr><td>{html.escape(r.subject)}</td><td>{r.at:%d.%m.%Y %H:%M}</td><td>{html.escape(r.user)}</td></tr>"
+        for r in sorted(last.values(), key=lambda r: r.subject)
+    )
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Отчёт о доступе к классному журналу</title></head>'
+        f"<body><h2>Отчёт о доступе к классному журналу</h2><div>{html.escape(title)}</div>"
+        f'<table class="table-print"><tr>{head}</tr>{body}</table></body></html>'
+    )
+
+
+def render_html(
+    title: str,
+    rows: list[AccessRow],
+    *,
+    header: tuple[str, ...] = HEADERS,
+    legend: bool = True,
+    cells_as: str = "detailed",
+) -> str:
     """The report as the server's printable HTML (``table.table-print``). With ``legend`` (the real shape) actions
     are short codes explained by a second table, and each lesson the schedule created has a row with no user and
-    «-» for its time; without it (the ``report_texts`` drift) whole texts and only users' rows."""
+    «-» for its time; without it (the ``report_texts`` drift) whole texts and only users' rows. ``cells_as``:
+    ``detailed`` (the code, then work type, text, student), ``bare`` (the code alone) or ``joined`` (one row per
+    saving, its codes joined)."""
 
-    def cells(r: AccessRow) -> dict[str, str]:
+    def cells(r: AccessRow, action: str | None = None) -> dict[str, str]:
         return {
             "Класс": r.class_name,
             "Предмет": r.subject,
-            "Дата и время действия": f"{r.at:%d.%m.%Y %H:%M}",
+            TIME_HEADER: f"{r.at:%d.%m.%Y %H:%M}",
             "Пользователь": r.user,
             "Дата урока": f"{r.lesson_day:%d.%m.%Y}, урок {r.lesson_number}",
             "Период": r.period,
-            "Действие": short_action(r.action) if legend else r.action,
+            "Действие": action
+            if action is not None
+            else (bare_code(r.action) if cells_as == "bare" else short_action(r.action))
+            if legend
+            else r.action,
         }
 
     def row(values: dict[str, str]) -> str:
         return "<tr>" + "".join(f"<td>{html.escape(values[h])}</td>" for h in header) + "</tr>"
 
-    lines = [row(cells(r)) for r in rows]
+    if legend and cells_as == "joined":
+        lines = [row(cells(r, codes)) for r, codes in joined(rows)]
+    else:
+        lines = [row(cells(r)) for r in rows]
     if legend:  # rows without a user: the lessons the schedule created
         for cls, subject, day, number, period in sorted(
             {(r.class_name, r.subject, r.lesson_day, r.lesson_number, r.period) for r in rows}
@@ -143,7 +227,7 @@ def render_html(title: str, rows: list[AccessRow], *, header: tuple[str, ...] = 
                     {
                         "Класс": cls,
                         "Предмет": subject,
-                        "Дата и время действия": "-",
+                        TIME_HEADER: "-",
                         "Пользователь": "",
                         "Дата урока": f"{day:%d.%m.%Y}, урок {number}",
                         "Период": period,
@@ -173,7 +257,7 @@ def render_html(title: str, rows: list[AccessRow], *, header: tuple[str, ...] = 
 class Task:
     id: int
     key: str
-    class_id: int
+    target: str  # the class filter's value: "<classId>_0", "<grade>_1" (ИУП) or "-1" (every class)
     start: date
     end: date
     user_id: int
@@ -189,20 +273,20 @@ class ReportQueue:
     # what clients did, in order — (event, session, path, detail): earlyaccess, hub, queue (detail: params)
     events: list[tuple[str, str, str, Any]] = field(default_factory=list)
     asp_forms: list[dict[str, Any]] = field(default_factory=list)  # the JournalAccess.asp forms received
-    _rows: dict[int, list[AccessRow]] = field(default_factory=dict)
+    _rows: dict[str, list[AccessRow]] = field(default_factory=dict)
 
-    def rows(self, school: School, journal: Journal, class_id: int) -> list[AccessRow]:
-        """``class_rows``, computed once per class."""
-        hit = self._rows.get(class_id)
+    def rows(self, school: School, journal: Journal, target: str) -> list[AccessRow]:
+        """``target_rows``, computed once per value of the class filter."""
+        hit = self._rows.get(target)
         if hit is None:
-            hit = self._rows[class_id] = class_rows(school, journal, class_id)
+            hit = self._rows[target] = target_rows(school, journal, target)
         return hit
 
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(301_000_001))
 
-    def add(self, class_id: int, start: date, end: date, user_id: int) -> Task:
+    def add(self, target: str, start: date, end: date, user_id: int) -> Task:
         tid = next(self._ids)
-        task = Task(tid, f"q-{tid:x}", class_id, start, end, user_id)
+        task = Task(tid, f"q-{tid:x}", target, start, end, user_id)
         self.tasks[tid] = task
         return task
 
@@ -213,16 +297,30 @@ class ReportQueue:
         return file_id
 
 
-def parse_filters(body: dict[str, Any], school_classes: dict[int, Any]) -> tuple[int, date, date]:
-    """``selectedData`` → (class id, period start, period end). PCLID_IUP is "<classId>_0" (or the id alone)."""
+def class_target(raw: str, school: School) -> str:
+    """The class filter's value, checked: "<classId>_0" (or the id alone), "<grade>_1" (an ИУП grade of the school)
+    or "-1" (every class — the filter's default; an empty value means it too). ``ValueError`` otherwise."""
+    raw = raw.strip() or "-1"
+    if raw == "-1":
+        return raw
+    value, _, kind = raw.partition("_")
+    number = int(value.strip().rstrip("*").strip())
+    if kind == "1":  # a grade without ИУП groups is a valid choice with nothing in it
+        if not 1 <= number <= 11:
+            raise ValueError(f"параллель {number} не найдена")
+        return f"{number}_1"
+    if number not in school.classes:
+        raise ValueError(f"класс {number} не найден")
+    return f"{number}_0"
+
+
+def parse_filters(body: dict[str, Any], school: School) -> tuple[str, date, date]:
+    """``selectedData`` → (class filter value, period start, period end)."""
     values = {str(x.get("filterId", "")).upper(): str(x.get("filterValue", "")) for x in body.get("selectedData") or []}
-    raw = values.get("PCLID_IUP") or values.get("PCLID") or ""
-    class_id = int(raw.split("_")[0].strip().rstrip("*").strip())
-    if class_id not in school_classes:
-        raise ValueError(f"класс {class_id} не найден")
+    target = class_target(values.get("PCLID_IUP") or values.get("PCLID") or "", school)
     period = values.get("PERIOD", "")
     a, _, b = period.partition(" - ")
-    return class_id, date.fromisoformat(a.strip()[:10]), date.fromisoformat(b.strip()[:10])
+    return target, date.fromisoformat(a.strip()[:10]), date.fromisoformat(b.strip()[:10])
 
 
 async def hub(

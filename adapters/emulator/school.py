@@ -204,10 +204,19 @@ class SchoolClass:
     letter: str
     chief_id: int
     student_ids: list[int] = field(default_factory=list)
+    # class teachers with dates, when they changed (a scenario's ``chiefs``): (user, from, to); empty: ``chief_id``
+    chiefs: list[tuple[int, date | None, date | None]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return f"{self.grade}{self.letter}"
+
+    def chief_on(self, day: date) -> int:
+        """The class teacher on ``day`` (ruling R6: class-teacher items go to the class teacher of that date)."""
+        for chief, start, end in self.chiefs:
+            if (start is None or start <= day) and (end is None or day <= end):
+                return chief
+        return self.chief_id
 
 
 @dataclass(slots=True)
@@ -382,8 +391,10 @@ class School:
             return False
         return sg_id is None or self.groups[sg_id].has(sid, day)
 
-    def class_teacher_of(self, sid: int) -> int:
-        return self.classes[self.students[sid].class_id].chief_id
+    def class_teacher_of(self, sid: int, day: date | None = None) -> int:
+        """The class teacher of the student's class (on ``day``, when the class's teachers changed)."""
+        cls = self.classes[self.students[sid].class_id]
+        return cls.chief_id if day is None else cls.chief_on(day)
 
     def terms_for_group(self, sg_id: int) -> list[Term]:
         tt = self.groups[sg_id].term_type

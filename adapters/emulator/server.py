@@ -37,7 +37,7 @@ from adapters.emulator.protocol import (
     Session,
     empty_receive,
 )
-from adapters.emulator.reports import AccessRow, ReportQueue, Task, render_html, rows_in
+from adapters.emulator.reports import AccessRow, ReportQueue, Task, render_html, render_last_change, rows_in
 from adapters.emulator.routes import routes
 from adapters.emulator.school import School, Size, generate_structure
 from adapters.emulator.views import Views
@@ -185,24 +185,50 @@ class Emulator:
             "errorMessage": None,
         }
         resp = JSONResponse(body)
-        resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
-        if "esrnsec_once" not in drifts:
-            # real answers can set it a second time, empty (docs/server-api.md §2): the client must keep the first
-            resp.raw_headers.append((b"set-cookie", b"ESRNSec=; Path=/"))
+        if "esrnsec_once" in drifts or "esrnsec_empty_last" in drifts:
+            resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
+            if "esrnsec_empty_last" in drifts:
+                # the order the emulator served before issue #32: an empty value after the real one; a browser's
+                # jar keeps the empty one, so only a client that picks the non-empty value gets on
+                resp.raw_headers.append((b"set-cookie", b"ESRNSec=; Path=/"))
+        else:
+            # the default (docs/server-api.md §2): two Set-Cookie headers, the deletion of an old value first, then
+            # the new one — the order under which a browser's (any standard) cookie jar keeps the session
+            resp.raw_headers.append((b"set-cookie", b"ESRNSec=; expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"))
+            resp.set_cookie("ESRNSec", esrn, path="/", httponly=True)
         return resp
 
     # --- the access report ----------------------------------------------------------------------
 
-    def access_rows(self, class_id: int, start: date, end: date) -> list[AccessRow]:
-        """The access report's rows of a class for actions done from ``start`` to ``end``, as of the clock."""
-        return rows_in(self.reports.rows(self.school, self.journal, class_id), start, end, self.clock)
+    def access_rows(self, target: str, start: date, end: date) -> list[AccessRow]:
+        """The access report's rows for the class filter's value ``target`` ("<classId>_0", "<grade>_1", "-1") and
+        actions done from ``start`` to ``end``, as of the clock."""
+        return rows_in(self.reports.rows(self.school, self.journal, target), start, end, self.clock)
+
+    def render_report(self, target: str, start: date, end: date, *, last_access: bool = False) -> str:
+        """The report's HTML in the shape the drifts choose (``report_texts``, ``report_bare_codes``,
+        ``report_joined_codes``, ``report_2013``); ``last_access`` (the ASP form's switch) prints the last changes."""
+        drifts = self.settings.faults.drifts
+        value, _, kind = target.partition("_")
+        what = (
+            "все классы"
+            if target == "-1"
+            else f"ИУП {value} кл."
+            if kind == "1"
+            else f"класс {self.school.classes[int(value)].name}"
+        )
+        title = f"{what}; период: {start:%d.%m.%Y} – {end:%d.%m.%Y}"
+        rows = self.access_rows(target, start, end)
+        if last_access or "report_2013" in drifts:
+            return render_last_change(title, rows)
+        cells_as = (
+            "joined" if "report_joined_codes" in drifts else "bare" if "report_bare_codes" in drifts else "detailed"
+        )
+        return render_html(title, rows, legend="report_texts" not in drifts, cells_as=cells_as)
 
     def build_report(self, task: Task) -> int:
         """Build a queued report task into a file; returns the file's id."""
-        cls = self.school.classes[task.class_id]
-        title = f"Класс: {cls.name}; период: {task.start:%d.%m.%Y} – {task.end:%d.%m.%Y}"
-        rows = self.access_rows(task.class_id, task.start, task.end)
-        return self.reports.store(render_html(title, rows, legend="report_texts" not in self.settings.faults.drifts))
+        return self.reports.store(self.render_report(task.target, task.start, task.end))
 
     def fault(self, rate: float) -> bool:
         """Whether a fault of this rate happens now (the seeded fault stream)."""
@@ -352,7 +378,7 @@ class Emulator:
         return sorted(g.id for g in self.school.groups.values() if g.teacher_on(today) == user_id)
 
     def chief_classes(self, user_id: int) -> list[int]:
-        return sorted(c.id for c in self.school.classes.values() if c.chief_id == user_id)
+        return sorted(c.id for c in self.school.classes.values() if c.chief_on(self.clock.date()) == user_id)
 
     def may_read_group(self, sess: Session, sg_id: int) -> bool:
         if self.is_staff_admin(sess):
@@ -361,7 +387,9 @@ class Emulator:
             return False
         g = self.school.groups[sg_id]
         c = self.school.classes.get(g.class_id)
-        return g.teacher_on(self.clock.date()) == sess.user_id or (c is not None and c.chief_id == sess.user_id)
+        return g.teacher_on(self.clock.date()) == sess.user_id or (
+            c is not None and c.chief_on(self.clock.date()) == sess.user_id
+        )
 
     def student_of(self, sess: Session, requested: int | None) -> int:
         if sess.kind == "student":

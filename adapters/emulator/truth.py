@@ -115,8 +115,12 @@ def owner_of(school: School, j: Journal, v: Violation, as_of: datetime) -> int |
         cm = j.assignments[ent["assignment"]].cm_id
     if cm is not None:
         lesson = school.lessons[cm]
-        # class-teacher items: the class teacher of the student's class (R6, R12)
-        who = school.class_teacher_of(ent["student"]) if v.rule in CHIEF_RULES else lesson_teacher(school, j, lesson)
+        # class-teacher items: the class teacher of the student's class on the lesson's date (R6, R12)
+        who = (
+            school.class_teacher_of(ent["student"], lesson.day)
+            if v.rule in CHIEF_RULES
+            else lesson_teacher(school, j, lesson)
+        )
     elif "term" in ent:
         who = school.groups[ent["sg"]].teacher_on(school.terms[ent["term"]].end)
     else:
@@ -328,7 +332,11 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime, empt
                 if not isinstance(value, int):
                     continue
                 marked[m.student_id].append(value)
-                if j.type_names.get(a.type_id) in IN_LESSON and m.at.date() <= lesson.day:
+                # R4: entered by the class teacher (of that date) where the student has «Б» — a hospital mark
+                hospital_path = codes.get(m.student_id) == "Б" and (
+                    m.by or lesson_teacher(school, j, lesson)
+                ) == school.class_teacher_of(m.student_id, lesson.day)
+                if j.type_names.get(a.type_id) in IN_LESSON and m.at.date() <= lesson.day and not hospital_path:
                     same_day_in_lesson.setdefault(m.student_id, value)
                 ent = (("assignment", a.id), ("student", m.student_id))
                 if grade == 1:

@@ -89,7 +89,7 @@ class Views:
             for i, (name, a, b) in enumerate(self.s.vacations)
         ]
 
-    def classes(self, class_ids: list[int], expand: list[str]) -> list[dict[str, Any]]:
+    def classes(self, class_ids: list[int], expand: list[str], now: datetime) -> list[dict[str, Any]]:
         out = []
         for cid in class_ids:
             c = self.s.classes[cid]
@@ -111,12 +111,16 @@ class Views:
                 "plannedOccupancy": None,
                 "hasClassNotWorkingTeacher": None,
             }
-            if "chiefs" in expand:
-                item["chiefs"] = [self.person(c.chief_id)]
+            if "chiefs" in expand:  # the class teacher of the clock's date (a scenario's ``chiefs`` by date)
+                item["chiefs"] = [self.person(c.chief_on(now.date()))]
             out.append(item)
         return out
 
     def subjects(self) -> list[dict[str, Any]]:
+        # where the captured response has it: ``extraCurricular`` on the subject (issue #32); ``isModular`` and
+        # ``useExemption`` beside it (the emulator: false)
+        extra = {g.subject_id for g in self.s.groups.values() if g.extracurricular}
+        flag = "no_extracurricular_flag" not in self.drifts
         return [
             {
                 "id": self.id(s.id),
@@ -130,7 +134,7 @@ class Views:
                 "order": None,
                 "using": True,
                 "usingInYear": True,
-                "extraCurricular": False,
+                "extraCurricular": flag and s.id in extra,
                 "isModular": False,
                 "useExemption": False,
                 "direction": None,
@@ -158,7 +162,9 @@ class Views:
                     "extraCurricular": g.extracurricular,
                 }
             )
-            if "no_extracurricular_flag" in self.drifts:  # only the schedule's relay tells (issue #20)
+            # the flag on the group is not in evidence (issue #32: it is on the subject): served only under the
+            # ``group_extracurricular`` drift; ``no_extracurricular_flag`` removes it everywhere (the relay tells)
+            if "group_extracurricular" not in self.drifts or "no_extracurricular_flag" in self.drifts:
                 out[-1].pop("extraCurricular")
         return out
 
@@ -227,7 +233,8 @@ class Views:
                 "subjectGroupId": self.id(le.sg_id),
                 "scheduleTimeId": le.number,
             }
-            if le.teacher_id is not None:  # a substitute recorded for this lesson [I: field name not seen]
+            if le.teacher_id is not None and "lesson_teacher" in self.drifts:
+                # a substitute recorded for this lesson: no public evidence of such a field (issue #32) — a drift
                 item["teacher"] = self.person(le.teacher_id)
             out.append(item)
         return out
@@ -473,12 +480,13 @@ class Views:
                     "classmeetingId": self.id(le.id),
                     "day": d2s(le.day),
                     "number": le.number,
-                    "relay": 1,
+                    # «Разговоры о важном» in a captured diary: relay 2, isEaLesson true (issue #32)
+                    "relay": 2 if self.s.groups[sg].extracurricular else 1,
                     "room": None,
                     "startTime": self.s.bells[le.number - 1][0].strftime("%H:%M"),
                     "endTime": self.s.bells[le.number - 1][1].strftime("%H:%M"),
                     "subjectName": subject,
-                    "isEaLesson": False,
+                    "isEaLesson": self.s.groups[sg].extracurricular,
                     "isDistanceLesson": False,
                 }
                 assigns = []

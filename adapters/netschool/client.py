@@ -72,6 +72,8 @@ READ_POSTS = frozenset(
         "/asp/logout.asp",
         "/asp/securitywarning.asp",
         "/webapi/terms/search",
+        # the journal page's filter sources (``?extraActivity=true``: whether an extra-activity journal exists)
+        "/webapi/grade/journal/filter/init",
         # building a report reads the journal; these POSTs change nothing on the server
         "/webapi/reports/journalaccess/initfilters",
         "/webapi/v2/reports/journalaccess/initfilters",
@@ -150,6 +152,16 @@ class Stats:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request sent
     # which of the tolerated variants the server showed, as Russian phrases (``survey`` prints them)
     shapes: dict[str, str] = field(default_factory=dict)
+    # the same, as stable keys (issue #32: ``survey``'s bundle names the variant met for every open question)
+    variants: dict[str, str] = field(default_factory=dict)
+
+
+# where an ESIA login starts, in the order tried (docs/server-api.md §2.1): the bare crosslogin of the 2026 student
+# client, then the login with the permissions the Android client sends
+ESIA_STARTS = (
+    ("crosslogin", "/webapi/sso/esia/crosslogin"),
+    ("login", "/webapi/sso/esia/login?esia_permissions=1&esia_role=1"),
+)
 
 
 class _Transient(Exception):
@@ -457,7 +469,17 @@ class NetSchoolClient:
         async with portal:
 
             async def start() -> None:
-                final = (await self._walk(portal, "/webapi/sso/esia/crosslogin?esia_permissions=1&esia_role=1"))[-1]
+                # the 2026 clients' order (issue #32): the bare crosslogin; the parametrised login as the fallback
+                final = ""
+                for kind, path in ESIA_STARTS:
+                    try:
+                        final = (await self._walk(portal, path))[-1]
+                    except EsiaUnavailable:
+                        if kind == ESIA_STARTS[-1][0]:
+                            raise
+                        continue
+                    self.stats.variants["esia_start"] = kind
+                    break
                 if not final.startswith(s.esia_url.rstrip("/") + "/"):
                     where = urlsplit(final)
                     raise EsiaUnavailable(
@@ -580,23 +602,29 @@ class NetSchoolClient:
         return self.info
 
     def _keep_session_cookie(self, resp: httpx.Response) -> None:
-        """A login answer may set ``ESRNSec`` twice, the second time empty; a cookie jar keeps the last one and
-        every later call would be refused (401). The last non-empty value wins."""
+        """A login answer sets ``ESRNSec`` twice (docs/server-api.md §2): the order a browser can live with is the
+        deletion first, then the value — a standard jar handles that alone. Should the empty one come last, a jar
+        would keep it and every later call would be refused (401): the last non-empty value wins either way.
+        ``stats.shapes["ESRNSec"]`` names the order met and ``stats.variants["esrnsec"]`` its key (survey)."""
         values = [
             v.split(";", 1)[0].partition("=")[2].strip()
             for v in resp.headers.get_list("set-cookie")
             if v.split("=", 1)[0].strip() == "ESRNSec"
         ]
         good = next((v for v in reversed(values) if v), None)
-        self.stats.shapes["ESRNSec"] = (
-            "выдан один раз"
+        variant, said = (
+            ("absent", "не выдан")
+            if not values
+            else ("once", "выдан один раз")
             if len(values) == 1
-            else f"выдан {len(values)} раза, последний пустой — сохранён непустой"
-            if values and not values[-1]
-            else f"выдан {len(values)} раза"
-            if values
-            else "не выдан"
+            else ("empty_last", f"выдан {len(values)} раза, последний пустой — сохранён непустой")
+            if not values[-1]
+            else ("deletion_then_value", f"выдан {len(values)} раза: сначала удалён, затем значение")
+            if not values[0]
+            else ("several", f"выдан {len(values)} раза")
         )
+        self.stats.shapes["ESRNSec"] = said
+        self.stats.variants["esrnsec"] = variant
         if good is None or values[-1] == good:
             return
         jar = self.http.cookies.jar

@@ -146,6 +146,10 @@ class Subject(Model):
     name: str
     shortName: str | None = None
     globalSubject: GlobalSubject | None = None
+    # внеурочная деятельность: where a captured response has the flag (issue #32), with isModular and useExemption
+    extraCurricular: bool | None = None
+    isModular: bool | None = None
+    useExemption: bool | None = None  # освобождение is used for this subject (not read by the rules yet)
 
 
 class SubjectGroup(Model):
@@ -182,6 +186,7 @@ class ClassMeeting(Model):
     room: str | None = None
     teacher: Named | None = None  # who the server records for this lesson (a substitute) [I: docs/server-api.md §3]
     relay: int | None = None  # 1 a lesson, 2 внеурочная деятельность (the review in issue #20; docs/server-api.md §3)
+    isEaLesson: bool | None = None  # an extra-activity lesson (a captured diary: with relay 2; issue #32)
 
 
 class ScheduleTime(Model):

@@ -7,7 +7,10 @@ falls back to ASP when the hub cannot be used (no WebSocket, an in-process trans
 older than 5.29 whose hub speaks the old SignalR 2 protocol).
 
 The HTML is parsed with BeautifulSoup into typed rows; columns are found by their header words, so their order
-and wording may vary («Дата и время действия» / «Дата действия», «Пользователь» / «Сотрудник», …).
+and wording may vary («Дата и время изменений» — the evidence's header — / «Дата и время действия», «Пользователь» /
+«Сотрудник», …). An action cell is read for what it proves: a code with details (work type, text, student), the
+code alone, or several codes in one cell (one entry per code, the legend's words alone). The three-column «last
+change» table of a 2013 version of the page is recognised and named (``AccessReport.layout``); it holds no log.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import importlib.util
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -47,7 +50,7 @@ class AccessEntry:
 
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
-    "at": ("дата и время", "время действия", "дата действия", "дата изменения", "время"),
+    "at": ("дата и время", "время изменени", "время действия", "дата действия", "дата изменения", "время"),
     "lesson": ("дата урока", "урок"),
     "class_name": ("класс",),
     "subject": ("предмет", "учебная группа", "группа"),
@@ -79,6 +82,10 @@ class AccessReport:
     unreadable: int = 0
     headers: tuple[str, ...] = ()  # the table's column headers, as printed
     legend: Mapping[str, str] | None = None  # the «Условные обозначения» (code → words), if the page has them
+    # "log" (a row per action), "last_change_2013" (each group's last change only: no log), "empty"
+    layout: str = "log"
+    # how the action cells read: a code with details after it, a code alone, several codes in one cell, words
+    cells: dict[str, int] = field(default_factory=lambda: {"detailed": 0, "bare": 0, "joined": 0, "words": 0})
 
 
 def legend_of(soup: BeautifulSoup, main: Any) -> dict[str, str]:
@@ -107,6 +114,24 @@ def _explained(action: str, legend: Mapping[str, str]) -> str:
     return action
 
 
+_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def read_cell(action: str, legend: Mapping[str, str]) -> tuple[str, list[str]]:
+    """What an action cell proves: (how it reads, the actions in words). ``joined`` — several codes in one cell,
+    each its legend's words alone; ``bare`` — one code and nothing after it; ``detailed`` — a code, then the work
+    type, text or student; ``words`` — no code at all (the whole text)."""
+    tokens = [t for t in _SEPARATORS.split(action.strip()) if t]
+    if legend and len(tokens) > 1 and all(t in legend for t in tokens):
+        return "joined", [legend[t] for t in dict.fromkeys(tokens)]
+    if legend and len(tokens) == 1 and tokens[0] in legend:
+        return "bare", [legend[tokens[0]]]
+    m = _CODE.match(action)
+    if m and m[1] in legend:
+        return "detailed", [legend[m[1]] + action[len(m[1]) :]]
+    return "words", [action]
+
+
 def parse_access_html(html: str) -> list[AccessEntry]:
     """Rows of the report's ``table.table-print`` (or the first table with the expected headers)."""
     return parse_access_report(html).entries
@@ -128,6 +153,10 @@ def parse_access_report(html: str) -> AccessReport:
                 if i not in index.values() and any(h.startswith(w) or w in h for w in words):
                     index[key] = i
                     break
+        if "at" in index and "action" not in index and "user" in index and len(headers) <= 4:
+            # the 2013 page's three columns: each group's last change and its author — no log of actions
+            log.warning("Отчёт о доступе: таблица последних изменений (вид 2013 года) — журнала действий в ней нет")
+            return AccessReport([], headers=tuple(headers), layout="last_change_2013")
         if "at" not in index or "action" not in index:
             continue
         legend = legend_of(soup, table)
@@ -150,7 +179,9 @@ def parse_access_report(html: str) -> AccessReport:
                 continue
             lesson = _when(cell("lesson")) if "lesson" in index else None
             number = _LESSON_NO.search(cell("lesson"))
-            report.entries.append(
+            how, actions = read_cell(cell("action"), legend)
+            report.cells[how] += 1
+            report.entries += [
                 AccessEntry(
                     class_name=cell("class_name"),
                     subject=cell("subject"),
@@ -159,22 +190,36 @@ def parse_access_report(html: str) -> AccessReport:
                     lesson_day=lesson[0] if lesson else None,
                     lesson_number=int(number[1] or number[2]) if number else None,
                     period=cell("period"),
-                    action=_explained(cell("action"), legend),
+                    action=action,
                 )
-            )
+                for action in actions
+            ]
         if report.unreadable and not report.entries:
-            raise ParseError("journalaccess", "Дата и время действия", "ни одно время действия не распознано")
+            raise ParseError("journalaccess", "Дата и время изменений", "ни одно время изменения не распознано")
         return report
     if "нет данных" in soup.get_text(" ", strip=True).lower() or not tables:
-        return AccessReport([])
+        return AccessReport([], layout="empty")
     raise ParseError(
-        "journalaccess", "table.table-print", "нет таблицы с колонками «Дата и время действия» и «Действие»"
+        "journalaccess", "table.table-print", "нет таблицы с колонками «Дата и время изменений» и «Действие»"
     )
 
 
-def _filters(class_id: int, start: date, end: date) -> list[dict[str, str]]:
+Target = int | str
+
+
+def class_filter(target: Target) -> str:
+    """The report's class filter (``PCLID_IUP``): a class id → "<id>_0"; a text is sent as it is — "<grade>_1" for
+    the ИУП groups of a grade, "-1" for every class (IRTech's journal page and report form)."""
+    return f"{target}_0" if isinstance(target, int) else target
+
+
+def iup_filter(grade: int) -> str:
+    return f"{grade}_1"
+
+
+def _filters(target: Target, start: date, end: date) -> list[dict[str, str]]:
     return [
-        {"filterId": "PCLID_IUP", "filterValue": f"{class_id}_0", "filterText": ""},
+        {"filterId": "PCLID_IUP", "filterValue": class_filter(target), "filterText": ""},
         {
             "filterId": "period",
             "filterValue": f"{start.isoformat()}T00:00:00.000Z - {end.isoformat()}T00:00:00.000Z",
@@ -199,7 +244,7 @@ def _params(client: NetSchoolClient) -> list[dict[str, Any]]:
 
 
 async def fetch_access_report_hub(
-    client: NetSchoolClient, class_id: int, start: date, end: date, *, timeout: float
+    client: NetSchoolClient, class_id: Target, start: date, end: date, *, timeout: float
 ) -> str:
     """The current clients' order (docs/server-api.md §4): ``earlyaccess``, connect the hub, queue
     ``reports/{id}/queue`` with the form's parameters (``v2/…`` where the first is missing), start the task."""
@@ -223,10 +268,12 @@ async def fetch_access_report_hub(
     return await client.get_html(f"/webapi/files/{file_id}")
 
 
-async def fetch_access_report_asp(client: NetSchoolClient, class_id: int, start: date, end: date) -> str:
-    """The legacy pages, with the period under the names the report form itself posts (``DATE_START``/``DATE_END``;
-    its other fields — ``ViewType``, ``LastAccess``, ``SGID``, ``TID`` — keep their defaults: their values are not
-    known); ``ADT``/``DDT`` (this client's earlier guess) ride along for servers that read those."""
+async def fetch_access_report_asp(client: NetSchoolClient, class_id: Target, start: date, end: date) -> str:
+    """The legacy pages, with the period under the names the report form itself posts (``DATE_START``/``DATE_END``),
+    ``ViewType=1`` (by classes; 2 is by teachers) and ``LastAccess=0`` (the whole log, not only the last change —
+    the switch's values are inferred; a server that answers the last-change table is named by the parser);
+    ``SGID``/``TID`` are left out (every group, every teacher). ``ADT``/``DDT`` (this client's earlier guess) ride
+    along for servers that read those."""
     await client.post_read_form_html(
         "/asp/Reports/ReportJournalAccess.asp",
         {"RPNAME": "Отчёт о доступе к классному журналу", "RPTID": "JournalAccess"},
@@ -235,7 +282,9 @@ async def fetch_access_report_asp(client: NetSchoolClient, class_id: int, start:
         "/asp/Reports/JournalAccess.asp",
         {
             "RPTID": "JournalAccess",
-            "PCLID_IUP": f"{class_id}_0",
+            "PCLID_IUP": class_filter(class_id),
+            "ViewType": "1",
+            "LastAccess": "0",
             "DATE_START": f"{start:%d.%m.%Y}",
             "DATE_END": f"{end:%d.%m.%Y}",
             "ADT": f"{start:%d.%m.%Y}",
@@ -244,9 +293,51 @@ async def fetch_access_report_asp(client: NetSchoolClient, class_id: int, start:
     )
 
 
+async def fetch_access_report(
+    client: NetSchoolClient,
+    class_id: Target,
+    start: date,
+    end: date,
+    *,
+    method: Method = "auto",
+    timeout: float = 120.0,
+    hub_available: bool = True,
+) -> AccessReport:
+    """The access report for the class filter ``class_id`` (a class id, "<grade>_1", "-1") and actions done from
+    ``start`` to ``end``, parsed; what its layout and cells were like is kept in ``client.stats.variants``."""
+    if method == "auto" and not client.has_core_hub:
+        log.info("сервер %s: хаб отчётов старого образца — отчёт через страницы ASP", client.server_version)
+        hub_available = False
+    html: str | None = None
+    if method in ("auto", "hub") and hub_available:
+        try:
+            html = await fetch_access_report_hub(client, class_id, start, end, timeout=timeout)
+        except ReportError as exc:
+            if method == "hub":
+                raise
+            log.info("хаб отчётов недоступен (%s) — отчёт через страницы ASP", exc)
+    elif method == "hub":
+        raise ReportError("хаб отчётов недоступен при этом подключении")
+    if html is None:
+        html = await fetch_access_report_asp(client, class_id, start, end)
+    report = parse_access_report(html)
+    _note(client, report)
+    return report
+
+
+def _note(client: NetSchoolClient, report: AccessReport) -> None:
+    """The report's layout and its cells' reading, for ``survey`` (the first that says anything is kept)."""
+    variants = client.stats.variants
+    if report.layout != "empty":
+        variants.setdefault("report_layout", report.layout)
+    seen = [k for k, n in report.cells.items() if n]
+    if seen and "report_cells" not in variants:
+        variants["report_cells"] = "+".join(seen)
+
+
 async def fetch_access_log(
     client: NetSchoolClient,
-    class_id: int,
+    class_id: Target,
     start: date,
     end: date,
     *,
@@ -254,17 +345,8 @@ async def fetch_access_log(
     timeout: float = 120.0,
     hub_available: bool = True,
 ) -> list[AccessEntry]:
-    """The access report of one class for lesson dates ``start``..``end``, parsed."""
-    if method == "auto" and not client.has_core_hub:
-        log.info("сервер %s: хаб отчётов старого образца — отчёт через страницы ASP", client.server_version)
-        hub_available = False
-    if method in ("auto", "hub") and hub_available:
-        try:
-            return parse_access_html(await fetch_access_report_hub(client, class_id, start, end, timeout=timeout))
-        except ReportError as exc:
-            if method == "hub":
-                raise
-            log.info("хаб отчётов недоступен (%s) — отчёт через страницы ASP", exc)
-    elif method == "hub":
-        raise ReportError("хаб отчётов недоступен при этом подключении")
-    return parse_access_html(await fetch_access_report_asp(client, class_id, start, end))
+    """``fetch_access_report``'s entries."""
+    report = await fetch_access_report(
+        client, class_id, start, end, method=method, timeout=timeout, hub_available=hub_available
+    )
+    return report.entries

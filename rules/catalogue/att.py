@@ -71,7 +71,8 @@ def att003(ctx: RuleContext) -> Iterator[Finding]:
     exact: set[int] = set()  # (cm, student) packed into one int: the codes the report times (a year: ~10⁵)
     for cm, student, first in ctx.db.execute(
         'SELECT "cm_id", substr("detail", instr("detail", \'|\') + 1), min("at") FROM "access_log" '
-        'WHERE "kind" = \'attendance\' AND "cm_id" IS NOT NULL AND "at" <= ? GROUP BY 1, 2',
+        # an entry without its code and student (a cell with the code alone) says nothing about whom: R18
+        'WHERE "kind" = \'attendance\' AND "cm_id" IS NOT NULL AND "detail" LIKE \'%|%\' AND "at" <= ? GROUP BY 1, 2',
         [ts(ctx.as_of)],
     ):
         lesson = lessons.get(cm)

@@ -159,6 +159,26 @@ def _marked_that_day(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
     )
 
 
+def _class_teacher_may_have_entered(ctx: RuleContext, lesson: Lesson) -> bool:
+    """Ruling R4: a mark the class teacher (of the lesson's date, R6) enters on a lesson where the student has «Б» is
+    her transfer from a certificate. She entered the lesson's marks when she taught it herself, or the access report
+    shows her entering a mark at it (its entries do not name the student: any such entry leaves the mark hers, R0).
+    An ИУП group has no class teacher to ask about: not this path."""
+    cls = ctx.facts.group_class.get(lesson.sg)
+    chief = ctx.facts.chief_on(cls, lesson.day) if cls is not None else None
+    if chief is None:
+        return False
+    if ctx.facts.lesson_teacher(lesson) == chief:
+        return True
+    return (
+        ctx.db.execute(
+            'SELECT 1 FROM "access_log" WHERE "cm_id" = ? AND "kind" = \'mark\' AND "user_id" = ? LIMIT 1',
+            [lesson.id, chief],
+        ).fetchone()
+        is not None
+    )
+
+
 @rule(
     "MRK003",
     "mark-and-absence",
@@ -171,7 +191,8 @@ def _marked_that_day(ctx: RuleContext, lesson: Lesson, student: int) -> bool:
     core=True,
     owner="deputy",
     predicate="в день урока выставлена отметка за работу на уроке (вид из in_lesson_types) обучающемуся с "
-    "отсутствием УП/НП/ОТ/Б на этом уроке — сведения для завуча (досдача позже и отметки из больницы — не это)",
+    "отсутствием УП/НП/ОТ/Б на этом уроке — сведения для завуча (досдача позже и отметки из больницы — не это; "
+    "отметка при «Б», внесённая классным руководителем, — из больницы, R4)",
     sql=_mrk003_sql,
 )
 def mrk003(ctx: RuleContext) -> Iterator[Finding]:
@@ -183,6 +204,8 @@ def mrk003(ctx: RuleContext) -> Iterator[Finding]:
         lesson, codes = due.get(cm), codes_of.get(cm, NO_CODES)
         if lesson is None or codes.get(student) not in ABSENT:
             continue
+        if codes.get(student) == "Б" and _class_teacher_may_have_entered(ctx, lesson):
+            continue  # R4: the class teacher's transfer from a certificate — no conflict with «Б»
         if seen_that_day or _marked_that_day(ctx, lesson, student):
             yield ctx.lesson_finding(
                 lesson,

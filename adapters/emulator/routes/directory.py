@@ -172,7 +172,7 @@ def classes(request: Request, sess: Session) -> Any:
     expand = [x.lower() for x in request.query_params.getlist("expand")]
     grades = {int(g) for g in request.query_params.getlist("grade")}
     ids = [c.id for c in s.classes.values() if not grades or c.grade in grades]
-    return v.classes(ids, expand)
+    return v.classes(ids, expand, e.clock)
 
 
 def subjectgroups(request: Request, sess: Session) -> Any:
@@ -205,7 +205,7 @@ def teacher_classes(request: Request, sess: Session) -> Any:
     v = e.views
     taught = {s.groups[g].class_id for g in e.teacher_groups(sess.user_id)} - {0}  # 0: ИУП groups have no class
     ids = sorted(taught | set(e.chief_classes(sess.user_id)))
-    return v.classes(ids, [])
+    return v.classes(ids, [], e.clock)
 
 
 def student_list(request: Request, sess: Session) -> Any:

@@ -56,7 +56,12 @@ def _failed(code: str, **extra: Any) -> JSONResponse:
 
 
 async def crosslogin(request: Request) -> Response:
-    """NetSchool sends the browser to the portal's authorization endpoint with its state and callback."""
+    """NetSchool sends the browser to the portal's authorization endpoint with its state and callback. Under the
+    ``esia_login_only`` drift the bare ``crosslogin`` is not there (404): only ``sso/esia/login`` starts it."""
+    if "esia_login_only" in emulator(request).settings.faults.drifts and request.url.path.lower().endswith(
+        "/crosslogin"
+    ):
+        return JSONResponse({"message": "Not Found"}, 404)
     state = str(uuid.uuid4())
     query = urlencode(
         {

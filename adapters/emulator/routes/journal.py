@@ -101,7 +101,36 @@ def past_mandatory(request: Request, sess: Session) -> Any:
     return v.past_mandatory(sid, ws, e.clock)
 
 
+async def filter_init(request: Request) -> Response:
+    """``POST grade/journal/filter/init``: the journal page's filter sources (a read: it changes nothing). The
+    class filter, groups and terms; with ``?extraActivity=true`` the extra-activity journal's filters (``EASGID``,
+    ``EASBJID``), which the emulator serves only under the ``ea_journal`` drift: the journal's shape is not in the
+    evidence (issue #32), and by default the answer is 404, a server without it."""
+    e = emulator(request)
+    sess = e.session(request)
+    s = e.school
+    if request.query_params.get("extraActivity", "").lower() == "true":
+        if "ea_journal" not in e.settings.faults.drifts:
+            return JSONResponse({"message": "Журнал внеурочной деятельности не ведётся"}, 404)
+        extra = [g for g in s.groups.values() if g.extracurricular and e.may_read_group(sess, g.id)]
+        return JSONResponse(
+            [
+                {"filterId": "EASBJID", "items": [{"title": s.subjects[g.subject_id].name, "value": str(g.subject_id)}
+                                                  for g in extra], "defaultValue": None, "nullText": None},
+                {"filterId": "EASGID", "items": [{"title": g.name, "value": str(g.id)} for g in extra],
+                 "defaultValue": None, "nullText": None},
+            ]
+        )  # fmt: skip
+    classes = [
+        {"title": c.name, "value": f"{c.id}_0"}
+        for c in sorted(s.classes.values(), key=lambda c: (c.grade, c.letter))
+        if any(e.may_read_group(sess, g.id) for g in s.groups.values() if g.class_id == c.id)
+    ]
+    return JSONResponse([{"filterId": "PCLID_IUP", "items": classes, "defaultValue": None, "nullText": None}])
+
+
 ROUTES: list[BaseRoute] = [
+    Route("/webapi/grade/journal/filter/init", ep(filter_init), methods=["POST"]),
     Route("/webapi/grade/journal", json_get(journal)),
     Route("/webapi/grade/journal/short", json_get(journal_short)),
     Route("/webapi/grade/journal/edit", json_get(journal_edit)),

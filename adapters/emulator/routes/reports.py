@@ -17,7 +17,7 @@ from adapters.emulator.protocol import (
     Session,
     read_form,
 )
-from adapters.emulator.reports import hub, parse_filters, render_html
+from adapters.emulator.reports import class_target, hub, parse_filters
 from adapters.emulator.routes.common import emulator, ep, json_get
 
 if TYPE_CHECKING:
@@ -29,6 +29,24 @@ def may_read_class(e: Emulator, sess: Session, class_id: int) -> bool:
     return any(e.may_read_group(sess, g.id) for g in s.groups.values() if g.class_id == class_id) or (
         e.is_staff_admin(sess)
     )
+
+
+def may_read_target(e: Emulator, sess: Session, target: str) -> bool:
+    """The class filter's value: a class the session reads, an ИУП grade with a group it reads, or every class
+    (``-1``) for the deputy and the admin."""
+    value, _, kind = target.partition("_")
+    if target == "-1":
+        return e.is_staff_admin(sess)
+    if kind == "1":
+        return e.is_staff_admin(sess) or any(
+            e.may_read_group(sess, g.id) for g in e.school.groups.values() if g.iup_grade == int(value)
+        )
+    return may_read_class(e, sess, int(value))
+
+
+def iup_grades(e: Emulator) -> list[int]:
+    grades = {g.iup_grade for g in e.school.groups.values()}
+    return sorted(g for g in grades if g is not None)
 
 
 def report_filter(fid: str, title: str, order: int, kind: str) -> dict[str, Any]:
@@ -76,12 +94,15 @@ def report_sources(e: Emulator, sess: Session) -> list[dict[str, Any]]:
     return [
         {
             "filterId": "PCLID_IUP",
-            "items": [
+            # IRTech's class filter: -1 = every class (its default), a class "<id>_0", an ИУП grade "<grade>_1"
+            "items": [{"value": "-1", "title": "Все"}] * e.is_staff_admin(sess)
+            + [
                 {"value": f"{c.id}_0", "title": c.name}
                 for c in sorted(s.classes.values(), key=lambda c: (c.grade, c.letter))
                 if may_read_class(e, sess, c.id)
-            ],
-            "defaultValue": None,
+            ]
+            + [{"value": f"{g}_1", "title": f"{g} *"} for g in iup_grades(e) if may_read_target(e, sess, f"{g}_1")],
+            "defaultValue": "-1" if e.is_staff_admin(sess) else None,
         },
         {
             "filterId": "period",
@@ -101,10 +122,13 @@ async def report_queue(request: Request) -> Response:
     s = e.school
     sess = e.session(request)
     body = json.loads((await request.body()) or b"{}")
-    class_id, start, end = parse_filters(body, s.classes)
-    if not may_read_class(e, sess, class_id):
+    try:
+        target, start, end = parse_filters(body, s)
+    except ValueError as exc:
+        return JSONResponse({"message": str(exc)}, 400)
+    if not may_read_target(e, sess, target):
         return JSONResponse({"message": "Недостаточно прав для построения отчёта"}, 403)
-    task = e.reports.add(class_id, start, end, sess.user_id)
+    task = e.reports.add(target, start, end, sess.user_id)
     e.reports.events.append(("queue", sess.at, request.url.path, body.get("params")))
     if "queue_bare_id" in e.settings.faults.drifts and not request.url.path.startswith("/webapi/v2/"):
         return JSONResponse(task.id)
@@ -130,10 +154,13 @@ async def asp_report_form(request: Request) -> Response:
         "<html><body><form method='post' action='/asp/Reports/JournalAccess.asp'>"
         "<input type='hidden' name='RPNAME' value='Отчёт о доступе к классному журналу'>"
         "<input type='hidden' name='RPTID' value='JournalAccess'>"
-        "<select name='PCLID_IUP'>"
+        "<select name='PCLID_IUP'><option value='-1' selected>Все</option>"
         + "".join(f"<option value='{c.id}_0'>{c.name}</option>" for c in s.classes.values())
-        + "</select><input name='DATE_START'><input name='DATE_END'><input name='ViewType'>"
-        "<input name='LastAccess'><input name='SGID'><input name='TID'></form></body></html>"
+        + "".join(f"<option value='{g}_1'>{g} *</option>" for g in iup_grades(e))
+        + "</select><input name='DATE_START'><input name='DATE_END'>"
+        "<select name='ViewType'><option value='1' selected>по классам</option><option value='2'>по учителям</option>"
+        "</select><input type='checkbox' name='LastAccess' value='1'><input name='SGID'><input name='TID'>"
+        "</form></body></html>"
     )
 
 
@@ -143,8 +170,11 @@ async def asp_report(request: Request) -> Response:
     form = await read_form(request)
     request.scope["query_string"] = f"at={form.get('at') or form.get('AT') or ''}".encode()
     sess = e.session(Request(request.scope))
-    class_id = int(str(form.get("PCLID_IUP", "")).split("_")[0])
-    if class_id not in s.classes or not may_read_class(e, sess, class_id):
+    try:
+        target = class_target(str(form.get("PCLID_IUP", "")), s)
+    except ValueError:
+        return HTMLResponse("<html><body>Класс не найден</body></html>", 400)
+    if not may_read_target(e, sess, target):
         return HTMLResponse("<html><body>Недостаточно прав</body></html>", 403)
     drifts = e.settings.faults.drifts
     first, last = ("ADT", "DDT") if "asp_adt" in drifts else ("DATE_START", "DATE_END")
@@ -156,9 +186,9 @@ async def asp_report(request: Request) -> Response:
         start = end - timedelta(days=end.weekday())
     e.reports.asp_forms.append(dict(form))
     await asyncio.sleep(e.reports.build_seconds)
-    title = f"Класс: {s.classes[class_id].name}; период: {start:%d.%m.%Y} – {end:%d.%m.%Y}"
-    rows = e.access_rows(class_id, start, end)
-    return HTMLResponse(render_html(title, rows, legend="report_texts" not in drifts))
+    # ``LastAccess`` is taken as the page's «last change only» switch (a checkbox: any value but 0 is on) [I]
+    last_access = str(form.get("LastAccess", "")).strip() not in ("", "0")
+    return HTMLResponse(e.render_report(target, start, end, last_access=last_access))
 
 
 async def early_access(request: Request) -> Response:

@@ -266,8 +266,9 @@ def build(sc: Scenario) -> Built:
         grade_term_type={**dict.fromkeys(range(12), 1), **grade_kind},
     )
     for cid, history in chief_history.items():
-        if history:
+        if history:  # the last is the class's teacher after the scenario; the server serves the one of the date
             school.classes[cid].chief_id = history[-1][0]
+            school.classes[cid].chiefs = history
     b.school = school
     b.journal = _journal(sc, b, school, placed, staff_id, student_id, group_id)
     return b
