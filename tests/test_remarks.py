@@ -257,7 +257,7 @@ def test_send_once_per_teacher_and_deputy_summary(school: Path, smtp: tuple[int,
     dry = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "Будет отправлено" in dry.output and handler.envelopes == []
-    assert "Первая рассылка:" in dry.output and "накопленн" in dry.output  # the baseline is announced
+    assert "Первые письма по правилам:" in dry.output and "накопленн" in dry.output  # the baseline is announced
 
     first = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
     assert first.exit_code == 0, first.output

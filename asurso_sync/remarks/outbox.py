@@ -172,6 +172,7 @@ class Planned:
     name: str
     kind: str
     remarks: int
+    records: int = 0  # of them: «внесено позже срока — исправлять нечего» (R22)
 
 
 @dataclass
@@ -194,7 +195,9 @@ def enqueue_week(
         if not tl.email:
             plan.missing.append(tl.name)
             continue
-        item = Planned(tl.email, tl.name, "teacher", tl.part.total + tl.chief.total)
+        item = Planned(
+            tl.email, tl.name, "teacher", tl.part.total + tl.chief.total, len(tl.part.records) + len(tl.chief.records)
+        )
         plan.planned.append(item)
         if not dry_run:
             messages.append(
