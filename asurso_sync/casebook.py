@@ -29,10 +29,10 @@ from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.config import Config
 from asurso_sync.demo import prepare
 from asurso_sync.remarks import Week, build_week, enqueue_week, render_summary, render_teacher
-from asurso_sync.routing import finding_route, rule_routes
+from asurso_sync.routing import finding_route, route_of, rule_routes
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
-from cache.cabinet import set_release
+from cache.cabinet import released_rules, set_release
 from cache.calendar import is_school_day
 from rules.catalogue import load_catalogue
 
@@ -203,11 +203,16 @@ def _expected(sc: Scenario, b: Built, names: _Names) -> list[Row]:
 
 
 def _found(findings: list[dict[str, Any]], settled: frozenset[str], config: Config, names: _Names) -> list[Row]:
-    routes = rule_routes(load_catalogue(), config)
+    catalogue = load_catalogue()
+    with closing(open_cache(config.cache.path)) as db:
+        routes = rule_routes(catalogue, config, released_rules(db))
+    # who answers for a finding (R6) does not depend on a shadow start: only where it goes meanwhile does
+    answers = {code: route_of(r, config) for code, r in catalogue.items()}
     rows = []
     for f in findings:
         route = finding_route(f, routes)
-        owner = DEPUTY if route == "deputy" else names.staff.get(f.get("teacher_id") or 0, "—")
+        who = finding_route(f, answers)
+        owner = DEPUTY if who == "deputy" else names.staff.get(f.get("teacher_id") or 0, "—")
         entity = names.entity(f["entity"])
         rows.append(Row(f["rule"], entity, owner, route, f.get("evidence") or "", f["fingerprint"] in settled))
     return rows
