@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -21,14 +22,17 @@ from typing import Any
 
 from adapters.emulator.faults import Faults
 from adapters.emulator.scenario import Built, Scenario, ScenarioError, build, lesson_key, load, normalize_group
+from adapters.emulator.scenario.model import Letter
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.config import Config
 from asurso_sync.demo import prepare
-from asurso_sync.routing import finding_route, rule_routes
+from asurso_sync.remarks import Week, build_week, enqueue_week, render_summary, render_teacher
+from asurso_sync.routing import finding_route, route_of, rule_routes
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
+from cache.cabinet import released_rules, set_release
 from cache.calendar import is_school_day
 from rules.catalogue import load_catalogue
 
@@ -84,6 +88,7 @@ class CaseResult:
     extra: list[Row] = field(default_factory=list)  # found, not expected
     wrong: list[tuple[Row, Row]] = field(default_factory=list)  # (expected, found): same finding, other owner/route
     undecided: dict[str, tuple[int, int]] = field(default_factory=dict)  # rule -> (expected, found) where differ
+    letters: list[str] = field(default_factory=list)  # [[letters]] expectations not met, in words
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -198,11 +203,16 @@ def _expected(sc: Scenario, b: Built, names: _Names) -> list[Row]:
 
 
 def _found(findings: list[dict[str, Any]], settled: frozenset[str], config: Config, names: _Names) -> list[Row]:
-    routes = rule_routes(load_catalogue(), config)
+    catalogue = load_catalogue()
+    with closing(open_cache(config.cache.path)) as db:
+        routes = rule_routes(catalogue, config, released_rules(db))
+    # who answers for a finding (R6) does not depend on a shadow start: only where it goes meanwhile does
+    answers = {code: route_of(r, config) for code, r in catalogue.items()}
     rows = []
     for f in findings:
         route = finding_route(f, routes)
-        owner = DEPUTY if route == "deputy" else names.staff.get(f.get("teacher_id") or 0, "—")
+        who = finding_route(f, answers)
+        owner = DEPUTY if who == "deputy" else names.staff.get(f.get("teacher_id") or 0, "—")
         entity = names.entity(f["entity"])
         rows.append(Row(f["rule"], entity, owner, route, f.get("evidence") or "", f["fingerprint"] in settled))
     return rows
@@ -257,22 +267,55 @@ def run_case(path: Path, workdir: Path | None = None, faults: Faults | None = No
             options = SyncOptions(mode=mode, access_log=access, lookback_days=config.sync.lookback_days)  # type: ignore[arg-type]
             asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu), sleep=_no_wait))
 
+        if sc.shadow is not None:  # a shadow start: the rules named are released before anything is sent
+            config.rules.shadow = True
+            _release(config, sc.shadow.released)
+        letter_at = {_letter_moment(x.week) for x in sc.letters}
+        stops = sorted({check_at, *letter_at})
+        outcome = None
+        letters: list[str] = []
+
+        def handle(moment: datetime) -> None:
+            nonlocal outcome
+            week_outcome = None
+            if moment == check_at:
+                outcome = run_check(
+                    config,
+                    CheckOptions(start=first, end=last, as_of=check_at, params=dict(sc.check.params), stale_ok=True),
+                )
+                week_outcome = outcome
+            if moment in letter_at:
+                if week_outcome is None:
+                    run_check(
+                        config,
+                        CheckOptions(
+                            start=first, end=moment.date(), as_of=moment, params=dict(sc.check.params), stale_ok=True
+                        ),
+                    )
+                letters.extend(_letters(config, sc, [x for x in sc.letters if _letter_moment(x.week) == moment]))
+
+        def due(t: datetime) -> None:
+            while stops and stops[0] <= t:
+                handle(stops.pop(0))
+
         sync("all", _at(first, 1))
         day = first
         while True:
-            if sc.observe.snapshots and _at(day, 16, 5) < check_at:
+            due(_at(day, 16, 5))
+            if not stops:
+                break
+            if sc.observe.snapshots:
                 with closing(open_cache(config.cache.path)) as db:
                     school_day = is_school_day(db, day)
                 if school_day:
                     sync("snapshot", _at(day, 16, 5))
             day += timedelta(days=1)
-            if _at(day, 1) >= check_at:
+            due(_at(day, 1))
+            if not stops:
                 break
             if sc.observe.nightly:
                 sync("incremental", _at(day, 1))
-        outcome = run_check(
-            config, CheckOptions(start=first, end=last, as_of=check_at, params=dict(sc.check.params), stale_ok=True)
-        )
+        assert outcome is not None
         found = _found(outcome.findings, outcome.settled, config, names)
         undecided = dict(outcome.result.undecided)
     named = {e.rule for e in sc.expect} | set(sc.absent)
@@ -281,9 +324,99 @@ def run_case(path: Path, workdir: Path | None = None, faults: Faults | None = No
     extra += [r for r in found if r.rule in sc.absent and r not in extra and r.rule not in ignore]
     und = {k: (v, undecided.get(k, 0)) for k, v in sc.undecided.items() if undecided.get(k, 0) != v}
     base.missing, base.extra, base.wrong, base.undecided = missing, sorted(set(extra)), wrong, und
-    base.passed = not (missing or extra or wrong or und)
+    base.letters = letters
+    base.passed = not (missing or extra or wrong or und or letters)
     base.seconds = time.perf_counter() - started
     return base
+
+
+# --- weeks of letters ([[letters]]) -----------------------------------------------------------------------------
+
+
+def _letter_moment(day: date) -> datetime:
+    """A week's letters are built on the Monday after it, 07:00 (the weekly job's time)."""
+    return _at(Week.of(day).sunday + timedelta(days=1), 7)
+
+
+def _release(config: Config, rules: Iterable[str]) -> None:
+    with closing(open_cache(config.cache.path)) as db, db.atomic():
+        for code in rules:
+            set_release(db, code.upper(), released=True, author=DEPUTY, adjudicated=0, precision=None, reason="")
+
+
+_HEADER = re.compile(
+    r"Новых: (\d+) · внесено позже срока \(исправлять нечего\): (\d+) · не устранено с прошлых недель: (\d+) · "
+    r"устранено за неделю: (\d+)\."
+)
+
+
+def header_counts(text: str) -> dict[str, int] | None:
+    """The numbers a teacher's letter states in its header (None for a letter without remarks)."""
+    m = _HEADER.search(text)
+    if m is None:
+        return None
+    return dict(zip(("new", "records", "still_open", "resolved"), (int(x) for x in m.groups()), strict=True))
+
+
+def config_staff(sc: Scenario) -> set[str]:
+    """The staff names a scenario's school has (its own and the default school's)."""
+    return set(build(sc).staff)
+
+
+def _letters(config: Config, sc: Scenario, wanted: list[Letter]) -> list[str]:
+    """Build, render and send the week's letters through the real path; the expectations not met, in words."""
+    problems: list[str] = []
+    week = Week.of(wanted[0].week)
+    with closing(open_cache(config.cache.path)) as db:
+        for x in wanted:
+            _release(config, x.release)
+        wl = build_week(db, config, week)
+        by_name = {tl.name: tl for tl in wl.lists}
+        sent = {tl.name for tl in wl.recipients(config)}
+        for x in wanted:
+            where = f"письмо {week.label} → {x.to}"
+            if x.to == DEPUTY:
+                text = render_summary(wl.summary).text
+                t = wl.summary.totals
+                counts = {
+                    "new": t["new"],
+                    "records": t["records"],
+                    "still_open": t["still_open"],
+                    "resolved": t["resolved"],
+                    "backlog": t["backlog"],
+                    "shadow": t["shadow"],
+                    "empty_lessons": t["empty_lessons"],
+                    "info": len(wl.summary.info),
+                }
+            else:
+                tl = by_name.get(x.to)
+                if tl is None and x.to not in config_staff(sc):
+                    problems.append(f"{where}: такого сотрудника в школе нет")
+                    continue
+                text = render_teacher(tl).text if tl is not None else ""
+                counts = {  # a teacher without a list this week: nothing anywhere
+                    "new": tl.count("new") if tl else 0,
+                    "records": tl.count("records") if tl else 0,
+                    "still_open": tl.count("still_open") if tl else 0,
+                    "resolved": tl.count("resolved") if tl else 0,
+                    "backlog": tl.part.backlog + tl.chief.backlog if tl else 0,
+                    "shadow": tl.shadow.total if tl else 0,
+                }
+                stated = header_counts(text)
+                if stated is not None and any(stated[k] != counts[k] for k in stated):  # R24: one letter, one count
+                    problems.append(f"{where}: в заголовке {stated}, в разделах {counts}")
+                if x.sent is not None and (x.to in sent) != x.sent:
+                    problems.append(f"{where}: письмо {'не ' if x.sent else ''}уходит учителю, ожидалось обратное")
+                if x.to not in sent:
+                    text = ""  # what she does not receive cannot say anything to her
+            for key in ("new", "records", "still_open", "resolved", "backlog", "shadow", "empty_lessons", "info"):
+                want = getattr(x, key)
+                if want is not None and counts.get(key) != want:
+                    problems.append(f"{where}: {key} = {counts.get(key)}, ожидалось {want}")
+            problems += [f"{where}: нет текста «{p}»" for p in x.present if p not in text]
+            problems += [f"{where}: лишний текст «{p}»" for p in x.absent if p in text]
+        enqueue_week(db, config, wl)  # the week's letters go out: the next week sees them as sent
+    return problems
 
 
 def case_files(paths: Iterable[Path]) -> list[Path]:

@@ -199,8 +199,12 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
                     "(8 знаков в скобках после кода правила) или слова строки замечания; период — --from/--to"
                 )
         routes = rule_routes(load_catalogue(), config, released_rules(db))
+        students = names_of(db).student
         for f in findings:  # where each goes: the teacher's list, the class teacher's part, the deputy's summary
             f["route"] = finding_route(f, routes)
+            annotate(f, students)
+        for f in resolved:
+            annotate(f, students)
         if store:
             audit(
                 db,
@@ -213,6 +217,15 @@ def run_check(config: Config, opt: CheckOptions, db: Database | None = None) -> 
     finally:
         if own:
             db.close()
+
+
+def annotate(f: dict[str, Any], students: dict[int, str]) -> None:
+    """What every output of a finding carries besides the contract: ``kind`` (ruling R22: «task» — the teacher can
+    still fix it — or «record», nothing left to fix) and the child's name where the finding is about one (R24)."""
+    f["kind"] = "record" if f.get("record") else "task"
+    student = f["entity"].get("student")
+    if student is not None:
+        f["student_name"] = students.get(student) or ""
 
 
 def _students_listed(db: Database, listed: list[int | str]) -> frozenset[int]:
@@ -317,7 +330,7 @@ def on_time_share(outcome: CheckOutcome) -> dict[int, float]:
     """Per teacher: share of held lessons with no TML001–TML004 finding (filled on time)."""
     late: defaultdict[int, set[int]] = defaultdict(set)
     for f in outcome.findings:
-        if f["rule"] in ("TML001", "TML002", "TML003", "TML004") and f.get("teacher_id"):
+        if f["rule"] in ("TML001", "TML002", "TML003", "TML004", "TML007") and f.get("teacher_id"):
             late[f["teacher_id"]].add(f["entity"]["cm"])
     return {t: max(0.0, 1 - len(late.get(t, set())) / n) for t, n in outcome.lessons_by_teacher.items() if n}
 
@@ -351,7 +364,22 @@ def to_json(outcome: CheckOutcome) -> str:
     )
 
 
-CSV_COLUMNS = ["rule", "severity", "date", "message", "teacher", "route", "class", "state", "first_seen", "fingerprint"]
+CSV_COLUMNS = [
+    "rule",
+    "severity",
+    "date",
+    "message",
+    "student",
+    "teacher",
+    "route",
+    "class",
+    "state",
+    "kind",
+    "first_seen",
+    "fingerprint",
+]
+# ruling R22, as the deputy reads it
+KIND_TEXT = {"task": "задача", "record": "исправлять нечего"}
 # a finding's severity and state as the deputy reads them in CSV and XLSX (JSON keeps the codes)
 SEVERITY_TEXT = {"error": "нарушение", "warning": "предупреждение", "info": "сведения"}
 STATE_TEXT = {"new": "новое", "open": "не устранено", "resolved": "устранено"}
@@ -370,10 +398,12 @@ def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
         SEVERITY_TEXT.get(f["severity"], f["severity"]),
         f.get("date"),
         f["message"],
+        f.get("student_name", ""),
         outcome.names["teacher"].get(f.get("teacher_id") or 0, ""),
         ROUTE_TEXT.get(f.get("route") or "", ""),
         outcome.names["class"].get(f.get("class_id") or 0, ""),
         STATE_TEXT.get(f["state"], f["state"]),
+        (KIND_TEXT[f["kind"]] + (f" ({f['record']})" if f.get("record") else "")) if "kind" in f else "",
         f.get("first_seen"),
         f["fingerprint"],
     ]
@@ -384,7 +414,20 @@ def to_csv(outcome: CheckOutcome) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";")
     w.writerow(
-        ["правило", "важность", "дата", "замечание", "учитель", "кому", "класс", "состояние", "впервые", "отпечаток"]
+        [
+            "правило",
+            "важность",
+            "дата",
+            "замечание",
+            "ученик",
+            "учитель",
+            "кому",
+            "класс",
+            "состояние",
+            "вид",
+            "впервые",
+            "отпечаток",
+        ]
     )
     for f in outcome.findings:
         w.writerow(_row(outcome, f))
@@ -438,10 +481,12 @@ def to_xlsx(outcome: CheckOutcome, path: Path) -> None:
                 "Важность",
                 "Дата",
                 "Замечание",
+                "Ученик",
                 "Учитель",
                 "Кому",
                 "Класс",
                 "Состояние",
+                "Вид",
                 "Впервые",
                 "Отпечаток",
             ]
@@ -451,7 +496,7 @@ def to_xlsx(outcome: CheckOutcome, path: Path) -> None:
         for f in families[fam]:
             sheet.append(_row(outcome, f))
         sheet.freeze_panes = "A2"
-        for col, width in zip("ABCDEFGHIJ", (9, 9, 11, 70, 30, 22, 8, 10, 26, 22), strict=True):
+        for col, width in zip("ABCDEFGHIJKL", (9, 9, 11, 70, 26, 30, 22, 8, 10, 24, 26, 22), strict=True):
             sheet.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)

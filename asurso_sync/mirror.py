@@ -11,6 +11,7 @@ from adapters.netschool.models import (
     AttendanceReason,
     ClassMeeting,
     Context,
+    EditLimit,
     JournalBody,
     LessonEdit,
     ScheduleTime,
@@ -142,6 +143,15 @@ def directory_rows(
             *([{"key": "syncUserId", "value": context.userId}] if context is not None and context.userId else []),
         ],
     }
+
+
+def edit_limit_rows(limit: EditLimit) -> list[dict[str, Any]]:
+    """The journal answer's ``editLimit`` as school settings: whether past lessons lock and after how many days."""
+    return [
+        {"key": "editLimitReadOnly", "value": int(limit.readOnly)},
+        {"key": "editLimitPastEdit", "value": int(limit.limitPastEdit)},
+        *([{"key": "editLimitPastDays", "value": limit.limitPastDays}] if limit.limitPastDays is not None else []),
+    ]
 
 
 def student_rows(class_id: int, items: Iterable[StudentListItem]) -> list[dict[str, Any]]:

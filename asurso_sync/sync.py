@@ -662,14 +662,12 @@ class Sync:
                     raise EmptyUnitError("journal", scope, had)
             year = term_id in self._year_terms
             data_rows = mirror.journal_rows(body, sg, term_id, schedule, marks_only=year)
-            self._save(
-                "journal",
-                scope,
-                observed,
-                run_id,
-                {t: (r, scope, True) for t, r in data_rows.items()},
-                unit_allow_empty=True,
-            )
+            tables: dict[str, tuple[list[dict[str, Any]], dict[str, Any] | None, bool]] = {
+                t: (r, scope, True) for t, r in data_rows.items()
+            }
+            if journal.editLimit is not None:  # what the journal still allows (ruling R22): kept for the rules
+                tables["school_setting"] = (mirror.edit_limit_rows(journal.editLimit), None, False)
+            self._save("journal", scope, observed, run_id, tables, unit_allow_empty=True)
             if journal.editLimit and journal.editLimit.limitPastDays is not None:
                 self._edit_limit = journal.editLimit.limitPastDays
 

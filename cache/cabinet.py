@@ -66,9 +66,11 @@ def set_password_hash(db: Database, hashed: str, name: str = "deputy") -> None:
 _FINDING = (
     'SELECT f."fingerprint", f."rule", f."entity", f."severity", f."teacher_id", f."class_id", f."sg_id", f."date", '
     'f."message", f."evidence", f."state", f."first_seen", f."last_seen", f."resolved_at", f."settled", f."owner", '
+    'f."record", st."full_name" AS "student_name", '
     't."name" AS "teacher", c."name" AS "class_name", g."name" AS "group_name" FROM "finding" f '
     'LEFT JOIN "staff" t ON t."id" = f."teacher_id" LEFT JOIN "school_class" c ON c."id" = f."class_id" '
-    'LEFT JOIN "subject_group" g ON g."id" = f."sg_id"'
+    'LEFT JOIN "subject_group" g ON g."id" = f."sg_id" '
+    'LEFT JOIN "student" st ON st."id" = json_extract(f."entity", \'$.student\')'
 )
 
 

@@ -56,13 +56,16 @@ def record_check(
         db.conn.executemany(
             'INSERT INTO "finding" ("fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", '
             '"sg_id", "date", "message", "evidence", "state", "first_seen", "last_seen", "resolved_at", '
-            '"check_run_id", "settled", "owner") '
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?) "
+            '"check_run_id", "settled", "owner", "record", "record_since") '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?) "
             'ON CONFLICT ("fingerprint") DO UPDATE SET "state" = excluded."state", '
             '"first_seen" = excluded."first_seen", "last_seen" = excluded."last_seen", "resolved_at" = NULL, '
             '"message" = excluded."message", "teacher_id" = excluded."teacher_id", '
             '"severity" = excluded."severity", "evidence" = excluded."evidence", '
-            '"check_run_id" = excluded."check_run_id", "settled" = excluded."settled", "owner" = excluded."owner"',
+            '"check_run_id" = excluded."check_run_id", "settled" = excluded."settled", "owner" = excluded."owner", '
+            '"record" = excluded."record", "record_since" = CASE WHEN excluded."record" = \'\' THEN NULL '
+            'WHEN "finding"."record" != \'\' AND "finding"."record_since" IS NOT NULL '
+            'THEN "finding"."record_since" ELSE excluded."record_since" END',
             (
                 (
                     f["fingerprint"],
@@ -81,6 +84,8 @@ def record_check(
                     run_id,
                     int(f["fingerprint"] in settled),
                     f.get("owner"),
+                    f.get("record") or "",
+                    as_of if f.get("record") else None,
                 )
                 # in fingerprint order: the key index then grows at its end instead of at random pages
                 for f in sorted(findings, key=lambda f: str(f["fingerprint"]))
@@ -157,7 +162,8 @@ def _classify(
 def findings_by_state(db: Database, state: str | None = None) -> list[dict[str, Any]]:
     sql = (
         'SELECT "fingerprint", "rule", "entity", "severity", "teacher_id", "class_id", "sg_id", "date", "message", '
-        '"evidence", "state", "first_seen", "last_seen", "resolved_at", "settled", "owner" FROM "finding"'
+        '"evidence", "state", "first_seen", "last_seen", "resolved_at", "settled", "owner", "record", "record_since" '
+        'FROM "finding"'
     )
     params: list[Any] = []
     if state:

@@ -156,5 +156,12 @@ def m0020_rule_release(db: Database) -> None:
     _run_sql_file(db, "0020_rule_release.sql")
 
 
+@migrations(name="0021_task_record")
+def m0021_task_record(db: Database) -> None:
+    """Tasks and records (R22): ``finding.record``/``record_since``; the baseline per teacher and rule (R23):
+    ``letter_rule``."""
+    _run_sql_file(db, "0021_task_record.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

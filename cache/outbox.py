@@ -101,6 +101,21 @@ def lists_ever_sent(db: Database, before: str) -> bool:
     return bool(db.execute('SELECT EXISTS (SELECT 1 FROM "remark_week" WHERE "week" < ?)', [before]).fetchone()[0])
 
 
+def note_letter_rules(db: Database, teacher_id: int, rules: list[str], week: str) -> None:
+    """Remember that a letter went to a teacher in ``week`` while ``rules`` were released to teachers (the first
+    such week per teacher and rule is kept): ruling R23's baseline."""
+    db.conn.executemany(
+        'INSERT OR IGNORE INTO "letter_rule" ("teacher_id", "rule", "week") VALUES (?, ?, ?)',
+        [(teacher_id, code, week) for code in rules],
+    )
+
+
+def letter_rules(db: Database, before: str) -> set[tuple[int, str]]:
+    """(teacher, rule) pairs that reached the teacher in a letter of a week before ``before``."""
+    cur = db.execute('SELECT "teacher_id", "rule" FROM "letter_rule" WHERE "week" < ?', [before])
+    return {(int(t), str(r)) for t, r in cur.fetchall()}
+
+
 def week_cutoff(db: Database, week: str) -> str | None:
     """The as_of of the check a week's lists were sent from, or None when they were never sent."""
     row = db.execute('SELECT "as_of" FROM "remark_week" WHERE "week" = ?', [week]).fetchone()

@@ -63,6 +63,9 @@ class Finding:
     # Who answers for this finding when it is not the rule's owner: «deputy» for the term mark of a student in
     # family or home education (ruling R15). None: the rule's owner.
     owner: str | None = None
+    # Ruling R22: why nothing is left to fix («внесено позже срока», «период закрыт», …); «» for a task the
+    # teacher can still do. Decided once, by rules.records.mark_records, from the finding and the journal.
+    record: str = ""
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -86,6 +89,7 @@ class Finding:
             "message": self.message,
             "evidence": self.evidence,
             "owner": self.owner,
+            "record": self.record,
             "fingerprint": self.fingerprint,
             "state": self.state,
             "first_seen": self.first_seen,

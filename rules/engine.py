@@ -19,6 +19,7 @@ from rules import facts as facts_mod
 from rules.catalogue import REGISTRY, Selection
 from rules.context import Finding, RuleContext, rule_query
 from rules.evidence import OBSERVATIONS, Observations, ts
+from rules.records import mark_records
 from rules.registry import Rule
 
 
@@ -203,6 +204,7 @@ def run_rules(
             waived[hit["id"]] = waived.get(hit["id"], 0) + 1
     if any(r.code == "WVR001" for r in chosen):
         kept += list(_waiver_findings(active_waivers or [], waived, as_of))
+    mark_records(kept, ctx.facts, as_of.date())
     ctx.memo.clear()  # the rules' shared intermediate results: free them before the sort's keys are built
     kept.sort(key=lambda x: (x.rule, sorted(x.entity.items())))
     return CheckResult(kept, ctx.undecided, chosen, as_of, start, ctx.end, waived)

@@ -101,6 +101,17 @@ def empty_class_days(ctx: RuleContext, lessons: list[Lesson]) -> dict[tuple[int,
     return {key: les for key, les in by_day.items() if key not in busy}
 
 
+def empty_lessons(ctx: RuleContext) -> set[int]:
+    """Ruling R21: the due lessons (not of an empty class-day) on which nobody has entered anything — no topic,
+    work, homework, marks or attendance: one «урок не заполнен» item each (TML007) instead of TML001–TML003."""
+    key = ("empty", str(ctx.p_default("deadline", "16:00")))
+    hit: set[int] | None = ctx.memo.get(key)
+    if hit is None:
+        homework = homework_index(ctx)
+        hit = ctx.memo[key] = {le.id for le in due_lessons(ctx) if not _entered_anything(ctx, le, homework)}
+    return hit
+
+
 def due_by_id(ctx: RuleContext) -> dict[int, Lesson]:
     """``due_lessons`` by lesson id (for the rows of SQL rules)."""
     key = ("due-by-id", str(ctx.p_default("deadline", "16:00")))

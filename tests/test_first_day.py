@@ -2,7 +2,9 @@
 
 Every step is its own process, as typed in a terminal: ``init``, the config edits the steps name, ``login-check``,
 a first ``sync --all`` interrupted with Ctrl+C and continued, ``status`` and ``check`` in between, the address
-list, ``remarks send --dry-run`` and the first Monday's letters through a real SMTP server, ``selfcheck`` and
+list, ``remarks send --dry-run``, a shadow week in which only the deputy gets the summary (with every rule's items
+marked «учителям пока не отправляется»), the release, and the first teacher letters (baselines) through a real
+SMTP server, ``selfcheck`` and
 ``schedule systemd``. The program runs at Monday 14.12.2026 07:30 of the emulated year (tests/cli_at.py), the
 emulator at the same moment. Every line the program prints is checked for English.
 """
@@ -125,6 +127,7 @@ ALLOWED = {
     "ignore",
     "format",
     "warnings_to_teachers",
+    "preview",
 }
 # paths, addresses, URLs, rule codes and API names are not words of a message
 NOT_WORDS = re.compile(r"\S*[/@\\]\S*|\b[A-Z]{3}\d{3}\b|\[[a-z_.]+\][^\s,;)]*|«[^»]*»|\d[\w.:-]*")
@@ -249,17 +252,32 @@ def test_readme_steps_on_a_fresh_machine(tmp_path: Path, emulator: str) -> None:
         flat = " ".join(text.split())
         assert "Теневой запуск ([rules] shadow)" in flat and "выпущенных правил (ни одного)" in flat
         assert "список" not in text.split("Будет отправлено", 1)[1]  # in the shadow: the deputy's summary only
-        # the school skips the shadow start (README, step 5)
+        assert recorder.envelopes == []
+
+        # the shadow weeks: the deputy sees every rule's items, as teachers' lists would hold them (R23)
+        code, text = user.run("remarks", "build", "--week", "2026-W49")
+        assert code == 0, text
+        assert "учителям пока не отправляется" in " ".join(text.split())
+        assert list((folder / "remarks" / "2026-W49").glob("teacher-*-preview.txt"))
+        code, text = user.run("remarks", "send", "--week", "2026-W49")
+        assert code == 0, text
+        shadow_week = recorder.messages()
+        assert [m["To"].addresses[0].addr_spec for m in shadow_week] == ["zavuch@sota.example"]
+        body = shadow_week[0].get_body(preferencelist=("plain",))
+        assert body is not None and "УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ" in body.get_content()
+
+        # the deputy releases the rules (README, step 5: all at once)
         user.edit("shadow = true", "shadow = false")
         code, text = user.run("remarks", "send", "--dry-run")
         assert code in (0, 1), text
         assert "Будет отправлено за неделю 07.12–13.12.2026" in text
-        assert "Первая рассылка" in text and "накопленн" in text
-        assert recorder.envelopes == []
+        assert "Первые письма по правилам" in text and "накопленн" in text  # the shadow week was no baseline
+        assert len(recorder.envelopes) == 1
 
-        # the first Monday's letters
+        # the first Monday's letters to teachers: baselines
         code, text = user.run("remarks", "send")
         assert code == 0, text
+        recorder.envelopes = recorder.envelopes[1:]
         _first_letters(recorder)
 
     # 6. retention and selfcheck

@@ -30,7 +30,7 @@ from asurso_sync.remarks import (
     render_summary,
     render_teacher,
 )
-from cache import open_cache, outbox_rows, rows
+from cache import letter_rules, open_cache, outbox_rows, rows
 from tests.conftest import edit_config
 from tests.schools import Schools, Spec
 from tests.smtp import Recorder, smtp_server
@@ -257,7 +257,7 @@ def test_send_once_per_teacher_and_deputy_summary(school: Path, smtp: tuple[int,
     dry = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51", "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "Будет отправлено" in dry.output and handler.envelopes == []
-    assert "Первая рассылка:" in dry.output and "накопленн" in dry.output  # the baseline is announced
+    assert "Первые письма по правилам:" in dry.output and "накопленн" in dry.output  # the baseline is announced
 
     first = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
     assert first.exit_code == 0, first.output
@@ -282,13 +282,10 @@ def test_send_once_per_teacher_and_deputy_summary(school: Path, smtp: tuple[int,
         body = m.get_body(("plain",)).get_content()
         assert tl.name in body
         assert not [other for other in names - {tl.name} if other in body], body
-        # one line per remark; what was entered late (nothing to fix) one entry per lesson in its summary block
+        # one line per remark (what was entered late: one line per lesson, in its own block)
         lines = [line for line in body.splitlines() if line.strip().startswith("- ")]
-        late = [e for line in body.split("ВНЕСЕНО ПОЗЖЕ СРОКА")[1:] for e in re.findall(r"\[[0-9a-f]{8}\]", line)]
-        own = len(tl.part.fresh) + len(tl.part.still_open) + len(tl.part.resolved)
-        own += len(tl.chief.fresh) + len(tl.chief.still_open) + len(tl.chief.resolved)
-        assert len(lines) == own and len(late) == len(tl.part.late) + len(tl.chief.late)
-        assert lines or late
+        assert len(lines) == len(tl.part.all()) + len(tl.chief.all())
+        assert lines
 
     second = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51")
     assert second.exit_code == 0 and "отправлено 0" in second.output
@@ -396,24 +393,26 @@ def test_what_was_late_on_one_lesson_is_one_line() -> None:
 
     from asurso_sync.remarks.build import merge_late_entries
     from asurso_sync.remarks.model import SETTLED_ADVICE, Remark
+    from rules.records import LATE
 
     def r(rule: str, cm: int, settled: bool = True) -> Remark:
         return Remark(
             f"{rule}{cm}", rule, rule, "error", SETTLED_ADVICE if settled else "внесите", "new", "teacher", 5,
             "8а", "Алгебра", date(2026, 12, 8), "урок 6", f"{rule} late", None, None, None, "", cm,
+            record=LATE if settled else "",
         )  # fmt: skip
 
-    items = [r("TML001", 1), r("TML002", 1), r("TML004", 1), r("TML001", 2, settled=False), r("TML002", 3)]
+    items = [r("TML001", 1), r("TML002", 1), r("TML004", 1), r("TML002", 3)]
     merged = merge_late_entries(items)
     assert [(m.rule, m.detail, m.late_what) for m in merged] == [
         (
             "TML001, TML002, TML004",
             "внесены позже срока: тема, домашнее задание, отметки",
-            "тема, домашнее задание, отметки",
+            "внесены позже срока: тема, домашнее задание, отметки",
         ),
-        ("TML001", "TML001 late", ""),  # can still be fixed: a task, listed as it is
-        ("TML002", "внесены позже срока: домашнее задание", "домашнее задание"),
+        ("TML002", "внесены позже срока: домашнее задание", "внесены позже срока: домашнее задание"),
     ]
+    assert merged[0].fingerprints == ["TML0011", "TML0021", "TML0041"]  # every finding keeps its number
 
 
 def test_the_first_mailing_is_a_baseline(school: Path, smtp: tuple[int, Recorder]) -> None:
@@ -432,7 +431,10 @@ def test_the_first_mailing_is_a_baseline(school: Path, smtp: tuple[int, Recorder
     assert _cli(CliRunner(), config_path, "remarks", "send", "--week", "2026-W50").exit_code == 0
     with closing(open_cache(config.cache.path, create=False)) as db:
         later = build_week(db, config, W51)
-    assert later.summary.totals["backlog"] == 0 and "НАКОПЛЕННЫЕ" not in render_summary(later.summary).text
+        reached = {t for t, _rule in letter_rules(db, before=W51.label)}
+    # ruling R23: the baseline is per teacher — whoever got a letter in W50 gets no backlog in W51
+    assert reached
+    assert all(not (tl.part.backlog or tl.chief.backlog) for tl in later.lists if tl.teacher_id in reached)
 
 
 def test_a_dry_run_warns_of_a_long_letter(
@@ -506,3 +508,201 @@ def test_directory_template_lists_teachers_and_never_overwrites(school: Path, ru
     same = runner.invoke(app, [*cfg, "remarks", "directory", "--out", str(target)])
     assert "файл не изменён" in same.output
     assert load_directory(target).by_id == {int(lines[1].split(";")[0]): "a@school.example"}  # blanks skipped
+
+
+# --- issue #30: what a new user found (each failed before the fix) ---------------------------------------------
+
+
+def _header(text: str) -> dict[str, int]:
+    from asurso_sync.casebook import header_counts
+
+    found = header_counts(text)
+    assert found is not None, text
+    return found
+
+
+def _section_lines(text: str) -> dict[str, int]:
+    """Lines listed under each section title of a teacher's plain-text letter (both parts summed)."""
+    keys = {
+        "НОВЫЕ ЗА НЕДЕЛЮ": "new",
+        "ВНЕСЕНО ПОЗЖЕ СРОКА — ИСПРАВЛЯТЬ НЕЧЕГО": "records",
+        "НЕ УСТРАНЕНЫ": "still_open",
+        "УСТРАНЕНЫ ЗА НЕДЕЛЮ": "resolved",
+    }
+    counts = dict.fromkeys(keys.values(), 0)
+    current = None
+    for line in text.splitlines():
+        title = re.match(r"^([А-ЯЁ —]+) — (\d+)$", line)
+        if title and title.group(1) in keys:
+            current = keys[title.group(1)]
+            assert int(title.group(2)) >= 0
+        elif line.startswith("КЛАССНОЕ РУКОВОДСТВО") or line == "--":
+            current = None
+        elif current and line.strip().startswith("- "):
+            counts[current] += 1
+    return counts
+
+
+def test_header_numbers_equal_the_lines_below(school: Path) -> None:
+    """«Новых: 43» in the header with «НОВЫЕ ЗА НЕДЕЛЮ — 26» below (R24): every number of a letter's header is the
+    number of lines listed under the sections of that name, late entries and the class-teacher part included."""
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    checked = 0
+    for tl in wl.lists:
+        if tl.empty:
+            continue
+        text = render_teacher(tl).text
+        assert _header(text) == _section_lines(text), text
+        checked += 1
+    assert checked
+
+
+def test_a_late_code_is_a_record_shown_once_without_advice(school: Path) -> None:
+    """ATT003 appeared under «Новые» with «вносите отсутствующих…», then was carried for weeks as «не устранено»
+    (R22): a code entered late is a record — in its own block, asking nothing, never «не устранено» later."""
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    late = [r for tl in wl.lists for p in (tl.part, tl.chief) for r in p.records if "ATT003" in r.rule]
+    assert late
+    for tl in wl.lists:
+        for p in (tl.part, tl.chief):
+            assert not [r for r in (*p.new, *p.still_open) if r.rule == "ATT003"]
+    assert all(not r.advice or r.advice.startswith("исправлять нечего") for r in late)
+    text = "".join(render_teacher(tl).text for tl in wl.lists)
+    assert "вносите отсутствующих в день урока" not in text
+
+
+def test_records_are_decided_in_one_place() -> None:
+    """R22's decision: late entries of any kind and ATT003, a closed term (not the term mark itself, which is due
+    after it), a lesson past the journal's edit limit; otherwise a task."""
+    from datetime import date as d
+
+    from rules.context import Finding
+    from rules.facts import TermSpan
+    from rules.records import EDIT_LIMIT, LATE, TERM_CLOSED, edit_limit_days, record_reason
+
+    terms = {7: TermSpan(d(2026, 11, 5), d(2026, 12, 26), 1, "2 четверть")}
+    today = d(2026, 12, 28)
+
+    def reason(rule: str, entity: dict[str, int], day: d | None = None, settled: bool = False) -> str:
+        f = Finding(rule, entity, "", date=day, settled=settled)
+        return record_reason(f, today=today, terms=terms, edit_limit=14)
+
+    assert reason("TML001", {"cm": 1}, d(2026, 12, 22)) == ""
+    assert reason("TML001", {"cm": 1}, d(2026, 12, 22), settled=True) == LATE
+    assert reason("ATT003", {"cm": 1, "student": 2}, d(2026, 12, 22)) == LATE
+    assert reason("FIN001", {"student": 2, "sg": 3, "term": 7}) == TERM_CLOSED  # CB-53
+    assert reason("DEN001", {"student": 2, "sg": 3, "term": 7}) == TERM_CLOSED
+    assert reason("FIN002", {"student": 2, "sg": 3, "term": 7}) == ""  # the term mark: due after the term
+    assert reason("TML002", {"cm": 1}, d(2026, 12, 10)) == EDIT_LIMIT
+    assert edit_limit_days({"editLimitPastEdit": "1", "editLimitPastDays": "14"}) == 14
+    assert edit_limit_days({"editLimitPastEdit": "0", "editLimitPastDays": "14"}) is None
+    assert edit_limit_days({}) is None
+
+
+def test_the_edit_limit_is_read_from_the_journal_answer(school: Path) -> None:
+    """What the journal still allows comes from its own answer (``editLimit``), stored through the cache."""
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        settings = dict(db.execute('SELECT "key", "value" FROM "school_setting" WHERE "gone_at" IS NULL').fetchall())
+    assert settings["editLimitPastEdit"] == "1" and settings["editLimitPastDays"] == "14"
+
+
+def test_shadow_start_shows_the_deputy_every_item(school: Path) -> None:
+    """With ``[rules] shadow = true`` the deputy saw «Новых замечаний: 0» (R23): every rule's items reach the
+    summary, the workbook and `remarks build`'s preview files, marked «учителям пока не отправляется»; teachers
+    get nothing of an unreleased rule."""
+    config_path = school / "config.toml"
+    edit_config(config_path, "[rules]", "[rules]\nshadow = true")
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    assert wl.summary.totals["shadow"] > 0
+    assert all(tl.empty for tl in wl.lists)  # nothing released: no teacher gets a list
+    text = render_summary(wl.summary).text
+    assert f"{wl.summary.totals['shadow']}" in text and "УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ" in text
+    assert wl.previews and all(p.part.total or p.chief.total for p in wl.previews)
+    out = school / "out"
+    result = _cli(CliRunner(), config_path, "remarks", "build", "--week", "2026-W51", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    previews = sorted((out / W51.label).glob("teacher-*-preview.txt"))
+    assert len(previews) == len(wl.previews)
+    assert "ПРЕДВАРИТЕЛЬНЫЙ ПРОСМОТР — УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ" in previews[0].read_text(encoding="utf-8")
+    book = load_workbook(out / W51.label / f"svodka-ezh-{W51.label}.xlsx")
+    assert "В тени" in book.sheetnames
+
+
+def test_shadow_weeks_are_no_teachers_baseline(school: Path) -> None:
+    """Summary-only shadow weeks used up the first mailing, and at release teachers got the backlog (R23): the
+    baseline is the first letter that really reaches the teacher with a released rule."""
+    config_path = school / "config.toml"
+    edit_config(config_path, "[rules]", "[rules]\nshadow = true")
+    assert _cli(CliRunner(), config_path, "remarks", "send", "--week", "2026-W50").exit_code in (0, 1)
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        assert rows(db, 'SELECT * FROM "remark_week" WHERE "week" = ?', [W50.label])  # the deputy's week was sent
+        assert not letter_rules(db, before=W51.label)  # … and no teacher got a letter
+    edit_config(config_path, "shadow = true", "shadow = false")  # every rule released at once
+    config = _load(school)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        wl = build_week(db, config, W51)
+    assert wl.summary.totals["backlog"] > 0
+    days = [r.day for tl in wl.lists for p in (tl.part, tl.chief) for r in (*p.new, *p.still_open) if r.day]
+    assert days and min(days) >= W51.monday
+
+
+def test_reply_to_children_named_and_strict_only(school: Path, smtp: tuple[int, Recorder]) -> None:
+    """«ответьте на это письмо» without a Reply-To; ``--only "Сидоров"`` (nobody) an empty table with exit 0; CSV and
+    jsonl lines about a child with only ``"student": 937122`` (R24)."""
+    port, handler = smtp
+    config_path = _config(school, port)
+    config = _load(school)
+    runner = CliRunner()
+    nobody = _cli(runner, config_path, "remarks", "send", "--week", "2026-W51", "--dry-run", "--only", "Сидоров")
+    assert nobody.exit_code == 2 and "не найден" in nobody.output
+    nobody = _cli(runner, config_path, "remarks", "build", "--week", "2026-W51", "--only", "Жуковаа")
+    assert nobody.exit_code == 2 and "Жукова София Михайловна" in nobody.output  # the close match is named
+    assert _cli(runner, config_path, "remarks", "send", "--week", "2026-W51").exit_code in (0, 1)
+    letters = [m for m in handler.messages() if not m["Subject"].startswith("Сводка")]
+    assert letters and all(m["Reply-To"].addresses[0].addr_spec == config.mail.deputy_addr for m in letters)
+    for fmt in ("jsonl", "csv"):
+        out = school / f"findings.{fmt}"
+        when = ["--from", "2026-12-07", "--as-of", MONDAY.isoformat(), "--stale-ok"]
+        result = _cli(runner, config_path, "check", *when, "--format", fmt, "--output", str(out), "--force")
+        assert out.exists(), result.output  # (the exit code says whether errors were found)
+        text = out.read_text(encoding="utf-8-sig")
+        if fmt == "jsonl":
+            items = [json.loads(line) for line in text.splitlines()]
+            about = [f for f in items if "student" in f["entity"]]
+            assert about and all(f["student_name"] for f in about)
+            assert {f["kind"] for f in items} == {"task", "record"}
+        else:
+            assert "ученик" in text.splitlines()[0] and "исправлять нечего" in text
+
+
+def test_one_line_per_lesson_names_its_children() -> None:
+    """Three identical-looking ATT003 lines for one lesson (R24): one line naming the three children."""
+    from dataclasses import replace
+    from datetime import date as d
+
+    from asurso_sync.remarks.build import merge_children, merge_late_entries
+    from asurso_sync.remarks.model import Remark
+    from rules.records import LATE
+
+    base = Remark(
+        "a1", "ATT001", "t", "error", "укажите код", "new", "teacher", 5, "8а", "Алгебра", d(2026, 12, 8), "урок 2",
+        "недопустимый код «П»", "Иванов Иван", None, None, "", 11,
+    )  # fmt: skip
+    three = [
+        base,
+        replace(base, fingerprint="a2", student="Петров Пётр"),
+        replace(base, fingerprint="a3", student="Ян"),
+    ]
+    merged = merge_children(three)
+    assert len(merged) == 1 and merged[0].who == "Иванов Иван, Петров Пётр, Ян" and merged[0].size == 3
+    late = [replace(r, rule="ATT003", record=LATE, detail="отсутствие внесено поздно") for r in three]
+    line = merge_late_entries(merge_children(late))
+    assert len(line) == 1 and line[0].who == "Иванов Иван, Петров Пётр, Ян"

@@ -238,7 +238,8 @@ def teacher_rules(config: Any) -> set[str]:
 
     with closing(open_cache(config.cache.path, create=False)) as db:
         wl = build_week(db, config, Week.parse("2026-W50"))
-    remarks = [r for tl in wl.lists for part in (tl.part, tl.chief) for r in [*part.new, *part.still_open]]
+    parts = [p for tl in wl.lists for p in (tl.part, tl.chief)]
+    remarks = [r for part in parts for r in [*part.new, *part.records, *part.still_open]]
     return {code for r in remarks for code in r.rule.split(", ")}  # late entries of one lesson come merged
 
 

@@ -15,7 +15,8 @@ days from the schedule, CAL001 / CAL002 instead of remarks; R8 a double lesson i
 last lesson; R9 no homework before a vacation; R10 grade 1; R11–R12 attendance; R13 the density exclusions,
 late joiners pro rata (not counted below half the term); R14 MRK003 is deputy information; R15 term marks («осв»,
 «зачёт», «н/а» count as given); R17 timeliness of the first entry, values as shown now; R19 extracurricular groups:
-topic and attendance only; R20 ИУП groups by their grade. "A mark" is a numeric mark; a «точка» is a debt.
+topic and attendance only; R20 ИУП groups by their grade; R21 a held lesson with nothing entered by anyone (as of
+``as_of``) is one TML007 item instead of TML001–TML004. "A mark" is a numeric mark; a «точка» is a debt.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ CORE_RULES = (
     "TML004",
     "TML005",
     "TML006",
+    "TML007",
     "CMP001",
     "CMP002",
     "MRK001",
@@ -259,6 +261,9 @@ def _lesson_rules(school: School, j: Journal, start: date, as_of: datetime, empt
     hospital = {tid for tid, name, _abbr, _order in j.assignment_types if name.casefold() in NO_DEADLINE_TYPES}
     for lesson in _held(school, start, as_of):
         if lesson.id in empty:
+            continue
+        if not _entered_on(j, lesson, as_of):  # R21: nothing entered by anyone — one item, not four
+            yield Violation("TML007", (("cm", lesson.id),), "lesson empty")
             continue
         deadline = deadline_of(school, lesson)
         sg_id = lesson.sg_id

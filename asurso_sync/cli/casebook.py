@@ -79,6 +79,8 @@ def _table(results: list[CaseResult]) -> None:
             )
         for rule, (want, got) in r.undecided.items():
             out.print(f"  не определено по {rule}: ожидалось {want}, получилось {got}", highlight=False)
+        for problem in r.letters:
+            out.print(f"  письма: {escape(problem)}", highlight=False)
     passed = sum(r.passed for r in results)
     known = sum(1 for r in results if not r.passed and r.xfail)
     out.print(

@@ -189,17 +189,17 @@ def _print_table(outcome) -> None:  # type: ignore[no-untyped-def]
                 leaf.add(f"{code} {titles.get(code, '')}: {n}")
     out.print(tree)
     t = Table(title="Итого по правилам", title_justify="left")
-    for col in ("код", "правило", "новых", "всего", "не определено"):
+    for col in ("код", "правило", "новых", "всего", "из них исправлять нечего", "не определено"):
         t.add_column(col)
-    per: dict[str, tuple[int, int]] = {}
+    per: dict[str, tuple[int, int, int]] = {}
     for f in outcome.findings:
-        n_new, n_all = per.get(f["rule"], (0, 0))
-        per[f["rule"]] = (n_new + (f["state"] == "new"), n_all + 1)
+        n_new, n_all, n_rec = per.get(f["rule"], (0, 0, 0))
+        per[f["rule"]] = (n_new + (f["state"] == "new"), n_all + 1, n_rec + (f.get("kind") == "record"))
     for x in r.rules:
-        n_new, n_all = per.get(x.code, (0, 0))
+        n_new, n_all, n_rec = per.get(x.code, (0, 0, 0))
         und = r.undecided.get(x.code, 0)
         if n_all or und:
-            t.add_row(x.code, x.title, str(n_new), str(n_all), str(und) if und else "")
+            t.add_row(x.code, x.title, str(n_new), str(n_all), str(n_rec) if n_rec else "", str(und) if und else "")
     out.print(t)
     if outcome.resolved:
         out.print(f"Устранено с прошлой проверки: {len(outcome.resolved)}")

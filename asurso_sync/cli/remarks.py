@@ -10,12 +10,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlite_utils import Database
 
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, App, err, fail, local_time, out
 from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
-from asurso_sync.remarks import Week, build_week, directory_template, enqueue_week, write_files
+from asurso_sync.remarks import NoCheckYet, Week, build_week, directory_template, enqueue_week, write_files
 from asurso_sync.routing import shadow_line
 from cache import open_cache, outbox_rows
 from cache.cabinet import released_rules
@@ -68,11 +69,19 @@ def build(
         wl = build_week(db, config, w)
         files = write_files(config, wl, out_dir, only=only)
     shown = wl.recipients(config, only)
+    tasks = sum(t.part.tasks + t.chief.tasks for t in shown)
+    records = sum(len(t.part.records) + len(t.chief.records) for t in shown)
     out.print(
-        f"Неделя {w.span} ({w.label}): списков учителям — {len(shown)}, замечаний в них — "
-        f"{sum(t.part.total + t.chief.total for t in shown)}.",
+        f"Неделя {w.span} ({w.label}): списков учителям — {len(shown)}, в них задач — {tasks}, "
+        f"«внесено позже срока — исправлять нечего» — {records}.",
         highlight=False,
     )
+    if wl.summary.shadow_rules:
+        out.print(
+            f"Теневой запуск: замечаний неотпущенных правил — {wl.summary.totals['shadow']} "
+            f"(учителям пока не отправляется; в сводке и в файлах …-preview).",
+            highlight=False,
+        )
     out.print(f"Файлы ({len(files)}) записаны в {out_dir / w.label}", highlight=False)
     missing = [t.name for t in shown if not t.email]
     if missing:
@@ -111,10 +120,11 @@ def send(
             err.print(shadow, highlight=False, markup=False)
         if dry_run:
             table = Table(title=f"Будет отправлено за неделю {w.span}", title_justify="left")
-            for col in ("Кому", "Адрес", "Письмо", "Замечаний"):
+            for col in ("Кому", "Адрес", "Письмо", "Замечаний", "Из них исправлять нечего"):
                 table.add_column(col)
             for p in plan.planned:
-                table.add_row(p.name, p.recipient, "сводка" if p.kind == "deputy" else "список", str(p.remarks))
+                kind = "сводка" if p.kind == "deputy" else "список"
+                table.add_row(p.name, p.recipient, kind, str(p.remarks), str(p.records) if p.kind != "deputy" else "")
             out.print(table)
             heavy = [p for p in plan.planned if p.kind != "deputy" and p.remarks > HEAVY_LETTER]
             for p in heavy:
@@ -125,7 +135,7 @@ def send(
                 )
             if wl.summary.totals["backlog"]:
                 err.print(
-                    f"Первая рассылка: {count(wl.summary.totals['backlog'], *BACKLOG)} за прошлые недели "
+                    f"Первые письма по правилам: {count(wl.summary.totals['backlog'], *BACKLOG)} за прошлые недели "
                     "учителям не уйдут — они в сводке завуча числом.",
                     highlight=False,
                 )
@@ -221,6 +231,7 @@ def status(week: WeekOption = None) -> None:
     w = _week(config, week)
     with closing(open_cache(config.cache.path, create=False, read_only_ok=True)) as db:
         items = outbox_rows(db, period=w.label)
+        sent = _sent_lists(db, config, w) if items else None
     if not items:
         out.print(f"За неделю {w.span} ({w.label}) писем не формировалось.", highlight=False)
         return
@@ -237,5 +248,22 @@ def status(week: WeekOption = None) -> None:
             row.last_error or "",
         )
     out.print(table)
+    if sent:
+        out.print(sent, highlight=False)
     if any(r.state != "sent" for r in items):
         raise typer.Exit(exitcodes.ATTENTION)
+
+
+def _sent_lists(db: Database, config: Config, w: Week) -> str | None:
+    """What the week's teacher lists hold, tasks and records apart (R22), by the latest check."""
+    try:
+        wl = build_week(db, config, w)
+    except NoCheckYet:
+        return None
+    shown = wl.recipients(config)
+    tasks = sum(t.part.tasks + t.chief.tasks for t in shown)
+    records = sum(len(t.part.records) + len(t.chief.records) for t in shown)
+    return (
+        f"В списках недели (по последней проверке): задач — {tasks}, «внесено позже срока — исправлять нечего» — "
+        f"{records}; прежние записи только в счёте завуча — {wl.summary.totals['records_before']}."
+    )

@@ -17,6 +17,7 @@ from asurso_sync.config import Config
 from asurso_sync.remarks.directory import load_directory, normalize_name
 from asurso_sync.remarks.errors import NoCheckYet
 from asurso_sync.remarks.model import (
+    EMPTY_LESSON,
     SETTLED_ADVICE,
     TIMELY,
     TOP_OPEN,
@@ -29,13 +30,14 @@ from asurso_sync.remarks.model import (
     TeacherStats,
 )
 from asurso_sync.remarks.week import Week
-from asurso_sync.routing import rule_routes
-from cache import findings_by_state, last_check, last_successful_run, lists_ever_sent, week_cutoff
+from asurso_sync.routing import route_of, rule_routes
+from cache import findings_by_state, last_check, last_successful_run, letter_rules, week_cutoff
 from cache.cabinet import released_rules
 from cache.calendar import lessons_per_teacher
 from cache.reads import class_chiefs, names
 from rules.catalogue import load_catalogue, ruleset_version
 from rules.facts import group_label
+from rules.records import LATE
 from rules.registry import Rule
 
 # What each timeliness rule is about, for one line per late lesson
@@ -48,22 +50,58 @@ _LATE_WHAT = {
 }
 
 
+def merge_children(items: list[Remark]) -> list[Remark]:
+    """Ruling R24: one line per lesson names all its children — findings of one rule about one lesson that say the
+    same thing of different children become one line (``students``, ``fingerprints``). Order is kept."""
+    groups: dict[tuple[str, int, str, str], list[Remark]] = defaultdict(list)
+    for r in items:
+        if r.cm and r.student:
+            groups[(r.rule, r.cm, r.detail, r.state)].append(r)
+    out: list[Remark] = []
+    for r in items:
+        group = groups.get((r.rule, r.cm, r.detail, r.state)) if r.cm and r.student else None
+        if not group:
+            out.append(replace(r, fingerprints=[r.fingerprint]))
+        elif group[0] is r:
+            out.append(
+                replace(
+                    r,
+                    students=[x.student or "" for x in group],
+                    fingerprints=[x.fingerprint for x in group],
+                )
+            )
+    return out
+
+
 def merge_late_entries(items: list[Remark]) -> list[Remark]:
     """Everything of one lesson that was entered after its deadline and can no longer be fixed is one line
-    («внесены позже срока: тема, домашнее задание», ``late_what`` set), not one line per rule. Order is kept."""
+    («внесены позже срока: тема, домашнее задание», ``late_what`` set), not one line per rule; a record of another
+    kind (a closed term, the edit limit) is its own line. Children are named (R24). Order is kept."""
     groups: dict[int, list[Remark]] = defaultdict(list)
     for r in items:
-        if r.advice == SETTLED_ADVICE and r.rule in _LATE_WHAT and r.cm:
+        if r.record == LATE and r.rule in _LATE_WHAT and r.cm:
             groups[r.cm].append(r)
     out: list[Remark] = []
     for r in items:
-        group = groups.get(r.cm) if r.advice == SETTLED_ADVICE and r.rule in _LATE_WHAT else None
+        group = groups.get(r.cm) if r.record == LATE and r.rule in _LATE_WHAT and r.cm else None
         if not group:
-            out.append(r)
+            out.append(replace(r, late_what=f"{r.detail} — {r.record}"))
         elif group[0] is r:
             rules = sorted({x.rule for x in group}, key=list(_LATE_WHAT).index)
             what = ", ".join(_LATE_WHAT[code] for code in rules)
-            out.append(replace(r, rule=", ".join(rules), detail=f"внесены позже срока: {what}", late_what=what))
+            kids = list(dict.fromkeys(k for x in group for k in (x.students or ([x.student] if x.student else []))))
+            out.append(
+                replace(
+                    r,
+                    rule=", ".join(rules),
+                    detail=f"внесены позже срока: {what}",
+                    late_what=f"внесены позже срока: {what}",
+                    student=None,
+                    students=kids,
+                    one_ref=True,
+                    fingerprints=[fp for x in group for fp in (x.fingerprints or [x.fingerprint])],
+                )
+            )
     return out
 
 
@@ -85,15 +123,22 @@ class Builder:
         if check is None:
             raise NoCheckYet("проверок ещё не было — сначала выполните «asurso-sync check»")
         self.check = check
-        # the first mailing from this cache is a baseline: a teacher gets the week's items, the months before go
-        # to the deputy as a count («накопленные замечания»), not into one flooded letter
-        self.first = not lists_ever_sent(db, before=week.label)
+        # ruling R23: a teacher's first letter carrying a released rule is that rule's baseline — the week's items;
+        # the months before go to the deputy as a count («накопленные замечания»). Per teacher and rule, from the
+        # letters that really went out (shadow weeks, with lists for the deputy only, are nobody's baseline).
+        self.reached = letter_rules(db, before=week.label)
         prev = week_cutoff(db, week.shift(-1).label)
         self.since = prev if prev and prev >= _moment(week.monday, self.tz) else _moment(week.monday, self.tz)
         self.catalogue: dict[str, Rule] = load_catalogue()
         routes = rule_routes(self.catalogue, config, released_rules(db))
         self.teacher_rules = {c for c, route in routes.items() if route == "teacher"}
         self.chief_rules = {c for c, route in routes.items() if route == "class_teacher"}
+        # shadow start (R23): rules that would reach teachers but are not released — the deputy sees them all
+        self.shadow_rules = {
+            c
+            for c, r in self.catalogue.items()
+            if route_of(r, config) in ("teacher", "class_teacher") and routes.get(c) == "deputy"
+        }
         known = names(db)
         self.staff = {i: (name or f"сотрудник {i}", known.teacher_email[i]) for i, name in known.teacher.items()}
         self.classes = known.class_
@@ -129,18 +174,24 @@ class Builder:
         where, _, detail = f["message"].partition(": ")
         lesson = re.search(r"урок \d+$", where)
         student = f["entity"].get("student")
+        record = str(f.get("record") or "")
         if f["state"] == "resolved":
             state = "resolved" if (f["resolved_at"] or "") > self.since else "resolved-before"
+        elif record:
+            # a record is shown once: in the list made after it was found or became one (R22), then only counted
+            fresh = f["first_seen"] > self.since or (f.get("record_since") or "") > self.since
+            state = "record" if fresh or (f["date"] or "") >= self.week.monday.isoformat() else "record-before"
         elif f["first_seen"] > self.since or (f["date"] or "") >= self.week.monday.isoformat():
             state = "new"  # found after the previous list was made, or about a day no earlier list covered
         else:
-            state = "settled-before" if f["settled"] else "open"
+            state = "open"
         return Remark(
             fingerprint=f["fingerprint"],
             rule=f["rule"],
             title=rule.title if rule else f["rule"],
             severity=f["severity"],
-            advice=SETTLED_ADVICE if f["settled"] else rule.advice if rule else "",
+            # a record asks for nothing (R22: no advice the journal no longer allows)
+            advice=(SETTLED_ADVICE if record == LATE else "") if record else rule.advice if rule else "",
             state=state,
             owner=f.get("owner") or (rule.owner if rule else "deputy"),
             teacher_id=f["teacher_id"],
@@ -154,39 +205,58 @@ class Builder:
             resolved_at=_day(f["resolved_at"]),
             message=f["message"],
             cm=int(f["entity"].get("cm", 0)),
+            record=record,
+            record_since=f.get("record_since"),
         )
 
     def _in_week(self, r: Remark) -> bool:
-        """Open remarks about days up to the week's Sunday; resolved ones only when resolved since the cutoff."""
+        """Remarks about days up to the week's Sunday; resolved ones only when resolved since the cutoff."""
         if r.day is not None and r.day > self.week.sunday:
             return False
-        return r.state in ("new", "open", "resolved")
+        return r.state in ("new", "open", "resolved", "record", "record-before")
 
-    def _part(self, teacher_id: int, codes: set[str]) -> Part:
+    def _part(self, teacher_id: int, codes: set[str], *, baseline: bool = True) -> Part:
+        """One part of a list. ``baseline``: a rule's first letter to this teacher holds only the week's items."""
         part = Part()
+        sections = {"new": part.new, "record": part.records, "open": part.still_open, "resolved": part.resolved}
         for r in self.by_teacher.get(teacher_id, ()):
             if r.rule not in codes or r.owner == "deputy" or not self._in_week(r):
                 continue
-            if self.first and r.state != "resolved" and r.day is not None and r.day < self.week.monday:
-                part.backlog += 1  # before the first mailing's week: the deputy's count, not the teacher's letter
+            first = baseline and (teacher_id, r.rule) not in self.reached
+            if first and r.state != "resolved" and r.day is not None and r.day < self.week.monday:
+                part.backlog += 1  # before the rule's first letter to her: the deputy's count, not the letter's
                 continue
-            {"new": part.new, "open": part.still_open, "resolved": part.resolved}[r.state].append(r)
-        for items in (part.new, part.still_open, part.resolved):
+            if r.state == "record-before":
+                part.records_before += 1
+                continue
+            sections[r.state].append(r)
+        for items in sections.values():
             items.sort(key=_order)
-        part.new = merge_late_entries(part.new)
+        part.new = merge_children(part.new)
+        part.still_open = merge_children(part.still_open)
+        part.resolved = merge_children(part.resolved)
+        part.records = merge_late_entries(merge_children(part.records))
         return part
 
-    def teacher_list(self, teacher_id: int) -> TeacherList:
+    def teacher_list(self, teacher_id: int, *, preview: bool = False) -> TeacherList:
+        """The teacher's list of the week. ``preview``: as it would be with every rule released — the deputy's
+        view of the shadow start, never sent."""
         name, server_email = self.staff.get(teacher_id, (f"сотрудник {teacher_id}", None))
+        own, chief = self.teacher_rules, self.chief_rules
+        if preview:
+            own = own | {c for c in self.shadow_rules if self.catalogue[c].owner != "chief"}
+            chief = chief | {c for c in self.shadow_rules if self.catalogue[c].owner == "chief"}
         return TeacherList(
             week=self.week,
             teacher_id=teacher_id,
             name=name,
             email=self.directory.find(teacher_id, name, server_email),
-            part=self._part(teacher_id, self.teacher_rules),
-            chief=self._part(teacher_id, self.chief_rules),
+            part=self._part(teacher_id, own, baseline=not preview),
+            chief=self._part(teacher_id, chief, baseline=not preview),
             chief_classes=sorted(self.chiefs.get(teacher_id, [])),
             footer=self.footer,
+            shadow=self._part(teacher_id, self.shadow_rules, baseline=False),
+            reply_to=self.config.mail.deputy_addr,
         )
 
     def teacher_lists(self) -> list[TeacherList]:
@@ -233,9 +303,15 @@ class Builder:
         stats: list[TeacherStats] = []
         all_rules: set[str] = set()
         for tl in lists:
-            by_rule: Counter[str] = Counter(r.rule for r in (*tl.part.new, *tl.part.still_open))
-            by_rule.update(r.rule for r in (*tl.chief.new, *tl.chief.still_open))
+            listed = (*tl.part.new, *tl.part.still_open, *tl.chief.new, *tl.chief.still_open)
+            by_rule: Counter[str] = Counter()
+            for r in listed:
+                by_rule[r.rule] += r.size
             all_rules |= set(by_rule)
+            shadow_by_rule: Counter[str] = Counter()
+            for r in (*tl.shadow.new, *tl.shadow.records, *tl.shadow.still_open):
+                for code in r.rule.split(", "):
+                    shadow_by_rule[code] += 1
             stats.append(
                 TeacherStats(
                     teacher_id=tl.teacher_id,
@@ -245,10 +321,16 @@ class Builder:
                     on_time=shares[self.week].get(tl.teacher_id),
                     trend=[shares[w].get(tl.teacher_id) for w in weeks],
                     by_rule=by_rule,
-                    new=len(tl.part.new) + len(tl.chief.new),
-                    still_open=len(tl.part.still_open) + len(tl.chief.still_open),
-                    resolved=len(tl.part.resolved) + len(tl.chief.resolved),
+                    new=tl.count("new"),
+                    still_open=tl.count("still_open"),
+                    resolved=tl.count("resolved"),
                     backlog=tl.part.backlog + tl.chief.backlog,
+                    records=tl.count("records"),
+                    records_before=tl.part.records_before + tl.chief.records_before,
+                    empty_lessons=sum(
+                        1 for r in (*listed, *tl.shadow.new, *tl.shadow.still_open) if r.rule == EMPTY_LESSON
+                    ),
+                    shadow_by_rule=shadow_by_rule,
                 )
             )
         open_items = [
@@ -261,7 +343,7 @@ class Builder:
         info = [
             r
             for r in self.findings
-            if r.state in ("new", "open")
+            if r.state in ("new", "open", "record")
             and r.owner == "deputy"
             and (r.day is None or r.day <= self.week.sunday)
             and r.rule not in {t.upper() for t in self.config.rules.ignore}
@@ -283,6 +365,7 @@ class Builder:
             school_on_time=(1 - late_total / total_lessons) if total_lessons else None,
             footer=self.footer,
             lists=lists,
+            shadow_rules=sorted(self.shadow_rules),
         )
 
 

@@ -14,3 +14,7 @@ class NoCheckYet(RemarksError):
     """There is no check to build lists from."""
 
     exit_code = exitcodes.STALE
+
+
+class NoSuchTeacher(RemarksError):
+    """``--only`` names no teacher of the week (the message lists close matches)."""

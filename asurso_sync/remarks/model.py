@@ -9,8 +9,12 @@ from datetime import date
 from asurso_sync.findref import ref
 from asurso_sync.remarks.week import Week
 
-TIMELY = ("TML001", "TML002", "TML003", "TML004")
+TIMELY = ("TML001", "TML002", "TML003", "TML004", "TML007")
+EMPTY_LESSON = "TML007"  # ruling R21: «урок не заполнен», counted in the deputy's summary
 SETTLED_ADVICE = "исправлять нечего, впредь вносите до срока"
+RECORDS_TITLE = "Внесено позже срока — исправлять нечего"
+SHADOW_MARK = "учителям пока не отправляется"
+INFO_SHOWN = 20  # the deputy's «для сведения» lists this many lines, then «и ещё N — в приложении»
 TREND_WEEKS = 4
 TOP_OPEN = 15
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -37,41 +41,77 @@ class Remark:
     message: str
     cm: int = 0
     late_what: str = ""  # for an entry made after its deadline that cannot be fixed: «тема, домашнее задание»
+    # ruling R22: why nothing is left to fix («внесено позже срока», «период закрыт», …); «» for a task
+    record: str = ""
+    record_since: str | None = None
+    # ruling R24: one line per lesson names all its children (the merged findings' names and fingerprints)
+    students: list[str] = field(default_factory=list)
+    fingerprints: list[str] = field(default_factory=list)
+    one_ref: bool = False  # a lesson's late entries: the line is named by its first number
 
     @property
     def ref(self) -> str:
-        """The short number the letter shows, to name this remark in a reply or in ``rules waive --finding``."""
-        return ref(self.fingerprint)
+        """The short number(s) the letter shows, to name this remark in a reply or in ``rules waive --finding``:
+        one per child of the line."""
+        if self.one_ref or not self.fingerprints:
+            return ref(self.fingerprint)
+        return ", ".join(ref(fp) for fp in self.fingerprints)
+
+    @property
+    def kind(self) -> str:
+        """«task» (the teacher can still fix it) or «record» (nothing left to fix), ruling R22."""
+        return "record" if self.record else "task"
+
+    @property
+    def who(self) -> str:
+        """The children the line is about, by name («» when it is about no child)."""
+        return ", ".join(self.students) if self.students else (self.student or "")
+
+    @property
+    def size(self) -> int:
+        """How many findings the line stands for."""
+        return max(1, len(self.fingerprints))
 
 
 @dataclass
 class Part:
-    """One list's three sections."""
+    """One list's sections, each a list of the lines the letter shows (its count is their number, R24):
+    new tasks, records shown this once, tasks still open, tasks resolved."""
 
     new: list[Remark] = field(default_factory=list)
+    records: list[Remark] = field(default_factory=list)
     still_open: list[Remark] = field(default_factory=list)
     resolved: list[Remark] = field(default_factory=list)
-    # the first mailing only: older open items kept out of the letter (the deputy's «накопленные замечания»)
+    # the first letter of a rule to this teacher (R23): older items kept out of it (the deputy's «накопленные»)
     backlog: int = 0
+    # records shown in an earlier letter: only counted, for the deputy (R22)
+    records_before: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.new or self.still_open)
+        return not (self.new or self.records or self.still_open)
 
     @property
     def fresh(self) -> list[Remark]:
-        """New items that still ask for something to be done."""
-        return [r for r in self.new if not r.late_what]
+        """New tasks (kept for callers of the first version: the same as ``new``)."""
+        return self.new
 
     @property
     def late(self) -> list[Remark]:
-        """New items that are a matter of record — entered after the deadline, nothing left to fix: the letter
-        summarises them by lesson instead of listing each as a task."""
-        return [r for r in self.new if r.late_what]
+        """Records shown this week (kept for callers of the first version: the same as ``records``)."""
+        return self.records
 
     @property
     def total(self) -> int:
+        """Lines the letter shows that are not «resolved»: new tasks, records, tasks still open."""
+        return len(self.new) + len(self.records) + len(self.still_open)
+
+    @property
+    def tasks(self) -> int:
         return len(self.new) + len(self.still_open)
+
+    def all(self) -> list[Remark]:
+        return [*self.new, *self.records, *self.still_open, *self.resolved]
 
 
 @dataclass
@@ -95,10 +135,17 @@ class TeacherList:
     chief: Part
     chief_classes: list[str]
     footer: Footer
+    # rules not yet released to teachers (shadow start, R23): what the letter would hold — the deputy's view only
+    shadow: Part = field(default_factory=Part)
+    reply_to: str | None = None
 
     @property
     def empty(self) -> bool:
         return self.part.empty and self.chief.empty
+
+    def count(self, section: str) -> int:
+        """The header's number of a section: the lines listed under it in both parts (R24)."""
+        return len(getattr(self.part, section)) + len(getattr(self.chief, section))
 
 
 @dataclass
@@ -114,6 +161,14 @@ class TeacherStats:
     still_open: int
     resolved: int
     backlog: int = 0
+    records: int = 0  # records shown in this week's letter
+    records_before: int = 0  # records shown before, counted only
+    empty_lessons: int = 0  # «урок не заполнен» (R21) among the open items
+    shadow_by_rule: Counter[str] = field(default_factory=Counter)  # unreleased rules' open items (R23)
+
+    @property
+    def shadow(self) -> int:
+        return sum(self.shadow_by_rule.values())
 
 
 @dataclass
@@ -132,11 +187,26 @@ class Summary:
     footer: Footer
     lists: list[TeacherList]
 
+    shadow_rules: list[str] = field(default_factory=list)
+
     @property
     def totals(self) -> dict[str, int]:
         return {
             "new": sum(t.new for t in self.teachers),
+            "records": sum(t.records for t in self.teachers),
             "still_open": sum(t.still_open for t in self.teachers),
             "resolved": sum(t.resolved for t in self.teachers),
             "backlog": sum(t.backlog for t in self.teachers),
+            "records_before": sum(t.records_before for t in self.teachers),
+            "empty_lessons": sum(t.empty_lessons for t in self.teachers),
+            "shadow": sum(t.shadow for t in self.teachers),
         }
+
+    @property
+    def info_shown(self) -> list[Remark]:
+        return self.info[:INFO_SHOWN]
+
+    @property
+    def info_more(self) -> int:
+        """Info lines not listed in the letter (they are in the attachment and the cabinet), R24."""
+        return max(0, len(self.info) - INFO_SHOWN)

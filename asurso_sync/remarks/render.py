@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from asurso_sync.remarks.build import group, pct
-from asurso_sync.remarks.model import Summary, TeacherList
+from asurso_sync.remarks.model import RECORDS_TITLE, SHADOW_MARK, Summary, TeacherList
 from asurso_sync.remarks.xlsx import summary_xlsx
 from rules.wording import count
 
@@ -29,6 +29,8 @@ def _env() -> Environment:
         _ENV.globals["group"] = group
         _ENV.globals["lessons"] = lambda n: count(n, "урок", "урока", "уроков")
         _ENV.filters["pct"] = pct
+        _ENV.globals["records_title"] = RECORDS_TITLE
+        _ENV.globals["shadow_mark"] = SHADOW_MARK
     return _ENV
 
 
@@ -45,12 +47,15 @@ class Rendered:
     xlsx: bytes | None = None
 
 
-def render_teacher(tl: TeacherList) -> Rendered:
+def render_teacher(tl: TeacherList, *, preview: bool = False) -> Rendered:
+    """A teacher's letter. ``preview``: the deputy's copy of a list with the shadowed rules (R23), marked
+    «учителям пока не отправляется» — never sent."""
     env = _env()
+    mark = f"Предварительный просмотр — {SHADOW_MARK}. " if preview else ""
     return Rendered(
-        subject=f"Список замечаний по ведению электронного журнала за {tl.week.span}",
-        text=_tidy(env.get_template("teacher.txt").render(tl=tl)),
-        html=env.get_template("teacher.html").render(tl=tl),
+        subject=f"{mark}Список замечаний по ведению электронного журнала за {tl.week.span}",
+        text=_tidy(env.get_template("teacher.txt").render(tl=tl, preview=preview)),
+        html=env.get_template("teacher.html").render(tl=tl, preview=preview),
     )
 
 

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
-from asurso_sync.remarks.model import Summary
+from asurso_sync.remarks.model import Remark, Summary
 
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
@@ -37,7 +37,23 @@ REMARK_COLUMNS = [
     "Правило",
     "Номер",
 ]
-_SECTION = {"new": "Новое", "open": "Не устранено", "resolved": "Устранено"}
+_SECTION = {"new": "Новое", "open": "Не устранено", "resolved": "Устранено", "record": "Позже срока"}
+
+
+def _row(r: Remark) -> list[Any]:
+    return [
+        _SECTION.get(r.state, r.state),
+        r.class_name,
+        r.subject,
+        r.day,
+        r.lesson,
+        r.who,  # every child of the line by name (R24)
+        r.late_what if r.record else r.detail,
+        r.advice,
+        r.first_seen if r.state == "open" else None,
+        r.rule,
+        r.ref,
+    ]
 
 
 def summary_xlsx(s: Summary) -> bytes:
@@ -68,8 +84,8 @@ def summary_xlsx(s: Summary) -> bytes:
     ws["A1"].font = Font(bold=True, size=13)
     header(
         ws,
-        ["Учитель", "Уроков", "В срок, %", "Новые", "Не устранены", "Устранены", *s.rules],
-        [34, 8, 10, 8, 12, 10, *([9] * len(s.rules))],
+        ["Учитель", "Уроков", "В срок, %", "Новые", "Позже срока", "Не устранены", "Устранены", "В тени", *s.rules],
+        [34, 8, 10, 8, 10, 12, 10, 8, *([9] * len(s.rules))],
     )
     for t in s.teachers:
         ws.append(
@@ -78,8 +94,10 @@ def summary_xlsx(s: Summary) -> bytes:
                 t.lessons,
                 round(t.on_time * 100, 1) if t.on_time is not None else None,
                 t.new,
+                t.records,
                 t.still_open,
                 t.resolved,
+                t.shadow,
                 *[t.by_rule.get(code, 0) for code in s.rules],
             ]
         )
@@ -114,13 +132,20 @@ def summary_xlsx(s: Summary) -> bytes:
 
     if s.info:
         info = wb.create_sheet("Для сведения")
-        header(info, ["Замечание", "Дата", "Правило", "Номер"], [90, 11, 9, 10])
+        header(info, ["Замечание", "Ученик", "Дата", "Правило", "Номер"], [90, 26, 11, 9, 10])
         for r in s.info:
-            info.append([r.message, r.day, r.rule, r.ref])
+            info.append([r.message, r.student or "", r.day, r.rule, r.ref])
+
+    shadowed = [(tl, r) for tl in s.lists for r in (*tl.shadow.new, *tl.shadow.records, *tl.shadow.still_open)]
+    if shadowed:  # ruling R23: every item of the unreleased rules, as the teachers' lists would hold them
+        shadow = wb.create_sheet("В тени")
+        header(shadow, ["Учитель", *REMARK_COLUMNS], [30, 13, 7, 22, 11, 8, 26, 50, 40, 11, 9, 10])
+        for tl, r in shadowed:
+            shadow.append([tl.name, *_row(r)])
 
     used = {n.casefold() for n in wb.sheetnames}
     for tl in s.lists:
-        items = [r for part in (tl.part, tl.chief) for r in (*part.new, *part.still_open, *part.resolved)]
+        items = [r for part in (tl.part, tl.chief) for r in part.all()]
         if not items:
             continue
         sheet = wb.create_sheet(_sheet_name(tl.name, used))
@@ -128,21 +153,7 @@ def summary_xlsx(s: Summary) -> bytes:
         sheet["A1"].font = Font(bold=True, size=12)
         header(sheet, REMARK_COLUMNS, [13, 7, 22, 11, 8, 26, 50, 40, 11, 9, 10])
         for r in items:
-            sheet.append(
-                [
-                    _SECTION.get(r.state, r.state),
-                    r.class_name,
-                    r.subject,
-                    r.day,
-                    r.lesson,
-                    r.student or "",
-                    r.detail,
-                    r.advice,
-                    r.first_seen if r.state == "open" else None,
-                    r.rule,
-                    r.ref,
-                ]
-            )
+            sheet.append(_row(r))
     for sheet in wb.worksheets:
         for row in sheet.iter_rows(min_row=2):
             for cell in row:

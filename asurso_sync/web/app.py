@@ -395,6 +395,7 @@ async def findings_of(request: Request, cab: Cabinet) -> Response:
         items = open_findings(db, **{column: value}, limit=PAGE_ROWS)
         total = count_open(db, column, value)
         judged = {v["fingerprint"]: v["verdict"] for v in verdicts(db)}
+        waiting = set(shadowed(load_catalogue(), cab.config, released_rules(db)))
     if key == "teachers":
         title = items[0]["teacher"] if items and items[0]["teacher"] else f"Учитель {ident}"
     elif key == "classes":
@@ -403,6 +404,7 @@ async def findings_of(request: Request, cab: Cabinet) -> Response:
         title = f"{ident} — {rules.get(ident, {}).get('title', '')}"
     for f in items:
         f["verdict"] = VERDICT_RU.get(judged.get(f["fingerprint"], ""), "")
+        f["shadow"] = f["rule"] in waiting  # R23: the deputy sees it; teachers do not yet
     return cab.render(request, "findings.html", title=title, items=items, back=f"/{key}", total=total)
 
 

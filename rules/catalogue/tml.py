@@ -14,6 +14,7 @@ from rules.helpers import (
     count_verdict,
     double_lessons,
     due_lessons,
+    empty_lessons,
     homework_index,
     in_lesson_by_type,
     last_before_break,
@@ -43,7 +44,10 @@ def tml001(ctx: RuleContext) -> Iterator[Finding]:
     topic was seen at the 16:05 snapshot (on time) or was missing from an observation made after 16:00."""
     due = ctx.due_table()
     topics, exact_topic = ctx.facts.topics, ctx.facts.exact_topic
+    empty = empty_lessons(ctx)  # R21: one TML007 item instead
     for lesson in due_lessons(ctx):
+        if lesson.id in empty:
+            continue
         topic = topics.get(lesson.id)  # when the topic was first seen
         deadline = due.of(lesson)
         exact = ctx.exact_at(exact_topic.get(lesson.id), deadline) if topic else None
@@ -84,7 +88,10 @@ def tml002(ctx: RuleContext) -> Iterator[Finding]:
     grade1_groups = {sg for sg in f.group_class if f.grade(sg) == 1}
     breaks = last_before_break(ctx)
     doubles = double_lessons(ctx)
+    empty = empty_lessons(ctx)  # R21: one TML007 item instead
     for lesson in due_lessons(ctx):
+        if lesson.id in empty:
+            continue
         grade1 = lesson.sg in grade1_groups
         given = given_at.get(lesson.id)
         run = doubles.get(lesson.id)
@@ -132,7 +139,10 @@ def tml003(ctx: RuleContext) -> Iterator[Finding]:
     due = ctx.due_table()
     f = ctx.facts
     homework = {tid for tid in f.type_name if f.is_homework(tid)}
+    empty = empty_lessons(ctx)  # R21: one TML007 item instead
     for lesson in due_lessons(ctx):
+        if lesson.id in empty:
+            continue
         classwork = [a for a in lesson.work if a.type_id not in homework]
         deadline = due.of(lesson)
         if classwork:
@@ -313,6 +323,36 @@ def tml006(ctx: RuleContext) -> Iterator[Finding]:
         count_verdict(ctx, verdict, sg)
 
 
+@rule(
+    "TML007",
+    "lesson-empty",
+    "Урок не заполнен",
+    clause="3.7, 4.2.5.2",
+    advice="заполните урок (тема, домашнее задание, форма контроля); если урок не состоялся — сообщите завучу, "
+    "чтобы его убрали из расписания",
+    entity=("cm",),
+    params={"deadline": "16:00", "grace_minutes": 10},
+    core=True,
+    predicate="у проведённого урока после его срока никто ничего не внёс: ни темы, ни домашнего задания, ни формы "
+    "контроля, ни отметок, ни посещаемости — одна строка вместо TML001–TML003 (пустой день всего класса — CAL002)",
+    extracurricular=True,
+)
+def tml007(ctx: RuleContext) -> Iterator[Finding]:
+    """A held lesson with nothing entered by anyone is one item, not four (ruling R21): the lesson may not have
+    taken place — the schedule is the dispatcher's (4.2.4.1), so the teacher is asked to fill it in or to tell the
+    deputy. The mirror's current state decides: a lesson filled in later is judged by TML001–TML004 as usual."""
+    empty = empty_lessons(ctx)
+    due = ctx.due_table()
+    for lesson in due_lessons(ctx):
+        if lesson.id not in empty:
+            continue
+        # an observation of the lesson's journal after its deadline must have found it empty (R18)
+        verdict = ctx.decide_due(ctx.journal_key(lesson.sg, lesson.term), None, due.of(lesson))
+        if verdict is Verdict.LATE:
+            yield ctx.lesson_finding(lesson, {"cm": lesson.id}, "урок не заполнен: ничего не внесено")
+        count_verdict(ctx, verdict, lesson.sg)
+
+
 RULES = (
     tml001,
     tml002,
@@ -320,4 +360,5 @@ RULES = (
     tml004,
     tml005,
     tml006,
+    tml007,
 )

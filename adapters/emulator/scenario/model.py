@@ -311,6 +311,34 @@ class Expect(_Strict):
     settled: bool | None = None
 
 
+class Shadow(_Strict):
+    """A shadow start (``[rules] shadow = true``): the rules released to teachers before the first letter."""
+
+    released: list[str] = Field(default_factory=list)
+
+
+class Letter(_Strict):
+    """One letter of one week, built and rendered by the real remark-list path at the Monday after the week,
+    07:00 (the check is made then), and then sent — so a later week's letter sees it as sent. Counts are the
+    numbers of lines under each section (the header must say the same); ``present``/``absent`` are texts of the
+    letter's plain-text part."""
+
+    week: date  # any day of the (ISO) week the letter is about
+    to: str  # a staff member's name, or «завуч» (the deputy's summary)
+    release: list[str] = Field(default_factory=list)  # rules the deputy releases before this week's letters
+    sent: bool | None = None  # the teacher receives a letter this week (false: nothing goes to her)
+    new: int | None = None
+    records: int | None = None  # «внесено позже срока — исправлять нечего»
+    still_open: int | None = None
+    resolved: int | None = None
+    backlog: int | None = None  # older items kept out of the rule's first letter (the deputy's «накопленные»)
+    shadow: int | None = None  # items of rules not released yet («учителям пока не отправляется»)
+    empty_lessons: int | None = None  # the deputy's count of «урок не заполнен»
+    info: int | None = None  # the deputy's «для сведения» items
+    present: list[str] = Field(default_factory=list)
+    absent: list[str] = Field(default_factory=list)
+
+
 class Scenario(_Strict):
     version: int
     id: str
@@ -331,6 +359,8 @@ class Scenario(_Strict):
     expect: list[Expect] = Field(default_factory=list)
     absent: list[str] = Field(default_factory=list)  # rules that must not fire at all
     undecided: dict[str, int] = Field(default_factory=dict)  # rule -> items the check must leave undecided
+    shadow: Shadow | None = None
+    letters: list[Letter] = Field(default_factory=list)
 
     @field_validator("version")
     @classmethod
