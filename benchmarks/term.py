@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -76,6 +77,7 @@ class TermOptions:
     start: date = DEFAULT_START
     out: Path = Path("term-out")
     per_day: int = DEPUTY_PER_DAY
+    per_rule: int = SAMPLE_PER_RULE
 
 
 def _pct(values: list[int], q: float) -> int:
@@ -135,7 +137,6 @@ class Seen:
     """What earlier letters showed: per (teacher address, ref) the weeks it was a task, and records shown."""
 
     task_weeks: Counter[tuple[str, str]] = field(default_factory=Counter)
-    shown: set[tuple[str, str]] = field(default_factory=set)
     records: set[tuple[str, str]] = field(default_factory=set)
     last_tasks: set[tuple[str, str]] = field(default_factory=set)
 
@@ -248,13 +249,13 @@ class Term:
                     by_rule[code].append(fp)
             rng = self.answers.rng
             chosen: list[str] = []
-            # the cabinet's sample page: up to SAMPLE_PER_RULE findings of a rule; she starts with the rules that
-            # hold the most items (those teachers will feel first) and judges about ``per_day`` an evening
+            # the cabinet's sample page: up to ``per_rule`` findings of a rule; she starts with the rules that hold
+            # the most items (those teachers will feel first) and judges about ``per_day`` an evening
             for code in sorted(by_rule, key=lambda c: (-len(by_rule[c]), c)):
                 room = self.opt.per_day - len(chosen)
                 if room <= 0:
                     break
-                chosen += rng.sample(by_rule[code], min(SAMPLE_PER_RULE, room, len(by_rule[code])))
+                chosen += rng.sample(by_rule[code], min(self.opt.per_rule, room, len(by_rule[code])))
             if chosen:
                 truth = self._truth()
                 found = {f["fingerprint"]: f for f in findings_by_state(db) if f["fingerprint"] in set(chosen)}
@@ -335,8 +336,8 @@ class Term:
                 key = (lt.to, item.ref)
                 if item.kind == "resolved":
                     continue
-                if key in seen.records or (item.kind == "record" and key in seen.shown):
-                    twice += 1  # a record is shown once (R22)
+                if key in seen.records:
+                    twice += 1  # a record is shown once (R22; a task turning into a record is shown once as such)
                 if item.kind == "task":
                     tasks_now.add(key)
                 f = by_ref.get(item.ref)
@@ -348,8 +349,6 @@ class Term:
                         false_examples.append(f"{f['rule']} {f['message']}")
         for lt in teachers:
             for item in lt.items:
-                if item.kind != "resolved":
-                    seen.shown.add((lt.to, item.ref))
                 if item.kind == "record":
                     seen.records.add((lt.to, item.ref))
         for key in tasks_now:
@@ -363,6 +362,7 @@ class Term:
         share = fixed / len(seen.last_tasks) if seen.last_tasks else None
         seen.last_tasks = tasks_now
         summary = summaries[0] if summaries else None
+        summary_off = summary.mismatches() if summary else []
         self.weeks.append(
             {
                 "week": week,
@@ -378,14 +378,16 @@ class Term:
                 "tasks_carried_3_weeks": carried,
                 "fixed_still_listed": still,
                 "records_shown_twice": twice,
-                "count_mismatches": len(mismatched),
-                "count_mismatch_examples": mismatched[:3],
-                "summary_mismatches": summary.mismatches() if summary else [],
+                "teacher_count_mismatches": len(mismatched),
+                "summary_mismatches": summary_off,
+                "count_mismatches": len(mismatched) + bool(summary_off),
+                "count_mismatch_examples": (mismatched + [f"сводка: {m}" for m in summary_off])[:4],
                 "false_items": false_items,
                 "false_examples": false_examples,
                 "unjudged_items": unjudged,
                 "reply_to": sum(1 for lt in teachers if lt.reply_to),
                 "summary_lines": len(summary.text.strip().splitlines()) if summary else 0,
+                "on_time": _on_time(summary.text) if summary else None,
                 "summary_items": len(summary.items) if summary else 0,
                 "fixes_entered_total": len(self.answers.done),
                 "job": str(outcome),
@@ -406,6 +408,12 @@ class Term:
         )
 
 
+def _on_time(text: str) -> float | None:
+    """«Уроков заполнено в срок: 84%» of the deputy's summary, as a share."""
+    found = re.search(r"заполнено в срок:\s*(\d+)%", text)
+    return int(found.group(1)) / 100 if found else None
+
+
 # --- the report ---------------------------------------------------------------------------------------------------
 
 
@@ -415,6 +423,22 @@ def _fmt_share(v: float | None) -> str:
 
 def _s(d: dict[str, float]) -> str:
     return f"{d['median']:g} / {d['p90']:g} / {d['max']:g}"
+
+
+def shrink(r: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(median letter of the first week teachers got letters, median of the weekly medians of weeks 6–10)."""
+    sent = [w for w in r["weeks"] if w["letters"]]
+    first = sent[0]["items"]["median"] if sent else None
+    late = [w["items"]["median"] for w in r["weeks"][5:10] if w["letters"]]
+    return first, (float(statistics.median(late)) if late else None)
+
+
+def shrink_line(r: dict[str, Any]) -> str:
+    first, late = shrink(r)
+    if first is None or late is None:
+        return "Median letter: not enough weeks with letters to compare."
+    verdict = "smaller" if late < first else "not smaller"
+    return f"Median letter: {first:g} items in the first week of letters, {late:g} in weeks 6–10 ({verdict})."
 
 
 def markdown(results: list[dict[str, Any]], opt: TermOptions) -> str:
@@ -433,17 +457,19 @@ def markdown(results: list[dict[str, Any]], opt: TermOptions) -> str:
             "",
             "teachers by profile: " + ", ".join(f"{k} {v}" for k, v in r["teachers_by_profile"].items()),
             "",
-            "| week | rules out | letters | items | tasks | records | fixed | carried ≥3 | records twice | "
+            "| week | on time | rules out | letters | items | tasks | records | fixed | carried ≥3 | records twice | "
             "count mismatch | false | summary lines / items | fixes entered |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for w in r["weeks"]:
             lines.append(
-                f"| {w['week']} | {len(w['released_rules'])} | {w['letters']} | {_s(w['items'])} | {_s(w['tasks'])} | "
+                f"| {w['week']} | {_fmt_share(w['on_time'])} | {len(w['released_rules'])} "
+                f"| {w['letters']} | {_s(w['items'])} | {_s(w['tasks'])} | "
                 f"{_s(w['records'])} | {_fmt_share(w['last_week_tasks_fixed'])} | {w['tasks_carried_3_weeks']} | "
                 f"{w['records_shown_twice']} | {w['count_mismatches']} | {w['false_items']} | "
                 f"{w['summary_lines']} / {w['summary_items']} | {w['fixes_entered_total']} |"
             )
+        lines += ["", shrink_line(r)]
         released = ", ".join(f"{k} {v}" for k, v in sorted(r["released"].items(), key=lambda kv: (kv[1], kv[0])))
         lines += ["", f"Released (rule, first week of letters): {released or '—'}"]
         if r["unreleased"]:
@@ -533,12 +559,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START, help="a Monday (YYYY-MM-DD)")
     parser.add_argument("--out", type=Path, default=Path("term-out"))
     parser.add_argument("--per-day", type=int, default=DEPUTY_PER_DAY, help="findings the deputy judges a day")
+    parser.add_argument("--per-rule", type=int, default=SAMPLE_PER_RULE, help="of them at most of one rule")
     parser.add_argument("--docs", action="store_true", help="also write the chart to docs/img/term.svg")
     args = parser.parse_args(argv)
     if args.start.weekday() != 0:
         parser.error("--start: укажите понедельник")
     profiles = list(PROFILES_BY_NAME) if args.profile == "all" else [args.profile]
-    opt = TermOptions(args.profile, args.weeks, args.seed, args.size, args.start, args.out, args.per_day)
+    opt = TermOptions(args.profile, args.weeks, args.seed, args.size, args.start, args.out, args.per_day, args.per_rule)
     results = run(opt, profiles, progress=lambda s: print(s, flush=True))
     print(markdown(results, opt))
     if args.docs:
