@@ -47,6 +47,7 @@ from adapters.emulator.school import generate_structure
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 from adapters.emulator.truth import ground_truth
+from adapters.emulator.views import EDIT_LIMIT_DAYS
 from adapters.mail.backends import SMTPBackend
 from asurso_sync.accuracy import SCORED_RULES, finding_key
 from asurso_sync.config import Config, load_config
@@ -222,6 +223,7 @@ class Term:
             "verdicts": self.verdicts,
             "fixes_entered": fixes_by_rule(self.answers.done),
             "fixes_planned_not_due": len(self.answers.pending),
+            "fixes_refused_read_only": self.answers.read_only,
             "errors": self.errors,
             "seconds": round(time.perf_counter() - started, 1),
             "seconds_by_job": {k: round(v, 1) for k, v in sorted(self.timing.items())},
@@ -322,7 +324,7 @@ class Term:
         truth = self._truth()
         seen = self.seen
         tasks_now: set[tuple[str, str]] = set()
-        twice = carried = false_items = unjudged = 0
+        twice = carried = false_items = unjudged = past_limit = 0
         false_examples: list[str] = []
         items_per, tasks_per, records_per = [], [], []
         mismatched: list[str] = []
@@ -340,6 +342,9 @@ class Term:
                     twice += 1  # a record is shown once (R22; a task turning into a record is shown once as such)
                 if item.kind == "task":
                     tasks_now.add(key)
+                    day = self.answers.lesson_day(by_ref[item.ref]["entity"]) if item.ref in by_ref else None
+                    if day is not None and (self.emu.clock.date() - day).days > EDIT_LIMIT_DAYS:
+                        past_limit += 1  # a task the journal no longer lets anyone fix (R22: it is a record)
                 f = by_ref.get(item.ref)
                 if f is None or f["rule"] not in SCORED_RULES:
                     unjudged += 1
@@ -355,8 +360,12 @@ class Term:
             seen.task_weeks[key] += 1
             carried += seen.task_weeks[key] >= 3
         # a task the teacher has fixed (something entered) before this Monday must be gone from this week's letter
-        entered = {(to, ref) for fix, to, ref in self.answered if fix.done and fix.applied}
-        still = len(entered & tasks_now)
+        entered = {(to, ref): fix for fix, to, ref in self.answered if fix.done and fix.applied}
+        still = [
+            f"{fix.rule} {fix.entity} {fix.applied} {fix.at:%d.%m %H:%M}"
+            for k, fix in entered.items()
+            if k in tasks_now
+        ]
         self.answered = [a for a in self.answered if not a[0].done]
         fixed = len(seen.last_tasks - tasks_now)
         share = fixed / len(seen.last_tasks) if seen.last_tasks else None
@@ -376,7 +385,9 @@ class Term:
                 "records_total": sum(records_per),
                 "last_week_tasks_fixed": share,
                 "tasks_carried_3_weeks": carried,
-                "fixed_still_listed": still,
+                "tasks_past_edit_limit": past_limit,
+                "fixed_still_listed": len(still),
+                "fixed_still_examples": still[:5],
                 "records_shown_twice": twice,
                 "teacher_count_mismatches": len(mismatched),
                 "summary_mismatches": summary_off,
@@ -457,15 +468,16 @@ def markdown(results: list[dict[str, Any]], opt: TermOptions) -> str:
             "",
             "teachers by profile: " + ", ".join(f"{k} {v}" for k, v in r["teachers_by_profile"].items()),
             "",
-            "| week | on time | rules out | letters | items | tasks | records | fixed | carried ≥3 | records twice | "
-            "count mismatch | false | summary lines / items | fixes entered |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| week | on time | rules out | letters | items | tasks | records | fixed | carried ≥3 | past edit limit | "
+            "records twice | count mismatch | false | summary lines / items | fixes entered |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for w in r["weeks"]:
             lines.append(
                 f"| {w['week']} | {_fmt_share(w['on_time'])} | {len(w['released_rules'])} "
                 f"| {w['letters']} | {_s(w['items'])} | {_s(w['tasks'])} | "
                 f"{_s(w['records'])} | {_fmt_share(w['last_week_tasks_fixed'])} | {w['tasks_carried_3_weeks']} | "
+                f"{w['tasks_past_edit_limit']} | "
                 f"{w['records_shown_twice']} | {w['count_mismatches']} | {w['false_items']} | "
                 f"{w['summary_lines']} / {w['summary_items']} | {w['fixes_entered_total']} |"
             )
@@ -474,7 +486,11 @@ def markdown(results: list[dict[str, Any]], opt: TermOptions) -> str:
         lines += ["", f"Released (rule, first week of letters): {released or '—'}"]
         if r["unreleased"]:
             lines.append("Still in the shadow (verdicts): " + ", ".join(f"{k} {v}" for k, v in r["unreleased"].items()))
-        lines.append("Fixes entered by rule: " + (", ".join(f"{k} {v}" for k, v in r["fixes_entered"].items()) or "—"))
+        lines.append(
+            "Fixes entered by rule: "
+            + (", ".join(f"{k} {v}" for k, v in r["fixes_entered"].items()) or "—")
+            + f"; refused by the journal's edit limit: {r['fixes_refused_read_only']}"
+        )
         if r["errors"]:
             lines.append("Job errors: " + "; ".join(r["errors"][:5]))
     return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from adapters.emulator.journal import (
     HOMEWORK,
@@ -29,6 +29,7 @@ from adapters.emulator.journal import (
     add_assignment,
 )
 from adapters.emulator.school import PROFILES, School
+from adapters.emulator.views import EDIT_LIMIT_DAYS
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class Answers:
         self.rng = random.Random(f"asurso-emulator:{seed}:answers:{profile.name}")
         self.pending: list[Fix] = []
         self.done: list[Fix] = []
+        self.read_only = 0  # tasks a teacher would have fixed but the journal no longer allowed (past its edit limit)
         self._ktp_index: dict[int, dict[int, int]] = {}
         self._runs: dict[int, list[int]] | None = None
         self._next_id = max(journal.assignments, default=228_700_000)
@@ -163,9 +165,28 @@ class Answers:
         planned = []
         for rule, entity in items:
             if rule in FIXABLE and self.rng.random() < how.fix:
-                planned.append(Fix(fix_time(self.rng, letter, how.days), teacher, rule, dict(entity)))
+                at = fix_time(self.rng, letter, how.days)
+                if self.editable(entity, at):
+                    planned.append(Fix(at, teacher, rule, dict(entity)))
+                else:
+                    self.read_only += 1  # the journal no longer lets her enter it (R22: a record)
         self.pending += planned
         return planned
+
+    def lesson_day(self, entity: Mapping[str, int]) -> date | None:
+        """The day of the lesson an item is about (a lesson, or the lesson a work belongs to), if any."""
+        cm = entity.get("cm")
+        if cm is None and "assignment" in entity:
+            a = self.journal.assignments.get(entity["assignment"])
+            cm = a.cm_id if a is not None else None
+        lesson = self.school.lessons.get(cm) if cm is not None else None
+        return lesson.day if lesson is not None else None
+
+    def editable(self, entity: Mapping[str, int], at: datetime) -> bool:
+        """Whether the journal still lets a teacher change the item's lesson at ``at``: the server marks a lesson
+        read-only once it is more than ``editLimit.limitPastDays`` days old (views.py serves the same limit)."""
+        day = self.lesson_day(entity)
+        return day is None or (at.date() - day).days <= EDIT_LIMIT_DAYS
 
     def apply_due(self, now: datetime) -> int:
         """Enter every planned fix whose moment has come (``at <= now``); returns how many were entered."""
