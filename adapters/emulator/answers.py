@@ -90,14 +90,22 @@ PROFILES_BY_NAME: dict[str, SchoolProfile] = {
 
 
 def assign_profiles(school: School, profile: SchoolProfile) -> None:
-    """Redraw every teacher's discipline profile from the school's mix (before the journal is generated; the
-    deputy keeps hers). Deterministic per school seed and profile."""
+    """Give the teachers (the deputy keeps hers) discipline profiles in the school's proportions — by quota, so that
+    even a tiny school has its profile's mix rather than a noisy draw of twenty (largest remainders; which teacher
+    gets which profile is a shuffle, deterministic per school seed and profile). Before the journal is generated."""
     rng = random.Random(f"asurso-emulator:{school.seed}:school-profile:{profile.name}")
-    weights = [profile.weights.get(p, 0) for p in PROFILES]
-    for sid in sorted(school.staff):
-        if sid == school.deputy_id:
-            continue
-        school.staff[sid].profile = rng.choices(PROFILES, weights=weights)[0]
+    ids = sorted(sid for sid in school.staff if sid != school.deputy_id)
+    rng.shuffle(ids)
+    total = sum(profile.weights.get(p, 0) for p in PROFILES)
+    exact = {p: len(ids) * profile.weights.get(p, 0) / total for p in PROFILES}
+    counts = {p: int(v) for p, v in exact.items()}
+    for p in sorted(PROFILES, key=lambda p: (counts[p] - exact[p], PROFILES.index(p)))[
+        : len(ids) - sum(counts.values())
+    ]:
+        counts[p] += 1
+    order = [p for p in PROFILES for _ in range(counts[p])]
+    for sid, p in zip(ids, order, strict=True):
+        school.staff[sid].profile = p
 
 
 @dataclass
