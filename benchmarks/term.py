@@ -499,12 +499,17 @@ def markdown(results: list[dict[str, Any]], opt: TermOptions) -> str:
 _COLOURS = {"strict": "#1b7837", "typical": "#2166ac", "lax": "#b2182b"}
 
 
+def _nice(top: float) -> int:
+    """The axis maximum: the data's maximum rounded up to a multiple of 4 (integer ticks)."""
+    return max(4, -(-int(top + 0.999) // 4) * 4)
+
+
 def chart_svg(results: list[dict[str, Any]]) -> str:
     """Two panels: median (solid) and p90 (dashed) items per teacher letter by week; letters sent by week."""
-    w, h, pad = 760, 300, 48
+    w, h, pad = 860, 300, 48
     weeks = max((len(r["weeks"]) for r in results), default=1)
-    top = max((wk["items"]["p90"] for r in results for wk in r["weeks"]), default=1.0) or 1.0
-    top_letters = max((wk["letters"] for r in results for wk in r["weeks"]), default=1) or 1
+    top = _nice(max((wk["items"]["p90"] for r in results for wk in r["weeks"]), default=1.0))
+    top_letters = _nice(max((wk["letters"] for r in results for wk in r["weeks"]), default=1))
     panel = (w - 3 * pad) / 2
 
     def x(i: int, left: float) -> float:
@@ -514,38 +519,44 @@ def chart_svg(results: list[dict[str, Any]]) -> str:
         return h - pad - (v / scale) * (h - 2 * pad)
 
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 30}" font-family="sans-serif" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 48}" font-family="sans-serif" '
         'font-size="11">',
         '<rect width="100%" height="100%" fill="white"/>',
     ]
     for left, title, scale in (
-        (pad, "Замечаний в письме учителя: медиана и 90-й процентиль", top),
-        (2 * pad + panel, "Писем учителям за неделю", float(top_letters)),
+        (pad, "Пунктов в письме учителя: медиана и 90-й процентиль", top),
+        (2 * pad + panel, "Писем учителям за неделю", top_letters),
     ):
-        out.append(f'<text x="{left}" y="18" font-size="12">{title}</text>')
+        out.append(f'<text x="{left}" y="22" font-size="12">{title}</text>')
         out.append(f'<line x1="{left}" y1="{h - pad}" x2="{left + panel}" y2="{h - pad}" stroke="#444"/>')
         out.append(f'<line x1="{left}" y1="{pad}" x2="{left}" y2="{h - pad}" stroke="#444"/>')
         for k in range(5):
-            v = scale * k / 4
-            out.append(f'<text x="{left - 6}" y="{y(v, scale) + 4:.1f}" text-anchor="end">{v:.0f}</text>')
+            v = scale * k // 4
+            out.append(f'<text x="{left - 6}" y="{y(v, scale) + 4:.1f}" text-anchor="end">{v}</text>')
+            out.append(
+                f'<line x1="{left}" y1="{y(v, scale):.1f}" x2="{left + panel}" y2="{y(v, scale):.1f}" stroke="#ddd"/>'
+            )
         for i in range(weeks):
             out.append(f'<text x="{x(i, left):.1f}" y="{h - pad + 14}" text-anchor="middle">{i + 1}</text>')
-        out.append(f'<text x="{left + panel / 2}" y="{h - pad + 28}" text-anchor="middle">неделя</text>')
+        out.append(f'<text x="{left + panel / 2}" y="{h - pad + 28}" text-anchor="middle">учебная неделя</text>')
     for r in results:
         colour = _COLOURS.get(r["profile"], "#555")
         for key, dash in (("median", ""), ("p90", ' stroke-dasharray="5,4"')):
             pts = " ".join(f"{x(i, pad):.1f},{y(wk['items'][key], top):.1f}" for i, wk in enumerate(r["weeks"]))
             out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         pts = " ".join(
-            f"{x(i, 2 * pad + panel):.1f},{y(wk['letters'], float(top_letters)):.1f}" for i, wk in enumerate(r["weeks"])
+            f"{x(i, 2 * pad + panel):.1f},{y(wk['letters'], top_letters):.1f}" for i, wk in enumerate(r["weeks"])
         )
         out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
     for n, r in enumerate(results):
         colour = _COLOURS.get(r["profile"], "#555")
-        lx = pad + n * 180
-        out.append(f'<line x1="{lx}" y1="{h + 14}" x2="{lx + 24}" y2="{h + 14}" stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{lx + 30}" y="{h + 18}">{r["profile"]} ({r["title"]})</text>')
-    out.append(f'<text x="{w - pad}" y="{h + 18}" text-anchor="end">пунктир — 90-й процентиль</text>')
+        lx = pad + n * 220
+        out.append(f'<line x1="{lx}" y1="{h + 10}" x2="{lx + 24}" y2="{h + 10}" stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<text x="{lx + 30}" y="{h + 14}">{r["profile"]} ({r["title"]})</text>')
+    out.append(
+        f'<text x="{pad}" y="{h + 36}">сплошная — медиана, пунктир — 90-й процентиль; до выпуска первого правила '
+        "(теневой запуск) учителя писем не получают</text>"
+    )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
