@@ -400,7 +400,8 @@ class Term:
                 "summary_lines": len(summary.text.strip().splitlines()) if summary else 0,
                 "on_time": _on_time(summary.text) if summary else None,
                 "summary_items": len(summary.items) if summary else 0,
-                "fixes_entered_total": len(self.answers.done),
+                "answers_total": len(self.answers.done),  # fixes made so far (some found nothing left to enter)
+                "fixes_entered_total": sum(1 for f in self.answers.done if f.applied),
                 "job": str(outcome),
             }
         )
@@ -479,7 +480,8 @@ def markdown(results: list[dict[str, Any]], opt: TermOptions) -> str:
                 f"{_s(w['records'])} | {_fmt_share(w['last_week_tasks_fixed'])} | {w['tasks_carried_3_weeks']} | "
                 f"{w['tasks_past_edit_limit']} | "
                 f"{w['records_shown_twice']} | {w['count_mismatches']} | {w['false_items']} | "
-                f"{w['summary_lines']} / {w['summary_items']} | {w['fixes_entered_total']} |"
+                f"{w['summary_lines']} / {w['summary_items']} | {w.get('answers_total', '—')} / "
+                f"{w['fixes_entered_total']} |"
             )
         lines += ["", shrink_line(r)]
         released = ", ".join(f"{k} {v}" for k, v in sorted(r["released"].items(), key=lambda kv: (kv[1], kv[0])))
