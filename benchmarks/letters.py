@@ -22,7 +22,9 @@ from email.utils import parseaddr
 # R22 names «a code entered late» among the records; the letters of today still list ATT003 as a task
 RECORD_RULES = frozenset({"ATT003"})
 
-_HEADING = re.compile(r"^([А-ЯЁ][А-ЯЁ ,.«»()/\-]*?[А-ЯЁ)»])\s+—\s+(\d+)")
+# a section heading: «НОВЫЕ ЗА НЕДЕЛЮ — 5», «ВНЕСЕНО ПОЗЖЕ СРОКА — 2 урока (…)», «Внесено позже срока — исправлять
+# нечего — 2» (any case, dashes inside); items and the header line start otherwise
+_HEADING = re.compile(r"^([А-ЯЁ][А-Яа-яЁё ,.«»()/\-—]*?[А-Яа-яЁё)»])\s+—\s+(\d+)")
 _ITEM = re.compile(r"\[(?:([A-Z]{3}\d{3}(?:,\s*[A-Z]{3}\d{3})*)\s*·\s*)?([0-9a-f]{8})\]")
 _PAIR = re.compile(r"([А-Яа-яЁё][А-Яа-яЁё ]*?):\s*(\d+)")
 _CHIEF = re.compile(r"^КЛАССНОЕ РУКОВОДСТВО")

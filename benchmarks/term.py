@@ -18,6 +18,7 @@ per letter split into tasks and records, the share of last week's tasks gone fro
 carried three weeks or more, records shown more than once, letters whose numbers disagree with their sections, items
 the ground truth calls false, the deputy's summary, the week each rule was released. Written to the output folder as
 term.json, term.md and term.svg (``--docs``: the chart also to docs/img/term.svg).
+Exit code 1 when a figure that must be 0 is not (records shown twice, count mismatches, false items).
 """
 
 from __future__ import annotations

@@ -73,6 +73,9 @@ def test_numbers_that_disagree_with_their_sections_are_found() -> None:
         f"СВОДКА\nНовых замечаний: 5\n\nДЛЯ СВЕДЕНИЯ ЗАМЕСТИТЕЛЯ ДИРЕКТОРА — 22\n{info}\n", header_line=False
     )
     assert summary.mismatches() == ["«ДЛЯ СВЕДЕНИЯ ЗАМЕСТИТЕЛЯ ДИРЕКТОРА»: 22, перечислено 20"]
+    # headings as R22 words them are read too
+    merged = parse("Внесено позже срока — исправлять нечего — 1\n  7Б, Алгебра: 08.12, урок 2 — тема [0123abcd]\n")
+    assert [(s.kind, s.declared, len(s.items)) for s in merged.sections] == [("record", 1, 1)]
     # a late code (ATT003) is a record wherever today's letter lists it (R22)
     carried = parse("НЕ УСТРАНЕНЫ — 1\n  - 08.12 · Петров: код внесён поздно [ATT003 · 0123abcf]\n")
     assert [i.kind for i in carried.items] == ["record"]
