@@ -282,6 +282,10 @@ class ReportQueue:
             hit = self._rows[target] = target_rows(school, journal, target)
         return hit
 
+    def forget(self) -> None:
+        """Drop the computed rows: the journal has changed (teachers answering their letters enter things later)."""
+        self._rows.clear()
+
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(301_000_001))
 
     def add(self, target: str, start: date, end: date, user_id: int) -> Task:
