@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -145,9 +146,25 @@ def _connect(path: Path) -> Database:
         db = Database(conn)
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA busy_timeout = 30000")
-        db.enable_wal()
+        _enable_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+def _enable_wal(db: Database, seconds: float = 30.0) -> None:
+    """Put the file in WAL mode (persistent: a no-op once done). On a fresh file several processes may do this
+    at once; SQLite then answers «database is locked» at once instead of calling the busy handler (the switch
+    needs an exclusive lock, and a reader waiting for one could deadlock), so wait here as the busy timeout would —
+    the statement has ended and released its shared lock, and one of the openers wins."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _connect_read_only(path: Path) -> Database:

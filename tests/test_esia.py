@@ -160,7 +160,13 @@ def test_push_is_confirmed_in_the_app(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_push_rejected_is_a_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with school(tmp_path, monkeypatch, mfa="push", second_school=False) as (emu, cfg):
         monkeypatch.setattr("adapters.netschool.esia.POLL_SECONDS", 0.05)
-        threading.Thread(target=lambda: [time.sleep(0.3), emu.esia.approve_push(False)], daemon=True).start()
+
+        def owner() -> None:  # the deputy taps «Отклонить» when the request arrives (not after a guessed delay)
+            deadline = time.monotonic() + 60
+            while not emu.esia.approve_push(False) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        threading.Thread(target=owner, daemon=True).start()
         result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
         assert result.exit_code == exitcodes.AUTH, result.output
         assert "Вход отклонён в приложении «Госуслуги»" in result.output
@@ -171,16 +177,21 @@ def test_qr_code_expires_then_a_new_one_is_scanned(tmp_path: Path, monkeypatch: 
     with school(tmp_path, monkeypatch, qr_seconds=0.5, second_school=False) as (emu, cfg):
         shown: list[str] = []
 
-        def phone() -> None:  # the first code is not scanned in time; the second is
-            deadline = time.monotonic() + 20
-            while len(emu.esia.qrs) < 2 and time.monotonic() < deadline:
+        done = threading.Event()
+
+        def phone() -> None:  # the first code is not scanned in time; every later one is, as soon as it is shown
+            while not done.is_set():  # (a machine under load may let a second code expire too: scan the newest)
+                later = list(emu.esia.qrs.values())[1:]
+                if later and not later[-1].scanned:
+                    shown.append(later[-1].signed_token)
+                    emu.esia.scan(later[-1].signed_token)
                 time.sleep(0.02)
-            second = list(emu.esia.qrs.values())[-1]
-            shown.append(second.signed_token)
-            emu.esia.scan(second.signed_token)
 
         threading.Thread(target=phone, daemon=True).start()
-        result = login(CliRunner(), cfg, [], "--qr")
+        try:
+            result = login(CliRunner(), cfg, [], "--qr")
+        finally:
+            done.set()
         assert result.exit_code == 0, result.output
         assert "Прежний QR-код больше не действует — вот новый." in result.output
         drawn = io.StringIO()  # the code on the screen is the one the portal issued
