@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from asurso_sync.cli import app
@@ -60,6 +61,7 @@ def test_bad_arguments_exit_2(runner: CliRunner) -> None:
     assert r.exit_code == 2 and "tiny" in r.stderr
 
 
+@pytest.mark.slow  # its own process; in process: test_emulator_login (Date header), test_emulator_data (clock control)
 def test_serve_answers_over_loopback() -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -100,6 +102,7 @@ def test_serve_answers_over_loopback() -> None:
         proc.wait(10)
 
 
+@pytest.mark.slow  # two processes; in process: test_emulator_data::test_same_seed_same_school_and_truth_…
 def test_ground_truth_identical_across_processes(tmp_path: Path) -> None:
     """Byte-identical output whatever Python's per-process string hashing is."""
     outs = []
@@ -131,6 +134,7 @@ def test_ground_truth_identical_across_processes(tmp_path: Path) -> None:
     assert outs[0] == outs[1] and outs[0]
 
 
+@pytest.mark.slow  # its own process; served in a thread: test_casebook::test_a_scenario_is_served_over_http
 def test_serve_a_scenario_and_read_it_with_the_real_client(tmp_path: Path) -> None:
     """``emulator serve --scenario``: the school of a casebook file over HTTP, read by ``asurso-sync get``."""
     scenario = Path(__file__).resolve().parent.parent / "casebook" / "cb-36.toml"

@@ -446,6 +446,7 @@ def test_the_portal_certificate_is_checked_with_the_ca_bundle(tmp_path: Path, mo
         assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow  # its own process; in process: test_totp, test_renewal_over_many_nights_rotates_the_token
 def test_as_a_user_runs_it_emulator_process_and_login_esia(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """«emulator serve --esia-only --esia-mfa totp» in its own process, then «login-esia» and «login-check»."""
     with serve_process("--size", "tiny", "--esia-only", "--esia-mfa", "totp", "--test-mode") as base:

@@ -354,6 +354,7 @@ def test_systemd_units_and_job_log(tmp_path: Path, runner: CliRunner) -> None:
     assert triggers(config)["weekly"].timezone == config.school.tz
 
 
+@pytest.mark.slow  # its own process and a signal; in process: the wiring tests above
 def test_schedule_run_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
     """The long-lived process (as systemd runs it): starts, lists its jobs, and stops cleanly on SIGTERM."""
     import signal

@@ -21,9 +21,11 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {}).get("read")
         try:
-            if timeout is None:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives as the
+            # answer completes (the task then goes on as if nothing happened — a client closing its keep-alive
+            # task waited for ever); the timeout context re-raises it
+            async with asyncio.timeout(timeout):
                 return await self._inner.handle_async_request(request)
-            return await asyncio.wait_for(self._inner.handle_async_request(request), timeout)
         except TimeoutError as exc:
             raise httpx.ReadTimeout("эмулятор не ответил вовремя", request=request) from exc
         except EmulatedConnectionReset as exc:
