@@ -103,6 +103,7 @@ def test_items_are_first_seen_at_the_first_sync_after_their_entry(tmp_path: Path
     assert all('"ОТ"' in c["old"] for c in changes)
 
 
+@pytest.mark.slow  # three syncs, twice; in process at the client: test_standard_fault_preset_gives_the_same_data
 def test_standard_faults_give_the_same_mirror(tmp_path: Path) -> None:
     clean = Emulator(EmulatorSettings(size="tiny", clock=START))
     faulty = Emulator(EmulatorSettings(size="tiny", clock=START, faults=parse_faults("standard", seed=4)))
