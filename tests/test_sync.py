@@ -269,7 +269,7 @@ def test_sigterm_mid_sync_logs_out_and_stores_the_run_as_interrupted(tmp_path: P
         wait_until_observed(config.cache.path, 40, proc)
         assert emu.sessions, "the sync should be logged in by now"
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err.decode()
         assert "Прервано" in err.decode() and "Traceback" not in err.decode()
         assert not emu.sessions  # logged out
