@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -326,9 +327,25 @@ def _connect(path: Path) -> Database:
         except CacheError:
             conn.close()
             raise
-        db.enable_wal()
+        _enable_wal(db, BUSY_TIMEOUT)
         db.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+def _enable_wal(db: Database, seconds: float = BUSY_TIMEOUT) -> None:
+    """Put the file in WAL mode (persistent: a no-op once done). On a fresh file several processes may do this
+    at once; SQLite then answers «database is locked» at once instead of calling the busy handler (the switch
+    needs an exclusive lock, and a reader waiting for one could deadlock), so wait here as the busy timeout would —
+    the statement has ended and released its shared lock, and one of the openers wins."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _connect_read_only(path: Path) -> Database:

@@ -3,12 +3,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from asurso_sync.config import example_config_text
+from tests.browser import chromium
 from tests.schools import Schools
+
+# Fixtures that make a test end-to-end: a test using one is in the slow lane whether or not it says so (the fast
+# lane, -m "not slow", is the unit and in-process lane; CONTRIBUTING «Where the time goes»).
+SLOW_FIXTURES = {"browser": "a real Chromium"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -47,3 +60,9 @@ def schools(tmp_path_factory: pytest.TempPathFactory) -> Schools:
     shared = run / "schools"
     shared.mkdir(exist_ok=True)
     return Schools(shared)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, one per worker for the whole run (starting one costs seconds); tests using it are slow."""
+    yield from chromium()

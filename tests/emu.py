@@ -105,7 +105,9 @@ def serve_command(args: list[str], port: int, probe: str) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            # a safety net, not a timing: the loop ends when the server answers; a machine under load (CI beside
+            # other jobs) may take a minute to start a Python process
+            deadline = time.monotonic() + 180
             while True:
                 try:
                     httpx.get(f"{base}{probe}", timeout=1)

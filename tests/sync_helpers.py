@@ -64,7 +64,7 @@ def observations(cache: Path) -> int:
         return 0
 
 
-def wait_until_observed(cache: Path, count: int, proc: subprocess.Popen[Any], seconds: float = 60) -> None:
+def wait_until_observed(cache: Path, count: int, proc: subprocess.Popen[Any], seconds: float = 180) -> None:
     """Until the process has read ``count`` units (or ended, or ``seconds`` passed: then the test fails)."""
     deadline = time.monotonic() + seconds
     while observations(cache) <= count and proc.poll() is None:

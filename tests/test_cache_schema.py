@@ -146,6 +146,36 @@ def test_open_without_create(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
+def test_concurrent_first_opens_in_threads_migrate_once(tmp_path: Path) -> None:
+    """Several connections opening a fresh cache at once (threads: SQLite locks the same between connections of
+    one process as between processes): exactly one migrates, none fails — the WAL switch of a fresh file included,
+    which SQLite refuses at once instead of waiting (cache.db._enable_wal)."""
+    import threading
+
+    path = tmp_path / "race.db"
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def first_open() -> None:
+        start.wait()
+        try:
+            open_cache(path).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_open) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with closing(open_cache(path)) as db:
+        assert schema_version(db) == known_names()
+        assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(known_names())
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.slow  # four processes; the same race in threads is the fast test above
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     """Several processes opening a fresh cache at once: exactly one migrates, none fails."""
     import subprocess

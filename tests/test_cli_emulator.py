@@ -2,17 +2,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from asurso_sync.cli import app
-from tests.emu import free_port, serve_process
+from tests.emu import serve_process
 from tests.sync_helpers import make_config
 
 
@@ -60,46 +59,17 @@ def test_bad_arguments_exit_2(runner: CliRunner) -> None:
     assert r.exit_code == 2 and "tiny" in r.stderr
 
 
+@pytest.mark.slow  # its own process; in process: test_emulator_login (Date header), test_emulator_data (clock control)
 def test_serve_answers_over_loopback() -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "asurso_sync",
-            "emulator",
-            "serve",
-            "--port",
-            str(port),
-            "--size",
-            "tiny",
-            "--clock",
-            "2026-11-23T16:05",
-            "--test-mode",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/webapi/logindata", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
+    with serve_process("--size", "tiny", "--clock", "2026-11-23T16:05", "--test-mode") as base:
+        r = httpx.get(f"{base}/webapi/logindata", timeout=10)
         assert r.json()["productName"] == "Сетевой Город. Образование"
         assert r.headers["date"] == "Mon, 23 Nov 2026 12:05:00 GMT"
-        clock = httpx.post(f"http://127.0.0.1:{port}/_emulator/clock", json={"advance_seconds": 3600}).json()
+        clock = httpx.post(f"{base}/_emulator/clock", json={"advance_seconds": 3600}, timeout=10).json()
         assert clock["now"] == "2026-11-23T17:05:00"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(10)
 
 
+@pytest.mark.slow  # two processes; in process: test_emulator_data::test_same_seed_same_school_and_truth_…
 def test_ground_truth_identical_across_processes(tmp_path: Path) -> None:
     """Byte-identical output whatever Python's per-process string hashing is."""
     outs = []
@@ -131,6 +101,7 @@ def test_ground_truth_identical_across_processes(tmp_path: Path) -> None:
     assert outs[0] == outs[1] and outs[0]
 
 
+@pytest.mark.slow  # its own process; served in a thread: test_casebook::test_a_scenario_is_served_over_http
 def test_serve_a_scenario_and_read_it_with_the_real_client(tmp_path: Path) -> None:
     """``emulator serve --scenario``: the school of a casebook file over HTTP, read by ``asurso-sync get``."""
     scenario = Path(__file__).resolve().parent.parent / "casebook" / "cb-36.toml"

@@ -94,6 +94,7 @@ def test_demo_never_overwrites_a_real_installation(tmp_path: Path, runner: CliRu
     assert result.exit_code == 2 and "это файл, а не папка" in result.output
 
 
+@pytest.mark.slow  # two demos; in process: test_esia (QR login, renewals every run)
 def test_demo_on_an_esia_only_server(tmp_path: Path) -> None:
     """«demo --auth esia»: the Госуслуги login by QR code (the demo plays the app), then every run renews it; the
     remarks are those of the password demo."""

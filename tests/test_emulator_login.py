@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from datetime import timedelta
 
@@ -122,15 +121,33 @@ async def test_calls_need_at_and_esrnsec(emu: Emulator) -> None:
         assert (await c.get(f"/webapi/context?at={at}")).status_code == 401  # still no cookie
 
 
-async def test_idle_expiry_and_refresh() -> None:
+async def test_idle_expiry_and_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator's idle timer on a clock the test moves (its modules' ``monotonic_time``), not on real sleeps a
+    busy machine would stretch past the timeout."""
+    import time
+    from types import SimpleNamespace
+
+    import adapters.emulator.routes.auth as auth_routes
+    import adapters.emulator.server as server_module
+
+    now = [time.monotonic()]  # sessions are stamped with the real clock when made: start the test's clock there
+    clock = SimpleNamespace(monotonic=lambda: now[0])
+    monkeypatch.setattr(server_module, "monotonic_time", clock)
+    monkeypatch.setattr(auth_routes, "monotonic_time", clock)
+
+    async def wait(seconds: float) -> None:
+        now[0] += seconds
+
     emu = Emulator(EmulatorSettings(size="tiny", session_timeout_ms=400))
     async with client(emu) as c:
         await login(c)
+        for sess in emu.sessions.values():
+            sess.last = now[0]
         for _ in range(3):  # each request refreshes the idle timer
-            await asyncio.sleep(0.25)
+            await wait(0.25)
             assert (await c.get("/webapi/years/current")).status_code == 200
         assert (await c.get(f"/webapi/context/expired?token={c.headers['at']}")).json() is False
-        await asyncio.sleep(0.5)
+        await wait(0.5)
         r = await c.get("/webapi/years/current")
         assert r.status_code == 401 and r.headers["auth-error"] == "SessionExpired"
         assert (await c.get(f"/webapi/context/expired?token={c.headers['at']}")).json() is True

@@ -271,15 +271,35 @@ def test_concurrent_expiry_relogs_in_once() -> None:
 
 
 def test_keepalive_pings_an_idle_session() -> None:
+    """The client's clock and sleep are its own (``monotonic=``, ``sleep=``): time passes when the keep-alive
+    sleeps, not on the wall clock, so the test waits for nothing and a busy machine cannot starve it."""
     emu = Emulator(EmulatorSettings(size="tiny", session_timeout_ms=3000))
+    now = [0.0]
+    slept: list[float] = []
+    pinged = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if pinged.is_set() and seconds >= 1.0:  # seen: the keep-alive waits here until the client's exit cancels it
+            await asyncio.Event().wait()
+        now[0] += seconds
+        await asyncio.sleep(0)
 
     async def go() -> int:
-        async with NetSchoolClient(settings(keepalive=True), transport=EmulatorTransport(emu)) as client:
+        client = NetSchoolClient(
+            settings(keepalive=True), transport=EmulatorTransport(emu), sleep=sleep, monotonic=lambda: now[0]
+        )
+        async with client:
             before = client.stats.requests
-            await asyncio.sleep(1.6)  # interval = timeOut / 3 = 1 s
+            for _ in range(100):  # idle: only the keep-alive task runs
+                if client.stats.requests > before:
+                    pinged.set()
+                    break
+                await asyncio.sleep(0)
             return client.stats.requests - before
 
     assert asyncio.run(go()) >= 1
+    assert 1.0 in slept  # interval = timeOut / 3 = 1 s
 
 
 # --- over loopback HTTP -------------------------------------------------------------------------

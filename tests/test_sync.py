@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from contextlib import closing
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from asurso_sync.cli import app
 from asurso_sync.sync import SyncLocked
 from cache import canonical_dump, open_cache, rows
 from tests.emu import serve
+from tests.schools import Schools
 from tests.sync_helpers import make_config, run, sync_all_process, wait_until_observed
 
 START = datetime(2026, 11, 23, 16, 5)
@@ -101,6 +103,7 @@ def test_items_are_first_seen_at_the_first_sync_after_their_entry(tmp_path: Path
     assert all('"ОТ"' in c["old"] for c in changes)
 
 
+@pytest.mark.slow  # three syncs, twice; in process at the client: test_standard_fault_preset_gives_the_same_data
 def test_standard_faults_give_the_same_mirror(tmp_path: Path) -> None:
     clean = Emulator(EmulatorSettings(size="tiny", clock=START))
     faulty = Emulator(EmulatorSettings(size="tiny", clock=START, faults=parse_faults("standard", seed=4)))
@@ -218,6 +221,44 @@ def test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run(tmp_path: Path) 
     assert dup == []
 
 
+def test_ctrl_c_mid_sync_in_process_logs_out_and_stores_the_run_as_interrupted(tmp_path: Path) -> None:
+    """What Ctrl+C does inside the process (asyncio.run cancels the main task on SIGINT; the CLI sends SIGTERM the
+    same way): the session is ended on the server, the run is stored «прервана», the cancellation goes on up —
+    (the next full load continues it: test_an_interrupted_full_load_…). Processes and signals: the slow test below."""
+    from adapters.emulator.transport import EmulatorTransport
+    from asurso_sync.sync import SyncOptions, sync_once
+    from tests.schools import no_wait
+
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    config = make_config(tmp_path)
+
+    class Interrupting(EmulatorTransport):
+        """Cancels the sync at its 120th request, as the user's Ctrl+C would, half way through the load."""
+
+        task: asyncio.Task[object] | None = None
+        seen = 0
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.seen += 1
+            if self.seen == 120 and self.task is not None:
+                self.task.cancel()
+            return await super().handle_async_request(request)
+
+    async def go() -> None:
+        transport = Interrupting(emu)
+        options = SyncOptions(mode="all", lookback_days=config.sync.lookback_days)
+        transport.task = asyncio.create_task(sync_once(config, options, transport=transport, sleep=no_wait))
+        with pytest.raises(asyncio.CancelledError):
+            await transport.task
+
+    asyncio.run(go())
+    assert not emu.sessions  # logged out
+    with closing(open_cache(config.cache.path)) as db:
+        assert rows(db, 'SELECT "status" FROM "sync_run"')[0]["status"] == "interrupted"
+        assert len(rows(db, 'SELECT 1 FROM "observation"')) > 0
+
+
+@pytest.mark.slow  # a real process and a real signal; in process: the test above
 def test_sigterm_mid_sync_logs_out_and_stores_the_run_as_interrupted(tmp_path: Path) -> None:
     """Issue #19 (10): ``systemctl stop`` sends SIGTERM; it is handled like Ctrl+C — the session is ended on the
     server, the run is stored «прервана» (not «идёт» forever), exit 130 — and the next full load continues."""
@@ -228,7 +269,7 @@ def test_sigterm_mid_sync_logs_out_and_stores_the_run_as_interrupted(tmp_path: P
         wait_until_observed(config.cache.path, 40, proc)
         assert emu.sessions, "the sync should be logged in by now"
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err.decode()
         assert "Прервано" in err.decode() and "Traceback" not in err.decode()
         assert not emu.sessions  # logged out
@@ -237,12 +278,29 @@ def test_sigterm_mid_sync_logs_out_and_stores_the_run_as_interrupted(tmp_path: P
         db.close()
 
 
+def test_sync_and_status_commands_over_loopback(runner: CliRunner, tmp_path: Path, schools: Schools) -> None:
+    """``sync`` and ``status`` as typed, over loopback HTTP, on a school synced for a week (built once per run)."""
+    emu, config = schools.copy(tmp_path)
+    with serve(emu) as base:
+        env = {"ASURSO_SYNC_ASURSO__BASE_URL": base, "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0"}
+        result = runner.invoke(app, ["--config", str(config.source), "sync"], env=env)
+        assert result.exit_code == 0, result.output
+        assert "Синхронизация №" in result.stdout and "успешно" in result.stdout
+        assert "Записей изменено" in result.stdout
+        result = runner.invoke(app, ["--config", str(config.source), "status"], env=env)
+        assert result.exit_code == 0 and "Данные свежие" in result.stdout, result.output
+    with closing(open_cache(config.cache.path)) as db:
+        audit = rows(db, """SELECT count(*) AS n FROM "audit_log" WHERE "action" = 'sync'""")
+    assert audit[0]["n"] >= 1
+
+
 def asyncio_sync(config: object) -> None:
     from asurso_sync.sync import SyncOptions, sync_once
 
     asyncio.run(sync_once(config, SyncOptions(mode="all")))
 
 
+@pytest.mark.slow  # two full loads over loopback HTTP; the summary of an incremental sync: the test below
 def test_sync_command_over_loopback_with_summary(runner: CliRunner, tmp_path: Path) -> None:
     emu = Emulator(EmulatorSettings(size="tiny", clock=START))
     with serve(emu) as base:

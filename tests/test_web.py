@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime
@@ -22,38 +21,13 @@ from asurso_sync.web.auth import hash_password
 from cache import open_cache
 from cache.cabinet import set_password_hash
 from cache.queries import rows
+from tests.browser import need_browser
 from tests.emu import serve
 from tests.schools import Schools, Spec
 
 PASSWORD = "Пароль-кабинета-1"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 SPEC = Spec(check_at=datetime(2026, 12, 14, 7, 0))
-
-
-def _need_browser() -> None:
-    if CHROMIUM and DRIVER:
-        return
-    message = "нужны chromium и chromedriver (Debian: apt install chromium chromium-driver; .ci/run ставит их сам)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,900"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
-    driver.implicitly_wait(2)
-    yield driver
-    driver.quit()
+_need_browser = need_browser  # the ``browser`` fixture (one Chromium per worker) is in conftest.py
 
 
 @pytest.fixture
@@ -351,6 +325,7 @@ def test_sparkline() -> None:
     assert sparkline([0, 0]) == "▁▁" and sparkline([]) == ""
 
 
+@pytest.mark.slow  # «asurso-sync web» in its own process; in process: test_web_pages.py::test_set_password_then_sign_in
 def test_set_password_and_serve_as_a_user_does(tmp_path: Path, schools: Schools) -> None:
     """«asurso-sync web set-password» (typed twice, hidden), then «asurso-sync web» in its own process."""
 

@@ -21,10 +21,9 @@ class EmulatorTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {}).get("read")
         try:
-            if timeout is None:
-                return await self._inner.handle_async_request(request)
-            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation (Ctrl+C) that arrives
-            # as the inner call completes, and the sync would go on as if never interrupted
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives as the
+            # answer completes (the task then goes on as if nothing happened — a client closing its keep-alive
+            # task waited for ever); the timeout context re-raises it
             async with asyncio.timeout(timeout):
                 return await self._inner.handle_async_request(request)
         except TimeoutError as exc:
