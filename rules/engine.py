@@ -190,6 +190,8 @@ def run_rules(
                 ctx.undecided_in[code, sg] = kept_n
         if not r.extracurricular and ctx.facts.extracurricular:
             found = _outside_extracurricular(ctx, r.code, found)
+        if r.owner == "teacher" and ctx.facts.doubtful_owner:
+            found = _doubtful_owner(ctx, r.code, found)
         for finding in found:
             finding.name, finding.severity = r.name, r.severity
         findings.extend(found)
@@ -219,6 +221,20 @@ def _outside_extracurricular(ctx: RuleContext, code: str, found: list[Finding]) 
             ctx.undecided[code] -= n
             ctx.undecided_in[rule_code, sg] = 0
     return [f for f in found if f.sg_id not in extra]
+
+
+def _doubtful_owner(ctx: RuleContext, code: str, found: list[Finding]) -> list[Finding]:
+    """Rulings R0 and R6: a lesson whose teacher is in doubt (``Facts.doubtful_owner``) gives no teacher a remark
+    about it; its items are counted «не определено». Findings another owner answers for (the deputy) stay."""
+    doubt = ctx.facts.doubtful_owner
+    kept: list[Finding] = []
+    for f in found:
+        if f.owner is None and f.sg_id is not None and f.date is not None and (f.sg_id, f.date) in doubt:
+            ctx.undecided[code] += 1
+            ctx.undecided_in[code, f.sg_id] += 1
+        else:
+            kept.append(f)
+    return kept
 
 
 def _waiver_findings(items: list[dict[str, Any]], waived: dict[int, int], as_of: datetime) -> Iterator[Finding]:

@@ -135,6 +135,11 @@ class Facts:
     # group and entered its topic or marks on the lesson day (access report); else the group's teacher that day
     recorded_teacher: dict[int, int] = field(default_factory=dict)  # cm -> teacher
     substitute: dict[int, int] = field(default_factory=dict)  # cm -> the first such user of the access report
+    # (group, lesson day) whose owner is in doubt (R0, R6): a teacher who never taught the group entered its topic,
+    # work or marks on another day, nobody such did on the day, and the schedule names nobody — a substitute who
+    # filled the journal in later, perhaps; the lesson's teacher items there are «не определено», never the group's
+    # teacher's remark (issue #32: the per-lesson ``teacher`` is not in the evidence)
+    doubtful_owner: set[tuple[int, date]] = field(default_factory=set)
     teacher_spans: dict[int, list[tuple[int, str, str | None]]] = field(default_factory=dict)  # sg -> (t, from, to)
     departed: set[int] = field(default_factory=set)  # staff the directory no longer lists: no e-mail, deputy's
     chief_spans: dict[int, list[tuple[int, str, str | None]]] = field(default_factory=dict)  # class -> (u, from, to)
@@ -460,6 +465,16 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
                 cm, uid = record.split(US)
                 if int(uid) in teachers:
                     f.substitute.setdefault(int(cm), int(uid))
+        for cm, sg, day, uid in q(
+            'SELECT DISTINCT a."cm_id", a."sg_id", a."lesson_day", a."user_id" FROM "access_log" a '
+            'WHERE a."cm_id" IS NOT NULL AND a."user_id" IS NOT NULL AND a."at" <= ? '
+            "AND a.\"kind\" IN ('topic', 'mark', 'task', 'homework') AND substr(a.\"at\", 1, 10) <> a.\"lesson_day\" "
+            'AND NOT EXISTS (SELECT 1 FROM "subject_group_teacher" t WHERE t."sg_id" = a."sg_id" '
+            'AND t."teacher_id" = a."user_id")',
+            [limit],
+        ):
+            if uid in teachers and cm not in f.substitute and cm not in f.recorded_teacher and sg and day:
+                f.doubtful_owner.add((int(sg), date.fromisoformat(day)))
         for record in (background.take("topic entries") or "").split(RS):
             if record:
                 cm, at = record.split(US)

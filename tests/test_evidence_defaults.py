@@ -422,3 +422,23 @@ def test_a_mark_beside_b_entered_by_the_class_teacher_is_a_hospital_mark(tmp_pat
         case.write_text(HOSPITAL_CASE % (by, ""), encoding="utf-8")
     result = run_case(case, workdir=tmp_path)
     assert result.passed, (result.missing, result.extra, result.wrong, result.error)
+
+
+def test_a_lesson_filled_in_later_by_another_teacher_is_nobodys_remark(tmp_path: Path) -> None:
+    """R0 + R6 without a per-lesson teacher: Monday's topic entered on Wednesday by a teacher who never taught the
+    group (a substitute filling in later, perhaps) — the lesson's owner is in doubt: «не определено», not a remark
+    to the group's teacher; entered by the group's own teacher, the lateness is hers."""
+    m = Mirror(tmp_path / "c.db")
+    night = "2026-11-26T01:00:00"
+    m.journal(night, SG, lessons=[(1, MON)])
+    m.topic(night, 1, SG, "Уравнения")
+    late = _rows("2026-11-25", "18:00", ["Тема урока: добавлена"])
+    with unit(m.db, "access_log", None, observed_at=night, allow_empty=True):
+        save_access_rows(m.db, [{**r, "lesson_day": MON, "user": "Начальная В. В."} for r in late], observed_at=night)
+    assert m.check("TML001", as_of=night) == (set(), 1)
+    own = Mirror(tmp_path / "own.db")
+    own.journal(night, SG, lessons=[(1, MON)])
+    own.topic(night, 1, SG, "Уравнения")
+    with unit(own.db, "access_log", None, observed_at=night, allow_empty=True):
+        save_access_rows(own.db, [{**r, "lesson_day": MON} for r in late], observed_at=night)  # «Учитель А. А.»
+    assert own.check("TML001", as_of=night) == ({(("cm", 1),)}, 0)
