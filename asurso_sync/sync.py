@@ -686,7 +686,8 @@ class Sync:
         picked: list[tuple[int, int, int, str]] = []
         if self.opt.mode == "snapshot":
             return [(h.cm, h.sg, h.term, h.day) for h in held if h.day == today.isoformat() and h.sg in groups]
-        window = (today - timedelta(days=self.opt.lookback_days)).isoformat()
+        # a lesson stays editable for ``editLimit`` days: the nightly sync after its last editable day still reads it
+        window = (today - timedelta(days=max(self.opt.lookback_days, self._edit_limit + 1))).isoformat()
         recent = (today - timedelta(days=RECENT_DAYS - 1)).isoformat()
         editable = (today - timedelta(days=self._edit_limit)).isoformat()
         touched = lessons_touched_in_run(self.db, run_id) if self.opt.mode == "incremental" else set()

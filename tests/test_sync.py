@@ -678,3 +678,25 @@ def test_a_fatal_error_in_any_unit_leaves_nothing_unawaited(tmp_path: Path, monk
         assert [r["status"] for r in rows(db, 'SELECT "status" FROM "sync_run"')] == ["failed"], nth
         db.close()
         emu.sessions.clear()
+
+
+def test_a_topic_entered_on_the_last_editable_day_reaches_the_next_nightly_sync(tmp_path: Path) -> None:
+    """The journal lets a teacher enter a topic until the lesson is ``editLimit`` days old; the nightly sync after
+    that day must still read the lesson, or the remark stays «не устранено» for a fixed lesson (found by the term
+    benchmark: a topic entered on the 14th day was in the access report but never in the mirror)."""
+    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
+    day = START.date() - timedelta(days=14)
+    cm = next(i for i, lesson in emu.school.lessons.items() if lesson.day == day and i in emu.journal.topics)
+    topic = emu.journal.topics.pop(cm)
+    config = make_config(tmp_path)
+    run(emu, config, "all", at=START)
+    db = open_cache(config.cache.path)
+    assert not rows(db, 'SELECT 1 FROM "lesson_topic" WHERE "cm_id" = ?', [cm])
+    emu.journal.topics[cm] = replace(topic, at=START.replace(hour=17, minute=0))  # the 14th day: still editable
+    run(
+        emu,
+        config,
+        "incremental",
+        at=datetime.combine(START.date() + timedelta(days=1), datetime.min.time()).replace(hour=1),
+    )
+    assert rows(db, 'SELECT "cm_id" FROM "lesson_topic" WHERE "cm_id" = ?', [cm])
