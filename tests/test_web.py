@@ -344,7 +344,7 @@ def test_one_run_at_a_time() -> None:
 
 
 def test_sparkline() -> None:
-    from asurso_sync.web.app import sparkline
+    from asurso_sync.web.cabinet import sparkline
 
     assert sparkline([0, 2, 4, 8]) == "▁▃▅█"
     assert sparkline([0, 0]) == "▁▁" and sparkline([]) == ""
