@@ -17,7 +17,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from asurso_sync.web.app import create_app
+from asurso_sync.web.app import create_app, server_options
 from asurso_sync.web.auth import hash_password
 from cache import open_cache
 from cache.cabinet import set_password_hash
@@ -62,7 +62,7 @@ def cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Path]]:
     _emu, config = schools.copy(tmp_path / "school", SPEC)
     with closing(open_cache(config.cache.path)) as db:
         set_password_hash(db, hash_password(PASSWORD))
-    with serve(create_app(config)) as base:
+    with serve(create_app(config), **server_options(None)) as base:
         yield base, config.cache.path
 
 
@@ -228,7 +228,7 @@ def shadow_cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Any]
     config.rules.shadow = True
     with closing(open_cache(config.cache.path)) as db:
         set_password_hash(db, hash_password(PASSWORD))
-    with serve(create_app(config)) as base:
+    with serve(create_app(config), **server_options(None)) as base:
         yield base, config
 
 

@@ -27,6 +27,13 @@ def web(
         str, typer.Option(help="Адрес: 127.0.0.1 — только этот компьютер; 0.0.0.0 — вся сеть школы (осторожно).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Порт.")] = 8080,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Адреса HTTPS-прокси (через запятую), которым кабинет верит в заголовке X-Forwarded-For. Без этого "
+            "ключа адрес входящего — адрес соединения (ограничение неудачных входов не обойти подменой заголовка)."
+        ),
+    ] = None,
 ) -> None:
     """Открыть Кабинет завуча: http://127.0.0.1:8080 в браузере этого компьютера.
 
@@ -39,7 +46,7 @@ def web(
         return
     import uvicorn
 
-    from asurso_sync.web.app import create_app
+    from asurso_sync.web.app import create_app, server_options
     from cache import open_cache
     from cache.cabinet import password_hash
 
@@ -57,7 +64,14 @@ def web(
             "откройте его только во внутренней сети школы и за HTTPS-прокси."
         )
     err.print(f"Кабинет завуча: http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}  (Ctrl+C — остановить)")  # noqa: S104
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        **server_options(forwarded_allow_ips),
+    )
 
 
 @app.command("set-password")

@@ -37,10 +37,7 @@ def _secure_headers(app: Starlette) -> Callable[..., Any]:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"cache-control", b"no-store"),
-                    (
-                        b"content-security-policy",
-                        b"default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'self'",
-                    ),
+                    (b"content-security-policy", _CSP),
                 ]
                 message = {**message, "headers": headers}
             await send(message)
@@ -48,6 +45,16 @@ def _secure_headers(app: Starlette) -> Callable[..., Any]:
         await app(scope, receive, send_with_headers)
 
     return asgi
+
+
+def server_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's settings for the cabinet. The login throttle counts by the client's address: without
+    ``--forwarded-allow-ips`` that is the socket's peer and X-Forwarded-For is ignored (uvicorn's default believes the
+    header from 127.0.0.1, so anything on this computer could rotate addresses past the throttle); with it, the
+    header is believed only from the proxies named."""
+    if not forwarded_allow_ips:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips}
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.monotonic) -> Any:

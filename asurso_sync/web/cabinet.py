@@ -16,6 +16,8 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+import anyio
+import anyio.to_thread
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlite_utils import Database
 from starlette.requests import Request
@@ -25,7 +27,7 @@ from asurso_sync.check import rule_rows
 from asurso_sync.config import Config
 from asurso_sync.remarks import Week
 from asurso_sync.remarks.build import Builder
-from asurso_sync.web.auth import Sessions, Throttle
+from asurso_sync.web.auth import HASHING_THREADS, Sessions, Throttle, check_password
 from asurso_sync.web.jobs import Jobs
 from cache import CacheError, audit, last_check, open_cache
 from cache.cabinet import lessons_without_findings, open_fingerprints, released_rules
@@ -44,6 +46,22 @@ LESSON_RU = {"clean": "нарушений нет", "missed": "программа
 VERDICT_RU = {"right": "верно", "wrong": "ошибка программы", "disputed": "спорно"}
 TIMELY = ("TML001", "TML002", "TML003", "TML004")
 Handler = Callable[[Request, "Cabinet"], Awaitable[Response]]
+SQLITE_MAX_ID = 2**63 - 1  # SQLite's INTEGER: a larger number in a URL names nothing (and must not reach SQLite)
+
+
+class NotFound(Exception):
+    """A page's URL names nothing: the ``page`` decorator answers 404 with this title and text."""
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__(text)
+        self.title, self.text = title, text
+
+
+def row_id(text: str, title: str = "Нет такой страницы") -> int:
+    """An id from a URL: ASCII digits within SQLite's INTEGER, else ``NotFound``."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= SQLITE_MAX_ID):
+        raise NotFound(title, text[:100])
+    return int(text)
 
 
 @dataclass
@@ -56,6 +74,14 @@ class Cabinet:
 
     memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     memo_lock: threading.Lock = field(default_factory=threading.Lock)
+    hashing: anyio.CapacityLimiter | None = None  # created in the server's event loop, on the first login
+
+    async def verify(self, password: str, hashed: str) -> bool:
+        """The password checked in a worker thread (scrypt takes a tenth of a second of a core: in the event loop
+        every page would wait for it), at most ``HASHING_THREADS`` at once for the whole cabinet."""
+        if self.hashing is None:
+            self.hashing = anyio.CapacityLimiter(HASHING_THREADS)
+        return await anyio.to_thread.run_sync(check_password, password, hashed, limiter=self.hashing)
 
     def db(self) -> Database:
         """The cache for reading (a cache this user may only read works too: the pages show, nothing is stored)."""
@@ -179,6 +205,8 @@ def page(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
             request.state.form = form
         try:
             return await fn(request, cab)
+        except NotFound as exc:
+            return cab.render(request, "error.html", 404, title=exc.title, text=exc.text)
         except CacheError as exc:
             return cab.render(request, "error.html", 503, title="Кэш недоступен", text=str(exc))
 

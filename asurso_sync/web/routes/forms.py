@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from asurso_sync.web.cabinet import ACTOR, LESSON_RU, Cabinet, page
+from asurso_sync.web.cabinet import ACTOR, LESSON_RU, Cabinet, page, row_id
 from asurso_sync.web.jobs import KINDS
 from asurso_sync.web.precision import RELEASE_MIN, RELEASE_PRECISION, precision_by_rule, ready
 from cache import CacheError, add_waiver, audit, remove_waiver
@@ -63,7 +63,7 @@ async def waive_finding(request: Request, cab: Cabinet) -> Response:
 
 @page
 async def revoke_waiver(request: Request, cab: Cabinet) -> Response:
-    wid = int(request.path_params["wid"])
+    wid = row_id(request.path_params["wid"], "Исключение не найдено")
     with closing(cab.writable()) as db:
         if remove_waiver(db, wid):
             audit(db, "waiver-remove", {"id": wid}, actor=ACTOR)
@@ -72,7 +72,7 @@ async def revoke_waiver(request: Request, cab: Cabinet) -> Response:
 
 @page
 async def lesson_review_post(request: Request, cab: Cabinet) -> Response:
-    cm = int(request.path_params["cm"])
+    cm = row_id(request.path_params["cm"], "Урок не найден")
     form = request.state.form
     verdict = str(form.get("verdict", ""))
     if verdict not in LESSON_RU:
@@ -134,8 +134,8 @@ async def run_start(request: Request, cab: Cabinet) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/finding/{fp}/verdict", set_verdict, methods=["POST"]),
     Route("/finding/{fp}/waive", waive_finding, methods=["POST"]),
-    Route("/waivers/{wid:int}/revoke", revoke_waiver, methods=["POST"]),
-    Route("/lesson/{cm:int}/review", lesson_review_post, methods=["POST"]),
+    Route("/waivers/{wid}/revoke", revoke_waiver, methods=["POST"]),
+    Route("/lesson/{cm}/review", lesson_review_post, methods=["POST"]),
     Route("/release/{rule}", release, methods=["POST"]),
     Route("/run/{kind}", run_start, methods=["POST"]),
 ]

@@ -15,7 +15,7 @@ from asurso_sync.remarks import Week
 from asurso_sync.remarks.directory import load_directory
 from asurso_sync.remarks.errors import RemarksError
 from asurso_sync.remarks.render import render_teacher
-from asurso_sync.web.cabinet import Cabinet, page
+from asurso_sync.web.cabinet import Cabinet, page, row_id
 from cache import last_check, outbox_rows
 
 
@@ -51,7 +51,7 @@ async def lists_page(request: Request, cab: Cabinet) -> Response:
 @page
 async def teacher_letter(request: Request, cab: Cabinet) -> Response:
     """One teacher's list exactly as the letter shows it — nothing of any other teacher."""
-    teacher_id = int(request.path_params["tid"])
+    teacher_id = row_id(request.path_params["tid"], "Списка нет")
     with closing(cab.db()) as db:
         try:
             lists = cab.week_lists(db, Week.parse(request.path_params["week"]))
@@ -65,5 +65,5 @@ async def teacher_letter(request: Request, cab: Cabinet) -> Response:
 
 ROUTES: list[BaseRoute] = [
     Route("/lists", lists_page),
-    Route("/lists/{week}/{tid:int}", teacher_letter),
+    Route("/lists/{week}/{tid}", teacher_letter),
 ]

@@ -9,7 +9,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from asurso_sync.web.auth import check_password
 from asurso_sync.web.cabinet import COOKIE, Cabinet, audit_quietly, page, read_form
 from cache.cabinet import password_hash
 
@@ -20,8 +19,9 @@ async def login(request: Request) -> Response:
     target = target if target.startswith("/") and not target.startswith("//") else "/"
     if request.method == "GET":
         return cab.render(request, "login.html", target=target, message=None)
+    # the peer's address: the socket's, or the proxy's X-Forwarded-For only with «--forwarded-allow-ips» (uvicorn)
     who = request.client.host if request.client else "?"
-    wait = cab.throttle.wait(who)
+    wait = cab.throttle.attempt(who)  # before any await: parallel attempts cannot all pass the check
     if wait:
         minutes = max(1, math.ceil(wait / 60))
         text = f"Слишком много неудачных попыток. Повторите через {minutes} мин."
@@ -29,9 +29,9 @@ async def login(request: Request) -> Response:
     form = await read_form(request)
     with closing(cab.db()) as db:
         hashed = password_hash(db)
-        good = hashed is not None and check_password(str(form.get("password", "")), hashed)
+    good = hashed is not None and await cab.verify(str(form.get("password", "")), hashed)
+    with closing(cab.db()) as db:
         if not good:
-            cab.throttle.failed(who)
             if hashed is not None:
                 audit_quietly(db, "web-login-failed", {"from": who})
             text = (

@@ -23,7 +23,9 @@ from asurso_sync.web.cabinet import (
     TIMELY,
     VERDICT_RU,
     Cabinet,
+    NotFound,
     page,
+    row_id,
     rules_by_code,
     sparkline,
 )
@@ -122,9 +124,12 @@ async def findings_of(request: Request, cab: Cabinet) -> Response:
     key, ident = request.path_params["key"], request.path_params["ident"]
     rules = rules_by_code()
     column, value = {
-        "teachers": ("teacher_id", int(ident) if ident.isdigit() else -1),
-        "classes": ("class_id", int(ident) if ident.isdigit() else -1),
-    }.get(key, ("rule", ident))
+        "teachers": ("teacher_id", row_id(ident, "Учитель не найден") if key == "teachers" else 0),
+        "classes": ("class_id", row_id(ident, "Класс не найден") if key == "classes" else 0),
+        "rules": ("rule", ident),
+    }.get(key, ("", ""))
+    if not column:
+        raise NotFound("Нет такой страницы", request.url.path)
     with closing(cab.db()) as db:
         items = open_findings(db, **{column: value}, limit=PAGE_ROWS)
         total = count_open(db, column, value)
@@ -178,7 +183,7 @@ async def finding_page(request: Request, cab: Cabinet) -> Response:
 
 @page
 async def lesson_page(request: Request, cab: Cabinet) -> Response:
-    cm = int(request.path_params["cm"])
+    cm = row_id(request.path_params["cm"], "Урок не найден")
     with closing(cab.db()) as db:
         evidence = lesson_evidence(db, cm)
         review = lesson_reviews(db).get(cm)
@@ -220,7 +225,7 @@ async def run_page(request: Request, cab: Cabinet) -> Response:
 ROUTES: list[BaseRoute] = [
     Route("/", overview),
     Route("/finding/{fp}", finding_page),
-    Route("/lesson/{cm:int}", lesson_page),
+    Route("/lesson/{cm}", lesson_page),
     Route("/waivers", waivers_page),
     Route("/run", run_page),
 ]
