@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -228,7 +229,7 @@ def _students_listed(db: Database, listed: list[int | str]) -> frozenset[int]:
 
 def _names(db: Database) -> dict[str, dict[int, str]]:
     known = names_of(db)
-    return {"teacher": known.teacher, "class": known.class_, "group": known.group}
+    return {"teacher": known.teacher, "class": known.class_, "group": known.group, "student": known.student}
 
 
 def _teacher_matches(text: str, teacher_id: int | None, name: str | None) -> bool:
@@ -328,14 +329,32 @@ def on_time_share(outcome: CheckOutcome) -> dict[int, float]:
     return {t: max(0.0, 1 - len(late.get(t, set())) / n) for t, n in outcome.lessons_by_teacher.items() if n}
 
 
+def undecided_by_rule(undecided: Mapping[str, int]) -> dict[str, int]:
+    """The check's undecided items (no data on when an entry was made) per rule, zeros dropped: what ``check``
+    prints and what the cabinet's overview shows (from the stored check's counts) — one count, computed here."""
+    return {code: int(n) for code, n in sorted(undecided.items()) if n}
+
+
+def student_name(outcome: CheckOutcome, f: dict[str, Any]) -> str:
+    """The child a finding is about, by name ("" when it is about a lesson, a class or a day)."""
+    student = f["entity"].get("student")
+    return outcome.names["student"].get(student, "") or "" if student else ""
+
+
+def _named(outcome: CheckOutcome, f: dict[str, Any]) -> dict[str, Any]:
+    """A finding for JSON Lines: the contract plus the child's name when it is about a child."""
+    name = student_name(outcome, f)
+    return {**f, "student_name": name} if name else f
+
+
 def to_jsonl(outcome: CheckOutcome) -> str:
-    return "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in outcome.findings)
+    return "".join(json.dumps(_named(outcome, f), ensure_ascii=False) + "\n" for f in outcome.findings)
 
 
 def jsonl_chunks(outcome: CheckOutcome) -> Iterator[bytes]:
     """The JSON Lines file line by line, UTF-8 (for writing a year's findings without holding the whole text)."""
     for f in outcome.findings:
-        yield (json.dumps(f, ensure_ascii=False) + "\n").encode("utf-8")
+        yield (json.dumps(_named(outcome, f), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def to_json(outcome: CheckOutcome) -> str:
@@ -357,7 +376,34 @@ def to_json(outcome: CheckOutcome) -> str:
     )
 
 
-CSV_COLUMNS = ["rule", "severity", "date", "message", "teacher", "route", "class", "state", "first_seen", "fingerprint"]
+CSV_COLUMNS = [
+    "rule",
+    "title",
+    "severity",
+    "date",
+    "message",
+    "student",
+    "teacher",
+    "route",
+    "class",
+    "state",
+    "first_seen",
+    "fingerprint",
+]
+CSV_HEADER = [
+    "правило",
+    "название правила",
+    "важность",
+    "дата",
+    "замечание",
+    "обучающийся",
+    "учитель",
+    "кому",
+    "класс",
+    "состояние",
+    "впервые",
+    "отпечаток",
+]
 # a finding's severity and state as the deputy reads them in CSV and XLSX (JSON keeps the codes)
 SEVERITY_TEXT = {"error": "нарушение", "warning": "предупреждение", "info": "сведения"}
 STATE_TEXT = {"new": "новое", "open": "не устранено", "resolved": "устранено"}
@@ -373,9 +419,11 @@ ROUTE_TEXT = {
 def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
     return [
         f["rule"],
+        _titles().get(f["rule"], ""),
         SEVERITY_TEXT.get(f["severity"], f["severity"]),
         f.get("date"),
         f["message"],
+        student_name(outcome, f),
         outcome.names["teacher"].get(f.get("teacher_id") or 0, ""),
         ROUTE_TEXT.get(f.get("route") or "", ""),
         outcome.names["class"].get(f.get("class_id") or 0, ""),
@@ -389,9 +437,7 @@ def to_csv(outcome: CheckOutcome) -> bytes:
     """CSV that opens in Excel as is: UTF-8 with BOM, ';' as separator (the Russian locale's list separator)."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";")
-    w.writerow(
-        ["правило", "важность", "дата", "замечание", "учитель", "кому", "класс", "состояние", "впервые", "отпечаток"]
-    )
+    w.writerow(CSV_HEADER)
     for f in outcome.findings:
         w.writerow(_row(outcome, f))
     return buf.getvalue().encode("utf-8-sig")
@@ -438,26 +484,13 @@ def to_xlsx(outcome: CheckOutcome, path: Path) -> None:
         families[f["rule"][:3]].append(f)
     for fam in sorted(families):
         sheet = wb.create_sheet(FAMILY_TITLES.get(fam, fam)[:31])
-        sheet.append(
-            [
-                "Правило",
-                "Важность",
-                "Дата",
-                "Замечание",
-                "Учитель",
-                "Кому",
-                "Класс",
-                "Состояние",
-                "Впервые",
-                "Отпечаток",
-            ]
-        )
+        sheet.append([h[:1].upper() + h[1:] for h in CSV_HEADER])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for f in families[fam]:
             sheet.append(_row(outcome, f))
         sheet.freeze_panes = "A2"
-        for col, width in zip("ABCDEFGHIJ", (9, 9, 11, 70, 30, 22, 8, 10, 26, 22), strict=True):
+        for col, width in zip("ABCDEFGHIJKL", (9, 30, 9, 11, 70, 30, 30, 22, 8, 10, 26, 22), strict=True):
             sheet.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)
@@ -513,3 +546,9 @@ def rule_sql(code: str, params: dict[str, Any], today: date) -> tuple[str, list[
 
 
 __all__ = ["CheckOptions", "CheckOutcome", "CheckUsageError", "StaleData", "run_check"]
+
+
+@functools.cache
+def _titles() -> dict[str, str]:
+    """Each rule's Russian title by code (the catalogue's): beside the code wherever a person reads it."""
+    return {r["code"]: r["title"] for r in rule_rows()}

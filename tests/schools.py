@@ -39,11 +39,13 @@ class Spec:
     start: date = date(2026, 12, 7)
     weeks: int = 1
     check_at: datetime | None = None  # also run and store a check at this moment
+    check_year: bool = False  # … over the school year (the check's default start) rather than from ``start``
 
     @property
     def key(self) -> str:
         check = self.check_at.strftime("%Y%m%dT%H%M") if self.check_at else "none"
-        return f"{self.size}-s{self.seed}-{self.start:%Y%m%d}-w{self.weeks}-c{check}"
+        year = "-y" if self.check_year else ""
+        return f"{self.size}-s{self.seed}-{self.start:%Y%m%d}-w{self.weeks}-c{check}{year}"
 
 
 class Schools:
@@ -63,7 +65,8 @@ class Schools:
                 simulate(emu, config, spec.start, spec.weeks, sleep=no_wait)
                 if spec.check_at is not None:
                     emu.clock = spec.check_at
-                    run_check(config, CheckOptions(start=spec.start, as_of=spec.check_at))
+                    start = None if spec.check_year else spec.start
+                    run_check(config, CheckOptions(start=start, as_of=spec.check_at))
                 with closing(open_cache(config.cache.path)) as db:  # fold the WAL into the file: one file to copy
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 done.write_text(emu.clock.isoformat(), encoding="utf-8")

@@ -74,6 +74,9 @@ def web(
     )
 
 
+PASSWORD_ATTEMPTS = 3  # then exit 2: a script piping a short password does not loop for ever
+
+
 @app.command("set-password")
 def set_password() -> None:
     """Задать или сменить пароль кабинета (не короче 8 знаков). Хранится только его медленный хеш (scrypt)."""
@@ -82,12 +85,18 @@ def set_password() -> None:
     from cache.cabinet import set_password_hash
 
     config = STATE.config()
-    first = str(typer.prompt("Новый пароль кабинета", hide_input=True, err=True))
-    if len(first) < MIN_PASSWORD:
-        raise fail(f"пароль короче {MIN_PASSWORD} знаков — задайте длиннее", exitcodes.CONFIG)
-    second = str(typer.prompt("Повторите пароль", hide_input=True, err=True))
-    if first != second:
-        raise fail("пароли не совпали — ничего не изменено", exitcodes.CONFIG)
+    first = ""
+    for attempt in range(1, PASSWORD_ATTEMPTS + 1):
+        first = str(typer.prompt("Новый пароль кабинета", hide_input=True, err=True))
+        if len(first) < MIN_PASSWORD:
+            problem = f"пароль короче {MIN_PASSWORD} знаков — задайте длиннее"
+        elif first != str(typer.prompt("Повторите пароль", hide_input=True, err=True)):
+            problem = "пароли не совпали — введите ещё раз"
+        else:
+            break
+        if attempt == PASSWORD_ATTEMPTS:
+            raise fail(f"{problem}; попыток: {PASSWORD_ATTEMPTS}, пароль не изменён", exitcodes.CONFIG)
+        err.print(f"[yellow]{problem.capitalize()}.[/]")
     with closing(open_cache(config.cache.path, create=False)) as db:
         set_password_hash(db, hash_password(first))
         audit(db, "web-password", {})

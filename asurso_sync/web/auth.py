@@ -47,6 +47,7 @@ def check_password(password: str, hashed: str) -> bool:
 class Session:
     csrf: str
     last: float
+    skipped: set[str] = field(default_factory=set)  # findings skipped in the review queue (until signing out)
 
 
 @dataclass

@@ -43,6 +43,7 @@ ROUTE_RU = {
     "none": "никуда: правило выключено в настройках",
 }
 LESSON_RU = {"clean": "нарушений нет", "missed": "программа пропустила нарушение"}
+OWNER_RU = {"teacher": "учитель", "chief": "классный руководитель", "deputy": "заместитель директора"}
 VERDICT_RU = {"right": "верно", "wrong": "ошибка программы", "disputed": "спорно"}
 TIMELY = ("TML001", "TML002", "TML003", "TML004")
 Handler = Callable[[Request, "Cabinet"], Awaitable[Response]]

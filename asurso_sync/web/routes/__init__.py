@@ -11,6 +11,7 @@ every POST form (verdict, waiver, review, release,    ``forms``
 run)
 ``/lists``, ``/lists/{week}/{teacher}``               ``lists``
 ``/quality``, ``/sample``                             ``quality``
+``/review…`` (the review queue), ``/review.js``        ``review``
 ====================================================  ==========================
 
 The handlers find the cabinet in the request (``request.app.state.cabinet``); the shared plumbing (the ``page``
@@ -21,9 +22,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from asurso_sync.web.routes import forms, lists, login, pages, quality
+from asurso_sync.web.routes import forms, lists, login, pages, quality, review
 
 
 def routes() -> list[BaseRoute]:
     """Every route in matching order; the listings' catch-alls (``/{key}``, ``/{key}/{ident}``) last."""
-    return [*login.ROUTES, *forms.ROUTES, *lists.ROUTES, *quality.ROUTES, *pages.ROUTES, *pages.LISTINGS]
+    return [
+        *login.ROUTES,
+        *forms.ROUTES,
+        *lists.ROUTES,
+        *quality.ROUTES,
+        *review.ROUTES,
+        *pages.ROUTES,
+        *pages.LISTINGS,
+    ]

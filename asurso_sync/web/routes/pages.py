@@ -7,17 +7,22 @@ The listing routes are catch-alls (``/{key}``): they come last in the cabinet's 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from contextlib import closing
+from datetime import date, timedelta
 from typing import Any
 
+from sqlite_utils import Database
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from asurso_sync.check import undecided_by_rule
 from asurso_sync.routing import finding_route, rule_routes
+from asurso_sync.vocabulary import run_kind, run_status
 from asurso_sync.web.cabinet import (
     LESSON_RU,
+    OWNER_RU,
     PAGE_ROWS,
     ROUTE_RU,
     TIMELY,
@@ -35,19 +40,34 @@ from cache.cabinet import (
     count_open,
     counts_by,
     finding,
+    late_lessons_per_week,
     lesson_evidence,
     lesson_reviews,
     lessons_per_week,
     open_by_rule,
+    open_facets,
     open_findings,
     released_rules,
     verdict_history,
     verdicts,
     weekly_by,
-    weekly_counts,
 )
 from cache.runs import last_runs
 from rules.catalogue import load_catalogue
+
+
+def weekly_chart(lessons: dict[str, int], late: dict[str, int], check: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The share of lessons filled on time (no TML001–TML004 finding) per week of the checked period, the last
+    twelve: each bar a week, labelled by its Monday (``lessons``: the period's lessons before the check's day)."""
+    if check is None:
+        return []
+    chart = []
+    for week, n in sorted(lessons.items()):
+        start = date.fromisoformat(week)
+        if n:
+            share = max(0.0, 1 - late.get(week, 0) / n)
+            chart.append({"monday": start, "sunday": start + timedelta(days=6), "share": share, "lessons": n})
+    return chart[-12:]
 
 
 @page
@@ -56,34 +76,37 @@ async def overview(request: Request, cab: Cabinet) -> Response:
         runs = last_runs(db, 5)
         check = last_check(db)
         by_rule = open_by_rule(db)
-        weeks = weekly_counts(db)
-        lessons = {r["week"]: r["lessons"] for r in lessons_per_week(db)}
-        judged = verdicts(db)
-    late: defaultdict[str, int] = defaultdict(int)
-    start: dict[str, str] = {}
-    for w in weeks:
-        start.setdefault(w["week"], w["from"])
-        if w["rule"] in TIMELY:
-            late[w["week"]] += w["count"]
-    chart = []
-    for week, n in sorted(lessons.items()):
-        if n and week in start:
-            share = max(0.0, 1 - late[week] / n)
-            chart.append({"week": week, "from": start[week], "share": share})
-    chart = chart[-12:]
-    undecided = sum(u for _, _, u in by_rule)
+        judged = len(verdicts(db))
+        chart = cab.remember(
+            ("chart", check["id"] if check else None),
+            lambda: weekly_chart(
+                lessons_per_week(db, check["period_from"], check["as_of"][:10]) if check else {},
+                late_lessons_per_week(db, TIMELY),
+                check,
+            ),
+        )
+    undecided = undecided_by_rule(check["counts"].get("undecided", {}) if check else {})
+    titles = {code: r["title"] for code, r in rules_by_code().items()}
+    opened = {code: n for code, n, _ in by_rule}
+    table = [
+        {"code": code, "title": titles.get(code, ""), "open": opened.get(code, 0), "undecided": undecided.get(code, 0)}
+        for code in sorted(set(opened) | set(undecided), key=lambda c: (-opened.get(c, 0), c))
+    ]
     last_ok = next((r for r in runs if r.status == "ok"), None)
     return cab.render(
         request,
         "overview.html",
-        runs=[{**r.__dict__, "started": cab.local(r.started_at)} for r in runs],
+        runs=[
+            {"id": r.id, "kind": run_kind(r.kind), "started": cab.local(r.started_at), "status": run_status(r.status)}
+            for r in runs
+        ],
         last_ok=cab.local(last_ok.finished_at) if last_ok else None,
         check=check,
         check_at=cab.local(check["as_of"]) if check else None,
-        open_count=sum(n for _, n, _ in by_rule),
-        undecided=undecided,
-        judged=len(judged),
-        by_rule=[(code, n) for code, n, _ in by_rule],
+        open_count=sum(opened.values()),
+        undecided=sum(undecided.values()),
+        judged=judged,
+        by_rule=table,
         chart=chart,
     )
 
@@ -119,6 +142,41 @@ async def listing(request: Request, cab: Cabinet) -> Response:
     return cab.render(request, "listing.html", title=title, header=header, key=key, entries=entries)
 
 
+STATE_RU = {"new": "новое", "open": "не устранено"}
+EVIDENCE_RU = {"exact": "точное время (отчёт о доступе)", "observed": "снимки журнала", "undecided": "не определено"}
+
+
+def grouped(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings (newest first) grouped by the week of their lesson day (its Monday) and, inside, by lesson (or by
+    day for findings about a day or a student rather than a lesson), each group with its count."""
+    weeks: list[dict[str, Any]] = []
+    for f in items:
+        day = date.fromisoformat(f["date"][:10]) if f["date"] else None
+        monday = day - timedelta(days=day.weekday()) if day else None
+        if not weeks or weeks[-1]["monday"] != monday:
+            sunday = monday + timedelta(days=6) if monday else None
+            weeks.append({"monday": monday, "sunday": sunday, "count": 0, "lessons": []})
+        week = weeks[-1]
+        key = (day, f["cm"], f["lesson_number"], f["group_name"] or f["class_name"])
+        if not week["lessons"] or week["lessons"][-1]["key"] != key:
+            week["lessons"].append(
+                {"key": key, "day": day, "number": f["lesson_number"], "where": key[3], "cm": f["cm"], "findings": []}
+            )
+        week["lessons"][-1]["findings"].append(f)
+        week["count"] += 1
+    return weeks
+
+
+def _choice(raw: str | None, allowed: set[Any]) -> Any:
+    """A filter's value from the query string if it is one of the page's choices, else None (not filtered)."""
+    if raw is None or raw == "":
+        return None
+    for value in allowed:
+        if str(value) == raw:
+            return value
+    return None
+
+
 @page
 async def findings_of(request: Request, cab: Cabinet) -> Response:
     key, ident = request.path_params["key"], request.path_params["ident"]
@@ -131,8 +189,17 @@ async def findings_of(request: Request, cab: Cabinet) -> Response:
     if not column:
         raise NotFound("Нет такой страницы", request.url.path)
     with closing(cab.db()) as db:
-        items = open_findings(db, **{column: value}, limit=PAGE_ROWS)
-        total = count_open(db, column, value)
+        facets = open_facets(db, **{column: value})
+        query = request.query_params
+        chosen = {
+            "rule": _choice(query.get("rule"), {f["rule"] for f in facets}) if column != "rule" else None,
+            "class_id": _choice(query.get("class"), {f["class_id"] for f in facets}) if column != "class_id" else None,
+            "state": _choice(query.get("state"), set(STATE_RU)),
+            "evidence": _choice(query.get("evidence"), set(EVIDENCE_RU)),
+        }
+        filters = {column: value, **{k: v for k, v in chosen.items() if v is not None}}
+        items = open_findings(db, **filters, limit=PAGE_ROWS)
+        total = count_open(db, **filters)
         judged = {v["fingerprint"]: v["verdict"] for v in verdicts(db)}
     if key == "teachers":
         title = items[0]["teacher"] if items and items[0]["teacher"] else f"Учитель {ident}"
@@ -142,7 +209,69 @@ async def findings_of(request: Request, cab: Cabinet) -> Response:
         title = f"{ident} — {rules.get(ident, {}).get('title', '')}"
     for f in items:
         f["verdict"] = VERDICT_RU.get(judged.get(f["fingerprint"], ""), "")
-    return cab.render(request, "findings.html", title=title, items=items, back=f"/{key}", total=total)
+        f["title"] = rules.get(f["rule"], {}).get("title", "")
+    options = _options(facets, column, rules)
+    return cab.render(
+        request,
+        "findings.html",
+        title=title,
+        weeks=grouped(items),
+        shown=len(items),
+        back=f"/{key}",
+        total=total,
+        scope_total=sum(f["count"] for f in facets),
+        options=options,
+        chosen={k: "" if v is None else str(v) for k, v in chosen.items()},
+        key=key,
+    )
+
+
+def _options(facets: list[dict[str, Any]], column: str, rules: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
+    """The filters' choices with their counts in the page's scope."""
+    per: dict[str, Counter[Any]] = {"rule": Counter(), "class": Counter(), "state": Counter(), "evidence": Counter()}
+    names: dict[Any, str] = {}
+    for f in facets:
+        per["rule"][f["rule"]] += f["count"]
+        per["class"][f["class_id"]] += f["count"]
+        names[f["class_id"]] = f["class_name"] or "без класса"
+        per["state"][f["state"]] += f["count"]
+        per["evidence"][f["evidence"]] += f["count"]
+    return {
+        "rule": []
+        if column == "rule"
+        else [(c, f"{c} — {rules.get(c, {}).get('title', '')}", n) for c, n in sorted(per["rule"].items())],
+        "class": []
+        if column == "class_id"
+        else sorted(
+            ((c, names[c], n) for c, n in per["class"].items() if c is not None), key=lambda x: (len(x[1]), x[1])
+        ),
+        "state": [(s, STATE_RU.get(s, s), per["state"][s]) for s in STATE_RU if per["state"][s]],
+        "evidence": [(e, EVIDENCE_RU.get(e, e), per["evidence"][e]) for e in EVIDENCE_RU if per["evidence"][e]],
+    }
+
+
+def finding_view(cab: Cabinet, db: Database, item: dict[str, Any]) -> dict[str, Any]:
+    """What a finding's card shows (``_finding.html``): the finding, its rule, who answers for it, where it goes
+    and what the program saw of its lesson — the finding's page and the review queue show the same."""
+    entity = json.loads(item["entity"])
+    evidence = lesson_evidence(db, int(entity["cm"])) if "cm" in entity else None
+    rule = rules_by_code().get(item["rule"], {})
+    owner = item["owner"] or rule.get("owner", "teacher")
+    catalogue = load_catalogue()
+    route = finding_route(item, rule_routes(catalogue, cab.config, released_rules(db)))
+    route_text = ROUTE_RU.get(route, route)
+    unshadowed = finding_route(item, rule_routes(catalogue, cab.config, {item["rule"]}))
+    if route != unshadowed:
+        route_text = f"{route_text} — теневой режим: {ROUTE_RU[unshadowed]} после выпуска правила"
+    return {
+        "f": item,
+        "entity": entity,
+        "rule": rule,
+        "owner": OWNER_RU.get(owner, owner),
+        "route": route_text,
+        "evidence": evidence,
+        "local": cab.local,
+    }
 
 
 @page
@@ -152,30 +281,12 @@ async def finding_page(request: Request, cab: Cabinet) -> Response:
         item = finding(db, fp)
         if item is None:
             return cab.render(request, "error.html", 404, title="Замечание не найдено", text=fp)
-        entity = json.loads(item["entity"])
-        evidence = lesson_evidence(db, int(entity["cm"])) if "cm" in entity else None
+        view = finding_view(cab, db, item)
         history = verdict_history(db, fp)
-        released = released_rules(db)
-    rule = rules_by_code().get(item["rule"], {})
-    owner = item["owner"] or rule.get("owner", "teacher")
-    catalogue = load_catalogue()
-    route = finding_route(item, rule_routes(catalogue, cab.config, released))
-    route_text = ROUTE_RU.get(route, route)
-    unshadowed = finding_route(item, rule_routes(catalogue, cab.config, {item["rule"]}))
-    if route != unshadowed:
-        route_text = f"{route_text} — теневой режим: {ROUTE_RU[unshadowed]} после выпуска правила"
     return cab.render(
         request,
         "finding.html",
-        f=item,
-        entity=entity,
-        rule=rule,
-        owner={"teacher": "учитель", "chief": "классный руководитель", "deputy": "заместитель директора"}.get(
-            owner, owner
-        ),
-        route=route_text,
-        evidence=evidence,
-        local=cab.local,
+        **view,
         history=[{**h, "verdict": VERDICT_RU[h["verdict"]], "at": cab.local(h["at"])} for h in history],
         verdicts=VERDICT_RU,
     )

@@ -51,15 +51,12 @@ async def quality(request: Request, cab: Cabinet) -> Response:
 async def sample(request: Request, cab: Cabinet) -> Response:
     """A stratified random sample: up to N open findings of every rule, and M lessons without findings — checked by
     hand in an evening, they measure the program on the school's own journal (precision and misses)."""
-    n = _bounded(request.query_params.get("n"), 5, 1, 50)
-    m = _bounded(request.query_params.get("m"), 10, 0, 200)
+    n = bounded(request.query_params.get("n"), 5, 1, 50)
+    m = bounded(request.query_params.get("m"), 10, 0, 200)
     seed = request.query_params.get("seed") or date.today().isoformat()
     rng = random.Random(seed)  # noqa: S311 - a sample for people to check, not a secret
     with closing(cab.db()) as db:
-        by_rule: defaultdict[str, list[str]] = defaultdict(list)
-        for code, fp in cab.open_fingerprints(db):
-            by_rule[code].append(fp)
-        chosen = [fp for code in sorted(by_rule) for fp in rng.sample(by_rule[code], min(n, len(by_rule[code])))]
+        chosen = sample_fingerprints(cab.open_fingerprints(db), n, rng)
         items = findings_named(db, chosen)
         judged = {v["fingerprint"]: VERDICT_RU[v["verdict"]] for v in verdicts(db)}
         lessons = cab.clean_lessons(db)
@@ -86,7 +83,15 @@ async def sample(request: Request, cab: Cabinet) -> Response:
     )
 
 
-def _bounded(raw: str | None, default: int, low: int, high: int) -> int:
+def sample_fingerprints(open_fingerprints: list[tuple[str, str]], n: int, rng: random.Random) -> list[str]:
+    """Up to ``n`` open findings of every rule, drawn by ``rng`` (the sample page and the sample's review queue)."""
+    by_rule: defaultdict[str, list[str]] = defaultdict(list)
+    for code, fp in open_fingerprints:
+        by_rule[code].append(fp)
+    return [fp for code in sorted(by_rule) for fp in rng.sample(by_rule[code], min(n, len(by_rule[code])))]
+
+
+def bounded(raw: str | None, default: int, low: int, high: int) -> int:
     try:
         return max(low, min(high, int(raw))) if raw else default
     except ValueError:
