@@ -414,16 +414,23 @@ def current_finding(driver: Any) -> str:
 
 
 def next_finding(driver: Any, before: str) -> str:
-    """Wait for the review queue to show another finding than ``before`` (or to be empty); return it."""
+    """Wait for the review queue to show another finding than ``before`` (or to be empty); return it. Polled every
+    20 ms without the implicit wait (it would hold each look for an absent element two seconds)."""
+    from selenium.common.exceptions import StaleElementReferenceException
 
     def moved(d: Any) -> str | bool:
-        if d.find_elements(By.ID, "queue-empty"):
-            return "—"
         shown = d.find_elements(By.ID, "review-fp")
         value = shown[0].get_attribute("value") if shown else None
-        return value if value and value != before else False
+        if value and value != before:
+            return str(value)
+        return "—" if d.find_elements(By.ID, "queue-empty") else False
 
-    return str(wait(driver).until(moved))
+    driver.implicitly_wait(0)
+    try:
+        waiting = WebDriverWait(driver, 10, poll_frequency=0.02, ignored_exceptions=(StaleElementReferenceException,))
+        return str(waiting.until(moved))
+    finally:
+        driver.implicitly_wait(2)
 
 
 @pytest.mark.slow
