@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -60,9 +60,16 @@ class Schools:
                 if folder.exists():
                     shutil.rmtree(folder)
                 folder.mkdir(parents=True)
-                emu = _emulator(spec, datetime.combine(spec.start, datetime.min.time()))
-                config = prepare(folder, emu, 25)
-                simulate(emu, config, spec.start, spec.weeks, sleep=no_wait)
+                if spec.check_year and spec.check_at is not None:  # the same sync as without: copied, not redone
+                    synced, _ = self._build(replace(spec, check_year=False))
+                    for name in SHARED_FILES:
+                        shutil.copy2(synced / name, folder / name)
+                    emu = _emulator(spec, spec.check_at)
+                    config = prepare(folder, emu, 25)
+                else:
+                    emu = _emulator(spec, datetime.combine(spec.start, datetime.min.time()))
+                    config = prepare(folder, emu, 25)
+                    simulate(emu, config, spec.start, spec.weeks, sleep=no_wait)
                 if spec.check_at is not None:
                     emu.clock = spec.check_at
                     start = None if spec.check_year else spec.start
