@@ -37,7 +37,6 @@ from asurso_sync.web.cabinet import (
 from asurso_sync.web.jobs import KINDS
 from cache import last_check, waivers
 from cache.cabinet import (
-    count_open,
     counts_by,
     finding,
     late_lessons_per_week,
@@ -199,8 +198,9 @@ async def findings_of(request: Request, cab: Cabinet) -> Response:
         }
         filters = {column: value, **{k: v for k, v in chosen.items() if v is not None}}
         items = open_findings(db, **filters, limit=PAGE_ROWS)
-        total = count_open(db, **filters)
         judged = {v["fingerprint"]: v["verdict"] for v in verdicts(db)}
+    # the filtered count from the facets already read (not one more pass over a year's findings)
+    total = sum(f["count"] for f in facets if all(v is None or f[k] == v for k, v in chosen.items()))
     if key == "teachers":
         title = items[0]["teacher"] if items and items[0]["teacher"] else f"Учитель {ident}"
     elif key == "classes":

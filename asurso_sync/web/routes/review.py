@@ -29,11 +29,12 @@ from cache import audit
 from cache.cabinet import (
     VERDICTS,
     adjudicate,
+    count_open,
     finding,
     judged_fingerprints,
+    judged_open_by_rule,
     next_unjudged,
     open_by_rule,
-    unjudged_by_rule,
 )
 
 SKIP = "skip"
@@ -58,7 +59,8 @@ async def choose(request: Request, cab: Cabinet) -> Response:
     titles = {code: r["title"] for code, r in rules_by_code().items()}
     with closing(cab.db()) as db:
         opened = {code: n for code, n, _ in open_by_rule(db)}
-        left = unjudged_by_rule(db)
+        judged = judged_open_by_rule(db)
+        left = {code: n - judged.get(code, 0) for code, n in opened.items()}
         stats = precision_by_rule(db)
     table = [
         {
@@ -109,7 +111,7 @@ async def rule_queue(request: Request, cab: Cabinet) -> Response:
     session = request.state.session
     with closing(cab.db()) as db:
         item = next_unjudged(db, code, sorted(session.skipped))
-        left = unjudged_by_rule(db, code).get(code, 0)
+        left = count_open(db, rule=code) - judged_open_by_rule(db).get(code, 0)
         return _show(request, cab, db, item, f"{code} — {rule['title']}", left, f"/review/rules/{code}")
 
 
