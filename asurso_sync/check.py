@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -242,7 +243,7 @@ def _students_listed(db: Database, listed: list[int | str]) -> frozenset[int]:
 
 def _names(db: Database) -> dict[str, dict[int, str]]:
     known = names_of(db)
-    return {"teacher": known.teacher, "class": known.class_, "group": known.group}
+    return {"teacher": known.teacher, "class": known.class_, "group": known.group, "student": known.student}
 
 
 def _teacher_matches(text: str, teacher_id: int | None, name: str | None) -> bool:
@@ -335,6 +336,12 @@ def on_time_share(outcome: CheckOutcome) -> dict[int, float]:
     return {t: max(0.0, 1 - len(late.get(t, set())) / n) for t, n in outcome.lessons_by_teacher.items() if n}
 
 
+def undecided_by_rule(undecided: Mapping[str, int]) -> dict[str, int]:
+    """The check's undecided items (no data on when an entry was made) per rule, zeros dropped: what ``check``
+    prints and what the cabinet's overview shows (from the stored check's counts) — one count, computed here."""
+    return {code: int(n) for code, n in sorted(undecided.items()) if n}
+
+
 def to_jsonl(outcome: CheckOutcome) -> str:
     return "".join(json.dumps(f, ensure_ascii=False) + "\n" for f in outcome.findings)
 
@@ -366,6 +373,7 @@ def to_json(outcome: CheckOutcome) -> str:
 
 CSV_COLUMNS = [
     "rule",
+    "title",
     "severity",
     "date",
     "message",
@@ -380,6 +388,21 @@ CSV_COLUMNS = [
 ]
 # ruling R22, as the deputy reads it
 KIND_TEXT = {"task": "задача", "record": "исправлять нечего"}
+CSV_HEADER = [
+    "правило",
+    "название правила",
+    "важность",
+    "дата",
+    "замечание",
+    "обучающийся",
+    "учитель",
+    "кому",
+    "класс",
+    "состояние",
+    "вид",
+    "впервые",
+    "отпечаток",
+]
 # a finding's severity and state as the deputy reads them in CSV and XLSX (JSON keeps the codes)
 SEVERITY_TEXT = {"error": "нарушение", "warning": "предупреждение", "info": "сведения"}
 STATE_TEXT = {"new": "новое", "open": "не устранено", "resolved": "устранено"}
@@ -395,6 +418,7 @@ ROUTE_TEXT = {
 def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
     return [
         f["rule"],
+        _titles().get(f["rule"], ""),
         SEVERITY_TEXT.get(f["severity"], f["severity"]),
         f.get("date"),
         f["message"],
@@ -413,22 +437,7 @@ def to_csv(outcome: CheckOutcome) -> bytes:
     """CSV that opens in Excel as is: UTF-8 with BOM, ';' as separator (the Russian locale's list separator)."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";")
-    w.writerow(
-        [
-            "правило",
-            "важность",
-            "дата",
-            "замечание",
-            "ученик",
-            "учитель",
-            "кому",
-            "класс",
-            "состояние",
-            "вид",
-            "впервые",
-            "отпечаток",
-        ]
-    )
+    w.writerow(CSV_HEADER)
     for f in outcome.findings:
         w.writerow(_row(outcome, f))
     return buf.getvalue().encode("utf-8-sig")
@@ -475,28 +484,13 @@ def to_xlsx(outcome: CheckOutcome, path: Path) -> None:
         families[f["rule"][:3]].append(f)
     for fam in sorted(families):
         sheet = wb.create_sheet(FAMILY_TITLES.get(fam, fam)[:31])
-        sheet.append(
-            [
-                "Правило",
-                "Важность",
-                "Дата",
-                "Замечание",
-                "Ученик",
-                "Учитель",
-                "Кому",
-                "Класс",
-                "Состояние",
-                "Вид",
-                "Впервые",
-                "Отпечаток",
-            ]
-        )
+        sheet.append([h[:1].upper() + h[1:] for h in CSV_HEADER])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for f in families[fam]:
             sheet.append(_row(outcome, f))
         sheet.freeze_panes = "A2"
-        for col, width in zip("ABCDEFGHIJKL", (9, 9, 11, 70, 26, 30, 22, 8, 10, 24, 26, 22), strict=True):
+        for col, width in zip("ABCDEFGHIJKLM", (9, 30, 9, 11, 70, 30, 30, 22, 8, 10, 24, 26, 22), strict=True):
             sheet.column_dimensions[col].width = width
     buf = io.BytesIO()
     wb.save(buf)
@@ -552,3 +546,9 @@ def rule_sql(code: str, params: dict[str, Any], today: date) -> tuple[str, list[
 
 
 __all__ = ["CheckOptions", "CheckOutcome", "CheckUsageError", "StaleData", "run_check"]
+
+
+@functools.cache
+def _titles() -> dict[str, str]:
+    """Each rule's Russian title by code (the catalogue's): beside the code wherever a person reads it."""
+    return {r["code"]: r["title"] for r in rule_rows()}

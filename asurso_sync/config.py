@@ -576,6 +576,41 @@ def _resolve(base: Path, p: Path) -> Path:
     return p if p.is_absolute() else base / p
 
 
+# What «init» leaves for the school to fill in: the documented example carries the emulated school's values
+# (tests and the demo run on them); a real config.toml must not send letters in another school's name.
+_PLACEHOLDERS = (
+    ('name = "АНОО СОШ «Сота»"', 'name = ""  # ЗАПОЛНИТЕ: название школы, как в письмах учителям'),
+    ("scid = 1\n", "# scid = 0  # ЗАПОЛНИТЕ, если на сервере несколько школ с похожими названиями\n"),
+    ('login = "zavuch"', 'login = ""  # ЗАПОЛНИТЕ: логин сотрудника в АСУ РСО'),
+)
+_FILL_IN = {
+    ("school", "name"): "впишите название школы (как в письмах учителям)",
+    ("asurso", "login"): "впишите логин сотрудника в АСУ РСО (завуч или администратор с доступом ко всем классам)",
+}
+
+
+def init_config_text() -> str:
+    """What ``init`` writes: the documented example with the school's own values left empty to fill in."""
+    text = example_config_text()
+    for example, placeholder in _PLACEHOLDERS:
+        if example not in text:
+            raise RuntimeError(f"config.example.toml no longer has {example!r}: update _PLACEHOLDERS")
+        text = text.replace(example, placeholder, 1)
+    return text
+
+
+def require_filled(config: Config, *keys: tuple[str, str]) -> None:
+    """Refuse (exit 2, the key named) a configuration whose ``keys`` are still empty as ``init`` left them."""
+    for section, key in keys:
+        value = getattr(getattr(config, section), key)
+        if isinstance(value, str) and not value.strip():
+            where = f" в {config.source}" if config.source else ""
+            raise ConfigError(
+                f"не заполнен ключ [{section}] {key}{where}: {_FILL_IN[section, key]}. "
+                "«asurso-sync init» оставляет его пустым, чтобы программа не работала от имени другой школы."
+            )
+
+
 def example_config_text() -> str:
     """The documented example configuration shipped with the package."""
     here = Path(__file__).resolve().parent

@@ -57,7 +57,7 @@ def describe(f: dict[str, Any]) -> str:
     date as letters print it (dd.mm), its rule."""
     day = str(f.get("date") or "")
     short = f"{day[8:10]}.{day[5:7]}" if len(day) >= 10 else ""
-    return fold(f"{f.get('message', '')} {short} {f.get('rule', '')} {f.get('student_name') or ''}")
+    return fold(f"{f.get('message', '')} {short} {f.get('rule', '')} {f.get('student_name') or f.get('student') or ''}")
 
 
 def matching(findings: Iterable[dict[str, Any]], text: str) -> list[dict[str, Any]]:

@@ -26,7 +26,8 @@ from asurso_sync.check import CheckOptions, StaleData, run_check
 from asurso_sync.config import Config
 from asurso_sync.delivery import backend_from_config, deliver
 from asurso_sync.remarks import Week, build_week, enqueue_week
-from asurso_sync.sync import SyncOptions, SyncReport, sync_once
+from asurso_sync.sync import KIND, SyncOptions, SyncReport, sync_once
+from asurso_sync.vocabulary import run_kind, run_status
 from cache import audit, backup, enqueue, open_cache, purge
 from cache.calendar import is_school_day as school_day
 from cache.reads import first_observation
@@ -87,11 +88,10 @@ class Jobs:
     def _sync(self, mode: str) -> SyncReport:
         options = SyncOptions(mode=mode, lookback_days=self.config.sync.lookback_days)  # type: ignore[arg-type]
         report = asyncio.run(sync_once(self.config, options, transport=self.transport, backend=self.backend))
-        log.info(
-            "синхронизация %s: итог %s, запросов %d, частей %d", mode, report.status, report.requests, report.units
-        )
+        kind, status = run_kind(KIND[mode]), run_status(report.status)
+        log.info("синхронизация (%s): итог «%s», запросов %d, частей %d", kind, status, report.requests, report.units)
         if report.status != "ok":
-            raise RuntimeError(f"синхронизация ({mode}) завершилась со статусом {report.status}: {report.error or ''}")
+            raise RuntimeError(f"синхронизация ({kind}) завершилась с итогом «{status}»: {report.error or ''}")
         return report
 
     def run(self, name: str) -> str:

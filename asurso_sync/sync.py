@@ -427,7 +427,7 @@ class Sync:
             if isinstance(exc, ServerUnavailable):
                 self._failing_in_row += 1
                 if self._failing_in_row >= BREAKER:
-                    raise ServerUnavailable(exc.path, f"{BREAKER} единиц подряд без ответа", exc.attempts) from exc
+                    raise ServerUnavailable(exc.path, f"{BREAKER} частей подряд без ответа", exc.attempts) from exc
             if last_try:
                 self.report.units_failed.append(f"{label}: {exc}")
                 log.warning("Не удалось прочитать %s: %s", label, exc)

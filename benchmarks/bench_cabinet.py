@@ -68,7 +68,7 @@ async def measure(folder: Path, cache: Path) -> dict[str, dict[str, float]]:
         klass = re.search(r'href="(/classes/\d+)"', classes)
         assert biggest and teacher and klass
         rule_page = (await client.get(biggest.group(1))).text
-        finding = re.search(r'href="(/finding/[0-9a-f]+)"', rule_page)
+        finding = re.search(r'href="(/finding/[0-9a-f]+)"', rule_page)  # the first finding (its class="finding")
         lists = (await client.get("/lists?week=2027-W21")).text
         letter = re.search(r'href="(/lists/[^"]+/\d+)"', lists)
         assert finding and letter
@@ -87,6 +87,10 @@ async def measure(folder: Path, cache: Path) -> dict[str, dict[str, float]]:
             "точность /quality": "/quality",
             "выборка /sample": "/sample?seed=1",
             "запуск /run": "/run",
+            f"учитель с фильтрами {teacher.group(1)}?…": f"{teacher.group(1)}?state=new&evidence=exact",
+            "проверить замечания /review": "/review",
+            f"очередь правила /review{biggest.group(1)}": f"/review{biggest.group(1)}",
+            "очередь выборки /review/sample": "/review/sample?seed=1",
         }
         figures: dict[str, dict[str, float]] = {}
         for name, path in pages.items():

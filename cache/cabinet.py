@@ -7,6 +7,7 @@ stored only as a scrypt hash (``asurso_sync/web/auth.py`` makes and checks it).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from typing import Any
 
 from sqlite_utils import Database
@@ -63,42 +64,70 @@ def set_password_hash(db: Database, hashed: str, name: str = "deputy") -> None:
 
 # --- what the cabinet's pages read ------------------------------------------------------------------------------
 
-_FINDING = (
+_COLUMNS = (
     'SELECT f."fingerprint", f."rule", f."entity", f."severity", f."teacher_id", f."class_id", f."sg_id", f."date", '
     'f."message", f."evidence", f."state", f."first_seen", f."last_seen", f."resolved_at", f."settled", f."owner", '
-    'f."record", st."full_name" AS "student_name", '
-    't."name" AS "teacher", c."name" AS "class_name", g."name" AS "group_name" FROM "finding" f '
-    'LEFT JOIN "staff" t ON t."id" = f."teacher_id" LEFT JOIN "school_class" c ON c."id" = f."class_id" '
-    'LEFT JOIN "subject_group" g ON g."id" = f."sg_id" '
-    'LEFT JOIN "student" st ON st."id" = json_extract(f."entity", \'$.student\')'
+    'f."record", '
+    't."name" AS "teacher", c."name" AS "class_name", g."name" AS "group_name", s."full_name" AS "student", '
+    'm."number" AS "lesson_number", json_extract(f."entity", \'$.cm\') AS "cm" FROM '
 )
+_JOINS = (
+    ' f LEFT JOIN "staff" t ON t."id" = f."teacher_id" LEFT JOIN "school_class" c ON c."id" = f."class_id" '
+    'LEFT JOIN "subject_group" g ON g."id" = f."sg_id" '
+    'LEFT JOIN "student" s ON s."id" = json_extract(f."entity", \'$.student\') '
+    'LEFT JOIN "class_meeting" m ON m."id" = json_extract(f."entity", \'$.cm\')'
+)
+_FINDING = f'{_COLUMNS}"finding"{_JOINS}'
+# a day's week as its Monday (SQLite: the next Sunday on or after the day, six days back)
+MONDAY_OF_DATE = "date(\"date\", 'weekday 0', '-6 days')"
+MONDAY_OF_DAY = "date(\"day\", 'weekday 0', '-6 days')"
 
 
-def open_findings(
-    db: Database,
-    *,
-    teacher_id: int | None = None,
-    class_id: int | None = None,
-    rule: str | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Findings not resolved (new or open), newest lesson day first, with names; filtered by one key; at most
-    ``limit`` of them."""
-    where, params = ["f.\"state\" != 'resolved'"], []
-    for column, value in (("teacher_id", teacher_id), ("class_id", class_id), ("rule", rule)):
+FILTERS = ("teacher_id", "class_id", "rule", "state", "evidence")  # what the findings' pages filter on
+
+
+def _open_where(filters: dict[str, Any], alias: str = "") -> tuple[str, list[Any]]:
+    """WHERE of open findings with each given filter (None: not filtered) equal to its value."""
+    where, params = [f"{alias}\"state\" != 'resolved'"], []
+    for column, value in filters.items():
+        if column not in FILTERS:
+            raise ValueError(column)
         if value is not None:
-            where.append(f'f."{column}" = ?')
+            where.append(f'{alias}"{column}" = ?')
             params.append(value)
+    return " AND ".join(where), params
+
+
+def open_findings(db: Database, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """Findings not resolved (new or open), newest lesson day first (then lesson, rule), with names and the lesson's
+    number; filtered by ``FILTERS`` (equal values); at most ``limit`` of them."""
+    where, params = _open_where(filters)
     tail = f" LIMIT {int(limit)}" if limit else ""
-    return rows(db, f'{_FINDING} WHERE {" AND ".join(where)} ORDER BY f."date" DESC, f."rule"{tail}', params)
+    # the newest first; one lesson's findings together (its entity text begins with its cm); names joined to the
+    # page's rows only, not to the 10⁴ findings of a year's rule they are chosen from
+    order = '"date" IS NULL, "date" DESC, "sg_id", "entity", "rule"'
+    chosen = f'(SELECT * FROM "finding" WHERE {where} ORDER BY {order}{tail})'
+    again = 'f."date" IS NULL, f."date" DESC, f."sg_id", f."entity", f."rule"'
+    return rows(db, f"{_COLUMNS}{chosen}{_JOINS} ORDER BY {again}", params)
 
 
-def count_open(db: Database, column: str | None = None, value: Any = None) -> int:
-    """Open findings, all or with one column (teacher_id, class_id, rule) equal to ``value``."""
-    if column not in (None, "teacher_id", "class_id", "rule"):
-        raise ValueError(column)
-    where = "WHERE \"state\" != 'resolved'" + (f' AND "{column}" = ?' if column else "")
-    return int(db.execute(f'SELECT COUNT(*) FROM "finding" {where}', [value] if column else []).fetchone()[0])
+def count_open(db: Database, **filters: Any) -> int:
+    """Open findings with the given ``FILTERS``."""
+    where, params = _open_where(filters)
+    return int(db.execute(f'SELECT COUNT(*) FROM "finding" WHERE {where}', params).fetchone()[0])
+
+
+def open_facets(db: Database, **scope: Any) -> list[dict[str, Any]]:
+    """Open findings of a scope (a teacher, a class, a rule) counted per rule, class, state and evidence: the
+    choices of the page's filters, each with its count."""
+    where, params = _open_where(scope)
+    return rows(
+        db,
+        'SELECT f."rule", f."class_id", c."name" AS "class_name", f."state", f."evidence", f."count" FROM '
+        '(SELECT "rule", "class_id", "state", "evidence", COUNT(*) AS "count" FROM "finding" '
+        f'WHERE {where} GROUP BY 1, 2, 3, 4) f LEFT JOIN "school_class" c ON c."id" = f."class_id"',
+        params,
+    )
 
 
 def open_by_rule(db: Database) -> list[tuple[str, int, int]]:
@@ -116,6 +145,44 @@ def open_fingerprints(db: Database) -> list[tuple[str, str]]:
         'SELECT "rule", "fingerprint" FROM "finding" WHERE "state" != \'resolved\' ORDER BY 1, 2'
     ).fetchall()
     return [(str(r[0]), str(r[1])) for r in found]
+
+
+def next_unjudged(db: Database, rule: str, skip: Collection[str] = ()) -> dict[str, Any] | None:
+    """The review queue's next open finding of ``rule`` with no verdict yet (and not skipped), with names.
+
+    In the order of fingerprints — a hash of the rule and the entity, so an order unrelated to date, teacher or
+    class: the verdicts taken from the front of the queue are a random sample of the rule's findings, and the
+    precision they measure is not biased towards one week or one teacher."""
+    marks = ", ".join("?" * len(skip))
+    skipped = f' AND f."fingerprint" NOT IN ({marks})' if skip else ""
+    found = rows(
+        db,
+        f'{_FINDING} WHERE f."rule" = ? AND f."state" != \'resolved\'{skipped} AND NOT EXISTS '
+        '(SELECT 1 FROM "adjudication" a WHERE a."fingerprint" = f."fingerprint") ORDER BY f."fingerprint" LIMIT 1',
+        [rule, *skip],
+    )
+    return found[0] if found else None
+
+
+def judged_open_by_rule(db: Database) -> dict[str, int]:
+    """Open findings that have a verdict, per rule: the review queue's length is the open ones minus these (the
+    verdicts are few — counted from their side, not by a look-up for each of 10⁵ findings)."""
+    found = db.execute(
+        'SELECT f."rule", COUNT(*) FROM (SELECT DISTINCT "fingerprint" FROM "adjudication") a '
+        'JOIN "finding" f ON f."fingerprint" = a."fingerprint" WHERE f."state" != \'resolved\' GROUP BY 1'
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in found}
+
+
+def judged_fingerprints(db: Database, fingerprints: list[str]) -> set[str]:
+    """Which of these findings have a verdict."""
+    if not fingerprints:
+        return set()
+    marks = ", ".join("?" * len(fingerprints))
+    found = db.execute(
+        f'SELECT DISTINCT "fingerprint" FROM "adjudication" WHERE "fingerprint" IN ({marks})', fingerprints
+    ).fetchall()
+    return {str(r[0]) for r in found}
 
 
 def findings_named(db: Database, fingerprints: list[str]) -> list[dict[str, Any]]:
@@ -164,21 +231,26 @@ def weekly_by(db: Database, key: str, weeks: int = 8) -> dict[Any, dict[str, int
     return out
 
 
-def weekly_counts(db: Database) -> list[dict[str, Any]]:
-    """Findings per ISO week of the lesson day and rule (all states): the trend on the overview."""
-    return rows(
-        db,
-        'SELECT strftime(\'%Y-%W\', "date") AS "week", MIN("date") AS "from", "rule", COUNT(*) AS "count" '
-        'FROM "finding" WHERE "date" IS NOT NULL GROUP BY 1, 3 ORDER BY 1',
-    )
+def late_lessons_per_week(db: Database, rules: tuple[str, ...]) -> dict[str, int]:
+    """Lessons with a finding of one of ``rules`` (all states), per week of the lesson day (its Monday, ISO text):
+    the overview's chart of lessons filled on time. A lesson with several such findings counts once."""
+    marks = ", ".join("?" * len(rules))
+    found = db.execute(
+        f'SELECT {MONDAY_OF_DATE}, COUNT(DISTINCT json_extract("entity", \'$.cm\')) FROM "finding" '
+        f'WHERE "date" IS NOT NULL AND "rule" IN ({marks}) GROUP BY 1',
+        list(rules),
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in found}
 
 
-def lessons_per_week(db: Database) -> list[dict[str, Any]]:
-    return rows(
-        db,
-        'SELECT strftime(\'%Y-%W\', "day") AS "week", COUNT(*) AS "lessons" FROM "class_meeting" '
-        'WHERE "gone_at" IS NULL AND "day" IS NOT NULL GROUP BY 1 ORDER BY 1',
-    )
+def lessons_per_week(db: Database, day_from: str, day_before: str) -> dict[str, int]:
+    """Lessons from ``day_from`` to the day before ``day_before`` per week (its Monday, ISO text)."""
+    found = db.execute(
+        f'SELECT {MONDAY_OF_DAY}, COUNT(*) FROM "class_meeting" '
+        'WHERE "gone_at" IS NULL AND "day" >= ? AND "day" < ? GROUP BY 1',
+        [day_from, day_before],
+    ).fetchall()
+    return {str(r[0]): int(r[1]) for r in found}
 
 
 def lesson_evidence(db: Database, cm_id: int) -> dict[str, Any]:

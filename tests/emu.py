@@ -58,9 +58,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any, *, tls: tuple[str, str] | None = None) -> Iterator[str]:
+def serve(app: Any, *, tls: tuple[str, str] | None = None, **options: Any) -> Iterator[str]:
     """Run an ASGI app (the emulator, the cabinet) under uvicorn on an ephemeral loopback port; yields the base
-    URL. ``tls``: (certificate, key) files to serve HTTPS with."""
+    URL. ``tls``: (certificate, key) files to serve HTTPS with; ``options``: more of uvicorn's settings."""
     port = free_port()
     config = uvicorn.Config(
         app,
@@ -71,6 +71,7 @@ def serve(app: Any, *, tls: tuple[str, str] | None = None) -> Iterator[str]:
         lifespan="off",
         ssl_certfile=tls[0] if tls else None,
         ssl_keyfile=tls[1] if tls else None,
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -39,11 +39,13 @@ class Spec:
     start: date = date(2026, 12, 7)
     weeks: int = 1
     check_at: datetime | None = None  # also run and store a check at this moment
+    check_year: bool = False  # … over the school year (the check's default start) rather than from ``start``
 
     @property
     def key(self) -> str:
         check = self.check_at.strftime("%Y%m%dT%H%M") if self.check_at else "none"
-        return f"{self.size}-s{self.seed}-{self.start:%Y%m%d}-w{self.weeks}-c{check}"
+        year = "-y" if self.check_year else ""
+        return f"{self.size}-s{self.seed}-{self.start:%Y%m%d}-w{self.weeks}-c{check}{year}"
 
 
 class Schools:
@@ -54,7 +56,7 @@ class Schools:
         folder = self.root / spec.key
         done = folder / "built"
         # a checked school is the unchecked one (built once, shared) plus the check: never a second simulation
-        base = self._build(replace(spec, check_at=None)) if spec.check_at is not None else None
+        base = self._build(replace(spec, check_at=None, check_year=False)) if spec.check_at is not None else None
         with FileLock(str(self.root / f"{spec.key}.lock")):
             if not done.exists():
                 if folder.exists():
@@ -70,7 +72,8 @@ class Schools:
                     config = prepare(folder, emu, 25)
                 if spec.check_at is not None:
                     emu.clock = spec.check_at
-                    run_check(config, CheckOptions(start=spec.start, as_of=spec.check_at))
+                    start = None if spec.check_year else spec.start
+                    run_check(config, CheckOptions(start=start, as_of=spec.check_at))
                 with closing(open_cache(config.cache.path)) as db:  # fold the WAL into the file: one file to copy
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 done.write_text(emu.clock.isoformat(), encoding="utf-8")

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from asurso_sync import exitcodes
 from asurso_sync.cli import app
+from asurso_sync.config import load_config
 from cache import finish_run, open_cache, plan_full_load, start_run
 from tests.conftest import edit_config
 
@@ -58,6 +59,23 @@ def test_init_writes_config_and_private_cache(runner: CliRunner, tmp_path: Path)
     assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
     db = open_cache(cache)
     assert db.execute("SELECT action FROM audit_log").fetchall() == [("init",)]
+    written = load_config(cfg)  # not the emulator's school: the school's own values are left to fill in
+    assert (written.school.name, written.school.scid, written.asurso.login) == ("", None, "")
+    assert "Сота" not in cfg.read_text(encoding="utf-8") and "ЗАПОЛНИТЕ" in cfg.read_text(encoding="utf-8")
+
+
+def test_init_leaves_the_school_to_fill_in_and_nothing_runs_until_it_is(runner: CliRunner, tmp_path: Path) -> None:
+    """init writes empty marked values; login-check, sync and check refuse with exit 2 naming the key."""
+    cfg = tmp_path / "config.toml"
+    assert runner.invoke(app, ["--config", str(cfg), "init"]).exit_code == 0
+    for command in (["sync"], ["check"], ["login-check"]):
+        result = runner.invoke(app, ["--config", str(cfg), *command])
+        assert result.exit_code == exitcodes.CONFIG, result.output
+        assert "не заполнен ключ [school] name" in " ".join(result.stderr.split()), result.stderr
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('name = ""', 'name = "МБОУ Школа № 1"', 1), "utf-8")
+    for command in (["sync"], ["login-check"]):
+        result = runner.invoke(app, ["--config", str(cfg), *command])
+        assert result.exit_code == exitcodes.CONFIG and "[asurso] login" in " ".join(result.stderr.split())
 
 
 def test_init_refuses_to_overwrite_without_force(runner: CliRunner, tmp_path: Path) -> None:
@@ -162,3 +180,15 @@ def test_status_says_the_first_full_load_is_not_complete(runner: CliRunner, conf
     finish_run(db, start_run(db, "full"), "ok")
     db.close()
     assert runner.invoke(app, ["--config", str(config_file), "status"]).exit_code == exitcodes.OK
+
+
+def test_texts_read_as_russian(runner: CliRunner, config_file: Path) -> None:
+    """«Ошибка в конфигурации» once, not «Ошибка: Ошибка …»; no certificate line for an http:// server; the letters
+    left in the queue agree with their number."""
+    from asurso_sync.cli.remarks import _will_go
+
+    config_file.write_text(config_file.read_text(encoding="utf-8") + "\n[school]\n", encoding="utf-8")
+    broken = runner.invoke(app, ["--config", str(config_file), "status"])
+    assert broken.exit_code == exitcodes.CONFIG
+    assert broken.stderr.startswith("Ошибка в конфигурации") and "Ошибка: Ошибка" not in broken.stderr
+    assert [_will_go(n) for n in (1, 2, 5, 11, 21)] == ["оно уйдёт", "они уйдут", "они уйдут", "они уйдут", "оно уйдёт"]

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Latin words a Russian message may carry: names of commands, keys, files, formats and products
 ALLOWED = {
     "asurso",
+    "name",  # the config key [school] name
     "shadow",  # the config key [rules] shadow
     "sync",
     "init",
@@ -188,7 +189,13 @@ def test_readme_steps_on_a_fresh_machine(tmp_path: Path, emulator: str) -> None:
     assert code == 0, text
     assert (folder / "config.toml").exists() and (folder / "cache.db").exists()
 
+    # init leaves the school's own values empty: nothing runs in another school's name
+    code, text = user.run("sync")
+    assert code == 2 and "[school] name" in text, text
+
     # 2. the config: school, login, password from the environment; the emulator's address (README, step 2)
+    user.edit('name = ""', 'name = "АНОО СОШ «Сота»"')
+    user.edit('login = ""', 'login = "zavuch"')
     user.edit('base_url = "https://asurso.ru"', f'base_url = "{emulator}"')
     user.edit("min_interval = 0.3", "min_interval = 0")
 

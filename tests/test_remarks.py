@@ -680,7 +680,7 @@ def test_reply_to_children_named_and_strict_only(school: Path, smtp: tuple[int, 
             assert about and all(f["student_name"] for f in about)
             assert {f["kind"] for f in items} == {"task", "record"}
         else:
-            assert "ученик" in text.splitlines()[0] and "исправлять нечего" in text
+            assert "обучающийся" in text.splitlines()[0] and "исправлять нечего" in text
 
 
 def test_one_line_per_lesson_names_its_children() -> None:

@@ -339,7 +339,9 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path,
         "state",
         "first_seen",
     }
-    assert all(set(x) == keys for x in lines)
+    # the child by name on every line about a child (the id stays in the entity)
+    assert all(set(x) == keys | ({"student_name"} if "student" in x["entity"] else set()) for x in lines)
+    assert all(x["student_name"] for x in lines if "student" in x["entity"])
     assert {x["route"] for x in lines} <= {"teacher", "class_teacher", "deputy", "none"}
     assert all(x["state"] == "open" for x in lines)  # the table run before already saw them
     assert all(isinstance(v, int) for x in lines for v in x["entity"].values())
@@ -359,8 +361,10 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path,
     import csv
 
     rows = list(csv.reader(csv_file.read_text(encoding="utf-8-sig").splitlines()[1:], delimiter=";"))
-    assert {r[1] for r in rows} <= {"нарушение", "предупреждение", "сведения"}  # Russian, not «error»
-    assert {r[7] for r in rows} <= {"новое", "не устранено", "устранено"} and {r[5] for r in rows} <= {
+    assert all(r[1] for r in rows) and {r[2] for r in rows} <= {"нарушение", "предупреждение", "сведения"}
+    by_fp = {x["fingerprint"]: x for x in lines}
+    assert all(r[5] == by_fp[r[12]].get("student_name", "") for r in rows)  # the child's name, or nothing
+    assert {r[9] for r in rows} <= {"новое", "не устранено", "устранено"} and {r[7] for r in rows} <= {
         "список учителя",
         "классному руководителю",
         "только завучу",

@@ -291,6 +291,8 @@ def test_selfcheck_explains_what_to_fix(tmp_path: Path, runner: CliRunner, schoo
             runner.invoke(app, ["-c", cfg, "selfcheck"], env={"ASURSO_SYNC_ASURSO__BASE_URL": url}).output.split()
         )
         assert good in shown and bad not in shown, (url, shown)
+        # issue #33: a certificate is checked only where there is one (https)
+        assert ("сертификат сервера АСУ РСО проверяется" in shown) == url.startswith("https://"), (url, shown)
 
 
 def test_status_shows_mail_and_schedule(tmp_path: Path, runner: CliRunner, schools: Schools) -> None:

@@ -16,7 +16,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from asurso_sync.web.app import create_app
+from asurso_sync.web.app import create_app, server_options
 from asurso_sync.web.auth import hash_password
 from cache import open_cache
 from cache.cabinet import set_password_hash
@@ -28,16 +28,27 @@ from tests.schools import Schools, Spec
 PASSWORD = "Пароль-кабинета-1"
 SPEC = Spec(check_at=datetime(2026, 12, 14, 7, 0))
 _need_browser = need_browser  # the ``browser`` fixture (one Chromium per worker) is in conftest.py
+YEAR = Spec(check_at=SPEC.check_at, check_year=True)  # the same school checked over the school year
+
+
+def served(tmp_path: Path, schools: Schools, spec: Spec) -> Iterator[tuple[str, Path]]:
+    _emu, config = schools.copy(tmp_path / "school", spec)
+    with closing(open_cache(config.cache.path)) as db:
+        set_password_hash(db, hash_password(PASSWORD))
+    with serve(create_app(config), **server_options(None)) as base:
+        yield base, config.cache.path
 
 
 @pytest.fixture
 def cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Path]]:
     """The cabinet over a school synced for a week and checked, with its password set; yields (URL, cache)."""
-    _emu, config = schools.copy(tmp_path / "school", SPEC)
-    with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
-    with serve(create_app(config)) as base:
-        yield base, config.cache.path
+    yield from served(tmp_path, schools, SPEC)
+
+
+@pytest.fixture
+def year_cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Path]]:
+    """The same school checked over the school year (hundreds of findings, 100 and more of a TML rule)."""
+    yield from served(tmp_path, schools, YEAR)
 
 
 def wait(driver: Any, seconds: float = 10) -> Any:
@@ -67,6 +78,7 @@ def audit_actions(cache: Path) -> list[str]:
         return [r["action"] for r in rows(db, 'SELECT "action" FROM "audit_log" ORDER BY "id"')]
 
 
+@pytest.mark.slow
 def test_wrong_password_then_the_overview(browser: Any, cabinet: tuple[str, Path]) -> None:
 
     base, cache = cabinet
@@ -81,13 +93,14 @@ def test_wrong_password_then_the_overview(browser: Any, cabinet: tuple[str, Path
     assert audit_actions(cache)[-2:] == ["web-login-failed", "web-login"]
 
 
+@pytest.mark.slow
 def test_a_finding_shows_its_evidence_and_takes_a_verdict(browser: Any, cabinet: tuple[str, Path]) -> None:
 
     base, cache = cabinet
     sign_in(browser, base)
     browser.find_element(By.LINK_TEXT, "Правила").click()
     browser.find_element(By.PARTIAL_LINK_TEXT, "TML002").click()
-    browser.find_element(By.CSS_SELECTOR, "#findings a").click()
+    browser.find_element(By.CSS_SELECTOR, "#findings a.finding").click()
     page = text(browser)
     assert "Что было видно и когда" in page and "Урок:" in page
     assert "Куда идёт" in page and "Пункт Положения" in page
@@ -103,12 +116,13 @@ def test_a_finding_shows_its_evidence_and_takes_a_verdict(browser: Any, cabinet:
     assert "web-verdict" in audit_actions(cache)
 
 
+@pytest.mark.slow
 def test_a_waiver_from_a_finding_and_its_revocation(browser: Any, cabinet: tuple[str, Path]) -> None:
 
     base, cache = cabinet
     sign_in(browser, base)
     browser.get(f"{base}/rules/TML001")
-    browser.find_element(By.CSS_SELECTOR, "#findings a").click()
+    browser.find_element(By.CSS_SELECTOR, "#findings a.finding").click()
     browser.find_element(By.NAME, "reason").send_keys("урок перенесён приказом")
     browser.find_element(By.ID, "waive").click()
     wait(browser).until(lambda d: d.current_url == f"{base}/waivers")
@@ -118,6 +132,7 @@ def test_a_waiver_from_a_finding_and_its_revocation(browser: Any, cabinet: tuple
     assert audit_actions(cache)[-2:] == ["waiver-add", "waiver-remove"]
 
 
+@pytest.mark.slow
 def test_a_form_without_the_csrf_token_is_refused(browser: Any, cabinet: tuple[str, Path]) -> None:
     base, cache = cabinet
     sign_in(browser, base)
@@ -136,6 +151,7 @@ def test_a_form_without_the_csrf_token_is_refused(browser: Any, cabinet: tuple[s
         assert rows(db, 'SELECT COUNT(*) AS "n" FROM "adjudication"')[0]["n"] == 0
 
 
+@pytest.mark.slow
 def test_a_teachers_list_shows_nothing_of_other_teachers(browser: Any, cabinet: tuple[str, Path]) -> None:
 
     base, cache = cabinet
@@ -173,14 +189,20 @@ def test_pages_need_the_password_and_failures_are_limited(cabinet: tuple[str, Pa
         assert refused.headers["x-frame-options"] == "SAMEORIGIN"
 
 
-def test_screenshots_of_the_main_pages(browser: Any, cabinet: tuple[str, Path], tmp_path: Path) -> None:
-    """The pictures in README; CABINET_SCREENSHOTS=docs/img refreshes them."""
+@pytest.mark.slow
+def test_screenshots_of_the_main_pages(browser: Any, year_cabinet: tuple[str, Path], tmp_path: Path) -> None:
+    """The pictures in README (the school checked over its year); CABINET_SCREENSHOTS=docs/img refreshes them."""
 
-    base, _ = cabinet
+    base, _ = year_cabinet
     folder = Path(os.environ.get("CABINET_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     sign_in(browser, base)
-    shots = {"cabinet-overview.png": "/", "cabinet-teachers.png": "/teachers"}
+    shots = {
+        "cabinet-overview.png": "/",
+        "cabinet-teachers.png": "/teachers",
+        "cabinet-review.png": "/review/rules/ATT003",
+        "cabinet-rule.png": "/rules/ATT003?state=new",
+    }
     for name, path in shots.items():
         browser.get(f"{base}{path}")
         browser.save_screenshot(str(folder / name))
@@ -189,7 +211,7 @@ def test_screenshots_of_the_main_pages(browser: Any, cabinet: tuple[str, Path], 
             trend = browser.find_element(By.CSS_SELECTOR, "#listing td.trend").text
             assert trend and set(trend) <= set("▁▂▃▄▅▆▇█") and "█" in trend  # the busiest week is full height
     browser.get(f"{base}/rules/TML002")
-    browser.find_element(By.CSS_SELECTOR, "#findings a").click()
+    browser.find_element(By.CSS_SELECTOR, "#findings a.finding").click()
     browser.save_screenshot(str(folder / "cabinet-finding.png"))
     for name in (*shots, "cabinet-finding.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -202,7 +224,7 @@ def shadow_cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Any]
     config.rules.shadow = True
     with closing(open_cache(config.cache.path)) as db:
         set_password_hash(db, hash_password(PASSWORD))
-    with serve(create_app(config)) as base:
+    with serve(create_app(config), **server_options(None)) as base:
         yield base, config
 
 
@@ -268,6 +290,7 @@ def test_shadow_state_in_check_and_status(shadow_cabinet: tuple[str, Any], tmp_p
         assert "Теневой запуск ([rules] shadow)" in " ".join(result.output.split()), result.output
 
 
+@pytest.mark.slow
 def test_the_sample_and_a_lesson_review(browser: Any, cabinet: tuple[str, Path]) -> None:
     base, cache = cabinet
     sign_in(browser, base)
@@ -290,6 +313,7 @@ def test_the_sample_and_a_lesson_review(browser: Any, cabinet: tuple[str, Path])
     assert "web-lesson-review" in audit_actions(cache)
 
 
+@pytest.mark.slow
 def test_a_check_started_from_the_page(browser: Any, cabinet: tuple[str, Path]) -> None:
     base, cache = cabinet
     sign_in(browser, base)
@@ -319,7 +343,7 @@ def test_one_run_at_a_time() -> None:
 
 
 def test_sparkline() -> None:
-    from asurso_sync.web.app import sparkline
+    from asurso_sync.web.cabinet import sparkline
 
     assert sparkline([0, 2, 4, 8]) == "▁▃▅█"
     assert sparkline([0, 0]) == "▁▁" and sparkline([]) == ""
@@ -340,14 +364,17 @@ def test_set_password_and_serve_as_a_user_does(tmp_path: Path, schools: Schools)
     runner = CliRunner()
     result = runner.invoke(app, ["--config", cfg, "web"])
     assert result.exit_code == 2 and "web set-password" in result.output  # no password yet: nothing served
-    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input="корот\n")
-    assert result.exit_code == 2 and "короче 8 знаков" in result.output
-    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input=f"{PASSWORD}\nдругой-пароль\n")
+    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input="корот\n" * 3)
+    assert result.exit_code == 2 and "короче 8 знаков" in result.output and "пароль не изменён" in result.output
+    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input=f"{PASSWORD}\nдругой-пароль\n" * 3)
     assert result.exit_code == 2 and "не совпали" in result.output
     with closing(open_cache(config.cache.path, create=False)) as db:
         assert password_hash(db) is None  # nothing changed
-    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    # a short one, then two that differ: asked again each time, and the third try is kept
+    typed = f"корот\n{PASSWORD}\nдругой-пароль\n{PASSWORD}\n{PASSWORD}\n"
+    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input=typed)
     assert result.exit_code == 0, result.output
+    assert "Пароль короче 8 знаков" in result.output and "Пароли не совпали — введите ещё раз" in result.output
     with closing(open_cache(config.cache.path, create=False)) as db:
         stored = password_hash(db)
     assert stored and stored.startswith("scrypt$") and PASSWORD not in stored
@@ -356,3 +383,106 @@ def test_set_password_and_serve_as_a_user_does(tmp_path: Path, schools: Schools)
     with served as base, httpx.Client(base_url=base) as client:
         assert client.post("/login", data={"password": PASSWORD}).status_code == 303
         assert "Открытых замечаний" in client.get("/").text
+
+
+def current_finding(driver: Any) -> str:
+    return str(driver.find_element(By.ID, "review-fp").get_attribute("value"))
+
+
+def next_finding(driver: Any, before: str) -> str:
+    """Wait for the review queue to show another finding than ``before`` (or to be empty); return it. Polled every
+    20 ms without the implicit wait (it would hold each look for an absent element two seconds)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def moved(d: Any) -> str | bool:
+        shown = d.find_elements(By.ID, "review-fp")
+        value = shown[0].get_attribute("value") if shown else None
+        if value and value != before:
+            return str(value)
+        return "—" if d.find_elements(By.ID, "queue-empty") else False
+
+    driver.implicitly_wait(0)
+    try:
+        waiting = WebDriverWait(driver, 10, poll_frequency=0.02, ignored_exceptions=(StaleElementReferenceException,))
+        return str(waiting.until(moved))
+    finally:
+        driver.implicitly_wait(2)
+
+
+@pytest.mark.slow
+def test_the_review_queue_twenty_verdicts_one_key_each(
+    browser: Any, year_cabinet: tuple[str, Path], record_property: Any
+) -> None:
+    """«Проверить замечания»: 20 verdicts on one rule, one key each, timed in the browser; the release threshold's
+    progress; a skip key; one verdict by a click."""
+    import time
+
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from cache.cabinet import verdicts
+
+    base, cache = year_cabinet
+    sign_in(browser, base)
+    browser.find_element(By.LINK_TEXT, "Проверить замечания").click()
+    browser.find_element(By.CSS_SELECTOR, "#queues a[href='/review/rules/TML001']").click()
+    assert browser.find_element(By.ID, "decided").text == "0 из 20"
+    assert not browser.find_elements(By.CSS_SELECTOR, "#review-form input[type=radio]")  # nothing to preset
+    keys = "1" * 19 + "2"  # 19 «верно» and one «ошибка программы»: precision 95 %, the threshold
+    seen: list[str] = []
+    started = time.monotonic()
+    for key in keys:
+        shown = current_finding(browser)
+        seen.append(shown)
+        ActionChains(browser).send_keys(key).perform()  # one key per verdict, nothing else
+        next_finding(browser, shown)
+    seconds = time.monotonic() - started
+    record_property("review_20_verdicts_seconds", round(seconds, 2))
+    print(f"\nочередь проверки: 20 оценок, 1 клавиша на оценку, {seconds:.1f} с в браузере")
+    assert len(set(seen)) == 20
+    assert browser.find_element(By.ID, "decided").text == "20 из 20"
+    assert "можно выпускать" in browser.find_element(By.ID, "progress").text
+    assert "Предыдущее сохранено: ошибка программы" in browser.find_element(By.ID, "saved").text
+    with closing(open_cache(cache, create=False)) as db:
+        stored = {v["fingerprint"]: v["verdict"] for v in verdicts(db)}
+    assert stored == {fp: {"1": "right", "2": "wrong"}[k] for fp, k in zip(seen, keys, strict=True)}
+    skipped = current_finding(browser)
+    ActionChains(browser).send_keys("0").perform()  # skip: the next one, no verdict
+    clicked = next_finding(browser, skipped)
+    browser.find_element(By.ID, "v-disputed").click()  # or one click
+    after = next_finding(browser, clicked)
+    assert after not in (skipped, clicked)
+    with closing(open_cache(cache, create=False)) as db:
+        stored = {v["fingerprint"]: v["verdict"] for v in verdicts(db)}
+    assert skipped not in stored and stored[clicked] == "disputed" and len(stored) == 21
+    assert audit_actions(cache).count("web-verdict") == 21
+
+
+@pytest.mark.slow
+def test_names_filters_and_the_neutral_verdict_form(browser: Any, year_cabinet: tuple[str, Path]) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    base, cache = year_cabinet
+    sign_in(browser, base)
+    assert int(browser.find_element(By.ID, "undecided").text) > 0  # the check's figure (test_web_pages: equal)
+    assert "Тема урока не внесена до 16:00" in browser.find_element(By.ID, "by-rule").text
+    assert "ночная" in browser.find_element(By.ID, "runs").text
+    browser.get(f"{base}/rules/ATT003")
+    names = [b.text for b in browser.find_elements(By.CSS_SELECTOR, "#findings b.student")]
+    assert names and len(names) == len(browser.find_elements(By.CSS_SELECTOR, "#findings a.finding"))
+    browser.find_element(By.LINK_TEXT, "Учителя").click()
+    browser.find_element(By.CSS_SELECTOR, "#listing a").click()
+    every = len(browser.find_elements(By.CSS_SELECTOR, "#findings a.finding"))
+    Select(browser.find_element(By.NAME, "rule")).select_by_value("TML001")
+    Select(browser.find_element(By.NAME, "state")).select_by_value("new")
+    browser.find_element(By.ID, "apply").click()
+    wait(browser).until(lambda d: "rule=TML001" in d.current_url)
+    rules_ = [s.text for s in browser.find_elements(By.CSS_SELECTOR, "#findings td > span")]
+    assert rules_ and set(rules_) == {"TML001"} and len(rules_) < every
+    assert browser.find_element(By.CSS_SELECTOR, "h2.week").text.startswith("Неделя ")
+    browser.find_element(By.CSS_SELECTOR, "#findings a.finding").click()
+    radios = browser.find_elements(By.CSS_SELECTOR, "#verdict-form input[name=verdict]")
+    assert len(radios) == 3 and not any(r.is_selected() for r in radios)
+    here = browser.current_url
+    browser.find_element(By.ID, "save-verdict").click()  # nothing chosen: the browser asks, nothing is stored
+    assert browser.current_url == here and not browser.find_elements(By.ID, "verdicts")
+    assert "web-verdict" not in audit_actions(cache)

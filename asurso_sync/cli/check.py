@@ -21,8 +21,10 @@ from asurso_sync.check import (
     to_json,
     to_jsonl,
     to_xlsx,
+    undecided_by_rule,
 )
 from asurso_sync.cli.common import STATE, err, fail, out, parse_period
+from asurso_sync.config import require_filled
 from cache.files import open_to_others, unsafe_folder_message, write_private_bytes, write_private_chunks
 
 FORMATS = ("table", "jsonl", "json", "csv", "xlsx")
@@ -103,7 +105,9 @@ def check(
     )
     # errors take the one handler's path: a stale cache is 3, a missing config 2, an engine bug 4 — never
     # a quiet «no findings»
-    outcome = run_check(STATE.config(), opts)
+    config = STATE.config()
+    require_filled(config, ("school", "name"))  # the remarks and the summary carry the school's name
+    outcome = run_check(config, opts)
     if not outcome.run_id:
         err.print(
             "[yellow]Внимание:[/] кэш доступен только для чтения — результаты этой проверки не сохранены "
@@ -203,7 +207,7 @@ def _print_table(outcome) -> None:  # type: ignore[no-untyped-def]
     out.print(t)
     if outcome.resolved:
         out.print(f"Устранено с прошлой проверки: {len(outcome.resolved)}")
-    undecided = sum(r.undecided.values())
+    undecided = sum(undecided_by_rule(r.undecided).values())
     if undecided:
         out.print(
             f"Не определено (нет данных о времени внесения): {undecided} — такие случаи не считаются нарушениями."

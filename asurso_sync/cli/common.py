@@ -140,7 +140,10 @@ def fail(message: str, code: int = exitcodes.CONFIG) -> typer.Exit:
     """Print «Ошибка: …» and return the Exit to raise. For errors of the command line itself; everything else
     raises an ``AppError`` (or a mapped error) and lets ``guarded`` print it."""
     # the message is plain text: config keys such as «[retention] keep_days» must not be read as rich markup
-    err.print(f"[bold red]Ошибка:[/] {escape(message)}", highlight=False)
+    if message.startswith(("Ошибка ", "Ошибки ")):  # «Ошибка в конфигурации …» names itself: no «Ошибка: Ошибка»
+        err.print(f"[bold red]{message[:6]}[/]{escape(message[6:])}", highlight=False)
+    else:
+        err.print(f"[bold red]Ошибка:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 

@@ -154,7 +154,8 @@ def send(
     if report.unreachable:
         err.print(
             f"[red]Отправка остановлена:[/] {escape(report.unreachable)}. "
-            f"{count(report.left_waiting, *LETTERS)} в очереди; они уйдут при следующем «asurso-sync remarks send» "
+            f"{count(report.left_waiting, *LETTERS)} в очереди; {_will_go(report.left_waiting)} при следующем "
+            "«asurso-sync remarks send» "
             "(или в следующий запуск по расписанию), отправленные раньше не повторятся.",
             highlight=False,
         )
@@ -172,6 +173,13 @@ def send(
 
 REMARKS = ("замечание", "замечания", "замечаний")
 LETTERS = ("письмо осталось", "письма остались", "писем остались")
+
+
+def _will_go(n: int) -> str:
+    """«оно уйдёт» after «1 (21, 31 …) письмо осталось», «они уйдут» after the rest."""
+    return "оно уйдёт" if n % 10 == 1 and n % 100 != 11 else "они уйдут"
+
+
 BACKLOG = ("накопленное замечание", "накопленных замечания", "накопленных замечаний")
 HEAVY_LETTER = 40  # a teacher's letter longer than this is worth a look before it goes out
 

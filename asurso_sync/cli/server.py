@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, out
+from asurso_sync.config import require_filled
 from asurso_sync.connect import make_client
 
 SessionOpt = Annotated[
@@ -146,6 +147,7 @@ def login_check(session: SessionOpt = None, record: RecordOpt = None) -> None:
 6 — сервер недоступен, повторите позже; 10 — по адресу \\[asurso] base_url нет АСУ РСО (адрес не найден, \
 порт не говорит по HTTPS, другой сайт).
     """
+    require_filled(STATE.config(), ("school", "name"), ("asurso", "login"))
 
     async def run() -> dict[str, Any]:
         async with make_client(STATE.config(), session_file=session, record_dir=record) as client:

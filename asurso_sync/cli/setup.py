@@ -16,10 +16,11 @@ from rich.table import Table
 
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, local_time, out
-from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, example_config_text, load_config
+from asurso_sync.config import CONFIG_ENV, DEFAULT_CONFIG, init_config_text, load_config
 from asurso_sync.esia import stored_login_problem
 from asurso_sync.routing import shadow_line
 from asurso_sync.scheduler import next_runs
+from asurso_sync.vocabulary import run_kind, run_status
 from cache import (
     CacheCorruptError,
     audit,
@@ -55,7 +56,7 @@ def init(
     path = STATE.config_path or Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     if path.exists() and not force:
         raise fail(f"Файл {path} уже существует. Чтобы заменить его примером, добавьте --force.", exitcodes.CONFIG)
-    write_private_bytes(path, example_config_text().encode("utf-8"))
+    write_private_bytes(path, init_config_text().encode("utf-8"))
     config = load_config(path)  # an invalid environment override is a ConfigError: exit 2
     db = open_cache(config.cache.path)
     audit(db, "init", {"config": str(path)})
@@ -63,8 +64,9 @@ def init(
     err.print(f"[green]Создан файл конфигурации[/] {path}")
     err.print(f"[green]Создан кэш[/] {config.cache.path} (права 0600)")
     err.print(
-        "Дальше: укажите в нём [bold]\\[school] scid[/], [bold]\\[asurso] login[/] и источник пароля "
-        "([bold]password_env[/] или [bold]password_command[/])."
+        "Дальше: впишите в него [bold]\\[school] name[/] (название школы), [bold]\\[asurso] login[/] и источник "
+        "пароля ([bold]password_env[/] или [bold]password_command[/]); [bold]scid[/] — если на сервере несколько "
+        "школ с похожими названиями. Пока они пусты, login-check, sync и check не запускаются."
     )
 
 
@@ -187,10 +189,10 @@ def status(
             for r in runs:
                 t.add_row(
                     str(r.id),
-                    _KIND_RU.get(r.kind, r.kind),
+                    run_kind(r.kind),
                     local_time(r.started_at, tz),
                     _took(r.started_at, r.finished_at),
-                    _status_ru(r.status),
+                    run_status(r.status),
                     local_time(r.server_time, None),
                 )
             out.print(t)
@@ -229,9 +231,6 @@ def status(
         raise typer.Exit(exitcodes.ATTENTION)
 
 
-_KIND_RU = {"full": "полная", "nightly": "ночная", "snapshot": "снимок 16:05"}
-
-
 def _took(started: str | None, finished: str | None) -> str:
     """How long a run took: «12 с», «3 мин», «1 ч 05 мин»; «—» while it has not finished."""
     if not started or not finished:
@@ -245,16 +244,6 @@ def _took(started: str | None, finished: str | None) -> str:
     if seconds < 3600:
         return f"{seconds // 60} мин"
     return f"{seconds // 3600} ч {seconds % 3600 // 60:02d} мин"
-
-
-def _status_ru(status: str) -> str:
-    return {
-        "ok": "успешно",
-        "failed": "ошибка",
-        "partial": "частично",
-        "interrupted": "прервана",
-        "running": "идёт / оборвалась",
-    }.get(status, status)
 
 
 def browse(

@@ -11,10 +11,10 @@ from rich.table import Table
 from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, out, parse_period, progress_bar
 from asurso_sync.cli.server import RecordOpt, SessionOpt
+from asurso_sync.config import require_filled
 from asurso_sync.sync import Mode, SyncOptions, SyncReport, sync_once
+from asurso_sync.vocabulary import run_status
 from rules.wording import decimal
-
-STATUS_RU = {"ok": "успешно", "partial": "частично", "failed": "ошибка", "interrupted": "прервана"}
 
 
 def sync(
@@ -44,6 +44,7 @@ def sync(
         raise fail("укажите либо --snapshot, либо --all", exitcodes.CONFIG)
     d_from, d_to = parse_period(start, end)
     config = STATE.config()
+    require_filled(config, ("school", "name"), ("asurso", "login"))
     mode: Mode = "snapshot" if snapshot else "all" if full else "incremental"
     options = SyncOptions(
         mode=mode,
@@ -82,9 +83,9 @@ def _summary(r: SyncReport) -> None:
     t.add_column()
     word = "было бы " if r.dry_run else ""
     rows = [
-        ("Итог", STATUS_RU.get(r.status, r.status)),
+        ("Итог", run_status(r.status)),
         ("Время сервера", f"{r.server_time:%d.%m.%Y %H:%M}" if r.server_time else "—"),
-        ("Единиц работы", f"{r.units} (не прочитано: {len(r.units_failed)}, пустых: {len(r.units_empty)})"),
+        ("Частей", f"{r.units} (не прочитано: {len(r.units_failed)}, пустых: {len(r.units_empty)})"),
         ("Запросов", f"{r.requests}, {decimal(r.bytes / 1_048_576, 1)} МБ"),
         (f"Записей {word}новых", str(r.rows.new)),
         (f"Записей {word}изменено", str(r.rows.changed)),

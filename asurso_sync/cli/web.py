@@ -27,6 +27,13 @@ def web(
         str, typer.Option(help="Адрес: 127.0.0.1 — только этот компьютер; 0.0.0.0 — вся сеть школы (осторожно).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Порт.")] = 8080,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Адреса HTTPS-прокси (через запятую), которым кабинет верит в заголовке X-Forwarded-For. Без этого "
+            "ключа адрес входящего — адрес соединения (ограничение неудачных входов не обойти подменой заголовка)."
+        ),
+    ] = None,
 ) -> None:
     """Открыть Кабинет завуча: http://127.0.0.1:8080 в браузере этого компьютера.
 
@@ -39,7 +46,7 @@ def web(
         return
     import uvicorn
 
-    from asurso_sync.web.app import create_app
+    from asurso_sync.web.app import create_app, server_options
     from cache import open_cache
     from cache.cabinet import password_hash
 
@@ -57,7 +64,17 @@ def web(
             "откройте его только во внутренней сети школы и за HTTPS-прокси."
         )
     err.print(f"Кабинет завуча: http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}  (Ctrl+C — остановить)")  # noqa: S104
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        **server_options(forwarded_allow_ips),
+    )
+
+
+PASSWORD_ATTEMPTS = 3  # then exit 2: a script piping a short password does not loop for ever
 
 
 @app.command("set-password")
@@ -68,12 +85,18 @@ def set_password() -> None:
     from cache.cabinet import set_password_hash
 
     config = STATE.config()
-    first = str(typer.prompt("Новый пароль кабинета", hide_input=True, err=True))
-    if len(first) < MIN_PASSWORD:
-        raise fail(f"пароль короче {MIN_PASSWORD} знаков — задайте длиннее", exitcodes.CONFIG)
-    second = str(typer.prompt("Повторите пароль", hide_input=True, err=True))
-    if first != second:
-        raise fail("пароли не совпали — ничего не изменено", exitcodes.CONFIG)
+    first = ""
+    for attempt in range(1, PASSWORD_ATTEMPTS + 1):
+        first = str(typer.prompt("Новый пароль кабинета", hide_input=True, err=True))
+        if len(first) < MIN_PASSWORD:
+            problem = f"пароль короче {MIN_PASSWORD} знаков — задайте длиннее"
+        elif first != str(typer.prompt("Повторите пароль", hide_input=True, err=True)):
+            problem = "пароли не совпали — введите ещё раз"
+        else:
+            break
+        if attempt == PASSWORD_ATTEMPTS:
+            raise fail(f"{problem}; попыток: {PASSWORD_ATTEMPTS}, пароль не изменён", exitcodes.CONFIG)
+        err.print(f"[yellow]{problem.capitalize()}.[/]")
     with closing(open_cache(config.cache.path, create=False)) as db:
         set_password_hash(db, hash_password(first))
         audit(db, "web-password", {})

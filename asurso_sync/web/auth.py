@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +19,7 @@ MIN_PASSWORD = 8
 SESSION_SECONDS = 8 * 3600  # idle: a working day
 FAILURES_ALLOWED = 5  # wrong passwords from one address …
 FAILURE_WINDOW = 15 * 60  # … within 15 minutes, then a wait
+HASHING_THREADS = 2  # scrypt checks at once, off the event loop (each takes 32 MB and most of a core)
 
 
 def hash_password(password: str) -> str:
@@ -45,6 +47,7 @@ def check_password(password: str, hashed: str) -> bool:
 class Session:
     csrf: str
     last: float
+    skipped: set[str] = field(default_factory=set)  # findings skipped in the review queue (until signing out)
 
 
 @dataclass
@@ -77,23 +80,40 @@ class Sessions:
 
 @dataclass
 class Throttle:
-    """Failed logins per client address; after ``FAILURES_ALLOWED`` within the window, wait until it passes."""
+    """Attempts per client address (the socket's peer unless a trusted proxy is configured): every attempt counts as
+    a failure from the moment it starts until it succeeds, so parallel attempts cannot all get through; after
+    ``FAILURES_ALLOWED`` within the window, wait until it passes."""
 
     clock: Callable[[], float] = time.monotonic
     failures: dict[str, deque[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _recent(self, who: str, now: float) -> deque[float]:
+        recent = self.failures.setdefault(who, deque())
+        while recent and now - recent[0] > FAILURE_WINDOW:
+            recent.popleft()
+        return recent
 
     def wait(self, who: str) -> int:
         """Seconds ``who`` must wait before the next attempt (0: may try now)."""
-        now = self.clock()
-        recent = self.failures.get(who, deque())
-        while recent and now - recent[0] > FAILURE_WINDOW:
-            recent.popleft()
-        if len(recent) < FAILURES_ALLOWED:
-            return 0
-        return int(FAILURE_WINDOW - (now - recent[0])) + 1
+        with self.lock:
+            now = self.clock()
+            recent = self._recent(who, now)
+            if len(recent) < FAILURES_ALLOWED:
+                return 0
+            return int(FAILURE_WINDOW - (now - recent[0])) + 1
 
-    def failed(self, who: str) -> None:
-        self.failures.setdefault(who, deque()).append(self.clock())
+    def attempt(self, who: str) -> int:
+        """The decision and the count in one step: 0 — go ahead, the attempt is counted as a failure until
+        ``passed``; otherwise the seconds to wait, and nothing counted."""
+        with self.lock:
+            now = self.clock()
+            recent = self._recent(who, now)
+            if len(recent) >= FAILURES_ALLOWED:
+                return int(FAILURE_WINDOW - (now - recent[0])) + 1
+            recent.append(now)
+            return 0
 
     def passed(self, who: str) -> None:
-        self.failures.pop(who, None)
+        with self.lock:
+            self.failures.pop(who, None)

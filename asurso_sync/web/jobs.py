@@ -18,6 +18,7 @@ from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.config import Config
 from asurso_sync.errors import exit_code_for
 from asurso_sync.sync import SyncOptions, sync_once
+from asurso_sync.vocabulary import run_status
 
 log = logging.getLogger(__name__)
 KINDS = {"sync": "синхронизация", "check": "проверка"}
@@ -92,4 +93,4 @@ class Jobs:
 
         options = SyncOptions(mode="incremental", lookback_days=config.sync.lookback_days)
         report = asyncio.run(sync_once(config, options, progress=progress, total=total))
-        return f"Синхронизация: итог «{report.status}», запросов {report.requests}."
+        return f"Синхронизация: итог «{run_status(report.status)}», запросов {report.requests}."
