@@ -9,8 +9,8 @@ snapshot on school days, the 01:00 sync with the access report, the 18:00 daily 
 sending — each run by ``scheduler.Jobs`` against the emulator, the letters sent through real SMTP to a local aiosmtpd.
 The school starts in the shadow (``[rules] shadow = true``): each school evening the deputy judges about ten of the
 day's findings of rules still in the shadow in the cabinet's own store (``cache.cabinet.adjudicate``; the verdict is
-the emulator's ground truth) and releases each rule the cabinet's own rule allows (``web.app.ready``: ≥ 20 verdicts,
-precision ≥ 0.95). After every Monday's letter each teacher fixes her tasks by her profile
+the emulator's ground truth) and releases each rule the cabinet's own rule allows (``web.precision.ready``:
+≥ 20 verdicts, precision ≥ 0.95). After every Monday's letter each teacher fixes her tasks by her profile
 (``adapters.emulator.answers``), as later entries in the emulated journal.
 
 Every figure is read from the letters the SMTP server received (``benchmarks/letters.py``): letters per week, items
@@ -56,7 +56,8 @@ from asurso_sync.demo import MailDrop, _free_port, prepare
 from asurso_sync.routing import shadowed
 from asurso_sync.scheduler import Jobs, fire_times
 from asurso_sync.sync import SyncOptions, sync_once
-from asurso_sync.web.app import ACTOR, _precision, ready
+from asurso_sync.web.cabinet import ACTOR
+from asurso_sync.web.precision import precision_by_rule, ready
 from benchmarks.letters import Letter, read
 from cache import audit, findings_by_state, open_cache
 from cache.cabinet import adjudicate, open_fingerprints, released_rules, set_release, verdicts
@@ -269,7 +270,7 @@ class Term:
                     verdict = "right" if finding_key(f) in truth else "wrong"
                     adjudicate(db, fp, f["rule"], verdict, "по эталону эмулятора", DEPUTY)
                     self.verdicts += 1
-            stats = _precision(db)
+            stats = precision_by_rule(db)
             for code in sorted(waiting):
                 if ready(stats.get(code)):  # the cabinet's own release rule, as its «выпустить» button applies it
                     s = stats[code]
@@ -295,7 +296,7 @@ class Term:
         """Rules still in the shadow at the end, with the verdicts they got."""
         with closing(open_cache(self.config.cache.path, create=False)) as db:
             waiting = shadowed(load_catalogue(), self.config, released_rules(db))
-            stats = _precision(db)
+            stats = precision_by_rule(db)
         return {code: int(stats.get(code, {}).get("decided", 0)) for code in waiting}
 
     # --- Monday: the letters, measured; the teachers answer --------------------------------------------------------
