@@ -14,6 +14,7 @@ from sqlite_utils import Database
 from asurso_sync.config import Config
 from asurso_sync.remarks.build import Builder
 from asurso_sync.remarks.directory import normalize_name
+from asurso_sync.remarks.links import PersonalLinks
 from asurso_sync.remarks.model import XLSX_TYPE, Summary, TeacherList
 from asurso_sync.remarks.render import Rendered, render_summary, render_teacher
 from asurso_sync.remarks.week import Week
@@ -142,6 +143,7 @@ def enqueue_week(
 
     plan = SendPlan()
     messages: list[tuple[Planned, EmailMessage]] = []
+    links = PersonalLinks(db, config, wl.week.label)
     for tl in wl.recipients(config, only):
         if not tl.email:
             plan.missing.append(tl.name)
@@ -150,7 +152,15 @@ def enqueue_week(
         plan.planned.append(item)
         if not dry_run:
             messages.append(
-                (item, build_message(config, to_name=tl.name, to_addr=tl.email, rendered=render_teacher(tl)))
+                (
+                    item,
+                    build_message(
+                        config,
+                        to_name=tl.name,
+                        to_addr=tl.email,
+                        rendered=render_teacher(tl, links.for_teacher(tl)),
+                    ),
+                )
             )
     if not only:
         if config.mail.deputy_addr:

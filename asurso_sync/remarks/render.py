@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from asurso_sync.remarks.build import group, pct
+from asurso_sync.remarks.links import Personal
 from asurso_sync.remarks.model import Summary, TeacherList
 from asurso_sync.remarks.xlsx import summary_xlsx
 from rules.wording import count
@@ -45,12 +46,13 @@ class Rendered:
     xlsx: bytes | None = None
 
 
-def render_teacher(tl: TeacherList) -> Rendered:
+def render_teacher(tl: TeacherList, personal: Personal | None = None) -> Rendered:
+    """A teacher's letter; ``personal``: her page's link and the answers to her objections (``remarks.links``)."""
     env = _env()
     return Rendered(
         subject=f"Список замечаний по ведению электронного журнала за {tl.week.span}",
-        text=_tidy(env.get_template("teacher.txt").render(tl=tl)),
-        html=env.get_template("teacher.html").render(tl=tl),
+        text=_tidy(env.get_template("teacher.txt").render(tl=tl, personal=personal)),
+        html=env.get_template("teacher.html").render(tl=tl, personal=personal),
     )
 
 

@@ -11,6 +11,8 @@ every POST form (verdict, waiver, review, release,    ``forms``
 run)
 ``/lists``, ``/lists/{week}/{teacher}``               ``lists``
 ``/quality``, ``/sample``                             ``quality``
+``/objections``, ``/links/{teacher}/revoke``          ``objections``
+``/t/{token}`` (a teacher's page, no password)        ``teacher``
 ====================================================  ==========================
 
 The handlers find the cabinet in the request (``request.app.state.cabinet``); the shared plumbing (the ``page``
@@ -21,9 +23,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from asurso_sync.web.routes import forms, lists, login, pages, quality
+from asurso_sync.web.routes import forms, lists, login, objections, pages, quality, teacher
 
 
 def routes() -> list[BaseRoute]:
     """Every route in matching order; the listings' catch-alls (``/{key}``, ``/{key}/{ident}``) last."""
-    return [*login.ROUTES, *forms.ROUTES, *lists.ROUTES, *quality.ROUTES, *pages.ROUTES, *pages.LISTINGS]
+    return [
+        *teacher.ROUTES,
+        *objections.ROUTES,
+        *login.ROUTES,
+        *forms.ROUTES,
+        *lists.ROUTES,
+        *quality.ROUTES,
+        *pages.ROUTES,
+        *pages.LISTINGS,
+    ]
