@@ -30,6 +30,7 @@ from cache.queries import rows
 from cache.teacher_links import issue_link, revoke_links
 from rules.catalogue import load_catalogue
 from tests.schools import Schools, Spec
+from tests.test_web import browser as chromium  # noqa: F401  (test_web's «browser»: one Chromium per module and worker)
 
 PASSWORD = "Пароль-кабинета-1"
 SPEC = Spec(check_at=datetime(2026, 12, 14, 7, 0))  # the cabinet tests' school: built once per run
@@ -317,3 +318,101 @@ def test_without_the_pages_address_no_link_is_sent(school: Config) -> None:
         assert rows(db, 'SELECT COUNT(*) AS "n" FROM "teacher_link"')[0]["n"] == 0
         messages = [bytes(r.message) for r in outbox_rows(db, period=week.label)]
     assert messages and not any(b"/t/" in m for m in messages)
+
+
+# --- in a real browser (slow lane) -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(school: Config) -> Iterator[tuple[str, Config]]:
+    from tests.emu import serve
+
+    with serve(create_app(school)) as base:
+        yield base, school
+
+
+def browser_text(driver: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    return " ".join(driver.find_element(By.TAG_NAME, "body").text.split())
+
+
+@pytest.mark.slow
+def test_in_the_browser_a_teacher_disputes_the_deputy_rejects_the_teacher_sees_it(
+    chromium: Any,  # noqa: F811  (the fixture imported above)
+    served: tuple[str, Config],
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.test_web import sign_in as deputy_signs_in
+    from tests.test_web import wait
+
+    base, config = served
+    (her, mine), (_, theirs) = list(items_of(config).items())[:2]
+    token = link(config, her)
+    chromium.delete_all_cookies()
+    chromium.set_window_size(390, 844)  # a phone
+    try:
+        chromium.get(f"{base}/t/{token}")
+        shown = {e.get_attribute("data-fp") for e in chromium.find_elements(By.CSS_SELECTOR, ".item")}
+        assert {f["fingerprint"] for f in mine} <= shown
+        assert not shown & {f["fingerprint"] for f in theirs}
+        assert chromium.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        first = chromium.find_element(By.CSS_SELECTOR, f'.item[data-fp="{mine[0]["fingerprint"]}"]')
+        first.find_element(By.CSS_SELECTOR, "details.dispute summary").click()
+        first.find_element(By.NAME, "reason").send_keys("тема была внесена до 16:00")
+        first.find_element(By.CSS_SELECTOR, "details.dispute button").click()
+        wait(chromium).until(lambda d: d.find_elements(By.ID, "done"))
+        assert "ждёт решения завуча" in browser_text(chromium)
+    finally:
+        chromium.set_window_size(1200, 900)
+    deputy_signs_in(chromium, base, PASSWORD)
+    chromium.get(f"{base}/objections")
+    queue = chromium.find_element(By.ID, "queue")
+    assert "тема была внесена до 16:00" in queue.text and mine[0]["rule"] in queue.text
+    queue.find_element(By.NAME, "comment").send_keys("тема появилась в 18:20")
+    queue.find_element(By.CSS_SELECTOR, "button[value=uphold]").click()
+    wait(chromium).until(lambda d: "Новых возражений нет" in browser_text(d))
+    assert "замечание верно" in chromium.find_element(By.ID, "answered").text
+    chromium.delete_all_cookies()
+    chromium.get(f"{base}/t/{token}")
+    item = chromium.find_element(By.CSS_SELECTOR, f'.item[data-fp="{mine[0]["fingerprint"]}"]')
+    assert "оспорено — завуч не согласна" in item.text and "тема появилась в 18:20" in item.text
+
+
+@pytest.mark.slow
+def test_in_the_browser_foreign_old_and_tampered_tokens_and_a_form_without_csrf_are_refused(
+    chromium: Any,  # noqa: F811  (the fixture imported above)
+    served: tuple[str, Config],
+) -> None:
+
+    from tests.test_web import wait
+
+    base, config = served
+    (her, mine), (other, _) = list(items_of(config).items())[:2]
+    old = link(config, her)
+    token, foreign = link(config, her), link(config, other)
+    chromium.delete_all_cookies()
+    for refused in (old, token[:-2] + ("xy" if token[-2:] != "xy" else "yz")):
+        chromium.get(f"{base}/t/{refused}")
+        assert REFUSED in browser_text(chromium)
+    # another teacher's link opens her own page only: her colleague's remark cannot be answered through it
+    chromium.get(f"{base}/t/{foreign}")
+    assert mine[0]["fingerprint"] not in chromium.page_source
+    chromium.execute_script(
+        "const f = document.querySelector('details.dispute form');"
+        f"f.querySelector('[name=fp]').value = '{mine[0]['fingerprint']}';"
+        "f.querySelector('[name=reason]').value = 'чужое'; f.submit();"
+    )
+    wait(chromium).until(lambda d: "Замечание уже закрыто" in browser_text(d))
+    # a form of another site: her link, but no CSRF token
+    chromium.get(f"{base}/t/{token}")
+    chromium.execute_script(
+        "const f = document.createElement('form'); f.method = 'post';"
+        f"f.action = '/t/{token}/dispute';"
+        f"for (const [k, v] of [['fp', '{mine[0]['fingerprint']}'], ['reason', 'подделка']]) {{"
+        "const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }"
+        "document.body.appendChild(f); f.submit();"
+    )
+    wait(chromium).until(lambda d: "Форма устарела" in browser_text(d))
+    assert objections_count(config) == 0
