@@ -5,6 +5,7 @@ rules' precision; and the whole path in headless Chromium (slow lane)."""
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient  # the suite pins httpx; Starlette suggests its successor
 
 from asurso_sync.config import Config
 from asurso_sync.remarks.outbox import build_week, enqueue_week
@@ -32,11 +32,14 @@ from rules.catalogue import load_catalogue
 from tests.schools import Schools, Spec
 from tests.test_web import browser as chromium  # noqa: F401  (test_web's «browser»: one Chromium per module and worker)
 
+with warnings.catch_warnings():  # Starlette suggests httpx's successor; the suite pins httpx
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
 PASSWORD = "Пароль-кабинета-1"
 SPEC = Spec(check_at=datetime(2026, 12, 14, 7, 0))  # the cabinet tests' school: built once per run
 BASE = "https://ezh.school.example"
 REFUSED = "Откройте ссылку из самого нового письма"
-pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 
 @pytest.fixture
@@ -318,6 +321,25 @@ def test_without_the_pages_address_no_link_is_sent(school: Config) -> None:
         assert rows(db, 'SELECT COUNT(*) AS "n" FROM "teacher_link"')[0]["n"] == 0
         messages = [bytes(r.message) for r in outbox_rows(db, period=week.label)]
     assert messages and not any(b"/t/" in m for m in messages)
+
+
+def test_the_deputy_revokes_links_from_the_command_line(school: Config, client: TestClient) -> None:
+    from typer.testing import CliRunner
+
+    from asurso_sync.cli import app
+
+    her, other = list(items_of(school))[:2]
+    hers, theirs = link(school, her), link(school, other)
+    cfg = str(school.source)
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", cfg, "web", "revoke-links"]).exit_code == 2  # whom?
+    assert runner.invoke(app, ["--config", cfg, "web", "revoke-links", "нет-такого-учителя"]).exit_code == 2
+    result = runner.invoke(app, ["--config", cfg, "web", "revoke-links", str(her)])
+    assert result.exit_code == 0 and "отозвано ссылок — 1" in result.output
+    assert REFUSED in client.get(f"/t/{hers}").text
+    assert client.get(f"/t/{theirs}").status_code == 200  # hers only
+    assert runner.invoke(app, ["--config", cfg, "web", "revoke-links", "--all"]).exit_code == 0
+    assert REFUSED in client.get(f"/t/{theirs}").text
 
 
 # --- in a real browser (slow lane) -----------------------------------------------------------------------------
