@@ -188,6 +188,21 @@ def test_childrens_names_only_on_her_own_lessons(school: Config, client: TestCli
     assert target["fingerprint"] in page and target["message"] not in page
 
 
+def test_a_long_list_is_paged_newest_lessons_first(
+    school: Config, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asurso_sync.web.routes import teacher
+
+    monkeypatch.setattr(teacher, "GROUPS_PER_PAGE", 1)
+    her = next(iter(items_of(school)))
+    token = link(school, her)
+    first, second = client.get(f"/t/{token}").text, client.get(f"/t/{token}?p=2").text
+    on_first, on_second = (set(re.findall(r'data-fp="([0-9a-f]+)"', p)) for p in (first, second))
+    assert on_first and on_second and not on_first & on_second
+    assert 'id="older"' in first and "Страница 2 из" in second
+    dispute(client, token, sorted(on_second)[0])  # an answer from a later page is hers too
+
+
 def sign_in(client: TestClient) -> str:
     """The deputy signs in to the cabinet; returns her session's CSRF token."""
     assert client.post("/login", data={"password": PASSWORD}).status_code == 303

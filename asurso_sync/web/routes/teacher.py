@@ -44,6 +44,7 @@ REFUSAL_WINDOW = 15 * 60  # … within 15 minutes, then a wait
 REQUESTS_PER_LINK = 60  # requests of one link …
 REQUEST_WINDOW = 60  # … per minute
 REASON_MAX = 500
+GROUPS_PER_PAGE = 30  # lessons a page: a year's backlog stays quick to open on a phone
 
 EVIDENCE_RU = {
     "exact": "точное время внесения — по отчёту о доступе к журналу",
@@ -162,69 +163,76 @@ def plain_clauses(clause: str) -> list[str]:
     return out
 
 
-def view(db: Database, cab: Cabinet, link: dict[str, Any]) -> dict[str, Any]:
-    """Everything her page shows: her items (tasks, this week's records) grouped by lesson, the answers so far."""
+def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1) -> dict[str, Any]:
+    """Her page: her items (tasks, this week's records) grouped by lesson, newest first, ``GROUPS_PER_PAGE`` groups
+    a page with their evidence and the answers so far; ``page=None``: every group, without evidence (what the forms
+    check an answer against)."""
     tid = int(link["teacher_id"])
     catalogue = load_catalogue()
     routes = rule_routes(catalogue, cab.config, released_rules(db))
     check = last_check(db)
     week = Week.of(datetime.fromisoformat(check["as_of"]).date() if check else date.today())
-    mine = []
+    monday, sunday = week.monday.isoformat(), week.sunday.isoformat()
+    groups: dict[Any, dict[str, Any]] = {}
     for f in open_findings(db, teacher_id=tid):
         if finding_route(f, routes) != "teacher":
             continue
-        if f["settled"] and not (f["date"] and week.monday.isoformat() <= f["date"][:10] <= week.sunday.isoformat()):
+        if f["settled"] and not (f["date"] and monday <= f["date"][:10] <= sunday):
             continue  # a record is shown in its week only (R22): nothing is left to fix
-        mine.append(f)
-    answered: dict[str, dict[str, Any]] = {}
-    for o in reversed(objections(db, teacher_id=tid)):  # oldest first: the newest answer wins
-        for fp, _ in o["findings"]:
-            answered[fp] = o
-    cms = sorted({int(json.loads(f["entity"]).get("cm", 0)) for f in mine} - {0})
-    owners = lesson_teachers(db, cms)
-    name = teacher_names(db).get(tid, "")
-    groups: dict[Any, dict[str, Any]] = {}
-    for f in mine:
-        entity = json.loads(f["entity"])
-        cm = int(entity.get("cm", 0))
+        cm = int(json.loads(f["entity"]).get("cm", 0))
         key = cm or ("period", f["sg_id"], f["class_id"])
-        g = groups.get(key)
-        if g is None:
-            own = tid in owners.get(cm, set()) if cm else True
-            g = groups[key] = {
+        if key not in groups:
+            groups[key] = {
                 "cm": cm,
                 "date": f["date"],
                 "class_name": f["class_name"] or "",
                 "group_name": f["group_name"] or "",
-                "own": own,
-                "evidence": _evidence(db, cm, name) if cm else None,
-                "tasks": [],
-                "records": [],
-                "answer": None,
+                "found": [],
             }
-        rule = catalogue.get(f["rule"])
-        item = {
-            "fingerprint": f["fingerprint"],
-            "rule": f["rule"],
-            "title": rule.title if rule else f["rule"],
-            "advice": rule.advice if rule else "",
-            "clauses": plain_clauses(rule.clause if rule else ""),
-            # children's names only on her own lessons: elsewhere the rule's title says what is wrong
-            "message": f["message"] if g["own"] else (rule.title if rule else f["rule"]),
-            "evidence": EVIDENCE_RU.get(f["evidence"], f["evidence"] or ""),
-            "answer": answered.get(f["fingerprint"]),
-        }
-        (g["records"] if f["settled"] else g["tasks"]).append(item)
+        groups[key]["found"].append(f)
     ordered = sorted(groups.values(), key=lambda g: (g["date"] or "", g["class_name"]), reverse=True)
-    for g in ordered:
+    tasks = sum(1 for g in ordered for f in g["found"] if not f["settled"])
+    records = sum(1 for g in ordered for f in g["found"] if f["settled"])
+    pages = max(1, -(-len(ordered) // GROUPS_PER_PAGE))
+    if page is not None:
+        page = min(max(1, page), pages)
+        shown = ordered[(page - 1) * GROUPS_PER_PAGE : page * GROUPS_PER_PAGE]
+    else:
+        shown = ordered
+    answered: dict[str, dict[str, Any]] = {}
+    for o in reversed(objections(db, teacher_id=tid)):  # oldest first: the newest answer wins
+        for fp, _ in o["findings"]:
+            answered[fp] = o
+    owners = lesson_teachers(db, [g["cm"] for g in shown if g["cm"]])
+    name = teacher_names(db).get(tid, "")
+    for g in shown:
+        own = tid in owners.get(g["cm"], set()) if g["cm"] else True
+        g["evidence"] = _evidence(db, g["cm"], name) if g["cm"] and page is not None else None
+        g["tasks"], g["records"] = [], []
+        for f in g.pop("found"):
+            rule = catalogue.get(f["rule"])
+            item = {
+                "fingerprint": f["fingerprint"],
+                "rule": f["rule"],
+                "title": rule.title if rule else f["rule"],
+                "advice": rule.advice if rule else "",
+                "clauses": plain_clauses(rule.clause if rule else ""),
+                # children's names only on her own lessons: elsewhere the rule's title says what is wrong
+                "message": f["message"] if own else (rule.title if rule else f["rule"]),
+                "evidence": EVIDENCE_RU.get(f["evidence"], f["evidence"] or ""),
+                "answer": answered.get(f["fingerprint"]),
+            }
+            (g["records"] if f["settled"] else g["tasks"]).append(item)
         answers = [i["answer"] for i in g["tasks"] + g["records"] if i["answer"]]
         g["answer"] = next((a for a in answers if a["kind"] == "not_held"), None)
     return {
         "teacher_name": name,
         "week": week,
-        "groups": ordered,
-        "tasks": sum(len(g["tasks"]) for g in ordered),
-        "records": sum(len(g["records"]) for g in ordered),
+        "groups": shown,
+        "tasks": tasks,
+        "records": records,
+        "page": page,
+        "pages": pages,
         "expires": cab.local(link["expires_at"]),
     }
 
@@ -247,7 +255,8 @@ async def teacher_page(request: Request) -> Response:
             opened = _open(request, cab, db)
             if isinstance(opened, Response):
                 return opened
-            data = view(db, cab, opened)
+            number = request.query_params.get("p", "1")
+            data = view(db, cab, opened, int(number) if number.isdigit() else 1)
             with contextlib.suppress(CacheError, sqlite3.OperationalError):
                 touch_link(db, int(opened["id"]))
             audit_quietly(db, "teacher-page", {"teacher": opened["teacher_id"], "link": opened["id"]})
@@ -290,7 +299,7 @@ async def _answer(request: Request, kind: str) -> Response:
             return _html(cab, "teacher/refused.html", 403, stale=True, token=token)
         reason = " ".join(str(form.get("reason", "")).split())[:REASON_MAX]
         tid = int(opened["teacher_id"])
-        data = view(db, cab, opened)
+        data = view(db, cab, opened, page=None)
         if kind == "dispute":
             fp = str(form.get("fp", ""))
             found = [(i["fingerprint"], i["rule"]) for g in data["groups"] for i in g["tasks"] + g["records"]]
