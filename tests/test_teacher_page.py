@@ -233,6 +233,8 @@ def test_objections_go_to_the_deputy_and_her_answer_comes_back(school: Config, c
     queue = client.get("/objections").text
     assert "тема была внесена вовремя" in queue and "урок не состоялся" in queue
     first, second = sorted(pending_ids(client))
+    on_finding = client.get(f"/finding/{mine[0]['fingerprint']}").text  # marked on the finding's own page too
+    assert "учитель (возражение)" in on_finding and "тема была внесена вовремя" in on_finding
     with closing(open_cache(school.cache.path, create=False)) as db:
         marked = rows(db, 'SELECT "verdict", "author", "objection_id" FROM "adjudication" ORDER BY "id"')
     assert {(m["verdict"], m["objection_id"]) for m in marked} >= {("disputed", first), ("disputed", second)}
