@@ -254,3 +254,16 @@ def lesson_teachers(db: Database, cm_ids: list[int]) -> dict[int, set[int]]:
             elif sg_teacher is not None:
                 who.add(int(sg_teacher))
     return out
+
+
+def student_names(db: Database, ids: list[int]) -> dict[int, str]:
+    """Names of these students (the page names a child only on the teacher's own lessons)."""
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for ident, name in db.execute(
+            f'SELECT "id", "full_name" FROM "student" WHERE "id" IN ({marks})', chunk
+        ).fetchall():
+            out[int(ident)] = str(name or "")
+    return out

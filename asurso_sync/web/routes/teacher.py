@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import sqlite3
 import time
@@ -36,7 +37,7 @@ from asurso_sync.routing import finding_route, rule_routes
 from asurso_sync.web.cabinet import Cabinet, audit_quietly, read_form
 from cache import CacheError, last_check
 from cache.cabinet import lesson_evidence, open_findings, released_rules, teacher_names
-from cache.teacher_links import add_objection, find_link, lesson_teachers, objections, touch_link
+from cache.teacher_links import add_objection, find_link, lesson_teachers, objections, student_names, touch_link
 from rules.catalogue import load_catalogue
 
 REFUSALS_ALLOWED = 10  # wrong or expired tokens from one address …
@@ -74,6 +75,7 @@ OUTCOME_RU = {
     "agreed": "оспорено — завуч согласна, замечание снято",
     "rejected": "оспорено — завуч не согласна, замечание остаётся",
 }
+_BRACKETS = re.compile(r"\s*\([^)]*\)")
 KIND_RU = {"dispute": "оспорено", "not_held": "урок не состоялся"}
 
 
@@ -171,8 +173,12 @@ def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1)
     catalogue = load_catalogue()
     routes = rule_routes(catalogue, cab.config, released_rules(db))
     check = last_check(db)
-    week = Week.of(datetime.fromisoformat(check["as_of"]).date() if check else date.today())
-    monday, sunday = week.monday.isoformat(), week.sunday.isoformat()
+    today = datetime.fromisoformat(check["as_of"]).date() if check else date.today()
+    try:  # records since the week her letter was about (shown once, R22), up to the last check
+        since = min(Week.parse(str(link["period"])).monday, Week.of(today).monday)
+    except ValueError:
+        since = Week.of(today).monday
+    monday, sunday = since.isoformat(), today.isoformat()
     groups: dict[Any, dict[str, Any]] = {}
     for f in open_findings(db, teacher_id=tid):
         if finding_route(f, routes) != "teacher":
@@ -205,9 +211,13 @@ def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1)
             answered[fp] = o
     owners = lesson_teachers(db, [g["cm"] for g in shown if g["cm"]])
     name = teacher_names(db).get(tid, "")
+    children = student_names(
+        db,
+        sorted({int(e["student"]) for g in shown for f in g["found"] if (e := json.loads(f["entity"])).get("student")}),
+    )
     for g in shown:
         own = tid in owners.get(g["cm"], set()) if g["cm"] else True
-        g["evidence"] = _evidence(db, g["cm"], name) if g["cm"] and page is not None else None
+        g["evidence"] = _evidence(db, g["cm"], name, own) if g["cm"] and page is not None else None
         g["tasks"], g["records"] = [], []
         for f in g.pop("found"):
             rule = catalogue.get(f["rule"])
@@ -218,7 +228,8 @@ def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1)
                 "advice": rule.advice if rule else "",
                 "clauses": plain_clauses(rule.clause if rule else ""),
                 # children's names only on her own lessons: elsewhere the rule's title says what is wrong
-                "message": f["message"] if own else (rule.title if rule else f["rule"]),
+                "message": _detail(f["message"], rule.title if rule else "") if own else "",
+                "student": children.get(int(json.loads(f["entity"]).get("student") or 0), "") if own else "",
                 "evidence": EVIDENCE_RU.get(f["evidence"], f["evidence"] or ""),
                 "answer": answered.get(f["fingerprint"]),
             }
@@ -227,7 +238,7 @@ def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1)
         g["answer"] = next((a for a in answers if a["kind"] == "not_held"), None)
     return {
         "teacher_name": name,
-        "week": week,
+        "since": since,
         "groups": shown,
         "tasks": tasks,
         "records": records,
@@ -237,11 +248,24 @@ def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1)
     }
 
 
-def _evidence(db: Database, cm: int, name: str) -> dict[str, Any]:
-    """The cabinet's «что было видно и когда» for her lesson; other staff in the access report are not named."""
+def _detail(message: str, title: str) -> str:
+    """The finding's own words without the place the group's heading already names («7Б, Алгебра, 12.12, урок 3:
+    …»), and nothing when they only repeat the rule's title."""
+    detail = message.partition(": ")[2] or message
+    return "" if detail.strip().rstrip(".").lower() == title.strip().rstrip(".").lower() else detail
+
+
+def _evidence(db: Database, cm: int, name: str, own: bool) -> dict[str, Any]:
+    """The cabinet's «что было видно и когда» for her lesson; other staff in the access report are not named, and on
+    a lesson not hers the report's details in brackets (a child's name, a mark's text) are left out."""
     ev = lesson_evidence(db, cm)
     ev["access"] = [
-        {**r, "user_name": r["user_name"] if r["user_name"] == name else "другой сотрудник"} for r in ev["access"]
+        {
+            **r,
+            "user_name": r["user_name"] if r["user_name"] == name else "другой сотрудник",
+            "action": r["action"] if own else _BRACKETS.sub("", str(r["action"] or "")),
+        }
+        for r in ev["access"]
     ]
     if ev["lesson"] is not None:
         ev["lesson"] = {k: v for k, v in ev["lesson"].items() if k != "recorded_teacher"}
