@@ -125,7 +125,7 @@ async def teacher_page(config: Any, cache: Path) -> dict[str, dict[str, float]]:
         routes = rule_routes(load_catalogue(), released, set())
         per = Counter(f["teacher_id"] for f in open_findings(db) if finding_route(f, routes) == "teacher")
         teacher, items = per.most_common(1)[0]
-        token = issue_link(db, int(teacher), "bench", max_days=14)
+        token = issue_link(db, int(teacher), "2027-W21", max_days=14)
     transport = httpx.ASGITransport(app=create_app(released))
     async with httpx.AsyncClient(transport=transport, base_url="http://cabinet.test") as client:
         times = []
@@ -136,8 +136,13 @@ async def teacher_page(config: Any, cache: Path) -> dict[str, dict[str, float]]:
             assert resp.status_code == 200, resp.status_code
             if attempt:
                 times.append(elapsed)
-    groups = resp.text.count('class="group"')
-    name = f"страница учителя /t/… ({items} замеч., {groups} групп)"
+    shown = re.search(r'id="tasks">(\d+)<.*?id="records">(\d+)<', resp.text, re.S)
+    pages = re.search(r"Страница 1 из (\d+)", resp.text)
+    assert shown
+    name = (
+        f"страница учителя /t/… (открытых {items}: задач {shown.group(1)}, записей {shown.group(2)}; "
+        f"страниц {pages.group(1) if pages else 1})"
+    )
     return {name: {"median_ms": statistics.median(times), "max_ms": max(times), "kb": len(resp.content) / 1024}}
 
 

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from asurso_sync.remarks.errors import RemarksError
 from asurso_sync.remarks.week import Week
 from asurso_sync.routing import finding_route, rule_routes
 from asurso_sync.web.cabinet import Cabinet, audit_quietly, read_form
@@ -176,7 +177,7 @@ def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1)
     today = datetime.fromisoformat(check["as_of"]).date() if check else date.today()
     try:  # records since the week her letter was about (shown once, R22), up to the last check
         since = min(Week.parse(str(link["period"])).monday, Week.of(today).monday)
-    except ValueError:
+    except (RemarksError, ValueError):  # a link not issued with a letter
         since = Week.of(today).monday
     monday, sunday = since.isoformat(), today.isoformat()
     groups: dict[Any, dict[str, Any]] = {}
