@@ -134,6 +134,9 @@ def test_a_previous_link_may_stay_valid_for_a_while_when_configured(school: Conf
     old = link(school, her)
     link(school, her, keep_previous_days=2)
     assert client.get(f"/t/{old}").status_code == 200
+    with closing(open_cache(school.cache.path)) as db:  # a link not issued with a week's letter opens too
+        other = issue_link(db, her, "", max_days=1, keep_previous_days=2)
+    assert client.get(f"/t/{other}").status_code == 200
 
 
 def test_the_link_does_not_open_the_deputys_pages(school: Config, client: TestClient) -> None:
