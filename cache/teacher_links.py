@@ -267,3 +267,20 @@ def student_names(db: Database, ids: list[int]) -> dict[int, str]:
         ).fetchall():
             out[int(ident)] = str(name or "")
     return out
+
+
+def teacher_items(db: Database, teacher_id: int, rules: list[str], records_since: str) -> list[dict[str, Any]]:
+    """Her open findings of these rules — tasks, and records (``settled``) about days since ``records_since`` — with
+    the class's and group's names: what her page is built from (one indexed read, only the columns it shows)."""
+    if not rules:
+        return []
+    marks = ", ".join("?" * len(rules))
+    return rows(
+        db,
+        'SELECT f."fingerprint", f."rule", f."entity", f."teacher_id", f."class_id", f."sg_id", f."date", f."message", '
+        'f."evidence", f."settled", f."owner", c."name" AS "class_name", g."name" AS "group_name" FROM "finding" f '
+        'LEFT JOIN "school_class" c ON c."id" = f."class_id" LEFT JOIN "subject_group" g ON g."id" = f."sg_id" '
+        f'WHERE f."teacher_id" = ? AND f."state" != \'resolved\' AND f."rule" IN ({marks}) '
+        'AND (NOT f."settled" OR f."date" >= ?)',
+        [teacher_id, *rules, records_since],
+    )

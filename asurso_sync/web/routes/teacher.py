@@ -37,8 +37,16 @@ from asurso_sync.remarks.week import Week
 from asurso_sync.routing import finding_route, rule_routes
 from asurso_sync.web.cabinet import Cabinet, audit_quietly, read_form
 from cache import CacheError, last_check
-from cache.cabinet import lesson_evidence, open_findings, released_rules, teacher_names
-from cache.teacher_links import add_objection, find_link, lesson_teachers, objections, student_names, touch_link
+from cache.cabinet import lesson_evidence, released_rules, teacher_names
+from cache.teacher_links import (
+    add_objection,
+    find_link,
+    lesson_teachers,
+    objections,
+    student_names,
+    teacher_items,
+    touch_link,
+)
 from rules.catalogue import load_catalogue
 
 REFUSALS_ALLOWED = 10  # wrong or expired tokens from one address …
@@ -46,7 +54,7 @@ REFUSAL_WINDOW = 15 * 60  # … within 15 minutes, then a wait
 REQUESTS_PER_LINK = 60  # requests of one link …
 REQUEST_WINDOW = 60  # … per minute
 REASON_MAX = 500
-GROUPS_PER_PAGE = 30  # lessons a page: a year's backlog stays quick to open on a phone
+GROUPS_PER_PAGE = 20  # lessons a page: a year's backlog stays quick to open on a phone
 
 EVIDENCE_RU = {
     "exact": "точное время внесения — по отчёту о доступе к журналу",
@@ -181,9 +189,10 @@ def view(db: Database, cab: Cabinet, link: dict[str, Any], page: int | None = 1)
         since = Week.of(today).monday
     monday, sunday = since.isoformat(), today.isoformat()
     groups: dict[Any, dict[str, Any]] = {}
-    for f in open_findings(db, teacher_id=tid):
+    wanted = sorted(code for code, route in routes.items() if route == "teacher")
+    for f in teacher_items(db, tid, wanted, monday):
         if finding_route(f, routes) != "teacher":
-            continue
+            continue  # the deputy's own (a term mark the school enters, R15)
         if f["settled"] and not (f["date"] and monday <= f["date"][:10] <= sunday):
             continue  # a record is shown in its week only (R22): nothing is left to fix
         cm = int(json.loads(f["entity"]).get("cm", 0))
