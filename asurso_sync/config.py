@@ -276,6 +276,24 @@ class MailConfig(_Section):
         return v
 
 
+class TeacherPageConfig(_Section):
+    """A teacher's personal page, opened from the link in her letter (README «Страница учителя»)."""
+
+    base_url: str = ""  # the page's address as teachers' phones reach it (the school's TLS proxy); "" — no link
+    max_days: int = Field(default=14, ge=1, le=60)  # a link never lives longer than this …
+    keep_previous_days: int = Field(default=0, ge=0, le=30)  # … and ends this long after her next letter's link
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        if not v:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"«{v}»: ожидается адрес вида https://ezh.school.ru (без ? и #)")
+        return v.rstrip("/")
+
+
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _WEEKLY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):[0-5]\d$")
 
@@ -318,6 +336,7 @@ class Config(BaseModel):
     mail: MailConfig = Field(default_factory=MailConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    teacher_page: TeacherPageConfig = Field(default_factory=TeacherPageConfig)
 
     source: Annotated[Path | None, Field(exclude=True)] = None
 

@@ -3,7 +3,7 @@
 The mirror is the rules benchmark's (built through the real sync, or ``--cache`` to reuse one, copied first);
 a check over the whole year is stored, the cabinet's password set, and each page asked through the ASGI app in
 this process — server time, no network — five times after one warm-up. Target (issue «Кабинет завуча»):
-every page ≤ 300 ms.
+every page ≤ 300 ms; the same for a teacher's personal page (issue #34), for the teacher with the most items.
 Run: python -m benchmarks.bench_cabinet [--cache FILE]
 """
 
@@ -17,9 +17,11 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections import Counter
 from contextlib import closing
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -107,7 +109,45 @@ async def measure(folder: Path, cache: Path) -> dict[str, dict[str, float]]:
                 "max_ms": max(times),
                 "kb": len(resp.content) / 1024,
             }
+        figures.update(await teacher_page(config, cache))
     return figures
+
+
+async def teacher_page(config: Any, cache: Path) -> dict[str, dict[str, float]]:
+    """A teacher's personal page (issue #34) for the teacher with the most items, every rule released (in shadow
+    mode nothing reaches teachers): server time of ``/t/{token}``, which also records the opening in the audit log."""
+    from asurso_sync.routing import finding_route, rule_routes
+    from asurso_sync.web.app import create_app
+    from cache import open_cache
+    from cache.cabinet import open_findings
+    from cache.teacher_links import issue_link
+    from rules.catalogue import load_catalogue
+
+    released = config.model_copy(deep=True)
+    released.rules.shadow = False
+    with closing(open_cache(cache)) as db:
+        routes = rule_routes(load_catalogue(), released, set())
+        per = Counter(f["teacher_id"] for f in open_findings(db) if finding_route(f, routes) == "teacher")
+        teacher, items = per.most_common(1)[0]
+        token = issue_link(db, int(teacher), "2027-W21", max_days=14)
+    transport = httpx.ASGITransport(app=create_app(released))
+    async with httpx.AsyncClient(transport=transport, base_url="http://cabinet.test") as client:
+        times = []
+        for attempt in range(REPEAT + 1):
+            t0 = time.perf_counter()
+            resp = await client.get(f"/t/{token}")
+            elapsed = (time.perf_counter() - t0) * 1000
+            assert resp.status_code == 200, resp.status_code
+            if attempt:
+                times.append(elapsed)
+    shown = re.search(r'id="tasks">(\d+)<.*?id="records">(\d+)<', resp.text, re.S)
+    pages = re.search(r"Страница 1 из (\d+)", resp.text)
+    assert shown
+    name = (
+        f"страница учителя /t/… (открытых {items}: задач {shown.group(1)}, записей {shown.group(2)}; "
+        f"страниц {pages.group(1) if pages else 1})"
+    )
+    return {name: {"median_ms": statistics.median(times), "max_ms": max(times), "kb": len(resp.content) / 1024}}
 
 
 def main() -> None:

@@ -163,5 +163,12 @@ def m0021_task_record(db: Database) -> None:
     _run_sql_file(db, "0021_task_record.sql")
 
 
+@migrations(name="0022_teacher_links")
+def m0022_teacher_links(db: Database) -> None:
+    """A teacher's personal page: links (token hashes only), her objections, and the verdicts marked as answering
+    them (``adjudication.objection_id``)."""
+    _run_sql_file(db, "0022_teacher_links.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

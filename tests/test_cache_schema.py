@@ -122,6 +122,8 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     views = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
     assert views == {"уроки", "отметки", "посещаемость", "замечания"}  # 0017, on an old file too
     assert db.execute('SELECT "учитель" FROM "уроки"').fetchall() == []  # they run on its tables
+    assert "objection_id" in db["adjudication"].columns_dict  # 0022: verdicts marked as a teacher's objection
+    assert {"teacher_link", "teacher_objection"} <= set(db.table_names())
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:

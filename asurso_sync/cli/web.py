@@ -101,3 +101,40 @@ def set_password() -> None:
         set_password_hash(db, hash_password(first))
         audit(db, "web-password", {})
     err.print("[green]Пароль кабинета задан.[/] Запуск: asurso-sync web")
+
+
+@app.command("revoke-links")
+def revoke_links(
+    teacher: Annotated[
+        str | None, typer.Argument(help="Учитель: id или часть ФИО (как в кабинете). Без него нужен --all.")
+    ] = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Отозвать личные ссылки всех учителей.")] = False,
+) -> None:
+    """Отозвать личные ссылки учителя на его страницу (например, письмо переслано не тому). Новая ссылка придёт \
+со следующим письмом.
+
+    Код выхода: 0 — отозвано (или отзывать было нечего); 2 — учитель не указан или не найден; 9 — кэша нет.
+    """
+    from asurso_sync.remarks.directory import normalize_name
+    from cache import audit, open_cache
+    from cache.cabinet import teacher_names
+    from cache.teacher_links import revoke_links as revoke
+
+    config = STATE.config()
+    if (teacher is None) == (not everyone):
+        raise fail("укажите учителя (id или часть ФИО) или --all", exitcodes.CONFIG)
+    with closing(open_cache(config.cache.path, create=False)) as db:
+        if everyone:
+            n = revoke(db)
+            audit(db, "teacher-links-revoke", {"teacher": "all", "links": n})
+            err.print(f"Отозвано ссылок: {n}.")
+            return
+        names = teacher_names(db)
+        needle = normalize_name(str(teacher))
+        found = [i for i, name in names.items() if str(i) == teacher or needle in normalize_name(name)]
+        if len(found) != 1:
+            what = "не найден" if not found else "найдено несколько: " + ", ".join(names[i] for i in found[:5])
+            raise fail(f"учитель «{teacher}» {what} — укажите id из кабинета (/teachers)", exitcodes.CONFIG)
+        n = revoke(db, found[0])
+        audit(db, "teacher-links-revoke", {"teacher": found[0], "links": n})
+        err.print(f"{names[found[0]]}: отозвано ссылок — {n}. Новая придёт со следующим письмом.")

@@ -16,6 +16,7 @@ from asurso_sync.config import Config
 from asurso_sync.remarks.build import Builder
 from asurso_sync.remarks.directory import normalize_name
 from asurso_sync.remarks.errors import NoSuchTeacher
+from asurso_sync.remarks.links import PersonalLinks
 from asurso_sync.remarks.model import XLSX_TYPE, Summary, TeacherList
 from asurso_sync.remarks.render import Rendered, render_summary, render_teacher
 from asurso_sync.remarks.week import Week
@@ -191,6 +192,7 @@ def enqueue_week(
 
     plan = SendPlan()
     messages: list[tuple[Planned, EmailMessage, TeacherList | None]] = []
+    links = PersonalLinks(db, config, wl.week.label)
     for tl in wl.recipients(config, only):
         if not tl.email:
             plan.missing.append(tl.name)
@@ -204,7 +206,11 @@ def enqueue_week(
                 (
                     item,
                     build_message(
-                        config, to_name=tl.name, to_addr=tl.email, rendered=render_teacher(tl), reply_to=tl.reply_to
+                        config,
+                        to_name=tl.name,
+                        to_addr=tl.email,
+                        rendered=render_teacher(tl, links.for_teacher(tl)),
+                        reply_to=tl.reply_to,
                     ),
                     tl,
                 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from asurso_sync.remarks.build import group, pct
+from asurso_sync.remarks.links import Personal
 from asurso_sync.remarks.model import RECORDS_TITLE, SHADOW_MARK, Summary, TeacherList
 from asurso_sync.remarks.xlsx import summary_xlsx
 from rules.wording import count
@@ -47,15 +48,16 @@ class Rendered:
     xlsx: bytes | None = None
 
 
-def render_teacher(tl: TeacherList, *, preview: bool = False) -> Rendered:
-    """A teacher's letter. ``preview``: the deputy's copy of a list with the shadowed rules (R23), marked
-    «учителям пока не отправляется» — never sent."""
+def render_teacher(tl: TeacherList, personal: Personal | None = None, *, preview: bool = False) -> Rendered:
+    """A teacher's letter; ``personal``: her page's link and the answers to her objections (``remarks.links``).
+    ``preview``: the deputy's copy of a list with the shadowed rules (R23), marked «учителям пока не
+    отправляется» — never sent."""
     env = _env()
     mark = f"Предварительный просмотр — {SHADOW_MARK}. " if preview else ""
     return Rendered(
         subject=f"{mark}Список замечаний по ведению электронного журнала за {tl.week.span}",
-        text=_tidy(env.get_template("teacher.txt").render(tl=tl, preview=preview)),
-        html=env.get_template("teacher.html").render(tl=tl, preview=preview),
+        text=_tidy(env.get_template("teacher.txt").render(tl=tl, preview=preview, personal=personal)),
+        html=env.get_template("teacher.html").render(tl=tl, preview=preview, personal=personal),
     )
 
 

@@ -12,6 +12,8 @@ run)
 ``/lists``, ``/lists/{week}/{teacher}``               ``lists``
 ``/quality``, ``/sample``                             ``quality``
 ``/review…`` (the review queue), ``/review.js``        ``review``
+``/objections``, ``/links/{teacher}/revoke``          ``objections``
+``/t/{token}`` (a teacher's page, no password)        ``teacher``
 ====================================================  ==========================
 
 The handlers find the cabinet in the request (``request.app.state.cabinet``); the shared plumbing (the ``page``
@@ -22,12 +24,14 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from asurso_sync.web.routes import forms, lists, login, pages, quality, review
+from asurso_sync.web.routes import forms, lists, login, objections, pages, quality, review, teacher
 
 
 def routes() -> list[BaseRoute]:
     """Every route in matching order; the listings' catch-alls (``/{key}``, ``/{key}/{ident}``) last."""
     return [
+        *teacher.ROUTES,
+        *objections.ROUTES,
         *login.ROUTES,
         *forms.ROUTES,
         *lists.ROUTES,
