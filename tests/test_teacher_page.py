@@ -31,7 +31,6 @@ from cache.queries import rows
 from cache.teacher_links import issue_link, revoke_links
 from rules.catalogue import load_catalogue
 from tests.schools import Schools, Spec
-from tests.test_web import browser as chromium  # noqa: F401  (test_web's «browser»: one Chromium per module and worker)
 
 with warnings.catch_warnings():  # Starlette suggests httpx's successor; the suite pins httpx
     warnings.simplefilter("ignore")
@@ -383,6 +382,12 @@ def served(school: Config) -> Iterator[tuple[str, Config]]:
         yield base, school
 
 
+@pytest.fixture
+def chromium(browser: Any) -> Any:
+    """conftest's ``browser`` (one Chromium per worker; a test using it is in the slow lane)."""
+    return browser
+
+
 def browser_text(driver: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -391,7 +396,7 @@ def browser_text(driver: Any) -> str:
 
 @pytest.mark.slow
 def test_in_the_browser_a_teacher_disputes_the_deputy_rejects_the_teacher_sees_it(
-    chromium: Any,  # noqa: F811  (the fixture imported above)
+    chromium: Any,
     served: tuple[str, Config],
 ) -> None:
     from selenium.webdriver.common.by import By
@@ -436,7 +441,7 @@ def test_in_the_browser_a_teacher_disputes_the_deputy_rejects_the_teacher_sees_i
 
 @pytest.mark.slow
 def test_in_the_browser_foreign_old_and_tampered_tokens_and_a_form_without_csrf_are_refused(
-    chromium: Any,  # noqa: F811  (the fixture imported above)
+    chromium: Any,
     served: tuple[str, Config],
 ) -> None:
 
