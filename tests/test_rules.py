@@ -35,7 +35,8 @@ LESSONS = [(1, MON), (2, MON.replace("23", "25"))]
 
 
 def test_tml001_boundaries_on_time_late_undecided(m: Mirror) -> None:
-    m.journal(f"{MON}T01:00:00", SG, lessons=[(1, MON), (3, MON), (4, MON)])
+    # lesson 4 has its form of control (not a lesson nobody filled: that is TML007's, ruling R21)
+    m.journal(f"{MON}T01:00:00", SG, lessons=[(1, MON), (3, MON), (4, MON)], assignments=[cw(80, 4)])
     m.topic(SNAP, 1, SG, "Квадратные уравнения")  # entered 15:59, seen at the 16:05 snapshot: on time
     m.topic(SNAP, 3, SG, None)  # absent at 16:05 …
     m.topic(NIGHT, 3, SG, "Квадратные уравнения")  # … entered in the evening: late
@@ -82,6 +83,7 @@ def test_tml002_grade1_and_homework_text(m: Mirror) -> None:
             hw(60, 12, 11, "Не предусмотрено"),
             hw(61, 12, 12, "Прочитать сказку"),
             hw(62, 13, 13, " не  предусмотрено. "),
+            cw(63, 14),  # lesson 14 has its form of control, only no homework entry (a lesson with nothing is R21's)
         ],
     )
     found, _ = m.check("TML002")
@@ -256,7 +258,7 @@ def test_placeholder_topic(m: Mirror) -> None:
 def test_registry_has_25_rules_with_metadata() -> None:
     rules = all_rules()
     assert len(rules) >= 25
-    assert sum(r.core for r in rules) == 21  # the contract's 19, ATT003 (R11) and KTP002 (R16)
+    assert sum(r.core for r in rules) == 22  # the contract's 19, ATT003 (R11), KTP002 (R16) and TML007 (R21)
     for r in rules:
         assert r.code[:3].isalpha() and r.code[3:].isdigit()
         assert r.name == r.name.lower() and " " not in r.name
@@ -339,8 +341,9 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path,
         "state",
         "first_seen",
     }
-    # the child by name on every line about a child (the id stays in the entity)
-    assert all(set(x) == keys | ({"student_name"} if "student" in x["entity"] else set()) for x in lines)
+    keys |= {"record", "kind"}  # ruling R22: every output carries the task/record decision
+    assert all(set(x) - {"student_name"} == keys for x in lines)
+    assert all(("student_name" in x) == ("student" in x["entity"]) for x in lines)  # R24: the child by name
     assert all(x["student_name"] for x in lines if "student" in x["entity"])
     assert {x["route"] for x in lines} <= {"teacher", "class_teacher", "deputy", "none"}
     assert all(x["state"] == "open" for x in lines)  # the table run before already saw them
@@ -361,9 +364,12 @@ def test_check_command_formats_and_exit_codes(runner: CliRunner, tmp_path: Path,
     import csv
 
     rows = list(csv.reader(csv_file.read_text(encoding="utf-8-sig").splitlines()[1:], delimiter=";"))
+    # columns: правило, название правила, важность, дата, замечание, обучающийся, учитель, кому, класс, состояние,
+    # вид, впервые, отпечаток
     assert all(r[1] for r in rows) and {r[2] for r in rows} <= {"нарушение", "предупреждение", "сведения"}
     by_fp = {x["fingerprint"]: x for x in lines}
     assert all(r[5] == by_fp[r[12]].get("student_name", "") for r in rows)  # the child's name, or nothing
+    assert {r[10].split(" (")[0] for r in rows} <= {"задача", "исправлять нечего"}  # R22
     assert {r[9] for r in rows} <= {"новое", "не устранено", "устранено"} and {r[7] for r in rows} <= {
         "список учителя",
         "классному руководителю",
