@@ -185,7 +185,9 @@ class _served:
         self.thread.join(10)
 
 
-def soak(minutes: float, size: str = "tiny", root: Path | None = None) -> dict[str, Any]:
+def soak(minutes: float, size: str = "tiny", root: Path | None = None, *, hang_seconds: float = 5.0) -> dict[str, Any]:
+    """The soak; ``hang_seconds``: how long a hanging answer hangs (past the client's 3 s timeout by default; the
+    short test makes it shorter than the timeout, to spend its minutes on the soak rather than on waiting)."""
     from adapters.emulator.faults import STANDARD
     from adapters.emulator.server import Emulator, EmulatorSettings
     from asurso_sync.config import load_config
@@ -201,7 +203,7 @@ def soak(minutes: float, size: str = "tiny", root: Path | None = None) -> dict[s
     expected_mirror, expected_findings = _reference(root / "ref", size)
 
     folder = root / "soak"
-    faults = replace(STANDARD, reset=0.1, rate_limit=0.1, retry_after="0", hang_seconds=5.0, seed=31)
+    faults = replace(STANDARD, reset=0.1, rate_limit=0.1, retry_after="0", hang_seconds=hang_seconds, seed=31)
     emu = Emulator(EmulatorSettings(size=size, clock=CLOCK, control=True, faults=faults))  # type: ignore[arg-type]
     prepare(folder, emu, 25)
     password = os.environ["ASURSO_DEMO_PASSWORD"]

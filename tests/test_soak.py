@@ -12,7 +12,7 @@ from benchmarks.soak import soak
 
 @pytest.mark.slow  # a few minutes: full loads, processes every few seconds, the cabinet served
 def test_a_short_soak_holds(tmp_path: Path) -> None:
-    result = soak(0.5, "tiny", tmp_path)
+    result = soak(0.5, "tiny", tmp_path, hang_seconds=0.5)
     assert result["mirror_identical"] and result["findings_identical"], result
     assert result["verdicts_stored"] >= result["verdicts_posted"] > 0, result
     assert result["verdict_audit_rows"] >= result["verdicts_posted"], result
