@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from cache.files import create_private_file, private_umask, tighten
+from cache.files import create_private_file, tighten
 from cache.migrations import MIGRATION_SET, known_names, migrations
 
 
@@ -141,13 +141,14 @@ def _check_sqlite() -> None:
 
 
 def _connect(path: Path) -> Database:
-    with private_umask():
-        conn = sqlite3.connect(str(path), timeout=30.0)
-        db = Database(conn)
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 30000")
-        _enable_wal(db)
-        db.execute("PRAGMA synchronous = NORMAL")
+    # no umask here (it is the whole process's, other threads' files included): the file is made 0600 by
+    # create_private_file, SQLite gives -wal/-shm the database file's mode, and open_cache tightens all three
+    conn = sqlite3.connect(str(path), timeout=30.0)
+    db = Database(conn)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 30000")
+    _enable_wal(db)
+    db.execute("PRAGMA synchronous = NORMAL")
     return db
 
 
