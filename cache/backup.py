@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cache.db import CacheError, connect_reader, restore_hint
-from cache.files import FILE_MODE, ensure_private_dir, private_umask
+from cache.files import FILE_MODE, ensure_private_dir
 
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<at>\d{8}T\d{6}Z)\.db$")
 _STAMP = "%Y%m%dT%H%M%SZ"
@@ -103,15 +103,15 @@ def backup(cache: Path, *, keep: int, folder: Path | None = None, now: datetime 
     tmp = folder / f".{target.name}.tmp-{os.getpid()}"
     source = connect_reader(cache)
     try:
-        with private_umask():
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            os.close(fd)
-            copy = sqlite3.connect(str(tmp))  # the new copy, not the cache
-            try:
-                source.backup(copy)
-                copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-            finally:
-                copy.close()
+        # the mode is given at creation (no process-wide umask: other threads' files would be private too)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        os.close(fd)
+        copy = sqlite3.connect(str(tmp))  # the new copy, not the cache
+        try:
+            source.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        finally:
+            copy.close()
         checked = quick_check(tmp)
         if not checked.ok:
             raise CacheError(f"Резервная копия {tmp} не прошла проверку ({checked.problem}); она удалена.")
@@ -150,18 +150,18 @@ def restore(cache: Path, *, folder: Path | None = None, now: datetime | None = N
     safety: Path | None = None
     tmp = cache.with_name(f".{cache.name}.restore-{os.getpid()}")
     ensure_private_dir(cache.parent)
-    with private_umask():
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        try:
-            with chosen.path.open("rb") as src, os.fdopen(fd, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
+    # the mode is given at creation (no process-wide umask: other threads' files would be private too)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with chosen.path.open("rb") as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
     if cache.exists():
         safety = cache.with_name(f"{cache.name}.before-restore-{moment}")
         cache.replace(safety)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from cache.files import create_private_file, private_umask, tighten
+from cache.files import create_private_file, tighten
 from cache.migrations import MIGRATION_SET, known_names, migrations
 
 
@@ -316,19 +316,20 @@ def _check_sqlite() -> None:
 
 
 def _connect(path: Path) -> Database:
-    with private_umask():
-        # implicit transactions (a DML statement outside ``atomic``) take the write lock at once, too
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level="IMMEDIATE")
-        db = CacheDatabase(conn)
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-        try:
-            _refuse_foreign(db, path)  # before WAL mode is written into its header
-        except CacheError:
-            conn.close()
-            raise
-        _enable_wal(db, BUSY_TIMEOUT)
-        db.execute("PRAGMA synchronous = NORMAL")
+    # no umask here (it is the whole process's, other threads' files included): the file is made 0600 by
+    # create_private_file, SQLite gives -wal/-shm the database file's mode, and open_cache tightens all three.
+    # Implicit transactions (a DML statement outside ``atomic``) take the write lock at once, too.
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level="IMMEDIATE")
+    db = CacheDatabase(conn)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+    try:
+        _refuse_foreign(db, path)  # before WAL mode is written into its header
+    except CacheError:
+        conn.close()
+        raise
+    _enable_wal(db, BUSY_TIMEOUT)
+    db.execute("PRAGMA synchronous = NORMAL")
     return db
 
 

@@ -21,7 +21,10 @@ DIR_MODE = 0o700
 
 @contextlib.contextmanager
 def private_umask() -> Iterator[None]:
-    """Files created inside the block (including SQLite's -wal/-shm) get no group/other bits."""
+    """Files created inside the block get no group/other bits. The umask is the process's: every thread's file
+    made meanwhile is private too, and two threads inside at once can leave it at 077 — so nothing in the program
+    uses it any more (modes are given to each file and folder: create_private_file, ensure_private_dir; SQLite
+    gives -wal/-shm the database file's mode)."""
     old = os.umask(0o077)
     try:
         yield
@@ -31,9 +34,10 @@ def private_umask() -> Iterator[None]:
 
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) with mode 0700 if missing; existing folders are left as they are."""
-    if not path.exists():
-        with private_umask():
-            path.mkdir(parents=True, mode=DIR_MODE, exist_ok=True)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        folder.chmod(DIR_MODE)  # mkdir's mode passes through the umask
 
 
 def is_world_or_group_accessible(path: Path) -> bool:
