@@ -26,7 +26,8 @@ RECORD_RULES = frozenset({"ATT003"})
 # нечего — 2» (any case, dashes inside); items and the header line start otherwise
 _HEADING = re.compile(r"^([А-ЯЁ][А-Яа-яЁё ,.«»()/\-—]*?[А-Яа-яЁё)»])\s+—\s+(\d+)")
 _ITEM = re.compile(r"\[(?:([A-Z]{3}\d{3}(?:,\s*[A-Z]{3}\d{3})*)\s*·\s*)?([0-9a-f]{8})\]")
-_PAIR = re.compile(r"([А-Яа-яЁё][А-Яа-яЁё ]*?):\s*(\d+)")
+# a header number: «Новых: 3», «внесено позже срока (исправлять нечего): 2»
+_PAIR = re.compile(r"([А-Яа-яЁё][А-Яа-яЁё ()]*?):\s*(\d+)")
 _CHIEF = re.compile(r"^КЛАССНОЕ РУКОВОДСТВО")
 _CAPS = re.compile(r"^[А-ЯЁ]{2,}[ ,]+[А-ЯЁ]{2,}")  # a heading without a number closes the section before it
 

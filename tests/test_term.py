@@ -18,7 +18,9 @@ from benchmarks.letters import parse
 from tests.emu import tiny
 
 
-def _remark(rule: str, ref: str, state: str, *, advice: str = "сделайте", late_what: str = "") -> Remark:
+def _remark(
+    rule: str, ref: str, state: str, *, advice: str = "сделайте", late_what: str = "", record: str = ""
+) -> Remark:
     return Remark(
         fingerprint=ref * 8,
         rule=rule,
@@ -39,16 +41,15 @@ def _remark(rule: str, ref: str, state: str, *, advice: str = "сделайте"
         message="",
         cm=int(ref, 16),
         late_what=late_what,
+        record=record,
     )
 
 
 def test_a_rendered_letter_is_read_back_section_by_section() -> None:
     """The benchmark reads what the template renders: sections, their counts, tasks and records, no mismatch."""
     part = Part(
-        new=[
-            _remark("TML002", "a", "new"),
-            _remark("TML001", "b", "new", advice=SETTLED_ADVICE, late_what="тема"),
-        ],
+        new=[_remark("TML002", "a", "new")],
+        records=[_remark("TML001", "b", "new", advice=SETTLED_ADVICE, late_what="тема", record="внесено позже срока")],
         still_open=[_remark("TML003", "c", "open")],
         resolved=[_remark("CMP001", "d", "resolved")],
     )

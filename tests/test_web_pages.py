@@ -15,8 +15,9 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 from starlette.testclient import TestClient
 
-from asurso_sync.web.app import COOKIE, create_app
+from asurso_sync.web.app import create_app
 from asurso_sync.web.auth import hash_password
+from asurso_sync.web.cabinet import COOKIE
 from cache import open_cache
 from cache.cabinet import adjudicate, set_password_hash
 from cache.queries import rows
@@ -112,7 +113,7 @@ def test_a_finding_shows_its_evidence_and_takes_a_verdict(cabinet: tuple[Visitor
     tab, config = cabinet
     tab.sign_in()
     tab.get("/rules/TML002")
-    tab.follow("#findings a")
+    tab.follow("#findings a.finding")
     page = tab.text()
     assert "Что было видно и когда" in page and "Урок:" in page
     assert "Куда идёт" in page and "Пункт Положения" in page
@@ -129,7 +130,7 @@ def test_a_waiver_from_a_finding_and_its_revocation(cabinet: tuple[Visitor, Any]
     tab, config = cabinet
     tab.sign_in()
     tab.get("/rules/TML001")
-    tab.follow("#findings a")
+    tab.follow("#findings a.finding")
     tab.submit("#waive-form", reason="урок перенесён приказом")
     assert tab.url == "/waivers" and "урок перенесён приказом" in tab.text("#waivers")
     tab.submit("#waivers form")
@@ -141,7 +142,7 @@ def test_a_form_without_the_csrf_token_is_refused(cabinet: tuple[Visitor, Any]) 
     tab, config = cabinet
     tab.sign_in()
     tab.get("/rules/TML001")
-    link = tab.page.select_one("#findings a")
+    link = tab.page.select_one("#findings a.finding")
     assert link is not None
     # a page of another site posts with the cookie (the client's jar sends it) but without the token
     refused = tab.client.post(f"{link['href']}/verdict", data={"verdict": "wrong"})
@@ -259,9 +260,9 @@ def test_set_password_then_sign_in(tmp_path: Path, schools: Schools) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--config", cfg, "web"])
     assert result.exit_code == 2 and "web set-password" in result.output  # no password yet: nothing served
-    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input="корот\n")
+    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input="корот\n" * 3)  # asked three times
     assert result.exit_code == 2 and "короче 8 знаков" in result.output
-    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input=f"{PASSWORD}\nдругой-пароль\n")
+    result = runner.invoke(app, ["--config", cfg, "web", "set-password"], input=f"{PASSWORD}\nдругой-пароль\n" * 3)
     assert result.exit_code == 2 and "не совпали" in result.output
     with closing(open_cache(config.cache.path, create=False)) as db:
         assert password_hash(db) is None  # nothing changed
