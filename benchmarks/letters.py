@@ -185,9 +185,13 @@ def parse(text: str, *, to: str = "", subject: str = "", reply_to: str = "", hea
             else:
                 kind = "task"
             current.items.append(Item(ref, codes, kind, current.title, chief))
+        if _ITEM.search(line):
+            continue
         number = re.match(r"^- .+:\s*(\d+)\s*$", line.strip())
-        if number and not _ITEM.search(line):
+        if number:
             current.numbers.append(int(number.group(1)))
+        elif re.match(r"^- .+:(\s*[A-Z]{3}\d{3} × \d+,?)+\s*$", line.strip()):  # «- name: TML001 × 3, TML002 × 1»
+            current.numbers.append(sum(int(n) for n in re.findall(r" × (\d+)", line)))
     return Letter(to, subject, reply_to, text, header, sections)
 
 

@@ -141,3 +141,16 @@ def test_a_short_term_keeps_the_letters_honest_and_fixes_shrink_them(tmp_path: P
     answered = [w["last_week_tasks_fixed"] for w in weeks if w["last_week_tasks_fixed"] is not None]
     assert any(answered)  # … and last week's tasks left the next letters (what stays is past the edit limit)
     assert "<svg" in chart_svg([result]) and "| 2027-W06 |" in markdown([result], opt)
+
+
+def test_the_deputys_shadow_block_counts_its_rules_per_teacher() -> None:
+    """R23/R24: the summary's «В ТЕНИ — …— N» lists «name: RULE × n, …» per teacher; N is their sum."""
+    block = "- Иванова А. П.: TML001 × 3, TML002 × 1\n- Петров И. И.: MRK001 × 2\n"
+    summary = parse(
+        f"СВОДКА\n\nВ ТЕНИ — УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ — 6\nТак их получили бы учителя.\n{block}", header_line=False
+    )
+    assert summary.mismatches() == []
+    wrong = parse(
+        f"СВОДКА\n\nВ ТЕНИ — УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ — 7\nТак их получили бы учителя.\n{block}", header_line=False
+    )
+    assert wrong.mismatches() == ["«В ТЕНИ — УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ»: 7, перечислено 6"]
