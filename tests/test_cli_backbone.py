@@ -182,6 +182,24 @@ def test_status_says_the_first_full_load_is_not_complete(runner: CliRunner, conf
     assert runner.invoke(app, ["--config", str(config_file), "status"]).exit_code == exitcodes.OK
 
 
+def test_status_between_two_stages_of_the_full_load(runner: CliRunner, config_file: Path) -> None:
+    """Ctrl+C after every part planned so far was read, before the next stage planned its own: not «1 из 1», which
+    reads as finished, but the parts read and that the rest has not begun."""
+    db = open_cache(config_file.parent / "cache.db")
+    full = start_run(db, "full")
+    plan_full_load(db, 1, full)
+    db.execute(
+        'INSERT INTO "observation" ("run_id", "resource", "scope", "observed_at") VALUES (?, ?, ?, ?)',
+        [full, "journal", '{"sg_id":1,"term_id":2}', "2026-11-23T01:00:00"],
+    )
+    db.conn.commit()
+    finish_run(db, full, "interrupted")
+    db.close()
+    result = runner.invoke(app, ["--config", str(config_file), "status"])
+    text = " ".join(result.stderr.split())
+    assert "не завершена: загружено 1 часть, остальные ещё не начаты" in text, text
+
+
 def test_texts_read_as_russian(runner: CliRunner, config_file: Path) -> None:
     """«Ошибка в конфигурации» once, not «Ошибка: Ошибка …»; no certificate line for an http:// server; the letters
     left in the queue agree with their number."""

@@ -52,10 +52,12 @@ def year_cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Path]]
 
 
 def wait(driver: Any, seconds: float = 10) -> Any:
-    """Wait for a page that is still loading: elements of the page being left are stale or gone meanwhile."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    """Wait for a page that is still loading: elements of the page being left are stale or gone meanwhile (Chromium
+    may also answer «Node with given id does not belong to the document», a plain WebDriverException, for a node
+    read while its document is replaced); the condition is asked again until it holds or the time is up."""
+    from selenium.common.exceptions import WebDriverException
 
-    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
+    return WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,))
 
 
 def sign_in(driver: Any, base: str, password: str = PASSWORD) -> None:
@@ -392,7 +394,7 @@ def current_finding(driver: Any) -> str:
 def next_finding(driver: Any, before: str) -> str:
     """Wait for the review queue to show another finding than ``before`` (or to be empty); return it. Polled every
     20 ms without the implicit wait (it would hold each look for an absent element two seconds)."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     def moved(d: Any) -> str | bool:
         shown = d.find_elements(By.ID, "review-fp")
@@ -403,7 +405,7 @@ def next_finding(driver: Any, before: str) -> str:
 
     driver.implicitly_wait(0)
     try:
-        waiting = WebDriverWait(driver, 10, poll_frequency=0.02, ignored_exceptions=(StaleElementReferenceException,))
+        waiting = WebDriverWait(driver, 10, poll_frequency=0.02, ignored_exceptions=(WebDriverException,))
         return str(waiting.until(moved))
     finally:
         driver.implicitly_wait(2)

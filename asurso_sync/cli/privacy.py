@@ -127,14 +127,16 @@ def _backups(config: Config, check: Callable[[bool, str, str], None]) -> None:
         check(
             False,
             "исправной резервной копии кэша нет",
-            "копия делается после каждой ночной синхронизации (asurso-sync schedule run); сейчас — asurso-sync backup",
+            "копия делается после каждой ночной синхронизации («asurso-sync schedule run»); "
+            "сейчас — «asurso-sync backup»",
         )
         return
     hours = (datetime.now(UTC) - newest.at).total_seconds() / 3600
     check(
         hours <= BACKUP_MAX_AGE_HOURS,
         f"последняя исправная резервная копия кэша сделана {hours:.0f} ч назад ({newest.path})",
-        "проверьте, что ночная синхронизация работает (asurso-sync schedule status), или выполните asurso-sync backup",
+        "проверьте, что ночная синхронизация работает («asurso-sync schedule status»), "
+        "или выполните «asurso-sync backup»",
     )
 
 
@@ -155,7 +157,7 @@ def selfcheck() -> None:
     if cache.exists():
         state = quick_check(cache)
         healthy = state.ok
-        check(state.ok, "кэш исправен (проверка SQLite quick_check)", health_message(cache, state))
+        check(state.ok, "кэш исправен (проверка целостности базы данных)", health_message(cache, state))
         _backups(config, check)
         check(_private(cache), "файл кэша доступен только владельцу (0600)", f"выполните chmod 600 {cache}")
         check(

@@ -44,6 +44,7 @@ from cache.cabinet import released_rules
 from cache.files import write_private_bytes
 from cache.schema import label
 from rules.catalogue import load_catalogue
+from rules.wording import count, plural
 
 
 def init(
@@ -113,7 +114,12 @@ def status(
         problems.append(f"нет успешной синхронизации за последние {fresh_hours:g} ч ([rules] freshness_hours)")
     load = full_load_state(db)
     if runs and load is not None:
-        part = f": загружено {load.done} из {load.planned} частей" if load.planned else ""
+        if load.planned and load.done < load.planned:
+            part = f": загружено {load.done} из {load.planned} {plural(load.planned, 'части', 'частей', 'частей')}"
+        elif load.done:  # the parts of the stages not yet begun are not counted until they begin
+            part = f": загружено {count(load.done, 'часть', 'части', 'частей')}, остальные ещё не начаты"
+        else:
+            part = ""
         problems.append(
             f"первая полная загрузка учебного года не завершена{part} — продолжите: asurso-sync sync --all "
             "(продолжится с места остановки; ночная синхронизация тоже продолжает её)"
