@@ -26,6 +26,9 @@ def _env() -> Environment:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # package files do not change during a run; no re-reading (a user who may only read the cache, run
+            # from a folder closed to him, keeps the templates loaded at start)
+            auto_reload=False,
         )
         _ENV.globals["group"] = group
         _ENV.globals["lessons"] = lambda n: count(n, "урок", "урока", "уроков")
