@@ -25,7 +25,9 @@ RECORD_RULES = frozenset({"ATT003"})
 # a section heading: «НОВЫЕ ЗА НЕДЕЛЮ — 5», «ВНЕСЕНО ПОЗЖЕ СРОКА — 2 урока (…)», «Внесено позже срока — исправлять
 # нечего — 2» (any case, dashes inside); items and the header line start otherwise
 _HEADING = re.compile(r"^([А-ЯЁ][А-Яа-яЁё ,.«»()/\-—]*?[А-Яа-яЁё)»])\s+—\s+(\d+)")
-_ITEM = re.compile(r"\[(?:([A-Z]{3}\d{3}(?:,\s*[A-Z]{3}\d{3})*)\s*·\s*)?([0-9a-f]{8})\]")
+# one line, one item (R24): «[ATT002 · 7fa5c516, 00e8388a]» names the line's findings; the first stands for it
+_ITEM = re.compile(r"\[(?:([A-Z]{3}\d{3}(?:,\s*[A-Z]{3}\d{3})*)\s*·\s*)?([0-9a-f]{8})(?:,\s*[0-9a-f]{8})*\]")
+_MORE = re.compile(r"^- и ещё (\d+)")  # «- и ещё 2 — в приложении …»: listed, not cut
 # a header number: «Новых: 3», «внесено позже срока (исправлять нечего): 2»
 _PAIR = re.compile(r"([А-Яа-яЁё][А-Яа-яЁё ()]*?):\s*(\d+)")
 _CHIEF = re.compile(r"^КЛАССНОЕ РУКОВОДСТВО")
@@ -49,6 +51,7 @@ class Section:
     chief: bool
     items: list[Item] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)  # «- name: N» lines (the deputy's per-teacher counts)
+    more: int = 0  # «и ещё N — в приложении»
 
 
 @dataclass
@@ -76,7 +79,7 @@ class Letter:
         """Every number of the letter that disagrees with the items listed under it (ruling R24)."""
         out = []
         for s in self.sections:
-            listed = len(s.items) if s.items or not s.numbers else sum(s.numbers)
+            listed = (len(s.items) if s.items or not s.numbers else sum(s.numbers)) + s.more
             if listed != s.declared:
                 out.append(f"«{s.title}»: {s.declared}, перечислено {listed}")
         if self.header:
@@ -186,6 +189,10 @@ def parse(text: str, *, to: str = "", subject: str = "", reply_to: str = "", hea
                 kind = "task"
             current.items.append(Item(ref, codes, kind, current.title, chief))
         if _ITEM.search(line):
+            continue
+        more = _MORE.match(line.strip())
+        if more:
+            current.more += int(more.group(1))
             continue
         number = re.match(r"^- .+:\s*(\d+)\s*$", line.strip())
         if number:

@@ -154,3 +154,19 @@ def test_the_deputys_shadow_block_counts_its_rules_per_teacher() -> None:
         f"СВОДКА\n\nВ ТЕНИ — УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ — 7\nТак их получили бы учителя.\n{block}", header_line=False
     )
     assert wrong.mismatches() == ["«В ТЕНИ — УЧИТЕЛЯМ ПОКА НЕ ОТПРАВЛЯЕТСЯ»: 7, перечислено 6"]
+
+
+def test_a_line_naming_several_findings_is_one_item_and_and_more_is_counted() -> None:
+    """R24: one line per lesson names its children and all its findings («[ATT002 · 7fa5c516, 00e8388a]»); the
+    deputy's «- и ещё 2 — в приложении» counts what is not printed. Neither is a mismatch."""
+    letter = parse(
+        "СПИСОК\nНовых: 1 · не устранено с прошлых недель: 0 · устранено за неделю: 0.\n\n"
+        "НОВЫЕ ЗА НЕДЕЛЮ — 1\n  4а, Русский язык\n"
+        "  - 14.12, урок 3 · А, Б: «ОТ» не уточнена [ATT002 · 951f6d93, 8afc36b9]\n"
+    )
+    assert [i.ref for i in letter.items] == ["951f6d93"] and letter.mismatches() == []
+    info = "\n".join(f"- урок {n} [CAL001 · {n:08x}]" for n in range(20))
+    summary = parse(
+        f"СВОДКА\n\nДЛЯ СВЕДЕНИЯ ЗАМЕСТИТЕЛЯ ДИРЕКТОРА — 22\n{info}\n- и ещё 2 — в приложении\n", header_line=False
+    )
+    assert summary.mismatches() == []
