@@ -170,5 +170,11 @@ def m0022_teacher_links(db: Database) -> None:
     _run_sql_file(db, "0022_teacher_links.sql")
 
 
+@migrations(name="0023_link_verdict_mark")
+def m0023_link_verdict_mark(db: Database) -> None:
+    """A link remembers the newest verdict when it was issued: the next letter's answers are those after it."""
+    _run_sql_file(db, "0023_link_verdict_mark.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

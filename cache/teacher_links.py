@@ -57,8 +57,8 @@ def issue_link(
             [previous_end, teacher_id, previous_end],
         )
         db.execute(
-            'INSERT INTO "teacher_link" ("teacher_id", "token_hash", "period", "issued_at", "expires_at") '
-            "VALUES (?, ?, ?, ?, ?)",
+            'INSERT INTO "teacher_link" ("teacher_id", "token_hash", "period", "issued_at", "expires_at", '
+            '"verdicts_before") VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX("id"), 0) FROM "adjudication"))',
             [teacher_id, token_hash(token), period, _iso(moment), _iso(moment + timedelta(days=max_days))],
         )
     return token
@@ -109,10 +109,15 @@ def valid_links(db: Database) -> list[dict[str, Any]]:
     )
 
 
-def previous_issue(db: Database, teacher_id: int) -> str | None:
-    """When her newest link so far was issued (her previous letter): the next letter reports answers since then."""
-    found = db.execute('SELECT MAX("issued_at") FROM "teacher_link" WHERE "teacher_id" = ?', [teacher_id]).fetchone()
-    return str(found[0]) if found and found[0] else None
+def previous_issue(db: Database, teacher_id: int) -> int | None:
+    """The newest verdict (its id) when her newest link so far was issued — her previous letter: the next letter
+    reports the answers given after it. None before her first link. Ids, not times: an answer given in the same
+    second as the letter was built is still told once."""
+    found = db.execute(
+        'SELECT COALESCE("verdicts_before", 0) FROM "teacher_link" WHERE "teacher_id" = ? ORDER BY "id" DESC LIMIT 1',
+        [teacher_id],
+    ).fetchone()
+    return int(found[0]) if found else None
 
 
 # --- objections ------------------------------------------------------------------------------------------------
@@ -181,11 +186,11 @@ def objection_findings(db: Database, ids: list[int]) -> dict[int, list[tuple[str
     return out
 
 
-def objections(db: Database, *, teacher_id: int | None = None, since: str | None = None) -> list[dict[str, Any]]:
+def objections(db: Database, *, teacher_id: int | None = None, since: int | None = None) -> list[dict[str, Any]]:
     """Objections, newest first, each with its findings and its state: ``pending`` while the latest verdict of any
     of its findings is still «спорно», else ``agreed`` (the deputy found the remark wrong) or ``rejected`` (she
-    upheld it) — by the latest verdict, from the review queue or from the finding's own page. ``since``: answered
-    after that moment (for the next letter)."""
+    upheld it) — by the latest verdict, from the review queue or from the finding's own page. ``since``: answered by a
+    verdict newer than that verdict id (for the next letter: ``previous_issue``)."""
     where, params = [], []
     if teacher_id is not None:
         where.append('o."teacher_id" = ?')
@@ -205,12 +210,13 @@ def objections(db: Database, *, teacher_id: int | None = None, since: str | None
         items = by_id.get(int(o["id"]), [])
         last = [latest.get(fp) for fp, _ in items]
         if not last or any(v is None or v["verdict"] == "disputed" for v in last):
-            state, answered_at, comment = "pending", None, ""
+            state, answered_at, answer_id, comment = "pending", None, 0, ""
         else:
             state = "agreed" if all(v["verdict"] == "wrong" for v in last if v) else "rejected"
             answered_at = max(str(v["at"]) for v in last if v)
+            answer_id = max(int(v["id"]) for v in last if v)
             comment = next((str(v["comment"]) for v in last if v and v["comment"]), "")
-        if since is not None and (answered_at is None or answered_at <= since):
+        if since is not None and (answered_at is None or answer_id <= since):
             continue
         out.append({**o, "findings": items, "state": state, "answered_at": answered_at, "answer": comment})
     return out
@@ -223,7 +229,7 @@ def _latest_verdicts(db: Database, fingerprints: list[str]) -> dict[str, dict[st
         marks = ", ".join("?" * len(chunk))
         for r in rows(
             db,
-            'SELECT a."fingerprint", a."verdict", a."comment", a."at" FROM "adjudication" a '
+            'SELECT a."id", a."fingerprint", a."verdict", a."comment", a."at" FROM "adjudication" a '
             f'JOIN (SELECT "fingerprint", MAX("id") AS "id" FROM "adjudication" WHERE "fingerprint" IN ({marks}) '
             'GROUP BY 1) last ON last."id" = a."id"',
             chunk,

@@ -124,6 +124,7 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     assert db.execute('SELECT "учитель" FROM "уроки"').fetchall() == []  # they run on its tables
     assert "objection_id" in db["adjudication"].columns_dict  # 0022: verdicts marked as a teacher's objection
     assert {"teacher_link", "teacher_objection"} <= set(db.table_names())
+    assert "verdicts_before" in db["teacher_link"].columns_dict  # 0023: answers told by verdict order
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:

@@ -28,7 +28,14 @@ from asurso_sync.web.precision import precision_by_rule
 from cache import open_cache, outbox_rows
 from cache.cabinet import open_findings, released_rules, set_password_hash, teacher_names
 from cache.queries import rows
-from cache.teacher_links import issue_link, revoke_links
+from cache.teacher_links import (
+    add_objection,
+    answer_objection,
+    issue_link,
+    objections,
+    previous_issue,
+    revoke_links,
+)
 from rules.catalogue import load_catalogue
 from tests.schools import Schools, Spec
 
@@ -339,6 +346,29 @@ def test_the_letter_carries_her_link_and_the_next_one_the_deputys_answers(school
     assert "ОТВЕТЫ НА ВАШИ ВОЗРАЖЕНИЯ" in text and "оспорено — завуч не согласна" in text
     assert "оспорено — завуч не согласна" in html
     assert REFUSED in client.get(f"/t/{token}").text  # the newest letter's link replaced it
+
+
+def test_an_answer_is_told_once_whatever_the_clock_says(school: Config) -> None:
+    """The next letter tells the answers given after the previous letter — by the order of the verdicts, not by the
+    clock: an answer in the same second as the letter (or with the clock set back) is told once, not lost."""
+    her, mine = next(iter(items_of(school).items()))
+    ahead = datetime.now(UTC) + timedelta(hours=1)  # the letter's moment is later than the answer's on the clock
+    with closing(open_cache(school.cache.path)) as db:
+        issue_link(db, her, "2026-W50", max_days=14, now=ahead)
+        link_id = int(rows(db, 'SELECT MAX("id") AS "id" FROM "teacher_link"')[0]["id"])
+        oid = add_objection(
+            db,
+            teacher_id=her,
+            link_id=link_id,
+            kind="dispute",
+            findings=[(mine[0]["fingerprint"], mine[0]["rule"])],
+            reason="тема была",
+        )
+        answer_objection(db, oid, agree=False, comment="", author="завуч")
+        told = objections(db, teacher_id=her, since=previous_issue(db, her))
+        assert [o["id"] for o in told] == [oid] and told[0]["state"] == "rejected"
+        issue_link(db, her, "2026-W51", max_days=14, now=ahead)  # that letter told it; the next one does not
+        assert objections(db, teacher_id=her, since=previous_issue(db, her)) == []
 
 
 def test_without_the_pages_address_no_link_is_sent(school: Config) -> None:
