@@ -165,6 +165,7 @@ class Term:
         self.errors: list[str] = []
         self.verdicts = 0
         self._mail_read = 0
+        self.observed_at: datetime | None = None  # the emulator's clock at the newest sync: what the mirror saw
         self.answered: list[tuple[Fix, str, str]] = []  # (fix, teacher's address, the letter's number of the item)
         self.timing: defaultdict[str, float] = defaultdict(float)
 
@@ -204,6 +205,8 @@ class Term:
                     continue
                 finally:
                     self.timing[name] += time.perf_counter() - began
+                if name == "nightly" or (name == "snapshot" and not str(outcome).startswith("пропущено")):
+                    self.observed_at = self.emu.clock
                 began = time.perf_counter()
                 if name == "daily_check" and self.emu.clock.weekday() < 5:
                     self.deputy_day()
@@ -234,8 +237,8 @@ class Term:
 
     # --- the deputy in the cabinet -------------------------------------------------------------------------------
 
-    def _truth(self) -> set[tuple[Any, ...]]:
-        truth = ground_truth(self.emu.school, self.emu.journal, self.opt.start, self.emu.clock)
+    def _truth(self, as_of: datetime | None = None) -> set[tuple[Any, ...]]:
+        truth = ground_truth(self.emu.school, self.emu.journal, self.opt.start, as_of or self.emu.clock)
         return {(v.rule, tuple(sorted(dict(v.entity).items())), v.owner) for v in truth}
 
     def deputy_day(self) -> None:
@@ -261,7 +264,10 @@ class Term:
                     break
                 chosen += rng.sample(by_rule[code], min(self.opt.per_rule, room, len(by_rule[code])))
             if chosen:
-                truth = self._truth()
+                # She judges what the check saw: the journal as the newest sync read it. A lesson filled in after the
+                # 16:05 snapshot was still empty then — «урок не заполнен» is right about that moment, and the next
+                # sync turns it into late entries (records); the truth of the evening would call it false.
+                truth = self._truth(self.observed_at)
                 found = {f["fingerprint"]: f for f in findings_by_state(db) if f["fingerprint"] in set(chosen)}
                 for fp in chosen:
                     f = found.get(fp)
