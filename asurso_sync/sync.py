@@ -36,6 +36,7 @@ from adapters.netschool import api
 from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import (
     FirewallBlocked,
+    HTTPStatusError,
     LoginError,
     NetSchoolError,
     ReadOnlyViolation,
@@ -160,6 +161,33 @@ async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
+
+
+def year_periods(terms: list[Term]) -> set[int]:
+    """The ids of the year's own periods among the server's terms (``cache.calendar.is_year_period``)."""
+    span = (min(t.startDate for t in terms), max(t.endDate for t in terms)) if terms else None
+    bounds = [(t.startDate, t.endDate) for t in terms]
+    return {
+        t.id
+        for t in terms
+        if calendar.is_year_period(
+            t.termTypeId,
+            t.termName,
+            t.startDate,
+            t.endDate,
+            span,
+            has_parts=calendar.has_parts((t.startDate, t.endDate), bounds),
+        )
+    }
+
+
+def with_year(terms: list[Term]) -> list[Term]:
+    """The server's terms, and the year as termId -1 «год» when they name no period of the year (issue #32: the
+    report pages address the year so; a server that lists its own year period — ``termTypeId`` 4 or «Год» — is read
+    through that period instead)."""
+    if not terms or year_periods(terms):
+        return terms
+    return [*terms, api.year_term(terms)]
 
 
 def _ts(t: datetime | None) -> str:
@@ -471,7 +499,7 @@ class Sync:
                 vacations_t = first.create_task(api.fetch_vacations(c))
                 classes_t = first.create_task(api.fetch_classes(c))
                 subjects_t = first.create_task(api.fetch_subjects(c))
-            year, terms, vacations = year_t.result(), terms_t.result(), vacations_t.result()
+            year, terms, vacations = year_t.result(), with_year(terms_t.result()), vacations_t.result()
             classes, subjects = classes_t.result(), subjects_t.result()
             async with task_group() as second:
                 groups_t = second.create_task(self._class_groups(classes))
@@ -549,6 +577,8 @@ class Sync:
         label = f"ученики {self._class_label(class_id)}"
         await self._safely(label, work, unit=("students", {"class_id": class_id}))
 
+    # how the year marks came (issue #32): "termid" (journal of termId -1), "refused" (the server refused -1)
+    year_marks: str | None = None
     _class_term_map: dict[int, list[int]]
     _term_types: dict[int, int | None]
     _year_terms: set[int] = frozenset()  # type: ignore[assignment]  # the year's own periods (calendar)
@@ -584,20 +614,14 @@ class Sync:
 
         await self._gather(functools.partial(one, c) for c in classes)
         terms = list(found.values())
-        span = (min(t.startDate for t in terms), max(t.endDate for t in terms)) if terms else None
-        bounds = [(t.startDate, t.endDate) for t in terms]
-        self._year_terms = {
-            t.id
-            for t in terms
-            if calendar.is_year_period(
-                t.termTypeId,
-                t.termName,
-                t.startDate,
-                t.endDate,
-                span,
-                has_parts=calendar.has_parts((t.startDate, t.endDate), bounds),
-            )
-        }
+        self._year_terms = year_periods(terms)
+        if terms and not self._year_terms:  # the year as the report pages address it: termId -1 «год»
+            whole = api.year_term(terms)
+            terms.append(whole)
+            self._year_terms = {whole.id}
+            for ids in self._class_term_map.values():
+                if ids:
+                    ids.append(whole.id)
         return terms
 
     async def _schedules(self, classes: list[int], terms: list[Term]) -> dict[int, ClassMeeting]:
@@ -650,7 +674,20 @@ class Sync:
         async def work() -> None:
             class_id, grade = where
             params = {"yearId": year_id, "classId": class_id, "grade": grade, "sgId": sg, "termId": term_id}
-            data, observed = await self.client.get_json_dated("/webapi/grade/journal", params)
+            if term_id == api.YEAR_TERM_ID and self.year_marks == "refused":
+                return
+            try:
+                data, observed = await self.client.get_json_dated("/webapi/grade/journal", params)
+            except HTTPStatusError as exc:
+                if term_id != api.YEAR_TERM_ID or not 400 <= exc.status < 500:
+                    raise
+                # a server that does not know termId -1 serves no year marks this way: none are missing (R0)
+                if self.year_marks != "refused":
+                    log.info("Сервер не отдаёт журнал за год (termId -1): годовые отметки не проверяются (%s)", exc)
+                self.year_marks = "refused"
+                return
+            if term_id == api.YEAR_TERM_ID:
+                self.year_marks = "termid"
             journal = parse(Journal, data, "grade/journal")
             if not journal.journals:
                 raise NetSchoolError(f"{label}: в ответе нет журнала")

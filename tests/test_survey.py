@@ -3,10 +3,12 @@ bundle that keeps the structure of the answers and nothing of a person."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -54,7 +56,16 @@ def test_every_assumption_holds_on_the_emulator(plain: tuple[Emulator, int, str,
             "lesson_teacher", "year_marks", "renewal_token")} == {
         "esrnsec": "deletion_then_value", "report_layout": "log", "report_period": "action_date",
         "extracurricular": "subjects", "ea_journal": "absent", "lesson_teacher": "absent",
-        "year_marks": "not_in_terms", "renewal_token": "not_tested"}  # fmt: skip
+        "year_marks": "not_served", "renewal_token": "not_tested"}  # fmt: skip
+    # issue #32's items not read before: each has its field
+    assert (
+        variants["use_exemption"] in ("all_false", "true_on_some")
+        and "PCLID_IUP" in variants["journal_filters"]["filters"]
+    )  # type: ignore[index]
+    assert variants["report_defaults"] == {"PCLID_IUP": "-1", "period": "range"}
+    assert variants["date_format"]["context"] == variants["date_format"]["sent"]  # type: ignore[index]
+    assert isinstance(variants["mark_settings"], list) and variants["year_termids"] == {
+        "-1": "refused:400", "-2": "refused:400"}  # fmt: skip
     assert variants["report_time_header"] == "дата и время изменений" and "detailed" in variants["report_cells"]
     assert variants["class_filter"]["-1"].startswith("rows")  # type: ignore[index]
     assert emu.write_attempts == []  # read-only
@@ -79,6 +90,86 @@ def test_the_bundle_holds_nothing_of_a_person(plain: tuple[Emulator, int, str, d
     assert isinstance(enums, dict) and {"term_kinds", "assignment_types", "attendance_codes", "access_report"} <= set(
         enums
     )
+
+
+@pytest.fixture
+def password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASURSO_PASSWORD", "Сота-2026")
+
+
+def _survey_in_process(emu: Emulator, tmp_path: Path, today: datetime = CLOCK) -> dict[str, Any]:
+    """The survey through the real client over the emulator's in-process transport (no server, no process)."""
+    from adapters.emulator.transport import EmulatorTransport
+    from asurso_sync.connect import make_client
+    from asurso_sync.survey import run_survey
+    from tests.schools import no_wait
+
+    emu.reports.build_seconds = 0
+    emu.clock = today
+    config = make_config(tmp_path)
+
+    async def go() -> dict[str, Any]:
+        async with make_client(config, transport=EmulatorTransport(emu), sleep=no_wait) as client:
+            return (await run_survey(client, today=today.date())).bundle
+
+    return asyncio.run(go())
+
+
+# every drift whose variant the survey names, and the variant (issue #32: «survey names the variant it met»)
+VARIANTS = [
+    ("", "year_marks", "not_served"),
+    ("esrnsec_once", "esrnsec", "once"),
+    ("esrnsec_empty_last", "esrnsec", "empty_last"),
+    ("report_bare_codes", "report_cells", "bare"),
+    ("report_joined_codes", "report_cells", "joined"),
+    ("report_2013", "report_layout", "last_change_2013"),
+    ("group_extracurricular", "extracurricular", "subjectgroups"),
+    ("no_extracurricular_flag", "extracurricular", "nowhere"),
+    ("lesson_teacher", "lesson_teacher", "named"),
+    ("ea_journal", "ea_journal", "exists"),
+]
+
+
+@pytest.mark.parametrize(("drift", "key", "value"), VARIANTS, ids=[v[0] or "default" for v in VARIANTS])
+@pytest.mark.usefixtures("password")
+def test_the_survey_names_the_variant_of_each_drift_in_process(
+    tmp_path: Path, drift: str, key: str, value: str
+) -> None:
+    """Issue #32, cheaply (in process): against the default emulator and each drift the bundle's ``variants``
+    names what the server showed, and the bundle holds no person's name."""
+    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift} - {""}))))
+    bundle = _survey_in_process(emu, tmp_path)
+    variants = bundle["variants"]
+    assert value in str(variants[key]).split("+"), variants
+    _assert_no_person(emu, bundle)
+    assert emu.write_attempts == []
+
+
+@pytest.mark.usefixtures("password")
+@pytest.mark.parametrize("drift", ["", "year_period"])
+def test_the_survey_names_how_the_year_marks_are_served(tmp_path: Path, drift: str) -> None:
+    """CB-42's school has a year: by default the journal answers ``termId=-1`` «год» (and -2 «итог») as the report
+    pages address the year; under ``year_period`` the year is a listed period and the pseudo-ids are refused."""
+    from adapters.emulator.scenario import build, load
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-42.toml"))
+    faults = Faults(drifts=frozenset({drift} - {""}))
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal), faults=faults))
+    bundle = _survey_in_process(emu, tmp_path, datetime(2027, 6, 1, 10, 0))
+    variants = bundle["variants"]
+    if drift:
+        assert variants["year_marks"] == "year_period" and variants["year_termids"]["-1"].startswith("refused")
+    else:
+        assert variants["year_marks"] == "termid" and variants["year_termids"] == {"-1": "answers", "-2": "answers"}
+    year = next(c for c in bundle["checks"] if c["title"] == "Годовые отметки")
+    assert year["verdict"] == "ok"
+
+
+def _assert_no_person(emu: Emulator, bundle: dict[str, Any]) -> None:
+    raw = json.dumps(bundle, ensure_ascii=False)
+    people = [s.full_name for s in emu.school.students.values()] + [s.full_name for s in emu.school.staff.values()]
+    assert not [n for n in {name.split()[0] for name in people} if n in raw]
+    assert not [g.name for g in emu.school.groups.values() if len(g.name) > 6 and g.name in raw]
 
 
 @pytest.mark.slow  # one survey over loopback per drift

@@ -351,6 +351,50 @@ def test_year_period_keeps_only_its_students_and_year_marks() -> None:
     assert [(r["term_id"], r["mark"]) for r in year["term_mark"]] == [(704, "5")]
 
 
+@pytest.mark.parametrize("drift", ["", "year_period"])
+def test_year_marks_are_read_as_the_report_pages_address_the_year_and_as_a_listed_period(
+    tmp_path: Path, drift: str
+) -> None:
+    """Issue #32, through the real client: by default the server lists no period of the year and serves its marks
+    for ``termId=-1`` «год» (the report pages' ``TERMID``); under ``year_period`` the year is a listed period of
+    ``termTypeId`` 4. CB-42's year marks are mirrored either way, under the id the server knows them by."""
+    from adapters.emulator.faults import Faults
+    from adapters.emulator.scenario import build, load
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-42.toml"))
+    year = next(t for t in built.school.terms.values() if t.type_id == 4)
+    faults = Faults(drifts=frozenset({drift} - {""}))
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal), faults=faults))
+    config = make_config(tmp_path)
+    report = run(emu, config, mode="all", at=datetime(2027, 6, 1, 7, 0))
+    assert report.status == "ok", report.units_failed
+    with closing(open_cache(config.cache.path)) as db:
+        terms = {
+            r["id"]: (r["name"], r["term_type_id"]) for r in rows(db, 'SELECT * FROM "term" WHERE "gone_at" IS NULL')
+        }
+        marks = rows(db, 'SELECT "term_id", "mark" FROM "term_mark" WHERE "gone_at" IS NULL AND "term_id" IN (?, -1)',
+                     [year.id])  # fmt: skip
+    expected = year.id if drift else -1
+    assert terms[expected] == (("Год", 4) if drift else ("Год", None))
+    assert (year.id in terms) is bool(drift) and (-1 in terms) is not bool(drift)
+    assert [(m["term_id"], m["mark"]) for m in marks] == [(expected, "5")]
+
+
+def test_a_server_that_refuses_the_year_by_termid_costs_nothing(tmp_path: Path) -> None:
+    """A school without a year period answers ``termId=-1`` with 400: no unit fails, no year mark is invented."""
+    from adapters.emulator.scenario import build, load
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-42.toml"))
+    built.school.terms = {k: t for k, t in built.school.terms.items() if t.type_id != 4}
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal)))
+    config = make_config(tmp_path)
+    report = run(emu, config, mode="all", at=datetime(2027, 6, 1, 7, 0))
+    assert report.status == "ok" and not report.units_failed
+    with closing(open_cache(config.cache.path)) as db:
+        assert rows(db, 'SELECT * FROM "term_mark" WHERE "term_id" = -1') == []
+        assert rows(db, 'SELECT * FROM "enrollment" WHERE "term_id" = -1') == []
+
+
 def test_a_grade_whose_iup_groups_the_server_refuses_costs_only_those_groups(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
