@@ -10,16 +10,20 @@ and legend) — never a name, a mark, a text or an id of a person (:func:`shape`
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+import httpx
+
 from adapters.netschool import api
 from adapters.netschool.api import FINAL_TERM_ID, YEAR_TERM_ID
-from adapters.netschool.client import NetSchoolClient
-from adapters.netschool.errors import NetSchoolError
+from adapters.netschool.client import RENEWAL_ORDER, RENEWAL_WORDS, NetSchoolClient, Sleep
+from adapters.netschool.errors import NetSchoolError, RenewalRefused
+from adapters.netschool.esia import EsiaMethod
 from adapters.netschool.models import AttendanceReason, Journal, LessonEdit, Term, parse
 from adapters.netschool.reports import (
     DEFAULT_DATE_FORMAT,
@@ -30,6 +34,8 @@ from adapters.netschool.reports import (
     iup_filter,
     parse_access_report,
 )
+from asurso_sync.config import Config
+from asurso_sync.connect import client_settings
 from asurso_sync.sync import year_periods
 from cache.access import classify
 
@@ -121,7 +127,9 @@ class Surveyor:
         r = self.result
         info = self.c.info
         r.add(
-            "Вход по логину и паролю",
+            {"esia": "Вход через Госуслуги", "session": "Вход по сессии браузера"}.get(
+                self.c.method or "", "Вход по логину и паролю"
+            ),
             "ok" if info is not None else "unknown",
             f"сервер {self.c.server_version or 'версия не названа'}",
         )
@@ -658,6 +666,80 @@ def _kind_word(name: str | None) -> str:
     return " ".join(words) or "?"
 
 
+async def try_renewal_tokens(
+    make: Callable[[str, str], NetSchoolClient], candidates: Mapping[str, str | None]
+) -> dict[str, Any]:
+    """Which refresh token the server accepts (issue #32): each candidate offered once, alone, by a client of its
+    own (``LoginType=9``, a read: the session is logged out at once). Nothing is stored."""
+    out: dict[str, Any] = {"order": list(RENEWAL_ORDER)}
+    for kind in RENEWAL_ORDER:
+        token = candidates.get(kind)
+        if not token:
+            out[kind] = "absent"
+            continue
+        try:
+            async with make(kind, token):
+                out[kind] = "accepted"
+        except RenewalRefused:
+            out[kind] = "refused"
+        except NetSchoolError as exc:
+            out[kind] = f"error:{type(exc).__name__}"
+    return out
+
+
+def add_renewal(survey: Survey, renewal: Mapping[str, Any]) -> None:
+    """The renewal test's line and its field (``variants.renewal_token``) in a finished survey."""
+    said = {"accepted": "принят", "refused": "отклонён", "absent": "не выдан"}
+    took = [k for k in RENEWAL_ORDER if renewal.get(k) == "accepted"]
+    survey.add(
+        "Токен продления входа через Госуслуги (LoginType=9)",
+        "ok" if took else "differs" if any(renewal.get(k) == "refused" for k in RENEWAL_ORDER) else "unknown",
+        "; ".join(f"{RENEWAL_WORDS[k]} — {said.get(str(renewal.get(k)), renewal.get(k))}" for k in RENEWAL_ORDER),
+        "ни один токен не продлил вход: ночные запуски не смогут входить сами — нужен вход по паролю",
+    )
+    variants = dict(survey.bundle.get("variants") or {})
+    variants["renewal_token"] = dict(renewal)
+    survey.bundle["variants"] = dict(sorted(variants.items()))
+    survey.bundle["checks"] = [{"title": c.title, "verdict": c.verdict, "seen": c.seen} for c in survey.checks]
+
+
+async def survey_with_esia(
+    config: Config,
+    method: EsiaMethod,
+    *,
+    class_name: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep | None = None,
+) -> Survey:
+    """``survey --esia``: sign in through Госуслуги as a person (nothing stored), survey with that session, then
+    offer each candidate refresh token once (``try_renewal_tokens``) — the one test of which token renews."""
+    settings = client_settings(config, esia=method)
+    tokens: list[str] = []
+    settings.on_token = tokens.append
+    client = NetSchoolClient(settings, transport=transport, sleep=sleep or asyncio.sleep)
+    async with client:
+        result = await run_survey(client, class_name=class_name)
+        candidates = {"answer": tokens[-1] if tokens else None, "portal": client.portal_token}
+
+    def make(kind: str, token: str) -> NetSchoolClient:
+        alone = replace(
+            settings,
+            esia=None,
+            auth="esia",
+            refresh_token=token if kind == "answer" else None,
+            portal_token=token if kind == "portal" else None,
+            renewal_first=None,
+            on_token=None,
+            on_refused=None,
+            on_renewal=None,
+            keepalive=False,
+        )
+        return NetSchoolClient(alone, transport=transport, sleep=sleep or asyncio.sleep)
+
+    add_renewal(result, await try_renewal_tokens(make, candidates))
+    return result
+
+
 async def run_survey(client: NetSchoolClient, *, class_name: str | None = None, today: date | None = None) -> Survey:
     """Check with a logged-in client (the caller's ``async with``) and return the verdicts and the redacted bundle.
     «Today» is the server's date (its ``Date`` header), not this computer's."""
@@ -669,4 +751,4 @@ def bundle_bytes(survey: Survey) -> bytes:
     return json.dumps(survey.bundle, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-__all__ = ["MARK", "Check", "Survey", "bundle_bytes", "run_survey", "shape"]
+__all__ = ["MARK", "Check", "Survey", "add_renewal", "bundle_bytes", "run_survey", "shape", "survey_with_esia"]

@@ -226,3 +226,64 @@ def test_a_server_that_cannot_log_in_ends_the_survey_with_its_reason(tmp_path: P
     emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({"login_down"}))))
     code, text, bundle = _survey(runner, tmp_path, emu)
     assert code == exitcodes.TEMPFAIL and "Ошибка входа в систему" in text and bundle == {}
+
+
+class _NobodyAsked:
+    """The person at the terminal of a Госуслуги login that asks nothing (no second factor, one school)."""
+
+    def ask_code(self, kind: str, details: Any) -> str:
+        raise AssertionError(kind)
+
+    def show_qr(self, content: str, attempt: int, seconds: float) -> None:
+        raise AssertionError(content)
+
+    def push_waiting(self, seconds: float) -> None:
+        raise AssertionError(seconds)
+
+    def choose(self, options: Any, preferred: int | None) -> int:
+        raise AssertionError(options)
+
+
+@pytest.mark.usefixtures("password")
+@pytest.mark.parametrize(
+    ("drift", "answer", "portal"),
+    [
+        ("", "accepted", "accepted"),
+        ("renewal_portal_only", "refused", "accepted"),
+        ("renewal_answer_only", "accepted", "refused"),
+    ],
+)
+def test_survey_esia_offers_each_renewal_token_once(tmp_path: Path, drift: str, answer: str, portal: str) -> None:
+    """Issue #32, through the real client in process: ``survey --esia`` signs in through Госуслуги, stores nothing,
+    offers the login answer's refreshToken and the portal session's token once each, and names what the server
+    did in ``variants.renewal_token`` — never a token."""
+    from adapters.emulator.esia import DEMO_LOGIN, DEMO_PASSWORD, EsiaSettings
+    from adapters.emulator.transport import EmulatorTransport
+    from adapters.netschool.esia import EsiaMethod
+    from asurso_sync.connect import token_path
+    from asurso_sync.survey import survey_with_esia
+    from tests.schools import no_wait
+
+    faults = Faults(drifts=frozenset({drift} - {""}))
+    esia = EsiaSettings(mfa="none", second_school=False)
+    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, esia=esia, faults=faults))
+    emu.reports.build_seconds = 0
+    base = "http://127.0.0.1:8080"  # the in-process transport; a portal on loopback may be plain HTTP (tests only)
+    config = make_config(tmp_path, base_url=base, ASURSO_SYNC_ASURSO__ESIA_URL=f"{base}/gosuslugi")
+    method = EsiaMethod("password", _NobodyAsked(), login=DEMO_LOGIN, password=DEMO_PASSWORD)
+    result = asyncio.run(survey_with_esia(config, method, transport=EmulatorTransport(emu), sleep=no_wait))
+    assert result.bundle["variants"]["renewal_token"] == {
+        "order": ["answer", "portal"],
+        "answer": answer,
+        "portal": portal,
+    }
+    assert emu.esia.renewals == [answer, portal].count("accepted") and emu.esia.refusals == [answer, portal].count(
+        "refused"
+    )
+    line = next(c for c in result.checks if c.title.startswith("Токен продления"))
+    assert line.verdict == "ok" and result.checks[0].title == "Вход через Госуслуги"
+    assert not token_path(config).exists()  # nothing stored
+    raw = json.dumps(result.bundle, ensure_ascii=False)
+    assert not [t for t in (*emu.esia.refresh, *emu.esia.portal_tokens) if t in raw]
+    _assert_no_person(emu, result.bundle)
+    assert emu.write_attempts == []
