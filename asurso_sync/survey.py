@@ -197,13 +197,19 @@ class Surveyor:
         self.variants["ea_journal"] = "exists" if exists else "absent"
         if data is not None:
             self.endpoints["grade/journal/filter/init?extraActivity"] = {"shape": shape(data)}
+        groups = [
+            i
+            for f in (data if isinstance(data, list) else [])
+            if isinstance(f, dict) and str(f.get("filterId", "")).upper() == "EASGID"
+            for i in f.get("items") or []
+        ]
         r.add(
             "Журнал внеурочной деятельности",
-            "differs" if exists else "ok",
-            "есть (фильтры EASGID/EASBJID): его группы читаются только по признакам в предметах и расписании"
+            "ok",
+            f"есть (фильтры EASGID/EASBJID, групп: {len(groups)}): его занятия читаются из него (extraActivity=true) "
+            "как внеурочная деятельность"
             if exists
-            else "отдельного журнала нет",
-            "занятия отдельного журнала внеурочной деятельности не читаются: пришлите результат обследования",
+            else "отдельного журнала нет: внеурочные группы узнаются по предметам и расписанию",
         )
 
     async def _year_marks(self) -> None:

@@ -35,6 +35,7 @@ from sqlite_utils import Database
 from adapters.netschool import api
 from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import (
+    AccessDenied,
     FirewallBlocked,
     HTTPStatusError,
     LoginError,
@@ -295,6 +296,7 @@ class Sync:
         if self.opt.mode != "snapshot":
             self._total(len(classes))
             await self._gather(functools.partial(self._students, c, run_id) for c in classes)
+        await self._extra_activity_groups()  # the snapshot, which reads no directory, needs them too
         terms = {t.id: t for t in await self._class_terms(classes)}
         class_terms = self._class_term_map
         groups = reads.live_groups(self.db)
@@ -511,6 +513,14 @@ class Sync:
             iup_groups, iup_grades = await self._iup_groups(classes)
             known = {g.id for g in groups}
             groups += [g for g in iup_groups if g.id not in known]
+            ea = await self._extra_activity_groups()
+            elsewhere = ea - {g.id for g in groups}
+            if elsewhere:  # a group of the extra-activity journal that no class lists: nothing to read it by
+                log.warning(
+                    "В журнале внеурочной деятельности есть группы, которых нет среди групп классов (%s): их занятия "
+                    "не читаются",
+                    len(elsewhere),
+                )
             data = mirror.directory_rows(
                 context=c.context,
                 year=year,
@@ -524,6 +534,7 @@ class Sync:
                 reasons=reasons,
                 settings=settings,
                 iup_grades=iup_grades,
+                ea_groups=ea,
             )
             partial = {"school_year", "school_setting"}
             self._save(
@@ -531,6 +542,36 @@ class Sync:
             )
 
         await self._safely("справочники", work)
+
+    _ea_groups: set[int] | None = None
+
+    async def _extra_activity_groups(self) -> set[int]:
+        """The groups kept in IRTech's extra-activity journal (issue #32): the journal page's filters asked as it
+        asks them, ``POST grade/journal/filter/init?extraActivity=true``, their ``EASGID`` items. Once a run. A
+        server without that journal answers 4xx (or no such filter): none. These groups are внеурочная
+        деятельность (R19) and their journals are read with ``extraActivity=true``."""
+        if self._ea_groups is not None:
+            return self._ea_groups
+        found: set[int] = set()
+        try:
+            data = await self.client.post_read_json(
+                "/webapi/grade/journal/filter/init?extraActivity=true", {"params": None, "selectedData": []}
+            )
+        except (SessionLost, FirewallBlocked, LoginError):
+            raise
+        except NetSchoolError as exc:
+            if not (isinstance(exc, HTTPStatusError | AccessDenied) and 400 <= getattr(exc, "status", 403) < 500):
+                log.warning("Журнал внеурочной деятельности не опрошен: %s", exc)
+            data = None
+        for f in data if isinstance(data, list) else []:
+            if isinstance(f, dict) and str(f.get("filterId", "")).upper() == "EASGID":
+                for item in f.get("items") or []:
+                    value = str(item.get("value", "")) if isinstance(item, dict) else ""
+                    if value.lstrip("-").isdigit() and int(value) > 0:
+                        found.add(int(value))
+        self.ea_journal = "read" if found else "absent"
+        self._ea_groups = found
+        return found
 
     async def _class_groups(self, classes: list[SchoolClass]) -> list[SubjectGroup]:
         """The classes' subject groups, asked class by class (``subjectgroups?classId=``) as the journal page does
@@ -577,6 +618,7 @@ class Sync:
         label = f"ученики {self._class_label(class_id)}"
         await self._safely(label, work, unit=("students", {"class_id": class_id}))
 
+    ea_journal: str | None = None  # "read" (the extra-activity journal's groups read) or "absent" (issue #32)
     # how the year marks came (issue #32): "termid" (journal of termId -1), "refused" (the server refused -1)
     year_marks: str | None = None
     _class_term_map: dict[int, list[int]]
@@ -673,7 +715,15 @@ class Sync:
 
         async def work() -> None:
             class_id, grade = where
-            params = {"yearId": year_id, "classId": class_id, "grade": grade, "sgId": sg, "termId": term_id}
+            params: dict[str, Any] = {
+                "yearId": year_id,
+                "classId": class_id,
+                "grade": grade,
+                "sgId": sg,
+                "termId": term_id,
+            }
+            if sg in (self._ea_groups or ()):
+                params["extraActivity"] = "true"  # kept in the extra-activity journal (issue #32)
             if term_id == api.YEAR_TERM_ID and self.year_marks == "refused":
                 return
             try:
