@@ -603,3 +603,27 @@ def test_the_login_starts_at_the_bare_crosslogin_then_the_parametrised_login(
         starts = [(p, s) for _m, p, s in emu.request_log if "/sso/esia/" in p and "callback" not in p]
         assert starts[0] == ("/webapi/sso/esia/crosslogin", 404 if drift else 302)
         assert any(p == "/webapi/sso/esia/login" for p, _s in starts) == bool(drift)
+
+
+@pytest.mark.slow  # a whole survey over loopback; the same in process: test_survey_esia_offers_each_renewal_token_once
+def test_survey_esia_from_the_command_line_stores_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``survey --esia``: the person signs in through Госуслуги at the terminal, the survey runs with that session,
+    each renewal candidate is offered once, the bundle says which the server took — and no login is stored."""
+    with school(tmp_path, monkeypatch, mfa="none", second_school=False) as (emu, cfg):
+        bundle = tmp_path / "bundle.json"
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(cfg), "survey", "--esia", "--login", DEMO_LOGIN, "--out", str(bundle)],
+            input=LazyInput([DEMO_PASSWORD]),  # type: ignore[arg-type]
+        )
+        assert result.exit_code in (exitcodes.OK, exitcodes.ATTENTION), result.output
+        data = json.loads(bundle.read_text(encoding="utf-8"))
+        assert data["variants"]["renewal_token"] == {
+            "order": ["answer", "portal"],
+            "answer": "accepted",
+            "portal": "accepted",
+        }
+        line = next(c for c in data["checks"] if c["title"].startswith("Токен продления"))
+        assert line["verdict"] == "ok" and "✓" in result.output
+        assert not token_path(config_of(cfg)).exists() and DEMO_PASSWORD not in result.output
+        assert emu.esia.renewals == 2
