@@ -82,6 +82,10 @@ def test_the_bundle_holds_nothing_of_a_person(plain: tuple[Emulator, int, str, d
     assert not [n for n in surnames if n in raw]
     assert not [i for i in ids if i in raw]
     assert not [t for t in topics if t and t in raw]
+    _assert_no_person(emu, bundle)  # nor a group's name; the issue #32 fields (filters, defaults, formats) neither
+    assert not [
+        v for k, v in bundle["variants"].items() if k in ("journal_filters", "report_defaults") and "title" in str(v)
+    ]  # type: ignore[union-attr]
     endpoints = bundle["endpoints"]
     assert isinstance(endpoints, dict) and "grade/journal" in endpoints
     journal_shape = json.dumps(endpoints["grade/journal"], ensure_ascii=False)
