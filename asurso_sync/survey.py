@@ -248,7 +248,7 @@ class Surveyor:
                 "year_period": f"период года в списке периодов (вид {listed[0].termTypeId if listed else '?'})",
                 "termid": "журнал за год по termId −1 «год», как в отчётах",
             }.get(year, "ни периода года в списке, ни ответа на termId −1")
-            + f"; «итог» (termId −2): {'отвечает' if final == 'answers' else final}",
+            + f"; «итог» (termId −2): {_answer_ru(final)}",
             "пропущенные годовые отметки не проверяются (замечаний о них не будет)",
         )
 
@@ -659,6 +659,12 @@ class Surveyor:
             f"−1: {_said(answered['-1'])}; {sample.grade_number}_1: {_said(answered['grade_1'])}",
             "группы ИУП не получат точного времени из отчёта",
         )
+
+
+def _answer_ru(answer: str) -> str:
+    """A journal's answer to a pseudo-term, in words: «отвечает», «пустой ответ», «отказ (400)»."""
+    kind, _, rest = answer.partition(":")
+    return {"answers": "отвечает", "empty": "пустой ответ", "refused": f"отказ ({rest})"}.get(kind, answer)
 
 
 def _said(answer: str) -> str:
