@@ -141,8 +141,8 @@ ELSEWHERE = {
     "lesson_flat": "test_each_variant_is_named",
     "reason_mark": "test_each_variant_is_named",
     "routine_warning": "test_each_variant_is_named",
-    "queue_bare_id": "test_each_variant_is_named",
-    "asp_adt": "test_each_variant_is_named",
+    "queue_bare_id": "test_each_report_path_variant_is_named",
+    "asp_adt": "test_each_report_path_variant_is_named",
     "login_down": "test_a_server_that_cannot_log_in_ends_the_survey_with_its_reason",
     "year_period": "test_the_survey_names_how_the_year_marks_are_served",
     "renewal_portal_only": "test_survey_esia_offers_each_renewal_token_once",
@@ -230,6 +230,7 @@ def test_each_open_question_names_its_variant(
     assert isinstance(variants, dict) and value in variants[key].split("+"), variants  # type: ignore[union-attr]
 
 
+@pytest.mark.usefixtures("password")
 @pytest.mark.parametrize(
     ("drift", "named"),
     [
@@ -240,12 +241,19 @@ def test_each_open_question_names_its_variant(
         ("esrnsec_once", "выдан один раз"),
         ("esrnsec_empty_last", "последний пустой"),
         ("routine_warning", "обычное уведомление (warnType 1)"),
-        ("queue_bare_id", "номер задачи"),
-        ("asp_adt", "строк через ASP"),
     ],
 )
-def test_each_variant_is_named(tmp_path: Path, runner: CliRunner, drift: str, named: str) -> None:
-    """Against each of the emulator's variants the survey says which shape it met (the client reads them all)."""
+def test_each_variant_is_named(tmp_path: Path, drift: str, named: str) -> None:
+    """Against each of the emulator's variants the survey says which shape it met (the client reads them all);
+    in process, like the variants' keys."""
+    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift}))))
+    bundle = _survey_in_process(emu, tmp_path)
+    assert named in " ".join(str(c["seen"]) for c in bundle["checks"])
+
+
+@pytest.mark.parametrize(("drift", "named"), [("queue_bare_id", "номер задачи"), ("asp_adt", "строк через ASP")])
+def test_each_report_path_variant_is_named(tmp_path: Path, runner: CliRunner, drift: str, named: str) -> None:
+    """The report's hub path (a WebSocket) needs a server: these two over loopback."""
     emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift}))))
     code, text, bundle = _survey(runner, tmp_path, emu)
     assert code in (exitcodes.OK, exitcodes.ATTENTION), text
