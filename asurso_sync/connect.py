@@ -14,7 +14,7 @@ from adapters.netschool.esia import EsiaMethod
 from asurso_sync.config import Config
 from asurso_sync.logs import REDACTOR
 from asurso_sync.secrets import SecretError, resolve_password
-from asurso_sync.tokens import TokenFile
+from asurso_sync.tokens import StoredLogin, TokenFile
 from cache.files import tighten
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def token_path(config: Config) -> Path:
     return config.asurso.token_file or cache.with_name(f"{cache.stem}-esia-token.json")
 
 
-def _refresh_token(config: Config, auth: str) -> tuple[str | None, str | None]:
+def _stored_login(config: Config, auth: str) -> tuple[StoredLogin | None, str | None]:
     """The stored refresh token a run may use, and a note on why there is none (for the error a person reads);
     for ``auth = "esia"`` its absence is the error to report."""
     if auth not in ("auto", "esia"):
@@ -51,7 +51,7 @@ def _refresh_token(config: Config, auth: str) -> tuple[str | None, str | None]:
         if auth == "esia":
             raise EsiaLoginRequired(f"Нет сохранённого входа через Госуслуги ({token_path(config)}).")
         return None, refused
-    return stored.refresh_token, None
+    return stored, None
 
 
 def client_settings(
@@ -72,7 +72,8 @@ def client_settings(
         tighten(session_path)
         session = ImportedSession.load(session_path)
         REDACTOR.add_secret(session.at)
-    refresh, note = (None, None) if esia is not None else _refresh_token(config, auth)
+    stored, note = (None, None) if esia is not None else _stored_login(config, auth)
+    refresh = stored.refresh_token if stored is not None else None
     if esia is None and auth in ("auto", "password") and (a.password_env or a.password_command or auth == "password"):
         try:
             password = resolve_password(
@@ -80,7 +81,7 @@ def client_settings(
             )
             REDACTOR.add_secret(password)
         except SecretError:
-            if not (auth == "auto" and refresh):
+            if not (auth == "auto" and stored is not None):
                 raise
             # the stored Госуслуги login is what this run uses; the password is only a fallback
             log.info("Пароль АСУ РСО недоступен — вход по сохранённому входу через Госуслуги")
@@ -96,6 +97,9 @@ def client_settings(
         session=session,
         auth=auth,
         refresh_token=refresh,
+        portal_token=stored.portal_token if stored is not None else None,
+        renewal_first=stored.accepted if stored is not None else None,
+        on_renewal=None if esia is not None else store.record_renewal,
         login_note=note,
         on_token=None if esia is not None else (lambda token: store.rotate(token, base_url=a.base_url)),
         on_refused=None if esia is not None else store.mark_refused,

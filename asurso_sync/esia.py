@@ -61,7 +61,7 @@ async def login_esia(
                 f"настройках [school] scid = {scid}. Вход не сохранён: повторите «asurso-sync login-esia» и выберите "
                 "свою школу."
             )
-        if not tokens:
+        if not tokens and not client.portal_token:
             raise WrongSchool(
                 "Сервер выполнил вход через Госуслуги, но не выдал токен продления (refreshToken): ночные запуски "
                 "не смогут входить сами. Вход не сохранён.",
@@ -69,7 +69,8 @@ async def login_esia(
             )
         stored = StoredLogin(
             base_url=config.asurso.base_url,
-            refresh_token=tokens[-1],
+            refresh_token=tokens[-1] if tokens else None,
+            portal_token=client.portal_token,  # the renewal's second candidate (issue #32), when the portal gave one
             user=info.user_name or (ctx.user.name if ctx.user else None),
             school=ctx.organizationName,
             school_id=ctx.schoolId,

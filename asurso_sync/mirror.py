@@ -47,8 +47,11 @@ def directory_rows(
     reasons: Iterable[AttendanceReason],
     settings: SchoolSettings,
     iup_grades: Mapping[int, int] | None = None,
+    ea_groups: Iterable[int] = (),
 ) -> Rows:
-    """The school's directories. ``iup_grades`` maps an ИУП group to its grade (``subjectgroups?iupClassId=``)."""
+    """The school's directories. ``iup_grades`` maps an ИУП group to its grade (``subjectgroups?iupClassId=``);
+    ``ea_groups`` are the groups of the extra-activity journal (внеурочная деятельность, issue #32)."""
+    ea = set(ea_groups)
     classes, groups, subjects = list(classes), list(groups), list(subjects)
     iup_grades = iup_grades or {}
     extra_subjects = {s.id for s in subjects if s.extraCurricular}
@@ -118,7 +121,9 @@ def directory_rows(
                 "subject_id": g.subject.id if g.subject else None,
                 "is_iup": 1 if g.isIup else 0,
                 # the subject's flag (where the evidence has it) or the group's (some servers, if any)
-                "extracurricular": 1 if g.extraCurricular or (g.subject and g.subject.id in extra_subjects) else 0,
+                "extracurricular": 1
+                if g.extraCurricular or g.id in ea or (g.subject and g.subject.id in extra_subjects)
+                else 0,
                 "iup_grade": iup_grades.get(g.id) if g.class_ is None else None,
             }
             for g in groups

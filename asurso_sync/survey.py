@@ -10,23 +10,33 @@ and legend) — never a name, a mark, a text or an id of a person (:func:`shape`
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
+import httpx
+
 from adapters.netschool import api
-from adapters.netschool.client import NetSchoolClient
-from adapters.netschool.errors import NetSchoolError
+from adapters.netschool.api import FINAL_TERM_ID, YEAR_TERM_ID
+from adapters.netschool.client import RENEWAL_ORDER, RENEWAL_WORDS, NetSchoolClient, Sleep
+from adapters.netschool.errors import NetSchoolError, RenewalRefused
+from adapters.netschool.esia import EsiaMethod
 from adapters.netschool.models import AttendanceReason, Journal, LessonEdit, Term, parse
 from adapters.netschool.reports import (
+    DEFAULT_DATE_FORMAT,
     class_filter,
+    date_format,
     fetch_access_report_asp,
     fetch_access_report_hub,
     iup_filter,
     parse_access_report,
 )
+from asurso_sync.config import Config
+from asurso_sync.connect import client_settings
+from asurso_sync.sync import year_periods
 from cache.access import classify
 
 Verdict = Literal["ok", "differs", "unknown"]
@@ -117,7 +127,9 @@ class Surveyor:
         r = self.result
         info = self.c.info
         r.add(
-            "Вход по логину и паролю",
+            {"esia": "Вход через Госуслуги", "session": "Вход по сессии браузера"}.get(
+                self.c.method or "", "Вход по логину и паролю"
+            ),
             "ok" if info is not None else "unknown",
             f"сервер {self.c.server_version or 'версия не названа'}",
         )
@@ -151,7 +163,10 @@ class Surveyor:
         await self.attempt(
             "Журнал внеурочной деятельности", self._extra_activity, "внеурочные группы — только по признакам"
         )
-        self._year_marks()
+        await self.attempt("Годовые отметки", self._year_marks, "пропущенные годовые отметки не проверяются")
+        await self.attempt("Фильтры журнала (grade/journal/filter/init)", self._journal_filters, "")
+        await self.attempt("Отчёт о доступе: значения фильтров по умолчанию", self._report_defaults, "")
+        self._date_format()
         self.variants.setdefault("esrnsec", self.c.stats.variants.get("esrnsec", "not_seen"))
         self.variants["esia_start"] = self.c.stats.variants.get("esia_start", "not_used")
         # which refresh token the server accepts is tried once, read-only, only by a login over Госуслуги (issue #32)
@@ -182,28 +197,125 @@ class Surveyor:
         self.variants["ea_journal"] = "exists" if exists else "absent"
         if data is not None:
             self.endpoints["grade/journal/filter/init?extraActivity"] = {"shape": shape(data)}
+        groups = [
+            i
+            for f in (data if isinstance(data, list) else [])
+            if isinstance(f, dict) and str(f.get("filterId", "")).upper() == "EASGID"
+            for i in f.get("items") or []
+        ]
         r.add(
             "Журнал внеурочной деятельности",
-            "differs" if exists else "ok",
-            "есть (фильтры EASGID/EASBJID): его группы читаются только по признакам в предметах и расписании"
+            "ok",
+            f"есть (фильтры EASGID/EASBJID, групп: {len(groups)}): его занятия читаются из него (extraActivity=true) "
+            "как внеурочная деятельность"
             if exists
-            else "отдельного журнала нет",
-            "занятия отдельного журнала внеурочной деятельности не читаются: пришлите результат обследования",
+            else "отдельного журнала нет: внеурочные группы узнаются по предметам и расписанию",
         )
 
-    def _year_marks(self) -> None:
-        """How the year's marks are served: the year's own period in the term list (``termTypeId`` 4 or named
-        «Год»), else not seen here — the report pages' ``TERMID=-1`` «год» / ``-2`` «итог» are not read yet."""
-        terms: list[Term] = self.state.get("terms") or []
-        year = [t for t in terms if t.termTypeId == 4 or "год" in (t.termName or "").casefold().split()]
-        self.variants["year_marks"] = "year_period" if year else "not_in_terms"
-        self.result.add(
+    async def _year_marks(self) -> None:
+        """How the year's marks are served (issue #32): the year's own period in the term list (``termTypeId`` 4,
+        «Год» or the whole year with terms inside), else the journal asked for ``termId=-1`` «год» as the report
+        pages address the year; ``-2`` «итог» (final marks) is asked too and only named."""
+        r = self.result
+        every: list[Term] = [*(self.state.get("terms") or []), *(self.state.get("class_terms") or [])]
+        terms = list({t.id: t for t in every}.values())
+        listed = [t for t in terms if t.id in year_periods(terms)]
+        group, sample = self.state.get("group"), self.state.get("sample")
+        answered: dict[int, str] = {}
+        if group is not None and sample is not None:
+            for term_id in (YEAR_TERM_ID, FINAL_TERM_ID):
+                params = {
+                    "yearId": self.state.get("year_id"),
+                    "classId": sample.id,
+                    "grade": -1,
+                    "sgId": group["id"],
+                    "termId": term_id,
+                }
+                try:
+                    data = await self.c.get_json("/webapi/grade/journal", params)
+                    body = parse(Journal, data, "grade/journal")
+                    answered[term_id] = "answers" if body.journals else "empty"
+                except NetSchoolError as exc:
+                    answered[term_id] = f"refused:{getattr(exc, 'status', type(exc).__name__)}"
+        year = "year_period" if listed else "termid" if answered.get(YEAR_TERM_ID) == "answers" else "not_served"
+        self.variants["year_marks"] = year
+        self.variants["year_termids"] = {str(k): v for k, v in sorted(answered.items())} or "not_asked"
+        final = answered.get(FINAL_TERM_ID, "не спрашивали")
+        r.add(
             "Годовые отметки",
-            "ok" if year else "unknown",
-            f"период года в списке периодов (вид {year[0].termTypeId})"
-            if year
-            else "в списке периодов года нет (отчёты с TERMID −1/−2 не проверялись)",
-            "пропущенные годовые отметки не проверяются",
+            "ok" if year != "not_served" else "unknown",
+            {
+                "year_period": f"период года в списке периодов (вид {listed[0].termTypeId if listed else '?'})",
+                "termid": "журнал за год по termId −1 «год», как в отчётах",
+            }.get(year, "ни периода года в списке, ни ответа на termId −1")
+            + f"; «итог» (termId −2): {_answer_ru(final)}",
+            "пропущенные годовые отметки не проверяются (замечаний о них не будет)",
+        )
+
+    async def _journal_filters(self) -> None:
+        """How the journal page itself discovers classes, groups and terms: ``POST grade/journal/filter/init``
+        (a read). The filter ids and, for a term filter, whether it offers the year as −1/−2 — never the titles."""
+        r = self.result
+        try:
+            data = await self.c.post_read_json(
+                "/webapi/grade/journal/filter/init", {"params": None, "selectedData": []}
+            )
+        except NetSchoolError as exc:
+            self.variants["journal_filters"] = "refused"
+            r.add("Фильтры журнала (grade/journal/filter/init)", "unknown", f"не ответил: {exc}", "")
+            return
+        items = [f for f in data if isinstance(f, dict)] if isinstance(data, list) else []
+        self.endpoints["grade/journal/filter/init"] = {"shape": shape(data), "count": _count(data)}
+        ids = sorted(str(f.get("filterId")) for f in items if f.get("filterId"))
+        summary: dict[str, Any] = {"filters": ids}
+        for f in items:
+            if str(f.get("filterId", "")).upper() in ("TERMID", "TID_TERM", "TERM"):
+                values = {str(i.get("value")) for i in f.get("items") or [] if isinstance(i, dict)}
+                summary["term_year_values"] = sorted(values & {"-1", "-2"})
+        self.variants["journal_filters"] = summary
+        r.add(
+            "Фильтры журнала (grade/journal/filter/init)",
+            "ok" if ids else "unknown",
+            f"фильтры: {', '.join(ids) or 'нет'}"
+            + (f"; год в фильтре периода: {', '.join(summary['term_year_values']) or 'нет'}"
+               if "term_year_values" in summary else ""),
+            "",
+        )  # fmt: skip
+
+    async def _report_defaults(self) -> None:
+        """The access report's description (``reports/journalaccess``): each filter's default (``filterSources``) —
+        the class filter's ``-1`` says «every class» is what the form starts from."""
+        r = self.result
+        data = await self.raw("reports/journalaccess", "/webapi/reports/journalaccess")
+        sources = data.get("filterSources") if isinstance(data, dict) else None
+        defaults: dict[str, Any] = {}
+        for f in sources or []:
+            if isinstance(f, dict) and f.get("filterId"):
+                defaults[str(f["filterId"])] = (
+                    "range" if f.get("range") else f.get("defaultValue") if f.get("defaultValue") is not None else None
+                )
+        self.variants["report_defaults"] = defaults or "absent"
+        klass = defaults.get("PCLID_IUP")
+        r.add(
+            "Отчёт о доступе: значения фильтров по умолчанию",
+            "ok" if klass == "-1" else "differs" if defaults else "unknown",
+            ", ".join(f"{k} = {v}" for k, v in defaults.items()) if defaults else "описания фильтров нет",
+            "фильтр класса по умолчанию не «−1» (все классы): синхронизация всё равно спрашивает класс за классом",
+        )
+
+    def _date_format(self) -> None:
+        """The reports' ``DATEFORMAT`` comes from ``context.dateFormat`` (the pattern, not a person's datum)."""
+        ctx = self.c.context
+        own = ctx.dateFormat if ctx is not None else None
+        sent = date_format(self.c)
+        self.variants["date_format"] = {"context": own, "sent": sent, "default": DEFAULT_DATE_FORMAT}
+        self.result.add(
+            "Формат даты для отчётов (context.dateFormat)",
+            "ok" if own else "unknown",
+            ("назван в контексте" + ("" if own == DEFAULT_DATE_FORMAT else ", не такой, как у публичных клиентов"))
+            if own
+            else "контекст формат даты не называет: отправляется принятый у публичных клиентов",
+            "если отчёт прочитает даты иначе, время действий в отчёте о доступе не распознается",
         )
 
     async def _terms(self) -> None:
@@ -253,6 +365,24 @@ class Surveyor:
         on_groups = any(g.get("extraCurricular") is True for g in groups)
         subjects = await self.raw("subjects", "/webapi/subjects")
         on_subjects = any(isinstance(x, dict) and x.get("extraCurricular") is True for x in subjects or [])
+        items = [x for x in subjects or [] if isinstance(x, dict)]
+        exemption = (
+            "true_on_some"
+            if any(x.get("useExemption") is True for x in items)
+            else "all_false"
+            if any("useExemption" in x for x in items)
+            else "absent"
+        )
+        self.variants["use_exemption"] = exemption
+        r.add(
+            "Освобождение по предмету (subjects.useExemption)",
+            "ok" if exemption != "absent" else "unknown",
+            {
+                "true_on_some": "признак есть, у части предметов включён",
+                "all_false": "признак есть, везде выключен",
+            }.get(exemption, "признака нет"),
+            "освобождение («ОСВ») распознаётся только по коду посещаемости",
+        )
         where = "+".join(k for k, v in (("subjects", on_subjects), ("subjectgroups", on_groups)) if v) or "nowhere"
         self.variants["extracurricular"] = where
         r.add(
@@ -337,6 +467,14 @@ class Surveyor:
         for m in body.get("classMeeting") or []:
             homework += [a for a in (m.get("assignments") or []) if isinstance(a, dict) and a.get("typeId") == 3]
         names = {k for a in homework for k in a if k.startswith("issue")}
+        settings = data.get("markSettings") if isinstance(data, dict) else None
+        self.variants["mark_settings"] = sorted(settings) if isinstance(settings, dict) else "absent"
+        r.add(
+            "Настройки отметок журнала (markSettings)",
+            "ok" if isinstance(settings, dict) else "unknown",
+            f"поля: {', '.join(sorted(settings))}" if isinstance(settings, dict) else "не названы",
+            "шкала отметок берётся из настроек школы (school/settings)",
+        )
         limit = data.get("editLimit") if isinstance(data, dict) else None
         self.variants["edit_limit"] = (
             {k: v for k, v in sorted(limit.items()) if isinstance(v, bool | int) and not isinstance(v, list)}
@@ -523,6 +661,12 @@ class Surveyor:
         )
 
 
+def _answer_ru(answer: str) -> str:
+    """A journal's answer to a pseudo-term, in words: «отвечает», «пустой ответ», «отказ (400)»."""
+    kind, _, rest = answer.partition(":")
+    return {"answers": "отвечает", "empty": "пустой ответ", "refused": f"отказ ({rest})"}.get(kind, answer)
+
+
 def _said(answer: str) -> str:
     kind, _, rest = answer.partition(":")
     return f"строк {rest}" if kind == "rows" else f"отказ ({rest})"
@@ -532,6 +676,80 @@ def _kind_word(name: str | None) -> str:
     """The kind a term's name says («2 четверть» → «четверть»), without its number."""
     words = [w for w in (name or "").casefold().split() if not w.isdigit() and not w.rstrip("-ая").isdigit()]
     return " ".join(words) or "?"
+
+
+async def try_renewal_tokens(
+    make: Callable[[str, str], NetSchoolClient], candidates: Mapping[str, str | None]
+) -> dict[str, Any]:
+    """Which refresh token the server accepts (issue #32): each candidate offered once, alone, by a client of its
+    own (``LoginType=9``, a read: the session is logged out at once). Nothing is stored."""
+    out: dict[str, Any] = {"order": list(RENEWAL_ORDER)}
+    for kind in RENEWAL_ORDER:
+        token = candidates.get(kind)
+        if not token:
+            out[kind] = "absent"
+            continue
+        try:
+            async with make(kind, token):
+                out[kind] = "accepted"
+        except RenewalRefused:
+            out[kind] = "refused"
+        except NetSchoolError as exc:
+            out[kind] = f"error:{type(exc).__name__}"
+    return out
+
+
+def add_renewal(survey: Survey, renewal: Mapping[str, Any]) -> None:
+    """The renewal test's line and its field (``variants.renewal_token``) in a finished survey."""
+    said = {"accepted": "принят", "refused": "отклонён", "absent": "не выдан"}
+    took = [k for k in RENEWAL_ORDER if renewal.get(k) == "accepted"]
+    survey.add(
+        "Токен продления входа через Госуслуги (LoginType=9)",
+        "ok" if took else "differs" if any(renewal.get(k) == "refused" for k in RENEWAL_ORDER) else "unknown",
+        "; ".join(f"{RENEWAL_WORDS[k]} — {said.get(str(renewal.get(k)), renewal.get(k))}" for k in RENEWAL_ORDER),
+        "ни один токен не продлил вход: ночные запуски не смогут входить сами — нужен вход по паролю",
+    )
+    variants = dict(survey.bundle.get("variants") or {})
+    variants["renewal_token"] = dict(renewal)
+    survey.bundle["variants"] = dict(sorted(variants.items()))
+    survey.bundle["checks"] = [{"title": c.title, "verdict": c.verdict, "seen": c.seen} for c in survey.checks]
+
+
+async def survey_with_esia(
+    config: Config,
+    method: EsiaMethod,
+    *,
+    class_name: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep | None = None,
+) -> Survey:
+    """``survey --esia``: sign in through Госуслуги as a person (nothing stored), survey with that session, then
+    offer each candidate refresh token once (``try_renewal_tokens``) — the one test of which token renews."""
+    settings = client_settings(config, esia=method)
+    tokens: list[str] = []
+    settings.on_token = tokens.append
+    client = NetSchoolClient(settings, transport=transport, sleep=sleep or asyncio.sleep)
+    async with client:
+        result = await run_survey(client, class_name=class_name)
+        candidates = {"answer": tokens[-1] if tokens else None, "portal": client.portal_token}
+
+    def make(kind: str, token: str) -> NetSchoolClient:
+        alone = replace(
+            settings,
+            esia=None,
+            auth="esia",
+            refresh_token=token if kind == "answer" else None,
+            portal_token=token if kind == "portal" else None,
+            renewal_first=None,
+            on_token=None,
+            on_refused=None,
+            on_renewal=None,
+            keepalive=False,
+        )
+        return NetSchoolClient(alone, transport=transport, sleep=sleep or asyncio.sleep)
+
+    add_renewal(result, await try_renewal_tokens(make, candidates))
+    return result
 
 
 async def run_survey(client: NetSchoolClient, *, class_name: str | None = None, today: date | None = None) -> Survey:
@@ -545,4 +763,4 @@ def bundle_bytes(survey: Survey) -> bytes:
     return json.dumps(survey.bundle, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-__all__ = ["MARK", "Check", "Survey", "bundle_bytes", "run_survey", "shape"]
+__all__ = ["MARK", "Check", "Survey", "add_renewal", "bundle_bytes", "run_survey", "shape", "survey_with_esia"]

@@ -35,7 +35,9 @@ from sqlite_utils import Database
 from adapters.netschool import api
 from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import (
+    AccessDenied,
     FirewallBlocked,
+    HTTPStatusError,
     LoginError,
     NetSchoolError,
     ReadOnlyViolation,
@@ -162,6 +164,33 @@ async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
         raise first from None
 
 
+def year_periods(terms: list[Term]) -> set[int]:
+    """The ids of the year's own periods among the server's terms (``cache.calendar.is_year_period``)."""
+    span = (min(t.startDate for t in terms), max(t.endDate for t in terms)) if terms else None
+    bounds = [(t.startDate, t.endDate) for t in terms]
+    return {
+        t.id
+        for t in terms
+        if calendar.is_year_period(
+            t.termTypeId,
+            t.termName,
+            t.startDate,
+            t.endDate,
+            span,
+            has_parts=calendar.has_parts((t.startDate, t.endDate), bounds),
+        )
+    }
+
+
+def with_year(terms: list[Term]) -> list[Term]:
+    """The server's terms, and the year as termId -1 «год» when they name no period of the year (issue #32: the
+    report pages address the year so; a server that lists its own year period — ``termTypeId`` 4 or «Год» — is read
+    through that period instead)."""
+    if not terms or year_periods(terms):
+        return terms
+    return [*terms, api.year_term(terms)]
+
+
 def _ts(t: datetime | None) -> str:
     return (t or datetime.now()).replace(microsecond=0).isoformat()
 
@@ -267,6 +296,7 @@ class Sync:
         if self.opt.mode != "snapshot":
             self._total(len(classes))
             await self._gather(functools.partial(self._students, c, run_id) for c in classes)
+        await self._extra_activity_groups()  # the snapshot, which reads no directory, needs them too
         terms = {t.id: t for t in await self._class_terms(classes)}
         class_terms = self._class_term_map
         groups = reads.live_groups(self.db)
@@ -471,7 +501,7 @@ class Sync:
                 vacations_t = first.create_task(api.fetch_vacations(c))
                 classes_t = first.create_task(api.fetch_classes(c))
                 subjects_t = first.create_task(api.fetch_subjects(c))
-            year, terms, vacations = year_t.result(), terms_t.result(), vacations_t.result()
+            year, terms, vacations = year_t.result(), with_year(terms_t.result()), vacations_t.result()
             classes, subjects = classes_t.result(), subjects_t.result()
             async with task_group() as second:
                 groups_t = second.create_task(self._class_groups(classes))
@@ -483,6 +513,14 @@ class Sync:
             iup_groups, iup_grades = await self._iup_groups(classes)
             known = {g.id for g in groups}
             groups += [g for g in iup_groups if g.id not in known]
+            ea = await self._extra_activity_groups()
+            elsewhere = ea - {g.id for g in groups}
+            if elsewhere:  # a group of the extra-activity journal that no class lists: nothing to read it by
+                log.warning(
+                    "В журнале внеурочной деятельности есть группы, которых нет среди групп классов (%s): их занятия "
+                    "не читаются",
+                    len(elsewhere),
+                )
             data = mirror.directory_rows(
                 context=c.context,
                 year=year,
@@ -496,6 +534,7 @@ class Sync:
                 reasons=reasons,
                 settings=settings,
                 iup_grades=iup_grades,
+                ea_groups=ea,
             )
             partial = {"school_year", "school_setting"}
             self._save(
@@ -503,6 +542,36 @@ class Sync:
             )
 
         await self._safely("справочники", work)
+
+    _ea_groups: set[int] | None = None
+
+    async def _extra_activity_groups(self) -> set[int]:
+        """The groups kept in IRTech's extra-activity journal (issue #32): the journal page's filters asked as it
+        asks them, ``POST grade/journal/filter/init?extraActivity=true``, their ``EASGID`` items. Once a run. A
+        server without that journal answers 4xx (or no such filter): none. These groups are внеурочная
+        деятельность (R19) and their journals are read with ``extraActivity=true``."""
+        if self._ea_groups is not None:
+            return self._ea_groups
+        found: set[int] = set()
+        try:
+            data = await self.client.post_read_json(
+                "/webapi/grade/journal/filter/init?extraActivity=true", {"params": None, "selectedData": []}
+            )
+        except (SessionLost, FirewallBlocked, LoginError):
+            raise
+        except NetSchoolError as exc:
+            if not (isinstance(exc, HTTPStatusError | AccessDenied) and 400 <= getattr(exc, "status", 403) < 500):
+                log.warning("Журнал внеурочной деятельности не опрошен: %s", exc)
+            data = None
+        for f in data if isinstance(data, list) else []:
+            if isinstance(f, dict) and str(f.get("filterId", "")).upper() == "EASGID":
+                for item in f.get("items") or []:
+                    value = str(item.get("value", "")) if isinstance(item, dict) else ""
+                    if value.lstrip("-").isdigit() and int(value) > 0:
+                        found.add(int(value))
+        self.ea_journal = "read" if found else "absent"
+        self._ea_groups = found
+        return found
 
     async def _class_groups(self, classes: list[SchoolClass]) -> list[SubjectGroup]:
         """The classes' subject groups, asked class by class (``subjectgroups?classId=``) as the journal page does
@@ -549,6 +618,9 @@ class Sync:
         label = f"ученики {self._class_label(class_id)}"
         await self._safely(label, work, unit=("students", {"class_id": class_id}))
 
+    ea_journal: str | None = None  # "read" (the extra-activity journal's groups read) or "absent" (issue #32)
+    # how the year marks came (issue #32): "termid" (journal of termId -1), "refused" (the server refused -1)
+    year_marks: str | None = None
     _class_term_map: dict[int, list[int]]
     _term_types: dict[int, int | None]
     _year_terms: set[int] = frozenset()  # type: ignore[assignment]  # the year's own periods (calendar)
@@ -584,20 +656,14 @@ class Sync:
 
         await self._gather(functools.partial(one, c) for c in classes)
         terms = list(found.values())
-        span = (min(t.startDate for t in terms), max(t.endDate for t in terms)) if terms else None
-        bounds = [(t.startDate, t.endDate) for t in terms]
-        self._year_terms = {
-            t.id
-            for t in terms
-            if calendar.is_year_period(
-                t.termTypeId,
-                t.termName,
-                t.startDate,
-                t.endDate,
-                span,
-                has_parts=calendar.has_parts((t.startDate, t.endDate), bounds),
-            )
-        }
+        self._year_terms = year_periods(terms)
+        if terms and not self._year_terms:  # the year as the report pages address it: termId -1 «год»
+            whole = api.year_term(terms)
+            terms.append(whole)
+            self._year_terms = {whole.id}
+            for ids in self._class_term_map.values():
+                if ids:
+                    ids.append(whole.id)
         return terms
 
     async def _schedules(self, classes: list[int], terms: list[Term]) -> dict[int, ClassMeeting]:
@@ -649,8 +715,29 @@ class Sync:
 
         async def work() -> None:
             class_id, grade = where
-            params = {"yearId": year_id, "classId": class_id, "grade": grade, "sgId": sg, "termId": term_id}
-            data, observed = await self.client.get_json_dated("/webapi/grade/journal", params)
+            params: dict[str, Any] = {
+                "yearId": year_id,
+                "classId": class_id,
+                "grade": grade,
+                "sgId": sg,
+                "termId": term_id,
+            }
+            if sg in (self._ea_groups or ()):
+                params["extraActivity"] = "true"  # kept in the extra-activity journal (issue #32)
+            if term_id == api.YEAR_TERM_ID and self.year_marks == "refused":
+                return
+            try:
+                data, observed = await self.client.get_json_dated("/webapi/grade/journal", params)
+            except HTTPStatusError as exc:
+                if term_id != api.YEAR_TERM_ID or not 400 <= exc.status < 500:
+                    raise
+                # a server that does not know termId -1 serves no year marks this way: none are missing (R0)
+                if self.year_marks != "refused":
+                    log.info("Сервер не отдаёт журнал за год (termId -1): годовые отметки не проверяются (%s)", exc)
+                self.year_marks = "refused"
+                return
+            if term_id == api.YEAR_TERM_ID:
+                self.year_marks = "termid"
             journal = parse(Journal, data, "grade/journal")
             if not journal.journals:
                 raise NetSchoolError(f"{label}: в ответе нет журнала")

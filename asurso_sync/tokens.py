@@ -9,6 +9,7 @@ can say what to do and the deputy is told once, not every night.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, fields
@@ -28,6 +29,11 @@ class TokenFileError(AppError):
     exit_code = exitcodes.STORAGE
 
 
+def fingerprint(token: str) -> str:
+    """What may be written about a token: the first 12 hex digits of its SHA-256 (it cannot be used to sign in)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -45,13 +51,19 @@ class StoredLogin:
     refused: str | None = None  # when the server refused to renew; the token is gone then
     refused_reason: str | None = None
     notified: str | None = None  # when the deputy was told to sign in again
+    # issue #32: the portal session's token (``sfd.gosuslugi.ru/session``), the renewal's other candidate, and which
+    # candidate the server accepted last — by kind and a fingerprint (never the token itself), and when
+    portal_token: str | None = None
+    accepted: str | None = None  # «answer» (the login answer's refreshToken) or «portal»
+    accepted_fingerprint: str | None = None  # the first 12 hex digits of the accepted token's SHA-256
+    accepted_at: str | None = None
 
     def __repr__(self) -> str:  # never the token
         return f"StoredLogin(user={self.user!r}, school={self.school!r}, renewed={self.renewed!r})"
 
     @property
     def usable(self) -> bool:
-        return bool(self.refresh_token) and self.refused is None
+        return bool(self.refresh_token or self.portal_token) and self.refused is None
 
 
 class TokenFile:
@@ -81,13 +93,15 @@ class TokenFile:
                 f"Файл {self.path} — не файл входа через Госуслуги. Удалите его и выполните «asurso-sync login-esia»."
             )
         stored = StoredLogin(**{k: v for k, v in raw.items() if k in known})
-        if stored.refresh_token:
-            REDACTOR.add_secret(stored.refresh_token)
+        for secret in (stored.refresh_token, stored.portal_token):
+            if secret:
+                REDACTOR.add_secret(secret)
         return stored
 
     def save(self, stored: StoredLogin) -> None:
-        if stored.refresh_token:
-            REDACTOR.add_secret(stored.refresh_token)
+        for secret in (stored.refresh_token, stored.portal_token):
+            if secret:
+                REDACTOR.add_secret(secret)
         data = {"format": FORMAT, **asdict(stored)}
         write_private_bytes(self.path, (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode())
 
@@ -100,6 +114,21 @@ class TokenFile:
         stored.refused = stored.refused_reason = stored.notified = None
         self.save(stored)
 
+    def record_renewal(self, accepted: str, token: str, refused: list[str]) -> None:
+        """A renewal succeeded with the candidate ``accepted`` (after the server refused ``refused``): remember the
+        kind and the token's fingerprint, drop the refused candidates' tokens."""
+        stored = self.load()
+        if stored is None:
+            return
+        stored.accepted, stored.accepted_fingerprint = accepted, fingerprint(token)
+        stored.accepted_at = now_iso()
+        for kind in refused:
+            if kind == "answer":
+                stored.refresh_token = None
+            elif kind == "portal":
+                stored.portal_token = None
+        self.save(stored)
+
     def mark_refused(self, reason: str) -> StoredLogin | None:
         """The server refused the token: drop it and remember when and why. Returns the updated login."""
         stored = self.load()
@@ -107,7 +136,7 @@ class TokenFile:
             return None
         if stored.refused is None:
             stored.refused, stored.refused_reason = now_iso(), reason
-        stored.refresh_token = None
+        stored.refresh_token = stored.portal_token = None
         self.save(stored)
         return stored
 

@@ -262,3 +262,16 @@ def test_trimesters_are_terms_not_the_year(tmp_path: Path) -> None:
     case.write_text(text, encoding="utf-8")
     result = run_case(case)
     assert result.passed, (result.missing, result.extra, result.wrong, result.undecided)
+
+
+@pytest.mark.slow  # two whole cases
+@pytest.mark.parametrize(
+    ("case", "drift"), [("cb-42", "year_period"), ("cb-48", "ea_journal")], ids=["year_period", "ea_journal"]
+)
+def test_a_case_holds_under_the_drift_of_issue_32(case: str, drift: str) -> None:
+    """CB-42's missing year mark is found when the year is a listed period (not termId -1, the default); CB-48's
+    «Разговоры о важном» is judged as внеурочная деятельность when it lives in the extra-activity journal."""
+    from adapters.emulator.faults import Faults
+
+    result = run_case(CASEBOOK / f"{case}.toml", faults=Faults(drifts=frozenset({drift})))
+    assert result.passed, (result.missing, result.extra, result.wrong, result.undecided)

@@ -25,6 +25,7 @@ import segno
 from typer.testing import CliRunner
 
 from adapters.emulator.esia import DEMO_LOGIN, DEMO_PASSWORD, DEMO_TOTP_SECRET, EsiaSettings, totp
+from adapters.emulator.faults import Faults
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.mail.backends import MemoryBackend
 from adapters.netschool.client import NetSchoolClient
@@ -36,7 +37,7 @@ from asurso_sync.config import Config, example_config_text, load_config
 from asurso_sync.connect import make_client, token_path
 from asurso_sync.logs import redact
 from asurso_sync.sync import SyncOptions, sync_once
-from asurso_sync.tokens import TokenFile
+from asurso_sync.tokens import TokenFile, fingerprint
 from cache import open_cache, outbox_rows
 from tests.emu import serve, serve_process
 from tests.schools import no_wait
@@ -78,7 +79,8 @@ def _lazy_keyboard(monkeypatch: pytest.MonkeyPatch) -> None:
 def school(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **esia: Any) -> Iterator[tuple[Emulator, Path]]:
     """The emulator with its Госуслуги side served on loopback and a config for it (ESIA-only unless told)."""
     esia.setdefault("only", True)
-    emu = Emulator(EmulatorSettings(size="tiny", control=True, esia=EsiaSettings(**esia)))
+    faults = Faults(drifts=frozenset(esia.pop("drifts", ())))
+    emu = Emulator(EmulatorSettings(size="tiny", control=True, esia=EsiaSettings(**esia), faults=faults))
     with serve(emu) as base:
         cfg = tmp_path / "config.toml"
         cfg.write_text(example_config_text(), encoding="utf-8")
@@ -276,6 +278,52 @@ def test_renewal_over_many_nights_rotates_the_token(tmp_path: Path, monkeypatch:
         assert sum(not t.revoked for t in emu.esia.refresh.values()) == 1
 
 
+@pytest.mark.parametrize(
+    ("drift", "first", "second"),
+    [
+        ("", "answer", "answer"),
+        ("renewal_portal_only", "portal", "portal"),
+        ("renewal_answer_only", "answer", "answer"),
+    ],
+)
+def test_renewal_tries_the_candidates_in_order_and_records_the_one_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drift: str, first: str, second: str
+) -> None:
+    """Issue #32: «login-esia» keeps both candidates (the login answer's refreshToken and the portal session's
+    token); a renewal offers the answer's first, then the portal's, and the token file records which one the server
+    took — its kind and a fingerprint, not the token — so the next night offers that one first."""
+    with school(tmp_path, monkeypatch, mfa="none", second_school=False, drifts={drift} - {""}) as (emu, cfg):
+        assert login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD]).exit_code == 0
+        config = config_of(cfg)
+        path = token_path(config)
+        stored = TokenFile(path).load()
+        assert stored is not None and stored.refresh_token and stored.portal_token and stored.accepted is None
+        portal = stored.portal_token
+        if drift == "renewal_answer_only":  # as if the portal's token had worked before: offered first, refused
+            stored.accepted = "portal"
+            TokenFile(path).save(stored)
+
+        async def night() -> dict[str, str]:
+            async with make_client(config, sleep=no_wait) as client:
+                return dict(client.stats.variants)
+
+        accepted = []
+        for _ in range(2):
+            emu.clock += timedelta(days=1)
+            offered = stored_token(cfg)  # the answer's token the night offers (spent, and replaced, if accepted)
+            accepted.append(asyncio.run(night())["renewal_token"])
+        assert accepted == [first, second]
+        stored = TokenFile(path).load()
+        assert stored is not None and stored.accepted == second and stored.accepted_at
+        used = portal if second == "portal" else offered
+        assert used and stored.accepted_fingerprint == fingerprint(used) != used  # the kind and a fingerprint
+        # the refused candidate is offered once, then dropped from the file: never offered again
+        assert emu.esia.refusals == (0 if not drift else 1)
+        if drift == "renewal_answer_only":
+            assert stored.portal_token is None and stored.refresh_token
+        assert_private(path)
+
+
 def test_refused_renewal_sends_one_notice_and_ends_with_the_auth_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -300,7 +348,7 @@ def test_refused_renewal_sends_one_notice_and_ends_with_the_auth_code(
         for _ in range(3):  # later nights: the same answer, no second letter, and no more tries with a dead token
             with pytest.raises(EsiaLoginRequired, match="отказал в продлении"):
                 asyncio.run(sync_once(config, SyncOptions(mode="incremental"), sleep=no_wait, backend=backend))
-        assert len(backend.outbox) == 1 and emu.esia.refusals == 1
+        assert len(backend.outbox) == 1 and emu.esia.refusals == 2  # each candidate offered once, never again
         result = runner.invoke(app, ["--config", str(cfg), "sync"])
         assert result.exit_code == exitcodes.AUTH
         assert "asurso-sync login-esia" in result.output
@@ -555,3 +603,27 @@ def test_the_login_starts_at_the_bare_crosslogin_then_the_parametrised_login(
         starts = [(p, s) for _m, p, s in emu.request_log if "/sso/esia/" in p and "callback" not in p]
         assert starts[0] == ("/webapi/sso/esia/crosslogin", 404 if drift else 302)
         assert any(p == "/webapi/sso/esia/login" for p, _s in starts) == bool(drift)
+
+
+@pytest.mark.slow  # a whole survey over loopback; the same in process: test_survey_esia_offers_each_renewal_token_once
+def test_survey_esia_from_the_command_line_stores_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``survey --esia``: the person signs in through Госуслуги at the terminal, the survey runs with that session,
+    each renewal candidate is offered once, the bundle says which the server took — and no login is stored."""
+    with school(tmp_path, monkeypatch, mfa="none", second_school=False) as (emu, cfg):
+        bundle = tmp_path / "bundle.json"
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(cfg), "survey", "--esia", "--login", DEMO_LOGIN, "--out", str(bundle)],
+            input=LazyInput([DEMO_PASSWORD]),  # type: ignore[arg-type]
+        )
+        assert result.exit_code in (exitcodes.OK, exitcodes.ATTENTION), result.output
+        data = json.loads(bundle.read_text(encoding="utf-8"))
+        assert data["variants"]["renewal_token"] == {
+            "order": ["answer", "portal"],
+            "answer": "accepted",
+            "portal": "accepted",
+        }
+        line = next(c for c in data["checks"] if c["title"].startswith("Токен продления"))
+        assert line["verdict"] == "ok" and "✓" in result.output
+        assert not token_path(config_of(cfg)).exists() and DEMO_PASSWORD not in result.output
+        assert emu.esia.renewals == 2

@@ -126,6 +126,7 @@ SERVER_READ_POSTS = {
     "/asp/logout.asp",
     "/asp/securitywarning.asp",
     "/webapi/terms/search",
+    "/webapi/grade/journal/filter/init",  # the journal page's filters (the extra-activity journal's, issue #32)
     "/webapi/reports/journalaccess/initfilters",
     "/webapi/v2/reports/journalaccess/initfilters",
     "/webapi/reports/journalaccess/queue",

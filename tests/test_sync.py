@@ -351,6 +351,83 @@ def test_year_period_keeps_only_its_students_and_year_marks() -> None:
     assert [(r["term_id"], r["mark"]) for r in year["term_mark"]] == [(704, "5")]
 
 
+@pytest.mark.parametrize("drift", ["", "year_period"])
+def test_year_marks_are_read_as_the_report_pages_address_the_year_and_as_a_listed_period(
+    tmp_path: Path, drift: str
+) -> None:
+    """Issue #32, through the real client: by default the server lists no period of the year and serves its marks
+    for ``termId=-1`` «год» (the report pages' ``TERMID``); under ``year_period`` the year is a listed period of
+    ``termTypeId`` 4. CB-42's year marks are mirrored either way, under the id the server knows them by."""
+    from adapters.emulator.faults import Faults
+    from adapters.emulator.scenario import build, load
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-42.toml"))
+    year = next(t for t in built.school.terms.values() if t.type_id == 4)
+    faults = Faults(drifts=frozenset({drift} - {""}))
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal), faults=faults))
+    config = make_config(tmp_path)
+    report = run(emu, config, mode="all", at=datetime(2027, 6, 1, 7, 0))
+    assert report.status == "ok", report.units_failed
+    with closing(open_cache(config.cache.path)) as db:
+        terms = {
+            r["id"]: (r["name"], r["term_type_id"]) for r in rows(db, 'SELECT * FROM "term" WHERE "gone_at" IS NULL')
+        }
+        marks = rows(db, 'SELECT "term_id", "mark" FROM "term_mark" WHERE "gone_at" IS NULL AND "term_id" IN (?, -1)',
+                     [year.id])  # fmt: skip
+    expected = year.id if drift else -1
+    assert terms[expected] == (("Год", 4) if drift else ("Год", None))
+    assert (year.id in terms) is bool(drift) and (-1 in terms) is not bool(drift)
+    assert [(m["term_id"], m["mark"]) for m in marks] == [(expected, "5")]
+
+
+@pytest.mark.parametrize("drifts", [set(), {"ea_journal"}, {"ea_journal", "no_extracurricular_flag"}])
+def test_the_extra_activity_journal_is_read_when_the_server_keeps_one(tmp_path: Path, drifts: set[str]) -> None:
+    """Issue #32, through the real client: a server with IRTech's extra-activity journal (``ea_journal``) keeps
+    CB-48's «Разговоры о важном» there — its filters name the group (``EASGID``), the class journal does not know
+    it. The sync asks the filters, reads the group's journal with ``extraActivity=true`` and mirrors the group as
+    внеурочная деятельность even with no flag on the subject; without that journal nothing changes."""
+    from adapters.emulator.faults import Faults
+    from adapters.emulator.scenario import build, load
+    from asurso_sync.sync import Sync
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-48.toml"))
+    extra = next(g.id for g in built.school.groups.values() if g.extracurricular)
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal), faults=Faults(drifts=frozenset(drifts))))
+    config = make_config(tmp_path)
+    seen: list[str | None] = []
+    original = Sync._extra_activity_groups
+
+    async def spy(self: Sync) -> set[int]:
+        found = await original(self)
+        seen.append(self.ea_journal)
+        return found
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Sync, "_extra_activity_groups", spy)
+        report = run(emu, config, mode="all", at=datetime(2026, 11, 30, 7, 0))
+    assert report.status == "ok", report.units_failed
+    assert set(seen) == {"read" if drifts else "absent"}
+    with closing(open_cache(config.cache.path)) as db:
+        group = rows(db, 'SELECT "extracurricular" FROM "subject_group" WHERE "id" = ?', [extra])
+        lessons = rows(db, 'SELECT "day" FROM "class_meeting" WHERE "sg_id" = ? AND "gone_at" IS NULL', [extra])
+    assert group == [{"extracurricular": 1}] and {r["day"] for r in lessons} >= {"2026-11-23"}
+
+
+def test_a_server_that_refuses_the_year_by_termid_costs_nothing(tmp_path: Path) -> None:
+    """A school without a year period answers ``termId=-1`` with 400: no unit fails, no year mark is invented."""
+    from adapters.emulator.scenario import build, load
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-42.toml"))
+    built.school.terms = {k: t for k, t in built.school.terms.items() if t.type_id != 4}
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal)))
+    config = make_config(tmp_path)
+    report = run(emu, config, mode="all", at=datetime(2027, 6, 1, 7, 0))
+    assert report.status == "ok" and not report.units_failed
+    with closing(open_cache(config.cache.path)) as db:
+        assert rows(db, 'SELECT * FROM "term_mark" WHERE "term_id" = -1') == []
+        assert rows(db, 'SELECT * FROM "enrollment" WHERE "term_id" = -1') == []
+
+
 def test_a_grade_whose_iup_groups_the_server_refuses_costs_only_those_groups(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -112,6 +112,9 @@ class EsiaSide:
         self.login_states: dict[str, Identity] = {}
         self.codes: dict[str, PortalSession] = {}  # authorization codes → finished portal sessions
         self.refresh: dict[str, RefreshToken] = {}
+        # the portal sessions' own tokens (``sfd.gosuslugi.ru/session``): accepted by LoginType=9 and not spent,
+        # as the one third-party app seen renewing on asurso.ru uses them (issue #32)
+        self.portal_tokens: dict[str, RefreshToken] = {}
         self.wrong_passwords = 0
         self.renewals = 0
         self.refusals = 0
@@ -133,8 +136,24 @@ class EsiaSide:
         self.renewals += 1
         return entry.user_id
 
+    def issue_portal_token(self, identity: Identity, now: datetime) -> str:
+        """The portal session's token; it stands for the identity's user of this school (the first linked) [I]."""
+        token = "eyJ" + secrets.token_urlsafe(40)  # a JWT on the real portal: {sessionId, exp, iat, jti}
+        self.portal_tokens[token] = RefreshToken(identity.user_ids[0], now + timedelta(days=self.settings.refresh_days))
+        return token
+
+    def redeem_portal(self, token: str, now: datetime) -> int | None:
+        """The user a portal session's token stands for; it stays good (not rotated). None when unknown, revoked,
+        expired."""
+        entry = self.portal_tokens.get(token)
+        if entry is None or entry.revoked or entry.expires <= now:
+            self.refusals += 1
+            return None
+        self.renewals += 1
+        return entry.user_id
+
     def revoke_all(self) -> int:
-        live = [t for t in self.refresh.values() if not t.revoked]
+        live = [t for t in (*self.refresh.values(), *self.portal_tokens.values()) if not t.revoked]
         for t in live:
             t.revoked = True
         return len(live)

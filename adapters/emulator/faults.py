@@ -35,6 +35,13 @@ DRIFTS = frozenset(
         "routine_warning",  # every login lands on SecurityWarning with warnType 1 and no atlist (no other session)
         "login_down",  # the login answers 409 «Ошибка входа в систему» (the server's database is down)
         "no_extracurricular_flag",  # no extraCurricular on subjects or groups: only classmeetings' relay 2 tells
+        # issue #32: the year's own period listed in terms and terms/search as termTypeId 4 (not in evidence);
+        # by default the year is addressed as the report pages do, termId -1 «год» and -2 «итог»
+        "year_period",
+        # issue #32: which refresh token LoginType=9 accepts (by default both: the login answer's, rotated, and the
+        # portal session's, kept — the one seen accepted on asurso.ru)
+        "renewal_portal_only",  # the login answer's refreshToken is refused; only the portal session's token renews
+        "renewal_answer_only",  # the portal session's token is refused; only the login answer's refreshToken renews
     }
 )
 

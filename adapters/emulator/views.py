@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from adapters.emulator.journal import ATTENDANCE_REASONS, HOMEWORK, Journal
-from adapters.emulator.school import School, Term
+from adapters.emulator.school import YEAR_TERM_TYPE, School, Term
 
 EDIT_LIMIT_DAYS = 14
 
@@ -71,7 +71,13 @@ class Views:
         }
 
     def terms(self) -> list[dict[str, Any]]:
-        return [self.term(t) for t in self.s.terms.values()]
+        return [self.term(t) for t in self.s.terms.values() if self.lists_term(t)]
+
+    def lists_term(self, t: Term) -> bool:
+        """Whether a term is in the server's term lists. The year's own period is not by default: IRTech's report
+        pages address the year as ``TERMID`` -1 «год» and -2 «итог» (issue #32), and no public source shows a
+        year period in ``terms``; the ``year_period`` drift lists it with ``termTypeId`` 4."""
+        return t.type_id != YEAR_TERM_TYPE or "year_period" in self.drifts
 
     def term(self, t: Term) -> dict[str, Any]:
         return {

@@ -25,6 +25,25 @@ from adapters.netschool.models import (
     parse,
 )
 
+# The year as IRTech's report pages address it (issue #32, docs/server-api.md §3 «Year marks»): ``TERMID`` -1 «год»
+# (the year marks) and -2 «итог» (the final marks). No public source shows a year period in the term lists.
+YEAR_TERM_ID, FINAL_TERM_ID = -1, -2
+
+
+def year_term(terms: list[Term]) -> Term:
+    """The year addressed as ``termId=-1`` «год», spanning ``terms`` (not empty): what the sync reads the year marks
+    from when the server's own term lists name no period of the year. Its kind is not the server's (``None``)."""
+    return Term.model_validate(
+        {
+            "id": YEAR_TERM_ID,
+            "termName": "Год",
+            "termTypeId": None,
+            "startDate": min(t.startDate for t in terms),
+            "endDate": max(t.endDate for t in terms),
+            "schoolYearId": terms[0].schoolYearId,
+        }
+    )
+
 
 async def _get(client: NetSchoolClient, model: Any, path: str, params: Any = None) -> Any:
     return parse(model, await client.get_json(path, params), path.removeprefix("/webapi/"))

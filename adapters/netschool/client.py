@@ -55,7 +55,7 @@ from adapters.netschool.errors import (
     TLSProtocolError,
     TLSVerificationError,
 )
-from adapters.netschool.esia import DEFAULT_PORTAL, EsiaMethod, EsiaPortal, preferred_user, user_label
+from adapters.netschool.esia import DEFAULT_PORTAL, EsiaMethod, EsiaPortal, preferred_user, session_url, user_label
 from adapters.netschool.models import Context, LoginResponse, parse
 from adapters.oserrors import chain, os_error_text
 from adapters.redaction import MASK, redact_data, redact_request, redact_text
@@ -88,6 +88,10 @@ Sleep = Callable[[float], Awaitable[None]]  # how the client waits (back-offs, p
 STAFF_ROLE_WORDS = ("завуч", "администратор", "директор", "учитель", "сотрудник", "педагог")
 _REDIRECTS = (301, 302, 303, 307, 308)
 _PARSED = "asurso_sync.json"  # where the policy keeps an answer's parsed JSON (httpx.Response.extensions)
+# the renewal's candidate tokens in their stated order (docs/server-api.md §2.1): the login answer's refreshToken,
+# then the portal session's token
+RENEWAL_ORDER = ("answer", "portal")
+RENEWAL_WORDS = {"answer": "токен из ответа на вход", "portal": "токен сессии портала Госуслуг"}
 Method = str  # how the client is signed in: "password", "esia" (Госуслуги, renewed by refresh token), "session"
 
 
@@ -125,6 +129,11 @@ class ClientSettings:
     # called with every new refresh token the server hands out, before anything else happens: it must store it
     on_token: Callable[[str], None] | None = field(default=None, repr=False)
     on_refused: Callable[[str], object] | None = field(default=None, repr=False)  # the server refused the token
+    # the portal session's token (``sfd.gosuslugi.ru/session``), the other candidate of a renewal (issue #32)
+    portal_token: str | None = field(default=None, repr=False)
+    renewal_first: str | None = None  # the candidate the server accepted last («answer» or «portal»): tried first
+    # called when a renewal succeeded: the candidate accepted, its token, the candidates the server refused before it
+    on_renewal: Callable[[str, str, list[str]], None] | None = field(default=None, repr=False)
     login_note: str | None = None  # why no stored Госуслуги login can be used (said when one is needed)
     esia_url: str = DEFAULT_PORTAL  # the Госуслуги portal the login may be sent to (another one only for tests)
     esia: EsiaMethod | None = field(default=None, repr=False)  # an interactive Госуслуги login instead of auth
@@ -262,6 +271,8 @@ class NetSchoolClient:
         self._http: httpx.AsyncClient | None = None
         self.method: Method | None = None
         self._refresh_token = settings.refresh_token
+        self._portal_token = settings.portal_token
+        self.portal_token: str | None = None  # the portal session's token met during an interactive login
         self._rng = random.Random()  # noqa: S311 - jitter for backoff and pacing, not a secret
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -338,7 +349,7 @@ class NetSchoolClient:
         """Sign in the way ``settings.auth`` says (docs/server-api.md §2.1 «Which way to sign in»)."""
         s = self.settings
         if s.auth == "session" or (
-            s.auth == "auto" and s.session is not None and s.password is None and not self._refresh_token
+            s.auth == "auto" and s.session is not None and s.password is None and not self.renewal_candidates()
         ):
             await self._import_session(self._need_session())
             return
@@ -350,7 +361,7 @@ class NetSchoolClient:
             return
         flags = await self._logindata()
         password_allowed = not (flags.get("schoolLogin") is False or flags.get("esiaMainAuth") is True)
-        if self._refresh_token:
+        if self.renewal_candidates():
             try:
                 await self.renew(flags=flags)
                 return
@@ -425,32 +436,74 @@ class NetSchoolClient:
         self.method = "password"
         return await self._accept(resp, data, str(auth["ver"]), rolegroup, lambda g: self.login(rolegroup=g))
 
-    async def renew(self, *, flags: dict[str, Any] | None = None, rolegroup: str | None = None) -> LoginInfo:
-        """The Госуслуги login renewed without a person: ``LoginType=9`` with the stored refresh token, which the
-        server spends and replaces (docs/server-api.md §2.1). A refusal is ``RenewalRefused``; a server or network
-        failure is not (the token stays good)."""
+    def renewal_candidates(self) -> list[tuple[str, str]]:
+        """The tokens a renewal may offer, in the stated order (docs/server-api.md §2.1, issue #32): the one the
+        server accepted last; then the login answer's ``refreshToken`` (the server hands it out for this, every
+        answer brings the next one); then the portal session's ``token`` (the only one seen accepted by asurso.ru,
+        in one third-party app — a portal JWT with its own expiry)."""
+        tokens = {"answer": self._refresh_token, "portal": self._portal_token}
+        order = [self.settings.renewal_first, *RENEWAL_ORDER]
+        seen: list[tuple[str, str]] = []
+        for kind in order:
+            token = tokens.get(kind or "")
+            if kind and token and kind not in (k for k, _ in seen):
+                seen.append((kind, token))
+        return seen
+
+    async def renew(
+        self, *, flags: dict[str, Any] | None = None, rolegroup: str | None = None, only: str | None = None
+    ) -> LoginInfo:
+        """The Госуслуги login renewed without a person: ``LoginType=9`` with each candidate token in turn
+        (``renewal_candidates``) until the server accepts one; which one is recorded (``on_renewal``,
+        ``stats.variants["renewal_token"]``). Only when every candidate is refused is it ``RenewalRefused``; a
+        server or network failure is not (the tokens stay good)."""
         s = self.settings
-        token = self._refresh_token
-        if not token:
+        candidates = [c for c in self.renewal_candidates() if only is None or c[0] == only]
+        if not candidates:
             raise EsiaLoginRequired(s.login_note or "Нет сохранённого входа через Госуслуги.")
         data = flags if flags is not None else await self._logindata()
-        form = {"LoginType": "9", "grant_type": "refresh_token", "refresh_token": token}
-        if rolegroup is not None:
-            form["rolegroup"] = rolegroup
-        # never retried: the server spends the token on the first try that reaches it
-        resp = await self._retrying(
-            "POST", "/webapi/login", retry=False, data=form, headers={"Referer": f"{self._origin()}/"}
-        )
-        if resp.status_code != 200:
+        refused: list[str] = []
+        messages: list[str] = []
+        for kind, token in candidates:
+            form = {"LoginType": "9", "grant_type": "refresh_token", "refresh_token": token}
+            if rolegroup is not None:
+                form["rolegroup"] = rolegroup
+            # never retried: the server spends the token on the first try that reaches it
+            resp = await self._retrying(
+                "POST", "/webapi/login", retry=False, data=form, headers={"Referer": f"{self._origin()}/"}
+            )
+            if resp.status_code == 200:
+                self.method = "esia"
+                self.stats.variants["renewal_token"] = kind
+                if refused:
+                    log.info(
+                        "Продление входа: сервер принял токен «%s», отказав прежним (%s)", kind, ", ".join(refused)
+                    )
+                if s.on_renewal is not None:
+                    s.on_renewal(kind, token, refused)
+                again = functools.partial(self._renew_as, data, kind)
+                return await self._accept(resp, data, "", rolegroup, again)
             message = _message(resp)
             if "ошибка входа в систему" in message.lower():
                 raise LoginUnavailable(message)
-            self._refresh_token = None  # refused: never offered again by this client
-            if s.on_refused is not None:
-                s.on_refused(message or f"HTTP {resp.status_code}")
-            raise RenewalRefused(message or f"HTTP {resp.status_code}")
-        self.method = "esia"
-        return await self._accept(resp, data, "", rolegroup, lambda g: self.renew(flags=data, rolegroup=g))
+            refused.append(kind)
+            messages.append(message or f"HTTP {resp.status_code}")
+            if kind == "answer":
+                self._refresh_token = None  # refused: never offered again by this client
+            else:
+                self._portal_token = None
+        reason = (
+            messages[0]
+            if len(set(messages)) == 1
+            else "; ".join(f"{RENEWAL_WORDS[k]}: {m}" for k, m in zip(refused, messages, strict=True))
+        )
+        if s.on_refused is not None:
+            s.on_refused(reason)
+        raise RenewalRefused(reason)
+
+    async def _renew_as(self, flags: dict[str, Any], kind: str, rolegroup: str) -> LoginInfo:
+        """The renewal again with the role group chosen, with the candidate the server has just accepted."""
+        return await self.renew(flags=flags, rolegroup=rolegroup, only=kind)
 
     async def login_esia(self, method: EsiaMethod) -> LoginInfo:
         """The interactive Госуслуги login (docs/server-api.md §2.1): crosslogin to the portal, the portal's steps,
@@ -490,6 +543,7 @@ class NetSchoolClient:
             await start()
             send = functools.partial(self._portal, portal)
             back = await EsiaPortal(portal, s.esia_url, method, send=send, sleep=self._sleep, restart=start).sign_in()
+            self.portal_token = await self._portal_session_token(portal)
             seen = await self._walk(portal, back)
         found = [m.group(1) for u in seen for m in [re.search(r"loginState=([A-Za-z0-9-]+)", u)] if m]
         if not found:
@@ -518,6 +572,22 @@ class NetSchoolClient:
         return await self._accept(
             resp, flags, "", form.get("rolegroup"), lambda g: self.renew(flags=flags, rolegroup=g)
         )
+
+    async def _portal_session_token(self, portal: httpx.AsyncClient) -> str | None:
+        """The portal session's own token (``POST sfd.gosuslugi.ru/session`` → ``{"token"}``), which the one
+        third-party asurso.ru app seen renewing sends as ``refresh_token`` (issue #32): the renewal's second
+        candidate. Best effort: a portal without it leaves the login answer's token alone."""
+        url = session_url(self.settings.esia_url)
+        token: Any = None
+        try:
+            resp = await self._portal(portal, "POST", url)
+            body = resp.json() if resp.status_code == 200 else None
+            token = body.get("token") if isinstance(body, dict) else None
+        except (NetSchoolError, ValueError) as exc:
+            log.info("Токен сессии портала Госуслуг не получен: %s", exc)
+        got = token if isinstance(token, str) and token else None
+        self.stats.variants["portal_token"] = "issued" if got else "absent"
+        return got
 
     async def _walk(self, portal: httpx.AsyncClient, url: str) -> list[str]:
         """Follow a redirect chain by hand across NetSchool (through the read-only gate) and the portal (or any
@@ -1038,7 +1108,11 @@ class NetSchoolClient:
         self._record_seq += 1
         # every secret masked (adapters/redaction.py): the session's at and the other sessions' (atlist), the
         # Госуслуги code, state and loginState in a path or a Location, tokens, password hashes
-        known = [v for v in (self.http.headers.get("at"), self._refresh_token, self.settings.password) if v]
+        known = [
+            v
+            for v in (self.http.headers.get("at"), self._refresh_token, self._portal_token, self.settings.password)
+            if v
+        ]
         path = redact_text(path, known)
         slug = re.sub(r"[^a-z0-9]+", "_", path.lower().replace(MASK, "")).strip("_")[:80]
         target = directory / f"{self._record_seq:05d}-{method}-{slug}.json"

@@ -26,6 +26,8 @@ Sleep = Callable[[float], Awaitable[None]]
 # (``NetSchoolClient._portal``); answers 5xx/429 and transport failures arrive as ``EsiaUnavailable``
 Send = Callable[..., Awaitable[httpx.Response]]
 DEFAULT_PORTAL = "https://esia.gosuslugi.ru"
+# where the portal's front-end gets its session token ({"token": JWT}; issue #32: a renewal candidate)
+PORTAL_SESSION = "https://sfd.gosuslugi.ru/session"
 _QR_GONE = ("QR_AUTHORIZATION_SESSION_EXPIRED", "QR_CODE_SESSION_NOT_FOUND", "QR_CODE_SESSION_OUTDATED")
 _QR_BUSY = "ESIA-007110"  # the portal's passing refusal of a QR session: retried after a pause
 _MAX_STEPS = 12
@@ -253,6 +255,13 @@ class EsiaPortal:
         if not code:
             raise EsiaRefused("NO_CODE")
         return await self._call("POST", f"{self.api}/anomaly-reaction/verify", json={"code": code, "guid": guid})
+
+
+def session_url(portal_url: str) -> str:
+    """The portal session token's address: ``sfd.gosuslugi.ru/session`` beside the real portal; under another
+    portal (the emulator's, in tests and the demo) its own ``/sfd/session``."""
+    base = portal_url.rstrip("/")
+    return PORTAL_SESSION if base == DEFAULT_PORTAL else f"{base}/sfd/session"
 
 
 def user_label(user: Mapping[str, Any]) -> str:

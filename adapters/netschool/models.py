@@ -92,6 +92,7 @@ class Context(Model):
     roles: _list(str)  # type: ignore[valid-type]
     user: Named | None = None
     schoolyear: SchoolYear | None = None
+    dateFormat: str | None = None  # IRTech's date pattern (parts joined by \u0001): the reports' DATEFORMAT
 
 
 class Term(Model):

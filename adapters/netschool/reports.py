@@ -228,6 +228,17 @@ def _filters(target: Target, start: date, end: date) -> list[dict[str, str]]:
     ]
 
 
+# The date pattern public clients send as the reports' DATEFORMAT (lentryd): the default when the context has none
+DEFAULT_DATE_FORMAT = "d\u0001mm\u0001yy\u0001."
+
+
+def date_format(client: NetSchoolClient) -> str:
+    """The reports' ``DATEFORMAT``: the session's own ``context.dateFormat`` (the front-end takes it from there,
+    issue #32), else the value public clients send."""
+    ctx = client.context
+    return ctx.dateFormat if ctx is not None and ctx.dateFormat else DEFAULT_DATE_FORMAT
+
+
 def _params(client: NetSchoolClient) -> list[dict[str, Any]]:
     """The report form's own parameters, as IRTech's front-end sends them with every queued report."""
     ctx = client.context
@@ -236,7 +247,7 @@ def _params(client: NetSchoolClient) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": "SCHOOLYEARID", "value": str(ctx.schoolYearId) if ctx and ctx.schoolYearId else ""},
         {"name": "SERVERTIMEZONE", "value": hours},
-        {"name": "DATEFORMAT", "value": "d\u0001mm\u0001yy\u0001."},
+        {"name": "DATEFORMAT", "value": date_format(client)},
     ]
     if ctx and ctx.organizationName:
         params.append({"name": "FULLSCHOOLNAME", "value": ctx.organizationName})

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,9 @@ from asurso_sync import exitcodes
 from asurso_sync.cli.common import STATE, err, fail, out
 from asurso_sync.config import require_filled
 from asurso_sync.connect import make_client
+
+if TYPE_CHECKING:
+    from adapters.netschool.esia import EsiaMethod
 
 SessionOpt = Annotated[
     Path | None,
@@ -97,6 +100,18 @@ class TerminalPrompter:
             err.print(f"Введите число от 1 до {len(options)}.")
 
 
+def _esia_method(qr: bool, login: str | None) -> EsiaMethod:
+    """How the person passes the portal: the QR code, or the login and password asked here (never stored)."""
+    from adapters.netschool.esia import EsiaMethod
+
+    prompter = TerminalPrompter()
+    if qr:
+        return EsiaMethod("qr", prompter)
+    who = login or str(typer.prompt("Логин Госуслуг (телефон, почта или СНИЛС)", err=True)).strip()
+    secret = str(typer.prompt("Пароль Госуслуг (не сохраняется)", hide_input=True, err=True))
+    return EsiaMethod("password", prompter, login=who, password=secret)
+
+
 def login_esia(
     qr: Annotated[
         bool, typer.Option("--qr", help="Войти по QR-коду: отсканировать его приложением «Госуслуги» на телефоне.")
@@ -117,17 +132,10 @@ def login_esia(
 отказали во входе (сообщение говорит, что делать); 6 — портал или сервер недоступны, повторите позже; 10 — по \
 адресу \\[asurso] base_url нет АСУ РСО.
     """
-    from adapters.netschool.esia import EsiaMethod
     from asurso_sync.esia import login_esia as run_login
 
     config = STATE.config()
-    prompter = TerminalPrompter()
-    if qr:
-        method = EsiaMethod("qr", prompter)
-    else:
-        who = login or str(typer.prompt("Логин Госуслуг (телефон, почта или СНИЛС)", err=True)).strip()
-        secret = str(typer.prompt("Пароль Госуслуг (не сохраняется)", hide_input=True, err=True))
-        method = EsiaMethod("password", prompter, login=who, password=secret)
+    method = _esia_method(qr, login)
     err.print(f"Вход через Госуслуги на {config.asurso.base_url}…", highlight=False)
     result = asyncio.run(run_login(config, method))
     stored = result.stored
@@ -206,6 +214,16 @@ def survey(
         Path, typer.Option("--out", "-o", help="Файл описания структуры ответов сервера (без персональных данных).")
     ] = Path("survey-bundle.json"),
     session: SessionOpt = None,
+    esia: Annotated[
+        bool,
+        typer.Option(
+            "--esia",
+            help="Войти через Госуслуги (как login-esia, но ничего не сохраняя) и один раз проверить, какой токен "
+            "продления входа принимает сервер.",
+        ),
+    ] = False,
+    qr: Annotated[bool, typer.Option("--qr", help="С --esia: войти по QR-коду приложением «Госуслуги».")] = False,
+    login: Annotated[str | None, typer.Option("--login", help="С --esia: логин Госуслуг.")] = None,
 ) -> None:
     """Первое подключение к серверу школы: проверить всё, на что опирается программа, на маленькой пробе.
 
@@ -219,7 +237,7 @@ def survey(
     """
     from rich.table import Table
 
-    from asurso_sync.survey import MARK, bundle_bytes, run_survey
+    from asurso_sync.survey import MARK, bundle_bytes, run_survey, survey_with_esia
     from cache.files import write_private_bytes
 
     config = STATE.config()
@@ -228,8 +246,12 @@ def survey(
         async with make_client(config, session_file=session) as client:
             return await run_survey(client, class_name=class_name)
 
-    with err.status("Проверка сервера…"):
-        result = asyncio.run(run())
+    if esia:  # a person takes part (codes, the QR code): no spinner over the prompts
+        err.print(f"Вход через Госуслуги на {config.asurso.base_url} (ничего не сохраняется)…", highlight=False)
+        result = asyncio.run(survey_with_esia(config, _esia_method(qr, login), class_name=class_name))
+    else:
+        with err.status("Проверка сервера…"):
+            result = asyncio.run(run())
     table = Table(title=f"Проверка сервера {config.asurso.base_url}", title_justify="left", show_lines=True)
     for col in ("Проверка", "", "Что видно", "Что это значит"):
         table.add_column(col)

@@ -46,6 +46,9 @@ from cache.schema import label
 from rules.catalogue import load_catalogue
 from rules.wording import count, plural
 
+# which renewal candidate the server accepted (asurso_sync/tokens.py StoredLogin.accepted), in the status line
+ACCEPTED_RU = {"answer": "принят токен из ответа на вход", "portal": "принят токен сессии портала Госуслуг"}
+
 
 def init(
     force: Annotated[bool, typer.Option("--force", help="Перезаписать существующий файл конфигурации.")] = False,
@@ -169,6 +172,7 @@ def status(
                 "obtained": stored_login.obtained,
                 "renewed": stored_login.renewed,
                 "renewals": stored_login.renewals,
+                "accepted": stored_login.accepted,  # which candidate token renews (issue #32); never the token
                 "refused": stored_login.refused,
                 "notified": stored_login.notified,
             },
@@ -210,6 +214,7 @@ def status(
                 f"сервер отказал в продлении {local_time(stored_login.refused, tz)}"
                 if stored_login.refused
                 else f"продлён {renewed} (всего продлений: {stored_login.renewals})"
+                + (f", {ACCEPTED_RU[stored_login.accepted]}" if stored_login.accepted in ACCEPTED_RU else "")
             )
             out.print(
                 f"Вход через Госуслуги: {stored_login.user or '—'}, выполнен "

@@ -216,7 +216,15 @@ async def _refresh_login(request: Request, form: dict[str, str]) -> Response:
         return JSONResponse({"message": "Сеанс не найден: сначала откройте страницу входа"}, 400)
     if form.get("grant_type") != "refresh_token" or not form.get("refresh_token"):
         return JSONResponse({"message": "Неверный запрос"}, 400)
-    user_id = e.esia.redeem(form["refresh_token"], e.clock)
+    # issue #32: the login answer's refreshToken (spent and replaced) or the portal session's token (kept); by
+    # default both renew [I]; the drifts renewal_portal_only / renewal_answer_only refuse the other one
+    token, drifts = form["refresh_token"], e.settings.faults.drifts
+    portal = token in e.esia.portal_tokens
+    if ("renewal_answer_only" if portal else "renewal_portal_only") in drifts:
+        e.esia.refusals += 1
+        user_id = None
+    else:
+        user_id = e.esia.redeem_portal(token, e.clock) if portal else e.esia.redeem(token, e.clock)
     if user_id is None:  # the real wording is not public (docs/server-api.md §2.1) [I]
         return JSONResponse({"message": "Токен обновления недействителен или истёк"}, 409)
     return e.open_session(user_id, ver="")

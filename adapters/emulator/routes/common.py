@@ -62,10 +62,26 @@ def qdate(request: Request, name: str) -> date:
     return date.fromisoformat(raw[:10])
 
 
+# The year as IRTech's report pages address it (issue #32): ``TERMID`` -1 «год» and -2 «итог»
+YEAR_TERMIDS = (-1, -2)
+
+
 def term_of(request: Request, sg_id: int) -> Any:
+    """The term a journal request names. By default the year's own period is not a listed term: it is asked for as
+    ``termId=-1`` («год»: its journal's totals are the year marks) or ``-2`` («итог»: the final marks — the emulator
+    keeps none apart from the year's, so it serves the same) [I]. Under the ``year_period`` drift it is an ordinary
+    listed term of ``termTypeId`` 4 and the negative ids are refused. A school without a year period refuses both."""
     e = emulator(request)
     term_id = qint(request, "termId")
+    drifted = "year_period" in e.settings.faults.drifts
+    if term_id in YEAR_TERMIDS and not drifted:
+        term = next((t for t in e.school.terms.values() if t.type_id == YEAR_TERM_TYPE), None)
+        if term is None:
+            raise Reply(JSONResponse({"message": "Учебный период не найден для этой группы"}, 400))
+        return term
     term = e.school.terms.get(term_id or 0)
+    if term is not None and term.type_id == YEAR_TERM_TYPE and not drifted:
+        term = None  # not a listed id by default
     if term is None or term.type_id not in (e.school.groups[sg_id].term_type, YEAR_TERM_TYPE):
         raise Reply(JSONResponse({"message": "Учебный период не найден для этой группы"}, 400))
     return term

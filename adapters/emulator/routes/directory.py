@@ -153,9 +153,9 @@ async def terms_search(request: Request) -> Response:
     type_ids = {s.grade_term_type[s.classes[int(c)].grade] for c in class_ids if int(c) in s.classes}
     out = []
     for t in s.terms.values():
-        # a class's terms are its grade's kind; the year's own period (a scenario's ``kind = "year"``) is given to
-        # every class, so that its journal carries the year marks [I: docs/server-api.md §3, «year marks»]
-        if type_ids and t.type_id not in type_ids and t.type_id != YEAR_TERM_TYPE:
+        # a class's terms are its grade's kind; the year's own period (a scenario's ``kind = "year"``) is listed
+        # only under the ``year_period`` drift (by default it is termId -1 «год», -2 «итог»: ``routes.common.term_of``)
+        if not v.lists_term(t) or (type_ids and t.type_id not in type_ids and t.type_id != YEAR_TERM_TYPE):
             continue
         if start and t.end < date.fromisoformat(start[:10]):
             continue

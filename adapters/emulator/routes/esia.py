@@ -205,6 +205,16 @@ def _next(request: Request, ps: PortalSession) -> JSONResponse:
     return JSONResponse({"action": "DONE", "redirect_url": f"{_portal(request)}/aas/oauth2/v2/ac/finish?code={code}"})
 
 
+async def portal_session_token(request: Request) -> Response:
+    """``POST sfd.gosuslugi.ru/session`` (here ``{PORTAL}/sfd/session``): the signed-in portal session's token,
+    ``{"token": …}`` — what the third-party asurso.ru app intercepts and sends as ``refresh_token`` (issue #32)."""
+    e = emulator(request)
+    ps = _portal_session(request)
+    if ps is None or ps.identity is None or ps.pending:
+        return JSONResponse({"error": {"code": "SESSION_NOT_AUTHENTICATED"}}, 401)
+    return JSONResponse({"token": e.esia.issue_portal_token(ps.identity, e.clock)})
+
+
 async def api_login(request: Request) -> Response:
     es = side(request)
     ps = _portal_session(request)
@@ -398,11 +408,13 @@ async def control_state(request: Request) -> Response:
             es.wrong_passwords = 0
     waiting_push = sum(ps.push == "wait" for ps in es.sessions.values())
     live = sum(not t.revoked for t in es.refresh.values())
+    portal = sum(not t.revoked for t in es.portal_tokens.values())
     return JSONResponse(
         {
             "renewals": es.renewals,
             "refusals": es.refusals,
             "live_tokens": live,
+            "portal_tokens": portal,
             "waiting_push": waiting_push,
             "qr_codes": len(es.qrs),
             "sms": len(es.sms),
@@ -422,6 +434,7 @@ def routes(*, control_mode: bool) -> list[BaseRoute]:
         Route(f"{PORTAL}/aas/oauth2/v2/ac/finish", ep(finish)),
         Route(f"{PORTAL}/login", ep(login_page)),
         Route(API, ep(api_login), methods=["POST"]),
+        Route(f"{PORTAL}/sfd/session", ep(portal_session_token), methods=["POST"]),
         Route(f"{API}/otp/verify", ep(_verify("sms")), methods=["POST"]),
         Route(f"{API}/otp-max/verify", ep(_verify("max")), methods=["POST"]),
         Route(f"{API}/mfa/verify", ep(_verify("totp")), methods=["POST"]),

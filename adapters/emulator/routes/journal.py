@@ -18,9 +18,17 @@ from adapters.emulator.views import week_bounds
 
 
 def journal(request: Request, sess: Session) -> Any:
+    """``grade/journal``. Under the ``ea_journal`` drift an extracurricular group is kept in the extra-activity
+    journal: asked for with ``extraActivity=true`` (the filters ``EASGID``/``EASBJID``), and the class journal does
+    not know it (404), nor does the extra-activity journal know a lesson group [I: the shape is not in evidence]."""
     e = emulator(request)
     v = e.views
     sg_id = group(request, sess, "sgId")
+    if "ea_journal" in e.settings.faults.drifts:
+        asked = request.query_params.get("extraActivity", "").lower() == "true"
+        if asked != e.school.groups[sg_id].extracurricular:
+            where = "журнале внеурочной деятельности" if not asked else "классном журнале"
+            raise Reply(JSONResponse({"message": f"Группа ведётся в {where}"}, 404))
     return v.journal(sg_id, term_of(request, sg_id), e.clock)
 
 
