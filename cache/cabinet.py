@@ -83,16 +83,36 @@ MONDAY_OF_DATE = "date(\"date\", 'weekday 0', '-6 days')"
 MONDAY_OF_DAY = "date(\"day\", 'weekday 0', '-6 days')"
 
 
-FILTERS = ("teacher_id", "class_id", "rule", "state", "evidence")  # what the findings' pages filter on
+FILTERS = ("teacher_id", "class_id", "rule", "state", "evidence", "kind", "rule_in", "rule_not_in")
+"""What the findings' pages filter on: a column equal to a value; ``kind`` «task» (the teacher can still fix it) or
+«record» (nothing left to fix, R22: ``record`` not empty); ``rule_in``/``rule_not_in`` a set of rules (the shadowed
+ones, R23)."""
+KINDS = ("task", "record")
+# a finding's kind (R22) as the facets count it
+_KIND = "CASE WHEN \"record\" = '' THEN 'task' ELSE 'record' END"
 
 
 def _open_where(filters: dict[str, Any], alias: str = "") -> tuple[str, list[Any]]:
-    """WHERE of open findings with each given filter (None: not filtered) equal to its value."""
+    """WHERE of open findings with each given filter (None: not filtered) as ``FILTERS`` says."""
     where, params = [f"{alias}\"state\" != 'resolved'"], []
     for column, value in filters.items():
         if column not in FILTERS:
             raise ValueError(column)
-        if value is not None:
+        if value is None:
+            continue
+        if column == "kind":
+            if value not in KINDS:
+                raise ValueError(value)
+            where.append(f"{alias}\"record\" {'=' if value == 'task' else '!='} ''")
+        elif column in ("rule_in", "rule_not_in"):
+            chosen = sorted(value)
+            marks = ", ".join("?" * len(chosen))
+            if chosen:
+                where.append(f'{alias}"rule" {"IN" if column == "rule_in" else "NOT IN"} ({marks})')
+                params.extend(chosen)
+            elif column == "rule_in":
+                where.append("0")  # in no rule at all
+        else:
             where.append(f'{alias}"{column}" = ?')
             params.append(value)
     return " AND ".join(where), params
@@ -118,14 +138,14 @@ def count_open(db: Database, **filters: Any) -> int:
 
 
 def open_facets(db: Database, **scope: Any) -> list[dict[str, Any]]:
-    """Open findings of a scope (a teacher, a class, a rule) counted per rule, class, state and evidence: the
-    choices of the page's filters, each with its count."""
+    """Open findings of a scope (a teacher, a class, a rule) counted per rule, class, state, evidence and kind (task
+    or record, R22): the choices of the page's filters, each with its count."""
     where, params = _open_where(scope)
     return rows(
         db,
-        'SELECT f."rule", f."class_id", c."name" AS "class_name", f."state", f."evidence", f."count" FROM '
-        '(SELECT "rule", "class_id", "state", "evidence", COUNT(*) AS "count" FROM "finding" '
-        f'WHERE {where} GROUP BY 1, 2, 3, 4) f LEFT JOIN "school_class" c ON c."id" = f."class_id"',
+        'SELECT f."rule", f."class_id", c."name" AS "class_name", f."state", f."evidence", f."kind", f."count" FROM '
+        f'(SELECT "rule", "class_id", "state", "evidence", {_KIND} AS "kind", COUNT(*) AS "count" FROM "finding" '
+        f'WHERE {where} GROUP BY 1, 2, 3, 4, 5) f LEFT JOIN "school_class" c ON c."id" = f."class_id"',
         params,
     )
 
