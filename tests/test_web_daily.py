@@ -200,7 +200,7 @@ def test_the_task_record_and_shadow_filters_count_and_filter(year: Year) -> None
     base = f"/teachers/{tid}"
     got = pages(config, base, f"{base}?kind=task", f"{base}?kind=record", f"{base}?kind=record&state=new")
     options = {o["value"]: o.text for o in soup(got[base]).select("#filters select[name=kind] option") if o["value"]}
-    assert options == {"task": f"можно исправить ({tasks})", "record": f"исправлять нечего ({records})"}
+    assert options == {"task": f"задача ({tasks})", "record": f"исправлять нечего ({records})"}
     assert not soup(got[base]).select("#filters select[name=shadow]")  # no rule waits in the shadow here
     task_page, record_page = soup(got[f"{base}?kind=task"]), soup(got[f"{base}?kind=record"])
     assert shown_count(task_page) == (tasks, tasks + records)

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from asurso_sync.check import undecided_by_rule
 from asurso_sync.routing import finding_route, rule_routes, shadowed
-from asurso_sync.vocabulary import run_kind, run_status
+from asurso_sync.vocabulary import EVIDENCE, FINDING_KIND, FINDING_STATE, run_kind, run_status
 from asurso_sync.web.cabinet import (
     LESSON_RU,
     OWNER_RU,
@@ -141,10 +141,8 @@ async def listing(request: Request, cab: Cabinet) -> Response:
     return cab.render(request, "listing.html", title=title, header=header, key=key, entries=entries)
 
 
-STATE_RU = {"new": "новое", "open": "не устранено"}
-EVIDENCE_RU = {"exact": "точное время (отчёт о доступе)", "observed": "снимки журнала", "undecided": "не определено"}
-# ruling R22: a task the teacher can still fix, or a record nothing can fix any more
-KIND_RU = {"task": "можно исправить", "record": "исправлять нечего"}
+STATE_RU = {k: FINDING_STATE[k] for k in ("new", "open")}  # the pages list open findings only
+EVIDENCE_RU, KIND_RU = EVIDENCE, FINDING_KIND
 # ruling R23: a shadowed rule's findings reach the deputy only (a deputy's rule is never in the shadow)
 SHADOW_RU = {"yes": "в тени: учителям пока не отправляется", "no": "не в тени"}
 
