@@ -220,20 +220,27 @@ def finding(db: Database, fingerprint: str) -> dict[str, Any] | None:
 
 
 def counts_by(db: Database, key: str) -> list[dict[str, Any]]:
-    """Open findings counted per teacher, class or rule: [{"id", "name", "rule", "count"}]."""
+    """Open findings counted per teacher, class or rule: [{"id", "name", "rule", "count"}].
+
+    Counted first (from a covering index, migration 0024), named after: 10⁵ findings, a few thousand counts."""
+    column = {"teacher": "teacher_id", "class": "class_id", "rule": "rule"}[key]
+    counted = (
+        f'(SELECT "{column}" AS "id", "rule", COUNT(*) AS "count" FROM "finding" '
+        "WHERE \"state\" != 'resolved' GROUP BY 1, 2) f"
+    )
     if key == "teacher":
         sql = (
-            'SELECT f."teacher_id" AS "id", COALESCE(t."name", \'учитель не указан\') AS "name", f."rule", COUNT(*) '
-            'AS "count" FROM "finding" f LEFT JOIN "staff" t ON t."id" = f."teacher_id"'
+            'SELECT f."id", COALESCE(t."name", \'учитель не указан\') AS "name", f."rule", f."count" '
+            f'FROM {counted} LEFT JOIN "staff" t ON t."id" = f."id"'
         )
     elif key == "class":
         sql = (
-            'SELECT f."class_id" AS "id", COALESCE(c."name", \'—\') AS "name", f."rule", COUNT(*) AS "count" '
-            'FROM "finding" f LEFT JOIN "school_class" c ON c."id" = f."class_id"'
+            'SELECT f."id", COALESCE(c."name", \'—\') AS "name", f."rule", f."count" '
+            f'FROM {counted} LEFT JOIN "school_class" c ON c."id" = f."id"'
         )
     else:
-        sql = 'SELECT f."rule" AS "id", f."rule" AS "name", f."rule", COUNT(*) AS "count" FROM "finding" f'
-    return rows(db, f"{sql} WHERE f.\"state\" != 'resolved' GROUP BY 1, 2, 3 ORDER BY 2, 3")
+        sql = f'SELECT f."id", f."id" AS "name", f."rule", f."count" FROM {counted}'
+    return rows(db, f"{sql} ORDER BY 2, 3")
 
 
 def weekly_by(db: Database, key: str, weeks: int = 8) -> dict[Any, dict[str, int]]:

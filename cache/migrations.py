@@ -176,5 +176,11 @@ def m0023_link_verdict_mark(db: Database) -> None:
     _run_sql_file(db, "0023_link_verdict_mark.sql")
 
 
+@migrations(name="0024_finding_listing_indexes")
+def m0024_finding_listing_indexes(db: Database) -> None:
+    """The cabinet's listings: open findings counted per teacher, class or rule from covering indexes."""
+    _run_sql_file(db, "0024_finding_listing_indexes.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

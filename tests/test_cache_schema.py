@@ -125,6 +125,12 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     assert "objection_id" in db["adjudication"].columns_dict  # 0022: verdicts marked as a teacher's objection
     assert {"teacher_link", "teacher_objection"} <= set(db.table_names())
     assert "verdicts_before" in db["teacher_link"].columns_dict  # 0023: answers told by verdict order
+    listing = db.execute(
+        'EXPLAIN QUERY PLAN SELECT "class_id", "rule", COUNT(*) FROM "finding" WHERE "state" != \'resolved\' '
+        "GROUP BY 1, 2"
+    ).fetchall()
+    assert any("COVERING INDEX idx_finding_class_rule" in str(row) for row in listing)  # 0024: the listings' counts
+    assert not any("TEMP B-TREE" in str(row) for row in listing)  # in the index's order, not sorted
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:
