@@ -123,11 +123,12 @@ def open_findings(db: Database, *, limit: int | None = None, **filters: Any) -> 
     number; filtered by ``FILTERS`` (equal values); at most ``limit`` of them."""
     where, params = _open_where(filters)
     tail = f" LIMIT {int(limit)}" if limit else ""
-    # the newest first; one lesson's findings together (its entity text begins with its cm); names joined to the
-    # page's rows only, not to the 10⁴ findings of a year's rule they are chosen from
-    order = '"date" IS NULL, "date" DESC, "sg_id", "entity", "rule"'
+    # the newest first (SQLite puts NULL, a finding without a day, last in DESC); one lesson's findings together
+    # (its entity text begins with its cm); names joined to the page's rows only, not to the 10⁴ findings of a
+    # year's rule they are chosen from; a rule's or a class's newest read in the order of an index (migration 0024)
+    order = '"date" DESC, "sg_id", "entity", "rule"'
     chosen = f'(SELECT * FROM "finding" WHERE {where} ORDER BY {order}{tail})'
-    again = 'f."date" IS NULL, f."date" DESC, f."sg_id", f."entity", f."rule"'
+    again = 'f."date" DESC, f."sg_id", f."entity", f."rule"'
     return rows(db, f"{_COLUMNS}{chosen}{_JOINS} ORDER BY {again}", params)
 
 

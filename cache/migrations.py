@@ -178,8 +178,8 @@ def m0023_link_verdict_mark(db: Database) -> None:
 
 @migrations(name="0024_finding_listing_indexes")
 def m0024_finding_listing_indexes(db: Database) -> None:
-    """The cabinet's listings: open findings counted per teacher, class or rule from covering indexes; the review
-    queue's next finding of a rule in the order of fingerprints."""
+    """The cabinet's pages over a year of findings: counts per teacher, class or rule and a rule's filters from
+    covering indexes, the review queue's next finding in fingerprint order, a rule's or class's newest by day."""
     _run_sql_file(db, "0024_finding_listing_indexes.sql")
 
 

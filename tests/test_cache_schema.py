@@ -135,8 +135,13 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
         'EXPLAIN QUERY PLAN SELECT "fingerprint" FROM "finding" WHERE "rule" = \'TML001\' '
         'AND "state" != \'resolved\' ORDER BY "fingerprint" LIMIT 1'
     ).fetchall()
-    assert any("COVERING INDEX idx_finding_rule" in str(row) for row in queue)  # the review queue's next one
+    assert any("COVERING INDEX idx_finding_rule_queue" in str(row) for row in queue)  # the review queue's next one
     assert not any("TEMP B-TREE" in str(row) for row in queue)
+    newest = db.execute(
+        'EXPLAIN QUERY PLAN SELECT * FROM "finding" WHERE "rule" = \'TML001\' AND "state" != \'resolved\' '
+        'ORDER BY "date" DESC, "sg_id" LIMIT 300'
+    ).fetchall()
+    assert any("idx_finding_rule_date" in str(row) for row in newest)  # a rule's page: its newest, not all sorted
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:
