@@ -131,6 +131,12 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     ).fetchall()
     assert any("COVERING INDEX idx_finding_class_rule" in str(row) for row in listing)  # 0024: the listings' counts
     assert not any("TEMP B-TREE" in str(row) for row in listing)  # in the index's order, not sorted
+    queue = db.execute(
+        'EXPLAIN QUERY PLAN SELECT "fingerprint" FROM "finding" WHERE "rule" = \'TML001\' '
+        'AND "state" != \'resolved\' ORDER BY "fingerprint" LIMIT 1'
+    ).fetchall()
+    assert any("COVERING INDEX idx_finding_rule " in str(row) for row in queue)  # the review queue's next one
+    assert not any("TEMP B-TREE" in str(row) for row in queue)
     newest = db.execute(
         'EXPLAIN QUERY PLAN SELECT * FROM "finding" WHERE "rule" = \'TML001\' AND "state" != \'resolved\' '
         'ORDER BY "date" DESC, "sg_id" LIMIT 300'

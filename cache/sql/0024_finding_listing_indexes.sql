@@ -11,8 +11,9 @@ CREATE INDEX "idx_finding_teacher_rule" ON "finding" ("teacher_id", "rule", "sta
 CREATE INDEX "idx_finding_class_rule" ON "finding" ("class_id", "rule", "state");
 
 -- a rule's page: its filters' counts per class, state, evidence and kind (covering); /rules and the overview's
--- counts per rule
-CREATE INDEX "idx_finding_rule" ON "finding" ("rule", "class_id", "state", "evidence", "record");
+-- counts per rule; the review queue: a rule's next unjudged finding in the order of fingerprints (not a sort of
+-- the rule's 10⁴ for each verdict)
+CREATE INDEX "idx_finding_rule" ON "finding" ("rule", "fingerprint", "class_id", "state", "evidence", "record");
 
 -- a rule's page: its newest 300 open findings read in the order of the day (a year's rule has 10⁴ to sort)
 CREATE INDEX "idx_finding_rule_date" ON "finding" ("rule", "date");
