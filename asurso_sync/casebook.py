@@ -32,6 +32,7 @@ from asurso_sync.demo import prepare
 from asurso_sync.remarks import Week, build_week, enqueue_week, render_summary, render_teacher
 from asurso_sync.routing import finding_route, route_of, rule_routes
 from asurso_sync.sync import SyncOptions, sync_once
+from asurso_sync.vocabulary import ROUTE
 from cache import open_cache
 from cache.cabinet import released_rules, set_release
 from cache.calendar import is_school_day
@@ -58,7 +59,7 @@ class Row:
     settled: bool | None = None
 
     def text(self) -> str:
-        who = f" → {self.owner} ({ROUTE_RU.get(self.route, self.route)})" if self.owner or self.route else ""
+        who = f" → {self.owner} ({ROUTE.get(self.route, self.route)})" if self.owner or self.route else ""
         how = f" [{self.evidence}]" if self.evidence else ""
         done = " (внесено позже)" if self.settled else ""
         return f"{self.rule} {self.entity}{who}{how}{done}"
@@ -71,9 +72,6 @@ class Row:
             and (not expected.evidence or self.evidence == expected.evidence)
             and (expected.settled is None or self.settled == expected.settled)
         )
-
-
-ROUTE_RU = {"teacher": "список учителя", "class_teacher": "классному руководителю", "deputy": "только завучу"}
 
 
 @dataclass

@@ -21,6 +21,7 @@ from asurso_sync.config import Config
 from asurso_sync.errors import AppError, UsageError
 from asurso_sync.findref import fold, matching
 from asurso_sync.routing import finding_route, rule_routes
+from asurso_sync.vocabulary import FINDING_KIND, FINDING_STATE, ROUTE, SEVERITY
 from cache import (
     audit,
     full_load_state,
@@ -387,7 +388,6 @@ CSV_COLUMNS = [
     "fingerprint",
 ]
 # ruling R22, as the deputy reads it
-KIND_TEXT = {"task": "задача", "record": "исправлять нечего"}
 CSV_HEADER = [
     "правило",
     "название правила",
@@ -403,31 +403,21 @@ CSV_HEADER = [
     "впервые",
     "отпечаток",
 ]
-# a finding's severity and state as the deputy reads them in CSV and XLSX (JSON keeps the codes)
-SEVERITY_TEXT = {"error": "нарушение", "warning": "предупреждение", "info": "сведения"}
-STATE_TEXT = {"new": "новое", "open": "не устранено", "resolved": "устранено"}
-# where a finding goes, as the deputy reads it (``routing.finding_route``)
-ROUTE_TEXT = {
-    "teacher": "список учителя",
-    "class_teacher": "классному руководителю",
-    "deputy": "только завучу",
-    "none": "не отправляется",
-}
 
 
 def _row(outcome: CheckOutcome, f: dict[str, Any]) -> list[Any]:
     return [
         f["rule"],
         _titles().get(f["rule"], ""),
-        SEVERITY_TEXT.get(f["severity"], f["severity"]),
+        SEVERITY.get(f["severity"], f["severity"]),
         f.get("date"),
         f["message"],
         f.get("student_name", ""),
         outcome.names["teacher"].get(f.get("teacher_id") or 0, ""),
-        ROUTE_TEXT.get(f.get("route") or "", ""),
+        ROUTE.get(f.get("route") or "", ""),
         outcome.names["class"].get(f.get("class_id") or 0, ""),
-        STATE_TEXT.get(f["state"], f["state"]),
-        (KIND_TEXT[f["kind"]] + (f" ({f['record']})" if f.get("record") else "")) if "kind" in f else "",
+        FINDING_STATE.get(f["state"], f["state"]),
+        (FINDING_KIND[f["kind"]] + (f" ({f['record']})" if f.get("record") else "")) if "kind" in f else "",
         f.get("first_seen"),
         f["fingerprint"],
     ]

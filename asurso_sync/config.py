@@ -286,12 +286,30 @@ class TeacherPageConfig(_Section):
     @field_validator("base_url")
     @classmethod
     def _base(cls, v: str) -> str:
-        if not v:
-            return v
-        parts = urlsplit(v)
-        if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
-            raise ValueError(f"«{v}»: ожидается адрес вида https://ezh.school.ru (без ? и #)")
-        return v.rstrip("/")
+        return _base_url(v)
+
+
+class WebConfig(_Section):
+    """Кабинет завуча as the deputy reaches it (README «Кабинет завуча»)."""
+
+    # the cabinet's address in the deputy's browser (e.g. the school's network address of «asurso-sync web»);
+    # the deputy's summary links each line about a finding to its page there; "" — no links
+    base_url: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        return _base_url(v)
+
+
+def _base_url(v: str) -> str:
+    """A page's address without a trailing «/» (or «» — none)."""
+    if not v:
+        return v
+    parts = urlsplit(v)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"«{v}»: ожидается адрес вида https://ezh.school.ru (без ? и #)")
+    return v.rstrip("/")
 
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -337,6 +355,7 @@ class Config(BaseModel):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     teacher_page: TeacherPageConfig = Field(default_factory=TeacherPageConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     source: Annotated[Path | None, Field(exclude=True)] = None
 

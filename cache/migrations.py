@@ -176,5 +176,12 @@ def m0023_link_verdict_mark(db: Database) -> None:
     _run_sql_file(db, "0023_link_verdict_mark.sql")
 
 
+@migrations(name="0024_finding_listing_indexes")
+def m0024_finding_listing_indexes(db: Database) -> None:
+    """The cabinet's pages over a year of findings: counts per teacher, class or rule and a rule's filters from
+    covering indexes, the review queue's next finding in fingerprint order, a rule's or class's newest by day."""
+    _run_sql_file(db, "0024_finding_listing_indexes.sql")
+
+
 def known_names() -> list[str]:
     return [m.name for m in migrations._migrations]

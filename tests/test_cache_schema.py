@@ -125,6 +125,23 @@ def test_migrates_an_old_file_keeping_data(tmp_path: Path) -> None:
     assert "objection_id" in db["adjudication"].columns_dict  # 0022: verdicts marked as a teacher's objection
     assert {"teacher_link", "teacher_objection"} <= set(db.table_names())
     assert "verdicts_before" in db["teacher_link"].columns_dict  # 0023: answers told by verdict order
+    listing = db.execute(
+        'EXPLAIN QUERY PLAN SELECT "class_id", "rule", COUNT(*) FROM "finding" WHERE "state" != \'resolved\' '
+        "GROUP BY 1, 2"
+    ).fetchall()
+    assert any("COVERING INDEX idx_finding_class_rule" in str(row) for row in listing)  # 0024: the listings' counts
+    assert not any("TEMP B-TREE" in str(row) for row in listing)  # in the index's order, not sorted
+    queue = db.execute(
+        'EXPLAIN QUERY PLAN SELECT "fingerprint" FROM "finding" WHERE "rule" = \'TML001\' '
+        'AND "state" != \'resolved\' ORDER BY "fingerprint" LIMIT 1'
+    ).fetchall()
+    assert any("COVERING INDEX idx_finding_rule " in str(row) for row in queue)  # the review queue's next one
+    assert not any("TEMP B-TREE" in str(row) for row in queue)
+    newest = db.execute(
+        'EXPLAIN QUERY PLAN SELECT * FROM "finding" WHERE "rule" = \'TML001\' AND "state" != \'resolved\' '
+        'ORDER BY "date" DESC, "sg_id" LIMIT 300'
+    ).fetchall()
+    assert any("idx_finding_rule_date" in str(row) for row in newest)  # a rule's page: its newest, not all sorted
 
 
 def test_refuses_a_cache_from_a_newer_version(tmp_path: Path) -> None:

@@ -92,6 +92,19 @@ def test_good_urls_are_normalised(config_file: Path) -> None:
     assert load_config(config_file).asurso.base_url == "http://127.0.0.1:8765"
 
 
+def test_the_cabinets_address(config_file: Path) -> None:
+    """``[web] base_url``: empty by default (no links in the summary), else an http(s) address without «/» at the
+    end; anything else is refused naming the key."""
+    assert load_config(config_file).web.base_url == ""
+    head, tail = config_file.read_text(encoding="utf-8").rsplit('base_url = ""', 1)  # the last section's: [web]
+    assert head.rsplit("\n[", 1)[1].startswith("web]")
+    config_file.write_text(f'{head}base_url = "http://10.0.0.5:8080/"{tail}', "utf-8")
+    assert load_config(config_file).web.base_url == "http://10.0.0.5:8080"
+    config_file.write_text(f'{head}base_url = "кабинет"{tail}', "utf-8")
+    with pytest.raises(ConfigError, match=r"\[web\] base_url"):
+        load_config(config_file)
+
+
 def test_env_overrides_win_and_are_typed(config_file: Path) -> None:
     env = {
         "ASURSO_SYNC_ASURSO__BASE_URL": "http://127.0.0.1:9000",

@@ -216,6 +216,72 @@ def test_rendering_snapshots(school: Path) -> None:
     assert teacher.name in html
 
 
+def test_the_summarys_lines_link_to_their_findings_in_the_cabinet(school: Path) -> None:
+    """With ``[web] base_url`` each line of the deputy's summary about a finding links to the cabinet's page of
+    each finding it names (HTML: its short numbers; text: the addresses under the line), and those pages exist;
+    teachers' letters carry no link to the deputy's pages (they have their own page, R24's one letter, one count
+    untouched). Without the address the summary is as before (the snapshots)."""
+    import asyncio
+    import dataclasses
+
+    from bs4 import BeautifulSoup
+
+    from asurso_sync.web.app import create_app
+    from asurso_sync.web.auth import hash_password
+    from benchmarks import letters
+    from cache.cabinet import set_password_hash
+    from tests.test_web_attack import client
+
+    config = _load(school)
+    config.web.base_url = "https://cabinet.school.test"
+    with closing(open_cache(config.cache.path)) as db:
+        wl = build_week(db, config, W51)
+        set_password_hash(db, hash_password("пароль-кабинета"))
+    s = wl.summary
+    lines = [r for _, r in s.top_open] + s.info_shown
+    assert lines  # (a line naming several children links each of them: ``Remark.named``)
+    rendered = render_summary(s)
+    page = BeautifulSoup(rendered.html, "html.parser")
+    links = [a["href"] for a in page.select("a[href*='/finding/']")]
+    expected = [f"https://cabinet.school.test/finding/{fp}" for r in lines for fp in r.named]
+    assert links == expected
+    assert all(a["href"].rsplit("/", 1)[1].startswith(a.text) for a in page.select("a[href*='/finding/']"))
+    text_links = re.findall(r"^ +(https://cabinet\.school\.test/finding/[0-9a-f]+)$", rendered.text, re.M)
+    assert text_links == expected
+    plain = letters.parse(rendered.text, header_line=False)
+    without = letters.parse(render_summary(build_week_plain(config)).text, header_line=False)
+    assert [[i.ref for i in sec.items] for sec in plain.sections] == [
+        [i.ref for i in sec.items] for sec in without.sections
+    ]  # the addresses add no item to the letter as read
+
+    async def opened() -> list[int]:
+        async with client(create_app(config)) as c:
+            assert (await c.post("/login", data={"password": "пароль-кабинета"})).status_code == 303
+            return [(await c.get(link.removeprefix("https://cabinet.school.test"))).status_code for link in links]
+
+    assert set(asyncio.run(opened())) == {200}
+    # a line naming several children (R24: one line per lesson) links each child's finding
+    first = lines[0]
+    merged = dataclasses.replace(first, fingerprints=[first.fingerprint, "f" * 20], students=["А", "Б"])
+    one = render_summary(dataclasses.replace(s, top_open=[("учитель", merged)], info=[]))
+    assert [a["href"] for a in BeautifulSoup(one.html, "html.parser").select("a[href*='/finding/']")] == [
+        f"https://cabinet.school.test/finding/{first.fingerprint}",
+        f"https://cabinet.school.test/finding/{'f' * 20}",
+    ]
+    assert f"[{first.rule} · {first.fingerprint[:8]}, ffffffff]" in one.text
+    for tl in wl.lists:
+        letter = render_teacher(tl)
+        assert "/finding/" not in letter.text + letter.html and "cabinet.school.test" not in letter.text + letter.html
+
+
+def build_week_plain(config: Any) -> Any:
+    """The same week's summary without the cabinet's address."""
+    plain = config.model_copy(deep=True)
+    plain.web.base_url = ""
+    with closing(open_cache(plain.cache.path, create=False)) as db:
+        return build_week(db, plain, W51).summary
+
+
 def test_no_health_detail_in_lists(school: Path) -> None:
     config = _load(school)
     with closing(open_cache(config.cache.path, create=False)) as db:

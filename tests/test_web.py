@@ -3,6 +3,7 @@ Selenium, against the cabinet served by uvicorn on loopback over a synced and ch
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -462,10 +463,14 @@ def test_the_review_queue_twenty_verdicts_one_key_each(
 @pytest.mark.slow
 def test_names_filters_and_the_neutral_verdict_form(browser: Any, year_cabinet: tuple[str, Path]) -> None:
     from selenium.webdriver.support.ui import Select
+    from typer.testing import CliRunner
+
+    from asurso_sync.check import undecided_by_rule
+    from asurso_sync.cli import app
 
     base, cache = year_cabinet
     sign_in(browser, base)
-    assert int(browser.find_element(By.ID, "undecided").text) > 0  # the check's figure (test_web_pages: equal)
+    assert int(browser.find_element(By.ID, "undecided").text) > 0  # equal to check's: at the end
     assert "Тема урока не внесена до 16:00" in browser.find_element(By.ID, "by-rule").text
     assert "ночная" in browser.find_element(By.ID, "runs").text
     browser.get(f"{base}/rules/ATT003")
@@ -481,6 +486,21 @@ def test_names_filters_and_the_neutral_verdict_form(browser: Any, year_cabinet: 
     rules_ = [s.text for s in browser.find_elements(By.CSS_SELECTOR, "#findings td > span")]
     assert rules_ and set(rules_) == {"TML001"} and len(rules_) < every
     assert browser.find_element(By.CSS_SELECTOR, "h2.week").text.startswith("Неделя ")
+    # R22: only what nothing can fix any more («исправлять нечего»), then only tasks — each with its count
+    Select(browser.find_element(By.NAME, "rule")).select_by_value("")
+    Select(browser.find_element(By.NAME, "state")).select_by_value("")
+    Select(browser.find_element(By.NAME, "kind")).select_by_value("record")
+    records = int(re.findall(r"\((\d+)\)", Select(browser.find_element(By.NAME, "kind")).first_selected_option.text)[0])
+    browser.find_element(By.ID, "apply").click()
+    wait(browser).until(lambda d: "kind=record" in d.current_url and "rule=&" in d.current_url)
+    lines = browser.find_elements(By.CSS_SELECTOR, "#findings a.finding")
+    assert lines and len(browser.find_elements(By.CSS_SELECTOR, "#findings em.kind")) == len(lines)
+    assert browser.find_element(By.ID, "shown").text.startswith(f"Открытых замечаний: {records} из ")
+    Select(browser.find_element(By.NAME, "kind")).select_by_value("task")
+    browser.find_element(By.ID, "apply").click()
+    wait(browser).until(lambda d: "kind=task" in d.current_url)
+    assert browser.find_elements(By.CSS_SELECTOR, "#findings a.finding")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#findings em.kind")
     browser.find_element(By.CSS_SELECTOR, "#findings a.finding").click()
     radios = browser.find_elements(By.CSS_SELECTOR, "#verdict-form input[name=verdict]")
     assert len(radios) == 3 and not any(r.is_selected() for r in radios)
@@ -488,3 +508,10 @@ def test_names_filters_and_the_neutral_verdict_form(browser: Any, year_cabinet: 
     browser.find_element(By.ID, "save-verdict").click()  # nothing chosen: the browser asks, nothing is stored
     assert browser.current_url == here and not browser.find_elements(By.ID, "verdicts")
     assert "web-verdict" not in audit_actions(cache)
+    # «asurso-sync check» on the same cache, as the deputy would run it (the in-process twin: test_web_daily)
+    at = (SPEC.check_at or datetime.now()).isoformat()
+    config = cache.parent / "config.toml"
+    result = CliRunner().invoke(app, ["--config", str(config), "check", "--as-of", at, "--format", "json"])
+    undecided = sum(undecided_by_rule(json.loads(result.stdout)["undecided"]).values())
+    browser.get(f"{base}/")
+    assert undecided > 0 and int(browser.find_element(By.ID, "undecided").text) == undecided

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import date
@@ -20,11 +22,13 @@ from bs4 import BeautifulSoup
 from asurso_sync import exitcodes
 from asurso_sync.check import undecided_by_rule
 from asurso_sync.config import Config
+from asurso_sync.routing import shadowed
 from asurso_sync.web.app import create_app
 from asurso_sync.web.auth import hash_password
 from cache import last_check, open_cache
-from cache.cabinet import set_password_hash, verdicts
+from cache.cabinet import set_password_hash, set_release, verdicts
 from cache.queries import rows
+from rules.catalogue import load_catalogue
 from tests.schools import Schools
 from tests.test_web import PASSWORD, SPEC, YEAR
 from tests.test_web_attack import client
@@ -175,3 +179,57 @@ def test_the_sample_queue_is_the_sample_pages_findings(year: Year) -> None:
     sample = {a["href"].rsplit("/", 1)[1] for a in soup(got["/sample?n=1&m=0&seed=7"]).select("#sample-findings a")}
     first = soup(got["/review/sample?n=1&seed=7"]).select_one("#review-fp")["value"]
     assert first in sample
+
+
+def shown_count(page: BeautifulSoup) -> tuple[int, int]:
+    """«Открытых замечаний: N из M (с фильтром)» → (N, M); without a filter M = N."""
+    text = page.select_one("#shown").text
+    found = [int(n) for n in re.findall(r"\d+", text.split(";")[0])]
+    return found[0], found[1] if len(found) > 1 else found[0]
+
+
+def test_the_task_record_and_shadow_filters_count_and_filter(year: Year) -> None:
+    """R22 on a teacher's page: «можно исправить» (a task) and «исправлять нечего» (a record) as a filter with the
+    counts of the scope; R23: the shadow start's «учителям пока не отправляется» as a filter too."""
+    config, findings, _ = year
+    open_ = [f for f in findings if f["state"] != "resolved"]
+    per = Counter((f["teacher_id"], bool(f["record"])) for f in open_ if f["teacher_id"])
+    tid = max({t for t, _ in per}, key=lambda t: min(per[(t, False)], per[(t, True)]))
+    tasks, records = per[(tid, False)], per[(tid, True)]
+    assert tasks and records  # the year's school has both for its teacher
+    base = f"/teachers/{tid}"
+    got = pages(config, base, f"{base}?kind=task", f"{base}?kind=record", f"{base}?kind=record&state=new")
+    options = {o["value"]: o.text for o in soup(got[base]).select("#filters select[name=kind] option") if o["value"]}
+    assert options == {"task": f"задача ({tasks})", "record": f"исправлять нечего ({records})"}
+    assert not soup(got[base]).select("#filters select[name=shadow]")  # no rule waits in the shadow here
+    task_page, record_page = soup(got[f"{base}?kind=task"]), soup(got[f"{base}?kind=record"])
+    assert shown_count(task_page) == (tasks, tasks + records)
+    assert shown_count(record_page) == (records, tasks + records)
+    assert task_page.select("#findings a.finding") and not task_page.select("#findings em.kind")
+    lines = record_page.select("#findings a.finding")
+    assert lines and len(record_page.select("#findings em.kind")) == len(lines)
+    assert record_page.select_one("select[name=kind] option[selected]")["value"] == "record"
+    new_records = sum(1 for f in open_ if f["teacher_id"] == tid and f["record"] and f["state"] == "new")
+    assert shown_count(soup(got[f"{base}?kind=record&state=new"]))[0] == new_records
+    # shadow start with one rule released: the filter splits the page by what reaches teachers
+    shadowed_config = config.model_copy(deep=True)
+    shadowed_config.rules.shadow = True
+    with closing(open_cache(config.cache.path)) as db:
+        set_release(db, "TML001", released=True, author="тест", adjudicated=20, precision=1.0, reason="")
+    got = pages(shadowed_config, base, f"{base}?shadow=yes", f"{base}?shadow=no")
+    mine = [f for f in open_ if f["teacher_id"] == tid]
+    waits = set(shadowed(load_catalogue(), shadowed_config, {"TML001"}))
+    in_shadow = sum(1 for f in mine if f["rule"] in waits)
+    assert 0 < in_shadow < len(mine)
+    options = {o["value"]: o.text for o in soup(got[base]).select("select[name=shadow] option") if o["value"]}
+    assert options == {
+        "yes": f"в тени: учителям пока не отправляется ({in_shadow})",
+        "no": f"не в тени ({len(mine) - in_shadow})",
+    }
+    waiting, sent = soup(got[f"{base}?shadow=yes"]), soup(got[f"{base}?shadow=no"])
+    assert shown_count(waiting)[0] == in_shadow and shown_count(sent)[0] == len(mine) - in_shadow
+    rules_sent = {a.find_parent("tr").select_one("td span").text for a in sent.select("#findings a.finding")}
+    assert "TML001" in rules_sent and not rules_sent & waits
+    assert not sent.select_one("#findings").find(string=re.compile("учителям пока не отправляется"))
+    rules_waiting = {a.find_parent("tr").select_one("td span").text for a in waiting.select("#findings a.finding")}
+    assert rules_waiting and rules_waiting <= waits

@@ -366,6 +366,7 @@ class Builder:
             footer=self.footer,
             lists=lists,
             shadow_rules=sorted(self.shadow_rules),
+            cabinet=self.config.web.base_url,
         )
 
 

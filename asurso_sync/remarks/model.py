@@ -58,6 +58,13 @@ class Remark:
         return ", ".join(ref(fp) for fp in self.fingerprints)
 
     @property
+    def named(self) -> list[str]:
+        """The fingerprints the line's short numbers name (``ref``), in its order: what its links open."""
+        if self.one_ref or not self.fingerprints:
+            return [self.fingerprint]
+        return list(self.fingerprints)
+
+    @property
     def kind(self) -> str:
         """«task» (the teacher can still fix it) or «record» (nothing left to fix), ruling R22."""
         return "record" if self.record else "task"
@@ -188,6 +195,8 @@ class Summary:
     lists: list[TeacherList]
 
     shadow_rules: list[str] = field(default_factory=list)
+    # the cabinet's address ([web] base_url): each line about a finding links to its page there; «» — no links
+    cabinet: str = ""
 
     @property
     def totals(self) -> dict[str, int]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from asurso_sync.findref import ref
 from asurso_sync.remarks.build import group, pct
 from asurso_sync.remarks.links import Personal
 from asurso_sync.remarks.model import RECORDS_TITLE, SHADOW_MARK, Summary, TeacherList
@@ -33,6 +34,7 @@ def _env() -> Environment:
         _ENV.globals["group"] = group
         _ENV.globals["lessons"] = lambda n: count(n, "урок", "урока", "уроков")
         _ENV.filters["pct"] = pct
+        _ENV.filters["ref"] = ref
         _ENV.globals["records_title"] = RECORDS_TITLE
         _ENV.globals["shadow_mark"] = SHADOW_MARK
     return _ENV
