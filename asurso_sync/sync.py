@@ -73,6 +73,7 @@ from cache import (
     save_access_rows,
     start_run,
     unit,
+    widen_report_since,
 )
 from cache.history import scope_text
 
@@ -758,6 +759,7 @@ class Sync:
                 )
                 observed = _ts(self.client.server_time)
                 with unit(self.db, "access_log", scope, observed_at=observed, run_id=run_id) as u:
+                    widen_report_since(self.db, scope, chunk_start.isoformat())  # R6: which lessons it covers
                     added = save_access_rows(
                         self.db,
                         [

@@ -110,6 +110,22 @@ def get_cursor(db: Database, resource: str, scope: Mapping[str, Any] | None) -> 
     return row[0] if row else None
 
 
+ACCESS_SINCE = "access_log_since"  # sync_state resource: the first day the access report was read from, per scope
+
+
+def widen_report_since(db: Database, scope: Mapping[str, Any], day: str) -> None:
+    """Record that the access report of ``scope`` (a class, or an ИУП grade) was read from ``day`` (ISO date): the
+    earliest such day is kept. With the report cursor (the day it was read through) it says which lessons the
+    report covers — ruling R6 needs it to name who taught a lesson (``rules.facts.Facts.owner_known``). Call it
+    inside the unit that saves the rows, so both commit together."""
+    db.execute(
+        'INSERT INTO "sync_state" ("resource", "scope", "cursor", "run_id", "updated_at") VALUES (?, ?, ?, NULL, ?) '
+        'ON CONFLICT ("resource", "scope") DO UPDATE SET "cursor" = min("cursor", excluded."cursor"), '
+        '"updated_at" = excluded."updated_at"',
+        [ACCESS_SINCE, scope_text(scope), day, utc_now_iso()],
+    )
+
+
 def audit(
     db: Database,
     action: str,
