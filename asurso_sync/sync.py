@@ -759,7 +759,8 @@ class Sync:
                 )
                 observed = _ts(self.client.server_time)
                 with unit(self.db, "access_log", scope, observed_at=observed, run_id=run_id) as u:
-                    widen_report_since(self.db, scope, chunk_start.isoformat())  # R6: which lessons it covers
+                    # R6: which lessons the report covers (from its first day read through the cursor)
+                    widen_report_since(self.db, scope, chunk_start.isoformat(), observed_at=observed, run_id=run_id)
                     added = save_access_rows(
                         self.db,
                         [

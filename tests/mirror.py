@@ -92,7 +92,7 @@ class Mirror:
         """The class's access report read from ``since`` through ``through`` (its cursor: the sync's date)."""
         scope = {"class_id": class_id}
         with unit(self.db, "access_log", scope, observed_at=f"{through}T01:00:00", allow_empty=True) as u:
-            widen_report_since(self.db, scope, since)
+            widen_report_since(self.db, scope, since, observed_at=f"{through}T01:00:00")
             u.cursor = through
 
     def journal(

@@ -763,7 +763,7 @@ def test_r6_an_iup_groups_lessons_are_covered_by_its_grades_report(tmp_path: Pat
     assert not load(m.db, datetime.fromisoformat(NIGHT)).owner_known(lesson)  # the classes' reports do not cover it
     scope = {"iup_grade": 8}
     with unit(m.db, "access_log", scope, observed_at=NIGHT, allow_empty=True) as w:
-        widen_report_since(m.db, scope, "2026-11-02")
+        widen_report_since(m.db, scope, "2026-11-02", observed_at=NIGHT)
         w.cursor = TUE
     assert load(m.db, datetime.fromisoformat(NIGHT)).owner_known(lesson)
 
