@@ -75,6 +75,7 @@ from cache import (
     save_access_rows,
     start_run,
     unit,
+    widen_report_since,
 )
 from cache.history import scope_text
 
@@ -845,6 +846,8 @@ class Sync:
                 )
                 observed = _ts(self.client.server_time)
                 with unit(self.db, "access_log", scope, observed_at=observed, run_id=run_id) as u:
+                    # R6: which lessons the report covers (from its first day read through the cursor)
+                    widen_report_since(self.db, scope, chunk_start.isoformat(), observed_at=observed, run_id=run_id)
                     added = save_access_rows(
                         self.db,
                         [

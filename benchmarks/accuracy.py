@@ -181,6 +181,8 @@ def main() -> None:
                     f"at {emu.clock:%Y-%m-%d %H:%M} ({c.seconds:.2f} s); undecided: {sum(c.undecided.values())}; "
                     f"false: {len(c.false)}"
                 )
+                for key in c.false:  # (rule, entity, owner) the truth does not list: each one named
+                    print(f"  false: {key}")
                 for line in accuracy.table(c.scores):
                     print(f"  {line}")
             summed = total(runs)

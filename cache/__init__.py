@@ -65,6 +65,7 @@ from cache.runs import (
     last_successful_run,
     plan_full_load,
     start_run,
+    widen_report_since,
 )
 from cache.schema import ENTITIES, HISTORY_COLUMNS, Entity
 
@@ -147,6 +148,7 @@ __all__ = [
     "value_at",
     "waivers",
     "week_cutoff",
+    "widen_report_since",
     "write_browse_metadata",
     "write_private_bytes",
     "write_private_chunks",

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from cache.history import scope_text
+from cache.history import scope_text, unit
 
 
 def utc_now_iso() -> str:
@@ -110,6 +110,24 @@ def get_cursor(db: Database, resource: str, scope: Mapping[str, Any] | None) -> 
     return row[0] if row else None
 
 
+ACCESS_SINCE = "access_log_since"  # sync_state resource: the first day the access report was read from, per scope
+
+
+def widen_report_since(
+    db: Database, scope: Mapping[str, Any], day: str, *, observed_at: str, run_id: int | None = None
+) -> None:
+    """Record that the access report of ``scope`` (a class, or an ИУП grade) was read from ``day`` (ISO date): the
+    earliest such day is kept, as the cursor of its own unit (``ACCESS_SINCE``; an observation like every cursor).
+    With the report's own cursor (the day it was read through) it says which lessons the report covers — ruling R6
+    needs it to name who taught a lesson (``rules.facts.Facts.owner_known``). Call it inside the unit that saves
+    the rows, so both commit together."""
+    known = get_cursor(db, ACCESS_SINCE, scope)
+    if known is not None and known <= day:
+        return
+    with unit(db, ACCESS_SINCE, scope, observed_at=observed_at, run_id=run_id, allow_empty=True) as u:
+        u.cursor = day
+
+
 def audit(
     db: Database,
     action: str,
@@ -160,8 +178,8 @@ def full_load_state(db: Database) -> FullLoad | None:
         marks = ", ".join("?" * len(runs))
         done = db.execute(
             f'SELECT count(*) FROM (SELECT DISTINCT "resource", "scope" FROM "observation" WHERE "complete" = 1 '
-            f'AND "run_id" IN ({marks}))',
-            list(runs),
+            f'AND "run_id" IN ({marks}) AND "resource" <> ?)',  # the report's first day is no part of its own
+            [*runs, ACCESS_SINCE],
         ).fetchone()[0]
     planned = None
     if runs:

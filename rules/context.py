@@ -66,6 +66,9 @@ class Finding:
     # Ruling R22: why nothing is left to fix («внесено позже срока», «период закрыт», …); «» for a task the
     # teacher can still do. Decided once, by rules.records.mark_records, from the finding and the journal.
     record: str = ""
+    # Rulings R6 and R0: the evidence does not name who answers for the lesson (``Facts.owner_known``): the engine
+    # counts the item «не определено» instead of giving it to the teacher it would guess (``engine._owner_in_doubt``)
+    owner_in_doubt: bool = field(default=False, repr=False, compare=False)
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -270,6 +273,7 @@ class RuleContext:
             evidence,
             settled=settled,
             owner=self._deputy_if_gone(who),
+            owner_in_doubt=owner == "teacher" and not f.owner_known(lesson),
         )
 
     def _deputy_if_gone(self, who: int | None) -> str | None:

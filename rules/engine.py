@@ -190,8 +190,8 @@ def run_rules(
                 ctx.undecided_in[code, sg] = kept_n
         if not r.extracurricular and ctx.facts.extracurricular:
             found = _outside_extracurricular(ctx, r.code, found)
-        if r.owner == "teacher" and ctx.facts.doubtful_owner:
-            found = _doubtful_owner(ctx, r.code, found)
+        if r.owner == "teacher":
+            found = _owner_in_doubt(ctx, r.code, found)
         for finding in found:
             finding.name, finding.severity = r.name, r.severity
         findings.extend(found)
@@ -223,13 +223,14 @@ def _outside_extracurricular(ctx: RuleContext, code: str, found: list[Finding]) 
     return [f for f in found if f.sg_id not in extra]
 
 
-def _doubtful_owner(ctx: RuleContext, code: str, found: list[Finding]) -> list[Finding]:
-    """Rulings R0 and R6: a lesson whose teacher is in doubt (``Facts.doubtful_owner``) gives no teacher a remark
-    about it; its items are counted «не определено». Findings another owner answers for (the deputy) stay."""
-    doubt = ctx.facts.doubtful_owner
+def _owner_in_doubt(ctx: RuleContext, code: str, found: list[Finding]) -> list[Finding]:
+    """Rulings R0 and R6: a lesson whose teacher the evidence does not name (``Facts.owner_known``: no recorded
+    teacher, no access report covering its day, or a doubt the report raises) gives no teacher a remark about it;
+    its items are counted «не определено» — also where the group's teacher has left (a substitute on the staff may
+    have taught it). Findings of rules another owner answers for (the deputy, the class teacher) are not flagged."""
     kept: list[Finding] = []
     for f in found:
-        if f.owner is None and f.sg_id is not None and f.date is not None and (f.sg_id, f.date) in doubt:
+        if f.owner_in_doubt and f.sg_id is not None:
             ctx.undecided[code] += 1
             ctx.undecided_in[code, f.sg_id] += 1
         else:

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from cache import BackgroundReads
 from cache.calendar import YEAR_TERM_TYPE, has_parts, is_year_period
+from cache.runs import ACCESS_SINCE
 
 HOMEWORK_NAME = "Домашнее задание"
 
@@ -140,6 +141,10 @@ class Facts:
     # filled the journal in later, perhaps; the lesson's teacher items there are «не определено», never the group's
     # teacher's remark (issue #32: the per-lesson ``teacher`` is not in the evidence)
     doubtful_owner: set[tuple[int, date]] = field(default_factory=set)
+    # which lessons the mirrored access report covers, per report scope — ("class", class id) or ("iup", grade):
+    # (the first day it was read from, or None when the mirror predates that record; the day it was read through,
+    # the sync's own date). R6's second step (who entered the lesson on its day) is known only for those lessons
+    report_read: dict[tuple[str, int], tuple[date | None, date]] = field(default_factory=dict)
     teacher_spans: dict[int, list[tuple[int, str, str | None]]] = field(default_factory=dict)  # sg -> (t, from, to)
     departed: set[int] = field(default_factory=set)  # staff the directory no longer lists: no e-mail, deputy's
     chief_spans: dict[int, list[tuple[int, str, str | None]]] = field(default_factory=dict)  # class -> (u, from, to)
@@ -174,6 +179,25 @@ class Facts:
             or self.substitute.get(lesson.id)
             or self.teacher_on(lesson.sg, lesson.day)
         )
+
+    def owner_known(self, lesson: Lesson) -> bool:
+        """Ruling R6 with R0: whether the evidence names who answers for ``lesson``. It does when the server records
+        a teacher for the lesson, or the access report shows a substitute entering it on its day, or — for the group's
+        teacher — the report covers the lesson's day (read from it or earlier and through a later day) and shows no
+        doubt (``doubtful_owner``). Without the report nothing tells a substituted lesson from any other (the
+        schedule names no substitute: issue #32), so the group's teacher is not assumed: the items are «не
+        определено» (``engine._owner_in_doubt``)."""
+        if lesson.id in self.recorded_teacher or lesson.id in self.substitute:
+            return True
+        if (lesson.sg, lesson.day) in self.doubtful_owner:
+            return False
+        cls = self.group_class.get(lesson.sg)
+        key = ("class", cls) if cls is not None else ("iup", self.iup_grade.get(lesson.sg, 0))
+        span = self.report_read.get(key)
+        if span is None:
+            return False
+        since, through = span
+        return (since is None or since <= lesson.day) and lesson.day < through
 
     def is_school_day(self, d: date) -> bool:
         """Ruling R7: a day with lessons in the mirror (Saturdays too) that does not lie in a vacation or holiday."""
@@ -458,6 +482,7 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         n: end for n, end in q('SELECT "number", "end_time" FROM "schedule_time" WHERE "gone_at" IS NULL') if n
     }
     _load_access_log(f, db, as_of)
+    f.report_read = report_spans(db)
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     if access:  # last: the worker read them after the marks, while the rest was read here
         for record in (background.take("substitutes") or "").split(RS):
@@ -465,16 +490,26 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
                 cm, uid = record.split(US)
                 if int(uid) in teachers:
                     f.substitute.setdefault(int(cm), int(uid))
-        for cm, sg, day, uid in q(
-            'SELECT DISTINCT a."cm_id", a."sg_id", a."lesson_day", a."user_id" FROM "access_log" a '
+        # a sign of a substitute R6's second step does not name (R0: doubt): a teacher who never taught the group
+        # entered the lesson's topic, work or marks on another day, or its homework, work or attendance on its day
+        # (attendance on the day by anyone but the class teacher of that date, who clarifies codes)
+        for cm, sg, day, uid, kind in q(
+            'SELECT DISTINCT a."cm_id", a."sg_id", a."lesson_day", a."user_id", a."kind" FROM "access_log" a '
             'WHERE a."cm_id" IS NOT NULL AND a."user_id" IS NOT NULL AND a."at" <= ? '
-            "AND a.\"kind\" IN ('topic', 'mark', 'task', 'homework') AND substr(a.\"at\", 1, 10) <> a.\"lesson_day\" "
+            "AND (a.\"kind\" IN ('topic', 'mark', 'task', 'homework') OR (a.\"kind\" = 'attendance' "
+            'AND substr(a."at", 1, 10) = a."lesson_day")) '
             'AND NOT EXISTS (SELECT 1 FROM "subject_group_teacher" t WHERE t."sg_id" = a."sg_id" '
             'AND t."teacher_id" = a."user_id")',
             [limit],
         ):
-            if uid in teachers and cm not in f.substitute and cm not in f.recorded_teacher and sg and day:
-                f.doubtful_owner.add((int(sg), date.fromisoformat(day)))
+            if uid not in teachers or cm in f.substitute or cm in f.recorded_teacher or not sg or not day:
+                continue
+            lesson_day = date.fromisoformat(day)
+            if kind == "attendance":
+                cls = f.group_class.get(int(sg))
+                if cls is not None and f.chief_on(cls, lesson_day) == uid:
+                    continue
+            f.doubtful_owner.add((int(sg), lesson_day))
         for record in (background.take("topic entries") or "").split(RS):
             if record:
                 cm, at = record.split(US)
@@ -538,6 +573,31 @@ def on_day(spans: list[tuple[int, str, str | None]], day: date) -> int | None:
     iso, earliest = day.isoformat(), min(s[1] for s in spans)
     now = [who for who, start, end in spans if (end is None or iso < end) and (start <= iso or start == earliest)]
     return min(now) if now else None
+
+
+def report_spans(db: Database) -> dict[tuple[str, int], tuple[date | None, date]]:
+    """The access report's coverage per scope, from the sync cursors: ("class", id) or ("iup", grade) -> (read
+    from, read through). A scope whose report was never read is absent."""
+    rows: dict[str, dict[str, str]] = defaultdict(dict)
+    for resource, scope, cursor in db.execute(
+        'SELECT "resource", "scope", "cursor" FROM "sync_state" WHERE "resource" IN (?, ?) AND "cursor" IS NOT NULL',
+        ["access_log", ACCESS_SINCE],
+    ):
+        rows[scope][resource] = cursor
+    spans: dict[tuple[str, int], tuple[date | None, date]] = {}
+    for scope, got in rows.items():
+        through = _d(got.get("access_log"))
+        if through is None:
+            continue
+        where = json.loads(scope or "{}")
+        if "class_id" in where:
+            key = ("class", int(where["class_id"]))
+        elif "iup_grade" in where:
+            key = ("iup", int(where["iup_grade"]))
+        else:
+            continue
+        spans[key] = (_d(got.get(ACCESS_SINCE)), through)
+    return spans
 
 
 def student_ids_by_name(db: Database) -> dict[str, int | None]:

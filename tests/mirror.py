@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from cache import open_cache, unit
+from cache import open_cache, unit, widen_report_since
 from rules.catalogue import Selection
 from rules.engine import CheckResult, run_rules
 
@@ -22,8 +22,13 @@ PLAIN_GROUP = {"is_iup": 0, "extracurricular": 0, "iup_grade": None}  # a lesson
 class Mirror:
     """A tiny hand-built mirror: class 8а (group 10) and 1а (group 20), one quarter, Monday 23.11.2026."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, access_report: bool = True) -> None:
+        """``access_report``: the school reads the access report, and it covers the whole quarter (it names no
+        substitute: the group's teacher answers, ruling R6); without it no lesson's teacher is known (R0)."""
         self.db = open_cache(path)
+        if access_report:
+            for class_id in (1, 2):
+                self.report_read(class_id, "2026-11-02", "2027-01-10")
         with unit(self.db, "directory", None, observed_at=f"{MON}T01:00:00") as u:
             u.save(
                 "school_class",
@@ -82,6 +87,13 @@ class Mirror:
                     {"id": 4, "name": "Контрольная работа", "abbr": "КР", "sort_order": 3},
                 ],
             )
+
+    def report_read(self, class_id: int, since: str, through: str) -> None:
+        """The class's access report read from ``since`` through ``through`` (its cursor: the sync's date)."""
+        scope = {"class_id": class_id}
+        with unit(self.db, "access_log", scope, observed_at=f"{through}T01:00:00", allow_empty=True) as u:
+            widen_report_since(self.db, scope, since, observed_at=f"{through}T01:00:00")
+            u.cursor = through
 
     def journal(
         self,

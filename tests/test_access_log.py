@@ -27,6 +27,7 @@ from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.demo import prepare
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache, rows
+from rules.facts import report_spans
 from tests.conftest import edit_config
 from tests.emu import serve
 
@@ -218,6 +219,9 @@ def test_nightly_syncs_with_the_access_log_decide_everything(tmp_path: Path) -> 
     with closing(open_cache(config.cache.path)) as db:
         logged = rows(db, 'SELECT "kind", count(*) AS n, count("cm_id") AS resolved FROM "access_log" GROUP BY 1')
         hub_calls = rows(db, 'SELECT count(*) AS n FROM "observation" WHERE "resource" = \'access_log\'')[0]["n"]
+        covered = report_spans(db)
+    # R6: each class's report is known to cover the year from its start through the last night's date
+    assert covered == {("class", c): (date(2026, 9, 1), date(2026, 12, 15)) for c in emu.school.classes}
     kinds = {r["kind"]: r for r in logged}
     assert {"topic", "homework", "task", "mark", "attendance"} <= set(kinds)
     assert all(r["resolved"] == r["n"] for r in logged)  # every row resolved to a lesson of the mirror

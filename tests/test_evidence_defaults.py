@@ -27,7 +27,7 @@ from adapters.netschool.reports import AccessReport, fetch_access_report, iup_fi
 from asurso_sync.mirror import directory_rows
 from cache import classify, save_access_rows, unit
 from tests.emu import BASE, serve, tiny
-from tests.mirror import MON, NIGHT, SG, TUE, Mirror, cw, hw
+from tests.mirror import MON, NIGHT, SG, SNAP, TUE, Mirror, cw, hw
 from tests.test_netschool_emulator import settings
 
 
@@ -442,3 +442,30 @@ def test_a_lesson_filled_in_later_by_another_teacher_is_nobodys_remark(tmp_path:
     with unit(own.db, "access_log", None, observed_at=night, allow_empty=True):
         save_access_rows(own.db, [{**r, "lesson_day": MON} for r in late], observed_at=night)  # «Учитель А. А.»
     assert own.check("TML001", as_of=night) == ({(("cm", 1),)}, 0)
+
+
+@pytest.mark.parametrize(
+    ("user", "action", "doubt"),
+    [
+        ("Начальная В. В.", "Домашнее задание: добавлено («№ 12»)", True),  # another group's teacher, on the day
+        ("Начальная В. В.", "Задание «Ответ на уроке»: добавлено («Работа»)", True),
+        ("Начальная В. В.", "Посещаемость: «ОТ» (Иванов Иван)", True),
+        ("Классный Б. Б.", "Посещаемость: «ОТ» (Иванов Иван)", False),  # the class teacher keeps the register
+        ("Учитель А. А.", "Домашнее задание: добавлено («№ 12»)", False),  # the group's own teacher
+    ],
+)
+def test_another_teachers_entry_on_the_lesson_day_is_a_sign_of_a_substitute(
+    tmp_path: Path, user: str, action: str, doubt: bool
+) -> None:
+    """R6 names a substitute by the topic or marks she entered on the lesson day; a teacher who never taught the group
+    entering only its homework, work or attendance that day is a sign of one too (R0): the lesson's remark — here
+    TML001, the topic missing at 16:05 — is nobody's, «не определено». The class teacher (of that date) entering
+    attendance is not such a sign, nor is the group's own teacher."""
+    m = Mirror(tmp_path / "c.db")
+    m.add_group(30, "8а/Геометрия", 1, teacher=501)  # the class teacher teaches another group of her class
+    m.journal(SNAP, SG, lessons=[(1, MON)], assignments=[cw(90, 1)])
+    m.topic(SNAP, 1, SG, None)
+    entry = {**_rows(MON, "12:10", [action])[0], "user": user}
+    with unit(m.db, "access_log", None, observed_at=NIGHT, allow_empty=True):
+        save_access_rows(m.db, [entry], observed_at=NIGHT)
+    assert m.check("TML001", as_of="2026-11-30T07:00:00") == ((set(), 1) if doubt else ({(("cm", 1),)}, 0))
