@@ -22,7 +22,7 @@ from adapters.netschool.models import declared
 from asurso_sync.cli import app
 from asurso_sync.sync import SyncOptions, sync_once
 from tests.conftest import edit_config
-from tests.emu import serve
+from tests.emu import generated, serve
 from tests.sync_helpers import make_config
 
 CLOCK_TERM = 1  # index of the current quarter (2 четверть) for the emulator's default clock
@@ -111,7 +111,7 @@ async def run_read(emu: Emulator, *, journals: int = 50, **kw: Any) -> tuple[dic
 
 @pytest.fixture(scope="module")
 def clean_read() -> dict[str, Any]:
-    emu = Emulator(EmulatorSettings(size="small"))
+    emu = generated()
     data, _ = asyncio.run(run_read(emu))
     return data
 
@@ -148,7 +148,7 @@ class Recording(httpx.AsyncBaseTransport):
 
 
 def test_full_read_is_read_only(clean_read: dict[str, Any]) -> None:
-    emu = Emulator(EmulatorSettings(size="small"))
+    emu = generated()
     wire = Recording(EmulatorTransport(emu))
     client = NetSchoolClient(settings(), transport=wire, sleep=NoSleep())
 
@@ -197,7 +197,7 @@ def test_the_gate_stops_a_write_before_the_wire() -> None:
 
 
 def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -> None:
-    emu = Emulator(EmulatorSettings(size="small", faults=parse_faults("standard", seed=11)))
+    emu = generated(faults=parse_faults("standard", seed=11))
     data, client = asyncio.run(run_read(emu, concurrency=2))
     assert data == clean_read
     s = client.stats
@@ -223,7 +223,7 @@ def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -
     ids=["5xx", "hang", "reset", "expiry", "security-warning", "429", "latency", "drifts", "real-shapes"],
 )
 def test_each_fault_alone(clean_read: dict[str, Any], faults: Faults) -> None:
-    emu = Emulator(EmulatorSettings(size="small", faults=faults))
+    emu = generated(faults=faults)
     sleeper = NoSleep()
     client = NetSchoolClient(settings(), transport=EmulatorTransport(emu), sleep=sleeper)
 
@@ -306,7 +306,7 @@ def test_keepalive_pings_an_idle_session() -> None:
 
 
 def test_standard_faults_over_loopback_http(clean_read: dict[str, Any]) -> None:
-    emu = Emulator(EmulatorSettings(size="small", faults=replace(parse_faults("standard", seed=3), hang_seconds=1.5)))
+    emu = generated(faults=replace(parse_faults("standard", seed=3), hang_seconds=1.5))
     with serve(emu) as base:
 
         async def go() -> tuple[dict[str, Any], NetSchoolClient]:
@@ -324,7 +324,7 @@ def test_login_check_and_get_commands_over_loopback(runner: CliRunner, config_fi
     emu = Emulator(EmulatorSettings(size="tiny"))
     with serve(emu) as base:
         edit_config(config_file, 'base_url = "https://asurso.ru"', f'base_url = "{base}"')
-        env = {"ASURSO_PASSWORD": "Сота-2026"}
+        env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0"}
         result = runner.invoke(app, ["--config", str(config_file), "login-check"], env=env)
         assert result.exit_code == 0, result.output
         assert "Фролова" in result.stdout or "Пользователь" in result.stdout
@@ -366,7 +366,11 @@ def test_a_routine_security_warning_and_a_server_that_cannot_log_in(runner: Any,
     down = Emulator(EmulatorSettings(size="tiny", faults=Faults(drifts=frozenset({"login_down"}))))
     with serve(down) as base:
         make_config(tmp_path, base_url=base)
-        env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_ASURSO__BASE_URL": base}
+        env = {
+            "ASURSO_PASSWORD": "Сота-2026",
+            "ASURSO_SYNC_ASURSO__BASE_URL": base,
+            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
+        }
         result = runner.invoke(app, ["-c", str(tmp_path / "config.toml"), "login-check"], env=env)
     assert result.exit_code == exitcodes.TEMPFAIL, result.output
     assert "Ошибка входа в систему" in result.output and "пароль тут ни при чём" in " ".join(result.output.split())
