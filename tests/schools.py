@@ -10,18 +10,24 @@ of its seed, and what it shows a function of its clock).
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 from filelock import FileLock
 
 from adapters.emulator.server import Emulator, EmulatorSettings
+from adapters.emulator.transport import EmulatorTransport
 from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.config import Config
 from asurso_sync.demo import prepare, simulate
+from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
 
 SHARED_FILES = ("cache.db",)
@@ -48,9 +54,79 @@ class Spec:
         return f"{self.size}-s{self.seed}-{self.start:%Y%m%d}-w{self.weeks}-c{check}{year}"
 
 
+class Wire(httpx.AsyncBaseTransport):
+    """Below the client: keeps every request that would leave the machine (method, path, query, body)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[dict[str, Any]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = (await request.aread()).decode("utf-8", "replace")
+        self.seen.append(
+            {"method": request.method, "path": request.url.path, "params": dict(request.url.params), "body": body}
+        )
+        return await self.inner.handle_async_request(request)
+
+
+@dataclass(frozen=True)
+class FullSync:
+    """``sync --all`` of the tiny school at ``at`` (in process, the client's waits skipped), run once per test run
+    and recorded: its cache (copied into each test's folder), every request it sent, its progress lines and its
+    report's figures. A test about what a full load sends, says or leaves in the mirror reads the record; a test
+    that changes the emulator before the load runs its own."""
+
+    requests: list[dict[str, Any]]
+    progress: list[str]
+    report: dict[str, Any]  # run_id, mode, status, planned, units
+
+
 class Schools:
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def full_sync(self, dest: Path, at: datetime, **env: str) -> tuple[Emulator, Config, FullSync]:
+        """The recorded full sync's cache in ``dest`` with a ``tests.sync_helpers.make_config`` config (``env``: its
+        settings), a fresh emulator at ``at``, and the record."""
+        from tests.sync_helpers import make_config
+
+        folder = self.root / f"full-sync-tiny-{at:%Y%m%dT%H%M}"
+        record = folder / "record.json"
+        with FileLock(str(folder) + ".lock"):
+            if not record.exists():
+                if folder.exists():
+                    shutil.rmtree(folder)
+                folder.mkdir(parents=True)
+                emu = Emulator(EmulatorSettings(size="tiny", clock=at))
+                config = make_config(folder)
+                wire = Wire(EmulatorTransport(emu))
+                progress: list[str] = []
+                options = SyncOptions(mode="all", lookback_days=config.sync.lookback_days)
+                saved = os.environ.get("ASURSO_PASSWORD")
+                os.environ["ASURSO_PASSWORD"] = "Сота-2026"  # the emulator's published demo password
+                try:
+                    report = asyncio.run(
+                        sync_once(
+                            config, options, transport=wire, sleep=no_wait, progress=lambda t, _d: progress.append(t)
+                        )
+                    )
+                finally:
+                    if saved is None:
+                        del os.environ["ASURSO_PASSWORD"]
+                    else:
+                        os.environ["ASURSO_PASSWORD"] = saved
+                with closing(open_cache(config.cache.path)) as db:
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                figures = {k: getattr(report, k) for k in ("run_id", "mode", "status", "planned", "units")}
+                data = {"requests": wire.seen, "progress": progress, "report": figures}
+                (folder / "record.tmp").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+                (folder / "record.tmp").replace(record)
+        dest.mkdir(parents=True, exist_ok=True)
+        _copy_cache(folder, dest)
+        data = json.loads(record.read_text(encoding="utf-8"))
+        config = make_config(dest, **env)
+        assert config.cache.path == dest / "cache.db", config.cache.path
+        return Emulator(EmulatorSettings(size="tiny", clock=at)), config, FullSync(**data)
 
     def _build(self, spec: Spec) -> tuple[Path, datetime]:
         folder = self.root / spec.key

@@ -20,9 +20,9 @@ from adapters.netschool.client import ClientSettings, NetSchoolClient
 from adapters.netschool.errors import FirewallBlocked, ReadOnlyViolation
 from adapters.netschool.models import declared
 from asurso_sync.cli import app
-from asurso_sync.sync import SyncOptions, sync_once
 from tests.conftest import edit_config
 from tests.emu import generated, serve
+from tests.schools import Schools
 from tests.sync_helpers import make_config
 
 CLOCK_TERM = 1  # index of the current quarter (2 четверть) for the emulator's default clock
@@ -165,19 +165,15 @@ def test_full_read_is_read_only(clean_read: dict[str, Any]) -> None:
     assert not emu.sessions  # logged out
 
 
-def test_whole_sync_sends_no_write_on_the_wire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The production sync (every unit, the access report included) observed at the transport."""
-    monkeypatch.setenv("ASURSO_PASSWORD", "Сота-2026")
-    emu = Emulator(EmulatorSettings(size="tiny", clock=datetime(2026, 11, 24, 1, 0)))
-    emu.reports.build_seconds = 0.01
-    wire = Recording(EmulatorTransport(emu))
-    config = make_config(tmp_path)
-    report = asyncio.run(sync_once(config, SyncOptions(mode="all"), transport=wire))
-    assert report.status == "ok" and report.units > 10
-    methods = {m for m, _p in wire.seen}
-    assert "POST" in methods  # the login and the report: the recorder does see POSTs
-    writes = [(m, p) for m, p in wire.seen if m != "GET" and not (m == "POST" and p in SERVER_READ_POSTS)]
-    assert writes == [] and emu.write_attempts == []
+def test_whole_sync_sends_no_write_on_the_wire(tmp_path: Path, schools: Schools) -> None:
+    """The production sync (every unit, the access report included) observed at the transport: the recorded full
+    load of ``tests/schools.FullSync`` (its ``Wire`` sits below the client, as ``Recording`` here)."""
+    _emu, _config, full = schools.full_sync(tmp_path, datetime(2026, 11, 23, 16, 5))
+    assert full.report["status"] == "ok" and full.report["units"] > 10
+    seen = [(r["method"], r["path"].lower()) for r in full.requests]
+    assert "POST" in {m for m, _p in seen}  # the login and the report: the recorder does see POSTs
+    writes = [(m, p) for m, p in seen if m != "GET" and not (m == "POST" and p in SERVER_READ_POSTS)]
+    assert writes == []
 
 
 def test_the_gate_stops_a_write_before_the_wire() -> None:
@@ -348,7 +344,6 @@ def test_a_routine_security_warning_and_a_server_that_cannot_log_in(runner: Any,
     from asurso_sync import exitcodes
     from asurso_sync.cli import app
     from tests.emu import serve
-    from tests.sync_helpers import make_config
 
     routine = Emulator(EmulatorSettings(size="tiny", faults=Faults(drifts=frozenset({"routine_warning"}))))
 
