@@ -131,8 +131,13 @@ class Schools:
     def _build(self, spec: Spec) -> tuple[Path, datetime]:
         folder = self.root / spec.key
         done = folder / "built"
-        # a checked school is the unchecked one (built once, shared) plus the check: never a second simulation
-        base = self._build(replace(spec, check_at=None, check_year=False)) if spec.check_at is not None else None
+        # a checked school is the unchecked one (built once, shared) plus the check: never a second simulation;
+        # n weeks are n - 1 weeks (built once, shared) and one more week of the same schedule
+        base = None
+        if spec.check_at is not None:
+            base = self._build(replace(spec, check_at=None, check_year=False))
+        elif spec.weeks > 1:
+            base = self._build(replace(spec, weeks=spec.weeks - 1))
         with FileLock(str(self.root / f"{spec.key}.lock")):
             if not done.exists():
                 if folder.exists():
@@ -146,6 +151,8 @@ class Schools:
                     _copy_cache(base[0], folder)
                     emu = _emulator(spec, base[1])
                     config = prepare(folder, emu, 25)
+                    if spec.check_at is None:  # the last week: on from where the n - 1 weeks ended
+                        simulate(emu, config, base[1].date(), 1, sleep=no_wait, full=False)
                 if spec.check_at is not None:
                     emu.clock = spec.check_at
                     start = None if spec.check_year else spec.start
