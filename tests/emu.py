@@ -96,7 +96,9 @@ def tiny(**kw: Any) -> Emulator:
 
 
 @cache
-def _generated(size: str, seed: int) -> tuple[School, Journal]:
+def generated_school(size: str, seed: int) -> tuple[School, Journal]:
+    """The generated school of (``size``, ``seed``) and its journal with the default practice, once per test process:
+    shared, so only for tests that read them."""
     emu = Emulator(EmulatorSettings(size=size, seed=seed))  # type: ignore[arg-type]
     return emu.school, emu.journal
 
@@ -105,7 +107,7 @@ def generated(size: str = "small", seed: int = 1, **kw: Any) -> Emulator:
     """An emulator of the generated school ``size``/``seed``, generated once per test process and shared (``small``
     costs 2 s of CPU to generate): for tests that only read it — faults and drifts act in the served views, never
     on the school or its journal; a test that changes the journal generates its own."""
-    return Emulator(EmulatorSettings(size=size, seed=seed, prebuilt=_generated(size, seed), **kw))  # type: ignore[arg-type]
+    return Emulator(EmulatorSettings(size=size, seed=seed, prebuilt=generated_school(size, seed), **kw))  # type: ignore[arg-type]
 
 
 @contextmanager
