@@ -90,6 +90,15 @@ class Schools:
         settings), a fresh emulator at ``at``, and the record."""
         from tests.sync_helpers import make_config
 
+        record = self.full_sync_cache(dest, at)
+        config = make_config(dest, **env)
+        assert config.cache.path == dest / "cache.db", config.cache.path
+        return Emulator(EmulatorSettings(size="tiny", clock=at)), config, record
+
+    def full_sync_cache(self, dest: Path, at: datetime) -> FullSync:
+        """Only the recorded full sync's ``cache.db``, into ``dest`` (a folder whose config names it)."""
+        from tests.sync_helpers import make_config
+
         folder = self.root / f"full-sync-tiny-{at:%Y%m%dT%H%M}"
         record = folder / "record.json"
         with FileLock(str(folder) + ".lock"):
@@ -123,10 +132,7 @@ class Schools:
                 (folder / "record.tmp").replace(record)
         dest.mkdir(parents=True, exist_ok=True)
         _copy_cache(folder, dest)
-        data = json.loads(record.read_text(encoding="utf-8"))
-        config = make_config(dest, **env)
-        assert config.cache.path == dest / "cache.db", config.cache.path
-        return Emulator(EmulatorSettings(size="tiny", clock=at)), config, FullSync(**data)
+        return FullSync(**json.loads(record.read_text(encoding="utf-8")))
 
     def _build(self, spec: Spec) -> tuple[Path, datetime]:
         folder = self.root / spec.key

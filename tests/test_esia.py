@@ -40,7 +40,7 @@ from asurso_sync.sync import SyncOptions, sync_once
 from asurso_sync.tokens import TokenFile
 from cache import open_cache, outbox_rows
 from tests.emu import serve, serve_process
-from tests.schools import no_wait
+from tests.schools import Schools, no_wait
 
 
 class LazyInput(io.RawIOBase):
@@ -278,9 +278,10 @@ def test_renewal_over_many_nights_rotates_the_token(tmp_path: Path, monkeypatch:
 
 
 def test_refused_renewal_sends_one_notice_and_ends_with_the_auth_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, schools: Schools
 ) -> None:
     with school(tmp_path, monkeypatch, mfa="none", second_school=False) as (emu, cfg):
+        schools.full_sync_cache(tmp_path, emu.clock)  # the year loaded before: the good night is a nightly sync
         runner = CliRunner()
         assert login(runner, cfg, [DEMO_LOGIN, DEMO_PASSWORD]).exit_code == 0
         config = config_of(cfg)
