@@ -47,13 +47,13 @@ class Page:
 class _Open:
     """An element on the open-elements stack: its name, and for a table, row or cell what it collects."""
 
-    __slots__ = ("cells", "name", "start", "table")
+    __slots__ = ("cell", "cells", "name", "table")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.table: Table | None = None
+        self.table: Table | None = None  # a table's
         self.cells: list[_Cell] | None = None  # a row's
-        self.start = 0  # a cell's first string
+        self.cell: _Cell | None = None  # a cell's
 
 
 class _Cell:
@@ -73,7 +73,6 @@ class _Reader(HTMLParser):
         self.strings: list[str] = []
         self.pending: list[str] = []  # data since the last markup: one string, as BeautifulSoup joins it
         self.hidden = 0  # open elements whose strings are not text
-        self.cells: dict[int, _Cell] = {}
 
     def flush(self) -> None:
         if self.pending:
@@ -100,11 +99,10 @@ class _Reader(HTMLParser):
                 if e.table is not None:
                     self.table_rows.append((e.table, element.cells))
         elif tag in _CELLS:
-            cell = _Cell(len(self.strings))
+            element.cell = _Cell(len(self.strings))
             for e in self.stack:
                 if e.cells is not None:
-                    e.cells.append(cell)
-            self.cells[id(element)] = cell
+                    e.cells.append(element.cell)
         elif tag in _HIDDEN:
             self.hidden += 1
         self.stack.append(element)
@@ -119,8 +117,8 @@ class _Reader(HTMLParser):
                 return
 
     def _close(self, element: _Open) -> None:
-        if element.name in _CELLS:
-            self.cells.pop(id(element)).end = len(self.strings)
+        if element.cell is not None:
+            element.cell.end = len(self.strings)
         elif element.name in _HIDDEN:
             self.hidden -= 1
 
