@@ -1,10 +1,14 @@
 """Synced emulated schools, built once per test run and copied into each test's folder.
 
 Syncing a school along the standard observation schedule is the costly part of many tests (a tiny school over a
-week is ~8 s of CPU). ``Schools.copy`` builds each distinct school once — under a file lock in the run's shared
+week is ~6 s of CPU). ``Schools.copy`` builds each distinct school once — under a file lock in the run's shared
 temporary folder, so that pytest-xdist workers build it once between them too — and gives every test its own copy
 of the cache and the config, with a fresh emulator at the same seed and clock (the emulator's data are a function
-of its seed, and what it shows a function of its clock).
+of its seed, and what it shows a function of its clock). A school of n weeks is the n − 1 weeks' school and one
+more week; a checked school is the unchecked one and the check.
+
+``Schools.full_sync`` does the same for one ``sync --all`` of the tiny school, recorded (``FullSync``): the tests
+about what a full load leaves in the mirror, sends or says read the record instead of each running their own.
 """
 
 from __future__ import annotations
