@@ -275,19 +275,22 @@ def simulate(
     monday: Callable[[datetime], None] | None = None,
     progress: Progress | None = None,
     sleep: Sleep | None = None,
+    full: bool = True,
 ) -> None:
     """Follow the standard observation schedule from ``start`` (01:00) for ``weeks`` weeks: a full sync first,
     a 16:05 snapshot every school day, a 01:00 sync every night; ``monday`` is called at 07:00 every Monday.
-    ``sleep`` replaces the client's real waiting (tests)."""
+    ``sleep`` replaces the client's real waiting (tests). ``full=False``: no full sync — the schedule goes on
+    where an earlier ``simulate`` into the same cache ended (its last night was ``start`` at 01:00)."""
 
     def sync(mode: str, at: datetime) -> None:
         emu.clock = at
         options = SyncOptions(mode=mode, lookback_days=config.sync.lookback_days)  # type: ignore[arg-type]
         asyncio.run(sync_once(config, options, transport=EmulatorTransport(emu), sleep=sleep))
 
-    if progress:
-        progress(start, "полная синхронизация")
-    sync("all", _at(start, 1))
+    if full:
+        if progress:
+            progress(start, "полная синхронизация")
+        sync("all", _at(start, 1))
     day, end = start, start + timedelta(weeks=weeks)
     while day < end:
         if snapshot_day(config, day):  # the scheduler's own decision: a day with lessons, Saturdays too (R7)

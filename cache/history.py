@@ -82,14 +82,35 @@ def row_key_text(key: Sequence[Any]) -> str:
     return json.dumps(list(key), ensure_ascii=False, separators=(",", ":"))
 
 
+# per entity: its column names, and each column with its type and the Python type it stores as is (the fast path:
+# an int for INTEGER, a float for REAL, a str for text — most values arrive so and need no conversion)
+_SHAPES: dict[str, tuple[frozenset[str], tuple[tuple[str, str, type], ...]]] = {}
+
+
+def _shape(entity: Entity) -> tuple[frozenset[str], tuple[tuple[str, str, type], ...]]:
+    shape = _SHAPES.get(entity.name)
+    if shape is None:
+        kinds = {"INTEGER": int, "REAL": float}
+        shape = _SHAPES[entity.name] = (
+            frozenset(entity.columns),
+            tuple((c, t, kinds.get(t, str)) for c, t in entity.columns.items()),
+        )
+    return shape
+
+
 def _normalise(entity: Entity, row: Mapping[str, Any]) -> tuple[Any, ...]:
-    extra = set(row) - set(entity.columns)
-    if extra:
-        raise ValueError(f"{entity.name}: неизвестные столбцы {sorted(extra)}")
-    missing = [c for c in entity.columns if c not in row]
-    if missing:
+    names, columns = _shape(entity)
+    if row.keys() != names:
+        extra = set(row) - names
+        if extra:
+            raise ValueError(f"{entity.name}: неизвестные столбцы {sorted(extra)}")
+        missing = [c for c in entity.columns if c not in row]
         raise ValueError(f"{entity.name}: нет столбцов {missing}")
-    return tuple(_coerce(row[c], t, entity.name, c) for c, t in entity.columns.items())
+    return tuple(
+        v if v is None or type(v) is kind else _coerce(v, t, entity.name, c)
+        for c, t, kind in columns
+        for v in (row[c],)
+    )
 
 
 def _where(scope: Mapping[str, Any]) -> tuple[str, list[Any]]:

@@ -12,12 +12,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import httpx
 import uvicorn
 
+from adapters.emulator.journal import Journal
 from adapters.emulator.protocol import password_hashes
+from adapters.emulator.school import School
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.transport import EmulatorTransport
 
@@ -90,6 +93,21 @@ def serve(app: Any, *, tls: tuple[str, str] | None = None, **options: Any) -> It
 
 def tiny(**kw: Any) -> Emulator:
     return Emulator(EmulatorSettings(size="tiny", control=True, **kw))
+
+
+@cache
+def generated_school(size: str, seed: int) -> tuple[School, Journal]:
+    """The generated school of (``size``, ``seed``) and its journal with the default practice, once per test process:
+    shared, so only for tests that read them."""
+    emu = Emulator(EmulatorSettings(size=size, seed=seed))  # type: ignore[arg-type]
+    return emu.school, emu.journal
+
+
+def generated(size: str = "small", seed: int = 1, **kw: Any) -> Emulator:
+    """An emulator of the generated school ``size``/``seed``, generated once per test process and shared (``small``
+    costs 2 s of CPU to generate): for tests that only read it — faults and drifts act in the served views, never
+    on the school or its journal; a test that changes the journal generates its own."""
+    return Emulator(EmulatorSettings(size=size, seed=seed, prebuilt=generated_school(size, seed), **kw))  # type: ignore[arg-type]
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from asurso_sync import exitcodes
@@ -22,6 +23,24 @@ def test_help_is_russian_and_lists_commands(runner: CliRunner) -> None:
     assert "init" in result.stdout and "status" in result.stdout
 
 
+def test_the_entry_points_help_is_fully_russian(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In process, through ``main()`` as the console script calls it (its own process: the slow twin below)."""
+    import signal
+
+    from asurso_sync.cli import main
+
+    monkeypatch.setattr(signal, "signal", lambda *_args: None)  # main() handles SIGTERM: not this test process's
+    monkeypatch.setattr(sys, "argv", ["asurso-sync", "init", "--help"])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "Показать эту справку" in out and "Show this message" not in out
+
+
+@pytest.mark.slow  # a Python process; in process: test_the_entry_points_help_is_fully_russian
 def test_console_script_help_is_fully_russian() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "asurso_sync", "init", "--help"], capture_output=True, text=True, check=False

@@ -15,7 +15,7 @@ from adapters.emulator.practice import CLEAN, HOLIDAY
 from adapters.emulator.school import generate_structure
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.truth import CORE_RULES, ground_truth, write_jsonl
-from tests.emu import client, login
+from tests.emu import client, generated_school, login
 
 FROM = date(2026, 12, 7)
 AS_OF = datetime(2027, 1, 4, 7, 0)
@@ -100,15 +100,12 @@ def test_school_structure(small: Emulator) -> None:
 
 def test_every_core_rule_is_planted_across_seeds() -> None:
     seen: Counter[str] = Counter()
-    for seed in (1, 2, 3):
-        s = generate_structure(seed, "small")
-        seen.update(v.rule for v in ground_truth(s, generate_journal(s), FROM, AS_OF))
+    for seed in (1, 2, 3):  # generated once per test process (tests/emu.py), shared with test_practice
+        seen.update(v.rule for v in ground_truth(*generated_school("small", seed), FROM, AS_OF))
     # the one holiday left in the schedule is 23.02 (CAL001), outside this period
     assert set(CORE_RULES) - {"CAL001"} <= set(seen), set(CORE_RULES) - set(seen)
-    s = generate_structure(1, "small")
-    assert any(
-        v.rule == "CAL001" for v in ground_truth(s, generate_journal(s), date(2027, 2, 22), AS_OF.replace(2027, 3))
-    )
+    school, journal = generated_school("small", 1)
+    assert any(v.rule == "CAL001" for v in ground_truth(school, journal, date(2027, 2, 22), AS_OF.replace(2027, 3)))
 
 
 def test_profiles_keep_out_of_the_ambiguous_windows() -> None:

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import re
+import ssl
 import stat
 import subprocess
 import threading
@@ -40,7 +41,7 @@ from asurso_sync.sync import SyncOptions, sync_once
 from asurso_sync.tokens import TokenFile, fingerprint
 from cache import open_cache, outbox_rows
 from tests.emu import serve, serve_process
-from tests.schools import no_wait
+from tests.schools import Schools, no_wait
 
 
 class LazyInput(io.RawIOBase):
@@ -325,9 +326,10 @@ def test_renewal_tries_the_candidates_in_order_and_records_the_one_accepted(
 
 
 def test_refused_renewal_sends_one_notice_and_ends_with_the_auth_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, schools: Schools
 ) -> None:
     with school(tmp_path, monkeypatch, mfa="none", second_school=False) as (emu, cfg):
+        schools.full_sync_cache(tmp_path, emu.clock)  # the year loaded before: the good night is a nightly sync
         runner = CliRunner()
         assert login(runner, cfg, [DEMO_LOGIN, DEMO_PASSWORD]).exit_code == 0
         config = config_of(cfg)
@@ -495,6 +497,31 @@ def test_the_portal_certificate_is_checked_with_the_ca_bundle(tmp_path: Path, mo
         monkeypatch.setenv("ASURSO_SYNC_ASURSO__CA_BUNDLE", str(ca))
         result = login(CliRunner(), cfg, [DEMO_LOGIN, DEMO_PASSWORD])
         assert result.exit_code == 0, result.output
+
+
+def test_clients_share_one_tls_context_until_a_certificate_file_changes(tmp_path: Path) -> None:
+    """Loading the system's roots cost every client ~30 ms of CPU: the context is the process's while the bundle
+    and the system's roots are unchanged, a new one once the bundle changes (the scheduler runs for months)."""
+    import os
+
+    from adapters.netschool.client import ClientSettings
+
+    ca, _cert, _key = make_ca(tmp_path)
+
+    def context(verify: bool | str) -> ssl.SSLContext:
+        settings = ClientSettings(base_url="https://asurso.invalid", login="x", password="y", scid=1, verify=verify)
+        return NetSchoolClient(settings).tls_context()
+
+    assert context(str(ca)) is context(str(ca))
+    assert context(True) is context(True) and context(True) is not context(str(ca))
+    unchecked = context(False)
+    assert unchecked.verify_mode == ssl.CERT_NONE and context(True).verify_mode == ssl.CERT_REQUIRED
+    before = context(str(ca))
+    stamp = ca.stat().st_mtime + 5
+    os.utime(ca, (stamp, stamp))  # the bundle replaced
+    assert context(str(ca)) is not before
+    with pytest.raises(OSError):  # a bundle that is gone: its error, never a stale context
+        context(str(tmp_path / "missing.pem"))
 
 
 @pytest.mark.slow  # its own process; in process: test_totp, test_renewal_over_many_nights_rotates_the_token

@@ -26,7 +26,7 @@ from adapters.netschool.models import SchoolSettings
 from adapters.netschool.reports import AccessReport, fetch_access_report, iup_filter
 from asurso_sync.mirror import directory_rows
 from cache import classify, save_access_rows, unit
-from tests.emu import BASE, serve, tiny
+from tests.emu import BASE, generated, serve, tiny
 from tests.mirror import MON, NIGHT, SG, SNAP, TUE, Mirror, cw, hw
 from tests.test_netschool_emulator import settings
 
@@ -136,9 +136,8 @@ WEEK = (date(2026, 12, 7), date(2026, 12, 13))
 
 
 def _report_emu(size: str = "tiny", *drifts: str) -> Emulator:
-    return Emulator(
-        EmulatorSettings(size=size, control=True, clock=REPORT_CLOCK, faults=Faults(drifts=frozenset(drifts)))  # type: ignore[arg-type]
-    )
+    """The school's served report (read only: the school generated once per process, tests/emu.generated)."""
+    return generated(size, control=True, clock=REPORT_CLOCK, faults=Faults(drifts=frozenset(drifts)))
 
 
 def _asp(emu: Emulator, target: int | str) -> AccessReport:

@@ -20,9 +20,9 @@ from adapters.netschool.client import ClientSettings, NetSchoolClient
 from adapters.netschool.errors import FirewallBlocked, ReadOnlyViolation
 from adapters.netschool.models import declared
 from asurso_sync.cli import app
-from asurso_sync.sync import SyncOptions, sync_once
 from tests.conftest import edit_config
-from tests.emu import serve
+from tests.emu import generated, serve
+from tests.schools import Schools
 from tests.sync_helpers import make_config
 
 CLOCK_TERM = 1  # index of the current quarter (2 четверть) for the emulator's default clock
@@ -111,7 +111,7 @@ async def run_read(emu: Emulator, *, journals: int = 50, **kw: Any) -> tuple[dic
 
 @pytest.fixture(scope="module")
 def clean_read() -> dict[str, Any]:
-    emu = Emulator(EmulatorSettings(size="small"))
+    emu = generated()
     data, _ = asyncio.run(run_read(emu))
     return data
 
@@ -149,7 +149,7 @@ class Recording(httpx.AsyncBaseTransport):
 
 
 def test_full_read_is_read_only(clean_read: dict[str, Any]) -> None:
-    emu = Emulator(EmulatorSettings(size="small"))
+    emu = generated()
     wire = Recording(EmulatorTransport(emu))
     client = NetSchoolClient(settings(), transport=wire, sleep=NoSleep())
 
@@ -166,19 +166,15 @@ def test_full_read_is_read_only(clean_read: dict[str, Any]) -> None:
     assert not emu.sessions  # logged out
 
 
-def test_whole_sync_sends_no_write_on_the_wire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The production sync (every unit, the access report included) observed at the transport."""
-    monkeypatch.setenv("ASURSO_PASSWORD", "Сота-2026")
-    emu = Emulator(EmulatorSettings(size="tiny", clock=datetime(2026, 11, 24, 1, 0)))
-    emu.reports.build_seconds = 0.01
-    wire = Recording(EmulatorTransport(emu))
-    config = make_config(tmp_path)
-    report = asyncio.run(sync_once(config, SyncOptions(mode="all"), transport=wire))
-    assert report.status == "ok" and report.units > 10
-    methods = {m for m, _p in wire.seen}
-    assert "POST" in methods  # the login and the report: the recorder does see POSTs
-    writes = [(m, p) for m, p in wire.seen if m != "GET" and not (m == "POST" and p in SERVER_READ_POSTS)]
-    assert writes == [] and emu.write_attempts == []
+def test_whole_sync_sends_no_write_on_the_wire(tmp_path: Path, schools: Schools) -> None:
+    """The production sync (every unit, the access report included) observed at the transport: the recorded full
+    load of ``tests/schools.FullSync`` (its ``Wire`` sits below the client, as ``Recording`` here)."""
+    _emu, _config, full = schools.full_sync(tmp_path, datetime(2026, 11, 23, 16, 5))
+    assert full.report["status"] == "ok" and full.report["units"] > 10
+    seen = [(r["method"], r["path"].lower()) for r in full.requests]
+    assert "POST" in {m for m, _p in seen}  # the login and the report: the recorder does see POSTs
+    writes = [(m, p) for m, p in seen if m != "GET" and not (m == "POST" and p in SERVER_READ_POSTS)]
+    assert writes == []
 
 
 def test_the_gate_stops_a_write_before_the_wire() -> None:
@@ -198,7 +194,7 @@ def test_the_gate_stops_a_write_before_the_wire() -> None:
 
 
 def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -> None:
-    emu = Emulator(EmulatorSettings(size="small", faults=parse_faults("standard", seed=11)))
+    emu = generated(faults=parse_faults("standard", seed=11))
     data, client = asyncio.run(run_read(emu, concurrency=2))
     assert data == clean_read
     s = client.stats
@@ -224,7 +220,7 @@ def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -
     ids=["5xx", "hang", "reset", "expiry", "security-warning", "429", "latency", "drifts", "real-shapes"],
 )
 def test_each_fault_alone(clean_read: dict[str, Any], faults: Faults) -> None:
-    emu = Emulator(EmulatorSettings(size="small", faults=faults))
+    emu = generated(faults=faults)
     sleeper = NoSleep()
     client = NetSchoolClient(settings(), transport=EmulatorTransport(emu), sleep=sleeper)
 
@@ -307,7 +303,7 @@ def test_keepalive_pings_an_idle_session() -> None:
 
 
 def test_standard_faults_over_loopback_http(clean_read: dict[str, Any]) -> None:
-    emu = Emulator(EmulatorSettings(size="small", faults=replace(parse_faults("standard", seed=3), hang_seconds=1.5)))
+    emu = generated(faults=replace(parse_faults("standard", seed=3), hang_seconds=1.5))
     with serve(emu) as base:
 
         async def go() -> tuple[dict[str, Any], NetSchoolClient]:
@@ -325,7 +321,7 @@ def test_login_check_and_get_commands_over_loopback(runner: CliRunner, config_fi
     emu = Emulator(EmulatorSettings(size="tiny"))
     with serve(emu) as base:
         edit_config(config_file, 'base_url = "https://asurso.ru"', f'base_url = "{base}"')
-        env = {"ASURSO_PASSWORD": "Сота-2026"}
+        env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0"}
         result = runner.invoke(app, ["--config", str(config_file), "login-check"], env=env)
         assert result.exit_code == 0, result.output
         assert "Фролова" in result.stdout or "Пользователь" in result.stdout
@@ -349,7 +345,6 @@ def test_a_routine_security_warning_and_a_server_that_cannot_log_in(runner: Any,
     from asurso_sync import exitcodes
     from asurso_sync.cli import app
     from tests.emu import serve
-    from tests.sync_helpers import make_config
 
     routine = Emulator(EmulatorSettings(size="tiny", faults=Faults(drifts=frozenset({"routine_warning"}))))
 
@@ -367,7 +362,11 @@ def test_a_routine_security_warning_and_a_server_that_cannot_log_in(runner: Any,
     down = Emulator(EmulatorSettings(size="tiny", faults=Faults(drifts=frozenset({"login_down"}))))
     with serve(down) as base:
         make_config(tmp_path, base_url=base)
-        env = {"ASURSO_PASSWORD": "Сота-2026", "ASURSO_SYNC_ASURSO__BASE_URL": base}
+        env = {
+            "ASURSO_PASSWORD": "Сота-2026",
+            "ASURSO_SYNC_ASURSO__BASE_URL": base,
+            "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0",
+        }
         result = runner.invoke(app, ["-c", str(tmp_path / "config.toml"), "login-check"], env=env)
     assert result.exit_code == exitcodes.TEMPFAIL, result.output
     assert "Ошибка входа в систему" in result.output and "пароль тут ни при чём" in " ".join(result.output.split())

@@ -13,20 +13,19 @@ from adapters.emulator.practice import CLEAN, SITUATIONS
 from adapters.emulator.school import LEAVE_DAY, WORKING_SATURDAY, School, generate_structure
 from adapters.emulator.situations import situation_counts, situations
 from adapters.emulator.truth import DEPUTY, deadline_of, ground_truth, lesson_teacher
+from tests.emu import generated_school
 
 START, AS_OF = date(2026, 9, 1), datetime(2027, 6, 1, 7, 0)
 
 
 @pytest.fixture(scope="module")
 def small() -> tuple[School, Journal]:
-    school = generate_structure(1, "small")
-    return school, generate_journal(school)
+    return generated_school("small", 1)  # generated once per test process (tests/emu.py), read here
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_a_small_school_shows_every_situation(seed: int) -> None:
-    school = generate_structure(seed, "small")
-    found = situations(school, generate_journal(school))
+    found = situations(*generated_school("small", seed))
     counts = {kind: len(found.get(kind, ())) for kind in SITUATIONS}
     assert all(counts.values()), {k: n for k, n in counts.items() if not n}
 

@@ -123,10 +123,8 @@ def test_standard_faults_give_the_same_mirror(tmp_path: Path) -> None:
     assert any('"retries": 0' not in r["counts"] for r in runs)
 
 
-def test_empty_remote_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
-    config = make_config(tmp_path)
-    run(emu, config, "all")
+def test_empty_remote_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schools: Schools) -> None:
+    emu, config, _ = schools.full_sync(tmp_path, START)
     db = open_cache(config.cache.path)
     before = canonical_dump(db)
     original = emu.views.journal
@@ -167,10 +165,8 @@ def test_second_sync_is_refused_while_one_runs(tmp_path: Path) -> None:
         run(emu, config, "incremental")
 
 
-def test_cursors_and_observations_commit_with_their_rows(tmp_path: Path) -> None:
-    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
-    config = make_config(tmp_path)
-    run(emu, config, "all")
+def test_cursors_and_observations_commit_with_their_rows(tmp_path: Path, schools: Schools) -> None:
+    _emu, config, _ = schools.full_sync(tmp_path, START)
     db = open_cache(config.cache.path)
     orphans = rows(
         db,
@@ -455,19 +451,19 @@ def test_a_grade_whose_iup_groups_the_server_refuses_costs_only_those_groups(
     assert "Группы ИУП 10 параллели не получены" in caplog.text
 
 
-def test_an_interrupted_full_load_is_continued_not_restarted_and_not_passed_off_as_fresh(tmp_path: Path) -> None:
+def test_an_interrupted_full_load_is_continued_not_restarted_and_not_passed_off_as_fresh(
+    tmp_path: Path, schools: Schools
+) -> None:
     """Issue #19 (1): a full load that did not end «ok» is continued by the next sync — a nightly one too — and
     the units it already read are not read again; only a completed full load lets the nightly sync be nightly."""
     from cache import full_load_state
 
-    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
-    config = make_config(tmp_path)
-    first = run(emu, config, "all")
-    planned = first.planned
-    assert planned > 10
+    emu, config, first = schools.full_sync(tmp_path, START)
+    planned = first.report["planned"]
+    assert planned > 10 and first.report["status"] == "ok"
     db = open_cache(config.cache.path)
     with db.conn:  # as if the machine had been switched off at the very end of it
-        db.execute('UPDATE "sync_run" SET "status" = \'failed\' WHERE "id" = ?', [first.run_id])
+        db.execute('UPDATE "sync_run" SET "status" = \'failed\' WHERE "id" = ?', [first.report["run_id"]])
     state = full_load_state(db)
     assert state is not None and state.planned == planned and state.done >= planned - 1
     db.close()
@@ -482,27 +478,11 @@ def test_an_interrupted_full_load_is_continued_not_restarted_and_not_passed_off_
     assert nightly.mode == "incremental"
 
 
-def test_progress_names_units_as_people_do(tmp_path: Path) -> None:
+def test_progress_names_units_as_people_do(tmp_path: Path, schools: Schools) -> None:
     """Issue #19 (1): the progress line says «8а, Алгебра, 2 четверть», «тема: 8а, Алгебра, 10.12» — never an id."""
     import re as re_
 
-    from adapters.emulator.transport import EmulatorTransport
-    from asurso_sync.sync import SyncOptions, sync_once
-    from tests.schools import no_wait
-
-    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
-    config = make_config(tmp_path)
-    seen: list[str] = []
-    options = SyncOptions(mode="all", lookback_days=config.sync.lookback_days)
-    asyncio.run(
-        sync_once(
-            config,
-            options,
-            transport=EmulatorTransport(emu),
-            sleep=no_wait,
-            progress=lambda text, _done: seen.append(text),
-        )
-    )
+    seen = schools.full_sync(tmp_path, START)[2].progress  # a full load's progress lines, as sync_once gave them
     assert len(seen) > 50
     assert not [s for s in seen if re_.search(r"\d{4,}", s)], "an internal id reached the progress line"
     assert any(re_.fullmatch(r"\d+[а-я], [А-Яа-я ()]+, \d четверть", s) for s in seen), seen[:20]
@@ -528,21 +508,17 @@ class Recording(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-def test_directory_calls_send_what_the_journal_page_sends(tmp_path: Path) -> None:
+def test_directory_calls_send_what_the_journal_page_sends(tmp_path: Path, schools: Schools) -> None:
     """Issue #20: subject groups are asked class by class (and ИУП groups grade by grade), never bare;
     ``terms/search`` carries the school year's period; its refusal ends the run with one clear message."""
     from asurso_sync.sync import SyncOptions, sync_once
     from tests.schools import no_wait
 
-    emu = Emulator(EmulatorSettings(size="tiny", clock=START))
-    config = make_config(tmp_path)
-    spy = Recording(emu)
-    options = SyncOptions(mode="all", lookback_days=config.sync.lookback_days)
-    report = asyncio.run(sync_once(config, options, transport=spy, sleep=no_wait))
-    assert report.status == "ok"
-    groups = [r.url.params for r in spy.seen if r.url.path == "/webapi/subjectgroups"]
+    emu, config, full = schools.full_sync(tmp_path, START)  # what a full load sent, recorded below the client
+    assert full.report["status"] == "ok"
+    groups = [r["params"] for r in full.requests if r["path"] == "/webapi/subjectgroups"]
     assert groups and all("classId" in p or "iupClassId" in p for p in groups)
-    searches = [json.loads(r.content) for r in spy.seen if r.url.path == "/webapi/terms/search"]
+    searches = [json.loads(r["body"]) for r in full.requests if r["path"] == "/webapi/terms/search"]
     assert searches and all(
         s["startPeriod"] == "2026-09-01T00:00:00" and s["endPeriod"][:4] == "2027" for s in searches
     ), searches[:2]

@@ -238,6 +238,30 @@ def _version_tuple(version: str | None) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
 
 
+def _new_tls_context(verify: bool | str) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if isinstance(verify, str):
+        context.load_verify_locations(cafile=verify)
+    elif verify is False:
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+def _certificate_files_stamp(verify: bool | str) -> tuple[float | None, ...]:
+    """When the certificates a context was built from last changed: the ``verify`` bundle and the system's roots."""
+    paths = ssl.get_default_verify_paths()
+    files = [verify if isinstance(verify, str) else None, paths.cafile, paths.capath]
+    return tuple(Path(f).stat().st_mtime if f is not None else None for f in files)
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(verify: bool | str, _stamp: tuple[float | None, ...]) -> ssl.SSLContext:
+    """A context shared by the process's clients (loading the system's roots costs ~30 ms of CPU, once per client
+    before; an ``SSLContext`` serves any number of connections): rebuilt when a certificate file changes, so a
+    scheduler that runs for months sees an updated bundle at its next sync."""
+    return _new_tls_context(verify)
+
+
 class NetSchoolClient:
     """Use as ``async with NetSchoolClient(settings) as client:`` — logs in on entry, always logs out on exit."""
 
@@ -328,14 +352,14 @@ class NetSchoolClient:
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificates are checked against the system's roots plus ``verify`` when it names a bundle (the Минцифры
-        root for asurso.ru and the Госуслуги portal alike); only an explicit ``verify=False`` turns checks off."""
-        context = ssl.create_default_context()
+        root for asurso.ru and the Госуслуги portal alike); only an explicit ``verify=False`` turns checks off.
+        The context is built once per process for as long as those files are unchanged (``_tls_context``)."""
         verify = self.settings.verify
-        if isinstance(verify, str):
-            context.load_verify_locations(cafile=verify)
-        elif verify is False:
-            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        return context
+        try:
+            stamp = _certificate_files_stamp(verify)
+        except OSError:
+            return _new_tls_context(verify)  # a bundle that cannot be read: its error, as ever, from ssl
+        return _tls_context(verify, stamp)
 
     @property
     def http(self) -> httpx.AsyncClient:

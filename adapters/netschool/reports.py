@@ -6,7 +6,8 @@ servers) → the task runs on the SignalR hub → ``GET files/{id}`` → HTML. L
 falls back to ASP when the hub cannot be used (no WebSocket, an in-process transport, a hub error, a server
 older than 5.29 whose hub speaks the old SignalR 2 protocol).
 
-The HTML is parsed with BeautifulSoup into typed rows; columns are found by their header words, so their order
+The HTML is read in one pass into its tables (``tables.read_tables``: the standard tokenizer, no tree) and into typed
+rows; columns are found by their header words, so their order
 and wording may vary («Дата и время изменений» — the evidence's header — / «Дата и время действия», «Пользователь» /
 «Сотрудник», …). An action cell is read for what it proves: a code with details (work type, text, student), the
 code alone, or several codes in one cell (one entry per code, the legend's words alone). The three-column «last
@@ -15,7 +16,6 @@ change» table of a 2013 version of the page is recognised and named (``AccessRe
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import re
 from collections.abc import Mapping
@@ -24,16 +24,13 @@ from datetime import date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from bs4 import BeautifulSoup
-
 from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import HTTPStatusError, ParseError, ReportError
+from adapters.netschool.tables import Page, Table, read_tables
 
 log = logging.getLogger("adapters.netschool.reports")
 
 Method = Literal["auto", "hub", "asp"]
-# lxml, when the machine has it, parses a year's report several times faster; html.parser (stdlib) otherwise
-_PARSER = "lxml" if importlib.util.find_spec("lxml") else "html.parser"
 REPORT = "journalaccess"
 
 
@@ -88,15 +85,14 @@ class AccessReport:
     cells: dict[str, int] = field(default_factory=lambda: {"detailed": 0, "bare": 0, "joined": 0, "words": 0})
 
 
-def legend_of(soup: BeautifulSoup, main: Any) -> dict[str, str]:
+def legend_of(page: Page, main: Table) -> dict[str, str]:
     """The report's «Условные обозначения»: code → text, from any other table of two-cell rows whose first cell
     is a short code (docs/server-api.md §4 «legend»)."""
     legend: dict[str, str] = {}
-    for table in soup.find_all("table"):
+    for table in page.tables:
         if table is main:
             continue
-        for tr in table.find_all("tr"):
-            cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["td", "th"])]
+        for cells in table.rows:
             if len(cells) == 2 and 0 < len(cells[0]) <= 6 and " " not in cells[0] and len(cells[1]) > len(cells[0]):
                 legend[cells[0]] = cells[1]
     return legend
@@ -140,13 +136,13 @@ def parse_access_html(html: str) -> list[AccessEntry]:
 def parse_access_report(html: str) -> AccessReport:
     """The report's ``table.table-print`` (or the first table with the expected headers), actions explained by
     the legend table when there is one; rows without a user and unreadable rows are skipped and counted."""
-    soup = BeautifulSoup(html, _PARSER)
-    tables = soup.select("table.table-print") or soup.find_all("table")
+    page = read_tables(html)
+    tables = [t for t in page.tables if "table-print" in t.classes] or page.tables
     for table in tables:
-        rows = table.find_all("tr")
+        rows = table.rows
         if not rows:
             continue
-        headers = [" ".join(c.get_text(" ", strip=True).lower().split()) for c in rows[0].find_all(["th", "td"])]
+        headers = [h.lower() for h in rows[0]]
         index: dict[str, int] = {}
         for key, words in _COLUMNS.items():
             for i, h in enumerate(headers):
@@ -159,10 +155,9 @@ def parse_access_report(html: str) -> AccessReport:
             return AccessReport([], headers=tuple(headers), layout="last_change_2013")
         if "at" not in index or "action" not in index:
             continue
-        legend = legend_of(soup, table)
+        legend = legend_of(page, table)
         report = AccessReport([], headers=tuple(headers), legend=legend)
-        for tr in rows[1:]:
-            cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["td", "th"])]
+        for cells in rows[1:]:
             if len(cells) < len(headers):
                 continue
 
@@ -197,7 +192,7 @@ def parse_access_report(html: str) -> AccessReport:
         if report.unreadable and not report.entries:
             raise ParseError("journalaccess", "Дата и время изменений", "ни одно время изменения не распознано")
         return report
-    if "нет данных" in soup.get_text(" ", strip=True).lower() or not tables:
+    if "нет данных" in page.text.lower() or not tables:
         return AccessReport([], layout="empty")
     raise ParseError(
         "journalaccess", "table.table-print", "нет таблицы с колонками «Дата и время изменений» и «Действие»"
