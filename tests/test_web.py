@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from asurso_sync.web.app import create_app, server_options
@@ -66,9 +67,14 @@ def sign_in(driver: Any, base: str, password: str = PASSWORD) -> None:
     driver.delete_all_cookies()
     driver.get(f"{base}/")
     driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.ID, "enter").click()
-    # the answer has arrived: the page after the login (with «Выйти») or the login page's message
+    enter = driver.find_element(By.ID, "enter")
+    enter.click()
+    # the form's page is gone (a condition read from it could hold before the answer comes), then the answer has
+    # arrived: the page after the login (with «Выйти») or the login page's message
+    wait(driver).until(expected_conditions.staleness_of(enter))
     wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "header button") or d.find_elements(By.ID, "message"))
+    if password == PASSWORD:
+        assert driver.find_elements(By.CSS_SELECTOR, "header button"), f"not signed in: {text(driver)[:200]}"
 
 
 def text(driver: Any) -> str:
