@@ -515,6 +515,10 @@ class Sync:
             known = {g.id for g in groups}
             groups += [g for g in iup_groups if g.id not in known]
             ea = await self._extra_activity_groups()
+            if self._ea_failure is not None:
+                # the flags of the extra-activity journal's groups cannot be known this run: the mirror keeps the
+                # directory it has rather than save every such group as an ordinary lesson (false remarks, R0)
+                raise self._ea_failure
             elsewhere = ea - {g.id for g in groups}
             if elsewhere:  # a group of the extra-activity journal that no class lists: nothing to read it by
                 log.warning(
@@ -545,6 +549,7 @@ class Sync:
         await self._safely("справочники", work)
 
     _ea_groups: set[int] | None = None
+    _ea_failure: NetSchoolError | None = None  # the extra-activity journal's filters could not be read this run
 
     async def _extra_activity_groups(self) -> set[int]:
         """The groups kept in IRTech's extra-activity journal (issue #32): the journal page's filters asked as it
@@ -562,7 +567,10 @@ class Sync:
             raise
         except NetSchoolError as exc:
             if not (isinstance(exc, HTTPStatusError | AccessDenied) and 400 <= getattr(exc, "status", 403) < 500):
+                # not an answer but a failure (5xx, timeout after the retries): whether the journal exists is
+                # unknown — the directory is not saved on it (its groups would lose their flag: R0), see _directory
                 log.warning("Журнал внеурочной деятельности не опрошен: %s", exc)
+                self._ea_failure = exc
             data = None
         for f in data if isinstance(data, list) else []:
             if isinstance(f, dict) and str(f.get("filterId", "")).upper() == "EASGID":

@@ -482,7 +482,7 @@ def load(db: Database, as_of: datetime, also: Mapping[str, tuple[str, list[Any]]
         n: end for n, end in q('SELECT "number", "end_time" FROM "schedule_time" WHERE "gone_at" IS NULL') if n
     }
     _load_access_log(f, db, as_of)
-    f.report_read = report_spans(db)
+    f.report_read = report_spans(db, as_of.date())
     f.plans = {sg for (sg,) in q('SELECT DISTINCT "sg_id" FROM "ktp_plan" WHERE "gone_at" IS NULL')}
     if access:  # last: the worker read them after the marks, while the rest was read here
         for record in (background.take("substitutes") or "").split(RS):
@@ -575,9 +575,12 @@ def on_day(spans: list[tuple[int, str, str | None]], day: date) -> int | None:
     return min(now) if now else None
 
 
-def report_spans(db: Database) -> dict[tuple[str, int], tuple[date | None, date]]:
+def report_spans(db: Database, as_of: date | None = None) -> dict[tuple[str, int], tuple[date | None, date]]:
     """The access report's coverage per scope, from the sync cursors: ("class", id) or ("iup", grade) -> (read
-    from, read through). A scope whose report was never read is absent."""
+    from, read through). A scope whose report was never read is absent. ``as_of``: a check of a past moment sees
+    the report only through that day (its rows are cut there too). A scope read before the sync recorded where its
+    reading began (a cache from before ``access_log_since``) counts from the earliest change it holds — later than
+    or equal to the true beginning, so no lesson is taken as covered that may not be (R0)."""
     rows: dict[str, dict[str, str]] = defaultdict(dict)
     for resource, scope, cursor in db.execute(
         'SELECT "resource", "scope", "cursor" FROM "sync_state" WHERE "resource" IN (?, ?) AND "cursor" IS NOT NULL',
@@ -596,8 +599,28 @@ def report_spans(db: Database) -> dict[tuple[str, int], tuple[date | None, date]
             key = ("iup", int(where["iup_grade"]))
         else:
             continue
-        spans[key] = (_d(got.get(ACCESS_SINCE)), through)
+        if as_of is not None and as_of < through:
+            through = as_of
+        since = _d(got.get(ACCESS_SINCE))
+        if since is None:
+            since = _earliest_change(db, key)
+            if since is None:
+                continue
+        spans[key] = (since, through)
     return spans
+
+
+def _earliest_change(db: Database, key: tuple[str, int]) -> date | None:
+    """The day of the earliest change the mirrored report holds for a scope (None: it holds none)."""
+    if key[0] == "class":
+        sql = 'SELECT MIN(substr("at", 1, 10)) FROM "access_log" WHERE "class_id" = ?'
+    else:
+        sql = (
+            'SELECT MIN(substr(a."at", 1, 10)) FROM "access_log" a JOIN "subject_group" g ON g."id" = a."sg_id" '
+            'WHERE g."class_id" IS NULL AND g."iup_grade" = ?'
+        )
+    found = db.execute(sql, [key[1]]).fetchone()
+    return _d(found[0]) if found and found[0] else None
 
 
 def student_ids_by_name(db: Database) -> dict[str, int | None]:

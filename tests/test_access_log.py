@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from contextlib import closing
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlite_utils import Database
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -27,6 +29,7 @@ from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.demo import prepare
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache, rows
+from cache.runs import ACCESS_SINCE
 from rules.facts import report_spans
 from tests.conftest import edit_config
 from tests.emu import serve
@@ -220,8 +223,22 @@ def test_nightly_syncs_with_the_access_log_decide_everything(tmp_path: Path) -> 
         logged = rows(db, 'SELECT "kind", count(*) AS n, count("cm_id") AS resolved FROM "access_log" GROUP BY 1')
         hub_calls = rows(db, 'SELECT count(*) AS n FROM "observation" WHERE "resource" = \'access_log\'')[0]["n"]
         covered = report_spans(db)
+        past = report_spans(db, date(2026, 12, 10))  # a check of a past moment sees the report only through it
+        older = sqlite3.connect(tmp_path / "older.db")  # a cache from before the sync recorded where reading began
+        db.conn.backup(older)
+    older.execute('DELETE FROM "sync_state" WHERE "resource" = ?', [ACCESS_SINCE])
+    from_changes = report_spans(Database(older))
+    older.close()
     # R6: each class's report is known to cover the year from its start through the last night's date
     assert covered == {("class", c): (date(2026, 9, 1), date(2026, 12, 15)) for c in emu.school.classes}
+    assert past == {("class", c): (date(2026, 9, 1), date(2026, 12, 10)) for c in emu.school.classes}
+    # without the record, from the earliest change the report holds: never earlier than the truth (R0)
+    assert set(from_changes) == set(covered)
+    assert all(
+        date(2026, 9, 1) <= since <= date(2026, 9, 30) and through == date(2026, 12, 15)
+        for since, through in from_changes.values()
+        if since is not None
+    )
     kinds = {r["kind"]: r for r in logged}
     assert {"topic", "homework", "task", "mark", "attendance"} <= set(kinds)
     assert all(r["resolved"] == r["n"] for r in logged)  # every row resolved to a lesson of the mirror

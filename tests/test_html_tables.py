@@ -100,9 +100,12 @@ def test_a_served_report_reads_the_same_and_faster_than_a_tree() -> None:
     assert report.without_user > 0 and report.unreadable == 0 and report.legend
     assert all(isinstance(e.lesson_day, date) for e in report.entries)
 
-    def cpu(fn: object) -> float:
-        start = time.process_time()
-        fn(html)  # type: ignore[operator]
-        return time.process_time() - start
+    def cpu(fn: object) -> float:  # the least of five: a busy machine adds to a sample, never takes away
+        best = float("inf")
+        for _ in range(5):
+            start = time.process_time()
+            fn(html)  # type: ignore[operator]
+            best = min(best, time.process_time() - start)
+        return best
 
     assert cpu(read_tables) < cpu(lambda h: BeautifulSoup(h, "html.parser"))

@@ -9,6 +9,7 @@ from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -407,6 +408,37 @@ def test_the_extra_activity_journal_is_read_when_the_server_keeps_one(tmp_path: 
         group = rows(db, 'SELECT "extracurricular" FROM "subject_group" WHERE "id" = ?', [extra])
         lessons = rows(db, 'SELECT "day" FROM "class_meeting" WHERE "sg_id" = ? AND "gone_at" IS NULL', [extra])
     assert group == [{"extracurricular": 1}] and {r["day"] for r in lessons} >= {"2026-11-23"}
+
+
+def test_a_failed_extra_activity_probe_keeps_the_mirrored_flags(tmp_path: Path) -> None:
+    """R0: a night whose extra-activity filters fail (5xx after the retries) does not know which groups are
+    внеурочная деятельность; the directory unit fails and the mirror keeps its groups' flags — saving the directory
+    would turn «Разговоры о важном» into an ordinary lesson and its teacher's list would get false remarks."""
+    from adapters.emulator.faults import Faults
+    from adapters.emulator.scenario import build, load
+    from adapters.netschool.client import NetSchoolClient
+    from adapters.netschool.errors import ServerUnavailable
+
+    built = build(load(Path(__file__).parent.parent / "casebook" / "cb-48.toml"))
+    extra = next(g.id for g in built.school.groups.values() if g.extracurricular)
+    drifts = frozenset({"ea_journal", "no_extracurricular_flag"})
+    emu = Emulator(EmulatorSettings(prebuilt=(built.school, built.journal), faults=Faults(drifts=drifts)))
+    config = make_config(tmp_path)
+    assert run(emu, config, mode="all", at=datetime(2026, 11, 30, 7, 0)).status == "ok"
+    original = NetSchoolClient.post_read_json
+
+    async def failing(self: NetSchoolClient, path: str, *args: Any, **kw: Any) -> Any:
+        if "filter/init" in path:
+            raise ServerUnavailable(path, "503", 3)
+        return await original(self, path, *args, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(NetSchoolClient, "post_read_json", failing)
+        report = run(emu, config, mode="all", at=datetime(2026, 12, 1, 7, 0))
+    assert "справочники" in " ".join(report.units_failed)
+    with closing(open_cache(config.cache.path)) as db:
+        group = rows(db, 'SELECT "extracurricular" FROM "subject_group" WHERE "id" = ? AND "gone_at" IS NULL', [extra])
+    assert group == [{"extracurricular": 1}]
 
 
 def test_a_server_that_refuses_the_year_by_termid_costs_nothing(tmp_path: Path) -> None:

@@ -501,7 +501,9 @@ class NetSchoolClient:
                 self.stats.variants["renewal_token"] = kind
                 if refused:
                     log.info(
-                        "Продление входа: сервер принял токен «%s», отказав прежним (%s)", kind, ", ".join(refused)
+                        "Продление входа: сервер принял %s, отклонив: %s",
+                        RENEWAL_WORDS.get(kind, kind),
+                        ", ".join(RENEWAL_WORDS.get(r, r) for r in refused),
                     )
                 if s.on_renewal is not None:
                     s.on_renewal(kind, token, refused)
