@@ -741,9 +741,10 @@ class Sync:
                 if term_id != api.YEAR_TERM_ID or not 400 <= exc.status < 500:
                     raise
                 # a server that does not know termId -1 serves no year marks this way: none are missing (R0)
-                if self.year_marks != "refused":
+                # decided by the first answer: once a group's year was served, one group's refusal is its own
+                if self.year_marks is None:
                     log.info("Сервер не отдаёт журнал за год (termId -1): годовые отметки не проверяются (%s)", exc)
-                self.year_marks = "refused"
+                    self.year_marks = "refused"
                 return
             if term_id == api.YEAR_TERM_ID:
                 self.year_marks = "termid"
