@@ -56,7 +56,7 @@ from adapters.netschool.models import (
     parse,
     reset_drift_report,
 )
-from adapters.netschool.reports import fetch_access_log, iup_filter
+from adapters.netschool.reports import fetch_access_report, iup_filter
 from asurso_sync import exitcodes, mirror
 from asurso_sync.errors import AppError
 from cache import (
@@ -844,7 +844,7 @@ class Sync:
             while pending["next"] <= end:
                 chunk_start = pending["next"]
                 chunk_end = min(chunk_start + timedelta(days=ACCESS_CHUNK_DAYS - 1), end)
-                entries = await fetch_access_log(
+                report = await fetch_access_report(
                     self.client,
                     class_id,
                     chunk_start,
@@ -853,6 +853,7 @@ class Sync:
                     timeout=REPORT_TIMEOUT,
                     hub_available=self.opt.hub_available,
                 )
+                entries = report.entries
                 observed = _ts(self.client.server_time)
                 with unit(self.db, "access_log", scope, observed_at=observed, run_id=run_id) as u:
                     # R6: which lessons the report covers (from its first day read through the cursor)

@@ -23,7 +23,7 @@ from adapters.emulator.transport import EmulatorTransport
 from adapters.emulator.truth import ground_truth
 from adapters.netschool.client import ClientSettings, NetSchoolClient
 from adapters.netschool.errors import ParseError, ReportError
-from adapters.netschool.reports import fetch_access_log, parse_access_html
+from adapters.netschool.reports import fetch_access_report, parse_access_html
 from asurso_sync import accuracy
 from asurso_sync.check import CheckOptions, run_check
 from asurso_sync.demo import prepare
@@ -129,8 +129,8 @@ def test_error_completion_falls_back_to_asp() -> None:
     async def run(base: str) -> None:
         async with _client(base) as c:
             with pytest.raises(ReportError, match="Ошибка построения отчёта"):
-                await fetch_access_log(c, _class(emu), *WEEK, method="hub", timeout=10)
-            entries = await fetch_access_log(c, _class(emu), *WEEK, method="auto", timeout=10)
+                await fetch_access_report(c, _class(emu), *WEEK, method="hub", timeout=10)
+            entries = (await fetch_access_report(c, _class(emu), *WEEK, method="auto", timeout=10)).entries
             assert entries and all(WEEK[0] <= e.at.date() <= WEEK[1] for e in entries)
             assert ("POST", "/asp/reports/journalaccess.asp") in c.stats.calls
 
@@ -144,7 +144,7 @@ def test_older_server_version_takes_the_asp_pages() -> None:
     async def run(base: str) -> None:
         async with _client(base) as c:
             c.server_version = "5.25.1"  # SignalR 2 on the server: the JSON hub is not there
-            entries = await fetch_access_log(c, _class(emu), *WEEK, timeout=10)
+            entries = (await fetch_access_report(c, _class(emu), *WEEK, timeout=10)).entries
             assert entries
             assert ("POST", "/asp/reports/journalaccess.asp") in c.stats.calls
             assert not any(method == "WS" for method, _path in c.stats.calls)
@@ -158,11 +158,11 @@ def test_asp_pages_in_process_and_same_rows_as_the_hub() -> None:
 
     async def hub(base: str) -> list[Any]:
         async with _client(base) as c:
-            return await fetch_access_log(c, _class(emu), *WEEK, method="hub", timeout=10)
+            return (await fetch_access_report(c, _class(emu), *WEEK, method="hub", timeout=10)).entries
 
     async def asp() -> list[Any]:
         async with _client("http://emu.test", EmulatorTransport(emu)) as c:
-            return await fetch_access_log(c, _class(emu), *WEEK, hub_available=False)
+            return (await fetch_access_report(c, _class(emu), *WEEK, hub_available=False)).entries
 
     with serve(emu) as base:
         via_hub = asyncio.run(hub(base))
@@ -275,7 +275,7 @@ def test_legend_codes_and_rows_without_a_user_read_like_whole_texts() -> None:
     async def read(emu: Emulator, base: str) -> tuple[Any, Any]:
         async with _client(base) as c:
             html = await fetch_access_report_hub(c, _class(emu), *WEEK, timeout=10)
-            asp = await fetch_access_log(c, _class(emu), *WEEK, method="asp")
+            asp = (await fetch_access_report(c, _class(emu), *WEEK, method="asp")).entries
         return parse_access_report(html), asp
 
     real = _emu()
@@ -338,7 +338,7 @@ def test_the_asp_report_gets_its_period_under_irtechs_names() -> None:
 
         async def asp(emu: Emulator = emu) -> list[Any]:
             async with _client("http://emu.test", EmulatorTransport(emu)) as c:
-                return await fetch_access_log(c, _class(emu), *WEEK, method="asp")
+                return (await fetch_access_report(c, _class(emu), *WEEK, method="asp")).entries
 
         rows[name] = asyncio.run(asp())
         form = emu.reports.asp_forms[-1]

@@ -339,20 +339,3 @@ def _note(client: NetSchoolClient, report: AccessReport) -> None:
     seen = [k for k, n in report.cells.items() if n]
     if seen and "report_cells" not in variants:
         variants["report_cells"] = "+".join(seen)
-
-
-async def fetch_access_log(
-    client: NetSchoolClient,
-    class_id: Target,
-    start: date,
-    end: date,
-    *,
-    method: Method = "auto",
-    timeout: float = 120.0,
-    hub_available: bool = True,
-) -> list[AccessEntry]:
-    """``fetch_access_report``'s entries."""
-    report = await fetch_access_report(
-        client, class_id, start, end, method=method, timeout=timeout, hub_available=hub_available
-    )
-    return report.entries
