@@ -139,11 +139,13 @@ STATE = State()
 def fail(message: str, code: int = exitcodes.CONFIG) -> typer.Exit:
     """Print «Ошибка: …» and return the Exit to raise. For errors of the command line itself; everything else
     raises an ``AppError`` (or a mapped error) and lets ``guarded`` print it."""
-    # the message is plain text: config keys such as «[retention] keep_days» must not be read as rich markup
+    # the message is plain text: config keys such as «[retention] keep_days» must not be read as rich markup.
+    # soft_wrap: the message is one line for the terminal to wrap, never broken by rich at its own width (80 columns
+    # when stderr is a pipe or a log) — a path or a key stays whole for copying and for grep
     if message.startswith(("Ошибка ", "Ошибки ")):  # «Ошибка в конфигурации …» names itself: no «Ошибка: Ошибка»
-        err.print(f"[bold red]{message[:6]}[/]{escape(message[6:])}", highlight=False)
+        err.print(f"[bold red]{message[:6]}[/]{escape(message[6:])}", highlight=False, soft_wrap=True)
     else:
-        err.print(f"[bold red]Ошибка:[/] {escape(message)}", highlight=False)
+        err.print(f"[bold red]Ошибка:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
