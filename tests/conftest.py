@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,16 @@ from tests.schools import Schools
 # Fixtures that make a test end-to-end: a test using one is in the slow lane whether or not it says so (the fast
 # lane, -m "not slow", is the unit and in-process lane; CONTRIBUTING «Where the time goes»).
 SLOW_FIXTURES = {"browser": "a real Chromium"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A shell without job control starts ``cmd &`` with SIGINT ignored, and an ignored signal is inherited by every
+    process started from it. The program is right to keep a disposition it inherited (asyncio.run then installs no
+    Ctrl+C handler: a background job is not interrupted from the keyboard), but the tests that press Ctrl+C on a
+    process they start must start it as a terminal would — otherwise their SIGINT is never seen and the sync runs
+    to the end (found by running the interrupting tests in a loop from ``nohup … &``)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(tryfirst=True)
