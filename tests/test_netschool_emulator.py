@@ -200,6 +200,7 @@ def test_standard_fault_preset_gives_the_same_data(clean_read: dict[str, Any]) -
     s = client.stats
     assert s.retries > 0 and s.relogins >= 1 and s.security_warnings == 1
     assert any(code >= 500 for code in s.by_status)
+    assert any(status == 0 for *_, status in emu.request_log)  # a hang: no answer, the client timed out and read again
     assert emu.write_attempts == []
 
 
@@ -233,6 +234,8 @@ def test_each_fault_alone(clean_read: dict[str, Any], faults: Faults) -> None:
     for key in ("journals", "group_students", "edits", "plans"):
         expected[key] = {k: v for k, v in clean_read[key].items() if k in data[key]}
     assert data == expected
+    if faults.hang:  # hangs past the read timeout: no answer, read again
+        assert sum(status == 0 for *_, status in emu.request_log) >= 2
     if faults.rate_limit:
         assert 3.0 in sleeper.calls  # Retry-After honoured
     if faults.expire_every:

@@ -26,6 +26,7 @@ from adapters.emulator.faults import Faults
 from adapters.emulator.journal import Journal, Scenario, generate_journal
 from adapters.emulator.practice import Practice
 from adapters.emulator.protocol import (
+    CLIENT_READ_TIMEOUT,
     PUBLIC,
     READ_POSTS,
     SAMARA,
@@ -33,6 +34,7 @@ from adapters.emulator.protocol import (
     WAF_HTML,
     Account,
     EmulatedConnectionReset,
+    EmulatedReadTimeout,
     Reply,
     Session,
     empty_receive,
@@ -309,7 +311,10 @@ class Emulator:
             return False
         rng = self._fault_rng
         if f.hang and rng.random() < f.hang:
-            await asyncio.sleep(f.hang_seconds)
+            client_gives_up = CLIENT_READ_TIMEOUT.get()
+            if client_gives_up is not None and f.hang_seconds >= client_gives_up:
+                raise EmulatedReadTimeout(scope["path"])  # in process: the client's timer, without its seconds
+            await asyncio.sleep(f.hang_seconds)  # a late answer, or over sockets a hang the client times out
         if f.reset and rng.random() < f.reset:
             await send(
                 {
