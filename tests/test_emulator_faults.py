@@ -209,9 +209,14 @@ async def test_reset_and_hang_over_loopback_http() -> None:
             await login(c)
             with pytest.raises(httpx.RemoteProtocolError):
                 await c.get("/webapi/years/current")
-    emu = emu_with(hang=1.0, hang_seconds=3.0)
+    # a hang no timer of a loaded machine can outwait, ended by the client's short read timeout on that request only
+    # (the login keeps httpx's 5 s: a normal answer must never time out)
+    emu = emu_with(hang=1.0, hang_seconds=600.0)
     with serve(emu) as base:
-        async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(5.0, read=0.3)) as c:
+        async with httpx.AsyncClient(base_url=base) as c:
             await login(c)
             with pytest.raises(httpx.ReadTimeout):
-                await c.get("/webapi/years/current")
+                await c.get("/webapi/years/current", timeout=httpx.Timeout(5.0, read=0.3))
+    # the client closed its connection on the timeout: the hang ended then, unanswered, and the server stopped
+    # without waiting out its 600 s
+    assert emu.request_log[-1] == ("GET", "/webapi/years/current", 0)
