@@ -26,11 +26,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # --- where the time goes: a per-test CPU/wall report (opt-in; CONTRIBUTING «Checks and the test suite») ----------
-# ``--cpu-wall N`` (or CPU_WALL=N) prints the N tests that waited longest: wall time minus the process's CPU time
-# (every thread of the worker: an in-process server counts) minus the time the main thread stood in the run queue
-# for a core (Linux /proc; a loaded machine's share, not the test's). What is left is real waiting: sleeps,
-# timeouts, sockets, child processes. Each worker measures its own tests and sends the figures with the test's
-# report (``user_properties``); the controller sums them.
+# ``--cpu-wall N`` (or CPU_WALL=N) prints the N tests that waited longest: wall time minus CPU time (every thread of
+# the worker — an in-process server counts — and the child processes it waited for, e.g. openssl) minus the time
+# the main thread stood in the run queue for a core (Linux /proc; a loaded machine's share, not the test's). What is
+# left is real waiting: sleeps, timeouts, sockets, a child still running. Another thread's time in the run queue is
+# not known (uvicorn's in ``serve``, a worker's): on a loaded machine an HTTP test shows some waiting that is only
+# load. Each worker measures its own tests and sends the figures with the test's report (``user_properties``); the
+# controller collects them.
 _CPU_WALL = "cpu_wall"
 _CPU_WALL_START = pytest.StashKey[tuple[float, float, float]]()
 _cpu_wall_rows: dict[str, tuple[float, float, float]] = {}
@@ -46,6 +48,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _cpu() -> float:
+    """CPU seconds of this process's threads and of its children that ended."""
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
 def _queued() -> float:
     """Seconds the main thread has waited in the run queue for a core (0 where /proc does not tell)."""
     try:
@@ -57,7 +65,7 @@ def _queued() -> float:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
     if item.config.getoption("cpu_wall"):
-        item.stash[_CPU_WALL_START] = (time.perf_counter(), time.process_time(), _queued())
+        item.stash[_CPU_WALL_START] = (time.perf_counter(), _cpu(), _queued())
     yield
 
 
@@ -65,7 +73,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
     start = item.stash.get(_CPU_WALL_START, None)
     if start is not None and call.when == "teardown":  # setup, call and teardown are over: the report carries it
-        wall, cpu, queued = time.perf_counter() - start[0], time.process_time() - start[1], _queued() - start[2]
+        wall, cpu, queued = time.perf_counter() - start[0], _cpu() - start[1], _queued() - start[2]
         item.user_properties.append((_CPU_WALL, (wall, cpu, queued)))
     yield
 
