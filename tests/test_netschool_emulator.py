@@ -341,7 +341,8 @@ def test_login_check_and_get_commands_over_loopback(runner: CliRunner, config_fi
         assert result.exit_code == 0 and '"termName": "1 четверть"' in result.stdout
         result = runner.invoke(app, ["--config", str(config_file), "get", "grade/journal", "-p", "sgId"], env=env)
         assert result.exit_code == 2
-        result = runner.invoke(app, ["--config", str(config_file), "login-check"], env={"ASURSO_PASSWORD": "нет"})
+        wrong = {"ASURSO_PASSWORD": "нет", "ASURSO_SYNC_SYNC__MIN_INTERVAL": "0"}
+        result = runner.invoke(app, ["--config", str(config_file), "login-check"], env=wrong)
         assert result.exit_code == 5 and "Неправильный пароль" in result.stderr
         assert "нет" not in result.stderr.replace("нет прав", "")
         assert not emu.sessions
