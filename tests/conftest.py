@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,79 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+# --- where the time goes: a per-test CPU/wall report (opt-in; CONTRIBUTING «Checks and the test suite») ----------
+# ``--cpu-wall N`` (or CPU_WALL=N) prints the N tests that waited longest: wall time minus CPU time (every thread of
+# the worker — an in-process server counts — and the child processes it waited for, e.g. openssl) minus the time
+# the main thread stood in the run queue for a core (Linux /proc; a loaded machine's share, not the test's). What is
+# left is real waiting: sleeps, timeouts, sockets, a child still running. Another thread's time in the run queue is
+# not known (uvicorn's in ``serve``, a worker's): on a loaded machine an HTTP test shows some waiting that is only
+# load. Each worker measures its own tests and sends the figures with the test's report (``user_properties``); the
+# controller collects them.
+_CPU_WALL = "cpu_wall"
+_CPU_WALL_START = pytest.StashKey[tuple[float, float, float]]()
+_cpu_wall_rows: dict[str, tuple[float, float, float]] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-wall",
+        type=int,
+        default=int(os.environ.get("CPU_WALL") or 0),
+        metavar="N",
+        help="print the N tests with the most wall time beyond CPU time (real waiting); env CPU_WALL",
+    )
+
+
+def _cpu() -> float:
+    """CPU seconds of this process's threads and of its children that ended."""
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
+def _queued() -> float:
+    """Seconds the main thread has waited in the run queue for a core (0 where /proc does not tell)."""
+    try:
+        return int(Path("/proc/thread-self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    if item.config.getoption("cpu_wall"):
+        item.stash[_CPU_WALL_START] = (time.perf_counter(), _cpu(), _queued())
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
+    start = item.stash.get(_CPU_WALL_START, None)
+    if start is not None and call.when == "teardown":  # setup, call and teardown are over: the report carries it
+        wall, cpu, queued = time.perf_counter() - start[0], _cpu() - start[1], _queued() - start[2]
+        item.user_properties.append((_CPU_WALL, (wall, cpu, queued)))
+    yield
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        for name, value in report.user_properties:
+            if name == _CPU_WALL:
+                _cpu_wall_rows[report.nodeid] = value  # type: ignore[assignment]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    top = config.getoption("cpu_wall")
+    if not top or not _cpu_wall_rows:
+        return
+    rows = sorted(_cpu_wall_rows.items(), key=lambda kv: kv[1][0] - kv[1][1] - kv[1][2], reverse=True)
+    walls, cpus = sum(r[0] for r in _cpu_wall_rows.values()), sum(r[1] for r in _cpu_wall_rows.values())
+    tr = terminalreporter
+    tr.section(f"waiting: wall − CPU − queued, top {top} of {len(rows)} tests (wall {walls:.1f} s, CPU {cpus:.1f} s)")
+    tr.write_line(f"{'waited':>7} {'wall':>7} {'CPU':>7} {'queued':>7}  test")
+    for nodeid, (wall, cpu, queued) in rows[:top]:
+        tr.write_line(f"{wall - cpu - queued:7.2f} {wall:7.2f} {cpu:7.2f} {queued:7.2f}  {nodeid}")
 
 
 @pytest.fixture(autouse=True)

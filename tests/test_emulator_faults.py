@@ -32,13 +32,22 @@ async def test_5xx_rate() -> None:
 
 
 async def test_hang_becomes_a_read_timeout() -> None:
-    emu = emu_with(hang=1.0, hang_seconds=5.0)
-    async with client(emu, timeout=httpx.Timeout(5.0, read=0.2)) as c:
+    """In process a hang that would outlast the client's read timeout ends at once as ``httpx.ReadTimeout`` (what the
+    client's timer would raise, without its seconds of nothing); a shorter hang is a late answer."""
+    emu = emu_with(hang=1.0, hang_seconds=60.0)
+    async with client(emu, timeout=httpx.Timeout(5.0, read=30.0)) as c:
         await login(c)
         started = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):
             await c.get("/webapi/years/current")
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # not the 30 s a real socket would have waited
+    assert emu.request_log[-1] == ("GET", "/webapi/years/current", 0)  # no answer was begun
+    emu = emu_with(hang=1.0, hang_seconds=0.05)
+    async with client(emu, timeout=httpx.Timeout(5.0, read=30.0)) as c:
+        await login(c)
+        started = time.monotonic()
+        late = await c.get("/webapi/years/current")
+        assert late.status_code == 200 and time.monotonic() - started >= 0.04
 
 
 async def test_reset_in_process_is_a_protocol_error() -> None:
@@ -200,9 +209,14 @@ async def test_reset_and_hang_over_loopback_http() -> None:
             await login(c)
             with pytest.raises(httpx.RemoteProtocolError):
                 await c.get("/webapi/years/current")
-    emu = emu_with(hang=1.0, hang_seconds=3.0)
+    # a hang no timer of a loaded machine can outwait, ended by the client's short read timeout on that request only
+    # (the login keeps httpx's 5 s: a normal answer must never time out)
+    emu = emu_with(hang=1.0, hang_seconds=600.0)
     with serve(emu) as base:
-        async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(5.0, read=0.3)) as c:
+        async with httpx.AsyncClient(base_url=base) as c:
             await login(c)
             with pytest.raises(httpx.ReadTimeout):
-                await c.get("/webapi/years/current")
+                await c.get("/webapi/years/current", timeout=httpx.Timeout(5.0, read=0.3))
+    # the client closed its connection on the timeout: the hang ended then, unanswered, and the server stopped
+    # without waiting out its 600 s
+    assert emu.request_log[-1] == ("GET", "/webapi/years/current", 0)

@@ -103,16 +103,16 @@ def test_job_options_misfire_coalescing_and_error_isolation(tmp_path: Path) -> N
         assert j.misfire_grace_time == 6 * 3600 and j.coalesce and j.max_instances == 1
     scheduler.start(paused=True)
     try:
-        missed = datetime.now(config.school.tz) - timedelta(hours=3)
+        resumed = datetime.now(config.school.tz)
         for j in scheduler.get_jobs():
-            j.modify(next_run_time=missed)  # three hours of missed runs
+            j.modify(next_run_time=resumed - timedelta(hours=3))  # three hours of missed runs
         scheduler.resume()
         assert done.wait(20)
-        time.sleep(0.5)
-        assert sorted(calls) == ["daily_check", "nightly", "snapshot", "weekly"]  # each once, none twice
         assert scheduler.running
     finally:
-        scheduler.shutdown(wait=True)
+        scheduler.shutdown(wait=True)  # its pass over the due jobs and every run it started end first
+    assert sorted(calls) == ["daily_check", "nightly", "snapshot", "weekly"]  # each once, none twice
+    assert all(j.next_run_time > resumed for j in scheduler.get_jobs())  # no missed run left to repeat
     with closing(open_cache(config.cache.path)) as db:
         actions = [e["action"] for e in audit_entries(db)]
     assert actions.count("schedule-error") == 1 and actions.count("schedule-job") == 3

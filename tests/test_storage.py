@@ -4,6 +4,7 @@ read-only file system named as such."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
@@ -20,6 +21,7 @@ from asurso_sync.cli import app
 from asurso_sync.config import Config
 from asurso_sync.errors import exit_code_for, message_for
 from asurso_sync.scheduler import Jobs
+from asurso_sync.sync import sync_once
 from cache import backup, backups, newest_good_backup, open_cache, quick_check, save_rows
 from tests.schools import Schools, Spec
 
@@ -235,8 +237,16 @@ def test_a_failed_sync_leaves_nothing_behind_and_folders_are_private(
     assert not (tmp_path / "data").exists()
     monkeypatch.setenv("ASURSO_PASSWORD", "x")
     monkeypatch.setenv("ASURSO_SYNC_ASURSO__BASE_URL", "http://127.0.0.1:9")  # nothing listens: exit 6
+    # the command as it runs, but its client's back-offs before giving up return at once (counted, not waited)
+    backoffs: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        backoffs.append(seconds)
+
+    monkeypatch.setattr("asurso_sync.cli.sync.sync_once", functools.partial(sync_once, sleep=no_wait))
     result = runner.invoke(app, ["-c", str(cfg), "sync"])
     assert result.exit_code == exitcodes.TEMPFAIL, result.output
+    assert backoffs  # a refused connection is retried before the run gives up
     for folder in (tmp_path / "data", tmp_path / "data" / "school"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
 

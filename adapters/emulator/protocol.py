@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time as monotonic_time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl
@@ -73,6 +74,17 @@ PUBLIC = frozenset(
 
 class EmulatedConnectionReset(Exception):
     """Raised mid-answer to drop the connection (a reset as the client sees it)."""
+
+
+class EmulatedReadTimeout(Exception):
+    """Raised in process instead of hanging past the client's read timeout (``CLIENT_READ_TIMEOUT``)."""
+
+
+# In process (``EmulatorTransport``) the app runs in the client's own task, so time is the emulator's to skip: the
+# transport puts the request's read timeout here, and a hang that would outlast it ends the request at once with
+# ``EmulatedReadTimeout`` — what the client's timer would do after that many real seconds of nothing. ``None`` (the
+# default, and always under uvicorn: another thread, another context): no client is known, a hang sleeps.
+CLIENT_READ_TIMEOUT: ContextVar[float | None] = ContextVar("client_read_timeout", default=None)
 
 
 class Reply(Exception):

@@ -26,6 +26,7 @@ from adapters.emulator.faults import Faults
 from adapters.emulator.journal import Journal, Scenario, generate_journal
 from adapters.emulator.practice import Practice
 from adapters.emulator.protocol import (
+    CLIENT_READ_TIMEOUT,
     PUBLIC,
     READ_POSTS,
     SAMARA,
@@ -33,6 +34,7 @@ from adapters.emulator.protocol import (
     WAF_HTML,
     Account,
     EmulatedConnectionReset,
+    EmulatedReadTimeout,
     Reply,
     Session,
     empty_receive,
@@ -43,6 +45,26 @@ from adapters.emulator.school import School, Size, generate_structure
 from adapters.emulator.views import Views
 
 log = logging.getLogger(__name__)
+
+
+async def _hang(seconds: float, receive: Receive) -> Receive | None:
+    """Keep a request ``seconds`` without an answer, or until its client has gone (``http.disconnect``: over a
+    socket, a client that timed out closes its connection and no answer can reach it any more — the hang ends then,
+    so a server that stops does not wait out hangs nobody waits for). Returns the receive to answer with (what the
+    client sent meanwhile is replayed), or ``None`` when the client has gone."""
+    early: list[Message] = []
+    try:
+        async with asyncio.timeout(seconds):
+            while (message := await receive())["type"] != "http.disconnect":
+                early.append(message)
+            return None
+    except TimeoutError:
+        pass
+
+    async def replay() -> Message:
+        return early.pop(0) if early else await receive()
+
+    return replay
 
 
 @dataclass
@@ -296,20 +318,29 @@ class Emulator:
             log.warning("write attempt on the emulator: %s %s", method, path)
         try:
             if path.startswith("/webapi/") and path not in PUBLIC:
-                fault = await self._fault(scope, send_with_date)
-                if fault:
+                go_on = await self._fault(scope, receive, send_with_date)
+                if go_on is None:
                     return
+                receive = go_on
             await app(scope, receive, send_with_date)
         finally:
             self.request_log.append((method, path, status_holder["status"]))
 
-    async def _fault(self, scope: Scope, send: Send) -> bool:
+    async def _fault(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """The request's faults, drawn from the seeded stream: ``None`` when a fault ended the request (an answer, a
+        reset, a hang its client left), else the receive to answer it with."""
         f = self.settings.faults
         if not f.any:
-            return False
+            return receive
         rng = self._fault_rng
         if f.hang and rng.random() < f.hang:
-            await asyncio.sleep(f.hang_seconds)
+            client_gives_up = CLIENT_READ_TIMEOUT.get()
+            if client_gives_up is not None and f.hang_seconds >= client_gives_up:
+                raise EmulatedReadTimeout(scope["path"])  # in process: the client's timer, without its seconds
+            go_on = await _hang(f.hang_seconds, receive)  # a late answer, or over sockets until the client leaves
+            if go_on is None:
+                return None
+            receive = go_on
         if f.reset and rng.random() < f.reset:
             await send(
                 {
@@ -333,9 +364,9 @@ class Emulator:
         elif f.waf and rng.random() < f.waf:
             response = HTMLResponse(WAF_HTML.format(sid=rng.randint(10**9, 10**10)), 403)
         if response is None:
-            return False
+            return receive
         await response(scope, empty_receive, send)
-        return True
+        return None
 
     # --- auth helpers -------------------------------------------------------------------------
 
