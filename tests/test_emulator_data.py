@@ -108,6 +108,24 @@ def test_every_core_rule_is_planted_across_seeds() -> None:
     assert any(v.rule == "CAL001" for v in ground_truth(school, journal, date(2027, 2, 22), AS_OF.replace(2027, 3)))
 
 
+def test_attends_between_is_the_window_of_attends() -> None:
+    """The journal's generation asks ``attends_between`` instead of ``attends`` for every member of every lesson:
+    both agree on every school day for each student who joins, leaves or changes subgroups, and for some others."""
+    school, _ = generated_school("small", 1)
+    days = school.school_days()
+    checked = moving = 0
+    for group in school.groups.values():
+        for sid in group.student_ids:
+            st = school.students[sid]
+            moves = st.join_on or st.leave_at or sid in group.member_from or sid in group.member_to
+            if not moves and sid % 9:
+                continue
+            first, last = school.attends_between(sid, group.id)
+            assert [d for d in days if first <= d <= last] == [d for d in days if school.attends(sid, d, group.id)]
+            checked, moving = checked + 1, moving + bool(moves)
+    assert moving >= 10 and checked > moving, (checked, moving)
+
+
 def test_profiles_keep_out_of_the_ambiguous_windows() -> None:
     """The teachers' profiles alone never enter in a window the standard schedule cannot decide (real practice puts
     entries there on purpose: practice.py, «entries at any hour»)."""
