@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from asurso_sync.config import example_config_text
 from tests.browser import chromium
 from tests.schools import Schools
+
+# typer's CliRunner builds the click command from the Typer app on every invoke (0.02 s of CPU; the fast lane invokes
+# ~250 times): an app does not change during a run, so each app's command is built once per process and reused, as
+# a user's one `asurso-sync` process uses its one command
+setattr(typer.testing, "_get_command", functools.cache(typer.main.get_command))  # noqa: B010
 
 # Fixtures that make a test end-to-end: a test using one is in the slow lane whether or not it says so (the fast
 # lane, -m "not slow", is the unit and in-process lane; CONTRIBUTING «Where the time goes»).
