@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -91,7 +92,23 @@ def serve(app: Any, *, tls: tuple[str, str] | None = None, **options: Any) -> It
         thread.join(10)
 
 
+@cache
+def _pickled_school(size: str, seed: int) -> bytes:
+    emu = Emulator(EmulatorSettings(size=size, seed=seed))  # type: ignore[arg-type]
+    return pickle.dumps((emu.school, emu.journal), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def fresh_school(size: str = "tiny", seed: int = 1) -> tuple[School, Journal]:
+    """A private copy of the generated school (``size``, ``seed``, the default week, scenario and practice) and its
+    journal, for ``EmulatorSettings(prebuilt=…)``: the test may change it. Generated once per test process and
+    unpickled for each use — half the generation's CPU (``tiny``: 0.05 s instead of 0.09 s)."""
+    return pickle.loads(_pickled_school(size, seed))  # type: ignore[no-any-return]  # noqa: S301 (our own bytes)
+
+
 def tiny(**kw: Any) -> Emulator:
+    """An emulator of the generated ``tiny`` school (its own copy: a test may change it) in test mode."""
+    if not {"seed", "week", "scenario", "practice", "prebuilt"} & kw.keys():
+        kw["prebuilt"] = fresh_school("tiny", 1)
     return Emulator(EmulatorSettings(size="tiny", control=True, **kw))
 
 
