@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -91,7 +93,32 @@ def serve(app: Any, *, tls: tuple[str, str] | None = None, **options: Any) -> It
         thread.join(10)
 
 
+@cache
+def _pickled_school(size: str, seed: int) -> bytes:
+    emu = Emulator(EmulatorSettings(size=size, seed=seed))  # type: ignore[arg-type]
+    return pickle.dumps((emu.school, emu.journal), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def fresh_school(size: str = "tiny", seed: int = 1) -> tuple[School, Journal]:
+    """A private copy of the generated school (``size``, ``seed``, the default week, scenario and practice) and its
+    journal, for ``EmulatorSettings(prebuilt=…)``: the test may change it. Generated once per test process and
+    unpickled for each use — under a third of the generation's CPU (``tiny``: 0.025 s instead of 0.09 s). The
+    collector is off while unpickling: the ~100 000 new objects, none of them garbage, made it walk the test
+    process's whole heap again and again (0.12 s in a worker that holds three ``small`` schools, 0.57 s in a whole
+    lane's process)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(_pickled_school(size, seed))  # type: ignore[no-any-return]  # noqa: S301 (our own bytes)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def tiny(**kw: Any) -> Emulator:
+    """An emulator of the generated ``tiny`` school (its own copy: a test may change it) in test mode."""
+    if not {"seed", "week", "scenario", "practice", "prebuilt"} & kw.keys():
+        kw["prebuilt"] = fresh_school("tiny", 1)
     return Emulator(EmulatorSettings(size="tiny", control=True, **kw))
 
 

@@ -33,6 +33,7 @@ from asurso_sync.config import Config
 from asurso_sync.demo import prepare, simulate
 from asurso_sync.sync import SyncOptions, sync_once
 from cache import open_cache
+from tests.emu import fresh_school
 
 SHARED_FILES = ("cache.db",)
 
@@ -97,7 +98,7 @@ class Schools:
         record = self.full_sync_cache(dest, at)
         config = make_config(dest, **env)
         assert config.cache.path == dest / "cache.db", config.cache.path
-        return Emulator(EmulatorSettings(size="tiny", clock=at)), config, record
+        return Emulator(EmulatorSettings(size="tiny", clock=at, prebuilt=fresh_school("tiny", 1))), config, record
 
     def full_sync_cache(self, dest: Path, at: datetime) -> FullSync:
         """Only the recorded full sync's ``cache.db``, into ``dest`` (a folder whose config names it)."""
@@ -190,6 +191,9 @@ def _copy_cache(source: Path, dest: Path) -> None:
 
 
 def _emulator(spec: Spec, clock: datetime) -> Emulator:
-    emu = Emulator(EmulatorSettings(size=spec.size, seed=spec.seed, control=True, clock=clock))  # type: ignore[arg-type]
+    settings = EmulatorSettings(
+        size=spec.size, seed=spec.seed, control=True, clock=clock, prebuilt=fresh_school(spec.size, spec.seed)
+    )  # type: ignore[arg-type]
+    emu = Emulator(settings)
     emu.reports.build_seconds = 0.01
     return emu

@@ -15,7 +15,7 @@ from adapters.emulator.practice import CLEAN, HOLIDAY
 from adapters.emulator.school import generate_structure
 from adapters.emulator.server import Emulator, EmulatorSettings
 from adapters.emulator.truth import CORE_RULES, ground_truth, write_jsonl
-from tests.emu import client, generated_school, login
+from tests.emu import client, fresh_school, generated_school, login
 
 FROM = date(2026, 12, 7)
 AS_OF = datetime(2027, 1, 4, 7, 0)
@@ -106,6 +106,34 @@ def test_every_core_rule_is_planted_across_seeds() -> None:
     assert set(CORE_RULES) - {"CAL001"} <= set(seen), set(CORE_RULES) - set(seen)
     school, journal = generated_school("small", 1)
     assert any(v.rule == "CAL001" for v in ground_truth(school, journal, date(2027, 2, 22), AS_OF.replace(2027, 3)))
+
+
+def test_a_fresh_school_is_the_generated_one_and_its_own() -> None:
+    """``tests.emu.fresh_school`` (a copy of a school generated once per process) serves what generating serves."""
+    import pickle
+
+    a, b = fresh_school(), fresh_school()
+    emu = Emulator(EmulatorSettings(size="tiny"))
+    assert pickle.dumps(a) == pickle.dumps((emu.school, emu.journal))
+    assert a[0] is not b[0] and a[1] is not b[1] and a[1].marks is not b[1].marks
+
+
+def test_attends_between_is_the_window_of_attends() -> None:
+    """The journal's generation asks ``attends_between`` instead of ``attends`` for every member of every lesson:
+    both agree on every school day for each student who joins, leaves or changes subgroups, and for some others."""
+    school, _ = generated_school("small", 1)
+    days = school.school_days()
+    checked = moving = 0
+    for group in school.groups.values():
+        for sid in group.student_ids:
+            st = school.students[sid]
+            moves = st.join_on or st.leave_at or sid in group.member_from or sid in group.member_to
+            if not moves and sid % 9:
+                continue
+            first, last = school.attends_between(sid, group.id)
+            assert [d for d in days if first <= d <= last] == [d for d in days if school.attends(sid, d, group.id)]
+            checked, moving = checked + 1, moving + bool(moves)
+    assert moving >= 10 and checked > moving, (checked, moving)
 
 
 def test_profiles_keep_out_of_the_ambiguous_windows() -> None:

@@ -11,11 +11,11 @@ import pytest
 
 from adapters.emulator.faults import STANDARD, Faults, FaultSpecError, parse_faults
 from adapters.emulator.server import Emulator, EmulatorSettings
-from tests.emu import client, login, serve
+from tests.emu import client, fresh_school, login, serve
 
 
 def emu_with(**faults: object) -> Emulator:
-    return Emulator(EmulatorSettings(size="tiny", faults=Faults(seed=5, **faults)))  # type: ignore[arg-type]
+    return Emulator(EmulatorSettings(size="tiny", faults=Faults(seed=5, **faults), prebuilt=fresh_school()))  # type: ignore[arg-type]
 
 
 async def statuses(emu: Emulator, n: int = 60, path: str = "/webapi/years/current") -> list[int]:

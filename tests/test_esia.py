@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from adapters.emulator.esia import DEMO_LOGIN, DEMO_PASSWORD, DEMO_TOTP_SECRET, EsiaSettings, totp
 from adapters.emulator.faults import Faults
-from adapters.emulator.server import Emulator, EmulatorSettings
+from adapters.emulator.server import Emulator
 from adapters.mail.backends import MemoryBackend
 from adapters.netschool.client import NetSchoolClient
 from adapters.netschool.errors import EsiaLoginRequired, RenewalRefused
@@ -40,7 +40,7 @@ from asurso_sync.logs import redact
 from asurso_sync.sync import SyncOptions, sync_once
 from asurso_sync.tokens import TokenFile, fingerprint
 from cache import open_cache, outbox_rows
-from tests.emu import serve, serve_process
+from tests.emu import serve, serve_process, tiny
 from tests.schools import Schools, no_wait
 
 
@@ -81,7 +81,7 @@ def school(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **esia: Any) -> Iter
     """The emulator with its Госуслуги side served on loopback and a config for it (ESIA-only unless told)."""
     esia.setdefault("only", True)
     faults = Faults(drifts=frozenset(esia.pop("drifts", ())))
-    emu = Emulator(EmulatorSettings(size="tiny", control=True, esia=EsiaSettings(**esia), faults=faults))
+    emu = tiny(esia=EsiaSettings(**esia), faults=faults)
     with serve(emu) as base:
         cfg = tmp_path / "config.toml"
         cfg.write_text(example_config_text(), encoding="utf-8")

@@ -227,16 +227,16 @@ def test_the_summarys_lines_link_to_their_findings_in_the_cabinet(school: Path) 
     from bs4 import BeautifulSoup
 
     from asurso_sync.web.app import create_app
-    from asurso_sync.web.auth import hash_password
     from benchmarks import letters
     from cache.cabinet import set_password_hash
+    from tests.passwords import stored_hash
     from tests.test_web_attack import client
 
     config = _load(school)
     config.web.base_url = "https://cabinet.school.test"
     with closing(open_cache(config.cache.path)) as db:
         wl = build_week(db, config, W51)
-        set_password_hash(db, hash_password("пароль-кабинета"))
+        set_password_hash(db, stored_hash("пароль-кабинета"))
     s = wl.summary
     lines = [r for _, r in s.top_open] + s.info_shown
     assert lines  # (a line naming several children links each of them: ``Remark.named``)

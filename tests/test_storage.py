@@ -288,13 +288,13 @@ def test_the_cabinet_shows_a_damaged_cache_on_every_page(tmp_path: Path, schools
     import httpx
 
     from asurso_sync.web.app import create_app
-    from asurso_sync.web.auth import hash_password
     from cache.cabinet import set_password_hash
     from tests.emu import serve
+    from tests.passwords import stored_hash
 
     _emu, config = schools.copy(tmp_path, CHECKED)
     with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password("Пароль-кабинета-1"))
+        set_password_hash(db, stored_hash("Пароль-кабинета-1"))
     _corrupt(config.cache.path)
     app = create_app(config)
     with serve(app) as base, httpx.Client(base_url=base, timeout=30) as client:

@@ -17,7 +17,7 @@ from adapters.emulator.faults import Faults
 from adapters.emulator.server import Emulator, EmulatorSettings
 from asurso_sync import exitcodes
 from asurso_sync.cli import app
-from tests.emu import serve
+from tests.emu import fresh_school, serve
 from tests.sync_helpers import make_config
 
 CLOCK = datetime(2026, 12, 14, 10, 0)
@@ -40,7 +40,7 @@ def _survey(runner: CliRunner, tmp_path: Path, emu: Emulator) -> tuple[int, str,
 
 @pytest.fixture
 def plain(tmp_path: Path, runner: CliRunner) -> Iterator[tuple[Emulator, int, str, dict[str, object]]]:
-    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK))
+    emu = Emulator(EmulatorSettings(size="tiny", prebuilt=fresh_school(), clock=CLOCK))
     code, text, bundle = _survey(runner, tmp_path, emu)
     yield emu, code, text, bundle
 
@@ -174,7 +174,11 @@ def test_the_survey_names_the_variant_of_each_drift_in_process(
 ) -> None:
     """Issue #32, cheaply (in process): against the default emulator and each drift the bundle's ``variants``
     names what the server showed, and the bundle holds no person's name."""
-    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift} - {""}))))
+    emu = Emulator(
+        EmulatorSettings(
+            size="tiny", prebuilt=fresh_school(), clock=CLOCK, faults=Faults(drifts=frozenset({drift} - {""}))
+        )
+    )
     bundle = _survey_in_process(emu, tmp_path)
     variants = bundle["variants"]
     assert value in str(variants[key]).split("+"), variants
@@ -251,7 +255,9 @@ def test_each_open_question_names_its_variant(
 def test_each_variant_is_named(tmp_path: Path, drift: str, named: str) -> None:
     """Against each of the emulator's variants the survey says which shape it met (the client reads them all);
     in process, like the variants' keys."""
-    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift}))))
+    emu = Emulator(
+        EmulatorSettings(size="tiny", prebuilt=fresh_school(), clock=CLOCK, faults=Faults(drifts=frozenset({drift})))
+    )
     bundle = _survey_in_process(emu, tmp_path)
     assert named in " ".join(str(c["seen"]) for c in bundle["checks"])
 
@@ -259,7 +265,9 @@ def test_each_variant_is_named(tmp_path: Path, drift: str, named: str) -> None:
 @pytest.mark.parametrize(("drift", "named"), [("queue_bare_id", "номер задачи"), ("asp_adt", "строк через ASP")])
 def test_each_report_path_variant_is_named(tmp_path: Path, runner: CliRunner, drift: str, named: str) -> None:
     """The report's hub path (a WebSocket) needs a server: these two over loopback."""
-    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({drift}))))
+    emu = Emulator(
+        EmulatorSettings(size="tiny", prebuilt=fresh_school(), clock=CLOCK, faults=Faults(drifts=frozenset({drift})))
+    )
     code, text, bundle = _survey(runner, tmp_path, emu)
     assert code in (exitcodes.OK, exitcodes.ATTENTION), text
     checks = bundle["checks"]
@@ -268,7 +276,11 @@ def test_each_report_path_variant_is_named(tmp_path: Path, runner: CliRunner, dr
 
 
 def test_a_server_that_cannot_log_in_ends_the_survey_with_its_reason(tmp_path: Path, runner: CliRunner) -> None:
-    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, faults=Faults(drifts=frozenset({"login_down"}))))
+    emu = Emulator(
+        EmulatorSettings(
+            size="tiny", prebuilt=fresh_school(), clock=CLOCK, faults=Faults(drifts=frozenset({"login_down"}))
+        )
+    )
     code, text, bundle = _survey(runner, tmp_path, emu)
     assert code == exitcodes.TEMPFAIL and "Ошибка входа в систему" in text and bundle == {}
 
@@ -311,7 +323,7 @@ def test_survey_esia_offers_each_renewal_token_once(tmp_path: Path, drift: str, 
 
     faults = Faults(drifts=frozenset({drift} - {""}))
     esia = EsiaSettings(mfa="none", second_school=False)
-    emu = Emulator(EmulatorSettings(size="tiny", clock=CLOCK, esia=esia, faults=faults))
+    emu = Emulator(EmulatorSettings(size="tiny", prebuilt=fresh_school(), clock=CLOCK, esia=esia, faults=faults))
     emu.reports.build_seconds = 0
     base = "http://127.0.0.1:8080"  # the in-process transport; a portal on loopback may be plain HTTP (tests only)
     config = make_config(tmp_path, base_url=base, ASURSO_SYNC_ASURSO__ESIA_URL=f"{base}/gosuslugi")

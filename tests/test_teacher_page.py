@@ -23,7 +23,6 @@ from asurso_sync.remarks.outbox import build_week, enqueue_week
 from asurso_sync.remarks.week import Week
 from asurso_sync.routing import finding_route, rule_routes
 from asurso_sync.web.app import create_app
-from asurso_sync.web.auth import hash_password
 from asurso_sync.web.precision import precision_by_rule
 from cache import open_cache, outbox_rows
 from cache.cabinet import open_findings, released_rules, set_password_hash, teacher_names
@@ -37,6 +36,7 @@ from cache.teacher_links import (
     revoke_links,
 )
 from rules.catalogue import load_catalogue
+from tests.passwords import stored_hash
 from tests.schools import Schools, Spec
 
 with warnings.catch_warnings():  # Starlette suggests httpx's successor; the suite pins httpx
@@ -54,7 +54,7 @@ def school(tmp_path: Path, schools: Schools) -> Config:
     _emu, config = schools.copy(tmp_path / "school", SPEC)
     config.teacher_page.base_url = BASE
     with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
+        set_password_hash(db, stored_hash(PASSWORD))
     return config
 
 
@@ -279,7 +279,7 @@ def test_objections_move_precision_exactly_as_the_deputys_own_verdicts(
     # the same school twice: there the deputy judges on the findings' pages, here she answers the teacher
     _emu, own = schools.copy(tmp_path / "own", SPEC)
     with closing(open_cache(own.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
+        set_password_hash(db, stored_hash(PASSWORD))
         before = precision_by_rule(db)
     with TestClient(create_app(own), follow_redirects=False) as c:
         token = sign_in(c)

@@ -19,12 +19,12 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from asurso_sync.web.app import create_app, server_options
-from asurso_sync.web.auth import hash_password
 from cache import open_cache
 from cache.cabinet import set_password_hash
 from cache.queries import rows
 from tests.browser import need_browser
 from tests.emu import serve
+from tests.passwords import stored_hash
 from tests.schools import Schools, Spec
 
 PASSWORD = "Пароль-кабинета-1"
@@ -36,7 +36,7 @@ YEAR = Spec(check_at=SPEC.check_at, check_year=True)  # the same school checked 
 def served(tmp_path: Path, schools: Schools, spec: Spec) -> Iterator[tuple[str, Path]]:
     _emu, config = schools.copy(tmp_path / "school", spec)
     with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
+        set_password_hash(db, stored_hash(PASSWORD))
     with serve(create_app(config), **server_options(None)) as base:
         yield base, config.cache.path
 
@@ -232,7 +232,7 @@ def shadow_cabinet(tmp_path: Path, schools: Schools) -> Iterator[tuple[str, Any]
     _emu, config = schools.copy(tmp_path / "school", SPEC)
     config.rules.shadow = True
     with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
+        set_password_hash(db, stored_hash(PASSWORD))
     with serve(create_app(config), **server_options(None)) as base:
         yield base, config
 

@@ -18,11 +18,12 @@ import pytest
 from asurso_sync.config import Config
 from asurso_sync.web import cabinet as cabinet_module
 from asurso_sync.web.app import create_app, server_options
-from asurso_sync.web.auth import FAILURES_ALLOWED, HASHING_THREADS, hash_password
+from asurso_sync.web.auth import FAILURES_ALLOWED, HASHING_THREADS
 from cache import open_cache
 from cache.cabinet import set_password_hash
 from cache.queries import rows
 from tests.emu import serve
+from tests.passwords import stored_hash
 from tests.schools import Schools
 from tests.test_web import PASSWORD, SPEC
 
@@ -31,7 +32,7 @@ from tests.test_web import PASSWORD, SPEC
 def school(tmp_path: Path, schools: Schools) -> Iterator[Config]:
     _emu, config = schools.copy(tmp_path / "school", SPEC)
     with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
+        set_password_hash(db, stored_hash(PASSWORD))
     yield config
 
 

@@ -24,11 +24,11 @@ from asurso_sync.check import undecided_by_rule
 from asurso_sync.config import Config
 from asurso_sync.routing import shadowed
 from asurso_sync.web.app import create_app
-from asurso_sync.web.auth import hash_password
 from cache import last_check, open_cache
 from cache.cabinet import set_password_hash, set_release, verdicts
 from cache.queries import rows
 from rules.catalogue import load_catalogue
+from tests.passwords import stored_hash
 from tests.schools import Schools
 from tests.test_web import PASSWORD, SPEC, YEAR
 from tests.test_web_attack import client
@@ -42,7 +42,7 @@ def year(tmp_path: Path, schools: Schools) -> Iterator[Year]:
     config, the findings and the check's undecided items per rule (as ``check`` prints them)."""
     _emu, config = schools.copy(tmp_path / "school", YEAR)
     with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
+        set_password_hash(db, stored_hash(PASSWORD))
         findings = [{**f, "entity": json.loads(f["entity"])} for f in rows(db, 'SELECT * FROM "finding"')]
         check = last_check(db)
     assert check is not None

@@ -16,11 +16,11 @@ from bs4 import BeautifulSoup, Tag
 from starlette.testclient import TestClient
 
 from asurso_sync.web.app import create_app
-from asurso_sync.web.auth import hash_password
 from asurso_sync.web.cabinet import COOKIE
 from cache import open_cache
 from cache.cabinet import adjudicate, set_password_hash
 from cache.queries import rows
+from tests.passwords import stored_hash
 from tests.schools import Schools
 from tests.test_web import PASSWORD, SPEC, audit_actions, teacher_rules
 
@@ -76,7 +76,7 @@ def _cabinet(tmp_path: Path, schools: Schools, *, shadow: bool = False) -> Itera
     _emu, config = schools.copy(tmp_path / "school", SPEC)
     config.rules.shadow = shadow
     with closing(open_cache(config.cache.path)) as db:
-        set_password_hash(db, hash_password(PASSWORD))
+        set_password_hash(db, stored_hash(PASSWORD))
     with TestClient(create_app(config)) as client:
         yield Visitor(client), config
 
@@ -270,7 +270,8 @@ def test_set_password_then_sign_in(tmp_path: Path, schools: Schools) -> None:
     assert result.exit_code == 0, result.output
     with closing(open_cache(config.cache.path, create=False)) as db:
         stored = password_hash(db)
-    assert stored and stored.startswith("scrypt$") and PASSWORD not in stored
+    # production's scrypt parameters (2**15 × 8 × 1): the cabinet fixtures store cheaper ones (tests/passwords.py)
+    assert stored and stored.startswith("scrypt$32768$8$1$") and PASSWORD not in stored
     with TestClient(create_app(config)) as client:
         assert client.post("/login", data={"password": PASSWORD}, follow_redirects=False).status_code == 303
         assert "Открытых замечаний" in client.get("/").text

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from adapters.emulator import calendar as cal
 from adapters.emulator import practice as pr
@@ -80,6 +82,8 @@ ABSENT_CODES = frozenset({"УП", "НП", "ОТ", "Б"})
 INVALID_CODES = ("Н", "ПР", "П")  # codes outside the Положение's set («ОСВ» is allowed: ruling R11)
 NO_HOMEWORK_GRADE1 = "Не предусмотрено"
 PLACEHOLDER_TOPICS = ("урок", "тема", "без темы", "нет", "-", ".", "Тем")
+
+T = TypeVar("T")
 
 NOT_GIVEN, NA, RELEASED, PASSED = 0, -1, -2, -3  # term mark types (0 = a numeric mark; -3 «зачёт» [I])
 
@@ -229,6 +233,12 @@ def _at(rng: random.Random, day: date, start: time, end: time) -> datetime:
     return _clean(datetime.combine(day, time(s // 3600, s % 3600 // 60, s % 60)))
 
 
+def _pick(rng: random.Random, population: tuple[T, ...], cum_weights: tuple[int, ...]) -> T:
+    """``rng.choices(population, cum_weights=cum_weights)[0]``: the same draw (one ``rng.random()``, the same
+    bisection), without building a list and checking the weights on each of the journal's many marks."""
+    return population[bisect(cum_weights, rng.random() * (cum_weights[-1] + 0.0), 0, len(population) - 1)]
+
+
 def required_marks(term_type: int, hours: int) -> int:
     """DEN001's default minimum of current marks by weekly hours (docs/rules.md, ruling R13)."""
     if term_type == cal.QUARTER:
@@ -262,7 +272,7 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
         for day in days:
             r = arng.random()
             if r < 0.035:
-                absent[(sid, day)] = arng.choices(("Б", "УП", "НП", "ОТ"), weights=(45, 20, 10, 25))[0]
+                absent[(sid, day)] = _pick(arng, ("Б", "УП", "НП", "ОТ"), (45, 65, 75, 100))
             elif r < 0.045:
                 absent[(sid, day)] = "ОП"
     for sid, (first, last) in school.sanatorium.items():
@@ -305,6 +315,12 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
             if not school.students[s].exempt and group.subject_id not in school.students[s].exempt_subjects
         ]
         exempt = [s for s in members if school.students[s].exempt]
+        between = {s: school.attends_between(s, sg_id) for s in members}
+
+        def here(sid: int, day: date, between: dict[int, tuple[date, date]] = between) -> bool:
+            """``active(sid, day, group)`` for a member of the group (asked for every member of every lesson)."""
+            first, last = between[sid]
+            return first <= day <= last
 
         # Accumulation: a rotation through the group's students, per term.
         rotation: dict[int, int] = defaultdict(int)
@@ -380,8 +396,8 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
                     text = rng.choice(PLACEHOLDER_TOPICS)
                 j.topics[lesson.id] = Topic(lesson.id, ktp_lesson.id, text, sitting, by)
 
-            present = [s for s in regular if active(s, day, group) and absent.get((s, day), "ОП") == "ОП"]
-            absentees = [s for s in members if active(s, day, group) and absent.get((s, day), "ОП") != "ОП"]
+            present = [s for s in regular if here(s, day) and absent.get((s, day), "ОП") == "ОП"]
+            absentees = [s for s in members if here(s, day) and absent.get((s, day), "ОП") != "ОП"]
             att_time = (
                 sitting
                 if teacher.profile in ("evening", "weekly") and not on_time_sitting
@@ -403,7 +419,7 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
                     _clarify(rng, att, day, chief.profile, att_time, school)
                 j.attendance[lesson.id].append(att)
             for sid in released:  # PE exemption: many teachers enter «ОСВ» (R11: allowed)
-                if active(sid, day, group) and prng.random() < pc.osv_entered:
+                if here(sid, day) and prng.random() < pc.osv_entered:
                     j.attendance[lesson.id].append(Attendance(lesson.id, sid, [(att_time, "ОСВ")], [by]))
 
             if group.extracurricular:  # R19: a topic and attendance, nothing else
@@ -426,10 +442,10 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
                 add_assignment(j, hw)
                 # marks for the homework, entered days after the lesson it was due for (R2: 7 days)
                 if grade >= 2 and not group.pass_fail and prng.random() < pc.homework_marked:
-                    due_members = [s for s in regular if active(s, nxt.day, group) and (s, nxt.day) not in absent]
+                    due_members = [s for s in regular if here(s, nxt.day) and (s, nxt.day) not in absent]
                     when = _at(prng, nxt.day + timedelta(days=prng.randint(1, 6)), time(17, 0), time(21, 30))
                     for sid in prng.sample(due_members, min(len(due_members), prng.randint(2, 4))):
-                        _mark(j, hw, sid, prng.choices((5, 4, 3), weights=(40, 40, 20))[0], when)
+                        _mark(j, hw, sid, _pick(prng, (5, 4, 3), (40, 80, 100)), when)
 
             # Classwork (a form of control): usually «Ответ на уроке», sometimes a written work.
             if missing():
@@ -481,7 +497,7 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
                     chosen = [pool[(start + i) % len(pool)] for i in range(min(k, len(pool)))]
                     rotation[term.id if term else 0] = start + len(chosen)
                     for sid in chosen:
-                        value = rng.choices((5, 4, 3, 2), weights=(30, 40, 25, 5))[0]
+                        value = _pick(rng, (5, 4, 3, 2), (30, 70, 95, 100))
                         if prng.random() < pc.mark_one:
                             value = 1  # R5: in the scale
                         if rng.random() < sc.p(sc.out_of_scale_mark) * (5 if teacher.profile == "sloppy" else 1):
@@ -506,7 +522,7 @@ def generate_journal(school: School, scenario: Scenario | None = None, practice:
                             _mark(j, cw, sid, value, sitting, by)
                 if exempt and rng.random() < sc.p(sc.exempt_mark):
                     sid = rng.choice(exempt)
-                    if active(sid, day, group):
+                    if here(sid, day):
                         if rng.random() < 0.5:
                             _mark(j, cw, sid, rng.choice((4, 5)), sitting, by)
                         else:
@@ -678,7 +694,7 @@ def _written_marks(
         if sid in neglected:
             _mark(j, a, sid, None, when, by, duty=True)
         else:
-            _mark(j, a, sid, rng.choices((5, 4, 3, 2), weights=(25, 40, 28, 7))[0], when, by)
+            _mark(j, a, sid, _pick(rng, (5, 4, 3, 2), (25, 65, 93, 100)), when, by)
 
 
 def weighted_average(marks: list[tuple[int, int]]) -> float | None:
@@ -703,6 +719,9 @@ def _term_marks(
     lessons_by_id = {le.id: le for le in school.lessons_by_sg.get(sg_id, [])}
     for term in school.terms_for_group(sg_id):
         late_group = rng.random() < sc.p(sc.term_mark_late)
+        # the term's marks of the group by student (mark, weight), in the order of the assignments and their marks;
+        # gathered once, at the first student given a term mark
+        by_student: dict[int, list[tuple[Mark, int]]] | None = None
         for sid in group.student_ids:
             st = school.students[sid]
             if st.exempt or (st.leave_at is not None and st.leave_at.date() <= term.end):
@@ -716,12 +735,15 @@ def _term_marks(
                 at = _at(rng, term.end + timedelta(days=rng.randint(5, 9)), time(10, 0), time(15, 0))
             else:
                 at = _at(rng, term.end - timedelta(days=rng.randint(0, 3)), time(10, 0), time(15, 30))
+            if by_student is None:
+                by_student = defaultdict(list)
+                for a in j.assignments_by_sg[sg_id]:
+                    if a.cm_id in lessons_by_id and term.start <= lessons_by_id[a.cm_id].day <= term.end:
+                        for m in j.marks[a.id]:
+                            by_student[m.student_id].append((m, a.weight))
             marks = [
-                (value, a.weight)
-                for a in j.assignments_by_sg[sg_id]
-                if a.cm_id in lessons_by_id and term.start <= lessons_by_id[a.cm_id].day <= term.end
-                for m in j.marks[a.id]
-                if m.student_id == sid
+                (value, weight)
+                for m, weight in by_student.get(sid, ())
                 for shown, value in [m.value_at(at)]
                 if shown and isinstance(value, int)
             ]

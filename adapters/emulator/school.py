@@ -391,6 +391,21 @@ class School:
             return False
         return sg_id is None or self.groups[sg_id].has(sid, day)
 
+    def attends_between(self, sid: int, sg_id: int) -> tuple[date, date]:
+        """The first and the last day on which ``attends(sid, day, sg_id)`` holds, for a student in the group's list
+        (an empty window, first after last, when none): one comparison per lesson instead of the lookups."""
+        st, group = self.students[sid], self.groups[sg_id]
+        first, last = date.min, date.max
+        if st.leave_at is not None:
+            last = st.leave_at.date() - timedelta(days=1)
+        for start in (st.join_on, group.member_from.get(sid)):
+            if start is not None:
+                first = max(first, start)
+        end = group.member_to.get(sid)
+        if end is not None:
+            last = min(last, end)
+        return first, last
+
     def class_teacher_of(self, sid: int, day: date | None = None) -> int:
         """The class teacher of the student's class (on ``day``, when the class's teachers changed)."""
         cls = self.classes[self.students[sid].class_id]
