@@ -8,8 +8,8 @@ the long tests (the longest first) and ends with short ones, which is what ``lon
 fast lane's, each chunk keeping the collection's order among them; the browser's tests share one chunk (one Chromium
 to start). Without xdist (``-n 0``) the long tests simply come first.
 
-``LONG``: seconds of wall time of the tests that take over ~10 s, measured on the shared 2-core machine
-(``--durations``; CONTRIBUTING «Where the time goes»). Only their order matters: refresh them when a test's time
+``LONG``: seconds of the tests that take over ~10 s — CPU plus waiting, from a per-test CPU/wall measurement on the
+shared 2-core machine (CONTRIBUTING «Where the time goes»). Only their order matters: refresh them when a test's time
 changes a lot; a test missing here counts as a slow lane's ordinary test.
 """
 
@@ -19,24 +19,24 @@ from typing import Protocol, TypeVar
 
 _GT = "tests/test_rules.py::test_ground_truth_precision_and_recall_are_one_in_a_clean_school"
 LONG: dict[str, float] = {
-    "tests/test_soak.py::test_a_short_soak_holds": 110,
-    f"{_GT}[1-small-2026-12-21-2-off]": 90,
-    "tests/test_sync.py::test_ctrl_c_or_sigterm_at_random_moments_of_a_sync_process": 48,
-    "tests/test_sync.py::test_resets_and_429_over_http_give_the_same_mirror_as_a_clean_run": 47,
-    "tests/test_demo.py::test_demo_under_faults_finds_the_same": 47,
-    f"{_GT}[1-small-2026-12-07-2-off]": 46,
-    "tests/test_term.py::test_a_short_term_keeps_the_letters_honest_and_fixes_shrink_them": 38,
-    "tests/test_first_day.py::test_readme_steps_on_a_fresh_machine": 30,
-    "tests/test_sync.py::test_items_are_first_seen_at_the_first_sync_after_their_entry": 27,
-    "tests/test_rules.py::test_real_practice_no_false_finding_with_the_access_report": 27,
-    f"{_GT}[3-tiny-2027-03-08-4-auto]": 22,
-    "tests/test_demo.py::test_demo_produces_everything": 21,
-    "tests/test_concurrency.py::test_check_processes_beside_a_full_load_both_succeed": 19,
-    "tests/test_sync.py::test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run": 19,
-    f"{_GT}[2-tiny-2026-11-16-3-auto]": 15,
-    "tests/test_schedule.py::test_jobs_against_emulator_serve": 12,
-    "tests/test_demo.py::test_demo_on_an_esia_only_server": 11,
-    "tests/test_sync.py::test_standard_faults_give_the_same_mirror": 11,
+    "tests/test_soak.py::test_a_short_soak_holds": 110,  # mostly waiting: processes under faults for 30 s
+    f"{_GT}[1-small-2026-12-21-2-off]": 55,
+    f"{_GT}[1-small-2026-12-07-2-off]": 52,
+    "tests/test_sync.py::test_ctrl_c_or_sigterm_at_random_moments_of_a_sync_process": 45,
+    "tests/test_demo.py::test_demo_under_faults_finds_the_same": 45,
+    "tests/test_first_day.py::test_readme_steps_on_a_fresh_machine": 40,
+    "tests/test_sync.py::test_items_are_first_seen_at_the_first_sync_after_their_entry": 37,
+    "tests/test_term.py::test_a_short_term_keeps_the_letters_honest_and_fixes_shrink_them": 28,
+    "tests/test_sync.py::test_resets_and_429_over_http_give_the_same_mirror_as_a_clean_run": 25,
+    "tests/test_rules.py::test_real_practice_no_false_finding_with_the_access_report": 23,
+    f"{_GT}[3-tiny-2027-03-08-4-auto]": 20,
+    "tests/test_demo.py::test_demo_produces_everything": 20,
+    "tests/test_concurrency.py::test_check_processes_beside_a_full_load_both_succeed": 18,
+    "tests/test_demo.py::test_demo_on_an_esia_only_server": 17,
+    "tests/test_sync.py::test_kill_9_mid_sync_then_rerun_equals_an_uninterrupted_run": 15,
+    "tests/test_schedule.py::test_jobs_against_emulator_serve": 13,
+    f"{_GT}[2-tiny-2026-11-16-3-auto]": 11,
+    "tests/test_sync.py::test_standard_faults_give_the_same_mirror": 10,
 }
 SLOW = 3.0  # a slow lane's test not in LONG (a casebook case, a browser page, a process)
 FAST = 0.3
