@@ -168,3 +168,15 @@ def schools(tmp_path_factory: pytest.TempPathFactory) -> Schools:
 def browser() -> Iterator[Any]:
     """Headless Chromium, one per worker for the whole run (starting one costs seconds); tests using it are slow."""
     yield from chromium()
+
+
+# --- the order of a run (issue #35): the longest tests first on every xdist worker; tests/ordering.py ------------
+@pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)  # after -m's deselection
+def pytest_collection_modifyitems_longest_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests.ordering import longest_first
+
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    items[:] = longest_first(items, workers)
+
+
+# --- end of the order of a run -----------------------------------------------------------------------------------
