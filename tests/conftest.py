@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import os
 import signal
 import time
@@ -22,14 +21,6 @@ from tests.schools import Schools
 # ~250 times): an app does not change during a run, so each app's command is built once per process and reused, as
 # a user's one `asurso-sync` process uses its one command
 setattr(typer.testing, "_get_command", functools.cache(typer.main.get_command))  # noqa: B010
-
-# The collector's full passes walk every object a test process keeps (generated schools and journals, their copies,
-# caches): at Python's default (a full pass after 10 middle-generation passes, once the old objects grew by a quarter)
-# a fast-lane worker made ~65 of them, ~20 s of its CPU. A tenth as often: what tests make and drop is still
-# collected young as before; garbage that reached the old generation waits longer (~50 MB more a worker); tests
-# that look for garbage (an un-awaited coroutine) call gc.collect() themselves, as pytest does at the end of a run.
-_young, _middle, _ = gc.get_threshold()
-gc.set_threshold(_young, _middle, 100)
 
 # Fixtures that make a test end-to-end: a test using one is in the slow lane whether or not it says so (the fast
 # lane, -m "not slow", is the unit and in-process lane; CONTRIBUTING «Where the time goes»).
