@@ -127,7 +127,18 @@ def generated_school(size: str, seed: int) -> tuple[School, Journal]:
     """The generated school of (``size``, ``seed``) and its journal with the default practice, once per test process:
     shared, so only for tests that read them."""
     emu = Emulator(EmulatorSettings(size=size, seed=seed))  # type: ignore[arg-type]
+    keep_out_of_the_collectors_way()
     return emu.school, emu.journal
+
+
+def keep_out_of_the_collectors_way() -> None:
+    """Move what the process holds now — above all the schools cached for the whole process (``small``: about two
+    million objects) — out of the cyclic collector's sight (``gc.freeze``), after a last collection so that no
+    garbage is frozen with it. The collector's full passes walked those schools every time: 27 passes, 12.5 s of a
+    61 s CPU run of the five test files that use them. Nothing of the schools is ever garbage (the cache holds them
+    until the process ends), and how often the collector runs does not change."""
+    gc.collect()
+    gc.freeze()
 
 
 def generated(size: str = "small", seed: int = 1, **kw: Any) -> Emulator:

@@ -78,9 +78,9 @@ def wait_until_observed(cache: Path, count: int, proc: subprocess.Popen[Any], se
 def only_new_garbage() -> Iterator[None]:
     """Inside, ``gc.collect()`` looks only at objects made inside: everything older is frozen (``gc.freeze``).
     A test that collects to bring out an un-awaited coroutine of its own run otherwise walks all that its worker
-    built before it (generated schools, journals: seconds of CPU per collection in a fast-lane worker)."""
+    built before it (generated schools, journals: seconds of CPU per collection in a fast-lane worker). Older garbage
+    is collected first, and nothing is unfrozen after (``gc.unfreeze`` would also hand back to the collector the
+    schools ``tests.emu.generated_school`` froze for the whole process)."""
+    gc.collect()
     gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    yield
