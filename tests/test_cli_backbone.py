@@ -31,11 +31,15 @@ def test_the_entry_points_help_is_fully_russian(
 
     from asurso_sync.cli import main
 
-    monkeypatch.setattr(signal, "signal", lambda *_args: None)  # main() handles SIGTERM: not this test process's
+    handled: list[tuple[int, object]] = []  # main() handles SIGTERM: not this test process's
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: handled.append((signum, handler)))
     monkeypatch.setattr(sys, "argv", ["asurso-sync", "init", "--help"])
     with pytest.raises(SystemExit) as stopped:
         main()
     assert stopped.value.code in (0, None)
+    # SIGTERM as Ctrl+C while the command runs; once it is over, neither can break the interpreter's shutdown
+    assert handled[0][0] == signal.SIGTERM and callable(handled[0][1])
+    assert handled[1:] == [(signal.SIGTERM, signal.SIG_IGN), (signal.SIGINT, signal.SIG_IGN)]
     out = capsys.readouterr().out
     assert "Показать эту справку" in out and "Show this message" not in out
 

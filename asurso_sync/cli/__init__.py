@@ -125,7 +125,15 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     command = typer.main.get_command(app)
     _localise_help(command)
-    command(prog_name="asurso-sync")
+    try:
+        command(prog_name="asurso-sync")
+    finally:
+        # The command is over (its exit code decided) and the interpreter shuts down: a stop request has nothing left
+        # to stop. Without this a SIGTERM or Ctrl+C in that moment raised KeyboardInterrupt inside an exit handler
+        # (the cache lock's clean-up) and printed a traceback after a finished sync (issue #35's loop of the random
+        # interrupts found it).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":
