@@ -475,6 +475,8 @@ def test_in_the_browser_foreign_old_and_tampered_tokens_and_a_form_without_csrf_
     served: tuple[str, Config],
 ) -> None:
 
+    from selenium.webdriver.common.by import By
+
     from tests.test_web import wait
 
     base, config = served
@@ -487,6 +489,9 @@ def test_in_the_browser_foreign_old_and_tampered_tokens_and_a_form_without_csrf_
         assert REFUSED in browser_text(chromium)
     # another teacher's link opens her own page only: her colleague's remark cannot be answered through it
     chromium.get(f"{base}/t/{foreign}")
+    # her page's form is there before the page is read (``page_source`` does not wait: read too early, the page
+    # being left would pass the assertion without it being checked)
+    wait(chromium).until(lambda d: d.find_elements(By.CSS_SELECTOR, "details.dispute form"))
     assert mine[0]["fingerprint"] not in chromium.page_source
     chromium.execute_script(
         "const f = document.querySelector('details.dispute form');"

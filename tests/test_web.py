@@ -146,7 +146,10 @@ def test_a_form_without_the_csrf_token_is_refused(browser: Any, cabinet: tuple[s
     base, cache = cabinet
     sign_in(browser, base)
     browser.get(f"{base}/rules/TML001")
-    fp = re.search(r"/finding/([0-9a-f]+)", browser.page_source)
+    # the link is waited for like every element a test reads: ``page_source`` is read at once, without waiting, and
+    # on a loaded machine it lacked the links that the same page showed a moment later (the cache held them)
+    links = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#findings a.finding"))
+    fp = re.search(r"/finding/([0-9a-f]+)", links[0].get_attribute("href") or "")
     assert fp
     # a page of another site would post like this: the browser sends the cookie, but there is no token
     browser.execute_script(
