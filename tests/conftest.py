@@ -119,9 +119,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never see the developer's ASURSO_SYNC_* variables."""
+    """Tests never see the developer's ASURSO_SYNC_* variables nor her ASURSO_PASSWORD — nor the demo password that
+    ``benchmarks.accuracy.simulate`` and ``bench_rules`` leave in the worker's environment for the rest of the process
+    (a test that passed only when such a test had run before it in the same worker: test_netschool_emulator's
+    «no password» login-check). A test that needs the variable sets it."""
     for name in list(os.environ):
-        if name.startswith("ASURSO_SYNC_"):
+        if name.startswith("ASURSO_SYNC_") or name == "ASURSO_PASSWORD":
             monkeypatch.delenv(name)
 
 
