@@ -251,13 +251,14 @@ def soak(minutes: float, size: str = "tiny", root: Path | None = None, *, hang_s
                 w.join()
         # the night after the soak: one more sync that must finish whole, then the check the comparison uses
         for _ in range(5):
-            if _run("sync", ["sync"], env, tally) == 0:
+            if _run("sync after the soak", ["sync"], env, tally) == 0:
                 break
-        _run("check", [*CHECK, str(folder / "final.json")], env, tally)
+        _run("check after the soak", [*CHECK, str(folder / "final.json")], env, tally)
     with closing(open_cache(config.cache.path, create=False)) as db:
         mirror = canonical_dump(db)
         verdicts = len(rows(db, 'SELECT * FROM "adjudication"'))
         audited = len(rows(db, """SELECT * FROM "audit_log" WHERE "action" = 'web-verdict'"""))
+    final_findings = _findings(folder / "final.json") if (folder / "final.json").exists() else []
     latencies = sorted(tally.latencies)
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -270,7 +271,13 @@ def soak(minutes: float, size: str = "tiny", root: Path | None = None, *, hang_s
         "internal": tally.internal,
         "mirror_identical": mirror == expected_mirror,
         "mirror_rows": sum(map(len, mirror.values())),
-        "findings_identical": _findings(folder / "final.json") == expected_findings,
+        "findings_identical": final_findings == expected_findings,
+        # what differs, when something does: the tables, and the findings missing or extra (rule, fingerprint)
+        "mirror_tables_differing": sorted(
+            t for t in set(mirror) | set(expected_mirror) if mirror.get(t) != expected_mirror.get(t)
+        ),
+        "findings_missing": sorted(set(expected_findings) - set(final_findings))[:20],
+        "findings_extra": sorted(set(final_findings) - set(expected_findings))[:20],
         "findings": len(expected_findings),
         "verdicts_posted": tally.verdicts_posted,
         "verdicts_stored": verdicts,
